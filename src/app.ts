@@ -1,0 +1,159 @@
+import "reflect-metadata";
+import { mkdirSync } from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import type { AddressInfo } from "node:net";
+import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { expressMiddleware } from "@as-integrations/express5";
+import express from "express";
+import { GraphQLError, type GraphQLSchema } from "graphql";
+import { DataSource } from "typeorm";
+import type { HookdConfig } from "./config.js";
+import { DomainError } from "./domain/errors.js";
+import { currentOs } from "./domain/os.js";
+import type { ExecutionServer } from "./entities/execution-server.entity.js";
+import { WorkspaceSettings } from "./entities/workspace-settings.entity.js";
+import { graphqlIdeRouter } from "./http/graphql-ide.js";
+import { consoleLogger, type Logger } from "./logger.js";
+import { buildHookdSchema } from "./schema/build-schema.js";
+import { createRequestContext, type RequestContext } from "./schema/context.js";
+import { createErrorFormatter } from "./schema/error-formatter.js";
+import { createServices, type Services } from "./services/services.js";
+import type { CreatedApiKey } from "./services/user.service.js";
+import { dataSourceOptions } from "./store/data-source-options.js";
+import { Store } from "./store/store.js";
+
+export const GRAPHQL_PATH = "/graphql";
+/** Largest request body accepted; a GraphQL document with its variables is far smaller. */
+export const MAX_BODY = "1mb";
+
+export interface BootstrapResult {
+  /** Set on the first start only: the first ADMIN and its key (print it once). */
+  admin: (CreatedApiKey & { email: string; generated: boolean }) | null;
+  self: ExecutionServer;
+}
+
+export interface App {
+  readonly config: HookdConfig;
+  readonly services: Services;
+  readonly dataSource: DataSource;
+  readonly schema: GraphQLSchema;
+  readonly bootstrap: BootstrapResult;
+  /** Starts listening; resolves to the base URL (http://host:port). */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  logger?: Logger;
+  /** Hostname this hookd registers as its own execution server (default: os.hostname()). */
+  hostname?: string;
+}
+
+/** Opens the database and brings its schema up to date. */
+export async function openStore(config: HookdConfig): Promise<Store> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const dataSource = new DataSource(dataSourceOptions(config));
+  await dataSource.initialize();
+  await dataSource.runMigrations({ transaction: "each" });
+  return new Store(dataSource);
+}
+
+/** First-start rows: settings, the default queue, this server, the first admin. Idempotent. */
+async function bootstrap(services: Services, config: HookdConfig, hostname: string): Promise<BootstrapResult> {
+  await services.store.transaction(async (em) => {
+    if (!(await em.existsBy(WorkspaceSettings, { id: WorkspaceSettings.ID }))) await em.save(new WorkspaceSettings());
+  });
+  await services.queues.ensureDefault();
+  const self = await services.executionServers.registerSelf(hostname, currentOs());
+  const admin = await services.users.bootstrapAdmin(config.bootstrapAdminEmail, config.bootstrapAdminKey);
+  return { self, admin: admin && { apiKey: admin.apiKey, secret: admin.secret, email: admin.user.email, generated: admin.generated } };
+}
+
+/** The composition root: everything hookd is, built from one config, with no module-level state. */
+export async function createApp(config: HookdConfig, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? consoleLogger;
+  const store = await openStore(config);
+  const services = createServices(store);
+  const boot = await bootstrap(services, config, options.hostname ?? os.hostname());
+  const schema = await buildHookdSchema(services);
+
+  const expressApp = express();
+  expressApp.disable("x-powered-by");
+  const httpServer = http.createServer(expressApp);
+
+  const apollo = new ApolloServer<RequestContext>({
+    schema,
+    csrfPrevention: true,
+    includeStacktraceInErrorResponses: config.development,
+    formatError: createErrorFormatter({ development: config.development, log: (m, e) => logger.error(m, e) }),
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled()],
+  });
+  await apollo.start();
+
+  expressApp.get("/healthz", async (_req, res) => {
+    try {
+      await store.dataSource.query("SELECT 1");
+      res.json({ status: "ok" });
+    } catch (err) {
+      logger.error("health check: database unreachable", err);
+      res.status(503).json({ status: "unavailable", reason: "database unreachable" });
+    }
+  });
+  expressApp.use(graphqlIdeRouter(GRAPHQL_PATH));
+  expressApp.use(
+    GRAPHQL_PATH,
+    express.json({ limit: MAX_BODY }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        try {
+          return await createRequestContext(services, req.headers.authorization);
+        } catch (err) {
+          if (err instanceof DomainError && err.code === "UNAUTHENTICATED") {
+            throw new GraphQLError(err.message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
+          }
+          throw err;
+        }
+      },
+    }),
+  );
+  // Malformed JSON or an oversized body: a clear 4xx, never a crash or a stack trace.
+  expressApp.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (res.headersSent) return next(err);
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) logger.error("unhandled HTTP error", err);
+    const message =
+      err.type === "entity.too.large" ? `request body is larger than ${MAX_BODY}` : err.type === "entity.parse.failed" ? "request body is not valid JSON" : status === 500 ? "internal server error" : (err.message ?? "bad request");
+    res.status(status).json({ errors: [{ message, extensions: { code: status === 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST" } }] });
+  });
+
+  let closed = false;
+  return {
+    config,
+    services,
+    dataSource: store.dataSource,
+    schema,
+    bootstrap: boot,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        httpServer.once("error", reject);
+        httpServer.listen(config.port, config.host, () => {
+          const { port } = httpServer.address() as AddressInfo;
+          const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+          resolve(`http://${host}:${port}`);
+        });
+      }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      // apollo.stop() drains the HTTP server (the drain plugin) before returning.
+      if (httpServer.listening) await apollo.stop();
+      else await apollo.stop().catch(() => undefined);
+      await services.executionServers.markOffline(boot.self.id).catch((err) => logger.warn(`could not mark this server offline: ${String(err)}`));
+      await store.drain();
+      await store.dataSource.destroy();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import path from "node:path";
+
+/** Everything hookd reads from its environment, validated once at start-up. */
+export interface HookdConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** SQLite database file (under dataDir unless HOOKD_DATABASE is set). */
+  databasePath: string;
+  /** Key for the first ADMIN, instead of a generated one; ignored once an admin exists. */
+  bootstrapAdminKey: string | null;
+  bootstrapAdminEmail: string;
+  /** Development mode: errors carry stack traces. Never in production. */
+  development: boolean;
+  /** Log SQL statements (HOOKD_LOG_SQL=1). */
+  logSql: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export const MIN_BOOTSTRAP_KEY_LENGTH = 20;
+
+const bool = (value: string | undefined) => value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
+
+/**
+ * Reads the configuration from an environment. Every problem is collected and reported together,
+ * each saying which variable to set and how.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<HookdConfig> = {}): HookdConfig {
+  const problems: string[] = [];
+
+  const host = env.HOST?.trim() || "127.0.0.1";
+
+  let port = 4000;
+  if (env.PORT !== undefined && env.PORT.trim() !== "") {
+    const parsed = Number(env.PORT);
+    if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) {
+      problems.push(`PORT must be a whole number from 0 to 65535 (got '${env.PORT}')`);
+    } else {
+      port = parsed;
+    }
+  }
+
+  const dataDir = path.resolve(env.HOOKD_DATA_DIR?.trim() || "data");
+  const databasePath = env.HOOKD_DATABASE?.trim() ? path.resolve(env.HOOKD_DATABASE.trim()) : path.join(dataDir, "hookd.sqlite");
+
+  let bootstrapAdminKey: string | null = null;
+  if (env.HOOKD_BOOTSTRAP_ADMIN_KEY !== undefined && env.HOOKD_BOOTSTRAP_ADMIN_KEY !== "") {
+    const key = env.HOOKD_BOOTSTRAP_ADMIN_KEY;
+    if (key.length < MIN_BOOTSTRAP_KEY_LENGTH || /\s/.test(key)) {
+      problems.push(
+        `HOOKD_BOOTSTRAP_ADMIN_KEY must be at least ${MIN_BOOTSTRAP_KEY_LENGTH} characters with no spaces (got ${key.length} characters); generate one with: openssl rand -hex 24`,
+      );
+    } else {
+      bootstrapAdminKey = key;
+    }
+  }
+
+  const bootstrapAdminEmail = env.HOOKD_BOOTSTRAP_ADMIN_EMAIL?.trim() || "admin@localhost";
+  if (!/^[^\s@]+@[^\s@]+$/.test(bootstrapAdminEmail)) {
+    problems.push(`HOOKD_BOOTSTRAP_ADMIN_EMAIL must be an email address (got '${bootstrapAdminEmail}')`);
+  }
+
+  const dbType = env.HOOKD_DB_TYPE?.trim() || "sqlite";
+  if (dbType !== "sqlite") {
+    problems.push(`HOOKD_DB_TYPE='${dbType}' is not supported yet; the only store in this version is 'sqlite' (unset HOOKD_DB_TYPE)`);
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    host,
+    port,
+    dataDir,
+    databasePath,
+    bootstrapAdminKey,
+    bootstrapAdminEmail,
+    development: env.NODE_ENV === "development",
+    logSql: bool(env.HOOKD_LOG_SQL),
+    ...overrides,
+  };
+}

@@ -1,0 +1,27 @@
+import { Field, ID, ObjectType } from "type-graphql";
+import { Column, CreateDateColumn, Entity, OneToMany, PrimaryGeneratedColumn, type Relation } from "typeorm";
+import { UserRole } from "../domain/roles.js";
+import type { ApiKey } from "./api-key.entity.js";
+
+@ObjectType()
+@Entity("user")
+export class User {
+  @Field(() => ID)
+  @PrimaryGeneratedColumn("uuid")
+  id: string;
+
+  @Field()
+  @Column({ type: "varchar", length: 320, unique: true })
+  email: string;
+
+  @Field(() => UserRole)
+  @Column({ type: "varchar", length: 16 })
+  role: UserRole;
+
+  @Field()
+  @CreateDateColumn()
+  createdAt: Date;
+
+  @OneToMany("ApiKey", (key: ApiKey) => key.user)
+  apiKeys: Relation<ApiKey>[];
+}

@@ -1,0 +1,71 @@
+import { createRequire } from "node:module";
+import path from "node:path";
+import express, { type Router } from "express";
+
+// Apollo's landing page loads from a CDN and hookd's networks often reach no internet, so the IDE
+// (GraphiQL with React) is served from the npm packages installed with hookd.
+const require = createRequire(import.meta.url);
+const packageDir = (name: string) => path.dirname(require.resolve(`${name}/package.json`));
+
+const ASSETS: Record<string, string> = {
+  "react.production.min.js": path.join(packageDir("react"), "umd", "react.production.min.js"),
+  "react-dom.production.min.js": path.join(packageDir("react-dom"), "umd", "react-dom.production.min.js"),
+  "graphiql.min.js": path.join(packageDir("graphiql"), "graphiql.min.js"),
+  "graphiql.min.css": path.join(packageDir("graphiql"), "graphiql.min.css"),
+};
+
+export const IDE_ASSET_PATH = "/ide-assets";
+
+function page(endpoint: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>hookd GraphQL IDE</title>
+<link rel="stylesheet" href="${IDE_ASSET_PATH}/graphiql.min.css">
+<style>html, body, #ide { height: 100%; margin: 0; }</style>
+</head>
+<body>
+<div id="ide"></div>
+<script src="${IDE_ASSET_PATH}/react.production.min.js"></script>
+<script src="${IDE_ASSET_PATH}/react-dom.production.min.js"></script>
+<script src="${IDE_ASSET_PATH}/graphiql.min.js"></script>
+<script>
+  // Every request needs an API key: put yours in the Headers tab ("Bearer hkd_...").
+  const fetcher = GraphiQL.createFetcher({ url: ${JSON.stringify(endpoint)} });
+  ReactDOM.createRoot(document.getElementById("ide")).render(
+    React.createElement(GraphiQL, {
+      fetcher,
+      defaultEditorToolsVisibility: "headers",
+      isHeadersEditorEnabled: true,
+      shouldPersistHeaders: true,
+      defaultHeaders: JSON.stringify({ Authorization: "Bearer <your API key>" }, null, 2),
+      defaultQuery: "# Set your API key in the Headers tab below, then run:\\n{\\n  me { email role }\\n  queues { code name priority default }\\n}\\n",
+    }),
+  );
+</script>
+</body>
+</html>`;
+}
+
+/** Serves the IDE at GET `endpoint` for browsers (Accept: text/html) and its assets. */
+export function graphqlIdeRouter(endpoint: string): Router {
+  const router = express.Router();
+  router.get(`${IDE_ASSET_PATH}/:file`, (req, res) => {
+    const file = ASSETS[req.params.file];
+    if (!file) {
+      res.status(404).type("text/plain").send("no such IDE asset\n");
+      return;
+    }
+    res.sendFile(file, { maxAge: "1d" });
+  });
+  router.get(endpoint, (req, res, next) => {
+    // A GET carrying a query, or asking for JSON, is a GraphQL request for Apollo.
+    if (req.query.query !== undefined || req.accepts(["application/json", "text/html"]) !== "text/html") {
+      next();
+      return;
+    }
+    res.type("html").send(page(endpoint));
+  });
+  return router;
+}

@@ -1,0 +1,32 @@
+import "./enums.js";
+import type { GraphQLSchema } from "graphql";
+import { buildSchema } from "type-graphql";
+import { ExecutionServerResolver } from "../resolvers/execution-server.resolver.js";
+import { HookConfigResolver } from "../resolvers/hook-config.resolver.js";
+import { QueueResolver } from "../resolvers/queue.resolver.js";
+import { SettingsResolver } from "../resolvers/settings.resolver.js";
+import { UserResolver } from "../resolvers/user.resolver.js";
+import { VolumeResolver } from "../resolvers/volume.resolver.js";
+import type { Services } from "../services/services.js";
+import { authChecker } from "./auth-checker.js";
+
+export const RESOLVERS = [UserResolver, SettingsResolver, HookConfigResolver, QueueResolver, VolumeResolver, ExecutionServerResolver] as const;
+
+/**
+ * Builds the schema for one app. Resolvers are constructed with that app's services, so two apps
+ * in one process (tests) never share state.
+ */
+export async function buildHookdSchema(services: Services): Promise<GraphQLSchema> {
+  const instances = new Map<Function, unknown>();
+  return buildSchema({
+    resolvers: [...RESOLVERS],
+    authChecker,
+    validate: { forbidUnknownValues: false },
+    container: {
+      get(someClass: new (services: Services) => unknown) {
+        if (!instances.has(someClass)) instances.set(someClass, new someClass(services));
+        return instances.get(someClass);
+      },
+    },
+  });
+}

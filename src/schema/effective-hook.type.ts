@@ -1,0 +1,67 @@
+import { Field, Int, ObjectType, registerEnumType } from "type-graphql";
+import { HookPoint } from "../domain/hook-points.js";
+import type { OsName } from "../domain/os.js";
+import { ExecutionServer } from "../entities/execution-server.entity.js";
+import { HookCommands } from "../entities/hook-commands.embedded.js";
+import { QueueHookMode } from "../entities/queue-hook.entity.js";
+
+export enum HookSource {
+  WORKSPACE = "WORKSPACE",
+  QUEUE = "QUEUE",
+}
+registerEnumType(HookSource, { name: "HookSource", description: "Where an effective hook entry comes from." });
+
+export enum SkipReason {
+  HOOKS_DISABLED = "HOOKS_DISABLED",
+  NOT_CONFIGURED = "NOT_CONFIGURED",
+  HOOK_DISABLED = "HOOK_DISABLED",
+  OVERRIDDEN = "OVERRIDDEN",
+  NO_COMMAND_FOR_OS = "NO_COMMAND_FOR_OS",
+  NO_EXECUTION_SERVER = "NO_EXECUTION_SERVER",
+}
+registerEnumType(SkipReason, { name: "SkipReason", description: "Why an effective hook entry does not run." });
+
+@ObjectType({ description: "One entry of what runs for a hook point in a queue, in order, and why an entry does not run." })
+export class EffectiveHook {
+  @Field(() => HookPoint)
+  hook: HookPoint;
+
+  @Field(() => HookSource)
+  source: HookSource;
+
+  @Field(() => QueueHookMode, { nullable: true, description: "For QUEUE entries: OVERRIDE or APPEND." })
+  mode: QueueHookMode | null;
+
+  @Field(() => String, { nullable: true, description: "For QUEUE entries: the queue's code." })
+  queue: string | null;
+
+  /** Id of the workspace hook config (its hook point) or of the queue hook, for the execution record. */
+  configId: string;
+
+  @Field()
+  enabled: boolean;
+
+  @Field(() => HookCommands)
+  commands: HookCommands;
+
+  @Field(() => ExecutionServer, { nullable: true, description: "Where it runs; null for client hooks evaluated without a client." })
+  executionServer: ExecutionServer | null;
+
+  @Field(() => String, { nullable: true, description: "The OS whose command line is used." })
+  os: OsName | null;
+
+  @Field(() => String, { nullable: true, description: "The command line for that OS, as configured." })
+  command: string | null;
+
+  @Field(() => Int)
+  timeoutSeconds: number;
+
+  @Field()
+  willRun: boolean;
+
+  @Field(() => SkipReason, { nullable: true })
+  skipReason: SkipReason | null;
+
+  @Field(() => String, { nullable: true, description: "The reason in words, for an administrator." })
+  skipMessage: string | null;
+}

@@ -1,0 +1,63 @@
+import type { GraphQLFormattedError } from "graphql";
+import { unwrapResolverError } from "@apollo/server/errors";
+import { ArgumentValidationError } from "type-graphql";
+import type { ValidationError } from "class-validator";
+import { DomainError } from "../domain/errors.js";
+
+const GRAPHQL_CODE: Record<DomainError["code"], string> = {
+  BAD_USER_INPUT: "BAD_USER_INPUT",
+  UNAUTHENTICATED: "UNAUTHENTICATED",
+  FORBIDDEN: "FORBIDDEN",
+  NOT_FOUND: "NOT_FOUND",
+  CONFLICT: "CONFLICT",
+  INTERNAL: "INTERNAL_SERVER_ERROR",
+};
+
+function describeValidation(errors: ValidationError[], parent = ""): string[] {
+  return errors.flatMap((e) => {
+    const path = parent ? `${parent}.${e.property}` : e.property;
+    const own = Object.values(e.constraints ?? {}).map((m) => `${path}: ${m}`);
+    return [...own, ...describeValidation(e.children ?? [], path)];
+  });
+}
+
+export interface ErrorFormatterOptions {
+  development: boolean;
+  log: (message: string, error: unknown) => void;
+}
+
+/**
+ * The one place where errors become GraphQL errors: domain errors keep their code and message,
+ * validation failures name each field, and anything unexpected is logged and answered without
+ * internals (no stack, no SQL) outside development mode.
+ */
+export function createErrorFormatter({ development, log }: ErrorFormatterOptions) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof DomainError) {
+      return {
+        message: original.message,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: GRAPHQL_CODE[original.code], ...(original.field ? { field: original.field } : {}) },
+      };
+    }
+    if (original instanceof ArgumentValidationError) {
+      const messages = describeValidation(original.extensions.validationErrors as ValidationError[]);
+      return {
+        message: messages.join("; ") || "invalid input",
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: "BAD_USER_INPUT" },
+      };
+    }
+    const code = formatted.extensions?.code;
+    if (code === "INTERNAL_SERVER_ERROR" || code === undefined) {
+      log("unexpected error while answering a GraphQL request", original);
+      if (!development) {
+        return { message: "internal server error; the details are in the server log", locations: formatted.locations, path: formatted.path, extensions: { code: "INTERNAL_SERVER_ERROR" } };
+      }
+    }
+    return formatted;
+  };
+}

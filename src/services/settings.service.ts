@@ -1,0 +1,48 @@
+import { badInput } from "../domain/errors.js";
+import { UserRole } from "../domain/roles.js";
+import { ExecutionServerKind, ExecutionServer } from "../entities/execution-server.entity.js";
+import type { MetadataInputFields } from "../entities/metadata.embedded.js";
+import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
+import type { Store } from "../store/store.js";
+import { applyMetadata } from "./validation.js";
+
+export interface UpdateSettings {
+  hooksEnabled?: boolean;
+  defaultExecutionServer?: string | null;
+  auditRoles?: UserRole[];
+  metadata?: MetadataInputFields;
+}
+
+export class SettingsService {
+  constructor(private readonly store: Store) {}
+
+  async get(): Promise<WorkspaceSettings> {
+    const row = await this.store.manager.findOneBy(WorkspaceSettings, { id: WorkspaceSettings.ID });
+    // The row is created at bootstrap; a missing row only happens mid-bootstrap, so defaults are right.
+    return row ?? new WorkspaceSettings();
+  }
+
+  async update(input: UpdateSettings): Promise<WorkspaceSettings> {
+    if (input.auditRoles !== undefined && input.auditRoles.includes(UserRole.STANDARD)) {
+      throw badInput("input.auditRoles", "STANDARD users may never audit hooks or read execution logs; allowed: ADMIN, EMPLOYEE");
+    }
+    return this.store.transaction(async (em) => {
+      const settings = (await em.findOneBy(WorkspaceSettings, { id: WorkspaceSettings.ID })) ?? new WorkspaceSettings();
+      if (input.hooksEnabled !== undefined) settings.hooksEnabled = input.hooksEnabled;
+      if (input.auditRoles !== undefined) settings.auditRoles = [...new Set(input.auditRoles)];
+      applyMetadata("input.metadata", settings.metadata, input.metadata);
+      if (input.defaultExecutionServer !== undefined) {
+        if (input.defaultExecutionServer === null) {
+          throw badInput("input.defaultExecutionServer", "cannot be cleared: hooks need a default execution server; give the id of another server");
+        }
+        const server = await em.findOneBy(ExecutionServer, { id: input.defaultExecutionServer });
+        if (!server) throw badInput("input.defaultExecutionServer", `no execution server has id '${input.defaultExecutionServer}'`);
+        if (server.kind !== ExecutionServerKind.SERVER) {
+          throw badInput("input.defaultExecutionServer", `'${server.name}' is a client; the default must be a site server (kind SERVER)`);
+        }
+        settings.defaultExecutionServerId = server.id;
+      }
+      return em.save(settings);
+    });
+  }
+}

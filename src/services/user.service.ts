@@ -1,0 +1,127 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { IsNull } from "typeorm";
+import { badInput, conflict, forbidden, notFound, unauthenticated } from "../domain/errors.js";
+import { UserRole } from "../domain/roles.js";
+import { ApiKey } from "../entities/api-key.entity.js";
+import { User } from "../entities/user.entity.js";
+import type { Store } from "../store/store.js";
+import { assertEmail } from "./validation.js";
+
+export const API_KEY_PREFIX = "hkd_";
+/** lastUsedAt is refreshed at most this often, so authenticating is not a write on every request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export interface Principal {
+  user: User;
+  apiKey: ApiKey;
+}
+
+export interface CreatedApiKey {
+  apiKey: ApiKey;
+  /** The full key: returned once, never stored. */
+  secret: string;
+}
+
+const sha256 = (value: string) => createHash("sha256").update(value, "utf8").digest("hex");
+
+export class UserService {
+  constructor(private readonly store: Store) {}
+
+  list(): Promise<User[]> {
+    return this.store.manager.find(User, { order: { createdAt: "ASC", email: "ASC" } });
+  }
+
+  async get(id: string): Promise<User> {
+    const user = await this.store.manager.findOneBy(User, { id });
+    if (!user) throw notFound("user", id);
+    return user;
+  }
+
+  async findByEmail(email: string): Promise<User | null> {
+    return this.store.manager.findOneBy(User, { email: email.trim().toLowerCase() });
+  }
+
+  async create(emailInput: string, role: UserRole): Promise<User> {
+    const email = assertEmail("input.email", emailInput);
+    if (!Object.values(UserRole).includes(role)) throw badInput("input.role", `must be one of ${Object.values(UserRole).join(", ")} (got '${role}')`);
+    return this.store.transaction(async (em) => {
+      if (await em.existsBy(User, { email })) throw conflict("input.email", `a user with email '${email}' already exists`);
+      return em.save(em.create(User, { email, role }));
+    });
+  }
+
+  keysOf(userId: string): Promise<ApiKey[]> {
+    return this.store.manager.find(ApiKey, { where: { userId }, order: { createdAt: "ASC" } });
+  }
+
+  /** `secret` is for bootstrap only (HOOKD_BOOTSTRAP_ADMIN_KEY); otherwise a key is generated. */
+  async createApiKey(userId: string, label: string | null, secret?: string): Promise<CreatedApiKey> {
+    if (label !== null && label.length > 200) throw badInput("label", `must be at most 200 characters (got ${label.length})`);
+    const key = secret ?? `${API_KEY_PREFIX}${randomBytes(24).toString("base64url")}`;
+    return this.store.transaction(async (em) => {
+      if (!(await em.existsBy(User, { id: userId }))) throw notFound("user", userId);
+      const apiKey = em.create(ApiKey, { userId, label, prefix: key.slice(0, 12), hash: sha256(key), lastUsedAt: null, revokedAt: null });
+      return { apiKey: await em.save(apiKey), secret: key };
+    });
+  }
+
+  /** Revokes a key. `actor` may revoke their own keys; only an ADMIN may revoke others'. */
+  async revokeApiKey(id: string, actor: User): Promise<ApiKey> {
+    return this.store.transaction(async (em) => {
+      const key = await em.findOneBy(ApiKey, { id });
+      // Someone else's key id answers as not found, so ids cannot be probed.
+      if (!key || (key.userId !== actor.id && actor.role !== UserRole.ADMIN)) throw notFound("API key", id);
+      if (key.revokedAt === null) {
+        key.revokedAt = new Date();
+        await em.save(key);
+      }
+      return key;
+    });
+  }
+
+  /** Resolves an `Authorization` header value to its user, or throws UNAUTHENTICATED saying why. */
+  async authenticate(header: string | undefined): Promise<Principal> {
+    if (header === undefined || header.trim() === "") {
+      throw unauthenticated("missing API key: send the header 'Authorization: Bearer <key>'");
+    }
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header.trim());
+    if (!match) throw unauthenticated("malformed Authorization header: expected 'Bearer <key>'");
+    return this.authenticateKey(match[1]);
+  }
+
+  async authenticateKey(secret: string): Promise<Principal> {
+    const hash = sha256(secret);
+    const apiKey = await this.store.manager.findOne(ApiKey, { where: { hash }, relations: { user: true } });
+    // The lookup is by hash; comparing again in constant time keeps the check itself timing-safe.
+    if (!apiKey || !timingSafeEqual(Buffer.from(apiKey.hash, "hex"), Buffer.from(hash, "hex"))) {
+      throw unauthenticated("invalid API key");
+    }
+    if (apiKey.revokedAt !== null) throw unauthenticated(`API key ${apiKey.prefix}… was revoked on ${apiKey.revokedAt.toISOString()}`);
+    const now = Date.now();
+    if (apiKey.lastUsedAt === null || now - apiKey.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+      apiKey.lastUsedAt = new Date(now);
+      await this.store.transaction((em) => em.update(ApiKey, { id: apiKey.id }, { lastUsedAt: apiKey.lastUsedAt }));
+    }
+    return { user: apiKey.user, apiKey };
+  }
+
+  /**
+   * First start: when no ADMIN exists, create one with a key (the configured one, or a generated
+   * one). Returns the created admin and the key to print, or null when an admin already exists.
+   */
+  async bootstrapAdmin(email: string, configuredKey: string | null): Promise<(CreatedApiKey & { user: User; generated: boolean }) | null> {
+    if (await this.store.manager.existsBy(User, { role: UserRole.ADMIN })) return null;
+    const user = (await this.findByEmail(email)) ?? (await this.create(email, UserRole.ADMIN));
+    if (user.role !== UserRole.ADMIN) throw conflict("HOOKD_BOOTSTRAP_ADMIN_EMAIL", `'${email}' already exists as ${user.role}; choose another email for the first admin`);
+    const created = await this.createApiKey(user.id, "bootstrap", configuredKey ?? undefined);
+    return { ...created, user, generated: configuredKey === null };
+  }
+
+  activeKeyCount(userId: string): Promise<number> {
+    return this.store.manager.countBy(ApiKey, { userId, revokedAt: IsNull() });
+  }
+
+  assertSelfOrAdmin(actor: User, userId: string): void {
+    if (actor.id !== userId && actor.role !== UserRole.ADMIN) throw forbidden("only an ADMIN may manage another user's API keys");
+  }
+}

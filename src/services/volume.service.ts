@@ -1,0 +1,91 @@
+import { badInput, conflict, notFound } from "../domain/errors.js";
+import { OS_NAMES } from "../domain/os.js";
+import type { MetadataInputFields } from "../entities/metadata.embedded.js";
+import { Volume } from "../entities/volume.entity.js";
+import type { Store } from "../store/store.js";
+import { applyMetadata, assertCode, assertName } from "./validation.js";
+
+export type OsPathsInput = Partial<Record<(typeof OS_NAMES)[number], string | null>>;
+
+export interface VolumeFields {
+  code?: string;
+  name?: string;
+  paths?: OsPathsInput;
+  metadata?: MetadataInputFields;
+}
+
+export class VolumeService {
+  constructor(private readonly store: Store) {}
+
+  list(): Promise<Volume[]> {
+    return this.store.manager.find(Volume, { order: { code: "ASC" } });
+  }
+
+  async get(code: string): Promise<Volume> {
+    const volume = await this.store.manager.findOneBy(Volume, { code });
+    if (!volume) throw notFound("volume", code);
+    return volume;
+  }
+
+  async create(input: VolumeFields & { code: string }): Promise<Volume> {
+    this.checkFields(input);
+    return this.store.transaction(async (em) => {
+      if (await em.existsBy(Volume, { code: input.code })) throw conflict("input.code", `a volume with code '${input.code}' already exists`);
+      const volume = em.create(Volume, { code: input.code, name: input.name?.trim() || input.code });
+      this.apply(volume, input);
+      return em.save(volume);
+    });
+  }
+
+  async update(code: string, input: VolumeFields): Promise<Volume> {
+    this.checkFields(input);
+    return this.store.transaction(async (em) => {
+      const volume = await em.findOneBy(Volume, { code });
+      if (!volume) throw notFound("volume", code);
+      if (input.code !== undefined && input.code !== volume.code) {
+        if (await em.existsBy(Volume, { code: input.code })) throw conflict("input.code", `a volume with code '${input.code}' already exists`);
+        volume.code = input.code;
+      }
+      if (input.name !== undefined) volume.name = input.name.trim();
+      this.apply(volume, input);
+      return em.save(volume);
+    });
+  }
+
+  async delete(code: string): Promise<Volume> {
+    return this.store.transaction(async (em) => {
+      const volume = await em.findOneBy(Volume, { code });
+      if (!volume) throw notFound("volume", code);
+      const id = volume.id;
+      await em.remove(volume);
+      volume.id = id;
+      return volume;
+    });
+  }
+
+  private apply(volume: Volume, input: VolumeFields): void {
+    for (const os of OS_NAMES) {
+      const value = input.paths?.[os];
+      if (value !== undefined) volume.paths[os] = value === null ? null : value.trim();
+    }
+    applyMetadata("input.metadata", volume.metadata, input.metadata);
+  }
+
+  private checkFields(input: VolumeFields): void {
+    if (input.code !== undefined) assertCode("input.code", input.code);
+    if (input.name !== undefined) assertName("input.name", input.name);
+    for (const os of OS_NAMES) {
+      const value = input.paths?.[os];
+      if (value === undefined || value === null) continue;
+      const field = `input.paths.${os}`;
+      const prefix = value.trim();
+      if (prefix.length === 0) throw badInput(field, "is empty; give an absolute path, or null for no path on this OS");
+      if (prefix.includes("\0")) throw badInput(field, "must not contain a NUL character");
+      // Relative prefixes would resolve against hookd's working directory: never what was meant.
+      const absolute = os === "windows" ? /^([A-Za-z]:[\\/]|\\\\[^\\]+\\[^\\]+)/.test(prefix) : prefix.startsWith("/");
+      if (!absolute) {
+        throw badInput(field, os === "windows" ? `must be an absolute path like D:\\projects or \\\\server\\share (got '${prefix}')` : `must be an absolute path starting with / (got '${prefix}')`);
+      }
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import "reflect-metadata";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import assert from "node:assert/strict";
+import { createApp, type App } from "../../src/app.js";
+import { loadConfig } from "../../src/config.js";
+import { silentLogger } from "../../src/logger.js";
+
+export const ADMIN_KEY = "hkd_test_admin_key_0123456789abcdef";
+
+export interface GqlResult<T = any> {
+  status: number;
+  data?: T;
+  errors?: { message: string; extensions?: { code?: string; field?: string } }[];
+}
+
+export interface TestServer {
+  url: string;
+  app: App;
+  dataDir: string;
+  gql<T = any>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<GqlResult<T>>;
+  /** Runs a query that must succeed and returns its data. */
+  ok<T = any>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<T>;
+  /** Creates a user with a key; returns both. */
+  user(email: string, role: "ADMIN" | "EMPLOYEE" | "STANDARD"): Promise<{ id: string; key: string }>;
+  close(): Promise<void>;
+}
+
+/** Starts a real hookd on a temp SQLite file and a free port, with a known admin key. */
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-test-"));
+  const config = loadConfig({ HOOKD_DATA_DIR: dataDir, PORT: "0", HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, ...env });
+  const app = await createApp(config, { logger: silentLogger, hostname: "hookd-test-host" });
+  const url = await app.listen();
+  const gql = async (query: string, variables: Record<string, unknown> = {}, key: string | null = ADMIN_KEY) => {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (key !== null) headers.authorization = `Bearer ${key}`;
+    const res = await fetch(`${url}/graphql`, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+    return { status: res.status, ...((await res.json()) as object) } as GqlResult;
+  };
+  const ok = async (query: string, variables: Record<string, unknown> = {}, key: string | null = ADMIN_KEY) => {
+    const res = await gql(query, variables, key);
+    assert.equal(res.errors, undefined, `expected no errors, got ${JSON.stringify(res.errors)}`);
+    return res.data;
+  };
+  return {
+    url,
+    app,
+    dataDir,
+    gql,
+    ok,
+    async user(email, role) {
+      const data = await ok(
+        `mutation($email: String!, $role: UserRole!) { createUser(input: {email: $email, role: $role}) { id } }`,
+        { email, role },
+      );
+      const id = data.createUser.id as string;
+      const keyData = await ok(`mutation($id: ID!) { createApiKey(user: $id) { secret } }`, { id });
+      return { id, key: keyData.createApiKey.secret as string };
+    },
+    async close() {
+      await app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Asserts a GraphQL error with this code whose message matches. */
+export function expectError(result: GqlResult, code: string, message?: RegExp): void {
+  assert.ok(result.errors && result.errors.length > 0, `expected a ${code} error, got data ${JSON.stringify(result.data)}`);
+  const error = result.errors[0];
+  assert.equal(error.extensions?.code, code, `expected code ${code}, got ${error.extensions?.code}: ${error.message}`);
+  if (message) assert.match(error.message, message);
+}

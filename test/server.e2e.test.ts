@@ -1,0 +1,112 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { ADMIN_KEY, expectError, startServer, type TestServer } from "./helpers/server.js";
+
+describe("server: health, IDE, authentication, malformed requests", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(() => server.close());
+
+  test("GET /healthz answers while the database is reachable", async () => {
+    const res = await fetch(`${server.url}/healthz`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: "ok" });
+  });
+
+  test("GET /graphql in a browser serves the IDE from local assets, with no CDN", async () => {
+    const res = await fetch(`${server.url}/graphql`, { headers: { accept: "text/html,application/xhtml+xml" } });
+    assert.equal(res.status, 200);
+    const html = await res.text();
+    assert.match(html, /GraphiQL/);
+    const sources = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    assert.ok(sources.length >= 4);
+    for (const src of sources) {
+      assert.ok(src.startsWith("/"), `asset ${src} must be served locally`);
+      const asset = await fetch(`${server.url}${src}`);
+      assert.equal(asset.status, 200, src);
+      assert.ok((await asset.arrayBuffer()).byteLength > 1000, `${src} has content`);
+    }
+    assert.doesNotMatch(html, /https?:\/\//);
+  });
+
+  test("an unknown IDE asset is a 404", async () => {
+    const res = await fetch(`${server.url}/ide-assets/..%2f..%2fpackage.json`);
+    assert.equal(res.status, 404);
+  });
+
+  test("a request without an API key is UNAUTHENTICATED (HTTP 401) and says how to send one", async () => {
+    const res = await server.gql("{ me { email } }", {}, null);
+    assert.equal(res.status, 401);
+    expectError(res, "UNAUTHENTICATED", /Authorization: Bearer/);
+  });
+
+  test("a wrong API key is UNAUTHENTICATED", async () => {
+    const res = await server.gql("{ me { email } }", {}, "hkd_not_a_real_key_at_all_000000");
+    assert.equal(res.status, 401);
+    expectError(res, "UNAUTHENTICATED", /invalid API key/);
+  });
+
+  test("a malformed Authorization header is UNAUTHENTICATED", async () => {
+    const res = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Token ${ADMIN_KEY}` },
+      body: JSON.stringify({ query: "{ me { email } }" }),
+    });
+    assert.equal(res.status, 401);
+    expectError((await res.json()) as any, "UNAUTHENTICATED", /expected 'Bearer <key>'/);
+  });
+
+  test("introspection also needs a key", async () => {
+    const res = await server.gql("{ __schema { queryType { name } } }", {}, null);
+    expectError(res, "UNAUTHENTICATED");
+  });
+
+  test("the bootstrap admin key works and me answers", async () => {
+    const data = await server.ok("{ me { email role } }");
+    assert.deepEqual(data.me, { email: "admin@localhost", role: "ADMIN" });
+  });
+
+  test("malformed JSON gets a 400 with a clear message and the server keeps serving", async () => {
+    const res = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
+      body: '{"query": "{ me { email } ',
+    });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as any;
+    assert.match(body.errors[0].message, /not valid JSON/);
+    assert.equal((await server.gql("{ me { email } }")).status, 200);
+  });
+
+  test("a body over the size limit gets a 413", async () => {
+    const res = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
+      body: JSON.stringify({ query: "{ me { email } }", variables: { pad: "x".repeat(2 * 1024 * 1024) } }),
+    });
+    assert.equal(res.status, 413);
+    const body = (await res.json()) as any;
+    assert.match(body.errors[0].message, /larger than/);
+  });
+
+  test("a syntax error in the document is a GraphQL error, not a crash", async () => {
+    const res = await server.gql("{ me { email ");
+    assert.equal(res.status, 400);
+    expectError(res, "GRAPHQL_PARSE_FAILED");
+  });
+
+  test("an unknown field names itself", async () => {
+    const res = await server.gql("{ me { nope } }");
+    expectError(res, "GRAPHQL_VALIDATION_FAILED", /nope/);
+  });
+
+  test("CSRF prevention refuses a simple form-style GET query", async () => {
+    const res = await fetch(`${server.url}/graphql?query=${encodeURIComponent("{ me { email } }")}`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /CSRF/i);
+  });
+});
