@@ -1,16 +1,12 @@
 #!/usr/bin/env node
 import "reflect-metadata";
 import { parseArgs } from "node:util";
-import { printSchema } from "graphql";
-import { DataSource } from "typeorm";
 import { createApp, openStore } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { DomainError } from "./domain/errors.js";
 import { UserRole } from "./domain/roles.js";
-import { buildHookdSchema } from "./schema/build-schema.js";
+import { printHookdSchema } from "./schema/print-schema.js";
 import { createServices } from "./services/services.js";
-import { dataSourceOptions } from "./store/data-source-options.js";
-import { Store } from "./store/store.js";
 
 const USAGE = `usage: hookd <command>
 
@@ -35,7 +31,7 @@ async function serve(): Promise<void> {
     } else {
       console.log(`First start: created the ADMIN user ${admin.email} with the key from HOOKD_BOOTSTRAP_ADMIN_KEY.`);
     }
-    console.log(`Make more users and keys with: hookd user create --email someone@example.com --role EMPLOYEE\n(or: node dist/src/cli.js user create ...; or the createUser / createApiKey mutations).\n`);
+    console.log(`Make more users and keys with: npm run hookd -- user create --email someone@example.com --role EMPLOYEE\n(or the createUser and createApiKey mutations).\n`);
   }
   console.log(`hookd listening on ${url}/graphql (IDE: open it in a browser; health: ${url}/healthz)`);
   console.log(`data: ${config.databasePath}; this server: ${app.bootstrap.self.hostname} (${app.bootstrap.self.os})`);
@@ -112,12 +108,9 @@ async function main(argv: string[]): Promise<void> {
       });
       return;
     }
-    case "print-schema": {
-      // The schema does not depend on the data: build it over a store that is never opened.
-      const services = createServices(new Store(new DataSource(dataSourceOptions({ databasePath: ":memory:", logSql: false }))));
-      process.stdout.write(printSchema(await buildHookdSchema(services)) + "\n");
+    case "print-schema":
+      process.stdout.write(await printHookdSchema());
       return;
-    }
     default:
       throw new DomainError("BAD_USER_INPUT", `unknown command '${command}'\n\n${USAGE}`);
   }

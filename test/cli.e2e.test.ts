@@ -1,0 +1,133 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  stop(): Promise<number | null>;
+}
+
+/** Starts `hookd serve` as a real process and waits for its listening line. */
+function serve(env: Record<string, string>): Promise<Running> {
+  const child = spawn(process.execPath, [CLI, "serve"], { env: { ...process.env, PORT: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hookd did not start:\n${out}\n${err}`)), 20_000);
+    child.on("exit", (code) => reject(new Error(`hookd exited with ${code}:\n${out}\n${err}`)));
+    child.stdout!.on("data", () => {
+      const m = /listening on (http:\/\/[^/\s]+)\/graphql/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      resolve({
+        child,
+        url: m[1],
+        stdout: () => out,
+        stop: () =>
+          new Promise((done) => {
+            child.removeAllListeners("exit");
+            child.on("exit", (code) => done(code));
+            child.kill("SIGTERM");
+          }),
+      });
+    });
+  });
+}
+
+async function me(url: string, key: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query: "{ me { email role } }" }),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+describe("the hookd command", () => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "hookd-cli-"));
+    dirs.push(dir);
+    return dir;
+  };
+  after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  test("first start prints the admin key once with how to make more users; later starts do not", async () => {
+    const dataDir = tempDir();
+    const first = await serve({ HOOKD_DATA_DIR: dataDir });
+    const key = /^\s+(hkd_\S+)$/m.exec(first.stdout())?.[1];
+    assert.ok(key, `a key is printed:\n${first.stdout()}`);
+    assert.match(first.stdout(), /npm run hookd -- user create --email/);
+    assert.deepEqual((await me(first.url, key)).body.data.me, { email: "admin@localhost", role: "ADMIN" });
+    assert.equal(await first.stop(), 0, "SIGTERM stops it cleanly");
+
+    const second = await serve({ HOOKD_DATA_DIR: dataDir });
+    assert.doesNotMatch(second.stdout(), /hkd_/);
+    assert.doesNotMatch(second.stdout(), /First start/);
+    assert.equal((await me(second.url, key)).status, 200);
+    assert.equal(await second.stop(), 0);
+  });
+
+  test("HOOKD_BOOTSTRAP_ADMIN_KEY sets the first admin's key, and is ignored once an admin exists", async () => {
+    const dataDir = tempDir();
+    const key = "hkd_deploy_key_for_automation_0001";
+    const first = await serve({ HOOKD_DATA_DIR: dataDir, HOOKD_BOOTSTRAP_ADMIN_KEY: key, HOOKD_BOOTSTRAP_ADMIN_EMAIL: "ops@studio.example" });
+    assert.doesNotMatch(first.stdout(), new RegExp(key), "the configured key is never echoed");
+    assert.match(first.stdout(), /HOOKD_BOOTSTRAP_ADMIN_KEY/);
+    assert.deepEqual((await me(first.url, key)).body.data.me, { email: "ops@studio.example", role: "ADMIN" });
+    await first.stop();
+
+    const other = "hkd_another_key_that_must_not_work_01";
+    const second = await serve({ HOOKD_DATA_DIR: dataDir, HOOKD_BOOTSTRAP_ADMIN_KEY: other });
+    assert.equal((await me(second.url, other)).status, 401);
+    assert.equal((await me(second.url, key)).status, 200);
+    await second.stop();
+  });
+
+  test("`hookd user create` makes a user and prints a working key; `key create` adds another", async () => {
+    const dataDir = tempDir();
+    const env = { ...process.env, HOOKD_DATA_DIR: dataDir };
+    const created = spawnSync(process.execPath, [CLI, "user", "create", "--email", "td@studio.example", "--role", "employee"], { env, encoding: "utf8" });
+    assert.equal(created.status, 0, created.stderr);
+    const key = /^\s+(hkd_\S+)$/m.exec(created.stdout)?.[1];
+    assert.ok(key, created.stdout);
+    const more = spawnSync(process.execPath, [CLI, "key", "create", "--email", "td@studio.example"], { env, encoding: "utf8" });
+    assert.equal(more.status, 0, more.stderr);
+    const key2 = /^\s+(hkd_\S+)$/m.exec(more.stdout)?.[1];
+    assert.ok(key2 && key2 !== key);
+    const listed = spawnSync(process.execPath, [CLI, "user", "list"], { env, encoding: "utf8" });
+    assert.match(listed.stdout, /EMPLOYEE\s+td@studio\.example/);
+
+    const server = await serve({ HOOKD_DATA_DIR: dataDir });
+    assert.deepEqual((await me(server.url, key)).body.data.me, { email: "td@studio.example", role: "EMPLOYEE" });
+    assert.equal((await me(server.url, key2!)).status, 200);
+    await server.stop();
+  });
+
+  test("bad input to the command says what is wrong and exits 2", () => {
+    const dataDir = tempDir();
+    const env = { ...process.env, HOOKD_DATA_DIR: dataDir };
+    const noEmail = spawnSync(process.execPath, [CLI, "user", "create", "--role", "ADMIN"], { env, encoding: "utf8" });
+    assert.equal(noEmail.status, 2);
+    assert.match(noEmail.stderr, /--email is required/);
+    const badRole = spawnSync(process.execPath, [CLI, "user", "create", "--email", "a@b.c", "--role", "boss"], { env, encoding: "utf8" });
+    assert.equal(badRole.status, 2);
+    assert.match(badRole.stderr, /input\.role: must be one of ADMIN, EMPLOYEE, STANDARD \(got 'BOSS'\)/);
+    const unknown = spawnSync(process.execPath, [CLI, "frobnicate"], { env, encoding: "utf8" });
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+    const badPort = spawnSync(process.execPath, [CLI, "serve"], { env: { ...env, PORT: "http" }, encoding: "utf8" });
+    assert.equal(badPort.status, 2);
+    assert.match(badPort.stderr, /PORT must be a whole number from 0 to 65535 \(got 'http'\)/);
+  });
+});
