@@ -76,8 +76,13 @@ async function bootstrap(services: Services, config: HookdConfig, hostname: stri
 export async function createApp(config: HookdConfig, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? consoleLogger;
   const store = await openStore(config);
-  const services = createServices(store);
+  const services = createServices(store, { executor: config.executor, logger });
+  await services.pubsub.init();
   const boot = await bootstrap(services, config, options.hostname ?? os.hostname());
+  // Before new work is taken: what a crash left QUEUED or RUNNING is failed and its processes ended.
+  const interrupted = await services.executions.recoverInterrupted();
+  if (interrupted > 0) logger.warn(`${interrupted} execution(s) were interrupted by the last stop and are marked FAILED`);
+  await services.executionQueue.init();
   const schema = await buildHookdSchema(services);
 
   const expressApp = express();
@@ -151,6 +156,9 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       // apollo.stop() drains the HTTP server (the drain plugin) before returning.
       if (httpServer.listening) await apollo.stop();
       else await apollo.stop().catch(() => undefined);
+      // Running hooks are cancelled (their process groups killed) and recorded before the store closes.
+      await services.executionQueue.destroy();
+      await services.pubsub.destroy();
       await services.executionServers.markOffline(boot.self.id).catch((err) => logger.warn(`could not mark this server offline: ${String(err)}`));
       await store.drain();
       await store.dataSource.destroy();

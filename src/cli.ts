@@ -5,6 +5,7 @@ import { createApp, openStore } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { DomainError } from "./domain/errors.js";
 import { UserRole } from "./domain/roles.js";
+import { silentLogger } from "./logger.js";
 import { printHookdSchema } from "./schema/print-schema.js";
 import { createServices } from "./services/services.js";
 
@@ -54,9 +55,10 @@ async function serve(): Promise<void> {
 }
 
 async function withServices<T>(work: (services: ReturnType<typeof createServices>) => Promise<T>): Promise<T> {
-  const store = await openStore(loadConfig());
+  const config = loadConfig();
+  const store = await openStore(config);
   try {
-    return await work(createServices(store));
+    return await work(createServices(store, { executor: config.executor, logger: silentLogger }));
   } finally {
     await store.drain();
     await store.dataSource.destroy();

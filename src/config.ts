@@ -1,3 +1,4 @@
+import os from "node:os";
 import path from "node:path";
 
 /** Everything hookd reads from its environment, validated once at start-up. */
@@ -14,6 +15,22 @@ export interface HookdConfig {
   development: boolean;
   /** Log SQL statements (HOOKD_LOG_SQL=1). */
   logSql: boolean;
+  executor: ExecutorConfig;
+}
+
+export interface ExecutorConfig {
+  /** Where hooks run: "embedded" (in this process) is the only queue in this version. */
+  queue: "embedded";
+  /** Hooks running at once; more wait in order. */
+  concurrency: number;
+  /** Output bytes stored per execution. */
+  logCapBytes: number;
+  /** Between SIGTERM and SIGKILL of a hook's process group. */
+  killGraceMs: number;
+  /** Keep each execution's temp directory (input and output JSON) for debugging. */
+  keepTempFiles: boolean;
+  /** Parent of the per-execution temp directories. */
+  tempDir: string;
 }
 
 export class ConfigError extends Error {
@@ -71,6 +88,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     problems.push(`HOOKD_DB_TYPE='${dbType}' is not supported yet; the only store in this version is 'sqlite' (unset HOOKD_DB_TYPE)`);
   }
 
+  const int = (name: string, fallback: number, min: number, max: number, unit = ""): number => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === "") return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}${unit} (got '${raw}')`);
+      return fallback;
+    }
+    return value;
+  };
+  const queue = env.HOOKD_EXECUTION_QUEUE?.trim() || "embedded";
+  if (queue !== "embedded") {
+    problems.push(`HOOKD_EXECUTION_QUEUE='${queue}' is not available in this version; the only execution queue is 'embedded' (unset HOOKD_EXECUTION_QUEUE)`);
+  }
+  const executor: ExecutorConfig = {
+    queue: "embedded",
+    concurrency: int("HOOKD_EXECUTOR_CONCURRENCY", 8, 1, 256),
+    logCapBytes: int("HOOKD_LOG_CAP_BYTES", 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024, " bytes"),
+    killGraceMs: int("HOOKD_KILL_GRACE_MS", 2000, 0, 60_000, " ms"),
+    keepTempFiles: bool(env.HOOKD_KEEP_TEMP_FILES),
+    tempDir: path.resolve(env.HOOKD_TEMP_DIR?.trim() || os.tmpdir()),
+  };
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -82,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     bootstrapAdminEmail,
     development: env.NODE_ENV === "development",
     logSql: bool(env.HOOKD_LOG_SQL),
+    executor,
     ...overrides,
   };
 }

@@ -1,5 +1,7 @@
 import { ApiKey } from "./api-key.entity.js";
+import { ExecutionLogLine } from "./execution-log-line.entity.js";
 import { ExecutionServer } from "./execution-server.entity.js";
+import { Execution } from "./execution.entity.js";
 import { HookConfig } from "./hook-config.entity.js";
 import { Job } from "./job.entity.js";
 import { QueueHook } from "./queue-hook.entity.js";
@@ -8,4 +10,4 @@ import { User } from "./user.entity.js";
 import { Volume } from "./volume.entity.js";
 import { WorkspaceSettings } from "./workspace-settings.entity.js";
 
-export const ENTITIES = [User, ApiKey, WorkspaceSettings, HookConfig, Queue, QueueHook, Volume, ExecutionServer, Job];
+export const ENTITIES = [User, ApiKey, WorkspaceSettings, HookConfig, Queue, QueueHook, Volume, ExecutionServer, Job, Execution, ExecutionLogLine];

@@ -1,6 +1,7 @@
 import "./enums.js";
 import type { GraphQLSchema } from "graphql";
 import { buildSchema } from "type-graphql";
+import { ExecutionResolver } from "../resolvers/execution.resolver.js";
 import { ExecutionServerResolver } from "../resolvers/execution-server.resolver.js";
 import { HookConfigResolver } from "../resolvers/hook-config.resolver.js";
 import { QueueResolver } from "../resolvers/queue.resolver.js";
@@ -10,7 +11,7 @@ import { VolumeResolver } from "../resolvers/volume.resolver.js";
 import type { Services } from "../services/services.js";
 import { authChecker } from "./auth-checker.js";
 
-export const RESOLVERS = [UserResolver, SettingsResolver, HookConfigResolver, QueueResolver, VolumeResolver, ExecutionServerResolver] as const;
+export const RESOLVERS = [UserResolver, SettingsResolver, HookConfigResolver, QueueResolver, VolumeResolver, ExecutionServerResolver, ExecutionResolver] as const;
 
 /**
  * Builds the schema for one app. Resolvers are constructed with that app's services, so two apps

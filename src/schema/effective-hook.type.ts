@@ -1,25 +1,10 @@
-import { Field, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Field, Int, ObjectType } from "type-graphql";
+import { HookSource, SkipReason } from "../domain/effective-hooks.js";
 import { HookPoint } from "../domain/hook-points.js";
 import type { OsName } from "../domain/os.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { HookCommands } from "../entities/hook-commands.embedded.js";
 import { QueueHookMode } from "../entities/queue-hook.entity.js";
-
-export enum HookSource {
-  WORKSPACE = "WORKSPACE",
-  QUEUE = "QUEUE",
-}
-registerEnumType(HookSource, { name: "HookSource", description: "Where an effective hook entry comes from." });
-
-export enum SkipReason {
-  HOOKS_DISABLED = "HOOKS_DISABLED",
-  NOT_CONFIGURED = "NOT_CONFIGURED",
-  HOOK_DISABLED = "HOOK_DISABLED",
-  OVERRIDDEN = "OVERRIDDEN",
-  NO_COMMAND_FOR_OS = "NO_COMMAND_FOR_OS",
-  NO_EXECUTION_SERVER = "NO_EXECUTION_SERVER",
-}
-registerEnumType(SkipReason, { name: "SkipReason", description: "Why an effective hook entry does not run." });
 
 @ObjectType({ description: "One entry of what runs for a hook point in a queue, in order, and why an entry does not run." })
 export class EffectiveHook {
@@ -65,3 +50,4 @@ export class EffectiveHook {
   @Field(() => String, { nullable: true, description: "The reason in words, for an administrator." })
   skipMessage: string | null;
 }
+

@@ -1,5 +1,11 @@
+import type { ExecutorConfig } from "../config.js";
+import { EmbeddedExecutionQueue, type ExecutionQueue } from "../executor/execution-queue.js";
+import { HookExecutor } from "../executor/hook-executor.js";
+import type { Logger } from "../logger.js";
+import { InProcessPubSub, type PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
 import { ExecutionServerService } from "./execution-server.service.js";
+import { ExecutionService } from "./execution.service.js";
 import { HookConfigService } from "./hook-config.service.js";
 import { QueueService } from "./queue.service.js";
 import { SettingsService } from "./settings.service.js";
@@ -9,24 +15,46 @@ import { VolumeService } from "./volume.service.js";
 /** The app's services, built once per app by createApp (never module singletons). */
 export interface Services {
   store: Store;
+  pubsub: PubSub;
+  executionQueue: ExecutionQueue;
   settings: SettingsService;
   users: UserService;
   queues: QueueService;
   volumes: VolumeService;
   executionServers: ExecutionServerService;
   hookConfigs: HookConfigService;
+  executions: ExecutionService;
 }
 
-export function createServices(store: Store): Services {
+export interface ServiceDeps {
+  executor: ExecutorConfig;
+  logger: Logger;
+  /** Swappable infrastructure; the embedded defaults when left out. */
+  pubsub?: PubSub;
+  executionQueue?: (executor: HookExecutor, onCancelledWhileQueued: (id: string) => Promise<void>) => ExecutionQueue;
+}
+
+export function createServices(store: Store, deps: ServiceDeps): Services {
+  const pubsub = deps.pubsub ?? new InProcessPubSub();
   const settings = new SettingsService(store);
   const queues = new QueueService(store);
+  const hookConfigs = new HookConfigService(store, settings, queues);
+  const hookExecutor = new HookExecutor({ store, pubsub, config: deps.executor, logger: deps.logger });
+  // The queue reports cancels of not-yet-started executions back to the service that records them.
+  let executions: ExecutionService | undefined;
+  const onCancelled = (id: string) => executions!.markCancelled(id);
+  const executionQueue = deps.executionQueue?.(hookExecutor, onCancelled) ?? new EmbeddedExecutionQueue(hookExecutor, deps.executor.concurrency, deps.logger, onCancelled);
+  executions = new ExecutionService(store, hookConfigs, executionQueue, pubsub, deps.logger);
   return {
     store,
+    pubsub,
+    executionQueue,
     settings,
     users: new UserService(store),
     queues,
     volumes: new VolumeService(store),
     executionServers: new ExecutionServerService(store),
-    hookConfigs: new HookConfigService(store, settings, queues),
+    hookConfigs,
+    executions,
   };
 }

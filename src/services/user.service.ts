@@ -37,6 +37,10 @@ export class UserService {
     return user;
   }
 
+  find(id: string): Promise<User | null> {
+    return this.store.manager.findOneBy(User, { id });
+  }
+
   async findByEmail(email: string): Promise<User | null> {
     return this.store.manager.findOneBy(User, { email: email.trim().toLowerCase() });
   }

@@ -28,8 +28,9 @@ export interface TestServer {
 }
 
 /** Starts a real hookd on a temp SQLite file and a free port, with a known admin key. */
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-test-"));
+export async function startServer(env: Record<string, string> = {}, options: { dataDir?: string } = {}): Promise<TestServer> {
+  // A given dataDir belongs to the caller (restart tests) and is left in place on close.
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), "hookd-test-"));
   const config = loadConfig({ HOOKD_DATA_DIR: dataDir, PORT: "0", HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, ...env });
   const app = await createApp(config, { logger: silentLogger, hostname: "hookd-test-host" });
   const url = await app.listen();
@@ -61,7 +62,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     },
     async close() {
       await app.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -72,4 +73,15 @@ export function expectError(result: GqlResult, code: string, message?: RegExp): 
   const error = result.errors[0];
   assert.equal(error.extensions?.code, code, `expected code ${code}, got ${error.extensions?.code}: ${error.message}`);
   if (message) assert.match(error.message, message);
+}
+
+/** Polls `check` until it returns a truthy value (for states reached asynchronously). */
+export async function eventually<T>(check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

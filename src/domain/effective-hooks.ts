@@ -1,0 +1,15 @@
+/** Where an effective hook entry comes from. */
+export enum HookSource {
+  WORKSPACE = "WORKSPACE",
+  QUEUE = "QUEUE",
+}
+
+/** Why an effective hook entry does not run (also recorded on SKIPPED executions). */
+export enum SkipReason {
+  HOOKS_DISABLED = "HOOKS_DISABLED",
+  NOT_CONFIGURED = "NOT_CONFIGURED",
+  HOOK_DISABLED = "HOOK_DISABLED",
+  OVERRIDDEN = "OVERRIDDEN",
+  NO_COMMAND_FOR_OS = "NO_COMMAND_FOR_OS",
+  NO_EXECUTION_SERVER = "NO_EXECUTION_SERVER",
+}

@@ -1,0 +1,41 @@
+import { Field, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Column, Entity, Index, ManyToOne, PrimaryGeneratedColumn, type Relation } from "typeorm";
+import type { Execution } from "./execution.entity.js";
+
+export enum LogStream {
+  STDOUT = "STDOUT",
+  STDERR = "STDERR",
+  /** Written by hookd itself: the cap, the kill, the outcome. */
+  SYSTEM = "SYSTEM",
+}
+registerEnumType(LogStream, { name: "LogStream" });
+
+@ObjectType({ description: "One line of an execution's output, in the order it arrived." })
+@Entity("execution_log_line")
+@Index(["executionId", "seq"], { unique: true })
+export class ExecutionLogLine {
+  @PrimaryGeneratedColumn("increment")
+  id: number;
+
+  @Column({ type: "varchar" })
+  executionId: string;
+
+  @ManyToOne("Execution", { onDelete: "CASCADE" })
+  execution: Relation<Execution>;
+
+  @Field(() => Int, { description: "1, 2, 3, ... within the execution, across streams." })
+  @Column({ type: "integer" })
+  seq: number;
+
+  @Field(() => LogStream)
+  @Column({ type: "varchar", length: 8 })
+  stream: LogStream;
+
+  @Field()
+  @Column({ type: Date })
+  at: Date;
+
+  @Field()
+  @Column({ type: "text" })
+  text: string;
+}

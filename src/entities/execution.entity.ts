@@ -1,0 +1,146 @@
+import { GraphQLJSONObject } from "graphql-scalars";
+import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Column, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+import { HookPoint } from "../domain/hook-points.js";
+import type { OsName } from "../domain/os.js";
+import { HookSource, SkipReason } from "../domain/effective-hooks.js";
+import type { JsonObject } from "./metadata.embedded.js";
+import { QueueHookMode } from "./queue-hook.entity.js";
+
+export enum ExecutionStatus {
+  QUEUED = "QUEUED",
+  RUNNING = "RUNNING",
+  SUCCEEDED = "SUCCEEDED",
+  FAILED = "FAILED",
+  TIMED_OUT = "TIMED_OUT",
+  CANCELLED = "CANCELLED",
+  SKIPPED = "SKIPPED",
+}
+registerEnumType(ExecutionStatus, { name: "ExecutionStatus" });
+
+export const FINISHED_STATUSES: readonly ExecutionStatus[] = [ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.CANCELLED, ExecutionStatus.SKIPPED];
+export const isFinished = (status: ExecutionStatus) => FINISHED_STATUSES.includes(status);
+
+/** One run of one hook entry (SPEC §1 "Executions"): what ran, with what, and how it ended. */
+@ObjectType({ description: "One run of a hook: the configuration it ran with, its input, its outcome and its log." })
+@Entity("execution")
+@Index(["createdAt", "id"])
+@Index(["status"])
+@Index(["jobId"])
+export class Execution {
+  @Field(() => ID)
+  @PrimaryGeneratedColumn("uuid")
+  id: string;
+
+  @Field(() => HookPoint)
+  @Column({ type: "varchar", length: 32 })
+  hook: HookPoint;
+
+  @Field(() => HookSource)
+  @Column({ type: "varchar", length: 16 })
+  source: HookSource;
+
+  @Field(() => QueueHookMode, { nullable: true })
+  @Column({ type: "varchar", length: 16, nullable: true })
+  mode: QueueHookMode | null;
+
+  /** The workspace hook point or the queue hook id this ran from. */
+  @Column({ type: "varchar", length: 64 })
+  configId: string;
+
+  @Field(() => String, { nullable: true, description: "Code of the queue whose hooks were resolved." })
+  @Column({ type: "varchar", length: 64, nullable: true })
+  queue: string | null;
+
+  @Field(() => String, { nullable: true, description: "The command line as configured when this ran (a snapshot)." })
+  @Column({ type: "text", nullable: true })
+  command: string | null;
+
+  @Field(() => [String], { nullable: true, description: "The argv actually executed, tokens substituted." })
+  @Column({ type: "simple-json", nullable: true })
+  argv: string[] | null;
+
+  @Field(() => String, { nullable: true })
+  @Column({ type: "varchar", length: 16, nullable: true })
+  os: OsName | null;
+
+  @Column({ type: "varchar", nullable: true })
+  executionServerId: string | null;
+
+  @Field(() => ID, { nullable: true })
+  @Column({ type: "varchar", nullable: true })
+  jobId: string | null;
+
+  @Field(() => ID, { nullable: true })
+  @Column({ type: "varchar", nullable: true })
+  publishId: string | null;
+
+  @Field(() => GraphQLJSONObject, { description: "The JSON handed to the script." })
+  @Column({ type: "simple-json" })
+  input: JsonObject;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "The JSON the script wrote to ${PATH_JSON_OUTPUT} (pre-publish)." })
+  @Column({ type: "simple-json", nullable: true })
+  output: JsonObject | null;
+
+  @Field(() => ExecutionStatus)
+  @Column({ type: "varchar", length: 16 })
+  status: ExecutionStatus;
+
+  @Field(() => Int, { nullable: true })
+  @Column({ type: "integer", nullable: true })
+  exitCode: number | null;
+
+  @Field(() => String, { nullable: true, description: "The signal that ended the process, if one did." })
+  @Column({ type: "varchar", length: 16, nullable: true })
+  signal: string | null;
+
+  @Field(() => String, { nullable: true, description: "What went wrong, in words: 'command not found: python4', 'timed out after 30 s; process group killed', ..." })
+  @Column({ type: "text", nullable: true })
+  error: string | null;
+
+  @Field(() => SkipReason, { nullable: true })
+  @Column({ type: "varchar", length: 32, nullable: true })
+  skipReason: SkipReason | null;
+
+  @Field(() => Int)
+  @Column({ type: "integer" })
+  timeoutSeconds: number;
+
+  @Field(() => Int, { description: "1 for a first run; a retry is the previous attempt + 1." })
+  @Column({ type: "integer" })
+  attempt: number;
+
+  /** The first execution of a retry chain. */
+  @Column({ type: "varchar", nullable: true })
+  retryOfId: string | null;
+
+  @Column({ type: "varchar", nullable: true })
+  triggeredById: string | null;
+
+  /** Process group of the running hook, so a restart can end what a crash left behind. */
+  @Column({ type: "integer", nullable: true })
+  pid: number | null;
+
+  @Field(() => Int, { description: "Log lines stored." })
+  @Column({ type: "integer" })
+  logLineCount: number;
+
+  @Field(() => Int, { description: "Output bytes not stored because the log cap was reached." })
+  @Column({ type: "integer" })
+  droppedBytes: number;
+
+  // Set by hookd with millisecond precision (a database default has only seconds), so that
+  // "newest first" and the pagination cursor are exact.
+  @Field({ description: "When it was queued (or skipped)." })
+  @Column({ type: Date })
+  createdAt: Date;
+
+  @Field(() => Date, { nullable: true })
+  @Column({ type: Date, nullable: true })
+  startedAt: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  @Column({ type: Date, nullable: true })
+  finishedAt: Date | null;
+}

@@ -1,0 +1,116 @@
+import { ExecutionLogLine, LogStream } from "../entities/execution-log-line.entity.js";
+import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
+import type { Store } from "../store/store.js";
+
+export interface ExecutionLogOptions {
+  /** Bytes of output one execution may store; what comes after is counted, not stored. */
+  capBytes: number;
+  /** How long a line may wait before its batch is written. */
+  flushIntervalMs?: number;
+  /** Lines per batch at most (one INSERT each). */
+  maxBatch?: number;
+  /** How many trailing stderr lines to remember for the error message. */
+  stderrTail?: number;
+}
+
+const MIB = 1024 * 1024;
+const formatBytes = (n: number) => (n >= MIB ? `${(n / MIB).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`);
+
+/**
+ * Numbers, stores and publishes one execution's output. Lines are written in batches (never one
+ * INSERT per line) and published to live readers only after they are stored, so a reader that
+ * replays from the store and then listens sees one gap-free sequence.
+ */
+export class ExecutionLog {
+  private seq = 0;
+  private storedBytes = 0;
+  private droppedBytes = 0;
+  private droppedLines = 0;
+  private pending: LogLineEvent[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> = Promise.resolve();
+  private writeError: unknown = null;
+  private readonly tail: string[] = [];
+  private readonly flushIntervalMs: number;
+  private readonly maxBatch: number;
+  private readonly stderrTail: number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly pubsub: PubSub,
+    private readonly executionId: string,
+    private readonly options: ExecutionLogOptions,
+  ) {
+    this.flushIntervalMs = options.flushIntervalMs ?? 50;
+    this.maxBatch = options.maxBatch ?? 1000;
+    this.stderrTail = options.stderrTail ?? 5;
+  }
+
+  get lineCount(): number {
+    return this.seq;
+  }
+
+  get dropped(): number {
+    return this.droppedBytes;
+  }
+
+  /** The last few stderr lines, kept even past the cap: they explain a failure. */
+  lastStderr(): string[] {
+    return [...this.tail];
+  }
+
+  /** A line of the hook's output. */
+  output(stream: LogStream.STDOUT | LogStream.STDERR, text: string, at: Date): void {
+    if (stream === LogStream.STDERR) {
+      this.tail.push(text);
+      if (this.tail.length > this.stderrTail) this.tail.shift();
+    }
+    const size = Buffer.byteLength(text) + 1;
+    if (this.droppedBytes > 0 || this.storedBytes + size > this.options.capBytes) {
+      this.droppedBytes += size;
+      this.droppedLines += 1;
+      return;
+    }
+    this.storedBytes += size;
+    this.append(stream, text, at);
+  }
+
+  /** A line from hookd itself; always stored. */
+  system(text: string): void {
+    this.append(LogStream.SYSTEM, text, new Date());
+  }
+
+  /** Writes what is pending, adds the cap line if output was dropped, and waits for the store. */
+  async close(): Promise<void> {
+    if (this.droppedBytes > 0) {
+      this.system(`output cap of ${formatBytes(this.options.capBytes)} reached: ${this.droppedLines} more lines (${formatBytes(this.droppedBytes)}) were not stored; the hook kept running`);
+    }
+    this.flush();
+    await this.writing;
+    if (this.writeError) throw this.writeError;
+  }
+
+  private append(stream: LogStream, text: string, at: Date): void {
+    this.pending.push({ executionId: this.executionId, seq: ++this.seq, stream, at, text });
+    if (this.pending.length >= this.maxBatch) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs);
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.writing = this.writing.then(async () => {
+      if (this.writeError) return;
+      try {
+        // updateEntity(false): no read-back of generated ids, this is the hot path.
+        await this.store.transaction((em) => em.createQueryBuilder().insert().into(ExecutionLogLine).values(batch).updateEntity(false).execute());
+        this.pubsub.publish("executionLog", this.executionId, batch);
+      } catch (err) {
+        this.writeError = err;
+      }
+    });
+  }
+}

@@ -1,0 +1,65 @@
+import { readdir, readFile } from "node:fs/promises";
+
+// Process-group inspection through /proc (Linux). Orphaned members of a killed group are
+// reparented to PID 1, and some PID 1s (container init shims) reap them only every few seconds:
+// until then `kill(-pgid, 0)` still succeeds on their zombies. Zombies have ended, so only live
+// members count.
+
+export interface GroupMember {
+  pid: number;
+  /** The state letter from /proc/<pid>/stat: R, S, D, Z, T, ... */
+  state: string;
+}
+
+/** Members of the process group, or null where /proc cannot be read. */
+export async function listGroup(pgid: number): Promise<GroupMember[] | null> {
+  let entries: string[];
+  try {
+    entries = await readdir("/proc");
+  } catch {
+    return null;
+  }
+  const members: GroupMember[] = [];
+  for (const entry of entries) {
+    if (entry.charCodeAt(0) > 57 || entry.charCodeAt(0) < 48) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, "utf8");
+      // After the parenthesised command name: state ppid pgrp ...
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) === pgid) members.push({ pid: Number(entry), state: fields[0] });
+    } catch {
+      // ended while we looked
+    }
+  }
+  return members;
+}
+
+/** True while a live (non-zombie) process of the group exists. */
+export async function groupAlive(pgid: number): Promise<boolean> {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false; // the common case: nothing left at all
+  }
+  const members = await listGroup(pgid);
+  return members === null ? true : members.some((m) => m.state !== "Z");
+}
+
+/**
+ * After a crash a recorded group id may have been reused by an unrelated program. True only if a
+ * live member still carries the HOOKD_EXECUTION_ID hookd gave the hook; false where /proc is
+ * missing, so nothing is killed on a guess.
+ */
+export async function groupRunsExecution(pgid: number, executionId: string): Promise<boolean> {
+  const marker = `HOOKD_EXECUTION_ID=${executionId}`;
+  for (const member of (await listGroup(pgid)) ?? []) {
+    if (member.state === "Z") continue;
+    try {
+      const environ = await readFile(`/proc/${member.pid}/environ`, "utf8");
+      if (environ.split("\0").includes(marker)) return true;
+    } catch {
+      // not readable or gone
+    }
+  }
+  return false;
+}

@@ -1,0 +1,287 @@
+import { spawn } from "node:child_process";
+import { constants as fsConstants } from "node:fs";
+import { access, open, stat } from "node:fs/promises";
+import path from "node:path";
+import { StringDecoder } from "node:string_decoder";
+import { groupAlive } from "./process-group.js";
+
+// Runs one hook process and reports what happened as data. No shell is involved: argv[0] is
+// executed directly with argv[1..] as its arguments. The process gets its own process group,
+// and the group is the unit hookd manages: on timeout or cancel the whole group is terminated,
+// and when the leader exits whatever it left running in the group is ended as well, so no hook
+// can leave processes behind.
+
+export type OutputStream = "stdout" | "stderr";
+export interface CapturedLine {
+  stream: OutputStream;
+  text: string;
+  at: Date;
+  partial: boolean;
+}
+
+export interface RunSpec {
+  argv: string[];
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  timeoutMs: number;
+  killGraceMs?: number;
+  maxLineBytes?: number;
+  signal?: AbortSignal;
+  onLine(line: CapturedLine): void;
+  onSpawn?(pid: number): void;
+}
+
+export type RunOutcomeKind = "exited" | "signaled" | "timed-out" | "cancelled" | "spawn-failed";
+export interface RunOutcome {
+  kind: RunOutcomeKind;
+  exitCode: number | null;
+  signal: string | null;
+  error: string | null;
+  pid: number | null;
+  startedAt: Date;
+  finishedAt: Date;
+  durationMs: number;
+}
+
+const DEFAULT_GRACE_MS = 2000;
+const DEFAULT_MAX_LINE = 64 * 1024;
+
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))} s`;
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** SIGTERM to the group, then SIGKILL after `graceMs` if anything survived. Resolves when it is gone. */
+async function terminateGroup(pgid: number, graceMs: number): Promise<NodeJS.Signals> {
+  signalGroup(pgid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!(await groupAlive(pgid))) return "SIGTERM";
+    await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
+  }
+  signalGroup(pgid, "SIGKILL");
+  for (let i = 0; i < 250 && (await groupAlive(pgid)); i++) await sleep(20);
+  return "SIGKILL";
+}
+
+export async function killProcessGroup(pgid: number, graceMs = DEFAULT_GRACE_MS): Promise<boolean> {
+  if (!Number.isInteger(pgid) || pgid <= 1 || !(await groupAlive(pgid))) return false;
+  await terminateGroup(pgid, graceMs);
+  return true;
+}
+
+/** Splits a byte stream into lines, bounded in memory by maxLineBytes. */
+class LineSplitter {
+  private readonly decoder = new StringDecoder("utf8");
+  private buffer = "";
+
+  constructor(
+    private readonly stream: OutputStream,
+    private readonly maxLine: number,
+    private readonly emit: (line: CapturedLine) => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    this.buffer += this.decoder.write(chunk);
+    let start = 0;
+    for (;;) {
+      const nl = this.buffer.indexOf("\n", start);
+      if (nl < 0) break;
+      let line = this.buffer.slice(start, nl);
+      if (line.endsWith("\r")) line = line.slice(0, -1);
+      this.emitBounded(line, false);
+      start = nl + 1;
+    }
+    this.buffer = start > 0 ? this.buffer.slice(start) : this.buffer;
+    // A line with no newline in sight is delivered in pieces so it cannot grow without bound.
+    while (Buffer.byteLength(this.buffer) > this.maxLine) {
+      const piece = this.takePrefix(this.maxLine);
+      this.emit({ stream: this.stream, text: piece, at: new Date(), partial: true });
+    }
+  }
+
+  end(): void {
+    this.buffer += this.decoder.end();
+    if (this.buffer.length > 0) {
+      let rest = this.buffer;
+      if (rest.endsWith("\r")) rest = rest.slice(0, -1);
+      this.buffer = "";
+      this.emitBounded(rest, true);
+    }
+  }
+
+  private emitBounded(line: string, partialEnd: boolean): void {
+    while (Buffer.byteLength(line) > this.maxLine) {
+      const cut = prefixWithin(line, this.maxLine);
+      this.emit({ stream: this.stream, text: line.slice(0, cut), at: new Date(), partial: true });
+      line = line.slice(cut);
+    }
+    this.emit({ stream: this.stream, text: line, at: new Date(), partial: partialEnd });
+  }
+
+  private takePrefix(maxBytes: number): string {
+    const cut = prefixWithin(this.buffer, maxBytes);
+    const piece = this.buffer.slice(0, cut);
+    this.buffer = this.buffer.slice(cut);
+    return piece;
+  }
+}
+
+/** Length of the longest prefix of `s` whose UTF-8 size is at most maxBytes (never splitting a pair). */
+function prefixWithin(s: string, maxBytes: number): number {
+  let bytes = 0;
+  let i = 0;
+  while (i < s.length) {
+    const code = s.codePointAt(i)!;
+    const size = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    i += code >= 0x10000 ? 2 : 1;
+  }
+  return Math.max(i, 1);
+}
+
+/** Finds a bare program name on PATH, as execvp would. */
+async function findOnPath(program: string, envPath: string | undefined): Promise<string | null> {
+  for (const dir of (envPath ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, program);
+    try {
+      await access(candidate, fsConstants.F_OK);
+      return candidate;
+    } catch {
+      // keep looking
+    }
+  }
+  return null;
+}
+
+/** Turns a spawn failure into words a pipeline TD understands. */
+async function explainSpawnFailure(program: string, code: string | undefined, envPath: string | undefined): Promise<string> {
+  const file = program.includes("/") ? program : await findOnPath(program, envPath);
+  if (file === null) return `command not found: ${program}`;
+  let info;
+  try {
+    info = await stat(file);
+  } catch {
+    return `command not found: ${program}`;
+  }
+  if (info.isDirectory()) return `cannot execute ${file}: is a directory`;
+  if (code === "EACCES") return `permission denied: ${file} (is it executable? chmod +x)`;
+  if (code === "ENOENT" || code === "ENOEXEC") {
+    // The file is there, so what is missing is what its #! line names.
+    let head = "";
+    try {
+      const handle = await open(file, "r");
+      const buf = Buffer.alloc(256);
+      const { bytesRead } = await handle.read(buf, 0, 256, 0);
+      await handle.close();
+      head = buf.subarray(0, bytesRead).toString("utf8");
+    } catch {
+      // unreadable: fall through
+    }
+    if (head.startsWith("#!")) {
+      const interpreter = head.slice(2).split("\n")[0].trim().split(/\s+/)[0] ?? "";
+      return `interpreter not found: ${interpreter} (from the #! line of ${file})`;
+    }
+    return `cannot execute ${file}: no #! line and not a binary`;
+  }
+  return `cannot execute ${file}: ${code ?? "unknown error"}`;
+}
+
+export function runProcess(spec: RunSpec): Promise<RunOutcome> {
+  const startedAt = new Date();
+  const grace = spec.killGraceMs ?? DEFAULT_GRACE_MS;
+  const maxLine = spec.maxLineBytes ?? DEFAULT_MAX_LINE;
+  const deliver = (line: CapturedLine) => {
+    try {
+      spec.onLine(line);
+    } catch {
+      // A consumer's bug must not break the run or lose the outcome.
+    }
+  };
+  const done = (kind: RunOutcomeKind, fields: Partial<RunOutcome>): RunOutcome => {
+    const finishedAt = new Date();
+    return { kind, exitCode: null, signal: null, error: null, pid: null, ...fields, startedAt, finishedAt, durationMs: finishedAt.getTime() - startedAt.getTime() };
+  };
+
+  return new Promise((resolve) => {
+    if (spec.signal?.aborted) {
+      resolve(done("cancelled", { error: "cancelled before it started" }));
+      return;
+    }
+    const child = spawn(spec.argv[0], spec.argv.slice(1), {
+      env: spec.env,
+      cwd: spec.cwd,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      shell: false,
+      windowsHide: true,
+    });
+
+    let ending: "timed-out" | "cancelled" | null = null;
+    let endSignal: NodeJS.Signals | null = null;
+    let terminating: Promise<void> | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    const pid = child.pid ?? null;
+
+    const terminate = (why: "timed-out" | "cancelled") => {
+      if (ending || pid === null) return;
+      ending = why;
+      terminating = terminateGroup(pid, grace).then((s) => {
+        endSignal = s;
+      });
+    };
+    const onAbort = () => terminate("cancelled");
+
+    child.once("error", async (err: NodeJS.ErrnoException) => {
+      // spawn() itself failed (ENOENT, EACCES, ...): there is no process to wait for.
+      if (timer) clearTimeout(timer);
+      spec.signal?.removeEventListener("abort", onAbort);
+      if (pid !== null) return; // an error after a successful spawn is reported by 'close'
+      resolve(done("spawn-failed", { error: await explainSpawnFailure(spec.argv[0], err.code, spec.env.PATH) }));
+    });
+
+    if (pid === undefined || pid === null) return;
+    spec.onSpawn?.(pid);
+
+    const out = new LineSplitter("stdout", maxLine, deliver);
+    const err = new LineSplitter("stderr", maxLine, deliver);
+    child.stdout!.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr!.on("data", (chunk: Buffer) => err.push(chunk));
+
+    timer = setTimeout(() => terminate("timed-out"), spec.timeoutMs);
+    spec.signal?.addEventListener("abort", onAbort, { once: true });
+
+    // The leader exited: end the rest of the group now, or a backgrounded child holding the pipes
+    // would keep 'close' from ever firing.
+    child.once("exit", () => {
+      if (terminating) return;
+      terminating = groupAlive(pid).then((alive) => (alive ? terminateGroup(pid, grace).then(() => undefined) : undefined));
+    });
+
+    child.once("close", async (code, signal) => {
+      if (timer) clearTimeout(timer);
+      spec.signal?.removeEventListener("abort", onAbort);
+      out.end();
+      err.end();
+      if (terminating) await terminating;
+      if (ending === "timed-out") {
+        resolve(done("timed-out", { pid, exitCode: code, signal: endSignal ?? signal, error: `timed out after ${seconds(spec.timeoutMs)}; process group killed` }));
+      } else if (ending === "cancelled") {
+        resolve(done("cancelled", { pid, exitCode: code, signal: endSignal ?? signal, error: "cancelled; process group killed" }));
+      } else if (signal) {
+        resolve(done("signaled", { pid, signal, error: `killed by signal ${signal}` }));
+      } else {
+        resolve(done("exited", { pid, exitCode: code, error: code === 0 ? null : `exited with code ${code}` }));
+      }
+    });
+  });
+}

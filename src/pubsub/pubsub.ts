@@ -1,0 +1,73 @@
+import { EventEmitter } from "node:events";
+import type { HookPoint } from "../domain/hook-points.js";
+import type { ExecutionStatus } from "../entities/execution.entity.js";
+import type { LogStream } from "../entities/execution-log-line.entity.js";
+
+/** A stored log line as published to live readers: the same seq as in the database. */
+export interface LogLineEvent {
+  executionId: string;
+  seq: number;
+  stream: LogStream;
+  at: Date;
+  text: string;
+}
+
+/** A status change of an execution. */
+export interface ExecutionEvent {
+  id: string;
+  hook: HookPoint;
+  queue: string | null;
+  jobId: string | null;
+  publishId: string | null;
+  status: ExecutionStatus;
+  exitCode: number | null;
+  error: string | null;
+}
+
+/** The typed topics. Log lines are keyed per execution so a reader hears only its own. */
+export interface Topics {
+  executionUpdated: ExecutionEvent;
+  executionLog: LogLineEvent[];
+}
+
+export type Unsubscribe = () => void;
+
+/**
+ * Fan-out of live events. The embedded implementation is in-process; a broker-backed one (Redis,
+ * PostgreSQL NOTIFY) implements the same interface so several API instances can share events.
+ * Delivery is at-most-once and unbuffered: every event is also persisted, and readers that miss
+ * some catch up from the store.
+ */
+export interface PubSub {
+  init(): Promise<void>;
+  destroy(): Promise<void>;
+  publish<K extends keyof Topics>(topic: K, key: string, payload: Topics[K]): void;
+  /** key "*" hears every key of the topic. */
+  subscribe<K extends keyof Topics>(topic: K, key: string, listener: (payload: Topics[K]) => void): Unsubscribe;
+}
+
+export class InProcessPubSub implements PubSub {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    // Many dashboards may follow one execution; listeners are removed by their Unsubscribe.
+    this.emitter.setMaxListeners(0);
+  }
+
+  async init(): Promise<void> {}
+
+  async destroy(): Promise<void> {
+    this.emitter.removeAllListeners();
+  }
+
+  publish<K extends keyof Topics>(topic: K, key: string, payload: Topics[K]): void {
+    this.emitter.emit(`${topic}:${key}`, payload);
+    this.emitter.emit(`${topic}:*`, payload);
+  }
+
+  subscribe<K extends keyof Topics>(topic: K, key: string, listener: (payload: Topics[K]) => void): Unsubscribe {
+    const name = `${topic}:${key}`;
+    this.emitter.on(name, listener);
+    return () => this.emitter.off(name, listener);
+  }
+}

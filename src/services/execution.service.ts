@@ -1,0 +1,288 @@
+import { Brackets, In, type SelectQueryBuilder } from "typeorm";
+import { badInput, conflict, DomainError, notFound } from "../domain/errors.js";
+import { SkipReason } from "../domain/effective-hooks.js";
+import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
+import { ExecutionLogLine } from "../entities/execution-log-line.entity.js";
+import { Execution, ExecutionStatus, isFinished } from "../entities/execution.entity.js";
+import type { JsonObject } from "../entities/metadata.embedded.js";
+import type { User } from "../entities/user.entity.js";
+import type { ExecutionQueue } from "../executor/execution-queue.js";
+import { publishExecution } from "../executor/hook-executor.js";
+import { groupRunsExecution } from "../executor/process-group.js";
+import { killProcessGroup } from "../executor/process-runner.js";
+import { samplePayload } from "../executor/sample-payloads.js";
+import type { Logger } from "../logger.js";
+import type { PubSub } from "../pubsub/pubsub.js";
+import type { EffectiveHook } from "../schema/effective-hook.type.js";
+import type { Store } from "../store/store.js";
+import { HOOKD_VERSION } from "../version.js";
+import type { HookConfigService } from "./hook-config.service.js";
+
+export interface TriggerHook {
+  hook: HookPoint;
+  payload?: JsonObject;
+  queue?: string | null;
+  executionServer?: string | null;
+  wait?: boolean;
+}
+
+/** Where a run comes from, recorded on its executions. */
+export interface RunContext {
+  jobId?: string | null;
+  publishId?: string | null;
+  triggeredBy?: User | null;
+}
+
+export interface ExecutionFilter {
+  hook?: HookPoint;
+  status?: ExecutionStatus;
+  queue?: string;
+  job?: string;
+  since?: Date;
+}
+
+export interface ExecutionPage {
+  nodes: Execution[];
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+export const MAX_PAGE = 500;
+export const MAX_LOG_PAGE = 10_000;
+
+/** Reasons that leave a trace: the entry was meant to run but could not (SPEC §1/§2 SKIPPED). */
+const RECORDED_SKIPS: readonly SkipReason[] = [SkipReason.HOOKS_DISABLED, SkipReason.NO_COMMAND_FOR_OS, SkipReason.NO_EXECUTION_SERVER];
+
+const encodeCursor = (e: Execution) => Buffer.from(`${e.createdAt.toISOString()}|${e.id}`).toString("base64url");
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  const createdAt = new Date(at ?? "");
+  if (!id || Number.isNaN(createdAt.getTime())) throw badInput("after", "is not a cursor returned by this API (use pageInfo.endCursor)");
+  return { createdAt, id };
+}
+
+export class ExecutionService {
+  constructor(
+    private readonly store: Store,
+    private readonly hookConfigs: HookConfigService,
+    private readonly queue: ExecutionQueue,
+    private readonly pubsub: PubSub,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Runs what effectiveHooks resolves for (queue, hook) with `input`: one execution per entry
+   * that runs, QUEUED then dispatched, and a SKIPPED one per entry that was meant to run but
+   * cannot here. Returns them in order.
+   */
+  async run(hook: HookPoint, input: JsonObject, queueCode: string | null, context: RunContext = {}, executionServerId: string | null = null): Promise<Execution[]> {
+    return (await this.record(hook, input, queueCode, context, executionServerId)).executions;
+  }
+
+  private async record(hook: HookPoint, input: JsonObject, queueCode: string | null, context: RunContext, executionServerId: string | null) {
+    const entries = await this.hookConfigs.effective(queueCode, hook, executionServerId);
+    const recorded = entries.filter((e) => e.willRun || (e.enabled && e.skipReason !== null && RECORDED_SKIPS.includes(e.skipReason)));
+    const executions = await this.store.transaction(async (em) =>
+      em.save(recorded.map((entry) => em.create(Execution, this.fromEntry(entry, input, queueCode ?? entry.queue, context)))),
+    );
+    for (const execution of executions) {
+      publishExecution(this.pubsub, execution);
+      if (execution.status === ExecutionStatus.QUEUED) this.queue.enqueue(execution.id);
+    }
+    return { entries, executions };
+  }
+
+  /** An administrator's test run with a sample payload (triggerHook). */
+  async trigger(input: TriggerHook, actor: User): Promise<Execution[]> {
+    const payload = { ...samplePayload(input.hook, HOOKD_VERSION), ...(input.payload ?? {}), hook: hookPointInfo(input.hook).dashed };
+    const { entries, executions } = await this.record(input.hook, payload, input.queue ?? null, { triggeredBy: actor }, input.executionServer ?? null);
+    if (executions.length === 0) {
+      const why = entries.map((e) => e.skipMessage).filter(Boolean).join("; ");
+      throw badInput("input.hook", `nothing runs for ${input.hook}${input.queue ? ` in queue '${input.queue}'` : ""}: ${why}`);
+    }
+    return input.wait ? this.waitAll(executions.map((e) => e.id)) : executions;
+  }
+
+  /** A new execution with the same input and configuration, attempt + 1, linked to the first. */
+  async retry(id: string, actor: User | null): Promise<Execution> {
+    const retried = await this.store.transaction(async (em) => {
+      const previous = await em.findOneBy(Execution, { id });
+      if (!previous) throw notFound("execution", id);
+      if (!isFinished(previous.status)) throw conflict("id", `execution ${id} is still ${previous.status}; cancel it or wait for it before retrying`);
+      if (previous.status === ExecutionStatus.SKIPPED) throw conflict("id", `execution ${id} was SKIPPED (${previous.error ?? previous.skipReason}); nothing ran, so there is nothing to retry`);
+      const latest = await em.findOne(Execution, { where: [{ retryOfId: previous.retryOfId ?? previous.id }, { id: previous.retryOfId ?? previous.id }], order: { attempt: "DESC" } });
+      const next = em.create(Execution, {
+        ...this.copyConfiguration(previous),
+        status: ExecutionStatus.QUEUED,
+        attempt: (latest?.attempt ?? previous.attempt) + 1,
+        retryOfId: previous.retryOfId ?? previous.id,
+        triggeredById: actor?.id ?? null,
+        createdAt: new Date(),
+      });
+      return em.save(next);
+    });
+    publishExecution(this.pubsub, retried);
+    this.queue.enqueue(retried.id);
+    return retried;
+  }
+
+  async cancel(id: string): Promise<Execution> {
+    const execution = await this.get(id);
+    if (isFinished(execution.status)) throw conflict("id", `execution ${id} already finished: ${execution.status}`);
+    if (!this.queue.cancel(id)) {
+      // Not in this process's queue (interrupted, or owned by another worker): record it here.
+      await this.markCancelled(id, "cancelled");
+    }
+    return this.waitFor(id, 30_000).catch(() => this.get(id));
+  }
+
+  /** Records the cancel of an execution that never started. */
+  async markCancelled(id: string, error = "cancelled before it started"): Promise<void> {
+    const execution = await this.store.transaction(async (em) => {
+      const e = await em.findOneBy(Execution, { id });
+      if (!e || isFinished(e.status)) return null;
+      Object.assign(e, { status: ExecutionStatus.CANCELLED, error, finishedAt: new Date() });
+      return em.save(e);
+    });
+    if (execution) publishExecution(this.pubsub, execution);
+  }
+
+  async get(id: string): Promise<Execution> {
+    const execution = await this.store.manager.findOneBy(Execution, { id });
+    if (!execution) throw notFound("execution", id);
+    return execution;
+  }
+
+  cursorOf(execution: Execution): string {
+    return encodeCursor(execution);
+  }
+
+  async list(filter: ExecutionFilter, first = 50, after?: string | null): Promise<ExecutionPage> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput("first", `must be a whole number from 1 to ${MAX_PAGE} (got ${first})`);
+    const qb: SelectQueryBuilder<Execution> = this.store.manager.createQueryBuilder(Execution, "e");
+    if (filter.hook) qb.andWhere("e.hook = :hook", { hook: filter.hook });
+    if (filter.status) qb.andWhere("e.status = :status", { status: filter.status });
+    if (filter.queue) qb.andWhere("e.queue = :queue", { queue: filter.queue });
+    if (filter.job) qb.andWhere("e.jobId = :job", { job: filter.job });
+    if (filter.since) qb.andWhere("e.createdAt >= :since", { since: this.dbDate(filter.since) });
+    if (after) {
+      const cursor = decodeCursor(after);
+      const at = this.dbDate(cursor.createdAt);
+      qb.andWhere(new Brackets((w) => w.where("e.createdAt < :at", { at }).orWhere("e.createdAt = :at AND e.id < :cid", { at, cid: cursor.id })));
+    }
+    const rows = await qb.orderBy("e.createdAt", "DESC").addOrderBy("e.id", "DESC").take(first + 1).getMany();
+    const nodes = rows.slice(0, first);
+    return { nodes, hasNextPage: rows.length > first, endCursor: nodes.length > 0 ? encodeCursor(nodes[nodes.length - 1]) : null };
+  }
+
+  /** A Date as the store keeps createdAt, so comparisons in SQL compare like with like. */
+  private dbDate(date: Date): unknown {
+    const { dataSource } = this.store;
+    const column = dataSource.getMetadata(Execution).findColumnWithPropertyName("createdAt")!;
+    return dataSource.driver.preparePersistentValue(date, column);
+  }
+
+  async logLines(executionId: string, after = 0, first = 1000): Promise<ExecutionLogLine[]> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_LOG_PAGE) throw badInput("first", `must be a whole number from 1 to ${MAX_LOG_PAGE} (got ${first})`);
+    if (!Number.isInteger(after) || after < 0) throw badInput("after", `must be a sequence number, 0 or more (got ${after})`);
+    return this.store.manager
+      .createQueryBuilder(ExecutionLogLine, "l")
+      .where("l.executionId = :executionId AND l.seq > :after", { executionId, after })
+      .orderBy("l.seq", "ASC")
+      .take(first)
+      .getMany();
+  }
+
+  /** Resolves once the execution has finished (from the store, then from live events). */
+  waitFor(id: string, timeoutMs: number): Promise<Execution> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const done = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        unsubscribe();
+        fn();
+      };
+      // Subscribe before reading, so a finish between the two is not missed.
+      const unsubscribe = this.pubsub.subscribe("executionUpdated", id, (event) => {
+        if (isFinished(event.status)) this.get(id).then((e) => done(() => resolve(e)), (err) => done(() => reject(err)));
+      });
+      const timer = setTimeout(() => done(() => reject(new DomainError("CONFLICT", `execution ${id} did not finish within ${Math.round(timeoutMs / 1000)} s`))), timeoutMs);
+      this.get(id).then(
+        (e) => {
+          if (isFinished(e.status)) done(() => resolve(e));
+        },
+        (err) => done(() => reject(err)),
+      );
+    });
+  }
+
+  private async waitAll(ids: string[]): Promise<Execution[]> {
+    const executions = await Promise.all(ids.map((id) => this.get(id)));
+    // Long enough for the longest timeout plus its kill grace.
+    return Promise.all(executions.map((e) => this.waitFor(e.id, (e.timeoutSeconds + 60) * 1000)));
+  }
+
+  /**
+   * Start-up: executions a crash or restart left QUEUED or RUNNING are failed with the reason, and
+   * the process groups they recorded are ended.
+   */
+  async recoverInterrupted(): Promise<number> {
+    const stale = await this.store.manager.findBy(Execution, { status: In([ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]) });
+    for (const execution of stale) {
+      let killed = false;
+      if (execution.pid !== null && (await groupRunsExecution(execution.pid, execution.id))) killed = await killProcessGroup(execution.pid).catch(() => false);
+      const was = execution.status === ExecutionStatus.RUNNING ? "running" : "queued";
+      Object.assign(execution, {
+        status: ExecutionStatus.FAILED,
+        error: `interrupted: hookd stopped while this execution was ${was}${killed ? "; its leftover process group was ended" : ""}`,
+        finishedAt: new Date(),
+        pid: null,
+      });
+      await this.store.transaction((em) => em.save(execution));
+      publishExecution(this.pubsub, execution);
+      this.logger.warn(`execution ${execution.id} (${execution.hook}) was ${was} when hookd stopped; marked FAILED`);
+    }
+    return stale.length;
+  }
+
+  private fromEntry(entry: EffectiveHook, input: JsonObject, queue: string | null, context: RunContext): Partial<Execution> {
+    const runs = entry.willRun;
+    return {
+      hook: entry.hook,
+      source: entry.source,
+      mode: entry.mode,
+      configId: entry.configId,
+      queue,
+      command: entry.command,
+      argv: null,
+      os: entry.os,
+      executionServerId: entry.executionServer?.id ?? null,
+      jobId: context.jobId ?? null,
+      publishId: context.publishId ?? null,
+      input,
+      output: null,
+      status: runs ? ExecutionStatus.QUEUED : ExecutionStatus.SKIPPED,
+      skipReason: runs ? null : entry.skipReason,
+      error: runs ? null : entry.skipMessage,
+      exitCode: null,
+      signal: null,
+      timeoutSeconds: entry.timeoutSeconds,
+      attempt: 1,
+      retryOfId: null,
+      triggeredById: context.triggeredBy?.id ?? null,
+      pid: null,
+      logLineCount: 0,
+      droppedBytes: 0,
+      createdAt: new Date(),
+      startedAt: null,
+      finishedAt: runs ? null : new Date(),
+    };
+  }
+
+  private copyConfiguration(e: Execution): Partial<Execution> {
+    const { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, timeoutSeconds } = e;
+    return { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, timeoutSeconds, argv: null, output: null, exitCode: null, signal: null, error: null, skipReason: null, pid: null, logLineCount: 0, droppedBytes: 0, startedAt: null, finishedAt: null };
+  }
+}
