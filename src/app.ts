@@ -16,6 +16,7 @@ import { currentOs } from "./domain/os.js";
 import type { ExecutionServer } from "./entities/execution-server.entity.js";
 import { WorkspaceSettings } from "./entities/workspace-settings.entity.js";
 import { graphqlIdeRouter } from "./http/graphql-ide.js";
+import { attachSubscriptions } from "./http/subscriptions-server.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { buildHookdSchema } from "./schema/build-schema.js";
 import { createRequestContext, type RequestContext } from "./schema/context.js";
@@ -28,6 +29,7 @@ import { Store } from "./store/store.js";
 export const GRAPHQL_PATH = "/graphql";
 /** Largest request body accepted; a GraphQL document with its variables is far smaller. */
 export const MAX_BODY = "1mb";
+const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface BootstrapResult {
   /** Set on the first start only: the first ADMIN and its key (print it once). */
@@ -89,12 +91,20 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   expressApp.disable("x-powered-by");
   const httpServer = http.createServer(expressApp);
 
+  const formatError = createErrorFormatter({ development: config.development, log: (m, e) => logger.error(m, e) });
+  const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES);
+
   const apollo = new ApolloServer<RequestContext>({
     schema,
     csrfPrevention: true,
     includeStacktraceInErrorResponses: config.development,
-    formatError: createErrorFormatter({ development: config.development, log: (m, e) => logger.error(m, e) }),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled()],
+    formatError,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageDisabled(),
+      // Open WebSockets would keep the HTTP server from draining: close them first.
+      { async serverWillStart() { return { async drainServer() { await subscriptions.dispose(); } }; } },
+    ],
   });
   await apollo.start();
 

@@ -61,7 +61,7 @@ export class InProcessPubSub implements PubSub {
   }
 
   publish<K extends keyof Topics>(topic: K, key: string, payload: Topics[K]): void {
-    this.emitter.emit(`${topic}:${key}`, payload);
+    if (key !== "*") this.emitter.emit(`${topic}:${key}`, payload);
     this.emitter.emit(`${topic}:*`, payload);
   }
 

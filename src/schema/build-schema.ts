@@ -6,12 +6,14 @@ import { ExecutionServerResolver } from "../resolvers/execution-server.resolver.
 import { HookConfigResolver } from "../resolvers/hook-config.resolver.js";
 import { QueueResolver } from "../resolvers/queue.resolver.js";
 import { SettingsResolver } from "../resolvers/settings.resolver.js";
+import { SubscriptionResolver } from "../resolvers/subscription.resolver.js";
 import { UserResolver } from "../resolvers/user.resolver.js";
 import { VolumeResolver } from "../resolvers/volume.resolver.js";
+import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
 import type { Services } from "../services/services.js";
 import { authChecker } from "./auth-checker.js";
 
-export const RESOLVERS = [UserResolver, SettingsResolver, HookConfigResolver, QueueResolver, VolumeResolver, ExecutionServerResolver, ExecutionResolver] as const;
+export const RESOLVERS = [UserResolver, SettingsResolver, HookConfigResolver, QueueResolver, VolumeResolver, ExecutionServerResolver, ExecutionResolver, SubscriptionResolver] as const;
 
 /**
  * Builds the schema for one app. Resolvers are constructed with that app's services, so two apps
@@ -22,6 +24,7 @@ export async function buildHookdSchema(services: Services): Promise<GraphQLSchem
   return buildSchema({
     resolvers: [...RESOLVERS],
     authChecker,
+    pubSub: typeGraphqlPubSub(services.pubsub),
     validate: { forbidUnknownValues: false },
     container: {
       get(someClass: new (services: Services) => unknown) {

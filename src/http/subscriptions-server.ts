@@ -1,0 +1,78 @@
+import type http from "node:http";
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
+import { CloseCode } from "graphql-ws";
+import { useServer } from "graphql-ws/use/ws";
+import { WebSocketServer } from "ws";
+import { DomainError } from "../domain/errors.js";
+import { createRequestContext, type RequestContext } from "../schema/context.js";
+import type { Services } from "../services/services.js";
+
+/** The API key from connection_init's payload: `{ "authorization": "Bearer <key>" }` (or `apiKey`). */
+function authorizationFrom(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
+  if (!params) return undefined;
+  const header = params.authorization ?? params.Authorization;
+  if (typeof header === "string") return header;
+  if (typeof params.apiKey === "string") return `Bearer ${params.apiKey}`;
+  return undefined;
+}
+
+export interface SubscriptionsServer {
+  dispose(): Promise<void>;
+}
+
+/**
+ * graphql-ws on the same HTTP server and path as queries. The key is checked when the socket
+ * connects (a bad one closes it with 4401 and the reason) and again for every subscription, so a
+ * key revoked while a socket is open stops getting new subscriptions at once.
+ */
+export function attachSubscriptions(
+  httpServer: http.Server,
+  path: string,
+  schema: GraphQLSchema,
+  services: Services,
+  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
+  maxPayload: number,
+): SubscriptionsServer {
+  // The same mapping as for HTTP: domain codes, validation messages, no internals.
+  const format = (e: GraphQLError) => {
+    const f = formatError(e.toJSON(), e);
+    return new GraphQLError(f.message, { extensions: f.extensions, path: f.path });
+  };
+  const wsServer = new WebSocketServer({ server: httpServer, path, maxPayload });
+  const cleanup = useServer<Record<string, unknown>, { context?: RequestContext }>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        try {
+          ctx.extra.context = await createRequestContext(services, authorizationFrom(ctx.connectionParams));
+          return true;
+        } catch (err) {
+          if (err instanceof DomainError && err.code === "UNAUTHENTICATED") {
+            // 4401 Unauthorized with hookd's own message (a close reason holds at most 123 bytes).
+            ctx.extra.socket.close(CloseCode.Unauthorized, err.message.slice(0, 120));
+            return false;
+          }
+          throw err;
+        }
+      },
+      onSubscribe: async (ctx) => {
+        try {
+          ctx.extra.context = await createRequestContext(services, authorizationFrom(ctx.connectionParams));
+        } catch (err) {
+          if (err instanceof DomainError) return [format(new GraphQLError(err.message, { originalError: err }))];
+          throw err;
+        }
+      },
+      context: (ctx) => ctx.extra.context!,
+      onError: (_ctx, _id, _payload, errors) => errors.map(format),
+      onNext: (_ctx, _id, _payload, _args, result) => ("errors" in result && result.errors ? { ...result, errors: result.errors.map(format) } : undefined),
+    },
+    wsServer,
+  );
+  return {
+    async dispose() {
+      await cleanup.dispose();
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,161 @@
+import { ExecutionLogLine } from "../entities/execution-log-line.entity.js";
+import { Execution, isFinished } from "../entities/execution.entity.js";
+import type { Store } from "../store/store.js";
+import type { LogLineEvent, PubSub, Unsubscribe } from "./pubsub.js";
+
+/** One event of the executionLog subscription: a batch of lines, or the final outcome. */
+export interface ExecutionLogChunk {
+  lines: LogLineEvent[];
+  /** Set on the last event only: the finished execution. */
+  finished: Execution | null;
+}
+
+export interface ExecutionLogStreamOptions {
+  /** Live lines held for a reader that has not taken them yet; past this it catches up from the store. */
+  maxBufferedBytes?: number;
+  /** Lines per event when replaying from the store. */
+  pageSize?: number;
+}
+
+/**
+ * The executionLog subscription as an async iterator: replays stored lines with seq > after, then
+ * continues live, with no gap and no duplicate at the seam, and ends with the outcome.
+ *
+ * Live lines arrive through the pub/sub after they were stored. They are buffered up to a byte
+ * budget; a reader that falls further behind (a slow or stalled socket: graphql-ws only pulls the
+ * next event once the previous one was written) loses its buffer and is caught up from the store
+ * instead, so memory per subscriber stays bounded and nothing is lost. Written by hand rather than
+ * as an async generator so that return() ends it at once even while it waits for lines.
+ */
+export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChunk> {
+  private lastSeq: number;
+  private live: LogLineEvent[] = [];
+  private liveBytes = 0;
+  /** The buffer overflowed: the store is the source until the reader has caught up. */
+  private behind = false;
+  private finishedSeen = false;
+  private done = false;
+  private wake: (() => void) | null = null;
+  private readonly unsubscribe: Unsubscribe[];
+  private readonly maxBufferedBytes: number;
+  private readonly pageSize: number;
+
+  constructor(
+    private readonly store: Store,
+    pubsub: PubSub,
+    private readonly executionId: string,
+    after: number,
+    options: ExecutionLogStreamOptions = {},
+  ) {
+    this.lastSeq = after;
+    this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    this.pageSize = options.pageSize ?? 1000;
+    // Listen before the first read of the store, so nothing published in between is missed.
+    this.unsubscribe = [
+      pubsub.subscribe("executionLog", executionId, (batch) => this.onLines(batch)),
+      pubsub.subscribe("executionUpdated", executionId, (event) => {
+        if (isFinished(event.status)) {
+          this.finishedSeen = true;
+          this.poke();
+        }
+      }),
+    ];
+    // Starts in catch-up mode: the stored lines come first.
+    this.behind = true;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<ExecutionLogChunk>> {
+    while (!this.done) {
+      if (this.behind) {
+        // Buffer live lines again from now on; anything also read from the store is deduplicated by seq.
+        this.behind = false;
+        const lines = await this.readStored();
+        if (lines.length > 0) {
+          this.behind = true; // there may be more stored
+          return this.emit(lines);
+        }
+      }
+      if (this.live.length > 0) {
+        const lines = this.live.filter((l) => l.seq > this.lastSeq);
+        this.live = [];
+        this.liveBytes = 0;
+        if (lines.length > 0) return this.emit(lines);
+        continue;
+      }
+      if (this.finishedSeen || (await this.finishedInStore())) {
+        // A last look at the store: with a broker between, a line could arrive after the status.
+        const lines = await this.readStored();
+        if (lines.length > 0) return this.emit(lines);
+        const finished = await this.store.manager.findOneBy(Execution, { id: this.executionId });
+        this.close();
+        return { done: false, value: { lines: [], finished } };
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = null;
+    }
+    return { done: true, value: undefined };
+  }
+
+  async return(): Promise<IteratorResult<ExecutionLogChunk>> {
+    this.close();
+    return { done: true, value: undefined };
+  }
+
+  private checkedStore = false;
+  /** The status in the store, read once: a subscription to a finished execution replays and completes. */
+  private async finishedInStore(): Promise<boolean> {
+    if (this.checkedStore) return false;
+    this.checkedStore = true;
+    const row = await this.store.manager.findOne(Execution, { where: { id: this.executionId }, select: { id: true, status: true } });
+    if (row && isFinished(row.status)) this.finishedSeen = true;
+    return this.finishedSeen;
+  }
+
+  private onLines(batch: LogLineEvent[]): void {
+    if (this.done || this.behind) return;
+    let bytes = 0;
+    for (const line of batch) bytes += line.text.length + 32;
+    if (this.liveBytes + bytes > this.maxBufferedBytes) {
+      // Too far behind: drop the buffer; the store has every line.
+      this.live = [];
+      this.liveBytes = 0;
+      this.behind = true;
+    } else {
+      this.live.push(...batch);
+      this.liveBytes += bytes;
+    }
+    this.poke();
+  }
+
+  private async readStored(): Promise<LogLineEvent[]> {
+    const rows = await this.store.manager
+      .createQueryBuilder(ExecutionLogLine, "l")
+      .select(["l.seq", "l.stream", "l.at", "l.text"])
+      .where("l.executionId = :id AND l.seq > :after", { id: this.executionId, after: this.lastSeq })
+      .orderBy("l.seq", "ASC")
+      .take(this.pageSize)
+      .getMany();
+    return rows.map((r) => ({ executionId: this.executionId, seq: r.seq, stream: r.stream, at: r.at, text: r.text }));
+  }
+
+  private emit(lines: LogLineEvent[]): IteratorResult<ExecutionLogChunk> {
+    this.lastSeq = lines[lines.length - 1].seq;
+    return { done: false, value: { lines, finished: null } };
+  }
+
+  private poke(): void {
+    this.wake?.();
+  }
+
+  private close(): void {
+    if (this.done) return;
+    this.done = true;
+    for (const off of this.unsubscribe) off();
+    this.live = [];
+    this.poke();
+  }
+}

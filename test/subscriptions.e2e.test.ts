@@ -1,0 +1,202 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import WebSocket from "ws";
+import { ADMIN_KEY, eventually, startServer, type TestServer } from "./helpers/server.js";
+import { subscribe } from "./helpers/ws.js";
+
+const PY = "/usr/bin/python3";
+const SET = `mutation($input: SetHookConfigInput!) { setHookConfig(input: $input) { hook } }`;
+const TRIGGER = `mutation($hook: HookPoint!, $wait: Boolean) { triggerHook(input: { hook: $hook, wait: $wait }) { id status } }`;
+const LOG_SUB = `subscription($id: ID!, $after: Int) { executionLog(executionId: $id, after: $after) { lines { seq stream text } finished { id status exitCode error } } }`;
+
+interface LogEvent {
+  executionLog: { lines: { seq: number; stream: string; text: string }[]; finished: { id: string; status: string; exitCode: number | null; error: string | null } | null };
+}
+
+const linesOf = (events: LogEvent[]) => events.flatMap((e) => e.executionLog.lines);
+
+describe("subscriptions: live execution logs", () => {
+  let server: TestServer;
+  let dir: string;
+  const script = (name: string, body: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, body);
+    chmodSync(file, 0o755);
+    return file;
+  };
+  const configure = (hook: string, file: string) => server.ok(SET, { input: { hook, enabled: true, commands: { linux: `${file} \${PATH_JSON_INPUT}` } } });
+  const status = async (id: string) => (await server.ok(`query($id: ID!) { execution(id: $id) { status logLineCount } }`, { id })).execution as { status: string; logLineCount: number };
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "hookd-sub-"));
+    server = await startServer();
+  });
+  after(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("replay then live: joining a running hook mid-way gives every line once, in order, then the outcome", async () => {
+    const release = path.join(dir, "go-on");
+    const hook = script("steady.py", `#!${PY}\nimport os, sys, time\nfor i in range(1, 3001):\n    print("line %d" % i, flush=True)\n    if i == 1000:\n        while not os.path.exists(${JSON.stringify(release)}): time.sleep(0.01)\n    elif i % 50 == 0: time.sleep(0.005)\nprint("done", file=sys.stderr)\n`);
+    await configure("POST_DONE_SERVER", hook);
+    const [{ id }] = (await server.ok(TRIGGER, { hook: "POST_DONE_SERVER", wait: false })).triggerHook;
+    await eventually(async () => (await server.ok(`query($id: ID!) { execution(id: $id) { logLines(after: 999, first: 1) { seq } } }`, { id })).execution.logLines.length === 1, "1000 lines to be stored");
+    const sub = subscribe<LogEvent>(server.url, ADMIN_KEY, LOG_SUB, { id });
+    // Let the replay start before the hook goes on, so the seam is crossed while it prints.
+    await eventually(async () => sub.events.length > 0, "the replay");
+    writeFileSync(release, "");
+    const end = await sub.ended;
+    assert.equal(end.completed, true, JSON.stringify(end));
+    const lines = linesOf(sub.events);
+    assert.deepEqual(lines.map((l) => l.seq), Array.from({ length: 3001 }, (_, i) => i + 1), "every seq once, in order");
+    assert.deepEqual(lines.slice(0, 3000).map((l) => l.text), Array.from({ length: 3000 }, (_, i) => `line ${i + 1}`));
+    assert.deepEqual(lines[3000], { seq: 3001, stream: "STDERR", text: "done" });
+    const last = sub.events[sub.events.length - 1].executionLog;
+    assert.deepEqual(last.lines, []);
+    assert.deepEqual(last.finished, { id, status: "SUCCEEDED", exitCode: 0, error: null });
+    await sub.dispose();
+
+    // The polling fallback returns the same lines in the same order.
+    const polled: { seq: number; text: string; stream: string }[] = [];
+    for (let after = 0; ; ) {
+      const page = (await server.ok(`query($id: ID!, $after: Int) { execution(id: $id) { logLines(after: $after, first: 700) { seq stream text } } }`, { id, after })).execution.logLines;
+      if (page.length === 0) break;
+      polled.push(...page);
+      after = page[page.length - 1].seq;
+    }
+    assert.deepEqual(polled, lines);
+  });
+
+  test("a finished execution replays and completes; reconnecting with after gets exactly the rest", async () => {
+    const hook = script("ten.sh", "#!/bin/sh\nfor i in 1 2 3 4 5 6 7 8 9 10; do echo \"n$i\"; done\nexit 3\n");
+    await configure("POST_FAILED_SERVER", hook);
+    const [{ id, status: st }] = (await server.ok(TRIGGER, { hook: "POST_FAILED_SERVER", wait: true })).triggerHook;
+    assert.equal(st, "FAILED");
+    const full = subscribe<LogEvent>(server.url, ADMIN_KEY, LOG_SUB, { id });
+    assert.equal((await full.ended).completed, true);
+    assert.deepEqual(linesOf(full.events).map((l) => l.text), ["n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9", "n10", "exited with code 3"]);
+    assert.deepEqual(full.events.at(-1)!.executionLog.finished, { id, status: "FAILED", exitCode: 3, error: "exited with code 3" });
+    await full.dispose();
+
+    const rest = subscribe<LogEvent>(server.url, ADMIN_KEY, LOG_SUB, { id, after: 7 });
+    assert.equal((await rest.ended).completed, true);
+    assert.deepEqual(linesOf(rest.events).map((l) => l.seq), [8, 9, 10, 11]);
+    await rest.dispose();
+  });
+
+  test("authentication: no key and a revoked key close the socket with 4401 and the reason", async () => {
+    const hookless = subscribe(server.url, null, LOG_SUB, { id: "x" });
+    const end = await hookless.ended;
+    assert.equal(end.close?.code, 4401);
+    assert.match(end.close!.reason, /missing API key/);
+    await hookless.dispose();
+
+    const created = (await server.ok(`mutation { createApiKey(label: "temp") { secret apiKey { id } } }`)).createApiKey;
+    await server.ok(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: created.apiKey.id });
+    const revoked = subscribe(server.url, created.secret, LOG_SUB, { id: "x" });
+    const end2 = await revoked.ended;
+    assert.equal(end2.close?.code, 4401);
+    assert.match(end2.close!.reason, /was revoked/);
+    await revoked.dispose();
+  });
+
+  test("a role that may not read execution logs gets FORBIDDEN and no data; an unknown execution NOT_FOUND", async () => {
+    const standard = await server.user("vendor@example.com", "STANDARD");
+    const employee = await server.user("artist@example.com", "EMPLOYEE");
+    const [{ id }] = (await server.ok(`{ executions(first: 1) { nodes { id } } }`)).executions.nodes;
+    for (const key of [standard.key, employee.key]) {
+      const sub = subscribe(server.url, key, LOG_SUB, { id });
+      const end = await sub.ended;
+      assert.equal(end.completed, false);
+      assert.equal(end.errors?.[0].extensions?.code, "FORBIDDEN", JSON.stringify(end));
+      assert.match(end.errors![0].message, /subscription\.executionLog requires ADMIN or one of the workspace's audit roles/i);
+      assert.equal(sub.events.length, 0);
+      await sub.dispose();
+    }
+    const missing = subscribe(server.url, ADMIN_KEY, LOG_SUB, { id: "00000000-0000-0000-0000-000000000000" });
+    const end = await missing.ended;
+    assert.equal(end.errors?.[0].extensions?.code, "NOT_FOUND");
+    await missing.dispose();
+  });
+
+  test("50 subscribers on one execution each get every line once", async () => {
+    const release = path.join(dir, "go-50");
+    const hook = script("fifty.py", `#!${PY}\nimport os, time\nwhile not os.path.exists(${JSON.stringify(release)}): time.sleep(0.01)\nfor i in range(2000):\n    print("row %d" % i)\n`);
+    await configure("POST_SUBMIT_SERVER", hook);
+    const [{ id }] = (await server.ok(TRIGGER, { hook: "POST_SUBMIT_SERVER", wait: false })).triggerHook;
+    const live = Array.from({ length: 50 }, () => subscribe<LogEvent>(server.url, ADMIN_KEY, LOG_SUB, { id }));
+    await new Promise((r) => setTimeout(r, 300));
+    writeFileSync(release, "");
+    const ends = await Promise.all(live.map((s) => s.ended));
+    assert.ok(ends.every((e) => e.completed));
+    for (const s of live) {
+      assert.deepEqual(linesOf(s.events).map((l) => l.seq), Array.from({ length: 2000 }, (_, i) => i + 1));
+      await s.dispose();
+    }
+  });
+
+  test("a subscriber that stops reading does not grow the server's memory, and catches up when it reads again", async () => {
+    const hook = script("flood.py", `#!${PY}\nimport sys\nw = sys.stdout.write\npad = "y" * 90\nfor i in range(200000):\n    w("%08d %s\\n" % (i, pad))\n`);
+    await configure("PUBLISH_SERVER", hook);
+        // A raw graphql-ws conversation over a socket whose reading we pause.
+    const socket = new WebSocket(server.url.replace(/^http/, "ws") + "/graphql", "graphql-transport-ws");
+    await new Promise((r) => socket.once("open", r));
+    socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${ADMIN_KEY}` } }));
+    const received: string[] = [];
+    socket.on("message", (data) => received.push(data.toString()));
+    await eventually(async () => received.some((m) => m.includes("connection_ack")), "the ack");
+    const [{ id }] = (await server.ok(TRIGGER, { hook: "PUBLISH_SERVER", wait: false })).triggerHook;
+    socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query: LOG_SUB, variables: { id } } }));
+    await eventually(async () => received.length > 1, "the first event");
+    (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+
+    const rssBefore = process.memoryUsage().rss;
+    let peak = rssBefore;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    await eventually(async () => (await status(id)).status === "SUCCEEDED", "the flood to finish", 60_000);
+    await new Promise((r) => setTimeout(r, 300));
+    clearInterval(sampler);
+    assert.ok(peak - rssBefore < 150 * 1024 * 1024, `server RSS grew by ${Math.round((peak - rssBefore) / 1048576)} MiB while a subscriber stalled`);
+
+    (socket as unknown as { _socket: { resume(): void } })._socket.resume();
+    await eventually(async () => received.some((m) => m.includes('"type":"complete"')), "the subscription to complete", 60_000);
+    socket.close();
+    const seqs: number[] = [];
+    let finished = null;
+    for (const m of received) {
+      const msg = JSON.parse(m);
+      if (msg.type !== "next") continue;
+      seqs.push(...msg.payload.data.executionLog.lines.map((l: { seq: number }) => l.seq));
+      finished = msg.payload.data.executionLog.finished ?? finished;
+    }
+    const total = (await status(id)).logLineCount;
+    assert.equal(seqs.length, total, "every stored line delivered exactly once");
+    assert.ok(seqs.every((s, i) => s === i + 1), "in order, no gap");
+    assert.equal((finished as unknown as { status: string }).status, "SUCCEEDED");
+  });
+});
+
+describe("subscriptions: execution status", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(() => server.close());
+
+  test("executionUpdated reports queued, running and finished for matching executions only", async () => {
+    await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: "/bin/sleep 0.2" } } });
+    await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: "/bin/true" } } });
+    const sub = subscribe<{ executionUpdated: { id: string; hook: string; status: string } }>(server.url, ADMIN_KEY, `subscription { executionUpdated(filter: { hook: POST_DONE_SERVER }) { id hook status exitCode error } }`);
+    await new Promise((r) => setTimeout(r, 200));
+    await server.ok(TRIGGER, { hook: "POST_SUBMIT_SERVER", wait: true });
+    const [{ id }] = (await server.ok(TRIGGER, { hook: "POST_DONE_SERVER", wait: true })).triggerHook;
+    await eventually(async () => sub.events.some((e) => e.executionUpdated.status === "SUCCEEDED"), "the finish event");
+    assert.ok(sub.events.every((e) => e.executionUpdated.hook === "POST_DONE_SERVER" && e.executionUpdated.id === id));
+    assert.deepEqual(sub.events.map((e) => e.executionUpdated.status), ["QUEUED", "RUNNING", "SUCCEEDED"]);
+    await sub.dispose();
+  });
+});
