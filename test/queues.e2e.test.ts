@@ -1,6 +1,5 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Job } from "../src/entities/job.entity.js";
 import { expectError, startServer, type TestServer } from "./helpers/server.js";
 
 const FIELDS = `code name priority default status description metadata { external internal } jobCount`;
@@ -104,12 +103,9 @@ describe("queues", () => {
   });
 
   test("deleting a queue moves its jobs to the default queue", async () => {
-    const rush = (await server.ok(`{ queue(code: "rush") { id } }`)).queue.id;
-    const jobs = server.app.dataSource.getRepository(Job);
-    await jobs.save([
-      { code: "job-1", name: "one", queueId: rush, status: "SUBMITTED" },
-      { code: "job-2", name: "two", queueId: rush, status: "SUBMITTED" },
-    ]);
+    for (const name of ["one", "two"]) {
+      await server.ok(`mutation($name: String!) { submitJob(input: { name: $name, queue: "rush", source: "user:admin@localhost", destination: "user:admin@localhost", tasks: [{ source: "/in/a", destination: "/out/a", size: 1 }] }) { id } }`, { name });
+    }
     assert.equal((await server.ok(`{ queue(code: "rush") { jobCount } }`)).queue.jobCount, 2);
     const data = await server.ok(`mutation { deleteQueue(code: "rush") { code movedJobs movedTo { code jobCount } } }`);
     assert.deepEqual(data.deleteQueue, { code: "rush", movedJobs: 2, movedTo: { code: "default", jobCount: 2 } });

@@ -12,4 +12,6 @@ export enum SkipReason {
   OVERRIDDEN = "OVERRIDDEN",
   NO_COMMAND_FOR_OS = "NO_COMMAND_FOR_OS",
   NO_EXECUTION_SERVER = "NO_EXECUTION_SERVER",
+  /** A *_CLIENT hook for a client whose user is STANDARD: never run, for privacy and security. */
+  CLIENT_NOT_ELEVATED = "CLIENT_NOT_ELEVATED",
 }

@@ -1,6 +1,7 @@
 // Domain errors carry a stable code and import nothing from GraphQL; src/schema/error-formatter.ts
 // is the one place that maps them onto GraphQL errors.
-export type ErrorCode = "BAD_USER_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "INTERNAL";
+/** HOOK_FAILED: a blocking hook (pre-submit, pre-publish) refused or failed, so the operation was refused. */
+export type ErrorCode = "BAD_USER_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "HOOK_FAILED" | "INTERNAL";
 
 export class DomainError extends Error {
   constructor(

@@ -99,6 +99,10 @@ export class Execution {
   @Column({ type: "text", nullable: true })
   error: string | null;
 
+  @Field(() => String, { nullable: true, description: "For a QUEUED execution that cannot start here: the execution server it waits for." })
+  @Column({ type: "text", nullable: true })
+  waitingFor: string | null;
+
   @Field(() => SkipReason, { nullable: true })
   @Column({ type: "varchar", length: 32, nullable: true })
   skipReason: SkipReason | null;

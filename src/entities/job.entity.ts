@@ -1,16 +1,48 @@
-import { Column, CreateDateColumn, Entity, ManyToOne, PrimaryGeneratedColumn, type Relation } from "typeorm";
+import { GraphQLJSONObject } from "graphql-scalars";
+import { Field, Float, ID, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Column, Entity, Index, ManyToOne, PrimaryColumn, type Relation } from "typeorm";
+import { MetadataPair } from "./metadata.embedded.js";
 import type { Queue } from "./queue.entity.js";
 
-// The job table as far as the configuration model needs it (queue membership, so that deleting a
-// queue can move its jobs). The job lifecycle issue grows it with parties, tasks and metadata.
+export enum JobStatus {
+  SUBMITTED = "SUBMITTED",
+  RUNNING = "RUNNING",
+  DONE = "DONE",
+  FAILED = "FAILED",
+}
+registerEnumType(JobStatus, { name: "JobStatus", description: "submitted → running → done or failed; a failed job can be retried (→ running)." });
+
+/** One file of a job, as stored: the paths as given plus where they lie on a volume. */
+export interface JobTask {
+  source: TaskPath;
+  destination: TaskPath;
+  size: number;
+}
+export interface TaskPath {
+  /** Absolute path on the execution server's OS. */
+  path: string;
+  volume: string | null;
+  volume_hr: string | null;
+  relative_path: string | null;
+}
+
+// Sizes are bytes and exceed 2^31; the driver may hand a bigint column back as a string.
+const bytes = { to: (v: number) => v, from: (v: string | number | null) => (v === null ? 0 : Number(v)) };
+
+/** A transfer (or publish upload) whose transitions fire the job hooks (SPEC §1 "Jobs"). */
+@ObjectType({ description: "A transfer job. hookd does not move bytes: the transfer engine or a client reports its status." })
 @Entity("job")
+@Index(["createdAt", "id"])
 export class Job {
-  @PrimaryGeneratedColumn("uuid")
+  @Field(() => ID)
+  @PrimaryColumn({ type: "varchar", length: 36 })
   id: string;
 
+  @Field()
   @Column({ type: "varchar", length: 128, unique: true })
   code: string;
 
+  @Field()
   @Column({ type: "varchar", length: 255 })
   name: string;
 
@@ -20,9 +52,70 @@ export class Job {
   @ManyToOne("Queue", { onDelete: "RESTRICT" })
   queue: Relation<Queue>;
 
+  @Field(() => JobStatus)
   @Column({ type: "varchar", length: 16 })
-  status: string;
+  status: JobStatus;
 
-  @CreateDateColumn()
+  /** The submitting user. */
+  @Column({ type: "varchar", nullable: true })
+  userId: string | null;
+
+  @Field({ description: "Raw party ident, <entitytype>:<entityid>." })
+  @Column({ type: "varchar", length: 255 })
+  source: string;
+
+  @Field()
+  @Column({ type: "varchar", length: 255 })
+  sourceHr: string;
+
+  @Field()
+  @Column({ type: "varchar", length: 255 })
+  destination: string;
+
+  @Field()
+  @Column({ type: "varchar", length: 255 })
+  destinationHr: string;
+
+  @Field()
+  @Column({ type: "varchar", length: 64 })
+  engine: string;
+
+  @Field(() => [GraphQLJSONObject], { description: "The files: source and destination paths (full and volume-relative) and size." })
+  @Column({ type: "simple-json" })
+  tasks: JobTask[];
+
+  @Field(() => Float, { description: "Bytes: the sum of the task sizes." })
+  @Column({ type: "bigint", transformer: bytes })
+  size: number;
+
+  @Column({ type: "varchar", nullable: true })
+  clientId: string | null;
+
+  /** The volume whose metadata the job inherits (its destination's, else its source's). */
+  @Column({ type: "varchar", nullable: true })
+  volumeId: string | null;
+
+  @Field(() => MetadataPair, { description: "The job's own metadata (hooks get it aggregated with the workspace, volume and queue)." })
+  @Column(() => MetadataPair, { prefix: "metadata" })
+  metadata: MetadataPair = new MetadataPair();
+
+  @Field(() => String, { nullable: true, description: "The last message reported with a status." })
+  @Column({ type: "text", nullable: true })
+  message: string | null;
+
+  @Field(() => Int, { description: "How many times it failed." })
+  @Column({ type: "integer" })
+  failCount: number;
+
+  /** Set when a publish created this job (its upload). */
+  @Column({ type: "varchar", nullable: true })
+  publishId: string | null;
+
+  @Field()
+  @Column({ type: Date })
   createdAt: Date;
+
+  @Field()
+  @Column({ type: Date })
+  updatedAt: Date;
 }

@@ -24,10 +24,20 @@ export interface ExecutionEvent {
   error: string | null;
 }
 
+/** A status change of a job. */
+export interface JobEvent {
+  id: string;
+  code: string;
+  status: string;
+  message: string | null;
+  publishId: string | null;
+}
+
 /** The typed topics. Log lines are keyed per execution so a reader hears only its own. */
 export interface Topics {
   executionUpdated: ExecutionEvent;
   executionLog: LogLineEvent[];
+  jobUpdated: JobEvent;
 }
 
 export type Unsubscribe = () => void;

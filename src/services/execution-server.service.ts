@@ -1,11 +1,39 @@
-import { notFound } from "../domain/errors.js";
-import type { OsName } from "../domain/os.js";
+import { badInput, notFound } from "../domain/errors.js";
+import { OS_NAMES, type OsName } from "../domain/os.js";
+import type { User } from "../entities/user.entity.js";
+import { assertName } from "./validation.js";
 import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import type { Store } from "../store/store.js";
 
+export interface RegisterClient {
+  name: string;
+  hostname: string;
+  os: OsName;
+  labels?: string[];
+}
+
 export class ExecutionServerService {
+  /** The hostname this hookd registered as; clients on it run their hooks here. */
+  private selfHostname: string | null = null;
+
   constructor(private readonly store: Store) {}
+
+  isLocal(server: ExecutionServer): boolean {
+    return server.hostname === this.selfHostname;
+  }
+
+  /** Registers (or updates) a user's client: a desktop app or site server that runs client hooks. */
+  async registerClient(input: RegisterClient, owner: User): Promise<ExecutionServer> {
+    const name = assertName("input.name", input.name);
+    const hostname = assertName("input.hostname", input.hostname, 255);
+    if (!OS_NAMES.includes(input.os)) throw badInput("input.os", `must be one of ${OS_NAMES.join(", ")} (got '${input.os}')`);
+    return this.store.transaction(async (em) => {
+      const client = (await em.findOneBy(ExecutionServer, { kind: ExecutionServerKind.CLIENT, ownerId: owner.id, hostname })) ?? em.create(ExecutionServer, { kind: ExecutionServerKind.CLIENT, ownerId: owner.id, hostname, online: false, lastSeenAt: null });
+      Object.assign(client, { name, os: input.os, labels: input.labels ?? client.labels ?? [] });
+      return em.save(client);
+    });
+  }
 
   list(): Promise<ExecutionServer[]> {
     return this.store.manager.find(ExecutionServer, { order: { kind: "DESC", name: "ASC" } });
@@ -26,6 +54,7 @@ export class ExecutionServerService {
    * default execution server when none is set.
    */
   async registerSelf(hostname: string, os: OsName): Promise<ExecutionServer> {
+    this.selfHostname = hostname;
     return this.store.transaction(async (em) => {
       let server = await em.findOneBy(ExecutionServer, { hostname, kind: ExecutionServerKind.SERVER });
       if (!server) server = em.create(ExecutionServer, { hostname, name: hostname, kind: ExecutionServerKind.SERVER, ownerId: null, labels: ["embedded"] });

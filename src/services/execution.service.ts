@@ -31,6 +31,10 @@ export interface RunContext {
   jobId?: string | null;
   publishId?: string | null;
   triggeredBy?: User | null;
+  /** Record what would run as SKIPPED with this reason instead (client hooks of STANDARD users). */
+  skip?: { reason: SkipReason; message: string };
+  /** Record what would run as QUEUED, waiting for this execution server to connect, without dispatching it here. */
+  waitFor?: string;
 }
 
 export interface ExecutionFilter {
@@ -82,12 +86,13 @@ export class ExecutionService {
   private async record(hook: HookPoint, input: JsonObject, queueCode: string | null, context: RunContext, executionServerId: string | null) {
     const entries = await this.hookConfigs.effective(queueCode, hook, executionServerId);
     const recorded = entries.filter((e) => e.willRun || (e.enabled && e.skipReason !== null && RECORDED_SKIPS.includes(e.skipReason)));
+    if (recorded.length === 0) return { entries, executions: [] };
     const executions = await this.store.transaction(async (em) =>
       em.save(recorded.map((entry) => em.create(Execution, this.fromEntry(entry, input, queueCode ?? entry.queue, context)))),
     );
     for (const execution of executions) {
       publishExecution(this.pubsub, execution);
-      if (execution.status === ExecutionStatus.QUEUED) this.queue.enqueue(execution.id);
+      if (execution.status === ExecutionStatus.QUEUED && execution.waitingFor === null) this.queue.enqueue(execution.id);
     }
     return { entries, executions };
   }
@@ -100,7 +105,7 @@ export class ExecutionService {
       const why = entries.map((e) => e.skipMessage).filter(Boolean).join("; ");
       throw badInput("input.hook", `nothing runs for ${input.hook}${input.queue ? ` in queue '${input.queue}'` : ""}: ${why}`);
     }
-    return input.wait ? this.waitAll(executions.map((e) => e.id)) : executions;
+    return input.wait ? this.waitForAll(executions) : executions;
   }
 
   /** A new execution with the same input and configuration, attempt + 1, linked to the first. */
@@ -218,9 +223,8 @@ export class ExecutionService {
     });
   }
 
-  private async waitAll(ids: string[]): Promise<Execution[]> {
-    const executions = await Promise.all(ids.map((id) => this.get(id)));
-    // Long enough for the longest timeout plus its kill grace.
+  /** Waits for each execution to finish, allowing each its timeout plus the kill grace. */
+  waitForAll(executions: Execution[]): Promise<Execution[]> {
     return Promise.all(executions.map((e) => this.waitFor(e.id, (e.timeoutSeconds + 60) * 1000)));
   }
 
@@ -248,8 +252,10 @@ export class ExecutionService {
   }
 
   private fromEntry(entry: EffectiveHook, input: JsonObject, queue: string | null, context: RunContext): Partial<Execution> {
+    if (entry.willRun && context.skip) entry = Object.assign(Object.create(entry), { willRun: false, skipReason: context.skip.reason, skipMessage: context.skip.message });
     const runs = entry.willRun;
     return {
+      waitingFor: runs ? (context.waitFor ?? null) : null,
       hook: entry.hook,
       source: entry.source,
       mode: entry.mode,
@@ -283,6 +289,6 @@ export class ExecutionService {
 
   private copyConfiguration(e: Execution): Partial<Execution> {
     const { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, timeoutSeconds } = e;
-    return { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, timeoutSeconds, argv: null, output: null, exitCode: null, signal: null, error: null, skipReason: null, pid: null, logLineCount: 0, droppedBytes: 0, startedAt: null, finishedAt: null };
+    return { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, timeoutSeconds, waitingFor: null, argv: null, output: null, exitCode: null, signal: null, error: null, skipReason: null, pid: null, logLineCount: 0, droppedBytes: 0, startedAt: null, finishedAt: null };
   }
 }

@@ -6,6 +6,7 @@ import { InProcessPubSub, type PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
 import { ExecutionServerService } from "./execution-server.service.js";
 import { ExecutionService } from "./execution.service.js";
+import { JobService } from "./job.service.js";
 import { HookConfigService } from "./hook-config.service.js";
 import { QueueService } from "./queue.service.js";
 import { SettingsService } from "./settings.service.js";
@@ -24,6 +25,7 @@ export interface Services {
   executionServers: ExecutionServerService;
   hookConfigs: HookConfigService;
   executions: ExecutionService;
+  jobs: JobService;
 }
 
 export interface ServiceDeps {
@@ -45,6 +47,8 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
   const onCancelled = (id: string) => executions!.markCancelled(id);
   const executionQueue = deps.executionQueue?.(hookExecutor, onCancelled) ?? new EmbeddedExecutionQueue(hookExecutor, deps.executor.concurrency, deps.logger, onCancelled);
   executions = new ExecutionService(store, hookConfigs, executionQueue, pubsub, deps.logger);
+  const volumes = new VolumeService(store);
+  const executionServers = new ExecutionServerService(store);
   return {
     store,
     pubsub,
@@ -52,9 +56,10 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     settings,
     users: new UserService(store),
     queues,
-    volumes: new VolumeService(store),
-    executionServers: new ExecutionServerService(store),
+    volumes,
+    executionServers,
     hookConfigs,
     executions,
+    jobs: new JobService(store, settings, queues, volumes, executionServers, executions, pubsub),
   };
 }

@@ -125,7 +125,7 @@ export class UserService {
     return this.store.manager.countBy(ApiKey, { userId, revokedAt: IsNull() });
   }
 
-  assertSelfOrAdmin(actor: User, userId: string): void {
-    if (actor.id !== userId && actor.role !== UserRole.ADMIN) throw forbidden("only an ADMIN may manage another user's API keys");
+  assertSelfOrAdmin(actor: User, userId: string, what = "manage another user's API keys"): void {
+    if (actor.id !== userId && actor.role !== UserRole.ADMIN) throw forbidden(`only an ADMIN may ${what}`);
   }
 }

@@ -1,9 +1,16 @@
 import { badInput, conflict, notFound } from "../domain/errors.js";
-import { OS_NAMES } from "../domain/os.js";
+import { OS_NAMES, type OsName } from "../domain/os.js";
 import type { MetadataInputFields } from "../entities/metadata.embedded.js";
 import { Volume } from "../entities/volume.entity.js";
 import type { Store } from "../store/store.js";
 import { applyMetadata, assertCode, assertName } from "./validation.js";
+
+export interface ResolvedPath {
+  path: string;
+  volume: Volume | null;
+  /** Relative to the volume's root, with / separators. */
+  relativePath: string | null;
+}
 
 export type OsPathsInput = Partial<Record<(typeof OS_NAMES)[number], string | null>>;
 
@@ -61,6 +68,39 @@ export class VolumeService {
       volume.id = id;
       return volume;
     });
+  }
+
+  /**
+   * Resolves a path for an OS: `volume=<code>/<relative>` through the volume's prefix, or an
+   * absolute path, recognised as lying on a volume when it starts with one's prefix.
+   */
+  async resolvePath(field: string, value: string, os: OsName): Promise<ResolvedPath> {
+    const notation = /^volume=([^/\\]+)(?:[/\\](.*))?$/.exec(value.trim());
+    const volumes = await this.list();
+    const sep = os === "windows" ? "\\" : "/";
+    if (notation) {
+      const [, code, rest = ""] = notation;
+      const volume = volumes.find((v) => v.code === code);
+      if (!volume) throw badInput(field, `unknown volume '${code}' in '${value}' (volumes: ${volumes.map((v) => v.code).join(", ") || "none"})`);
+      const prefix = volume.paths[os];
+      if (!prefix) throw badInput(field, `volume '${code}' has no path prefix for ${os}; set paths.${os} on it`);
+      const relative = rest.split(/[/\\]+/).filter(Boolean);
+      if (relative.includes("..")) throw badInput(field, `'..' is not allowed in a volume path ('${value}')`);
+      const path = relative.length ? prefix.replace(/[/\\]+$/, "") + sep + relative.join(sep) : prefix;
+      return { path, volume, relativePath: relative.join("/") };
+    }
+    for (const volume of volumes) {
+      const prefix = volume.paths[os]?.replace(/[/\\]+$/, "");
+      if (!prefix) continue;
+      if (value === prefix || value.startsWith(prefix + sep)) {
+        return { path: value, volume, relativePath: value.slice(prefix.length + 1).split(/[/\\]+/).join("/") };
+      }
+    }
+    return { path: value, volume: null, relativePath: null };
+  }
+
+  async find(id: string): Promise<Volume | null> {
+    return this.store.manager.findOneBy(Volume, { id });
   }
 
   private apply(volume: Volume, input: VolumeFields): void {

@@ -1,0 +1,227 @@
+import { MaxLength, ValidateNested } from "class-validator";
+import { Arg, Authorized, Ctx, Field, FieldResolver, Float, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
+import { Access } from "../domain/roles.js";
+import { ExecutionServer } from "../entities/execution-server.entity.js";
+import { Execution } from "../entities/execution.entity.js";
+import { Job, JobStatus } from "../entities/job.entity.js";
+import { Queue } from "../entities/queue.entity.js";
+import { User } from "../entities/user.entity.js";
+import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
+import type { JobEvent } from "../pubsub/pubsub.js";
+import type { RequestContext } from "../schema/context.js";
+import { MetadataInput } from "../schema/inputs.js";
+import type { Services } from "../services/services.js";
+
+@InputType()
+class TaskInput {
+  @Field({ description: "Source path: absolute, or volume=<code>/<relative path>." })
+  @MaxLength(4096)
+  source: string;
+
+  @Field({ description: "Destination path: absolute, or volume=<code>/<relative path>." })
+  @MaxLength(4096)
+  destination: string;
+
+  @Field(() => Float, { description: "Bytes." })
+  size: number;
+}
+
+@InputType()
+class SubmitJobInput {
+  @Field({ nullable: true, description: "Unique; generated from the name when left out." })
+  @MaxLength(128)
+  code?: string;
+
+  @Field()
+  @MaxLength(1000)
+  name: string;
+
+  @Field({ nullable: true, description: "Queue code; the default queue when left out. A paused queue accepts the job but holds it." })
+  queue?: string;
+
+  @Field({ description: "Raw party ident <entitytype>:<entityid>: user:<id or email>, volume:<id or code>, client:<id>, server:<id>." })
+  @MaxLength(255)
+  source: string;
+
+  @Field({ description: "Raw party ident, as source." })
+  @MaxLength(255)
+  destination: string;
+
+  @Field(() => [TaskInput])
+  @ValidateNested()
+  tasks: TaskInput[];
+
+  @Field(() => ID, { nullable: true, description: "The client (a CLIENT execution server) involved: its client hooks run there." })
+  client?: string;
+
+  @Field({ nullable: true, description: "The transfer engine's code." })
+  @MaxLength(64)
+  engine?: string;
+
+  @Field(() => MetadataInput, { nullable: true })
+  metadata?: MetadataInput;
+}
+
+@InputType()
+class JobFilterInput {
+  @Field(() => JobStatus, { nullable: true })
+  status?: JobStatus;
+
+  @Field({ nullable: true, description: "Queue code." })
+  queue?: string;
+
+  @Field(() => ID, { nullable: true, description: "Submitting user." })
+  user?: string;
+}
+
+@InputType()
+class RegisterClientInput {
+  @Field()
+  name: string;
+
+  @Field()
+  hostname: string;
+
+  @Field({ description: "linux, mac or windows: picks the client hook's command line." })
+  os: string;
+
+  @Field(() => ID, { nullable: true, description: "The owning user (default: the caller). Only an ADMIN registers clients for others." })
+  user?: string;
+
+  @Field(() => [String], { nullable: true })
+  labels?: string[];
+}
+
+@ObjectType()
+class JobEdge {
+  @Field()
+  cursor: string;
+
+  @Field(() => Job)
+  node: Job;
+}
+
+@ObjectType()
+class JobPageInfo {
+  @Field()
+  hasNextPage: boolean;
+
+  @Field(() => String, { nullable: true })
+  endCursor: string | null;
+}
+
+@ObjectType({ description: "Jobs, newest first. STANDARD users see their own only." })
+class JobConnection {
+  @Field(() => [JobEdge])
+  edges: JobEdge[];
+
+  @Field(() => [Job])
+  nodes: Job[];
+
+  @Field(() => JobPageInfo)
+  pageInfo: JobPageInfo;
+}
+
+@ObjectType({ description: "A status change of a job." })
+class JobStatusEvent {
+  @Field(() => ID)
+  id: string;
+
+  @Field()
+  code: string;
+
+  @Field(() => JobStatus)
+  status: JobStatus;
+
+  @Field(() => String, { nullable: true })
+  message: string | null;
+}
+
+@Resolver(() => Job)
+export class JobResolver {
+  constructor(private readonly services: Services) {}
+
+  @Authorized()
+  @Mutation(() => Job, { description: "Submits a job. pre-submit hooks run first and may refuse it (error HOOK_FAILED); post-submit hooks run after." })
+  submitJob(@Arg("input") input: SubmitJobInput, @Ctx() ctx: RequestContext): Promise<Job> {
+    return this.services.jobs.submit(input, ctx.principal.user);
+  }
+
+  @Authorized()
+  @Mutation(() => Job, { description: "Reports a status: RUNNING, DONE (post-done hooks run once) or FAILED (post-failed hooks run every time)." })
+  updateJobStatus(
+    @Arg("id", () => ID) id: string,
+    @Arg("status", () => JobStatus) status: JobStatus,
+    @Arg("message", () => String, { nullable: true }) message: string | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Job> {
+    return this.services.jobs.updateStatus(id, status, message ?? null, ctx.principal.user);
+  }
+
+  @Authorized()
+  @Mutation(() => Job, { description: "Moves a FAILED job back to RUNNING." })
+  retryJob(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Job> {
+    return this.services.jobs.retry(id, ctx.principal.user);
+  }
+
+  @Authorized()
+  @Query(() => Job)
+  job(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Job> {
+    return this.services.jobs.get(id, ctx.principal.user);
+  }
+
+  @Authorized()
+  @Query(() => JobConnection)
+  async jobs(
+    @Ctx() ctx: RequestContext,
+    @Arg("filter", () => JobFilterInput, { nullable: true }) filter?: JobFilterInput,
+    @Arg("first", () => Int, { defaultValue: 50 }) first?: number,
+    @Arg("after", () => String, { nullable: true }) after?: string,
+  ): Promise<JobConnection> {
+    const page = await this.services.jobs.list(filter ?? {}, first ?? 50, after, ctx.principal.user);
+    return { nodes: page.nodes, edges: page.nodes.map((node) => ({ node, cursor: this.services.jobs.cursorOf(node) })), pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor } };
+  }
+
+  @Authorized()
+  @Mutation(() => ExecutionServer, { description: "Registers a client (a user's desktop app or site server) that runs client hooks." })
+  async registerClient(@Arg("input") input: RegisterClientInput, @Ctx() ctx: RequestContext): Promise<ExecutionServer> {
+    const ownerId = input.user ?? ctx.principal.user.id;
+    this.services.users.assertSelfOrAdmin(ctx.principal.user, ownerId, "register a client for another user");
+    const owner = await this.services.users.get(ownerId);
+    return this.services.executionServers.registerClient({ name: input.name, hostname: input.hostname, os: input.os as never, labels: input.labels }, owner);
+  }
+
+  @Authorized()
+  @Subscription(() => JobStatusEvent, {
+    description: "Status changes of one job.",
+    subscribe: async ({ args, context }: SubscribeResolverData<unknown, { id: string }, RequestContext>) => {
+      await context.services.jobs.get(args.id, context.principal.user); // NOT_FOUND unless the caller may read it
+      return typeGraphqlPubSub(context.services.pubsub).subscribe("jobUpdated", args.id);
+    },
+  })
+  jobUpdated(@Root() event: JobEvent, @Arg("id", () => ID) _id: string): JobStatusEvent {
+    return event as JobStatusEvent;
+  }
+
+  @FieldResolver(() => Queue)
+  queue(@Root() job: Job): Promise<Queue> {
+    return this.services.store.manager.findOneByOrFail(Queue, { id: job.queueId });
+  }
+
+  @FieldResolver(() => User, { nullable: true, description: "Who submitted it." })
+  user(@Root() job: Job): Promise<User | null> {
+    return job.userId ? this.services.users.find(job.userId) : Promise.resolve(null);
+  }
+
+  @Authorized(Access.ELEVATED)
+  @FieldResolver(() => ExecutionServer, { nullable: true })
+  client(@Root() job: Job): Promise<ExecutionServer | null> {
+    return this.services.executionServers.find(job.clientId);
+  }
+
+  @Authorized(Access.AUDIT)
+  @FieldResolver(() => [Execution], { description: "The hook runs of this job, oldest first (including those of a refused submission)." })
+  executions(@Root() job: Job): Promise<Execution[]> {
+    return this.services.jobs.executionsOf(job.id);
+  }
+}

@@ -1,0 +1,323 @@
+import { randomUUID } from "node:crypto";
+import { Brackets } from "typeorm";
+import { SkipReason } from "../domain/effective-hooks.js";
+import { badInput, conflict, DomainError, forbidden, notFound } from "../domain/errors.js";
+import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
+import { isElevated, UserRole } from "../domain/roles.js";
+import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
+import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
+import { Job, JobStatus, type JobTask, type TaskPath } from "../entities/job.entity.js";
+import type { MetadataInputFields } from "../entities/metadata.embedded.js";
+import { Queue, QueueStatus } from "../entities/queue.entity.js";
+import { User } from "../entities/user.entity.js";
+import { Volume } from "../entities/volume.entity.js";
+import type { PubSub } from "../pubsub/pubsub.js";
+import type { Store } from "../store/store.js";
+import type { ExecutionServerService } from "./execution-server.service.js";
+import type { ExecutionService } from "./execution.service.js";
+import { jobPayload, type JobPayloadSources } from "./job-payload.js";
+import type { QueueService } from "./queue.service.js";
+import type { SettingsService } from "./settings.service.js";
+import { applyMetadata, assertCode, assertName } from "./validation.js";
+import type { ResolvedPath, VolumeService } from "./volume.service.js";
+
+export interface TaskInput {
+  source: string;
+  destination: string;
+  size: number;
+}
+
+export interface SubmitJob {
+  code?: string;
+  name: string;
+  queue?: string;
+  source: string;
+  destination: string;
+  tasks: TaskInput[];
+  client?: string;
+  engine?: string;
+  metadata?: MetadataInputFields;
+}
+
+export interface JobFilter {
+  status?: JobStatus;
+  queue?: string;
+  user?: string;
+}
+
+interface Party {
+  ident: string;
+  hr: string;
+  volume: Volume | null;
+}
+
+const PARTY_TYPES = ["user", "volume", "client", "server"];
+const FAILED_RUN: readonly ExecutionStatus[] = [ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.CANCELLED];
+const MAX_TASKS = 100_000;
+
+/** Which status may follow which (SPEC §1): submitted → running → done | failed; failed → running by retryJob. */
+const NEXT: Record<JobStatus, readonly JobStatus[]> = {
+  [JobStatus.SUBMITTED]: [JobStatus.RUNNING, JobStatus.DONE, JobStatus.FAILED],
+  [JobStatus.RUNNING]: [JobStatus.RUNNING, JobStatus.DONE, JobStatus.FAILED],
+  [JobStatus.FAILED]: [],
+  [JobStatus.DONE]: [],
+};
+
+export class JobService {
+  constructor(
+    private readonly store: Store,
+    private readonly settings: SettingsService,
+    private readonly queues: QueueService,
+    private readonly volumes: VolumeService,
+    private readonly servers: ExecutionServerService,
+    private readonly executions: ExecutionService,
+    private readonly pubsub: PubSub,
+  ) {}
+
+  /**
+   * Submits a job: pre-submit-server then pre-submit-client run first and may refuse it (then no
+   * job exists, and their executions stay for audit); post-submit hooks run after, without
+   * holding up the caller.
+   */
+  async submit(input: SubmitJob, actor: User, extra: { publishId?: string } = {}): Promise<Job> {
+    const name = assertName("input.name", input.name, 255);
+    if (input.code !== undefined) assertCode("input.code", input.code);
+    const queue = input.queue ? await this.queues.get(input.queue) : await this.queues.getDefault();
+    const settings = await this.settings.get();
+    const server = await this.servers.find(settings.defaultExecutionServerId);
+    const os = server?.os ?? "linux";
+    const source = await this.resolveParty("input.source", input.source);
+    const destination = await this.resolveParty("input.destination", input.destination);
+    const client = input.client ? await this.resolveClient(input.client) : null;
+    if (!Array.isArray(input.tasks) || input.tasks.length === 0) throw badInput("input.tasks", "a job needs at least one task (a file with source, destination and size)");
+    if (input.tasks.length > MAX_TASKS) throw badInput("input.tasks", `at most ${MAX_TASKS} tasks per job (got ${input.tasks.length})`);
+    const tasks: JobTask[] = [];
+    for (const [i, task] of input.tasks.entries()) {
+      if (!Number.isFinite(task.size) || task.size < 0 || !Number.isInteger(task.size)) throw badInput(`input.tasks[${i}].size`, `must be a whole number of bytes, 0 or more (got ${task.size})`);
+      tasks.push({
+        source: taskPath(await this.volumes.resolvePath(`input.tasks[${i}].source`, nonEmpty(`input.tasks[${i}].source`, task.source), os)),
+        destination: taskPath(await this.volumes.resolvePath(`input.tasks[${i}].destination`, nonEmpty(`input.tasks[${i}].destination`, task.destination), os)),
+        size: task.size,
+      });
+    }
+    const now = new Date();
+    const job = this.store.manager.create(Job, {
+      id: randomUUID(),
+      code: input.code ?? "",
+      name,
+      queueId: queue.id,
+      status: JobStatus.SUBMITTED,
+      userId: actor.id,
+      source: source.ident,
+      sourceHr: source.hr,
+      destination: destination.ident,
+      destinationHr: destination.hr,
+      engine: input.engine?.trim() || "default",
+      tasks,
+      size: tasks.reduce((sum, t) => sum + t.size, 0),
+      clientId: client?.id ?? null,
+      volumeId: destination.volume?.id ?? source.volume?.id ?? tasks.find((t) => t.destination.volume)?.destination.volume ?? null,
+      message: null,
+      failCount: 0,
+      publishId: extra.publishId ?? null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    applyMetadata("input.metadata", job.metadata, input.metadata);
+    job.code = input.code ?? (await this.generateCode(name));
+    if (input.code !== undefined && (await this.store.manager.existsBy(Job, { code: input.code }))) throw conflict("input.code", `a job with code '${input.code}' already exists`);
+
+    for (const hook of [HookPoint.PRE_SUBMIT_SERVER, HookPoint.PRE_SUBMIT_CLIENT]) {
+      const ran = await this.runHooks(hook, job, true);
+      const failed = ran.find((e) => FAILED_RUN.includes(e.status) || e.waitingFor !== null);
+      if (failed) {
+        const why = failed.waitingFor !== null ? `it must run on ${failed.waitingFor}, which is not connected` : failed.error ?? failed.status;
+        throw new DomainError("HOOK_FAILED", `${hookPointInfo(hook).dashed} refused the job: ${why} (execution ${failed.id})`);
+      }
+    }
+    const saved = await this.store.transaction(async (em) => {
+      // The code was free before the blocking hooks ran; check again now that the write is ours.
+      if (await em.existsBy(Job, { code: job.code })) throw conflict("input.code", `a job with code '${job.code}' was submitted meanwhile`);
+      return em.save(job);
+    });
+    this.publish(saved);
+    await this.runHooks(HookPoint.POST_SUBMIT_SERVER, saved, false);
+    await this.runHooks(HookPoint.POST_SUBMIT_CLIENT, saved, false);
+    return saved;
+  }
+
+  /** A status report from the transfer engine or a client; done and failed fire their hooks. */
+  async updateStatus(id: string, status: JobStatus, message: string | null, actor: User): Promise<Job> {
+    const job = await this.transition(id, actor, (current, queue) => {
+      if (!NEXT[current.status].includes(status)) {
+        const hint = current.status === JobStatus.FAILED && status === JobStatus.RUNNING ? "; use retryJob to run a failed job again" : "";
+        throw conflict("status", `job '${current.code}' is ${current.status}; it cannot become ${status}${hint}`);
+      }
+      if (status === JobStatus.RUNNING && current.status === JobStatus.SUBMITTED && queue.status === QueueStatus.PAUSED) {
+        throw conflict("status", `job '${current.code}' is held: its queue '${queue.code}' is paused`);
+      }
+      current.status = status;
+      if (status === JobStatus.FAILED) current.failCount += 1;
+    }, message);
+    if (status === JobStatus.DONE) {
+      await this.runHooks(HookPoint.POST_DONE_SERVER, job, false);
+      await this.runHooks(HookPoint.POST_DONE_CLIENT, job, false);
+    } else if (status === JobStatus.FAILED) {
+      await this.runHooks(HookPoint.POST_FAILED_SERVER, job, false);
+      await this.runHooks(HookPoint.POST_FAILED_CLIENT, job, false);
+    }
+    return job;
+  }
+
+  /** failed → running. */
+  async retry(id: string, actor: User): Promise<Job> {
+    return this.transition(id, actor, (current) => {
+      if (current.status !== JobStatus.FAILED) throw conflict("id", `job '${current.code}' is ${current.status}; only a FAILED job can be retried`);
+      current.status = JobStatus.RUNNING;
+    }, null);
+  }
+
+  async get(id: string, actor: User): Promise<Job> {
+    const job = await this.store.manager.findOneBy(Job, { id });
+    // Another user's job answers as not found to a STANDARD user, so ids cannot be probed.
+    if (!job || !this.mayRead(actor, job)) throw notFound("job", id);
+    return job;
+  }
+
+  async list(filter: JobFilter, first: number, after: string | null | undefined, actor: User): Promise<{ nodes: Job[]; hasNextPage: boolean; endCursor: string | null }> {
+    if (!Number.isInteger(first) || first < 1 || first > 500) throw badInput("first", `must be a whole number from 1 to 500 (got ${first})`);
+    const qb = this.store.manager.createQueryBuilder(Job, "j");
+    if (!isElevated(actor.role)) qb.andWhere("j.userId = :me", { me: actor.id });
+    if (filter.status) qb.andWhere("j.status = :status", { status: filter.status });
+    if (filter.user) qb.andWhere("j.userId = :user", { user: filter.user });
+    if (filter.queue) qb.andWhere("j.queueId = :queueId", { queueId: (await this.queues.get(filter.queue)).id });
+    if (after) {
+      const [at, cid] = Buffer.from(after, "base64url").toString("utf8").split("|");
+      const date = new Date(at ?? "");
+      if (!cid || Number.isNaN(date.getTime())) throw badInput("after", "is not a cursor returned by this API (use pageInfo.endCursor)");
+      const column = this.store.dataSource.getMetadata(Job).findColumnWithPropertyName("createdAt")!;
+      const dbAt = this.store.dataSource.driver.preparePersistentValue(date, column);
+      qb.andWhere(new Brackets((w) => w.where("j.createdAt < :at", { at: dbAt }).orWhere("j.createdAt = :at AND j.id < :cid", { at: dbAt, cid })));
+    }
+    const rows = await qb.orderBy("j.createdAt", "DESC").addOrderBy("j.id", "DESC").take(first + 1).getMany();
+    const nodes = rows.slice(0, first);
+    return { nodes, hasNextPage: rows.length > first, endCursor: nodes.length ? this.cursorOf(nodes[nodes.length - 1]) : null };
+  }
+
+  cursorOf(job: Job): string {
+    return Buffer.from(`${job.createdAt.toISOString()}|${job.id}`).toString("base64url");
+  }
+
+  executionsOf(jobId: string): Promise<Execution[]> {
+    return this.store.manager.find(Execution, { where: { jobId }, order: { createdAt: "ASC" } });
+  }
+
+  mayRead(actor: User, job: Job): boolean {
+    return isElevated(actor.role) || job.userId === actor.id;
+  }
+
+  private async transition(id: string, actor: User, change: (job: Job, queue: Queue) => void, message: string | null): Promise<Job> {
+    const job = await this.store.transaction(async (em) => {
+      const current = await em.findOneBy(Job, { id });
+      if (!current || !this.mayRead(actor, current)) throw notFound("job", id);
+      if (actor.role === UserRole.STANDARD && current.userId !== actor.id) throw forbidden("only the job's owner, an EMPLOYEE or an ADMIN may report its status");
+      const queue = await em.findOneByOrFail(Queue, { id: current.queueId });
+      change(current, queue);
+      if (message !== null) current.message = message.slice(0, 10_000);
+      current.updatedAt = new Date();
+      return em.save(current);
+    });
+    this.publish(job);
+    return job;
+  }
+
+  /** Runs the entries of one hook point for a job; client hooks follow the client rules of SPEC §1. */
+  private async runHooks(hook: HookPoint, job: Job, wait: boolean): Promise<Execution[]> {
+    const sources = await this.sources(job);
+    let executions: Execution[];
+    if (hookPointInfo(hook).client) {
+      const client = sources.client;
+      if (!client) return [];
+      const elevated = sources.clientUser !== null && isElevated(sources.clientUser.role);
+      const context = elevated
+        ? { jobId: job.id, waitFor: this.servers.isLocal(client) ? undefined : `client '${client.name}' (${client.hostname}): it is not connected, and remote agents are not available yet` }
+        : { jobId: job.id, skip: { reason: SkipReason.CLIENT_NOT_ELEVATED, message: `client hooks never run for a STANDARD user's client ('${client.name}' belongs to ${sources.clientUser?.email ?? "no user"})` } };
+      executions = await this.executions.run(hook, jobPayload(hook, sources, elevated), sources.queue.code, context, client.id);
+    } else {
+      executions = await this.executions.run(hook, jobPayload(hook, sources, false), sources.queue.code, { jobId: job.id });
+    }
+    return wait ? this.executions.waitForAll(executions.filter((e) => e.waitingFor === null)).then((done) => executions.map((e) => done.find((d) => d.id === e.id) ?? e)) : executions;
+  }
+
+  private async sources(job: Job): Promise<JobPayloadSources> {
+    const em = this.store.manager;
+    const settings = await this.settings.get();
+    const client = job.clientId ? await em.findOneBy(ExecutionServer, { id: job.clientId }) : null;
+    return {
+      job,
+      queue: await em.findOneByOrFail(Queue, { id: job.queueId }),
+      user: job.userId ? await em.findOneBy(User, { id: job.userId }) : null,
+      settings,
+      volume: job.volumeId ? await em.findOneBy(Volume, { id: job.volumeId }) : null,
+      server: await this.servers.find(settings.defaultExecutionServerId),
+      client,
+      clientUser: client?.ownerId ? await em.findOneBy(User, { id: client.ownerId }) : null,
+    };
+  }
+
+  private async resolveParty(field: string, raw: string): Promise<Party> {
+    const match = /^([a-z_]+):(.+)$/.exec(raw.trim());
+    if (!match) throw badInput(field, `must be a party ident <entitytype>:<entityid>, e.g. user:<id> or volume:projects (got '${raw}')`);
+    const [, type, key] = match;
+    const em = this.store.manager;
+    switch (type) {
+      case "user": {
+        const user = (await em.findOneBy(User, { id: key })) ?? (await em.findOneBy(User, { email: key.toLowerCase() }));
+        if (!user) throw badInput(field, `no user has id or email '${key}'`);
+        return { ident: `user:${user.id}`, hr: user.email, volume: null };
+      }
+      case "volume": {
+        const volume = (await em.findOneBy(Volume, { id: key })) ?? (await em.findOneBy(Volume, { code: key }));
+        if (!volume) throw badInput(field, `no volume has id or code '${key}'`);
+        return { ident: `volume:${volume.id}`, hr: volume.code, volume };
+      }
+      case "client":
+      case "server": {
+        const server = await em.findOneBy(ExecutionServer, { id: key });
+        if (!server) throw badInput(field, `no execution server has id '${key}'`);
+        return { ident: `${type}:${server.id}`, hr: server.name, volume: null };
+      }
+      default:
+        throw badInput(field, `unknown entity type '${type}'; known: ${PARTY_TYPES.join(", ")}`);
+    }
+  }
+
+  private async resolveClient(id: string): Promise<ExecutionServer> {
+    const client = await this.store.manager.findOneBy(ExecutionServer, { id });
+    if (!client) throw badInput("input.client", `no execution server has id '${id}'; register the client first (registerClient)`);
+    if (client.kind !== ExecutionServerKind.CLIENT) throw badInput("input.client", `'${client.name}' is a site server, not a client`);
+    return client;
+  }
+
+  /** A code from the name: lowercase letters, digits, '_', '.', '-', made unique with a counter. */
+  private async generateCode(name: string): Promise<string> {
+    const base = name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9._-]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 100) || "job";
+    for (let n = 1; ; n++) {
+      const code = n === 1 ? base : `${base}_${n}`;
+      if (!(await this.store.manager.existsBy(Job, { code }))) return code;
+    }
+  }
+
+  private publish(job: Job): void {
+    this.pubsub.publish("jobUpdated", job.id, { id: job.id, code: job.code, status: job.status, message: job.message, publishId: job.publishId });
+  }
+}
+
+function nonEmpty(field: string, value: string): string {
+  if (typeof value !== "string" || value.trim() === "") throw badInput(field, "must be a path (absolute, or volume=<code>/<relative path>)");
+  return value.trim();
+}
+
+function taskPath(resolved: ResolvedPath): TaskPath {
+  return { path: resolved.path, volume: resolved.volume?.id ?? null, volume_hr: resolved.volume?.code ?? null, relative_path: resolved.relativePath };
+}
