@@ -8,6 +8,7 @@ const USER_ID = "3f1c2a9e-6b7d-4e2f-9a51-0c8d7e6f5a41";
 const QUEUE_ID = "8a0b4c6d-1e2f-4a3b-8c9d-7e6f5a4b3c2d";
 const VOLUME_ID = "c4d5e6f7-a8b9-4c0d-9e1f-2a3b4c5d6e7f";
 
+// Shaped exactly like services/job-payload.ts builds it for real jobs.
 function jobPayload(dashed: string, status: string, version: string): JsonObject {
   return {
     hook: dashed,
@@ -26,19 +27,18 @@ function jobPayload(dashed: string, status: string, version: string): JsonObject
     source_hr: "vendor@example.com",
     destination: `volume:${VOLUME_ID}`,
     destination_hr: "projects",
-    engine: "hookd",
-    engine_hr: "hookd",
+    engine: "default",
+    engine_hr: "default",
     tasks: {
       "1": {
-        source: { path: "/Users/vendor/out/moonshot.tif" },
+        source: { path: "/Users/vendor/out/moonshot.tif", volume: null, volume_hr: null, relative_path: null },
         destination: { path: "/mnt/projects/moonshot/incoming/moonshot.tif", volume: VOLUME_ID, volume_hr: "projects", relative_path: "moonshot/incoming/moonshot.tif" },
         size: 73400320,
-        status: status,
       },
     },
     clients: [
-      { role: "server", id: "d1e2f3a4-b5c6-4d7e-8f90-a1b2c3d4e5f6", hostname: "hookd-server", metadata: {} },
-      { role: "client", id: "e2f3a4b5-c6d7-4e8f-90a1-b2c3d4e5f6a7", hostname: "vendor-ws01", user_hr: "vendor@example.com", metadata: {} },
+      { role: "server", id: "d1e2f3a4-b5c6-4d7e-8f90-a1b2c3d4e5f6", name: "hookd-server", hostname: "hookd-server", os: "linux", metadata: { internal: {}, external: {} } },
+      { role: "client", id: "e2f3a4b5-c6d7-4e8f-90a1-b2c3d4e5f6a7", name: "vendor-ws01", hostname: "vendor-ws01", os: "mac", user: USER_ID, user_hr: "vendor@example.com", metadata: { external: {} } },
     ],
     metadata: { internal: { project_code: "MOON" }, external: { delivery: "final" } },
   };
@@ -65,11 +65,12 @@ function publishPayload(dashed: string, ingest: boolean): JsonObject {
   };
 }
 
+// The job's status as real job hooks see it (JobStatus, lowercased).
 const STATUS: Partial<Record<HookPoint, string>> = {
-  [HookPoint.PRE_SUBMIT_SERVER]: "init",
-  [HookPoint.PRE_SUBMIT_CLIENT]: "init",
-  [HookPoint.POST_SUBMIT_SERVER]: "waiting",
-  [HookPoint.POST_SUBMIT_CLIENT]: "waiting",
+  [HookPoint.PRE_SUBMIT_SERVER]: "submitted",
+  [HookPoint.PRE_SUBMIT_CLIENT]: "submitted",
+  [HookPoint.POST_SUBMIT_SERVER]: "submitted",
+  [HookPoint.POST_SUBMIT_CLIENT]: "submitted",
   [HookPoint.POST_FAILED_SERVER]: "failed",
   [HookPoint.POST_FAILED_CLIENT]: "failed",
   [HookPoint.POST_DONE_SERVER]: "done",
