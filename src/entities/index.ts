@@ -4,10 +4,11 @@ import { ExecutionServer } from "./execution-server.entity.js";
 import { Execution } from "./execution.entity.js";
 import { HookConfig } from "./hook-config.entity.js";
 import { Job } from "./job.entity.js";
+import { Publish } from "./publish.entity.js";
 import { QueueHook } from "./queue-hook.entity.js";
 import { Queue } from "./queue.entity.js";
 import { User } from "./user.entity.js";
 import { Volume } from "./volume.entity.js";
 import { WorkspaceSettings } from "./workspace-settings.entity.js";
 
-export const ENTITIES = [User, ApiKey, WorkspaceSettings, HookConfig, Queue, QueueHook, Volume, ExecutionServer, Job, Execution, ExecutionLogLine];
+export const ENTITIES = [User, ApiKey, WorkspaceSettings, HookConfig, Queue, QueueHook, Volume, ExecutionServer, Job, Execution, ExecutionLogLine, Publish];

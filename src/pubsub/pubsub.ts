@@ -33,11 +33,19 @@ export interface JobEvent {
   publishId: string | null;
 }
 
+/** A state change of a publish. */
+export interface PublishEvent {
+  id: string;
+  state: string;
+  error: string | null;
+}
+
 /** The typed topics. Log lines are keyed per execution so a reader hears only its own. */
 export interface Topics {
   executionUpdated: ExecutionEvent;
   executionLog: LogLineEvent[];
   jobUpdated: JobEvent;
+  publishUpdated: PublishEvent;
 }
 
 export type Unsubscribe = () => void;

@@ -5,6 +5,7 @@ import { ExecutionResolver } from "../resolvers/execution.resolver.js";
 import { ExecutionServerResolver } from "../resolvers/execution-server.resolver.js";
 import { HookConfigResolver } from "../resolvers/hook-config.resolver.js";
 import { JobResolver } from "../resolvers/job.resolver.js";
+import { PublishResolver } from "../resolvers/publish.resolver.js";
 import { QueueResolver } from "../resolvers/queue.resolver.js";
 import { SettingsResolver } from "../resolvers/settings.resolver.js";
 import { SubscriptionResolver } from "../resolvers/subscription.resolver.js";
@@ -14,7 +15,7 @@ import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
 import type { Services } from "../services/services.js";
 import { authChecker } from "./auth-checker.js";
 
-export const RESOLVERS = [UserResolver, SettingsResolver, HookConfigResolver, QueueResolver, VolumeResolver, ExecutionServerResolver, ExecutionResolver, SubscriptionResolver, JobResolver] as const;
+export const RESOLVERS = [UserResolver, SettingsResolver, HookConfigResolver, QueueResolver, VolumeResolver, ExecutionServerResolver, ExecutionResolver, SubscriptionResolver, JobResolver, PublishResolver] as const;
 
 /**
  * Builds the schema for one app. Resolvers are constructed with that app's services, so two apps

@@ -2,7 +2,7 @@ import { Brackets, In, type SelectQueryBuilder } from "typeorm";
 import { badInput, conflict, DomainError, notFound } from "../domain/errors.js";
 import { SkipReason } from "../domain/effective-hooks.js";
 import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
-import { ExecutionLogLine } from "../entities/execution-log-line.entity.js";
+import { ExecutionLogLine, LogStream } from "../entities/execution-log-line.entity.js";
 import { Execution, ExecutionStatus, isFinished } from "../entities/execution.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { User } from "../entities/user.entity.js";
@@ -139,6 +139,26 @@ export class ExecutionService {
       await this.markCancelled(id, "cancelled");
     }
     return this.waitFor(id, 30_000).catch(() => this.get(id));
+  }
+
+  /** Why nothing runs for a hook point in the default queue, in words. */
+  async explain(hook: HookPoint): Promise<string> {
+    const entries = await this.hookConfigs.effective(null, hook);
+    return entries.map((e) => e.skipMessage ?? `${e.source} entry would run`).join("; ");
+  }
+
+  /**
+   * Fails an execution that exited 0 but whose output broke the rules checked afterwards (the
+   * pre-publish answer): the reason is recorded on it and as the last line of its log.
+   */
+  async failAfterTheFact(id: string, error: string): Promise<void> {
+    const execution = await this.store.transaction(async (em) => {
+      const e = await em.findOneByOrFail(Execution, { id });
+      await em.insert(ExecutionLogLine, { executionId: id, seq: e.logLineCount + 1, stream: LogStream.SYSTEM, at: new Date(), text: error });
+      Object.assign(e, { status: ExecutionStatus.FAILED, error, logLineCount: e.logLineCount + 1 });
+      return em.save(e);
+    });
+    publishExecution(this.pubsub, execution);
   }
 
   /** Records the cancel of an execution that never started. */

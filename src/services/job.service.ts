@@ -8,6 +8,7 @@ import { ExecutionServer, ExecutionServerKind } from "../entities/execution-serv
 import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import { Job, JobStatus, type JobTask, type TaskPath } from "../entities/job.entity.js";
 import type { MetadataInputFields } from "../entities/metadata.embedded.js";
+import { Publish, PublishState } from "../entities/publish.entity.js";
 import { Queue, QueueStatus } from "../entities/queue.entity.js";
 import { User } from "../entities/user.entity.js";
 import { Volume } from "../entities/volume.entity.js";
@@ -63,7 +64,12 @@ const NEXT: Record<JobStatus, readonly JobStatus[]> = {
   [JobStatus.DONE]: [],
 };
 
+export type Ingest = (job: Job) => Promise<{ ok: boolean; error?: string }>;
+
 export class JobService {
+  /** Runs when an upload job of a publish is reported DONE (publish-server); set by the publish service. */
+  private ingest: Ingest | null = null;
+
   constructor(
     private readonly store: Store,
     private readonly settings: SettingsService,
@@ -146,8 +152,20 @@ export class JobService {
     return saved;
   }
 
+  setIngest(ingest: Ingest): void {
+    this.ingest = ingest;
+  }
+
   /** A status report from the transfer engine or a client; done and failed fire their hooks. */
   async updateStatus(id: string, status: JobStatus, message: string | null, actor: User): Promise<Job> {
+    if (status === JobStatus.DONE) {
+      // A publish's upload is done only once publish-server has ingested it (SPEC §3.4).
+      const current = await this.get(id, actor);
+      if (current.publishId && this.ingest && NEXT[current.status].includes(JobStatus.DONE)) {
+        const result = await this.ingest(current);
+        if (!result.ok) return this.updateStatus(id, JobStatus.FAILED, result.error ?? "publish-server failed", actor);
+      }
+    }
     const job = await this.transition(id, actor, (current, queue) => {
       if (!NEXT[current.status].includes(status)) {
         const hint = current.status === JobStatus.FAILED && status === JobStatus.RUNNING ? "; use retryJob to run a failed job again" : "";
@@ -169,12 +187,19 @@ export class JobService {
     return job;
   }
 
-  /** failed → running. */
+  /** failed → running. A publish upload whose ingest failed runs publish-server again at once. */
   async retry(id: string, actor: User): Promise<Job> {
-    return this.transition(id, actor, (current) => {
+    const job = await this.transition(id, actor, (current) => {
       if (current.status !== JobStatus.FAILED) throw conflict("id", `job '${current.code}' is ${current.status}; only a FAILED job can be retried`);
       current.status = JobStatus.RUNNING;
     }, null);
+    if (job.publishId && (await this.ingestFailed(job.publishId))) return this.updateStatus(job.id, JobStatus.DONE, "publish-server retried", actor);
+    return job;
+  }
+
+  private async ingestFailed(publishId: string): Promise<boolean> {
+    const publish = await this.store.manager.findOne(Publish, { where: { id: publishId }, select: { id: true, state: true } });
+    return publish?.state === PublishState.FAILED;
   }
 
   async get(id: string, actor: User): Promise<Job> {

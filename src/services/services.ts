@@ -8,6 +8,7 @@ import { ExecutionServerService } from "./execution-server.service.js";
 import { ExecutionService } from "./execution.service.js";
 import { JobService } from "./job.service.js";
 import { HookConfigService } from "./hook-config.service.js";
+import { PublishService } from "./publish.service.js";
 import { QueueService } from "./queue.service.js";
 import { SettingsService } from "./settings.service.js";
 import { UserService } from "./user.service.js";
@@ -26,6 +27,7 @@ export interface Services {
   hookConfigs: HookConfigService;
   executions: ExecutionService;
   jobs: JobService;
+  publishes: PublishService;
 }
 
 export interface ServiceDeps {
@@ -49,6 +51,7 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
   executions = new ExecutionService(store, hookConfigs, executionQueue, pubsub, deps.logger);
   const volumes = new VolumeService(store);
   const executionServers = new ExecutionServerService(store);
+  const jobs = new JobService(store, settings, queues, volumes, executionServers, executions, pubsub);
   return {
     store,
     pubsub,
@@ -60,6 +63,7 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     executionServers,
     hookConfigs,
     executions,
-    jobs: new JobService(store, settings, queues, volumes, executionServers, executions, pubsub),
+    jobs,
+    publishes: new PublishService(store, settings, volumes, executionServers, executions, jobs, pubsub),
   };
 }

@@ -1,0 +1,120 @@
+import { GraphQLJSONObject } from "graphql-scalars";
+import { Arg, Authorized, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
+import { Access } from "../domain/roles.js";
+import { Execution } from "../entities/execution.entity.js";
+import { Job } from "../entities/job.entity.js";
+import type { JsonObject } from "../entities/metadata.embedded.js";
+import { Publish, PublishState } from "../entities/publish.entity.js";
+import { User } from "../entities/user.entity.js";
+import type { PublishEvent } from "../pubsub/pubsub.js";
+import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
+import type { RequestContext } from "../schema/context.js";
+import type { Services } from "../services/services.js";
+
+@InputType()
+class PrePublishInput {
+  @Field(() => [GraphQLJSONObject], { description: "The entries to publish: {id (a UUID you choose), filename, size, is_dir, files (for directories)}. Directory sizes are computed when absent." })
+  files: JsonObject[];
+
+  @Field(() => ID, { nullable: true, description: "The client (registered with registerClient) publishing." })
+  client?: string;
+
+  @Field({ nullable: true })
+  hostname?: string;
+
+  @Field({ nullable: true })
+  ip?: string;
+
+  @Field(() => GraphQLJSONObject, { nullable: true })
+  metadata?: JsonObject;
+}
+
+@InputType()
+class SubmitPublishEntryInput {
+  @Field(() => ID)
+  id: string;
+
+  @Field({ nullable: true })
+  comment?: string;
+
+  @Field({ nullable: true, description: "One of the values pre-publish offered (its default when left out)." })
+  status?: string;
+
+  @Field(() => Int, { nullable: true, description: "Time spent, in seconds." })
+  timeReport?: number;
+
+  @Field(() => GraphQLJSONObject, { nullable: true })
+  metadata?: JsonObject;
+}
+
+@InputType()
+class SubmitPublishInput {
+  @Field(() => ID)
+  publishId: string;
+
+  @Field(() => [SubmitPublishEntryInput])
+  entries: SubmitPublishEntryInput[];
+}
+
+@ObjectType({ description: "A state change of a publish." })
+class PublishStatusEvent {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => PublishState)
+  state: PublishState;
+
+  @Field(() => String, { nullable: true })
+  error: string | null;
+}
+
+@Resolver(() => Publish)
+export class PublishResolver {
+  constructor(private readonly services: Services) {}
+
+  @Authorized()
+  @Mutation(() => Publish, { description: "Runs pre-publish-server on the proposed entries and returns its verdict (error HOOK_FAILED with the reason when it fails or breaks the rules)." })
+  prePublish(@Arg("input") input: PrePublishInput, @Ctx() ctx: RequestContext): Promise<Publish> {
+    return this.services.publishes.prePublish(input, ctx.principal.user);
+  }
+
+  @Authorized()
+  @Mutation(() => Publish, { description: "Submits the accepted entries with comment, status, time report and metadata; creates the upload job. Reporting that job DONE runs publish-server." })
+  submitPublish(@Arg("input") input: SubmitPublishInput, @Ctx() ctx: RequestContext): Promise<Publish> {
+    return this.services.publishes.submit(input.publishId, input.entries, ctx.principal.user);
+  }
+
+  @Authorized()
+  @Query(() => Publish, { description: "A publish; STANDARD users see their own only." })
+  publish(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Publish> {
+    return this.services.publishes.get(id, ctx.principal.user);
+  }
+
+  @Authorized()
+  @Subscription(() => PublishStatusEvent, {
+    description: "State changes of one publish.",
+    subscribe: async ({ args, context }: SubscribeResolverData<unknown, { id: string }, RequestContext>) => {
+      await context.services.publishes.get(args.id, context.principal.user);
+      return typeGraphqlPubSub(context.services.pubsub).subscribe("publishUpdated", args.id);
+    },
+  })
+  publishUpdated(@Root() event: PublishEvent, @Arg("id", () => ID) _id: string): PublishStatusEvent {
+    return event as PublishStatusEvent;
+  }
+
+  @FieldResolver(() => Job, { nullable: true, description: "The upload job." })
+  job(@Root() publish: Publish, @Ctx() ctx: RequestContext): Promise<Job | null> {
+    return publish.jobId ? this.services.jobs.get(publish.jobId, ctx.principal.user) : Promise.resolve(null);
+  }
+
+  @FieldResolver(() => User, { nullable: true })
+  user(@Root() publish: Publish): Promise<User | null> {
+    return this.services.users.find(publish.userId);
+  }
+
+  @Authorized(Access.AUDIT)
+  @FieldResolver(() => [Execution], { description: "pre-publish and publish runs, oldest first." })
+  executions(@Root() publish: Publish): Promise<Execution[]> {
+    return this.services.publishes.executionsOf(publish.id);
+  }
+}

@@ -1,0 +1,239 @@
+import { randomUUID } from "node:crypto";
+import { badInput, conflict, DomainError, notFound } from "../domain/errors.js";
+import { HookPoint } from "../domain/hook-points.js";
+import { isElevated } from "../domain/roles.js";
+import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
+import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
+import type { Job } from "../entities/job.entity.js";
+import type { JsonObject } from "../entities/metadata.embedded.js";
+import { Publish, PublishState, type SubmittedEntry } from "../entities/publish.entity.js";
+import { User } from "../entities/user.entity.js";
+import type { PubSub } from "../pubsub/pubsub.js";
+import type { Store } from "../store/store.js";
+import type { ExecutionServerService } from "./execution-server.service.js";
+import type { ExecutionService } from "./execution.service.js";
+import type { JobService } from "./job.service.js";
+import { AnswerError, checkAnswer, normalizeFiles } from "./publish-answer.js";
+import type { SettingsService } from "./settings.service.js";
+import { assertMetadata } from "./validation.js";
+import type { VolumeService } from "./volume.service.js";
+
+export interface PrePublish {
+  files: unknown;
+  client?: string | null;
+  hostname?: string | null;
+  ip?: string | null;
+  metadata?: JsonObject | null;
+}
+
+export interface SubmitPublishEntry {
+  id: string;
+  comment?: string | null;
+  status?: string | null;
+  timeReport?: number | null;
+  metadata?: JsonObject | null;
+}
+
+const FAILED_RUN: readonly ExecutionStatus[] = [ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.CANCELLED];
+
+/** The publish workflow (SPEC §3): validate with pre-publish, submit the upload, ingest with publish. */
+export class PublishService {
+  constructor(
+    private readonly store: Store,
+    private readonly settings: SettingsService,
+    private readonly volumes: VolumeService,
+    private readonly servers: ExecutionServerService,
+    private readonly executions: ExecutionService,
+    private readonly jobs: JobService,
+    private readonly pubsub: PubSub,
+  ) {
+    // The upload job's DONE report runs publish-server first; its outcome decides DONE or FAILED.
+    jobs.setIngest((job) => this.ingest(job));
+  }
+
+  /** Runs pre-publish-server on the proposed entries and returns its checked verdict. */
+  async prePublish(input: PrePublish, actor: User): Promise<Publish> {
+    const { files, problems } = normalizeFiles(input.files);
+    if (problems.length > 0) throw badInput("input.files", problems.join("; "));
+    if (input.metadata) assertMetadata("input.metadata", input.metadata);
+    const client = input.client ? await this.store.manager.findOneBy(ExecutionServer, { id: input.client, kind: ExecutionServerKind.CLIENT }) : null;
+    if (input.client && !client) throw badInput("input.client", `no client has id '${input.client}'; register it first (registerClient)`);
+    const id = randomUUID();
+    const payload = this.basePayload(HookPoint.PRE_PUBLISH_SERVER, actor, files, input, client);
+    const ran = await this.executions.run(HookPoint.PRE_PUBLISH_SERVER, payload, null, { publishId: id, triggeredBy: actor });
+    if (ran.length === 0 || ran.every((e) => e.status === ExecutionStatus.SKIPPED)) {
+      const entries = await this.executions.explain(HookPoint.PRE_PUBLISH_SERVER);
+      throw new DomainError("CONFLICT", `pre-publish-server is not configured, so nothing can validate this publish: ${entries}; an ADMIN sets it with setHookConfig(input: { hook: PRE_PUBLISH_SERVER, ... })`);
+    }
+    // With a queue APPEND entry, the last entry that ran has the final say.
+    const done = await this.executions.waitForAll(ran.filter((e) => e.status !== ExecutionStatus.SKIPPED));
+    const failed = done.find((e) => FAILED_RUN.includes(e.status));
+    if (failed) throw new DomainError("HOOK_FAILED", `pre-publish-server failed: ${failed.error ?? failed.status} (execution ${failed.id})`);
+    const answering = done[done.length - 1];
+    const answer = answering.output ?? {};
+    let checked;
+    try {
+      checked = checkAnswer(answer, files);
+      const os = (await this.servers.find(answering.executionServerId))?.os ?? "linux";
+      for (const entry of checked.entries) {
+        if (!entry.path) continue;
+        const resolved = await this.volumes.resolvePath(`entry '${entry.id}': path`, entry.path, os).catch((err: unknown) => {
+          throw new AnswerError([err instanceof DomainError ? err.message : String(err)]);
+        });
+        if (!resolved.volume && !(os === "windows" ? /^([A-Za-z]:[\\/]|\\\\)/.test(resolved.path) : resolved.path.startsWith("/"))) {
+          throw new AnswerError([`entry '${entry.id}': path '${entry.path}' must be absolute or in volume notation (volume=<code>/<relative path>)`]);
+        }
+        Object.assign(entry, { path: resolved.path, volumeId: resolved.volume?.id ?? null, volumeCode: resolved.volume?.code ?? null });
+      }
+    } catch (err) {
+      if (!(err instanceof AnswerError)) throw err;
+      const message = `the pre-publish answer breaks the rules: ${err.message}`;
+      await this.executions.failAfterTheFact(answering.id, message);
+      throw new DomainError("HOOK_FAILED", `pre-publish-server failed: ${message} (execution ${answering.id})`);
+    }
+    const now = new Date();
+    const publish = this.store.manager.create(Publish, {
+      id,
+      userId: actor.id,
+      state: PublishState.VALIDATED,
+      clientId: client?.id ?? null,
+      hostname: input.hostname ?? null,
+      ip: input.ip ?? null,
+      metadata: input.metadata ?? {},
+      files,
+      answer,
+      guidelines: checked.guidelines,
+      commentRequired: checked.commentRequired,
+      timeReportRequired: checked.timeReportRequired,
+      metadataRequired: checked.metadataRequired,
+      statuses: checked.statuses,
+      entries: checked.entries,
+      submitted: null,
+      jobId: null,
+      error: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    return this.store.transaction((em) => em.save(publish));
+  }
+
+  /** Submits the accepted entries: creates the upload job whose tasks carry each destination. */
+  async submit(publishId: string, entries: SubmitPublishEntry[], actor: User): Promise<Publish> {
+    const publish = await this.get(publishId, actor);
+    if (publish.state !== PublishState.VALIDATED) throw conflict("input.publishId", `publish ${publishId} is ${publish.state}; only a VALIDATED publish can be submitted`);
+    if (!Array.isArray(entries) || entries.length === 0) throw badInput("input.entries", "submit at least one entry");
+    const problems: string[] = [];
+    const seen = new Set<string>();
+    const submitted: SubmittedEntry[] = [];
+    const offered = publish.statuses.map((s) => s.value);
+    const fallback = publish.statuses.find((s) => s.default)?.value ?? null;
+    entries.forEach((e, i) => {
+      const where = `input.entries[${i}]`;
+      const entry = publish.entries.find((x) => x.id === e.id);
+      if (!entry) return void problems.push(`${where}: unknown entry id '${e.id}'`);
+      if (seen.has(e.id)) return void problems.push(`${where}: entry '${e.id}' is submitted twice`);
+      seen.add(e.id);
+      if (entry.rejected) return void problems.push(`${where}: entry '${e.id}' (${entry.filename}) was rejected by pre-publish${entry.warning ? ` (${entry.warning})` : ""} and cannot be submitted`);
+      if (!entry.canPublish && !entry.canUpload) return void problems.push(`${where}: entry '${e.id}' (${entry.filename}) may not be published or uploaded`);
+      const comment = e.comment?.trim() || null;
+      if (publish.commentRequired && !comment) problems.push(`${where}: entry '${e.id}' needs a comment${entry.commentLabel ? ` (${entry.commentLabel})` : ""}`);
+      if (e.timeReport !== undefined && e.timeReport !== null && (!Number.isInteger(e.timeReport) || e.timeReport < 0)) problems.push(`${where}: timeReport must be a whole number of seconds, 0 or more (got ${e.timeReport})`);
+      if (publish.timeReportRequired && (e.timeReport === undefined || e.timeReport === null)) problems.push(`${where}: entry '${e.id}' needs a time report (timeReport, in seconds)`);
+      if (publish.metadataRequired && (!e.metadata || Object.keys(e.metadata).length === 0)) problems.push(`${where}: entry '${e.id}' needs metadata`);
+      let status = e.status ?? null;
+      if (status !== null && !offered.includes(status)) problems.push(`${where}: status '${status}' was not offered; choose one of ${offered.length ? offered.map((v) => `'${v}'`).join(", ") : "(none were offered)"}`);
+      if (status === null && offered.length > 0) {
+        status = fallback;
+        if (status === null) problems.push(`${where}: entry '${e.id}' needs a status; choose one of ${offered.map((v) => `'${v}'`).join(", ")}`);
+      }
+      submitted.push({ id: e.id, comment, status, timeReport: e.timeReport ?? null, metadata: e.metadata ?? null });
+    });
+    if (problems.length > 0) throw badInput("input.entries", problems.join("; "));
+
+    const accepted = publish.entries.filter((x) => seen.has(x.id));
+    const first = accepted[0];
+    const job = await this.jobs.submit(
+      {
+        name: `publish ${first.filename}${accepted.length > 1 ? ` and ${accepted.length - 1} more` : ""}`,
+        source: `user:${actor.id}`,
+        destination: first.volumeId ? `volume:${first.volumeId}` : `user:${actor.id}`,
+        client: publish.clientId ?? undefined,
+        tasks: accepted.map((x) => ({ source: x.filename, destination: x.path!, size: x.size })),
+        engine: "publish",
+      },
+      actor,
+      { publishId: publish.id },
+    );
+    return this.store.transaction(async (em) => {
+      const fresh = await em.findOneByOrFail(Publish, { id: publish.id });
+      Object.assign(fresh, { state: PublishState.SUBMITTED, submitted, jobId: job.id, updatedAt: new Date() });
+      return em.save(fresh);
+    });
+  }
+
+  async get(id: string, actor: User): Promise<Publish> {
+    const publish = await this.store.manager.findOneBy(Publish, { id });
+    if (!publish || (!isElevated(actor.role) && publish.userId !== actor.id)) throw notFound("publish", id);
+    return publish;
+  }
+
+  executionsOf(publishId: string): Promise<Execution[]> {
+    return this.store.manager.find(Execution, { where: { publishId }, order: { createdAt: "ASC" } });
+  }
+
+  /** publish-server on the uploaded entries; its failure fails the upload job (SPEC §3.4). */
+  private async ingest(job: Job): Promise<{ ok: boolean; error?: string }> {
+    const publish = await this.store.manager.findOneBy(Publish, { id: job.publishId! });
+    if (!publish) return { ok: true };
+    const user = await this.store.manager.findOneByOrFail(User, { id: publish.userId });
+    const client = publish.clientId ? await this.store.manager.findOneBy(ExecutionServer, { id: publish.clientId }) : null;
+    const payload = this.basePayload(HookPoint.PUBLISH_SERVER, user, publish.files, publish, client);
+    const submitted = new Map((publish.submitted ?? []).map((s) => [s.id, s]));
+    payload.files = publish.files
+      .filter((f) => submitted.has(String(f.id)))
+      .map((f) => {
+        const entry = publish.entries.find((x) => x.id === f.id)!;
+        const s = submitted.get(String(f.id))!;
+        return {
+          ...f,
+          filename: entry.filename,
+          is_dir: entry.isDir,
+          path: entry.path,
+          comment: s.comment,
+          status: s.status,
+          time_report: s.timeReport,
+          metadata: s.metadata ?? {},
+          ident: entry.ident,
+          can_publish: entry.canPublish,
+          v: entry.volumeId,
+          v_hr: entry.volumeCode,
+        };
+      });
+    payload.size = (payload.files as JsonObject[]).reduce((sum, f) => sum + (Number(f.size) || 0), 0);
+    const ran = await this.executions.run(HookPoint.PUBLISH_SERVER, payload, null, { publishId: publish.id, jobId: job.id });
+    const done = await this.executions.waitForAll(ran.filter((e) => e.status !== ExecutionStatus.SKIPPED));
+    const failed = done.find((e) => FAILED_RUN.includes(e.status));
+    const error = failed ? `publish-server failed: ${failed.error ?? failed.status} (execution ${failed.id})` : null;
+    await this.store.transaction(async (em) => {
+      const fresh = await em.findOneByOrFail(Publish, { id: publish.id });
+      Object.assign(fresh, { state: failed ? PublishState.FAILED : PublishState.PUBLISHED, error, updatedAt: new Date() });
+      await em.save(fresh);
+    });
+    this.pubsub.publish("publishUpdated", publish.id, { id: publish.id, state: failed ? PublishState.FAILED : PublishState.PUBLISHED, error });
+    return failed ? { ok: false, error: error! } : { ok: true };
+  }
+
+  private basePayload(hook: HookPoint, user: User, files: JsonObject[], input: { hostname?: string | null; ip?: string | null; metadata?: JsonObject | null }, client: ExecutionServer | null): JsonObject {
+    return {
+      hook: hook === HookPoint.PRE_PUBLISH_SERVER ? "pre-publish-server" : "publish-server",
+      user: user.id,
+      user_hr: user.email,
+      client: client?.id ?? null,
+      hostname: input.hostname ?? client?.hostname ?? null,
+      ip: input.ip ?? null,
+      metadata: input.metadata ?? {},
+      size: files.reduce((sum, f) => sum + (Number(f.size) || 0), 0),
+      files,
+    };
+  }
+}
