@@ -252,7 +252,7 @@ for i in range(500000):
     await configure("PRE_PUBLISH_SERVER", { linux: `${q(garbage)} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}` });
     const [invalid] = await trigger("PRE_PUBLISH_SERVER");
     assert.equal(invalid.status, "FAILED");
-    assert.match(invalid.error, /^the output file is not valid JSON: /);
+    assert.match(invalid.error, /^the output file is not valid JSON: Unexpected end of JSON input at line 1, column 12 \(position 11\)$/);
   });
 
   test("per-OS selection: no command for this server's OS is recorded SKIPPED, and hooks disabled too", async () => {

@@ -10,6 +10,7 @@ import type { PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
 import { buildArgv, CommandLineError } from "./command-line.js";
 import { ExecutionLog } from "./execution-log.js";
+import { jsonErrorPosition } from "./json-position.js";
 import { runProcess, type RunOutcome } from "./process-runner.js";
 
 export interface HookExecutorDeps {
@@ -132,7 +133,7 @@ export class HookExecutor {
     try {
       output = JSON.parse(text);
     } catch (err) {
-      return { ...finish, status: ExecutionStatus.FAILED, error: `the output file is not valid JSON: ${err instanceof Error ? err.message : String(err)}` };
+      return { ...finish, status: ExecutionStatus.FAILED, error: `the output file is not valid JSON: ${describeJsonError(text, err)}` };
     }
     if (output === null || typeof output !== "object" || Array.isArray(output)) {
       return { ...finish, status: ExecutionStatus.FAILED, error: `the output file must hold a JSON object (got ${Array.isArray(output) ? "an array" : typeof output})` };
@@ -172,6 +173,18 @@ export class HookExecutor {
     publishExecution(this.deps.pubsub, execution);
     return execution;
   }
+}
+
+/** The parser's complaint with where it happened (line, column, position), so a script author can find it. */
+function describeJsonError(text: string, err: unknown): string {
+  // Node's message may quote the whole text; keep what it says, not the quote.
+  const message = (err instanceof Error ? err.message : String(err)).split(/, "|\n/)[0].replace(/ in JSON at position \d+.*$/, "");
+  const position = jsonErrorPosition(text);
+  if (position === null) return message;
+  const before = text.slice(0, position);
+  const line = before.split("\n").length;
+  const column = position - before.lastIndexOf("\n");
+  return `${message} at line ${line}, column ${column} (position ${position})`;
 }
 
 /** "exited with code 2" plus the last stderr lines, which usually say why. */
