@@ -2,6 +2,7 @@
 import "reflect-metadata";
 import { parseArgs } from "node:util";
 import { createApp, openStore } from "./app.js";
+import { runDemo } from "./demo.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { DomainError } from "./domain/errors.js";
 import { UserRole } from "./domain/roles.js";
@@ -17,6 +18,7 @@ const USAGE = `usage: hookd <command>
   user list                               list users
   key create --email E [--label L]        print a new API key for an existing user
   print-schema                            print the GraphQL schema (SDL)
+  demo [--keep]                           run the publish workflow end to end on a throwaway workspace
 
 The server and these commands read HOOKD_DATA_DIR (default ./data), HOST, PORT and the other
 variables listed in the README.`;
@@ -75,7 +77,7 @@ async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { email: { type: "string" }, role: { type: "string" }, label: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: { email: { type: "string" }, role: { type: "string" }, label: { type: "string" }, keep: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   });
   const command = positionals.join(" ") || "serve";
   if (values.help || command === "help") {
@@ -110,6 +112,9 @@ async function main(argv: string[]): Promise<void> {
       });
       return;
     }
+    case "demo":
+      await runDemo(console.log, values.keep === true);
+      return;
     case "print-schema":
       process.stdout.write(await printHookdSchema());
       return;

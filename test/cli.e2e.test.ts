@@ -114,6 +114,16 @@ describe("the hookd command", () => {
     await server.stop();
   });
 
+  test("`hookd demo` runs the publish workflow end to end with the example hooks", () => {
+    const demo = spawnSync(process.execPath, [CLI, "demo"], { encoding: "utf8", env: { ...process.env } });
+    assert.equal(demo.status, 0, demo.stderr);
+    assert.match(demo.stdout, /moon_comp_v002: approved -> .*\/moon\/comp\/v002/);
+    assert.match(demo.stdout, /warning: moon_lighting\.exr: frames missing: 1003-1004/);
+    assert.match(demo.stdout, /moon_comp_v007: REJECTED\n\s+warning: v007 is not the next version of moon comp: expected v002/);
+    assert.match(demo.stdout, /job DONE; publish PUBLISHED/);
+    assert.match(demo.stdout, /"comment": "v002: fixed the edge flicker"/);
+  });
+
   test("bad input to the command says what is wrong and exits 2", () => {
     const dataDir = tempDir();
     const env = { ...process.env, HOOKD_DATA_DIR: dataDir };
