@@ -1,0 +1,184 @@
+"""Tests of the Python bridge against a real hookd (started here from dist/, on a temp database).
+
+Run: npm run build && /usr/bin/python3 -m unittest discover -s clients/python/tests -v
+(npm test runs them through test/python-bridge.test.ts).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.abspath(os.path.join(HERE, "..")))
+
+from hookd import HookdError, Session  # noqa: E402
+
+KEY = "hkd_python_bridge_test_key_0001"
+PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+
+class Hookd(object):
+    """A real hookd process on a free port and a temp data dir."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="hookd-py-")
+        env = dict(os.environ, HOOKD_DATA_DIR=os.path.join(self.dir, "data"), PORT="0", HOST="127.0.0.1", HOOKD_BOOTSTRAP_ADMIN_KEY=KEY)
+        self.proc = subprocess.Popen(["node", os.path.join(REPO, "dist", "src", "cli.js"), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.url = None
+        timer = threading.Timer(30, self.proc.kill)
+        timer.start()
+        try:
+            for line in self.proc.stdout:
+                m = re.search(r"listening on (http://\S+/graphql)", line)
+                if m:
+                    self.url = m.group(1)
+                    break
+        finally:
+            timer.cancel()
+        if not self.url:
+            raise RuntimeError("hookd did not start")
+        # Keep draining its output so it never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SessionTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.hookd = Hookd()
+        cls.session = Session(url=cls.hookd.url, api_key=KEY, timeout=30)
+        cls.root = os.path.join(cls.hookd.dir, "projects")
+        os.makedirs(os.path.join(cls.root, "moon", "comp", "v001"))
+        examples = os.path.join(REPO, "examples", "hooks")
+        s = cls.session
+        s.create("volume", {"code": "projects", "paths": {"linux": cls.root, "mac": cls.root}})
+        pre = "%s %s --root %s --volume projects ${PATH_JSON_INPUT} ${PATH_JSON_OUTPUT}" % (PY, os.path.join(examples, "pre_publish.py"), cls.root)
+        ingest = "%s %s ${PATH_JSON_INPUT}" % (PY, os.path.join(examples, "publish.py"))
+        for hook, line in (("PRE_PUBLISH_SERVER", pre), ("PUBLISH_SERVER", ingest), ("POST_DONE_SERVER", "/bin/echo done ${PATH_JSON_INPUT}")):
+            s.query("mutation($h: HookPoint!, $l: String!) { setHookConfig(input: { hook: $h, enabled: true, commands: { linux: $l, mac: $l } }) { hook } }", {"h": hook, "l": line})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.hookd.stop()
+
+    def test_environment_and_missing_key(self):
+        old = dict(os.environ)
+        try:
+            os.environ["HOOKD_URL"] = self.hookd.url.replace("/graphql", "")
+            os.environ["HOOKD_API_KEY"] = KEY
+            s = Session()
+            self.assertEqual(s.url, self.hookd.url)
+            self.assertEqual(s.query("{ me { email } }")["me"]["email"], "admin@localhost")
+            del os.environ["HOOKD_API_KEY"]
+            with self.assertRaises(HookdError) as ctx:
+                Session()
+            self.assertEqual(ctx.exception.code, "UNAUTHENTICATED")
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+
+    def test_errors_carry_code_and_message(self):
+        with self.assertRaises(HookdError) as ctx:
+            Session(url=self.hookd.url, api_key="hkd_wrong_key_000000000000").query("{ me { email } }")
+        self.assertEqual(ctx.exception.code, "UNAUTHENTICATED")
+        self.assertIn("invalid API key", ctx.exception.message)
+        with self.assertRaises(HookdError) as ctx:
+            self.session.create("queue", {"code": "bad code"})
+        self.assertEqual(ctx.exception.code, "BAD_USER_INPUT")
+        self.assertIn("input.code", ctx.exception.message)
+        with self.assertRaises(HookdError) as ctx:
+            Session(url="http://127.0.0.1:9/graphql", api_key=KEY, timeout=2).query("{ me { email } }")
+        self.assertEqual(ctx.exception.code, "NETWORK")
+
+    def test_prepublish_publish_and_follow_the_ingest(self):
+        s = self.session
+        comp = {"id": str(uuid.uuid4()), "filename": "moon_comp_v002", "is_dir": True, "files": [{"filename": "moon_comp.%d.exr" % f, "size": 100, "is_dir": False} for f in (1001, 1002)]}
+        bad = {"id": str(uuid.uuid4()), "filename": "final.mov", "is_dir": False, "size": 5}
+        verdict = s.prepublish([comp, bad])
+        self.assertEqual(verdict["state"], "VALIDATED")
+        self.assertTrue(verdict["comment"])
+        self.assertTrue(verdict["time_report"])
+        self.assertEqual([x["value"] for x in verdict["statuses"]], ["pending_review", "final"])
+        good, rejected = verdict["files"]
+        self.assertEqual(good["size"], 200, "directory size computed")
+        self.assertTrue(good["can_publish"])
+        self.assertEqual(good["path"], os.path.join(self.root, "moon", "comp", "v002"))
+        self.assertEqual(good["ident"], "moon comp v002")
+        self.assertTrue(rejected["rejected"])
+
+        with self.assertRaises(HookdError) as ctx:
+            s.publish(verdict["id"], [{"id": bad["id"], "comment": "x", "time_report": 1}])
+        self.assertEqual(ctx.exception.code, "BAD_USER_INPUT")
+
+        published = s.publish(verdict["id"], [{"id": comp["id"], "comment": "first pass", "time_report": 3600, "metadata": {"artist": "py"}}])
+        self.assertEqual(published["state"], "SUBMITTED")
+        job = published["job"]
+        os.makedirs(good["path"])
+        done = s.update_job_status(job["id"], "done")
+        self.assertEqual(done["status"], "DONE")
+        self.assertEqual(s.get_publish(verdict["id"])["state"], "PUBLISHED")
+        executions, _ = s.find_executions(hook="publish-server", job=job["id"])
+        self.assertEqual(len(executions), 1)
+        lines = [l["text"] for l in s.follow_log(executions[0]["id"])]
+        self.assertEqual(lines, ["ingested moon comp v002 -> %s.publish.json" % good["path"]])
+        with open(good["path"] + ".publish.json") as f:
+            self.assertEqual(json.load(f)["comment"], "first pass")
+
+    def test_create_job_update_status_and_executions(self):
+        s = self.session
+        job = s.create("job", {"name": "py job", "source": "user:admin@localhost", "destination": "volume:projects", "tasks": [{"source": "/a/x.exr", "destination": "volume=projects/moon/x.exr", "size": 10}]})
+        self.assertEqual(job["status"], "SUBMITTED")
+        self.assertEqual(job["code"], "py_job")
+        self.assertEqual(s.update_job_status(job["id"], "running", "halfway")["message"], "halfway")
+        s.update_job_status(job["id"], "DONE")
+        executions, cursor = s.find_executions(hook="POST_DONE_SERVER", job=job["id"])
+        self.assertIsNone(cursor)
+        execution = s.wait_execution(executions[0]["id"], timeout=30)
+        self.assertEqual(execution["status"], "SUCCEEDED")
+        self.assertEqual(execution["jobId"], job["id"])
+        self.assertTrue(s.log_lines(execution["id"])[0]["text"].startswith("done /"))
+        self.assertEqual(s.get_job(job["id"])["status"], "DONE")
+        with self.assertRaises(HookdError) as ctx:
+            s.update_job_status(job["id"], "RUNNING")
+        self.assertEqual(ctx.exception.code, "CONFLICT")
+
+    def test_trigger_hook_wait_and_follow_log_while_running(self):
+        s = self.session
+        script = os.path.join(self.hookd.dir, "slow.sh")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\nfor i in 1 2 3 4 5; do echo line $i; sleep 0.1; done\n")
+        os.chmod(script, 0o755)
+        s.query('mutation($l: String!) { setHookConfig(input: { hook: POST_FAILED_SERVER, enabled: true, commands: { linux: $l } }) { hook } }', {"l": script + " ${PATH_JSON_INPUT}"})
+        [finished] = s.trigger_hook("post-failed-server", {"code": "from python"}, wait=True)
+        self.assertEqual(finished["status"], "SUCCEEDED")
+        self.assertEqual(finished["input"]["code"], "from python")
+        [running] = s.trigger_hook("POST_FAILED_SERVER", wait=False)
+        self.assertEqual([l["text"] for l in s.follow_log(running["id"])], ["line %d" % i for i in range(1, 6)])
+        self.assertEqual(s.get_execution(running["id"])["status"], "SUCCEEDED")
+        page, cursor = s.find_executions(hook="POST_FAILED_SERVER", first=1)
+        self.assertEqual(len(page), 1)
+        self.assertIsNotNone(cursor)
+        more, _ = s.find_executions(hook="POST_FAILED_SERVER", first=1, after=cursor)
+        self.assertNotEqual(more[0]["id"], page[0]["id"])
+
+    def test_raw_query_and_unknown_entity(self):
+        self.assertEqual(self.session.query("{ queues { code } }")["queues"][0]["code"], "default")
+        with self.assertRaises(HookdError) as ctx:
+            self.session.create("spaceship", {})
+        self.assertEqual(ctx.exception.code, "BAD_USER_INPUT")
+
+
+if __name__ == "__main__":
+    unittest.main()
