@@ -80,7 +80,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const store = await openStore(config);
   const services = createServices(store, { executor: config.executor, logger });
   await services.pubsub.init();
-  const boot = await bootstrap(services, config, options.hostname ?? os.hostname());
+  const boot = await services.audit.as(null, () => bootstrap(services, config, options.hostname ?? os.hostname()));
   // Before new work is taken: what a crash left QUEUED or RUNNING is failed and its processes ended.
   const interrupted = await services.executions.recoverInterrupted();
   if (interrupted > 0) logger.warn(`${interrupted} execution(s) were interrupted by the last stop and are marked FAILED`);

@@ -1,4 +1,5 @@
 import { ApiKey } from "./api-key.entity.js";
+import { AuditEvent } from "./audit-event.entity.js";
 import { ExecutionLogLine } from "./execution-log-line.entity.js";
 import { ExecutionServer } from "./execution-server.entity.js";
 import { Execution } from "./execution.entity.js";
@@ -11,4 +12,4 @@ import { User } from "./user.entity.js";
 import { Volume } from "./volume.entity.js";
 import { WorkspaceSettings } from "./workspace-settings.entity.js";
 
-export const ENTITIES = [User, ApiKey, WorkspaceSettings, HookConfig, Queue, QueueHook, Volume, ExecutionServer, Job, Execution, ExecutionLogLine, Publish];
+export const ENTITIES = [User, ApiKey, WorkspaceSettings, HookConfig, Queue, QueueHook, Volume, ExecutionServer, Job, Execution, ExecutionLogLine, Publish, AuditEvent];

@@ -1,5 +1,5 @@
 import { Initial1763800000000 } from "./1763800000000-initial.js";
-import { WorkflowTables1795363320632 } from "./1795363320632-workflow-tables.js";
+import { WorkflowAndAudit1795363320632 } from "./1795363320632-workflow-and-audit.js";
 
 // In order; each runs once, recorded in the "migrations" table.
-export const MIGRATIONS = [Initial1763800000000, WorkflowTables1795363320632];
+export const MIGRATIONS = [Initial1763800000000, WorkflowAndAudit1795363320632];

@@ -1,6 +1,7 @@
 import "./enums.js";
 import type { GraphQLSchema } from "graphql";
 import { buildSchema } from "type-graphql";
+import { AuditResolver } from "../resolvers/audit.resolver.js";
 import { ExecutionResolver } from "../resolvers/execution.resolver.js";
 import { ExecutionServerResolver } from "../resolvers/execution-server.resolver.js";
 import { HookConfigResolver } from "../resolvers/hook-config.resolver.js";
@@ -14,8 +15,9 @@ import { VolumeResolver } from "../resolvers/volume.resolver.js";
 import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
 import type { Services } from "../services/services.js";
 import { authChecker } from "./auth-checker.js";
+import type { RequestContext } from "./context.js";
 
-export const RESOLVERS = [UserResolver, SettingsResolver, HookConfigResolver, QueueResolver, VolumeResolver, ExecutionServerResolver, ExecutionResolver, SubscriptionResolver, JobResolver, PublishResolver] as const;
+export const RESOLVERS = [UserResolver, SettingsResolver, HookConfigResolver, QueueResolver, VolumeResolver, ExecutionServerResolver, ExecutionResolver, SubscriptionResolver, JobResolver, PublishResolver, AuditResolver] as const;
 
 /**
  * Builds the schema for one app. Resolvers are constructed with that app's services, so two apps
@@ -26,6 +28,8 @@ export async function buildHookdSchema(services: Services): Promise<GraphQLSchem
   return buildSchema({
     resolvers: [...RESOLVERS],
     authChecker,
+    // Whatever a request changes is recorded in the audit trail as done by its caller.
+    globalMiddlewares: [({ context }: { context: RequestContext }, next) => (context?.principal ? services.audit.as(context.principal.user, next) : next())],
     pubSub: typeGraphqlPubSub(services.pubsub),
     validate: { forbidUnknownValues: false },
     container: {

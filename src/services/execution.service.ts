@@ -16,6 +16,7 @@ import type { PubSub } from "../pubsub/pubsub.js";
 import type { EffectiveHook } from "../schema/effective-hook.type.js";
 import type { Store } from "../store/store.js";
 import { HOOKD_VERSION } from "../version.js";
+import type { AuditService } from "./audit.service.js";
 import type { HookConfigService } from "./hook-config.service.js";
 
 export interface TriggerHook {
@@ -72,6 +73,7 @@ export class ExecutionService {
     private readonly queue: ExecutionQueue,
     private readonly pubsub: PubSub,
     private readonly logger: Logger,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -105,6 +107,9 @@ export class ExecutionService {
       const why = entries.map((e) => e.skipMessage).filter(Boolean).join("; ");
       throw badInput("input.hook", `nothing runs for ${input.hook}${input.queue ? ` in queue '${input.queue}'` : ""}: ${why}`);
     }
+    await this.store.transaction(async (em) => {
+      for (const e of executions) await this.audit.record(em, "execution.trigger", "execution", e.id, null, { hook: e.hook, queue: e.queue, source: e.source, command: e.command, status: e.status });
+    });
     return input.wait ? this.waitForAll(executions) : executions;
   }
 
@@ -124,7 +129,9 @@ export class ExecutionService {
         triggeredById: actor?.id ?? null,
         createdAt: new Date(),
       });
-      return em.save(next);
+      const saved = await em.save(next);
+      await this.audit.record(em, "execution.retry", "execution", saved.id, { retryOf: id, status: previous.status }, { attempt: saved.attempt, status: saved.status });
+      return saved;
     });
     publishExecution(this.pubsub, retried);
     this.queue.enqueue(retried.id);
@@ -134,6 +141,7 @@ export class ExecutionService {
   async cancel(id: string): Promise<Execution> {
     const execution = await this.get(id);
     if (isFinished(execution.status)) throw conflict("id", `execution ${id} already finished: ${execution.status}`);
+    await this.store.transaction((em) => this.audit.record(em, "execution.cancel", "execution", id, { status: execution.status }, { status: ExecutionStatus.CANCELLED }));
     if (!this.queue.cancel(id)) {
       // Not in this process's queue (interrupted, or owned by another worker): record it here.
       await this.markCancelled(id, "cancelled");

@@ -9,6 +9,7 @@ import { HookSource, SkipReason } from "../domain/effective-hooks.js";
 import { EffectiveHook } from "../schema/effective-hook.type.js";
 import type { Store } from "../store/store.js";
 import { applyCommands, type CommandsInput } from "./hook-commands.js";
+import { snapshot, type AuditService } from "./audit.service.js";
 import type { QueueService } from "./queue.service.js";
 import type { SettingsService } from "./settings.service.js";
 import { assertTimeout } from "./validation.js";
@@ -26,6 +27,7 @@ export class HookConfigService {
     private readonly store: Store,
     private readonly settings: SettingsService,
     private readonly queues: QueueService,
+    private readonly audit: AuditService,
   ) {}
 
   /** One entry per hook point; points never configured come back disabled with no commands. */
@@ -42,7 +44,9 @@ export class HookConfigService {
   async set(input: SetHookConfig): Promise<HookConfig> {
     assertTimeout("input.timeoutSeconds", input.timeoutSeconds);
     return this.store.transaction(async (em) => {
-      const config = (await em.findOneBy(HookConfig, { hook: input.hook })) ?? this.unconfigured(input.hook);
+      const existing = await em.findOneBy(HookConfig, { hook: input.hook });
+      const before = snapshot(existing);
+      const config = existing ?? this.unconfigured(input.hook);
       if (input.commands !== undefined) config.commands = applyCommands("input.commands", input.hook, input.commands, config.commands);
       if (input.enabled !== undefined) config.enabled = input.enabled;
       if (input.timeoutSeconds !== undefined) config.timeoutSeconds = input.timeoutSeconds;
@@ -57,7 +61,9 @@ export class HookConfigService {
         }
         config.executionServerId = input.executionServer;
       }
-      return em.save(config);
+      const saved = await em.save(config);
+      await this.audit.record(em, "hookConfig.set", "hookConfig", input.hook, before, saved);
+      return saved;
     });
   }
 

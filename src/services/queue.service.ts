@@ -6,6 +6,7 @@ import type { MetadataInputFields } from "../entities/metadata.embedded.js";
 import { QueueHook, QueueHookMode } from "../entities/queue-hook.entity.js";
 import { Queue, QueueStatus } from "../entities/queue.entity.js";
 import type { Store } from "../store/store.js";
+import { snapshot, type AuditService } from "./audit.service.js";
 import { applyCommands, type CommandsInput } from "./hook-commands.js";
 import { applyMetadata, assertCode, assertIntRange, assertName, assertTimeout } from "./validation.js";
 
@@ -32,7 +33,10 @@ export interface SetQueueHook {
 }
 
 export class QueueService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditService,
+  ) {}
 
   list(): Promise<Queue[]> {
     return this.store.manager.find(Queue, { order: { priority: "DESC", code: "ASC" } });
@@ -91,7 +95,9 @@ export class QueueService {
         await this.clearDefault(em);
         queue.isDefault = true;
       }
-      return em.save(queue);
+      const saved = await em.save(queue);
+      await this.audit.record(em, "queue.create", "queue", saved.id, null, saved);
+      return saved;
     });
   }
 
@@ -100,6 +106,7 @@ export class QueueService {
     return this.store.transaction(async (em) => {
       const queue = await em.findOneBy(Queue, { code });
       if (!queue) throw notFound("queue", code);
+      const before = snapshot(queue);
       if (input.code !== undefined && input.code !== queue.code) {
         await this.assertCodeFree(em, input.code);
         queue.code = input.code;
@@ -115,7 +122,9 @@ export class QueueService {
       } else if (input.default === false && queue.isDefault) {
         throw badInput("input.default", `'${queue.code}' is the default queue and there must always be one; make another queue the default instead`);
       }
-      return em.save(queue);
+      const saved = await em.save(queue);
+      await this.audit.record(em, "queue.update", "queue", saved.id, before, saved);
+      return saved;
     });
   }
 
@@ -128,8 +137,11 @@ export class QueueService {
       if (queue.isDefault) throw conflict("code", `'${code}' is the default queue; make another queue the default before deleting it`);
       const target = await em.findOneByOrFail(Queue, { isDefault: true });
       const moved = await em.update(Job, { queueId: queue.id }, { queueId: target.id });
+      const before = snapshot(queue);
+      const id = queue.id;
       await em.remove(queue);
-      queue.code = code;
+      queue.id = id;
+      await this.audit.record(em, "queue.delete", "queue", id, before, { movedJobs: moved.affected ?? 0, movedTo: target.code });
       return { queue, movedJobs: moved.affected ?? 0, movedTo: target };
     });
   }
@@ -139,12 +151,16 @@ export class QueueService {
     return this.store.transaction(async (em) => {
       const queue = await em.findOneBy(Queue, { code: input.queue });
       if (!queue) throw notFound("queue", input.queue);
-      const entry = (await em.findOneBy(QueueHook, { queueId: queue.id, hook: input.hook })) ?? em.create(QueueHook, { queueId: queue.id, hook: input.hook, enabled: true });
+      const existing = await em.findOneBy(QueueHook, { queueId: queue.id, hook: input.hook });
+      const before = snapshot(existing);
+      const entry = existing ?? em.create(QueueHook, { queueId: queue.id, hook: input.hook, enabled: true });
       entry.mode = input.mode;
       entry.commands = applyCommands("input.commands", input.hook, input.commands, entry.commands);
       if (input.enabled !== undefined) entry.enabled = input.enabled;
       if (input.timeoutSeconds !== undefined) entry.timeoutSeconds = input.timeoutSeconds;
-      return em.save(entry);
+      const saved = await em.save(entry);
+      await this.audit.record(em, "queueHook.set", "queueHook", `${queue.code}/${input.hook}`, before, saved);
+      return saved;
     });
   }
 
@@ -155,8 +171,10 @@ export class QueueService {
       const entry = await em.findOneBy(QueueHook, { queueId: queue.id, hook });
       if (!entry) throw notFound("queue hook", `${queueCode}/${hook}`);
       const id = entry.id;
+      const before = snapshot(entry);
       await em.remove(entry);
       entry.id = id;
+      await this.audit.record(em, "queueHook.remove", "queueHook", `${queueCode}/${hook}`, before, null);
       return entry;
     });
   }

@@ -4,6 +4,7 @@ import { HookExecutor } from "../executor/hook-executor.js";
 import type { Logger } from "../logger.js";
 import { InProcessPubSub, type PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
+import { AuditService } from "./audit.service.js";
 import { ExecutionServerService } from "./execution-server.service.js";
 import { ExecutionService } from "./execution.service.js";
 import { JobService } from "./job.service.js";
@@ -28,6 +29,7 @@ export interface Services {
   executions: ExecutionService;
   jobs: JobService;
   publishes: PublishService;
+  audit: AuditService;
 }
 
 export interface ServiceDeps {
@@ -40,16 +42,17 @@ export interface ServiceDeps {
 
 export function createServices(store: Store, deps: ServiceDeps): Services {
   const pubsub = deps.pubsub ?? new InProcessPubSub();
-  const settings = new SettingsService(store);
-  const queues = new QueueService(store);
-  const hookConfigs = new HookConfigService(store, settings, queues);
+  const audit = new AuditService(store);
+  const settings = new SettingsService(store, audit);
+  const queues = new QueueService(store, audit);
+  const hookConfigs = new HookConfigService(store, settings, queues, audit);
   const hookExecutor = new HookExecutor({ store, pubsub, config: deps.executor, logger: deps.logger });
   // The queue reports cancels of not-yet-started executions back to the service that records them.
   let executions: ExecutionService | undefined;
   const onCancelled = (id: string) => executions!.markCancelled(id);
   const executionQueue = deps.executionQueue?.(hookExecutor, onCancelled) ?? new EmbeddedExecutionQueue(hookExecutor, deps.executor.concurrency, deps.logger, onCancelled);
-  executions = new ExecutionService(store, hookConfigs, executionQueue, pubsub, deps.logger);
-  const volumes = new VolumeService(store);
+  executions = new ExecutionService(store, hookConfigs, executionQueue, pubsub, deps.logger, audit);
+  const volumes = new VolumeService(store, audit);
   const executionServers = new ExecutionServerService(store);
   const jobs = new JobService(store, settings, queues, volumes, executionServers, executions, pubsub);
   return {
@@ -57,7 +60,7 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     pubsub,
     executionQueue,
     settings,
-    users: new UserService(store),
+    users: new UserService(store, audit),
     queues,
     volumes,
     executionServers,
@@ -65,5 +68,6 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     executions,
     jobs,
     publishes: new PublishService(store, settings, volumes, executionServers, executions, jobs, pubsub),
+    audit,
   };
 }

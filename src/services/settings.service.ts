@@ -4,6 +4,7 @@ import { ExecutionServerKind, ExecutionServer } from "../entities/execution-serv
 import type { MetadataInputFields } from "../entities/metadata.embedded.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import type { Store } from "../store/store.js";
+import { snapshot, type AuditService } from "./audit.service.js";
 import { applyMetadata } from "./validation.js";
 
 export interface UpdateSettings {
@@ -14,7 +15,10 @@ export interface UpdateSettings {
 }
 
 export class SettingsService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditService,
+  ) {}
 
   async get(): Promise<WorkspaceSettings> {
     const row = await this.store.manager.findOneBy(WorkspaceSettings, { id: WorkspaceSettings.ID });
@@ -28,6 +32,7 @@ export class SettingsService {
     }
     return this.store.transaction(async (em) => {
       const settings = (await em.findOneBy(WorkspaceSettings, { id: WorkspaceSettings.ID })) ?? new WorkspaceSettings();
+      const before = snapshot(settings);
       if (input.hooksEnabled !== undefined) settings.hooksEnabled = input.hooksEnabled;
       if (input.auditRoles !== undefined) settings.auditRoles = [...new Set(input.auditRoles)];
       applyMetadata("input.metadata", settings.metadata, input.metadata);
@@ -42,7 +47,9 @@ export class SettingsService {
         }
         settings.defaultExecutionServerId = server.id;
       }
-      return em.save(settings);
+      const saved = await em.save(settings);
+      await this.audit.record(em, "settings.update", "settings", String(WorkspaceSettings.ID), before, saved);
+      return saved;
     });
   }
 }

@@ -5,6 +5,7 @@ import { UserRole } from "../domain/roles.js";
 import { ApiKey } from "../entities/api-key.entity.js";
 import { User } from "../entities/user.entity.js";
 import type { Store } from "../store/store.js";
+import { snapshot, type AuditService } from "./audit.service.js";
 import { assertEmail } from "./validation.js";
 
 export const API_KEY_PREFIX = "hkd_";
@@ -25,7 +26,10 @@ export interface CreatedApiKey {
 const sha256 = (value: string) => createHash("sha256").update(value, "utf8").digest("hex");
 
 export class UserService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditService,
+  ) {}
 
   list(): Promise<User[]> {
     return this.store.manager.find(User, { order: { createdAt: "ASC", email: "ASC" } });
@@ -50,7 +54,9 @@ export class UserService {
     if (!Object.values(UserRole).includes(role)) throw badInput("input.role", `must be one of ${Object.values(UserRole).join(", ")} (got '${role}')`);
     return this.store.transaction(async (em) => {
       if (await em.existsBy(User, { email })) throw conflict("input.email", `a user with email '${email}' already exists`);
-      return em.save(em.create(User, { email, role }));
+      const user = await em.save(em.create(User, { email, role }));
+      await this.audit.record(em, "user.create", "user", user.id, null, user);
+      return user;
     });
   }
 
@@ -64,8 +70,9 @@ export class UserService {
     const key = secret ?? `${API_KEY_PREFIX}${randomBytes(24).toString("base64url")}`;
     return this.store.transaction(async (em) => {
       if (!(await em.existsBy(User, { id: userId }))) throw notFound("user", userId);
-      const apiKey = em.create(ApiKey, { userId, label, prefix: key.slice(0, 12), hash: sha256(key), lastUsedAt: null, revokedAt: null });
-      return { apiKey: await em.save(apiKey), secret: key };
+      const apiKey = await em.save(em.create(ApiKey, { userId, label, prefix: key.slice(0, 12), hash: sha256(key), lastUsedAt: null, revokedAt: null }));
+      await this.audit.record(em, "apiKey.create", "apiKey", apiKey.id, null, apiKey);
+      return { apiKey, secret: key };
     });
   }
 
@@ -76,8 +83,10 @@ export class UserService {
       // Someone else's key id answers as not found, so ids cannot be probed.
       if (!key || (key.userId !== actor.id && actor.role !== UserRole.ADMIN)) throw notFound("API key", id);
       if (key.revokedAt === null) {
+        const before = snapshot(key);
         key.revokedAt = new Date();
         await em.save(key);
+        await this.audit.record(em, "apiKey.revoke", "apiKey", key.id, before, key);
       }
       return key;
     });

@@ -3,6 +3,7 @@ import { OS_NAMES, type OsName } from "../domain/os.js";
 import type { MetadataInputFields } from "../entities/metadata.embedded.js";
 import { Volume } from "../entities/volume.entity.js";
 import type { Store } from "../store/store.js";
+import { snapshot, type AuditService } from "./audit.service.js";
 import { applyMetadata, assertCode, assertName } from "./validation.js";
 
 export interface ResolvedPath {
@@ -22,7 +23,10 @@ export interface VolumeFields {
 }
 
 export class VolumeService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditService,
+  ) {}
 
   list(): Promise<Volume[]> {
     return this.store.manager.find(Volume, { order: { code: "ASC" } });
@@ -40,7 +44,9 @@ export class VolumeService {
       if (await em.existsBy(Volume, { code: input.code })) throw conflict("input.code", `a volume with code '${input.code}' already exists`);
       const volume = em.create(Volume, { code: input.code, name: input.name?.trim() || input.code });
       this.apply(volume, input);
-      return em.save(volume);
+      const saved = await em.save(volume);
+      await this.audit.record(em, "volume.create", "volume", saved.id, null, saved);
+      return saved;
     });
   }
 
@@ -49,13 +55,16 @@ export class VolumeService {
     return this.store.transaction(async (em) => {
       const volume = await em.findOneBy(Volume, { code });
       if (!volume) throw notFound("volume", code);
+      const before = snapshot(volume);
       if (input.code !== undefined && input.code !== volume.code) {
         if (await em.existsBy(Volume, { code: input.code })) throw conflict("input.code", `a volume with code '${input.code}' already exists`);
         volume.code = input.code;
       }
       if (input.name !== undefined) volume.name = input.name.trim();
       this.apply(volume, input);
-      return em.save(volume);
+      const saved = await em.save(volume);
+      await this.audit.record(em, "volume.update", "volume", saved.id, before, saved);
+      return saved;
     });
   }
 
@@ -64,8 +73,10 @@ export class VolumeService {
       const volume = await em.findOneBy(Volume, { code });
       if (!volume) throw notFound("volume", code);
       const id = volume.id;
+      const before = snapshot(volume);
       await em.remove(volume);
       volume.id = id;
+      await this.audit.record(em, "volume.delete", "volume", id, before, null);
       return volume;
     });
   }
