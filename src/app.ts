@@ -21,6 +21,7 @@ import { consoleLogger, type Logger } from "./logger.js";
 import { buildHookdSchema } from "./schema/build-schema.js";
 import { createRequestContext, type RequestContext } from "./schema/context.js";
 import { createErrorFormatter } from "./schema/error-formatter.js";
+import { queryLimits } from "./schema/limits.js";
 import { createServices, type Services } from "./services/services.js";
 import type { CreatedApiKey } from "./services/user.service.js";
 import { dataSourceOptions } from "./store/data-source-options.js";
@@ -97,6 +98,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const apollo = new ApolloServer<RequestContext>({
     schema,
     csrfPrevention: true,
+    validationRules: [queryLimits()],
     includeStacktraceInErrorResponses: config.development,
     formatError,
     plugins: [

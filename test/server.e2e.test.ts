@@ -102,6 +102,19 @@ describe("server: health, IDE, authentication, malformed requests", () => {
     expectError(res, "GRAPHQL_VALIDATION_FAILED", /nope/);
   });
 
+  test("a document nested too deep is refused with the limit, before it runs", async () => {
+    // Depth through a chain of fragments, each adding a level.
+    const fragments = Array.from({ length: 13 }, (_, i) => `fragment F${i} on Execution { retryOf { ${i < 12 ? `...F${i + 1}` : "id"} } }`).join("\n");
+    const res = await server.gql(`query Deep { executions { nodes { ...F0 } } }\n${fragments}`);
+    expectError(res, "GRAPHQL_VALIDATION_FAILED", /operation 'Deep' is nested 16 levels deep; the limit is 12/);
+  });
+
+  test("a document selecting too many fields is refused", async () => {
+    const fields = Array.from({ length: 1600 }, (_, i) => `f${i}: hooksEnabled`).join(" ");
+    const res = await server.gql(`{ settings { ${fields} } }`);
+    expectError(res, "GRAPHQL_VALIDATION_FAILED", /selects 1601 fields; the limit is 1500/);
+  });
+
   test("CSRF prevention refuses a simple form-style GET query", async () => {
     const res = await fetch(`${server.url}/graphql?query=${encodeURIComponent("{ me { email } }")}`, {
       headers: { authorization: `Bearer ${ADMIN_KEY}` },

@@ -132,7 +132,7 @@ describe("subscriptions: live execution logs", () => {
     await new Promise((r) => setTimeout(r, 300));
     writeFileSync(release, "");
     const ends = await Promise.all(live.map((s) => s.ended));
-    assert.ok(ends.every((e) => e.completed));
+    assert.ok(ends.every((e) => e.completed), JSON.stringify(ends.find((e) => !e.completed)));
     for (const s of live) {
       assert.deepEqual(linesOf(s.events).map((l) => l.seq), Array.from({ length: 2000 }, (_, i) => i + 1));
       await s.dispose();

@@ -1,10 +1,11 @@
 import type http from "node:http";
-import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
+import { GraphQLError, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { CloseCode } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { DomainError } from "../domain/errors.js";
 import { createRequestContext, type RequestContext } from "../schema/context.js";
+import { queryLimits } from "../schema/limits.js";
 import type { Services } from "../services/services.js";
 
 /** The API key from connection_init's payload: `{ "authorization": "Bearer <key>" }` (or `apiKey`). */
@@ -42,6 +43,8 @@ export function attachSubscriptions(
   const cleanup = useServer<Record<string, unknown>, { context?: RequestContext }>(
     {
       schema,
+      // The same depth and cost limits as over HTTP.
+      validate: (schema, document) => validate(schema, document, [...specifiedRules, queryLimits()]),
       onConnect: async (ctx) => {
         try {
           ctx.extra.context = await createRequestContext(services, authorizationFrom(ctx.connectionParams));

@@ -1,5 +1,5 @@
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Arg, Authorized, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, UseMiddleware } from "type-graphql";
 import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
 import { Access } from "../domain/roles.js";
 import { ExecutionLogLine } from "../entities/execution-log-line.entity.js";
@@ -8,6 +8,7 @@ import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import { User } from "../entities/user.entity.js";
 import type { RequestContext } from "../schema/context.js";
+import { AuditActor } from "../schema/audit-actor.middleware.js";
 import type { Services } from "../services/services.js";
 
 @InputType()
@@ -76,6 +77,7 @@ class ExecutionConnection {
   pageInfo: PageInfo;
 }
 
+@UseMiddleware(AuditActor)
 @Resolver(() => Execution)
 export class ExecutionResolver {
   constructor(private readonly services: Services) {}

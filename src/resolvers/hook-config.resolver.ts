@@ -1,12 +1,14 @@
-import { Arg, Authorized, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, UseMiddleware } from "type-graphql";
 import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
 import { Access } from "../domain/roles.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { HookConfig } from "../entities/hook-config.entity.js";
 import { EffectiveHook } from "../schema/effective-hook.type.js";
 import { SetHookConfigInput } from "../schema/inputs.js";
+import { AuditActor } from "../schema/audit-actor.middleware.js";
 import type { Services } from "../services/services.js";
 
+@UseMiddleware(AuditActor)
 @Resolver(() => HookConfig)
 export class HookConfigResolver {
   constructor(private readonly services: Services) {}

@@ -1,9 +1,10 @@
-import { Arg, Authorized, Field, FieldResolver, Int, Mutation, ObjectType, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, Field, FieldResolver, Int, Mutation, ObjectType, Query, Resolver, Root, UseMiddleware } from "type-graphql";
 import { HookPoint } from "../domain/hook-points.js";
 import { Access } from "../domain/roles.js";
 import { QueueHook } from "../entities/queue-hook.entity.js";
 import { Queue } from "../entities/queue.entity.js";
 import { CreateQueueInput, SetQueueHookInput, UpdateQueueInput } from "../schema/inputs.js";
+import { AuditActor } from "../schema/audit-actor.middleware.js";
 import type { Services } from "../services/services.js";
 
 @ObjectType()
@@ -18,6 +19,7 @@ class DeleteQueueResult {
   movedTo: Queue;
 }
 
+@UseMiddleware(AuditActor)
 @Resolver(() => Queue)
 export class QueueResolver {
   constructor(private readonly services: Services) {}

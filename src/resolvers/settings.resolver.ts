@@ -1,10 +1,12 @@
-import { Arg, Authorized, FieldResolver, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, FieldResolver, Mutation, Query, Resolver, Root, UseMiddleware } from "type-graphql";
 import { Access } from "../domain/roles.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import { UpdateSettingsInput } from "../schema/inputs.js";
+import { AuditActor } from "../schema/audit-actor.middleware.js";
 import type { Services } from "../services/services.js";
 
+@UseMiddleware(AuditActor)
 @Resolver(() => WorkspaceSettings)
 export class SettingsResolver {
   constructor(private readonly services: Services) {}

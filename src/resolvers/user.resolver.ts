@@ -1,9 +1,10 @@
-import { Arg, Authorized, Ctx, Field, FieldResolver, ID, Mutation, ObjectType, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, Ctx, Field, FieldResolver, ID, Mutation, ObjectType, Query, Resolver, Root, UseMiddleware } from "type-graphql";
 import { Access } from "../domain/roles.js";
 import { ApiKey } from "../entities/api-key.entity.js";
 import { User } from "../entities/user.entity.js";
 import type { RequestContext } from "../schema/context.js";
 import { CreateUserInput } from "../schema/inputs.js";
+import { AuditActor } from "../schema/audit-actor.middleware.js";
 import type { Services } from "../services/services.js";
 
 @ObjectType({ description: "A new API key. `secret` is shown only here, once; store it now." })
@@ -15,6 +16,7 @@ class CreatedApiKey {
   secret: string;
 }
 
+@UseMiddleware(AuditActor)
 @Resolver(() => User)
 export class UserResolver {
   constructor(private readonly services: Services) {}

@@ -1,9 +1,11 @@
-import { Arg, Authorized, Mutation, Query, Resolver } from "type-graphql";
+import { Arg, Authorized, Mutation, Query, Resolver, UseMiddleware } from "type-graphql";
 import { Access } from "../domain/roles.js";
 import { Volume } from "../entities/volume.entity.js";
 import { CreateVolumeInput, UpdateVolumeInput } from "../schema/inputs.js";
+import { AuditActor } from "../schema/audit-actor.middleware.js";
 import type { Services } from "../services/services.js";
 
+@UseMiddleware(AuditActor)
 @Resolver(() => Volume)
 export class VolumeResolver {
   constructor(private readonly services: Services) {}

@@ -15,7 +15,6 @@ import { VolumeResolver } from "../resolvers/volume.resolver.js";
 import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
 import type { Services } from "../services/services.js";
 import { authChecker } from "./auth-checker.js";
-import type { RequestContext } from "./context.js";
 
 export const RESOLVERS = [UserResolver, SettingsResolver, HookConfigResolver, QueueResolver, VolumeResolver, ExecutionServerResolver, ExecutionResolver, SubscriptionResolver, JobResolver, PublishResolver, AuditResolver] as const;
 
@@ -28,8 +27,6 @@ export async function buildHookdSchema(services: Services): Promise<GraphQLSchem
   return buildSchema({
     resolvers: [...RESOLVERS],
     authChecker,
-    // Whatever a request changes is recorded in the audit trail as done by its caller.
-    globalMiddlewares: [({ context }: { context: RequestContext }, next) => (context?.principal ? services.audit.as(context.principal.user, next) : next())],
     pubSub: typeGraphqlPubSub(services.pubsub),
     validate: { forbidUnknownValues: false },
     container: {
