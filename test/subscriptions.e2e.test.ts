@@ -123,6 +123,33 @@ describe("subscriptions: live execution logs", () => {
     await missing.dispose();
   });
 
+  test("access taken away while a subscription is open ends it at once: audit role removed, key revoked", async () => {
+    const release = path.join(dir, "go-access");
+    const hook = script("access.py", `#!${PY}\nimport os, time\nprint("started", flush=True)\nwhile not os.path.exists(${JSON.stringify(release)}): time.sleep(0.02)\n`);
+    await configure("POST_DONE_CLIENT", hook);
+    const { settings } = await server.ok(`{ settings { defaultExecutionServer { id } } }`);
+    const [{ id }] = (await server.ok(`mutation($s: ID) { triggerHook(input: { hook: POST_DONE_CLIENT, executionServer: $s, wait: false }) { id } }`, { s: settings.defaultExecutionServer.id })).triggerHook;
+    const auditor = await server.user("auditor@example.com", "EMPLOYEE");
+    await server.ok(`mutation { updateSettings(input: { auditRoles: [EMPLOYEE] }) { auditRoles } }`);
+    const byRole = subscribe<LogEvent>(server.url, auditor.key, LOG_SUB, { id });
+    await eventually(async () => linesOf(byRole.events).length === 1, "the first line");
+    await server.ok(`mutation { updateSettings(input: { auditRoles: [] }) { auditRoles } }`);
+    const end = await byRole.ended;
+    assert.equal(end.completed, false);
+    assert.equal(end.errors?.[0].extensions?.code, "FORBIDDEN", JSON.stringify(end));
+    await byRole.dispose();
+
+    const key = (await server.ok(`mutation { createApiKey(label: "dashboard") { secret apiKey { id } } }`)).createApiKey;
+    const byKey = subscribe<LogEvent>(server.url, key.secret, LOG_SUB, { id });
+    await eventually(async () => linesOf(byKey.events).length === 1, "the first line again");
+    await server.ok(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: key.apiKey.id });
+    const end2 = await byKey.ended;
+    assert.equal(end2.errors?.[0].extensions?.code, "UNAUTHENTICATED", JSON.stringify(end2));
+    assert.match(end2.errors![0].message, /was revoked/);
+    await byKey.dispose();
+    writeFileSync(release, "");
+  });
+
   test("50 subscribers on one execution each get every line once", async () => {
     const release = path.join(dir, "go-50");
     const hook = script("fifty.py", `#!${PY}\nimport os, time\nwhile not os.path.exists(${JSON.stringify(release)}): time.sleep(0.01)\nfor i in range(2000):\n    print("row %d" % i)\n`);

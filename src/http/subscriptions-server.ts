@@ -36,6 +36,8 @@ export function attachSubscriptions(
 ): SubscriptionsServer {
   // The same mapping as for HTTP: domain codes, validation messages, no internals.
   const format = (e: GraphQLError) => {
+    // A stream that throws mid-way hands graphql-ws a plain error: wrap it so it is formatted alike.
+    if (!(e instanceof GraphQLError)) e = new GraphQLError((e as Error).message ?? String(e), { originalError: e as Error });
     const f = formatError(e.toJSON(), e);
     return new GraphQLError(f.message, { extensions: f.extensions, path: f.path });
   };

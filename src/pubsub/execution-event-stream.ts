@@ -19,14 +19,23 @@ export class ExecutionEventStream implements AsyncIterableIterator<ExecutionEven
   private readonly pending = new Map<string, ExecutionEvent>();
   private done = false;
   private wake: (() => void) | null = null;
-  private readonly unsubscribe: Unsubscribe;
+  private readonly unsubscribe: Unsubscribe[];
+  private recheck = false;
 
   constructor(
     pubsub: PubSub,
     private readonly filter: ExecutionEventFilter,
+    /** Checks the subscriber may still read executions; throws when not (see ExecutionLogStream). */
+    private readonly authorize?: () => Promise<void>,
     private readonly maxPending = 10_000,
   ) {
-    this.unsubscribe = pubsub.subscribe("executionUpdated", "*", (event) => this.onEvent(event));
+    this.unsubscribe = [
+      pubsub.subscribe("executionUpdated", "*", (event) => this.onEvent(event)),
+      pubsub.subscribe("accessChanged", "*", () => {
+        this.recheck = true;
+        this.wake?.();
+      }),
+    ];
   }
 
   [Symbol.asyncIterator](): this {
@@ -35,6 +44,15 @@ export class ExecutionEventStream implements AsyncIterableIterator<ExecutionEven
 
   async next(): Promise<IteratorResult<ExecutionEvent>> {
     while (!this.done) {
+      if (this.recheck && this.authorize) {
+        this.recheck = false;
+        try {
+          await this.authorize();
+        } catch (err) {
+          await this.return();
+          throw err;
+        }
+      }
       const first = this.pending.entries().next();
       if (!first.done) {
         const [id, event] = first.value;
@@ -49,7 +67,7 @@ export class ExecutionEventStream implements AsyncIterableIterator<ExecutionEven
 
   async return(): Promise<IteratorResult<ExecutionEvent>> {
     this.done = true;
-    this.unsubscribe();
+    for (const off of this.unsubscribe) off();
     this.pending.clear();
     this.wake?.();
     return { done: true, value: undefined };

@@ -15,6 +15,8 @@ export interface ExecutionLogStreamOptions {
   maxBufferedBytes?: number;
   /** Lines per event when replaying from the store. */
   pageSize?: number;
+  /** Checks the subscriber may still read this log; throws (FORBIDDEN, UNAUTHENTICATED) when not. */
+  authorize?: () => Promise<void>;
 }
 
 /**
@@ -34,6 +36,8 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
   /** The buffer overflowed: the store is the source until the reader has caught up. */
   private behind = false;
   private finishedSeen = false;
+  /** Access rules changed since the last check. */
+  private recheck = false;
   private done = false;
   private wake: (() => void) | null = null;
   private readonly unsubscribe: Unsubscribe[];
@@ -45,7 +49,7 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
     pubsub: PubSub,
     private readonly executionId: string,
     after: number,
-    options: ExecutionLogStreamOptions = {},
+    private readonly options: ExecutionLogStreamOptions = {},
   ) {
     this.lastSeq = after;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
@@ -53,6 +57,10 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
     // Listen before the first read of the store, so nothing published in between is missed.
     this.unsubscribe = [
       pubsub.subscribe("executionLog", executionId, (batch) => this.onLines(batch)),
+      pubsub.subscribe("accessChanged", "*", () => {
+        this.recheck = true;
+        this.poke();
+      }),
       pubsub.subscribe("executionUpdated", executionId, (event) => {
         if (isFinished(event.status)) {
           this.finishedSeen = true;
@@ -70,6 +78,16 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
 
   async next(): Promise<IteratorResult<ExecutionLogChunk>> {
     while (!this.done) {
+      if (this.recheck && this.options.authorize) {
+        this.recheck = false;
+        try {
+          await this.options.authorize();
+        } catch (err) {
+          // Taken away while open (audit roles changed, key revoked): end with the reason.
+          this.close();
+          throw err;
+        }
+      }
       if (this.behind) {
         // Buffer live lines again from now on; anything also read from the store is deduplicated by seq.
         this.behind = false;

@@ -46,6 +46,8 @@ export interface Topics {
   executionLog: LogLineEvent[];
   jobUpdated: JobEvent;
   publishUpdated: PublishEvent;
+  /** Access rules may have changed (audit roles, a revoked key): open subscriptions check again. */
+  accessChanged: { reason: string };
 }
 
 export type Unsubscribe = () => void;

@@ -7,6 +7,7 @@ import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import { ExecutionEventStream } from "../pubsub/execution-event-stream.js";
 import { ExecutionLogStream, type ExecutionLogChunk } from "../pubsub/execution-log-stream.js";
 import type { ExecutionEvent } from "../pubsub/pubsub.js";
+import { assertAccess } from "../schema/auth-checker.js";
 import type { RequestContext } from "../schema/context.js";
 
 @ObjectType({ description: "Lines of a running execution, in order; the last event carries the finished execution instead." })
@@ -73,7 +74,11 @@ async function executionLog({ args, context }: SubscribeResolverData<unknown, Re
   const { executionId, after } = args as unknown as ExecutionLogArgs;
   const { services } = context;
   if (!(await services.store.manager.existsBy(Execution, { id: executionId }))) throw notFound("execution", executionId);
-  return new ExecutionLogStream(services.store, services.pubsub, executionId, Math.max(0, after ?? 0));
+  return new ExecutionLogStream(services.store, services.pubsub, executionId, Math.max(0, after ?? 0), {
+    authorize: async () => {
+      await assertAccess(await context.reauthenticate(), [Access.AUDIT], "subscription.executionLog");
+    },
+  });
 }
 
 @Resolver()
@@ -89,7 +94,8 @@ export class SubscriptionResolver {
 
   @Authorized(Access.AUDIT)
   @Subscription(() => ExecutionStatusEvent, {
-    subscribe: ({ args, context }: SubscribeResolverData<unknown, Record<string, unknown>, RequestContext>) => new ExecutionEventStream(context.services.pubsub, (args.filter ?? {}) as ExecutionUpdatedFilter),
+    subscribe: ({ args, context }: SubscribeResolverData<unknown, Record<string, unknown>, RequestContext>) =>
+      new ExecutionEventStream(context.services.pubsub, (args.filter ?? {}) as ExecutionUpdatedFilter, async () => assertAccess(await context.reauthenticate(), [Access.AUDIT], "subscription.executionUpdated")),
     description: "Every status change (queued, running, finished) of matching executions. A slow reader gets each execution's latest status.",
   })
   executionUpdated(@Root() event: ExecutionEvent, @Arg("filter", () => ExecutionUpdatedFilter, { nullable: true }) _filter?: ExecutionUpdatedFilter): ExecutionStatusEvent {

@@ -9,17 +9,24 @@ const DESCRIBE: Record<Access, string> = {
   [Access.ELEVATED]: "the ADMIN or EMPLOYEE role",
 };
 
+/** Passes when the caller has one of `required` (ADMIN always does); otherwise FORBIDDEN naming `what`. */
+export async function assertAccess(context: RequestContext, required: readonly Access[], what: string): Promise<void> {
+  const role = context.principal.user.role;
+  if (required.length === 0 || role === UserRole.ADMIN) return;
+  for (const access of required) {
+    if (access === Access.ELEVATED && role === UserRole.EMPLOYEE) return;
+    if (access === Access.AUDIT && (await context.settings()).auditRoles.includes(role)) return;
+  }
+  throw forbidden(`${what} requires ${required.map((a) => DESCRIBE[a]).join(" or ")}; your role is ${role}`);
+}
+
 /**
  * The one place that decides `@Authorized(...)`. Authentication itself happened when the context
  * was built, so here the caller is known; a refusal names the field and what it needs.
  */
 export const authChecker: AuthChecker<RequestContext, Access> = async ({ context, info }, required) => {
-  const role = context.principal.user.role;
-  if (required.length === 0 || role === UserRole.ADMIN) return true;
-  for (const access of required) {
-    if (access === Access.ELEVATED && role === UserRole.EMPLOYEE) return true;
-    if (access === Access.AUDIT && (await context.settings()).auditRoles.includes(role)) return true;
-  }
-  const what = `${info.parentType.name === "Query" || info.parentType.name === "Mutation" ? info.parentType.name.toLowerCase() : info.parentType.name}.${info.fieldName}`;
-  throw forbidden(`${what} requires ${required.map((a) => DESCRIBE[a]).join(" or ")}; your role is ${role}`);
+  const parent = info.parentType.name;
+  const what = `${["Query", "Mutation", "Subscription"].includes(parent) ? parent.toLowerCase() : parent}.${info.fieldName}`;
+  await assertAccess(context, required, what);
+  return true;
 };

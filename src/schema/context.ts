@@ -8,6 +8,8 @@ export interface RequestContext {
   services: Services;
   /** Workspace settings, read at most once per request (the auth checker needs the audit roles). */
   settings(): Promise<WorkspaceSettings>;
+  /** The same credentials checked again, now: long-lived subscriptions use it when access rules change. */
+  reauthenticate(): Promise<RequestContext>;
 }
 
 export async function createRequestContext(services: Services, authorization: string | undefined): Promise<RequestContext> {
@@ -17,5 +19,6 @@ export async function createRequestContext(services: Services, authorization: st
     principal,
     services,
     settings: () => (settings ??= services.settings.get()),
+    reauthenticate: () => createRequestContext(services, authorization),
   };
 }

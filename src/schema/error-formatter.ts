@@ -1,4 +1,4 @@
-import type { GraphQLFormattedError } from "graphql";
+import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import { unwrapResolverError } from "@apollo/server/errors";
 import { ArgumentValidationError } from "type-graphql";
 import type { ValidationError } from "class-validator";
@@ -22,6 +22,13 @@ function describeValidation(errors: ValidationError[], parent = ""): string[] {
   });
 }
 
+/** The error under GraphQL's wrappers (a resolver's, or a subscription stream's, which has no path). */
+function rootCause(error: unknown): unknown {
+  let current = unwrapResolverError(error);
+  for (let i = 0; i < 5 && current instanceof GraphQLError && current.originalError; i++) current = current.originalError;
+  return current;
+}
+
 export interface ErrorFormatterOptions {
   development: boolean;
   log: (message: string, error: unknown) => void;
@@ -34,7 +41,7 @@ export interface ErrorFormatterOptions {
  */
 export function createErrorFormatter({ development, log }: ErrorFormatterOptions) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
+    const original = rootCause(error);
     if (original instanceof DomainError) {
       return {
         message: original.message,

@@ -43,7 +43,7 @@ export interface ServiceDeps {
 export function createServices(store: Store, deps: ServiceDeps): Services {
   const pubsub = deps.pubsub ?? new InProcessPubSub();
   const audit = new AuditService(store);
-  const settings = new SettingsService(store, audit);
+  const settings = new SettingsService(store, audit, pubsub);
   const queues = new QueueService(store, audit);
   const hookConfigs = new HookConfigService(store, settings, queues, audit);
   const hookExecutor = new HookExecutor({ store, pubsub, config: deps.executor, logger: deps.logger });
@@ -60,7 +60,7 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     pubsub,
     executionQueue,
     settings,
-    users: new UserService(store, audit),
+    users: new UserService(store, audit, pubsub),
     queues,
     volumes,
     executionServers,

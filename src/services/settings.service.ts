@@ -3,6 +3,7 @@ import { UserRole } from "../domain/roles.js";
 import { ExecutionServerKind, ExecutionServer } from "../entities/execution-server.entity.js";
 import type { MetadataInputFields } from "../entities/metadata.embedded.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
+import type { PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
 import { snapshot, type AuditService } from "./audit.service.js";
 import { applyMetadata } from "./validation.js";
@@ -18,6 +19,7 @@ export class SettingsService {
   constructor(
     private readonly store: Store,
     private readonly audit: AuditService,
+    private readonly pubsub: PubSub,
   ) {}
 
   async get(): Promise<WorkspaceSettings> {
@@ -49,6 +51,9 @@ export class SettingsService {
       }
       const saved = await em.save(settings);
       await this.audit.record(em, "settings.update", "settings", String(WorkspaceSettings.ID), before, saved);
+      return saved;
+    }).then((saved) => {
+      if (input.auditRoles !== undefined) this.pubsub.publish("accessChanged", "*", { reason: "audit roles changed" });
       return saved;
     });
   }

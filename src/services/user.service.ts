@@ -4,6 +4,7 @@ import { badInput, conflict, forbidden, notFound, unauthenticated } from "../dom
 import { UserRole } from "../domain/roles.js";
 import { ApiKey } from "../entities/api-key.entity.js";
 import { User } from "../entities/user.entity.js";
+import type { PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
 import { snapshot, type AuditService } from "./audit.service.js";
 import { assertEmail } from "./validation.js";
@@ -29,6 +30,7 @@ export class UserService {
   constructor(
     private readonly store: Store,
     private readonly audit: AuditService,
+    private readonly pubsub: PubSub,
   ) {}
 
   list(): Promise<User[]> {
@@ -88,6 +90,9 @@ export class UserService {
         await em.save(key);
         await this.audit.record(em, "apiKey.revoke", "apiKey", key.id, before, key);
       }
+      return key;
+    }).then((key) => {
+      this.pubsub.publish("accessChanged", "*", { reason: "an API key was revoked" });
       return key;
     });
   }
