@@ -1,0 +1,202 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { isObjectType } from "graphql";
+import { ADMIN_KEY, startServer, type TestServer } from "./helpers/server.js";
+import { subscribe } from "./helpers/ws.js";
+
+// Every operation of the schema × every kind of caller → allowed, or the exact error code.
+// "allowed" means the permission check passed: the operation may still answer NOT_FOUND or
+// BAD_USER_INPUT for the (often made-up) target, but never FORBIDDEN or UNAUTHENTICATED.
+
+type Role = "admin" | "auditor" | "employee" | "owner" | "other" | "nokey" | "revoked";
+const ROLES: Role[] = ["admin", "auditor", "employee", "owner", "other", "nokey", "revoked"];
+type Rule = "ANY" | "OWNER" | "ELEVATED" | "AUDIT" | "ADMIN";
+
+/** What each rule allows; everyone else gets the code given. */
+const EXPECT: Record<Rule, Record<Role, string>> = {
+  ANY: { admin: "allowed", auditor: "allowed", employee: "allowed", owner: "allowed", other: "allowed", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED" },
+  OWNER: { admin: "allowed", auditor: "allowed", employee: "allowed", owner: "allowed", other: "NOT_FOUND", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED" },
+  ELEVATED: { admin: "allowed", auditor: "allowed", employee: "allowed", owner: "FORBIDDEN", other: "FORBIDDEN", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED" },
+  AUDIT: { admin: "allowed", auditor: "allowed", employee: "FORBIDDEN", owner: "FORBIDDEN", other: "FORBIDDEN", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED" },
+  ADMIN: { admin: "allowed", auditor: "FORBIDDEN", employee: "FORBIDDEN", owner: "FORBIDDEN", other: "FORBIDDEN", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED" },
+};
+
+interface Fixtures {
+  jobId: string;
+  publishId: string;
+  executionId: string;
+}
+
+type Op = { rule: Rule; doc: (f: Fixtures) => { query: string; variables?: Record<string, unknown> } };
+const u = () => randomUUID().slice(0, 8);
+const GHOST = "00000000-0000-0000-0000-000000000000";
+const JOB = (owner: string) => ({ name: `job ${u()}`, source: `user:${owner}`, destination: `user:${owner}`, tasks: [{ source: "/a", destination: "/b", size: 1 }] });
+
+const TABLE: Record<string, Op> = {
+  "Query.me": { rule: "ANY", doc: () => ({ query: "{ me { id } }" }) },
+  "Query.settings": { rule: "ANY", doc: () => ({ query: "{ settings { hooksEnabled } }" }) },
+  "Query.queues": { rule: "ANY", doc: () => ({ query: "{ queues { code } }" }) },
+  "Query.queue": { rule: "ANY", doc: () => ({ query: `{ queue(code: "default") { code } }` }) },
+  "Query.volumes": { rule: "ANY", doc: () => ({ query: "{ volumes { code } }" }) },
+  "Query.volume": { rule: "ANY", doc: () => ({ query: `{ volume(code: "ghost") { code } }` }) },
+  "Query.jobs": { rule: "ANY", doc: () => ({ query: "{ jobs { nodes { id } } }" }) },
+  "Query.job": { rule: "OWNER", doc: (f) => ({ query: `query($id: ID!) { job(id: $id) { code } }`, variables: { id: f.jobId } }) },
+  "Query.publish": { rule: "OWNER", doc: (f) => ({ query: `query($id: ID!) { publish(id: $id) { state } }`, variables: { id: f.publishId } }) },
+  "Query.executionServers": { rule: "ELEVATED", doc: () => ({ query: "{ executionServers { id } }" }) },
+  "Query.auditEvents": { rule: "AUDIT", doc: () => ({ query: "{ auditEvents { nodes { action } } }" }) },
+  "Query.execution": { rule: "AUDIT", doc: (f) => ({ query: `query($id: ID!) { execution(id: $id) { status } }`, variables: { id: f.executionId } }) },
+  "Query.executions": { rule: "AUDIT", doc: () => ({ query: "{ executions { nodes { id } } }" }) },
+  "Query.hookConfigs": { rule: "AUDIT", doc: () => ({ query: "{ hookConfigs { hook } }" }) },
+  "Query.hookConfig": { rule: "AUDIT", doc: () => ({ query: "{ hookConfig(hook: POST_DONE_SERVER) { hook } }" }) },
+  "Query.effectiveHooks": { rule: "AUDIT", doc: () => ({ query: "{ effectiveHooks(hook: POST_DONE_SERVER) { willRun } }" }) },
+  "Query.users": { rule: "ADMIN", doc: () => ({ query: "{ users { id } }" }) },
+
+  "Mutation.submitJob": { rule: "ANY", doc: () => ({ query: `mutation($i: SubmitJobInput!) { submitJob(input: $i) { id } }`, variables: { i: JOB("admin@localhost") } }) },
+  "Mutation.registerClient": { rule: "ANY", doc: () => ({ query: `mutation { registerClient(input: { name: "ws", hostname: "ws-${u()}", os: "linux" }) { id } }` }) },
+  "Mutation.prePublish": { rule: "ANY", doc: () => ({ query: `mutation($f: [JSONObject!]!) { prePublish(input: { files: $f }) { id } }`, variables: { f: [{ id: randomUUID(), filename: "x", size: 1 }] } }) },
+  "Mutation.createApiKey": { rule: "ANY", doc: () => ({ query: `mutation { createApiKey(label: "t") { apiKey { id } } }` }) },
+  "Mutation.revokeApiKey": { rule: "ANY", doc: () => ({ query: `mutation { revokeApiKey(id: "${GHOST}") { id } }` }) },
+  "Mutation.updateJobStatus": { rule: "OWNER", doc: (f) => ({ query: `mutation($id: ID!) { updateJobStatus(id: $id, status: RUNNING) { status } }`, variables: { id: f.jobId } }) },
+  "Mutation.retryJob": { rule: "OWNER", doc: (f) => ({ query: `mutation($id: ID!) { retryJob(id: $id) { status } }`, variables: { id: f.jobId } }) },
+  "Mutation.submitPublish": { rule: "OWNER", doc: (f) => ({ query: `mutation($id: ID!) { submitPublish(input: { publishId: $id, entries: [{ id: "ghost" }] }) { state } }`, variables: { id: f.publishId } }) },
+  "Mutation.triggerHook": { rule: "ADMIN", doc: () => ({ query: `mutation { triggerHook(input: { hook: POST_FAILED_CLIENT }) { id } }` }) },
+  "Mutation.retryExecution": { rule: "ADMIN", doc: () => ({ query: `mutation { retryExecution(id: "${GHOST}") { id } }` }) },
+  "Mutation.cancelExecution": { rule: "ADMIN", doc: () => ({ query: `mutation { cancelExecution(id: "${GHOST}") { id } }` }) },
+  "Mutation.setHookConfig": { rule: "ADMIN", doc: () => ({ query: `mutation { setHookConfig(input: { hook: POST_FAILED_CLIENT, enabled: false }) { hook } }` }) },
+  "Mutation.createQueue": { rule: "ADMIN", doc: () => ({ query: `mutation { createQueue(input: { code: "q-${u()}" }) { id } }` }) },
+  "Mutation.updateQueue": { rule: "ADMIN", doc: () => ({ query: `mutation { updateQueue(code: "ghost", input: { priority: 1 }) { id } }` }) },
+  "Mutation.deleteQueue": { rule: "ADMIN", doc: () => ({ query: `mutation { deleteQueue(code: "ghost") { code } }` }) },
+  "Mutation.setQueueHook": { rule: "ADMIN", doc: () => ({ query: `mutation { setQueueHook(input: { queue: "ghost", hook: POST_DONE_SERVER, mode: APPEND, commands: {} }) { id } }` }) },
+  "Mutation.removeQueueHook": { rule: "ADMIN", doc: () => ({ query: `mutation { removeQueueHook(queue: "ghost", hook: POST_DONE_SERVER) { id } }` }) },
+  "Mutation.updateSettings": { rule: "ADMIN", doc: () => ({ query: `mutation { updateSettings(input: { hooksEnabled: true }) { hooksEnabled } }` }) },
+  "Mutation.createUser": { rule: "ADMIN", doc: () => ({ query: `mutation { createUser(input: { email: "u-${u()}@example.com", role: STANDARD }) { id } }` }) },
+  "Mutation.createVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { createVolume(input: { code: "v-${u()}" }) { id } }` }) },
+  "Mutation.updateVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { updateVolume(code: "ghost", input: { name: "x" }) { id } }` }) },
+  "Mutation.deleteVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { deleteVolume(code: "ghost") { id } }` }) },
+
+  "Subscription.jobUpdated": { rule: "OWNER", doc: (f) => ({ query: `subscription($id: ID!) { jobUpdated(id: $id) { status } }`, variables: { id: f.jobId } }) },
+  "Subscription.publishUpdated": { rule: "OWNER", doc: (f) => ({ query: `subscription($id: ID!) { publishUpdated(id: $id) { state } }`, variables: { id: f.publishId } }) },
+  "Subscription.executionLog": { rule: "AUDIT", doc: (f) => ({ query: `subscription($id: ID!) { executionLog(executionId: $id) { lines { seq } } }`, variables: { id: f.executionId } }) },
+  "Subscription.executionUpdated": { rule: "AUDIT", doc: () => ({ query: `subscription { executionUpdated { id } }` }) },
+};
+
+describe("permissions: every operation × every caller", () => {
+  let server: TestServer;
+  let work: string;
+  const keys = {} as Record<Role, string | null>;
+  let fixtures: Fixtures;
+
+  before(async () => {
+    work = mkdtempSync(path.join(tmpdir(), "hookd-perm-"));
+    server = await startServer();
+    keys.admin = ADMIN_KEY;
+    keys.nokey = null;
+    const employee = await server.user("employee@studio.example", "EMPLOYEE");
+    keys.employee = employee.key;
+    keys.auditor = employee.key; // the same EMPLOYEE, once EMPLOYEE is an audit role
+    const owner = await server.user("owner@vendor.example", "STANDARD");
+    keys.owner = owner.key;
+    keys.other = (await server.user("other@vendor.example", "STANDARD")).key;
+    const revoked = await server.user("gone@vendor.example", "STANDARD");
+    const keyId = (await server.ok(`query { me { apiKeys { id } } }`, {}, revoked.key)).me.apiKeys[0].id;
+    await server.ok(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: keyId });
+    keys.revoked = revoked.key;
+
+    const approve = path.join(work, "approve.py");
+    writeFileSync(approve, `#!/usr/bin/python3\nimport json, sys\nd = json.load(open(sys.argv[1]))\njson.dump({"files": [{"id": f["id"], "can_publish": True, "path": "/tmp/x"} for f in d["files"]]}, open(sys.argv[2], "w"))\n`);
+    chmodSync(approve, 0o755);
+    await server.ok(`mutation($l: String!) { setHookConfig(input: { hook: PRE_PUBLISH_SERVER, enabled: true, commands: { linux: $l } }) { hook } }`, { l: `${approve} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}` });
+    await server.ok(`mutation { setHookConfig(input: { hook: POST_DONE_SERVER, enabled: true, commands: { linux: "/bin/true" } }) { hook } }`);
+    const jobId = (await server.ok(`mutation($i: SubmitJobInput!) { submitJob(input: $i) { id } }`, { i: JOB("owner@vendor.example") }, owner.key)).submitJob.id;
+    const publishId = (await server.ok(`mutation($f: [JSONObject!]!) { prePublish(input: { files: $f }) { id } }`, { f: [{ id: randomUUID(), filename: "x", size: 1 }] }, owner.key)).prePublish.id;
+    const executionId = (await server.ok(`mutation { triggerHook(input: { hook: POST_DONE_SERVER, wait: true }) { id } }`)).triggerHook[0].id;
+    fixtures = { jobId, publishId, executionId };
+  });
+  after(async () => {
+    await server.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test("the table covers every operation in the schema (add an entry for a new one)", () => {
+    const schema = server.app.schema;
+    const ops = ["Query", "Mutation", "Subscription"].flatMap((type) => {
+      const t = schema.getType(type);
+      return t && isObjectType(t) ? Object.keys(t.getFields()).map((f) => `${type}.${f}`) : [];
+    });
+    assert.deepEqual([...ops].sort(), Object.keys(TABLE).sort());
+  });
+
+  async function attempt(op: string, role: Role): Promise<string> {
+    const { query, variables } = TABLE[op].doc(fixtures);
+    if (op.startsWith("Subscription.")) {
+      const sub = subscribe(server.url, keys[role], query, variables);
+      const end = await Promise.race([sub.ended, new Promise<null>((r) => setTimeout(() => r(null), 400))]);
+      await sub.dispose();
+      if (end === null || end.completed) return "allowed";
+      if (end.close) return end.close.code === 4401 ? "UNAUTHENTICATED" : `close ${end.close.code}`;
+      const code = end.errors?.[0]?.extensions?.code ?? "ERROR";
+      return code === "FORBIDDEN" || code === "UNAUTHENTICATED" || (code === "NOT_FOUND" && TABLE[op].rule === "OWNER") ? code : "allowed";
+    }
+    const res = await server.gql(query, variables ?? {}, keys[role]);
+    if (!res.errors) return "allowed";
+    const code = res.errors[0].extensions?.code ?? "ERROR";
+    if (code === "GRAPHQL_VALIDATION_FAILED" || code === "INTERNAL_SERVER_ERROR") return `${code}: ${res.errors[0].message}`;
+    // NOT_FOUND is the expected answer to a non-owner; for everyone else it is about the made-up target.
+    return code === "FORBIDDEN" || code === "UNAUTHENTICATED" || (code === "NOT_FOUND" && TABLE[op].rule === "OWNER" && role === "other") ? code : "allowed";
+  }
+
+  for (const role of ROLES) {
+    test(`${role}: each operation is allowed or refused with the exact code`, async () => {
+      await server.ok(`mutation($r: [UserRole!]!) { updateSettings(input: { auditRoles: $r }) { auditRoles } }`, { r: role === "auditor" ? ["EMPLOYEE"] : [] });
+      const wrong: string[] = [];
+      for (const op of Object.keys(TABLE)) {
+        const expected = EXPECT[TABLE[op].rule][role];
+        const actual = await attempt(op, role);
+        if (actual !== expected) wrong.push(`${op}: expected ${expected}, got ${actual}`);
+      }
+      assert.deepEqual(wrong, []);
+    });
+  }
+});
+
+describe("internal metadata never reaches a STANDARD user", () => {
+  let server: TestServer;
+  const SECRET = `TOP-SECRET-${randomUUID()}`;
+  before(async () => {
+    server = await startServer();
+  });
+  after(() => server.close());
+
+  test("at every level, in any answer a STANDARD user can get", async () => {
+    const internal = { secret: SECRET };
+    await server.ok(`mutation($m: JSONObject) { updateSettings(input: { metadata: { internal: $m, external: { studio: "x" } } }) { hooksEnabled } }`, { m: internal });
+    await server.ok(`mutation($m: JSONObject) { createQueue(input: { code: "vfx", default: true, metadata: { internal: $m } }) { id } }`, { m: internal });
+    await server.ok(`mutation($m: JSONObject) { createVolume(input: { code: "projects", paths: { linux: "/mnt/p" }, metadata: { internal: $m } }) { id } }`, { m: internal });
+    const vendor = await server.user("vendor@example.com", "STANDARD");
+    const job = (await server.ok(`mutation($m: JSONObject) { submitJob(input: { name: "j", source: "user:vendor@example.com", destination: "volume:projects", tasks: [{ source: "/a", destination: "volume=projects/x", size: 1 }], metadata: { internal: $m } }) { id } }`, { m: internal }, vendor.key)).submitJob;
+
+    for (const query of [
+      `{ settings { metadata { internal } } }`,
+      `{ queues { metadata { internal } } }`,
+      `{ volumes { metadata { internal } } }`,
+      `query($id: ID!) { job(id: $id) { metadata { internal } } }`,
+    ]) {
+      const res = await server.gql(query, { id: job.id }, vendor.key);
+      assert.equal(res.errors?.[0].extensions?.code, "FORBIDDEN", query);
+      assert.ok(!JSON.stringify(res).includes(SECRET), query);
+    }
+    // Everything a STANDARD user may read, in one go: the secret appears nowhere.
+    const everything = await server.gql(
+      `query($id: ID!) { me { email apiKeys { prefix } } settings { hooksEnabled auditRoles metadata { external } } queues { code metadata { external } }
+        volumes { code metadata { external } } jobs { nodes { id code tasks metadata { external } queue { code } } } job(id: $id) { tasks source destination } }`,
+      { id: job.id },
+      vendor.key,
+    );
+    assert.equal(everything.errors, undefined, JSON.stringify(everything.errors));
+    assert.ok(!JSON.stringify(everything).includes(SECRET));
+  });
+});
