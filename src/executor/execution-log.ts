@@ -1,4 +1,4 @@
-import { ExecutionLogLine, LogStream } from "../entities/execution-log-line.entity.js";
+import { LogStream } from "../entities/execution-log-line.entity.js";
 import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
 
@@ -105,8 +105,7 @@ export class ExecutionLog {
     this.writing = this.writing.then(async () => {
       if (this.writeError) return;
       try {
-        // updateEntity(false): no read-back of generated ids, this is the hot path.
-        await this.store.transaction((em) => em.createQueryBuilder().insert().into(ExecutionLogLine).values(batch).updateEntity(false).execute());
+        await this.store.appendLogLines(batch);
         this.pubsub.publish("executionLog", this.executionId, batch);
       } catch (err) {
         this.writeError = err;
