@@ -1,0 +1,160 @@
+// Benchmark (not a test): hook trigger throughput and latency, side by side:
+//   hookd   triggerHook(wait: true) over GraphQL: temp file, spawn, log capture, execution persisted
+//   floor   a plain Node loop: write the temp file, spawn the same command, wait for exit
+//   webhook adnanh/webhook (Debian package `webhook`), payload passed as a file, answers after exit
+// at concurrency 1 and 16, for a /bin/sh hook and a /usr/bin/python3 hook reading ~1 KB.
+//   npm run build && node dist/bench/trigger-throughput.js [--requests 400]
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+const REQUESTS = Number(process.argv[process.argv.indexOf("--requests") + 1]) || 400;
+const KEY = "hkd_benchmark_key_0123456789abcdef";
+const CLI = new URL("../src/cli.js", import.meta.url).pathname;
+const PAYLOAD = { code: "bench", name: "benchmark job", notes: "x".repeat(900) };
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+async function load(concurrency: number, total: number, once: () => Promise<void>): Promise<{ rps: number; p50: number; p99: number }> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        next++;
+        const t = performance.now();
+        await once();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(2));
+  return { rps: Math.round(total / seconds), p50: pct(0.5), p99: pct(0.99) };
+}
+
+async function main() {
+  const dir = mkdtempSync(path.join(tmpdir(), "hookd-bench-trigger-"));
+  const children: ChildProcess[] = [];
+  try {
+    const sh = path.join(dir, "hook.sh");
+    writeFileSync(sh, `#!/bin/sh\ncat "$1" > /dev/null\necho ok\n`);
+    const py = path.join(dir, "hook.py");
+    writeFileSync(py, `#!/usr/bin/python3\nimport json, sys\nd = json.load(open(sys.argv[1]))\nprint("ok", len(d))\n`);
+    chmodSync(sh, 0o755);
+    chmodSync(py, 0o755);
+    const hooks = { sh: [sh], python: ["/usr/bin/python3", py] };
+
+    // hookd
+    const port = await freePort();
+    const hookd = spawn(process.execPath, [CLI, "serve"], { env: { ...process.env, HOOKD_DATA_DIR: path.join(dir, "data"), PORT: String(port), HOST: "127.0.0.1", HOOKD_BOOTSTRAP_ADMIN_KEY: KEY, HOOKD_EXECUTOR_CONCURRENCY: "16" }, stdio: ["ignore", "pipe", "inherit"] });
+    children.push(hookd);
+    await new Promise<void>((resolve) => hookd.stdout!.on("data", (d) => String(d).includes("listening on") && resolve()));
+    const url = `http://127.0.0.1:${port}/graphql`;
+    const gql = async (query: string, variables: object = {}) => {
+      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` }, body: JSON.stringify({ query, variables }) });
+      const body = (await res.json()) as { data: any; errors?: unknown };
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+      return body.data;
+    };
+
+    // webhook: one hook per command; the payload goes to a temp file passed as the argument.
+    const whPort = await freePort();
+    const whConfig = path.join(dir, "hooks.json");
+    writeFileSync(
+      whConfig,
+      JSON.stringify(
+        Object.entries(hooks).map(([name, argv]) => ({
+          id: name,
+          "execute-command": argv[0],
+          "pass-arguments-to-command": [...argv.slice(1).map((a) => ({ source: "string", name: a })), { source: "entire-payload", name: "" }].slice(0, argv.length),
+          "pass-file-to-command": [{ source: "entire-payload", envname: "PAYLOAD_FILE" }],
+          "include-command-output-in-response": true,
+        })),
+      ),
+    );
+    // webhook passes files by env var; a tiny wrapper hands it to the hook as $1, like hookd does.
+    const wrap = path.join(dir, "wh-wrap.sh");
+    writeFileSync(wrap, `#!/bin/sh\nexec "$@" "$PAYLOAD_FILE"\n`);
+    chmodSync(wrap, 0o755);
+    writeFileSync(
+      whConfig,
+      JSON.stringify(
+        Object.entries(hooks).map(([name, argv]) => ({
+          id: name,
+          "execute-command": wrap,
+          "pass-arguments-to-command": argv.map((a) => ({ source: "string", name: a })),
+          "pass-file-to-command": [{ source: "entire-payload", envname: "PAYLOAD_FILE" }],
+          "include-command-output-in-response": true,
+        })),
+      ),
+    );
+    const webhook = spawn("webhook", ["-hooks", whConfig, "-ip", "127.0.0.1", "-port", String(whPort)], { stdio: "ignore" });
+    children.push(webhook);
+    await new Promise((r) => setTimeout(r, 500));
+
+    const rows: string[] = [];
+    const results: Record<string, { rps: number; p50: number; p99: number }> = {};
+    for (const [name, argv] of Object.entries(hooks)) {
+      await gql(`mutation($l: String!) { setHookConfig(input: { hook: POST_DONE_SERVER, enabled: true, commands: { linux: $l } }) { hook } }`, { l: `${argv.join(" ")} \${PATH_JSON_INPUT}` });
+      const hookdOnce = async () => {
+        const data = await gql(`mutation($p: JSONObject) { triggerHook(input: { hook: POST_DONE_SERVER, payload: $p, wait: true }) { status } }`, { p: PAYLOAD });
+        if (data.triggerHook[0].status !== "SUCCEEDED") throw new Error(`hookd: ${data.triggerHook[0].status}`);
+      };
+      let n = 0;
+      const floorOnce = async () => {
+        const file = path.join(dir, `floor-${n++}.json`);
+        await writeFile(file, JSON.stringify(PAYLOAD), { mode: 0o600 });
+        await new Promise<void>((resolve, reject) => {
+          const child = spawn(argv[0], [...argv.slice(1), file], { stdio: ["ignore", "pipe", "pipe"] });
+          child.stdout!.resume();
+          child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`floor exit ${code}`))));
+        });
+        await rm(file);
+      };
+      const webhookOnce = async () => {
+        const res = await fetch(`http://127.0.0.1:${whPort}/hooks/${name}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(PAYLOAD) });
+        await res.text();
+        if (res.status !== 200) throw new Error(`webhook ${res.status}`);
+      };
+      for (const c of [1, 16]) {
+        const total = c === 1 ? Math.ceil(REQUESTS / 4) : REQUESTS;
+        for (const [target, once] of [["hookd", hookdOnce], ["floor", floorOnce], ["webhook", webhookOnce]] as const) {
+          await load(c, Math.min(20, total), once); // warm-up
+          const r = await load(c, total, once);
+          results[`${target}/${name}/c${c}`] = r;
+          rows.push(`| ${target} | ${name} | ${c} | ${total} | ${r.rps} | ${r.p50} | ${r.p99} |`);
+        }
+      }
+    }
+    const { executions } = await gql(`{ executions(first: 1) { nodes { logLineCount status } } }`);
+    const count = spawnSync("sqlite3", ["-version"]).status === 0 ? "" : "";
+    console.log(`| target | hook | concurrency | requests | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|\n${rows.join("\n")}`);
+    for (const name of Object.keys(hooks)) {
+      const h16 = results[`hookd/${name}/c16`], w16 = results[`webhook/${name}/c16`], f16 = results[`floor/${name}/c16`];
+      const h1 = results[`hookd/${name}/c1`], w1 = results[`webhook/${name}/c1`];
+      console.log(`${name}: c16 hookd/webhook ${(h16.rps / w16.rps).toFixed(2)}x, hookd/floor ${(h16.rps / f16.rps).toFixed(2)}x; c1 p50 hookd ${h1.p50} ms vs webhook ${w1.p50} ms`);
+    }
+    console.log(`last execution persisted: ${JSON.stringify(executions.nodes[0])}${count}`);
+  } finally {
+    for (const c of children) c.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
