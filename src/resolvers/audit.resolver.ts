@@ -1,6 +1,7 @@
 import { Arg, Authorized, Field, ID, InputType, Int, ObjectType, Query, Resolver } from "type-graphql";
 import { Access } from "../domain/roles.js";
 import { AuditEvent } from "../entities/audit-event.entity.js";
+import { PageInfo } from "../schema/page-info.type.js";
 import type { Services } from "../services/services.js";
 
 @InputType()
@@ -18,22 +19,13 @@ class AuditFilterInput {
   since?: Date;
 }
 
-@ObjectType()
-class AuditPageInfo {
-  @Field()
-  hasNextPage: boolean;
-
-  @Field(() => String, { nullable: true })
-  endCursor: string | null;
-}
-
 @ObjectType({ description: "Audit events, newest first." })
 class AuditConnection {
   @Field(() => [AuditEvent])
   nodes: AuditEvent[];
 
-  @Field(() => AuditPageInfo)
-  pageInfo: AuditPageInfo;
+  @Field(() => PageInfo)
+  pageInfo: PageInfo;
 }
 
 @Resolver()

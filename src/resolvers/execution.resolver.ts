@@ -9,6 +9,7 @@ import type { JsonObject } from "../entities/metadata.embedded.js";
 import { User } from "../entities/user.entity.js";
 import type { RequestContext } from "../schema/context.js";
 import { AuditActor } from "../schema/audit-actor.middleware.js";
+import { PageInfo } from "../schema/page-info.type.js";
 import type { Services } from "../services/services.js";
 
 @InputType()
@@ -54,15 +55,6 @@ class ExecutionEdge {
 
   @Field(() => Execution)
   node: Execution;
-}
-
-@ObjectType()
-class PageInfo {
-  @Field()
-  hasNextPage: boolean;
-
-  @Field(() => String, { nullable: true })
-  endCursor: string | null;
 }
 
 @ObjectType({ description: "Executions, newest first." })

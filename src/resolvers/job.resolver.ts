@@ -11,6 +11,7 @@ import type { JobEvent } from "../pubsub/pubsub.js";
 import type { RequestContext } from "../schema/context.js";
 import { MetadataInput } from "../schema/inputs.js";
 import { AuditActor } from "../schema/audit-actor.middleware.js";
+import { PageInfo } from "../schema/page-info.type.js";
 import type { Services } from "../services/services.js";
 
 @InputType()
@@ -102,15 +103,6 @@ class JobEdge {
   node: Job;
 }
 
-@ObjectType()
-class JobPageInfo {
-  @Field()
-  hasNextPage: boolean;
-
-  @Field(() => String, { nullable: true })
-  endCursor: string | null;
-}
-
 @ObjectType({ description: "Jobs, newest first. STANDARD users see their own only." })
 class JobConnection {
   @Field(() => [JobEdge])
@@ -119,8 +111,8 @@ class JobConnection {
   @Field(() => [Job])
   nodes: Job[];
 
-  @Field(() => JobPageInfo)
-  pageInfo: JobPageInfo;
+  @Field(() => PageInfo)
+  pageInfo: PageInfo;
 }
 
 @ObjectType({ description: "A status change of a job." })

@@ -27,19 +27,7 @@ export class HookCommandsInput {
 }
 
 @InputType({ description: "A path prefix per OS. Leave an OS out to keep it; null removes it." })
-export class OsPathsInput {
-  @Field(() => String, { nullable: true })
-  @MaxLength(4096)
-  linux?: string | null;
-
-  @Field(() => String, { nullable: true })
-  @MaxLength(4096)
-  mac?: string | null;
-
-  @Field(() => String, { nullable: true })
-  @MaxLength(4096)
-  windows?: string | null;
-}
+export class OsPathsInput extends HookCommandsInput {}
 
 @InputType({ description: "Metadata to set. A half left out stays as it is; each given half replaces the stored one." })
 export class MetadataInput {

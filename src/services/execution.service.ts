@@ -1,4 +1,4 @@
-import { Brackets, In, type SelectQueryBuilder } from "typeorm";
+import { In, type SelectQueryBuilder } from "typeorm";
 import { badInput, conflict, DomainError, notFound } from "../domain/errors.js";
 import { SkipReason } from "../domain/effective-hooks.js";
 import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
@@ -14,6 +14,7 @@ import { samplePayload } from "../executor/sample-payloads.js";
 import type { Logger } from "../logger.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import type { EffectiveHook } from "../schema/effective-hook.type.js";
+import { KeysetPager, type Page } from "../store/keyset-page.js";
 import type { Store } from "../store/store.js";
 import { HOOKD_VERSION } from "../version.js";
 import type { AuditService } from "./audit.service.js";
@@ -46,25 +47,11 @@ export interface ExecutionFilter {
   since?: Date;
 }
 
-export interface ExecutionPage {
-  nodes: Execution[];
-  hasNextPage: boolean;
-  endCursor: string | null;
-}
-
-export const MAX_PAGE = 500;
 export const MAX_LOG_PAGE = 10_000;
 
 /** Reasons that leave a trace: the entry was meant to run but could not (SPEC §1/§2 SKIPPED). */
 const RECORDED_SKIPS: readonly SkipReason[] = [SkipReason.HOOKS_DISABLED, SkipReason.NO_COMMAND_FOR_OS, SkipReason.NO_EXECUTION_SERVER];
 
-const encodeCursor = (e: Execution) => Buffer.from(`${e.createdAt.toISOString()}|${e.id}`).toString("base64url");
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
-  const createdAt = new Date(at ?? "");
-  if (!id || Number.isNaN(createdAt.getTime())) throw badInput("after", "is not a cursor returned by this API (use pageInfo.endCursor)");
-  return { createdAt, id };
-}
 
 export class ExecutionService {
   constructor(
@@ -186,33 +173,20 @@ export class ExecutionService {
     return execution;
   }
 
+  private readonly pager = new KeysetPager<Execution>("createdAt");
+
   cursorOf(execution: Execution): string {
-    return encodeCursor(execution);
+    return this.pager.cursorOf(execution);
   }
 
-  async list(filter: ExecutionFilter, first = 50, after?: string | null): Promise<ExecutionPage> {
-    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput("first", `must be a whole number from 1 to ${MAX_PAGE} (got ${first})`);
+  list(filter: ExecutionFilter, first = 50, after?: string | null): Promise<Page<Execution>> {
     const qb: SelectQueryBuilder<Execution> = this.store.manager.createQueryBuilder(Execution, "e");
     if (filter.hook) qb.andWhere("e.hook = :hook", { hook: filter.hook });
     if (filter.status) qb.andWhere("e.status = :status", { status: filter.status });
     if (filter.queue) qb.andWhere("e.queue = :queue", { queue: filter.queue });
     if (filter.job) qb.andWhere("e.jobId = :job", { job: filter.job });
-    if (filter.since) qb.andWhere("e.createdAt >= :since", { since: this.dbDate(filter.since) });
-    if (after) {
-      const cursor = decodeCursor(after);
-      const at = this.dbDate(cursor.createdAt);
-      qb.andWhere(new Brackets((w) => w.where("e.createdAt < :at", { at }).orWhere("e.createdAt = :at AND e.id < :cid", { at, cid: cursor.id })));
-    }
-    const rows = await qb.orderBy("e.createdAt", "DESC").addOrderBy("e.id", "DESC").take(first + 1).getMany();
-    const nodes = rows.slice(0, first);
-    return { nodes, hasNextPage: rows.length > first, endCursor: nodes.length > 0 ? encodeCursor(nodes[nodes.length - 1]) : null };
-  }
-
-  /** A Date as the store keeps createdAt, so comparisons in SQL compare like with like. */
-  private dbDate(date: Date): unknown {
-    const { dataSource } = this.store;
-    const column = dataSource.getMetadata(Execution).findColumnWithPropertyName("createdAt")!;
-    return dataSource.driver.preparePersistentValue(date, column);
+    if (filter.since) qb.andWhere("e.createdAt >= :since", { since: this.pager.dbValue(qb, filter.since) });
+    return this.pager.page(qb, first, after);
   }
 
   async logLines(executionId: string, after = 0, first = 1000): Promise<ExecutionLogLine[]> {

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { Brackets } from "typeorm";
 import { SkipReason } from "../domain/effective-hooks.js";
 import { badInput, conflict, DomainError, forbidden, notFound } from "../domain/errors.js";
 import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
@@ -13,6 +12,7 @@ import { Queue, QueueStatus } from "../entities/queue.entity.js";
 import { User } from "../entities/user.entity.js";
 import { Volume } from "../entities/volume.entity.js";
 import type { PubSub } from "../pubsub/pubsub.js";
+import { KeysetPager, type Page } from "../store/keyset-page.js";
 import type { Store } from "../store/store.js";
 import type { ExecutionServerService } from "./execution-server.service.js";
 import type { ExecutionService } from "./execution.service.js";
@@ -209,28 +209,19 @@ export class JobService {
     return job;
   }
 
-  async list(filter: JobFilter, first: number, after: string | null | undefined, actor: User): Promise<{ nodes: Job[]; hasNextPage: boolean; endCursor: string | null }> {
-    if (!Number.isInteger(first) || first < 1 || first > 500) throw badInput("first", `must be a whole number from 1 to 500 (got ${first})`);
+  private readonly pager = new KeysetPager<Job>("createdAt");
+
+  async list(filter: JobFilter, first: number, after: string | null | undefined, actor: User): Promise<Page<Job>> {
     const qb = this.store.manager.createQueryBuilder(Job, "j");
     if (!isElevated(actor.role)) qb.andWhere("j.userId = :me", { me: actor.id });
     if (filter.status) qb.andWhere("j.status = :status", { status: filter.status });
     if (filter.user) qb.andWhere("j.userId = :user", { user: filter.user });
     if (filter.queue) qb.andWhere("j.queueId = :queueId", { queueId: (await this.queues.get(filter.queue)).id });
-    if (after) {
-      const [at, cid] = Buffer.from(after, "base64url").toString("utf8").split("|");
-      const date = new Date(at ?? "");
-      if (!cid || Number.isNaN(date.getTime())) throw badInput("after", "is not a cursor returned by this API (use pageInfo.endCursor)");
-      const column = this.store.dataSource.getMetadata(Job).findColumnWithPropertyName("createdAt")!;
-      const dbAt = this.store.dataSource.driver.preparePersistentValue(date, column);
-      qb.andWhere(new Brackets((w) => w.where("j.createdAt < :at", { at: dbAt }).orWhere("j.createdAt = :at AND j.id < :cid", { at: dbAt, cid })));
-    }
-    const rows = await qb.orderBy("j.createdAt", "DESC").addOrderBy("j.id", "DESC").take(first + 1).getMany();
-    const nodes = rows.slice(0, first);
-    return { nodes, hasNextPage: rows.length > first, endCursor: nodes.length ? this.cursorOf(nodes[nodes.length - 1]) : null };
+    return this.pager.page(qb, first, after);
   }
 
   cursorOf(job: Job): string {
-    return Buffer.from(`${job.createdAt.toISOString()}|${job.id}`).toString("base64url");
+    return this.pager.cursorOf(job);
   }
 
   executionsOf(jobId: string): Promise<Execution[]> {
