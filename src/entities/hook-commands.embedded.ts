@@ -1,6 +1,5 @@
 import { Field, ObjectType } from "type-graphql";
 import { Column } from "typeorm";
-import type { OsName } from "../domain/os.js";
 
 /** One command line per OS; a missing line means "not configured on that OS". */
 @ObjectType({ description: "Command line per operating system; null means the hook is not configured for that OS." })
@@ -16,8 +15,4 @@ export class HookCommands {
   @Field(() => String, { nullable: true })
   @Column({ type: "text", nullable: true })
   windows: string | null = null;
-
-  static forOs(commands: HookCommands, os: OsName): string | null {
-    return commands[os];
-  }
 }

@@ -1,5 +1,4 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { IsNull } from "typeorm";
 import { badInput, conflict, forbidden, notFound, unauthenticated } from "../domain/errors.js";
 import { UserRole } from "../domain/roles.js";
 import { ApiKey } from "../entities/api-key.entity.js";
@@ -135,9 +134,6 @@ export class UserService {
     return { ...created, user, generated: configuredKey === null };
   }
 
-  activeKeyCount(userId: string): Promise<number> {
-    return this.store.manager.countBy(ApiKey, { userId, revokedAt: IsNull() });
-  }
 
   assertSelfOrAdmin(actor: User, userId: string, what = "manage another user's API keys"): void {
     if (actor.id !== userId && actor.role !== UserRole.ADMIN) throw forbidden(`only an ADMIN may ${what}`);
