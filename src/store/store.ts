@@ -62,11 +62,38 @@ export class Store {
     if (this.insertLines !== undefined) return this.insertLines;
     if (this.dataSource.options.type !== "better-sqlite3") return (this.insertLines = null);
     const db = (this.dataSource.driver as unknown as { databaseConnection: SqliteDatabase }).databaseConnection;
-    const statement = db.prepare(`INSERT INTO "execution_log_line" ("executionId", "seq", "stream", "at", "text") VALUES (?, ?, ?, ?, ?)`);
+    // Rows go in groups of CHUNK per statement execution (one statement run per row was the cost).
+    const CHUNK = 100;
+    const sql = (n: number) => `INSERT INTO "execution_log_line" ("executionId", "seq", "stream", "at", "text") VALUES ${Array(n).fill("(?, ?, ?, ?, ?)").join(", ")}`;
+    const many = db.prepare(sql(CHUNK));
+    const one = db.prepare(sql(1));
     // TypeORM's own datetime format on SQLite (UTC, milliseconds), so its reads parse these.
-    const datetime = (d: Date) => d.toISOString().replace("T", " ").replace("Z", "");
+    // Lines arrive many per millisecond: format each millisecond once.
+    let lastMs = -1;
+    let lastText = "";
+    const datetime = (d: Date) => {
+      const ms = d.getTime();
+      if (ms !== lastMs) {
+        lastMs = ms;
+        lastText = d.toISOString().replace("T", " ").replace("Z", "");
+      }
+      return lastText;
+    };
+    const values = (rows: LogRow[]) => {
+      const out = new Array<unknown>(rows.length * 5);
+      rows.forEach((r, i) => {
+        out[i * 5] = r.executionId;
+        out[i * 5 + 1] = r.seq;
+        out[i * 5 + 2] = r.stream;
+        out[i * 5 + 3] = datetime(r.at);
+        out[i * 5 + 4] = r.text;
+      });
+      return out;
+    };
     this.insertLines = db.transaction((rows: LogRow[]) => {
-      for (const r of rows) statement.run(r.executionId, r.seq, r.stream, datetime(r.at), r.text);
+      let i = 0;
+      for (; i + CHUNK <= rows.length; i += CHUNK) many.run(...values(rows.slice(i, i + CHUNK)));
+      for (; i < rows.length; i++) one.run(...values([rows[i]]));
     });
     return this.insertLines;
   }
