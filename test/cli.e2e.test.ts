@@ -111,6 +111,15 @@ describe("the hookd command", () => {
     const server = await serve({ HOOKD_DATA_DIR: dataDir });
     assert.deepEqual((await me(server.url, key)).body.data.me, { email: "td@studio.example", role: "EMPLOYEE" });
     assert.equal((await me(server.url, key2!)).status, 200);
+    // The audit trail says the command line made the user and its keys, and hookd the first admin.
+    const adminKey = /^\s+(hkd_\S+)$/m.exec(server.stdout())![1];
+    const res = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${adminKey}` },
+      body: JSON.stringify({ query: "{ auditEvents(first: 50) { nodes { actor action } } }" }),
+    });
+    const trail = ((await res.json()) as any).data.auditEvents.nodes.map((n: any) => `${n.actor} ${n.action}`).reverse();
+    assert.deepEqual(trail, ["cli user.create", "cli apiKey.create", "cli apiKey.create", "hookd user.create", "hookd apiKey.create"]);
     await server.stop();
   });
 
