@@ -44,7 +44,3 @@ const INFO = new Map(HOOK_POINTS.map((p) => [p, info(p)]));
 export function hookPointInfo(point: HookPoint): HookPointInfo {
   return INFO.get(point)!;
 }
-
-export function isHookPoint(value: string): value is HookPoint {
-  return INFO.has(value as HookPoint);
-}
