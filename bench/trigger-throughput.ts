@@ -3,7 +3,8 @@
 //   floor   a plain Node loop: write the temp file, spawn the same command, wait for exit
 //   webhook adnanh/webhook (Debian package `webhook`), payload passed as a file, answers after exit
 // at concurrency 1 and 16, for a /bin/sh hook and a /usr/bin/python3 hook reading ~1 KB.
-//   npm run build && node dist/bench/trigger-throughput.js [--requests 400]
+//   npm run build && node dist/bench/trigger-throughput.js [--requests 400] [--hooks sh,python] [--targets hookd,floor,webhook]
+//   HOOKD_BENCH_PROFILE=/tmp/prof also writes a CPU profile of hookd.
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile, rm } from "node:fs/promises";
@@ -11,7 +12,10 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-const REQUESTS = Number(process.argv[process.argv.indexOf("--requests") + 1]) || 400;
+const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const REQUESTS = Number(arg("--requests")) || 400;
+const HOOKS = (arg("--hooks") ?? "sh,python").split(",");
+const TARGETS = (arg("--targets") ?? "hookd,floor,webhook").split(",");
 const KEY = "hkd_benchmark_key_0123456789abcdef";
 const CLI = new URL("../src/cli.js", import.meta.url).pathname;
 const PAYLOAD = { code: "bench", name: "benchmark job", notes: "x".repeat(900) };
@@ -54,11 +58,11 @@ async function main() {
     writeFileSync(py, `#!/usr/bin/python3\nimport json, sys\nd = json.load(open(sys.argv[1]))\nprint("ok", len(d))\n`);
     chmodSync(sh, 0o755);
     chmodSync(py, 0o755);
-    const hooks = { sh: [sh], python: ["/usr/bin/python3", py] };
+    const hooks = Object.fromEntries(Object.entries({ sh: [sh], python: ["/usr/bin/python3", py] }).filter(([name]) => HOOKS.includes(name)));
 
     // hookd
     const port = await freePort();
-    const hookd = spawn(process.execPath, [CLI, "serve"], { env: { ...process.env, HOOKD_DATA_DIR: path.join(dir, "data"), PORT: String(port), HOST: "127.0.0.1", HOOKD_BOOTSTRAP_ADMIN_KEY: KEY, HOOKD_EXECUTOR_CONCURRENCY: "16" }, stdio: ["ignore", "pipe", "inherit"] });
+    const hookd = spawn(process.execPath, [...(process.env.HOOKD_BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.HOOKD_BENCH_PROFILE}`] : []), CLI, "serve"], { env: { ...process.env, HOOKD_DATA_DIR: path.join(dir, "data"), PORT: String(port), HOST: "127.0.0.1", HOOKD_BOOTSTRAP_ADMIN_KEY: KEY, HOOKD_EXECUTOR_CONCURRENCY: "16" }, stdio: ["ignore", "pipe", "inherit"] });
     children.push(hookd);
     await new Promise<void>((resolve) => hookd.stdout!.on("data", (d) => String(d).includes("listening on") && resolve()));
     const url = `http://127.0.0.1:${port}/graphql`;
@@ -69,20 +73,24 @@ async function main() {
       return body.data;
     };
 
-    // webhook: one hook per command.
+    // webhook: one hook per command. webhook hands over the payload file only through an
+    // environment variable, so its scripts read $PAYLOAD_FILE and otherwise do the same work as
+    // hookd's (no wrapper script: that would cost webhook an extra exec per run).
     const whPort = await freePort();
     const whConfig = path.join(dir, "hooks.json");
-    // webhook passes files by env var; a tiny wrapper hands it to the hook as $1, like hookd does.
-    const wrap = path.join(dir, "wh-wrap.sh");
-    writeFileSync(wrap, `#!/bin/sh\nexec "$@" "$PAYLOAD_FILE"\n`);
-    chmodSync(wrap, 0o755);
+    const whSh = path.join(dir, "wh-hook.sh");
+    writeFileSync(whSh, `#!/bin/sh\ncat "$PAYLOAD_FILE" > /dev/null\necho ok\n`);
+    const whPy = path.join(dir, "wh-hook.py");
+    writeFileSync(whPy, `#!/usr/bin/python3\nimport json, os\nd = json.load(open(os.environ["PAYLOAD_FILE"]))\nprint("ok", len(d))\n`);
+    chmodSync(whSh, 0o755);
+    chmodSync(whPy, 0o755);
+    const whCommands: Record<string, string> = { sh: whSh, python: whPy };
     writeFileSync(
       whConfig,
       JSON.stringify(
-        Object.entries(hooks).map(([name, argv]) => ({
+        Object.keys(hooks).map((name) => ({
           id: name,
-          "execute-command": wrap,
-          "pass-arguments-to-command": argv.map((a) => ({ source: "string", name: a })),
+          "execute-command": whCommands[name],
           "pass-file-to-command": [{ source: "entire-payload", envname: "PAYLOAD_FILE" }],
           "include-command-output-in-response": true,
         })),
@@ -118,7 +126,7 @@ async function main() {
       };
       for (const c of [1, 16]) {
         const total = c === 1 ? Math.ceil(REQUESTS / 4) : REQUESTS;
-        for (const [target, once] of [["hookd", hookdOnce], ["floor", floorOnce], ["webhook", webhookOnce]] as const) {
+        for (const [target, once] of ([["hookd", hookdOnce], ["floor", floorOnce], ["webhook", webhookOnce]] as const).filter(([t]) => TARGETS.includes(t))) {
           await load(c, Math.min(20, total), once); // warm-up
           const r = await load(c, total, once);
           results[`${target}/${name}/c${c}`] = r;
@@ -131,6 +139,7 @@ async function main() {
     for (const name of Object.keys(hooks)) {
       const h16 = results[`hookd/${name}/c16`], w16 = results[`webhook/${name}/c16`], f16 = results[`floor/${name}/c16`];
       const h1 = results[`hookd/${name}/c1`], w1 = results[`webhook/${name}/c1`];
+      if (!h16 || !w16 || !f16 || !h1 || !w1) continue;
       console.log(`${name}: c16 hookd/webhook ${(h16.rps / w16.rps).toFixed(2)}x, hookd/floor ${(h16.rps / f16.rps).toFixed(2)}x; c1 p50 hookd ${h1.p50} ms vs webhook ${w1.p50} ms`);
     }
     console.log(`last execution persisted: ${JSON.stringify(executions.nodes[0])}`);

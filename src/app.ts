@@ -23,6 +23,7 @@ import { createRequestContext, type RequestContext } from "./schema/context.js";
 import { createErrorFormatter } from "./schema/error-formatter.js";
 import { queryLimits } from "./schema/limits.js";
 import { createServices, type Services } from "./services/services.js";
+import { startSpawner } from "./executor/spawner-factory.js";
 import type { CreatedApiKey } from "./services/user.service.js";
 import { dataSourceOptions } from "./store/data-source-options.js";
 import { Store } from "./store/store.js";
@@ -78,8 +79,13 @@ async function bootstrap(services: Services, config: HookdConfig, hostname: stri
 /** The composition root: everything hookd is, built from one config, with no module-level state. */
 export async function createApp(config: HookdConfig, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? consoleLogger;
-  const store = await openStore(config);
-  const services = createServices(store, { executor: config.executor, logger });
+  // First, so a spawner that cannot work stops start-up before anything is opened.
+  const spawner = await startSpawner(config.executor.spawner, logger);
+  const store = await openStore(config).catch(async (err) => {
+    await spawner.destroy();
+    throw err;
+  });
+  const services = createServices(store, { executor: config.executor, logger, spawner });
   await services.pubsub.init();
   const boot = await services.audit.as(null, () => bootstrap(services, config, options.hostname ?? os.hostname()));
   // Before new work is taken: what a crash left QUEUED or RUNNING is failed and its processes ended.
@@ -170,6 +176,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       else await apollo.stop().catch(() => undefined);
       // Running hooks are cancelled (their process groups killed) and recorded before the store closes.
       await services.executionQueue.destroy();
+      await spawner.destroy();
       await services.pubsub.destroy();
       await services.executionServers.markOffline(boot.self.id).catch((err) => logger.warn(`could not mark this server offline: ${String(err)}`));
       await store.drain();

@@ -31,7 +31,16 @@ export interface ExecutorConfig {
   keepTempFiles: boolean;
   /** Parent of the per-execution temp directories. */
   tempDir: string;
+  /**
+   * How hook processes are started: "helper" (a small C process started once, which spawns with
+   * posix_spawn: no copy of hookd's memory per run), "node" (Node's child_process, which forks
+   * hookd for every run), or "auto" (the helper when it was built, else node).
+   */
+  spawner: SpawnerKind;
 }
+
+export const SPAWNER_KINDS = ["auto", "helper", "node"] as const;
+export type SpawnerKind = (typeof SPAWNER_KINDS)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -102,6 +111,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (queue !== "embedded") {
     problems.push(`HOOKD_EXECUTION_QUEUE='${queue}' is not available in this version; the only execution queue is 'embedded' (unset HOOKD_EXECUTION_QUEUE)`);
   }
+  const spawner = (env.HOOKD_SPAWNER?.trim() || "auto") as SpawnerKind;
+  if (!SPAWNER_KINDS.includes(spawner)) {
+    problems.push(`HOOKD_SPAWNER must be one of ${SPAWNER_KINDS.join(", ")} (got '${env.HOOKD_SPAWNER}'); 'auto' uses the spawn helper when it was built (npm run build with a C compiler), else Node's child_process`);
+  }
   const executor: ExecutorConfig = {
     queue: "embedded",
     concurrency: int("HOOKD_EXECUTOR_CONCURRENCY", 8, 1, 256),
@@ -109,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     killGraceMs: int("HOOKD_KILL_GRACE_MS", 2000, 0, 60_000, " ms"),
     keepTempFiles: bool(env.HOOKD_KEEP_TEMP_FILES),
     tempDir: path.resolve(env.HOOKD_TEMP_DIR?.trim() || os.tmpdir()),
+    spawner,
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

@@ -87,7 +87,10 @@ print(json.dumps({"argv": sys.argv[1:], "input": json.load(open(path)), "mode": 
     assert.equal(seen.dirmode, "0o700");
     assert.deepEqual(seen.env, { HOOKD_HOOK: "post-done-server", HOOKD_EXECUTION_ID: execution.id });
     assert.equal(existsSync(seen.argv[1]), false, "the temp input file is removed afterwards");
-    assert.deepEqual(readdirSync(tempParent), []);
+    // One private directory per hookd process, empty between runs.
+    const workDirs = readdirSync(tempParent);
+    assert.equal(workDirs.length, 1);
+    assert.deepEqual(readdirSync(path.join(tempParent, workDirs[0])), []);
   });
 
   test("a non-zero exit fails with the code and the last stderr lines", async () => {

@@ -1,6 +1,6 @@
 import { LogStream } from "../entities/execution-log-line.entity.js";
 import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
-import type { Store } from "../store/store.js";
+import type { Store, WriteOp } from "../store/store.js";
 
 export interface ExecutionLogOptions {
   /** Bytes of output one execution may store; what comes after is counted, not stored. */
@@ -80,14 +80,43 @@ export class ExecutionLog {
     this.append(LogStream.SYSTEM, text, new Date());
   }
 
-  /** Writes what is pending, adds the cap line if output was dropped, and waits for the store. */
-  async close(): Promise<void> {
-    if (this.droppedBytes > 0) {
-      this.system(`output cap of ${formatBytes(this.options.capBytes)} reached: ${this.droppedLines} more lines (${formatBytes(this.droppedBytes)}) were not stored; the hook kept running`);
+  /** Ends the log: adds the cap line if output was dropped. Returns the final line count. */
+  seal(): number {
+    if (!this.sealed) {
+      this.sealed = true;
+      if (this.droppedBytes > 0) {
+        this.system(`output cap of ${formatBytes(this.options.capBytes)} reached: ${this.droppedLines} more lines (${formatBytes(this.droppedBytes)}) were not stored; the hook kept running`);
+      }
     }
-    this.flush();
+    return this.seq;
+  }
+
+  private sealed = false;
+
+  /**
+   * Seals the log and writes what is pending together with `alsoWrite` (the execution's final
+   * state) in one transaction, then publishes the last lines. Should the
+   * log write fail, `alsoWrite` is still written on its own before the error is thrown: the
+   * outcome must not be lost with the log.
+   */
+  async close(alsoWrite: WriteOp[] = []): Promise<void> {
+    this.seal();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const batch = this.pending;
+    this.pending = [];
     await this.writing;
-    if (this.writeError) throw this.writeError;
+    if (!this.writeError) {
+      try {
+        await this.store.write([{ logLines: batch }, ...alsoWrite]);
+        if (batch.length > 0) this.pubsub.publish("executionLog", this.executionId, batch);
+        return;
+      } catch (err) {
+        this.writeError = err;
+      }
+    }
+    if (alsoWrite.length > 0) await this.store.write(alsoWrite);
+    throw this.writeError;
   }
 
   private append(stream: LogStream, text: string, at: Date): void {

@@ -36,6 +36,7 @@ export class EmbeddedExecutionQueue implements ExecutionQueue {
     this.waiting.length = 0;
     for (const { controller } of this.running.values()) controller.abort();
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
+    this.executor.close();
   }
 
   enqueue(executionId: string): void {

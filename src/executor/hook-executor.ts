@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { ExecutorConfig } from "../config.js";
 import { hookPointInfo } from "../domain/hook-points.js";
@@ -12,9 +13,12 @@ import { buildArgv, CommandLineError } from "./command-line.js";
 import { ExecutionLog } from "./execution-log.js";
 import { jsonErrorPosition } from "./json-position.js";
 import { runProcess, type RunOutcome } from "./process-runner.js";
+import type { Spawner } from "./spawner.js";
 
 export interface HookExecutorDeps {
   store: Store;
+  /** Starts hook processes (the spawn helper, or Node's child_process). */
+  spawner: Spawner;
   pubsub: PubSub;
   config: ExecutorConfig;
   logger: Logger;
@@ -48,36 +52,62 @@ export function publishExecution(pubsub: PubSub, e: Execution): void {
  * line by line, the outcome recorded as data. Never throws for anything the hook does.
  */
 export class HookExecutor {
+  private dir: string | null = null;
+
   constructor(private readonly deps: HookExecutorDeps) {}
+
+  /** This process's private directory for input and output files, made on first use. */
+  private workDir(): string {
+    if (this.dir === null || !existsSync(this.dir)) this.dir = mkdtempSync(path.join(this.deps.config.tempDir, "hookd-"));
+    return this.dir;
+  }
+
+  /** Removes the work directory when nothing was kept in it. */
+  close(): void {
+    if (this.dir === null) return;
+    try {
+      rmdirSync(this.dir);
+    } catch {
+      // Files kept for debugging (or left by a hook) stay where they are.
+    }
+    this.dir = null;
+  }
 
   async run(executionId: string, signal: AbortSignal): Promise<Execution> {
     const { store, config } = this.deps;
-    const execution = await store.manager.findOneByOrFail(Execution, { id: executionId });
+    const execution = await store.findById(Execution, executionId);
+    if (!execution) throw new Error(`execution ${executionId} does not exist`);
     if (execution.status !== ExecutionStatus.QUEUED) return execution;
     const info = hookPointInfo(execution.hook);
     const log = new ExecutionLog(store, this.deps.pubsub, execution.id, { capBytes: config.logCapBytes });
 
-    // Private to the server's user: 0700 directory, 0600 files.
-    const dir = await mkdtemp(path.join(config.tempDir, `hookd-${execution.id.slice(0, 8)}-`));
-    const inputPath = path.join(dir, "input.json");
-    const outputPath = path.join(dir, "output.json");
+    let files: string[] = [];
     let finish: Finish;
     try {
-      await writeFile(inputPath, JSON.stringify(execution.input, null, 2), { mode: 0o600 });
+      // Private to the server's user: a 0700 directory of this process, 0600 files named by the
+      // execution. Synchronous on purpose: one small write in the local temp directory costs less
+      // than thread-pool round trips, and a directory per run cost ~0.3 ms more (mkdir, rmdir).
+      const dir = this.workDir();
+      const inputPath = path.join(dir, `${execution.id}.input.json`);
+      const outputPath = path.join(dir, `${execution.id}.output.json`);
+      files = info.hasOutput ? [inputPath, outputPath] : [inputPath];
+      writeFileSync(inputPath, JSON.stringify(execution.input, null, 2), { mode: 0o600, flag: "wx" });
       let argv: string[];
       try {
         argv = buildArgv(execution.command ?? "", execution.os ?? "linux", { PATH_JSON_INPUT: inputPath, ...(info.hasOutput ? { PATH_JSON_OUTPUT: outputPath } : {}) });
       } catch (err) {
         if (!(err instanceof CommandLineError)) throw err;
         finish = { status: ExecutionStatus.FAILED, error: `invalid command line: ${err.message}` };
-        return await this.finish(execution, finish, log, dir);
+        return await this.finish(execution, finish, log, files);
       }
-      await this.markRunning(execution, argv);
+      execution.argv = argv;
+      execution.startedAt = new Date();
       if (signal.aborted) {
         finish = { status: ExecutionStatus.CANCELLED, error: "cancelled before it started" };
-        return await this.finish(execution, finish, log, dir);
+        return await this.finish(execution, finish, log, files);
       }
       const outcome = await runProcess({
+        spawner: this.deps.spawner,
         argv,
         env: {
           ...process.env,
@@ -90,10 +120,8 @@ export class HookExecutor {
         killGraceMs: config.killGraceMs,
         signal,
         onLine: (line) => log.output(line.stream === "stdout" ? LogStream.STDOUT : LogStream.STDERR, line.text, line.at),
-        onSpawn: (pid) => {
-          execution.pid = pid;
-          store.transaction((em) => em.update(Execution, { id: execution.id }, { pid })).catch((err) => this.deps.logger.error(`could not record pid of execution ${execution.id}`, err));
-        },
+        // RUNNING is recorded with the process group in one write: a restart can end the group.
+        onSpawn: (pid) => this.markRunning(execution, pid),
       });
       finish = this.outcome(outcome, log);
       if (finish.status === ExecutionStatus.SUCCEEDED && info.hasOutput) finish = await this.readOutput(outputPath, finish);
@@ -102,7 +130,7 @@ export class HookExecutor {
       this.deps.logger.error(`execution ${execution.id} failed inside hookd`, err);
       finish = { status: ExecutionStatus.FAILED, error: `hookd could not run the hook: ${err instanceof Error ? err.message : String(err)}` };
     }
-    return this.finish(execution, finish, log, dir);
+    return this.finish(execution, finish, log, files);
   }
 
   private outcome(outcome: RunOutcome, log: ExecutionLog): Finish {
@@ -113,6 +141,7 @@ export class HookExecutor {
         return { ...base, status: ExecutionStatus.FAILED, error: withStderr(outcome.error ?? `exited with code ${outcome.exitCode}`, log.lastStderr()) };
       case "signaled":
       case "spawn-failed":
+      case "lost":
         return { ...base, status: ExecutionStatus.FAILED, error: withStderr(outcome.error ?? "failed", log.lastStderr()) };
       case "timed-out":
         return { ...base, status: ExecutionStatus.TIMED_OUT, error: outcome.error };
@@ -141,22 +170,16 @@ export class HookExecutor {
     return { ...finish, output: output as JsonObject };
   }
 
-  private async markRunning(execution: Execution, argv: string[]): Promise<void> {
-    execution.status = ExecutionStatus.RUNNING;
-    execution.startedAt = new Date();
-    execution.argv = argv;
-    await this.deps.store.transaction((em) => em.update(Execution, { id: execution.id }, { status: execution.status, startedAt: execution.startedAt, argv }));
+  private markRunning(execution: Execution, pid: number): void {
+    Object.assign(execution, { status: ExecutionStatus.RUNNING, pid });
+    const { status, startedAt, argv } = execution;
+    this.deps.store.write([{ update: Execution, id: execution.id, set: { status, startedAt, argv, pid } }]).catch((err) => this.deps.logger.error(`could not record the start of execution ${execution.id}`, err));
     publishExecution(this.deps.pubsub, execution);
   }
 
-  private async finish(execution: Execution, finish: Finish, log: ExecutionLog, dir: string): Promise<Execution> {
+  private async finish(execution: Execution, finish: Finish, log: ExecutionLog, files: string[]): Promise<Execution> {
     if (finish.status !== ExecutionStatus.SUCCEEDED && finish.error) log.system(finish.error);
-    try {
-      await log.close();
-    } catch (err) {
-      this.deps.logger.error(`could not store the log of execution ${execution.id}`, err);
-    }
-    Object.assign(execution, {
+    const set = {
       status: finish.status,
       exitCode: finish.exitCode ?? null,
       signal: finish.signal ?? null,
@@ -164,14 +187,29 @@ export class HookExecutor {
       output: finish.output ?? null,
       finishedAt: new Date(),
       startedAt: execution.startedAt ?? new Date(),
-      logLineCount: log.lineCount,
+      argv: execution.argv,
+      logLineCount: log.seal(),
       droppedBytes: log.dropped,
       pid: null,
-    });
-    await this.deps.store.transaction((em) => em.save(execution));
-    if (!this.deps.config.keepTempFiles) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    };
+    try {
+      // The last lines and the outcome are stored together, in one transaction.
+      await log.close([{ update: Execution, id: execution.id, set }]);
+    } catch (err) {
+      this.deps.logger.error(`could not store the log of execution ${execution.id}`, err);
+    }
+    Object.assign(execution, set);
+    if (!this.deps.config.keepTempFiles) for (const file of files) removeQuietly(file);
     publishExecution(this.deps.pubsub, execution);
     return execution;
+  }
+}
+
+function removeQuietly(file: string): void {
+  try {
+    rmSync(file, { force: true, recursive: true });
+  } catch {
+    // A hook that made its temp files undeletable must not fail the run.
   }
 }
 

@@ -1,9 +1,9 @@
-import { spawn } from "node:child_process";
 import { constants as fsConstants } from "node:fs";
 import { access, open, stat } from "node:fs/promises";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { groupAlive } from "./process-group.js";
+import type { SpawnedProcess, Spawner } from "./spawner.js";
 
 // Runs one hook process and reports what happened as data. No shell is involved: argv[0] is
 // executed directly with argv[1..] as its arguments. The process gets its own process group,
@@ -20,6 +20,7 @@ export interface CapturedLine {
 }
 
 export interface RunSpec {
+  spawner: Spawner;
   argv: string[];
   env: NodeJS.ProcessEnv;
   cwd?: string;
@@ -31,7 +32,8 @@ export interface RunSpec {
   onSpawn?(pid: number): void;
 }
 
-export type RunOutcomeKind = "exited" | "signaled" | "timed-out" | "cancelled" | "spawn-failed";
+/** "lost": the process was started but hookd lost track of it (the spawn helper died). */
+export type RunOutcomeKind = "exited" | "signaled" | "timed-out" | "cancelled" | "spawn-failed" | "lost";
 export interface RunOutcome {
   kind: RunOutcomeKind;
   exitCode: number | null;
@@ -196,7 +198,7 @@ async function explainSpawnFailure(program: string, code: string | undefined, en
   return `cannot execute ${file}: ${code ?? "unknown error"}`;
 }
 
-export function runProcess(spec: RunSpec): Promise<RunOutcome> {
+export async function runProcess(spec: RunSpec): Promise<RunOutcome> {
   const startedAt = new Date();
   const grace = spec.killGraceMs ?? DEFAULT_GRACE_MS;
   const maxLine = spec.maxLineBytes ?? DEFAULT_MAX_LINE;
@@ -212,76 +214,67 @@ export function runProcess(spec: RunSpec): Promise<RunOutcome> {
     return { kind, exitCode: null, signal: null, error: null, pid: null, ...fields, startedAt, finishedAt, durationMs: finishedAt.getTime() - startedAt.getTime() };
   };
 
-  return new Promise((resolve) => {
-    if (spec.signal?.aborted) {
-      resolve(done("cancelled", { error: "cancelled before it started" }));
-      return;
-    }
-    const child = spawn(spec.argv[0], spec.argv.slice(1), {
-      env: spec.env,
-      cwd: spec.cwd,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      shell: false,
-      windowsHide: true,
+  if (spec.signal?.aborted) return done("cancelled", { error: "cancelled before it started" });
+  let child: SpawnedProcess;
+  try {
+    child = await spec.spawner.spawn({ argv: spec.argv, env: spec.env, cwd: spec.cwd });
+  } catch (err) {
+    // The program could not be started (ENOENT, EACCES, ...): there is no process to wait for.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined) return done("spawn-failed", { error: `hookd could not start the hook: ${err instanceof Error ? err.message : String(err)}` });
+    return done("spawn-failed", { error: await explainSpawnFailure(spec.argv[0], code, spec.env.PATH) });
+  }
+  const pid = child.pid;
+  spec.onSpawn?.(pid);
+
+  let ending: "timed-out" | "cancelled" | null = null;
+  let endSignal: NodeJS.Signals | null = null;
+  let terminating: Promise<void> | null = null;
+  const terminate = (why: "timed-out" | "cancelled") => {
+    if (ending) return;
+    ending = why;
+    terminating = terminateGroup(pid, grace).then((s) => {
+      endSignal = s;
     });
+  };
+  const onAbort = () => terminate("cancelled");
 
-    let ending: "timed-out" | "cancelled" | null = null;
-    let endSignal: NodeJS.Signals | null = null;
-    let terminating: Promise<void> | null = null;
-    let timer: NodeJS.Timeout | null = null;
-    const pid = child.pid ?? null;
+  const out = new LineSplitter("stdout", maxLine, deliver);
+  const err = new LineSplitter("stderr", maxLine, deliver);
+  child.onStdout = (chunk) => out.push(chunk);
+  child.onStderr = (chunk) => err.push(chunk);
 
-    const terminate = (why: "timed-out" | "cancelled") => {
-      if (ending || pid === null) return;
-      ending = why;
-      terminating = terminateGroup(pid, grace).then((s) => {
-        endSignal = s;
-      });
-    };
-    const onAbort = () => terminate("cancelled");
+  const timer = setTimeout(() => terminate("timed-out"), spec.timeoutMs);
+  if (spec.signal?.aborted) onAbort();
+  else spec.signal?.addEventListener("abort", onAbort, { once: true });
 
-    child.once("error", async (err: NodeJS.ErrnoException) => {
-      // spawn() itself failed (ENOENT, EACCES, ...): there is no process to wait for.
-      if (timer) clearTimeout(timer);
-      spec.signal?.removeEventListener("abort", onAbort);
-      if (pid !== null) return; // an error after a successful spawn is reported by 'close'
-      resolve(done("spawn-failed", { error: await explainSpawnFailure(spec.argv[0], err.code, spec.env.PATH) }));
-    });
+  // The leader exited: end the rest of the group now, or a backgrounded child holding the pipes
+  // would keep the output open forever.
+  child.exited.then(
+    () => {
+      if (!terminating) terminating = groupAlive(pid).then((alive) => (alive ? terminateGroup(pid, grace).then(() => undefined) : undefined));
+    },
+    () => undefined,
+  );
 
-    if (pid === undefined || pid === null) return;
-    spec.onSpawn?.(pid);
-
-    const out = new LineSplitter("stdout", maxLine, deliver);
-    const err = new LineSplitter("stderr", maxLine, deliver);
-    child.stdout!.on("data", (chunk: Buffer) => out.push(chunk));
-    child.stderr!.on("data", (chunk: Buffer) => err.push(chunk));
-
-    timer = setTimeout(() => terminate("timed-out"), spec.timeoutMs);
-    spec.signal?.addEventListener("abort", onAbort, { once: true });
-
-    // The leader exited: end the rest of the group now, or a backgrounded child holding the pipes
-    // would keep 'close' from ever firing.
-    child.once("exit", () => {
-      if (terminating) return;
-      terminating = groupAlive(pid).then((alive) => (alive ? terminateGroup(pid, grace).then(() => undefined) : undefined));
-    });
-
-    child.once("close", async (code, signal) => {
-      if (timer) clearTimeout(timer);
-      spec.signal?.removeEventListener("abort", onAbort);
-      out.end();
-      err.end();
-      if (terminating) await terminating;
-      if (ending === "timed-out") {
-        resolve(done("timed-out", { pid, exitCode: code, signal: endSignal ?? signal, error: `timed out after ${seconds(spec.timeoutMs)}; process group killed` }));
-      } else if (ending === "cancelled") {
-        resolve(done("cancelled", { pid, exitCode: code, signal: endSignal ?? signal, error: "cancelled; process group killed" }));
-      } else if (signal) {
-        resolve(done("signaled", { pid, signal, error: `killed by signal ${signal}` }));
-      } else {
-        resolve(done("exited", { pid, exitCode: code, error: code === 0 ? null : `exited with code ${code}` }));
-      }
-    });
-  });
+  let closed: { code: number | null; signal: NodeJS.Signals | null };
+  try {
+    closed = await child.closed;
+  } catch (e) {
+    // The spawner lost the process (the spawn helper died): make sure nothing of it runs on.
+    clearTimeout(timer);
+    spec.signal?.removeEventListener("abort", onAbort);
+    await terminateGroup(pid, grace);
+    return done("lost", { pid, error: `hookd lost track of the hook: ${e instanceof Error ? e.message : String(e)}; its process group was ended` });
+  }
+  clearTimeout(timer);
+  spec.signal?.removeEventListener("abort", onAbort);
+  out.end();
+  err.end();
+  if (terminating) await terminating;
+  const { code, signal } = closed;
+  if (ending === "timed-out") return done("timed-out", { pid, exitCode: code, signal: endSignal ?? signal, error: `timed out after ${seconds(spec.timeoutMs)}; process group killed` });
+  if (ending === "cancelled") return done("cancelled", { pid, exitCode: code, signal: endSignal ?? signal, error: "cancelled; process group killed" });
+  if (signal) return done("signaled", { pid, signal, error: `killed by signal ${signal}` });
+  return done("exited", { pid, exitCode: code, error: code === 0 ? null : `exited with code ${code}` });
 }

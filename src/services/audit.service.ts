@@ -39,6 +39,11 @@ export class AuditService {
 
   /** Records an event inside the caller's transaction, so it exists exactly when the change does. */
   async record(em: EntityManager, action: string, targetType: string, targetId: string, before: unknown, after: unknown): Promise<void> {
+    await em.save(this.event(action, targetType, targetId, before, after));
+  }
+
+  /** The event, not yet stored: for writes that store it with the change in one batch (Store.write). */
+  event(action: string, targetType: string, targetId: string, before: unknown, after: unknown): AuditEvent {
     const user = this.actor.getStore();
     const event = new AuditEvent();
     Object.assign(event, {
@@ -51,7 +56,7 @@ export class AuditService {
       before: snapshot(before),
       after: snapshot(after),
     });
-    await em.save(event);
+    return event;
   }
 
   private readonly pager = new KeysetPager<AuditEvent>("at");

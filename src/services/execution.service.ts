@@ -1,7 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { In, type SelectQueryBuilder } from "typeorm";
 import { badInput, conflict, DomainError, notFound } from "../domain/errors.js";
 import { SkipReason } from "../domain/effective-hooks.js";
 import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
+import { AuditEvent } from "../entities/audit-event.entity.js";
 import { ExecutionLogLine, LogStream } from "../entities/execution-log-line.entity.js";
 import { Execution, ExecutionStatus, isFinished } from "../entities/execution.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
@@ -49,6 +51,13 @@ export interface ExecutionFilter {
 
 export const MAX_LOG_PAGE = 10_000;
 
+interface RecordOptions {
+  /** Audit events stored with each execution. */
+  audit?: (execution: Execution) => AuditEvent[];
+  /** Also return a promise of the executions once they finished. */
+  wait?: boolean;
+}
+
 /** Reasons that leave a trace: the entry was meant to run but could not (SPEC §1/§2 SKIPPED). */
 const RECORDED_SKIPS: readonly SkipReason[] = [SkipReason.HOOKS_DISABLED, SkipReason.NO_COMMAND_FOR_OS, SkipReason.NO_EXECUTION_SERVER];
 
@@ -72,32 +81,32 @@ export class ExecutionService {
     return (await this.record(hook, input, queueCode, context, executionServerId)).executions;
   }
 
-  private async record(hook: HookPoint, input: JsonObject, queueCode: string | null, context: RunContext, executionServerId: string | null) {
+  private async record(hook: HookPoint, input: JsonObject, queueCode: string | null, context: RunContext, executionServerId: string | null, options: RecordOptions = {}) {
     const entries = await this.hookConfigs.effective(queueCode, hook, executionServerId);
     const recorded = entries.filter((e) => e.willRun || (e.enabled && e.skipReason !== null && RECORDED_SKIPS.includes(e.skipReason)));
     if (recorded.length === 0) return { entries, executions: [] };
-    const executions = await this.store.transaction(async (em) =>
-      em.save(recorded.map((entry) => em.create(Execution, this.fromEntry(entry, input, queueCode ?? entry.queue, context)))),
-    );
+    const executions = recorded.map((entry) => Object.assign(new Execution(), this.fromEntry(entry, input, queueCode ?? entry.queue, context)));
+    // The executions and their audit events in one write (the hot path of every hook run).
+    await this.store.write([{ insert: Execution, rows: executions }, { insert: AuditEvent, rows: executions.flatMap((e) => options.audit?.(e) ?? []) }]);
+    // Listen before dispatch, so a finish cannot be missed.
+    const finished = options.wait ? executions.map((e) => this.waitFor(e.id, (e.timeoutSeconds + 60) * 1000, { known: e })) : null;
     for (const execution of executions) {
       publishExecution(this.pubsub, execution);
       if (execution.status === ExecutionStatus.QUEUED && execution.waitingFor === null) this.queue.enqueue(execution.id);
     }
-    return { entries, executions };
+    return { entries, executions, finished: finished && Promise.all(finished) };
   }
 
   /** An administrator's test run with a sample payload (triggerHook). */
   async trigger(input: TriggerHook, actor: User): Promise<Execution[]> {
     const payload = { ...samplePayload(input.hook, HOOKD_VERSION), ...(input.payload ?? {}), hook: hookPointInfo(input.hook).dashed };
-    const { entries, executions } = await this.record(input.hook, payload, input.queue ?? null, { triggeredBy: actor }, input.executionServer ?? null);
+    const audit = (e: Execution) => [this.audit.event("execution.trigger", "execution", e.id, null, { hook: e.hook, queue: e.queue, source: e.source, command: e.command, status: e.status })];
+    const { entries, executions, finished } = await this.record(input.hook, payload, input.queue ?? null, { triggeredBy: actor }, input.executionServer ?? null, { audit, wait: input.wait ?? false });
     if (executions.length === 0) {
       const why = entries.map((e) => e.skipMessage).filter(Boolean).join("; ");
       throw badInput("input.hook", `nothing runs for ${input.hook}${input.queue ? ` in queue '${input.queue}'` : ""}: ${why}`);
     }
-    await this.store.transaction(async (em) => {
-      for (const e of executions) await this.audit.record(em, "execution.trigger", "execution", e.id, null, { hook: e.hook, queue: e.queue, source: e.source, command: e.command, status: e.status });
-    });
-    return input.wait ? this.waitForAll(executions) : executions;
+    return finished ?? executions;
   }
 
   /** A new execution with the same input and configuration, attempt + 1, linked to the first. */
@@ -168,7 +177,7 @@ export class ExecutionService {
   }
 
   async get(id: string): Promise<Execution> {
-    const execution = await this.store.manager.findOneBy(Execution, { id });
+    const execution = await this.store.findById(Execution, id);
     if (!execution) throw notFound("execution", id);
     return execution;
   }
@@ -200,8 +209,12 @@ export class ExecutionService {
       .getMany();
   }
 
-  /** Resolves once the execution has finished (from the store, then from live events). */
-  waitFor(id: string, timeoutMs: number): Promise<Execution> {
+  /**
+   * Resolves once the execution has finished (from the store, then from live events). `known`:
+   * the caller holds the execution as just created and subscribes before dispatching it, so there
+   * is nothing to read first.
+   */
+  waitFor(id: string, timeoutMs: number, options: { known?: Execution } = {}): Promise<Execution> {
     return new Promise((resolve, reject) => {
       let settled = false;
       const done = (fn: () => void) => {
@@ -216,6 +229,10 @@ export class ExecutionService {
         if (isFinished(event.status)) this.get(id).then((e) => done(() => resolve(e)), (err) => done(() => reject(err)));
       });
       const timer = setTimeout(() => done(() => reject(new DomainError("CONFLICT", `execution ${id} did not finish within ${Math.round(timeoutMs / 1000)} s`))), timeoutMs);
+      if (options.known) {
+        if (isFinished(options.known.status)) done(() => resolve(options.known!));
+        return;
+      }
       this.get(id).then(
         (e) => {
           if (isFinished(e.status)) done(() => resolve(e));
@@ -257,6 +274,7 @@ export class ExecutionService {
     if (entry.willRun && context.skip) entry = Object.assign(Object.create(entry), { willRun: false, skipReason: context.skip.reason, skipMessage: context.skip.message });
     const runs = entry.willRun;
     return {
+      id: randomUUID(),
       waitingFor: runs ? (context.waitFor ?? null) : null,
       hook: entry.hook,
       source: entry.source,

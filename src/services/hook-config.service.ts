@@ -4,7 +4,8 @@ import { ExecutionServer, ExecutionServerKind } from "../entities/execution-serv
 import type { HookCommands } from "../entities/hook-commands.embedded.js";
 import { HookConfig } from "../entities/hook-config.entity.js";
 import { QueueHook, QueueHookMode } from "../entities/queue-hook.entity.js";
-import type { Queue } from "../entities/queue.entity.js";
+import { Queue } from "../entities/queue.entity.js";
+import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import { HookSource, SkipReason } from "../domain/effective-hooks.js";
 import { EffectiveHook } from "../schema/effective-hook.type.js";
 import type { Store } from "../store/store.js";
@@ -22,13 +23,29 @@ export interface SetHookConfig {
   executionServer?: string | null;
 }
 
+/** Resolutions kept at most; past it the cache starts over (keys include caller-given client ids). */
+const MAX_CACHED = 1000;
+
 export class HookConfigService {
+  /**
+   * effective() resolutions: every hook run needs one, and they change only when the
+   * configuration does. Dropped whenever an entity they are built from is written (Store.watch).
+   * A store shared by several hookd processes would need a shared change signal here.
+   */
+  private readonly cache = new Map<string, EffectiveHook[]>();
+  private generation = 0;
+
   constructor(
     private readonly store: Store,
     private readonly settings: SettingsService,
     private readonly queues: QueueService,
     private readonly audit: AuditService,
-  ) {}
+  ) {
+    store.watch([WorkspaceSettings, Queue, HookConfig, QueueHook, ExecutionServer], () => {
+      this.generation++;
+      this.cache.clear();
+    });
+  }
 
   /** One entry per hook point; points never configured come back disabled with no commands. */
   async list(): Promise<HookConfig[]> {
@@ -74,6 +91,22 @@ export class HookConfigService {
    * `executionServerId` names the client for *_CLIENT hooks (their OS picks the command).
    */
   async effective(queueCode: string | null, hook: HookPoint, executionServerId: string | null = null): Promise<EffectiveHook[]> {
+    const key = `${queueCode ?? ""}\u0000${hook}\u0000${executionServerId ?? ""}`;
+    let entries = this.cache.get(key);
+    if (!entries) {
+      const generation = this.generation;
+      entries = await this.resolve(queueCode, hook, executionServerId);
+      // Not kept if the configuration changed while it was read.
+      if (generation === this.generation) {
+        if (this.cache.size >= MAX_CACHED) this.cache.clear();
+        this.cache.set(key, entries);
+      }
+    }
+    // Copies: callers may adjust an entry for their run.
+    return entries.map((e) => Object.assign(new EffectiveHook(), e));
+  }
+
+  private async resolve(queueCode: string | null, hook: HookPoint, executionServerId: string | null): Promise<EffectiveHook[]> {
     const settings = await this.settings.get();
     const queue: Queue = queueCode === null ? await this.queues.getDefault() : await this.queues.get(queueCode);
     const workspace = await this.store.manager.findOneBy(HookConfig, { hook });

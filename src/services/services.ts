@@ -1,6 +1,7 @@
 import type { ExecutorConfig } from "../config.js";
 import { EmbeddedExecutionQueue, type ExecutionQueue } from "../executor/execution-queue.js";
 import { HookExecutor } from "../executor/hook-executor.js";
+import { NodeSpawner, type Spawner } from "../executor/spawner.js";
 import type { Logger } from "../logger.js";
 import { InProcessPubSub, type PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
@@ -37,6 +38,8 @@ export interface ServiceDeps {
   logger: Logger;
   /** Swappable infrastructure; the embedded defaults when left out. */
   pubsub?: PubSub;
+  /** Starts hook processes; Node's child_process when left out. */
+  spawner?: Spawner;
   executionQueue?: (executor: HookExecutor, onCancelledWhileQueued: (id: string) => Promise<void>) => ExecutionQueue;
 }
 
@@ -46,7 +49,7 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
   const settings = new SettingsService(store, audit, pubsub);
   const queues = new QueueService(store, audit);
   const hookConfigs = new HookConfigService(store, settings, queues, audit);
-  const hookExecutor = new HookExecutor({ store, pubsub, config: deps.executor, logger: deps.logger });
+  const hookExecutor = new HookExecutor({ store, pubsub, spawner: deps.spawner ?? new NodeSpawner(), config: deps.executor, logger: deps.logger });
   // The queue reports cancels of not-yet-started executions back to the service that records them.
   let executions: ExecutionService | undefined;
   const onCancelled = (id: string) => executions!.markCancelled(id);

@@ -25,12 +25,42 @@ export interface CreatedApiKey {
 
 const sha256 = (value: string) => createHash("sha256").update(value, "utf8").digest("hex");
 
+/** Keys kept in the authentication cache at most; past it the cache starts over. */
+const MAX_CACHED_KEYS = 10_000;
+
 export class UserService {
+  /**
+   * Keys (with their user) by hash: every request authenticates, and keys and users change
+   * rarely. Any write to a key or a user drops it (Store.watch), so a revoke or a role change
+   * takes effect at once. Only found keys are kept. A store shared by several hookd processes
+   * would need a shared change signal here.
+   */
+  private readonly keys = new Map<string, ApiKey>();
+  private generation = 0;
+
   constructor(
     private readonly store: Store,
     private readonly audit: AuditService,
     private readonly pubsub: PubSub,
-  ) {}
+  ) {
+    store.watch([ApiKey, User], () => {
+      this.generation++;
+      this.keys.clear();
+    });
+  }
+
+  private async findKey(hash: string): Promise<ApiKey | null> {
+    const cached = this.keys.get(hash);
+    if (cached) return cached;
+    const generation = this.generation;
+    const apiKey = await this.store.manager.findOne(ApiKey, { where: { hash }, relations: { user: true } });
+    // Not kept if a key or user changed while it was read.
+    if (apiKey && generation === this.generation) {
+      if (this.keys.size >= MAX_CACHED_KEYS) this.keys.clear();
+      this.keys.set(hash, apiKey);
+    }
+    return apiKey;
+  }
 
   list(): Promise<User[]> {
     return this.store.manager.find(User, { order: { createdAt: "ASC", email: "ASC" } });
@@ -108,7 +138,7 @@ export class UserService {
 
   async authenticateKey(secret: string): Promise<Principal> {
     const hash = sha256(secret);
-    const apiKey = await this.store.manager.findOne(ApiKey, { where: { hash }, relations: { user: true } });
+    const apiKey = await this.findKey(hash);
     // The lookup is by hash; comparing again in constant time keeps the check itself timing-safe.
     if (!apiKey || !timingSafeEqual(Buffer.from(apiKey.hash, "hex"), Buffer.from(hash, "hex"))) {
       throw unauthenticated("invalid API key");

@@ -1,4 +1,5 @@
-import type { DataSource, EntityManager } from "typeorm";
+import type { DataSource, EntityManager, EntitySubscriberInterface, ObjectLiteral } from "typeorm";
+import { NativeRows, sqliteConnection, type EntityClass } from "./native-rows.js";
 
 /** One stored log line, as the executor writes it. */
 export interface LogRow {
@@ -9,10 +10,11 @@ export interface LogRow {
   text: string;
 }
 
-interface SqliteDatabase {
-  prepare(sql: string): { run(...values: unknown[]): unknown };
-  transaction<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void;
-}
+/** One write of a hot-path batch (see Store.write). */
+export type WriteOp =
+  | { insert: EntityClass<ObjectLiteral>; rows: ObjectLiteral[] }
+  | { update: EntityClass<ObjectLiteral>; id: string; set: ObjectLiteral }
+  | { logLines: LogRow[] };
 
 /**
  * The one way to write to the database.
@@ -24,8 +26,57 @@ interface SqliteDatabase {
  */
 export class Store {
   private tail: Promise<unknown> = Promise.resolve();
+  private native: NativeRows | null | undefined;
 
   constructor(readonly dataSource: DataSource) {}
+
+  /** Prepared-statement access to flat entities on SQLite; null on other stores. */
+  private rows(): NativeRows | null {
+    if (this.native !== undefined) return this.native;
+    const db = sqliteConnection(this.dataSource);
+    return (this.native = db ? new NativeRows(this.dataSource, db) : null);
+  }
+
+  /**
+   * The hot path's writes (an execution's state changes, its audit event, its last log lines):
+   * all of `ops` in one transaction, in turn with every other write. On SQLite they run as
+   * prepared statements; other stores go through TypeORM.
+   */
+  write(ops: WriteOp[]): Promise<void> {
+    const run = this.tail.then(async () => {
+      const rows = this.rows();
+      if (rows) {
+        this.nativeWrite ??= sqliteConnection(this.dataSource)!.transaction((batch: WriteOp[]) => {
+          for (const op of batch) {
+            if ("insert" in op) rows.insert(op.insert, op.rows);
+            else if ("update" in op) rows.update(op.update, op.id, op.set);
+            else if (op.logLines.length > 0) this.nativeLogInsert()!(op.logLines);
+          }
+        });
+        this.nativeWrite(ops);
+        return;
+      }
+      await this.dataSource.transaction(async (em) => {
+        for (const op of ops) {
+          if ("insert" in op) {
+            if (op.rows.length > 0) await em.insert(op.insert, op.rows);
+          } else if ("update" in op) await em.update(op.update, op.id, op.set);
+          else if (op.logLines.length > 0) await em.createQueryBuilder().insert().into("execution_log_line").values(op.logLines).updateEntity(false).execute();
+        }
+      });
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private nativeWrite: ((ops: WriteOp[]) => void) | undefined;
+
+  /** One entity by primary key, read without building SQL on SQLite. */
+  async findById<T extends ObjectLiteral>(target: EntityClass<T>, id: string): Promise<T | null> {
+    const rows = this.rows();
+    if (rows) return rows.get(target, id);
+    return this.manager.findOneBy(target, { id } as never);
+  }
 
   get manager(): EntityManager {
     return this.dataSource.manager;
@@ -60,8 +111,8 @@ export class Store {
 
   private nativeLogInsert(): ((rows: LogRow[]) => void) | null {
     if (this.insertLines !== undefined) return this.insertLines;
-    if (this.dataSource.options.type !== "better-sqlite3") return (this.insertLines = null);
-    const db = (this.dataSource.driver as unknown as { databaseConnection: SqliteDatabase }).databaseConnection;
+    const db = sqliteConnection(this.dataSource);
+    if (!db) return (this.insertLines = null);
     // Rows go in groups of CHUNK per statement execution (one statement run per row was the cost).
     const CHUNK = 100;
     const sql = (n: number) => `INSERT INTO "execution_log_line" ("executionId", "seq", "stream", "at", "text") VALUES ${Array(n).fill("(?, ?, ?, ?, ?)").join(", ")}`;
@@ -96,6 +147,39 @@ export class Store {
       for (; i < rows.length; i++) one.run(...values([rows[i]]));
     });
     return this.insertLines;
+  }
+
+  private watchers: { targets: Set<unknown>; onChange: () => void; dirty: boolean }[] = [];
+
+  /**
+   * Calls `onChange` whenever a write through TypeORM touches one of `entities` (insert, update,
+   * delete), and again when the transaction it happened in ends, so a cache of them can be
+   * dropped. Writes through `write()` are not seen: entities that are cached stay out of it.
+   */
+  watch(entities: EntityClass<ObjectLiteral>[], onChange: () => void): void {
+    if (this.watchers.length === 0) this.dataSource.subscribers.push(this.changeSubscriber());
+    this.watchers.push({ targets: new Set(entities), onChange, dirty: false });
+  }
+
+  private changeSubscriber(): EntitySubscriberInterface {
+    const touched = (event: { metadata?: { target: unknown } }) => {
+      const target = event.metadata?.target;
+      for (const w of this.watchers) {
+        if (target === undefined || w.targets.has(target)) {
+          w.dirty = true;
+          w.onChange();
+        }
+      }
+    };
+    const ended = () => {
+      for (const w of this.watchers) {
+        if (w.dirty) {
+          w.dirty = false;
+          w.onChange();
+        }
+      }
+    };
+    return { afterInsert: touched, afterUpdate: touched, afterRemove: touched, afterSoftRemove: touched, afterRecover: touched, afterTransactionCommit: ended, afterTransactionRollback: ended };
   }
 
   /** Resolves once every write queued so far has finished (for orderly shutdown). */
