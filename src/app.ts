@@ -24,6 +24,7 @@ import { createErrorFormatter } from "./schema/error-formatter.js";
 import { queryLimits } from "./schema/limits.js";
 import { createServices, type Services } from "./services/services.js";
 import { startSpawner } from "./executor/spawner-factory.js";
+import { WalCheckpointer } from "./store/wal-checkpointer.js";
 import type { CreatedApiKey } from "./services/user.service.js";
 import { dataSourceOptions } from "./store/data-source-options.js";
 import { Store } from "./store/store.js";
@@ -85,6 +86,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     await spawner.destroy();
     throw err;
   });
+  const checkpointer = new WalCheckpointer(store, config.databasePath, logger);
+  checkpointer.start();
   const services = createServices(store, { executor: config.executor, logger, spawner });
   await services.pubsub.init();
   const boot = await services.audit.as(null, () => bootstrap(services, config, options.hostname ?? os.hostname()));
@@ -107,6 +110,11 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     validationRules: [queryLimits()],
     includeStacktraceInErrorResponses: config.development,
     formatError,
+    // hookd's command line handles SIGINT/SIGTERM and calls close(). Apollo's own handlers would
+    // call stop() first, and Apollo 5 never releases a second stop() waiting on the first, so
+    // close() hung (and the process only ended because its event loop ran dry, skipping the
+    // orderly shutdown below).
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
@@ -180,6 +188,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       await services.pubsub.destroy();
       await services.executionServers.markOffline(boot.self.id).catch((err) => logger.warn(`could not mark this server offline: ${String(err)}`));
       await store.drain();
+      await checkpointer.stop();
       await store.dataSource.destroy();
     },
   };

@@ -45,7 +45,10 @@ async function serve(): Promise<void> {
     stopping = true;
     console.log(`${signal}: stopping`);
     app.close().then(
-      () => process.exit(0),
+      () => {
+        console.log("stopped");
+        process.exit(0);
+      },
       (err) => {
         console.error("error while stopping", err);
         process.exit(1);

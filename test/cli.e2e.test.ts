@@ -133,6 +133,30 @@ describe("the hookd command", () => {
     assert.match(demo.stdout, /"comment": "v002: fixed the edge flicker"/);
   });
 
+  test("SIGTERM stops in order: a running hook is cancelled and recorded, then the process exits 0", { timeout: 60_000 }, async () => {
+    const dataDir = tempDir();
+    const key = "hkd_sigterm_test_key_0123456789";
+    const server = await serve({ HOOKD_DATA_DIR: dataDir, HOOKD_BOOTSTRAP_ADMIN_KEY: key, HOOKD_KILL_GRACE_MS: "200" });
+    const gql = async (query: string) => {
+      const res = await fetch(`${server.url}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ query }) });
+      return ((await res.json()) as { data: any }).data;
+    };
+    await gql(`mutation { setHookConfig(input: { hook: POST_DONE_SERVER, enabled: true, commands: { linux: "/bin/sleep 30" } }) { hook } }`);
+    const [execution] = (await gql(`mutation { triggerHook(input: { hook: POST_DONE_SERVER }) { id } }`)).triggerHook;
+    for (let i = 0; i < 100 && (await gql(`{ execution(id: "${execution.id}") { status } }`)).execution.status !== "RUNNING"; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await server.stop(), 0);
+    assert.match(server.stdout(), /SIGTERM: stopping\nstopped\n/);
+    // Started again, the execution is as the orderly stop recorded it (not failed by crash recovery).
+    const again = await serve({ HOOKD_DATA_DIR: dataDir });
+    try {
+      const res = await fetch(`${again.url}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ query: `{ execution(id: "${execution.id}") { status error } }` }) });
+      const { data } = (await res.json()) as { data: any };
+      assert.deepEqual(data.execution, { status: "CANCELLED", error: "cancelled; process group killed" });
+    } finally {
+      await again.stop();
+    }
+  });
+
   test("bad input to the command says what is wrong and exits 2", () => {
     const dataDir = tempDir();
     const env = { ...process.env, HOOKD_DATA_DIR: dataDir };

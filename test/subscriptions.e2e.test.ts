@@ -1,9 +1,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { buildSchema, parse } from "graphql";
 import WebSocket from "ws";
+import { executionLogFastPath } from "../src/http/execution-log-fast-path.js";
 import { ADMIN_KEY, eventually, startServer, type TestServer } from "./helpers/server.js";
 import { subscribe } from "./helpers/ws.js";
 
@@ -86,6 +88,33 @@ describe("subscriptions: live execution logs", () => {
     assert.equal((await rest.ended).completed, true);
     assert.deepEqual(linesOf(rest.events).map((l) => l.seq), [8, 9, 10, 11]);
     await rest.dispose();
+  });
+
+  test("log events built by the fast path are exactly what graphql-js builds (aliases, __typename, enums, dates)", async () => {
+    const hook = script("mixed.sh", "#!/bin/sh\necho out1\necho err1 >&2\necho out2\nexit 0\n");
+    await configure("POST_SUBMIT_SERVER", hook);
+    const [{ id }] = (await server.ok(TRIGGER, { hook: "POST_SUBMIT_SERVER", wait: true })).triggerHook;
+    const fields = "__typename seq stream at text n: seq";
+    const fast = `subscription($id: ID!) { log: executionLog(executionId: $id) { __typename l: lines { ${fields} } finished { status } } }`;
+    // A fragment is outside the fast path's plain selections: graphql-js builds these events.
+    const generic = `subscription($id: ID!) { log: executionLog(executionId: $id) { __typename l: lines { ...L } finished { status } } } fragment L on ExecutionLogLine { ${fields} }`;
+    const schema = buildSchema(readFileSync(new URL("../../schema.graphql", import.meta.url), "utf8"));
+    assert.notEqual(executionLogFastPath({ schema, document: parse(fast) }), null, "the first selection takes the fast path");
+    assert.equal(executionLogFastPath({ schema, document: parse(generic) }), null, "the second does not");
+    const results = [];
+    for (const query of [fast, generic]) {
+      const sub = subscribe(server.url, ADMIN_KEY, query, { id });
+      assert.equal((await sub.ended).completed, true);
+      results.push(sub.events);
+      await sub.dispose();
+    }
+    assert.deepEqual(results[0], results[1]);
+    const lines = results[0].flatMap((e: any) => e.log.l);
+    assert.deepEqual(lines.map((l: any) => [l.__typename, l.seq, l.n]), [["ExecutionLogLine", 1, 1], ["ExecutionLogLine", 2, 2], ["ExecutionLogLine", 3, 3]]);
+    // stdout and stderr are separate pipes: their relative order is the hook's, not fixed here.
+    assert.deepEqual(lines.map((l: any) => `${l.stream} ${l.text}`).sort(), ["STDERR err1", "STDOUT out1", "STDOUT out2"]);
+    assert.match(lines[0].at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.deepEqual(results[0].at(-1), { log: { __typename: "ExecutionLogEvent", l: [], finished: { status: "SUCCEEDED" } } });
   });
 
   test("authentication: no key and a revoked key close the socket with 4401 and the reason", async () => {

@@ -199,8 +199,9 @@ export class HookExecutor {
       this.deps.logger.error(`could not store the log of execution ${execution.id}`, err);
     }
     Object.assign(execution, set);
-    if (!this.deps.config.keepTempFiles) for (const file of files) removeQuietly(file);
     publishExecution(this.deps.pubsub, execution);
+    // After the news is out (it is not on a waiting caller's path), before run() resolves.
+    if (!this.deps.config.keepTempFiles) for (const file of files) removeQuietly(file);
     return execution;
   }
 }

@@ -5,6 +5,7 @@ import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { DomainError } from "../domain/errors.js";
 import { createRequestContext, type RequestContext } from "../schema/context.js";
+import { subscribeWithFastPath } from "./execution-log-fast-path.js";
 import { queryLimits } from "../schema/limits.js";
 import type { Services } from "../services/services.js";
 
@@ -47,6 +48,8 @@ export function attachSubscriptions(
       schema,
       // The same depth and cost limits as over HTTP.
       validate: (schema, document) => validate(schema, document, [...specifiedRules, queryLimits()]),
+      // executionLog's batches of lines skip graphql-js's per-field work (see the module).
+      subscribe: subscribeWithFastPath,
       onConnect: async (ctx) => {
         try {
           ctx.extra.context = await createRequestContext(services, authorizationFrom(ctx.connectionParams));
