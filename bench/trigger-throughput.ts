@@ -6,7 +6,7 @@
 //   npm run build && node dist/bench/trigger-throughput.js [--requests 400] [--hooks sh,python] [--targets hookd,floor,webhook]
 //   HOOKD_BENCH_PROFILE=/tmp/prof also writes a CPU profile of hookd.
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -46,6 +46,41 @@ async function load(concurrency: number, total: number, once: () => Promise<void
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(2));
   return { rps: Math.round(total / seconds), p50: pct(0.5), p99: pct(0.99) };
+}
+
+/** utime + stime of these processes, in ms (Linux /proc; 0 for a process that is gone). */
+function processCpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
+
+/** Busy CPU time of the whole machine, in ms. */
+function machineCpuMs(): number {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * 10;
+}
+
+/** The children of `pid` (the spawn helper of hookd). */
+function childrenOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        return Number(readFileSync(`/proc/${e}/stat`, "utf8").split(") ")[1].split(" ")[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 async function main() {
@@ -128,14 +163,19 @@ async function main() {
         const total = c === 1 ? Math.ceil(REQUESTS / 4) : REQUESTS;
         for (const [target, once] of ([["hookd", hookdOnce], ["floor", floorOnce], ["webhook", webhookOnce]] as const).filter(([t]) => TARGETS.includes(t))) {
           await load(c, Math.min(20, total), once); // warm-up
+          // The server's own CPU (hookd with its spawn helper; webhook; for the floor, this process).
+          const server = target === "hookd" ? [hookd.pid!, ...childrenOf(hookd.pid!)] : target === "webhook" ? [webhook.pid!] : [process.pid];
+          const [server0, machine0] = [processCpuMs(server), machineCpuMs()];
           const r = await load(c, total, once);
+          const serverMs = (processCpuMs(server) - server0) / total;
+          const machineMs = (machineCpuMs() - machine0) / total;
           results[`${target}/${name}/c${c}`] = r;
-          rows.push(`| ${target} | ${name} | ${c} | ${total} | ${r.rps} | ${r.p50} | ${r.p99} |`);
+          rows.push(`| ${target} | ${name} | ${c} | ${total} | ${r.rps} | ${r.p50} | ${r.p99} | ${serverMs.toFixed(2)} | ${machineMs.toFixed(2)} |`);
         }
       }
     }
     const { executions } = await gql(`{ executions(first: 1) { nodes { logLineCount status } } }`);
-    console.log(`| target | hook | concurrency | requests | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|\n${rows.join("\n")}`);
+    console.log(`| target | hook | concurrency | requests | req/s | p50 ms | p99 ms | server CPU ms/req | machine CPU ms/req |\n|---|---|---|---|---|---|---|---|---|\n${rows.join("\n")}`);
     for (const name of Object.keys(hooks)) {
       const h16 = results[`hookd/${name}/c16`], w16 = results[`webhook/${name}/c16`], f16 = results[`floor/${name}/c16`];
       const h1 = results[`hookd/${name}/c1`], w1 = results[`webhook/${name}/c1`];

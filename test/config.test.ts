@@ -1,7 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { ConfigError, loadConfig } from "../src/config.js";
+import { startSpawner } from "../src/executor/spawner-factory.js";
+import { silentLogger } from "../src/logger.js";
 
 test("defaults: 127.0.0.1:4000, ./data, SQLite file in it", () => {
   const config = loadConfig({});
@@ -36,4 +39,30 @@ test("every problem is reported at once, each saying what to set", () => {
     },
   );
   assert.throws(() => loadConfig({ PORT: "70000" }), /PORT must be a whole number from 0 to 65535 \(got '70000'\)/);
+});
+
+test("HOOKD_SPAWNER: auto by default, helper or node on request, anything else says what to set", () => {
+  assert.equal(loadConfig({}).executor.spawner, "auto");
+  assert.equal(loadConfig({ HOOKD_SPAWNER: "node" }).executor.spawner, "node");
+  assert.equal(loadConfig({ HOOKD_SPAWNER: " helper " }).executor.spawner, "helper");
+  assert.throws(() => loadConfig({ HOOKD_SPAWNER: "fork" }), /HOOKD_SPAWNER must be one of auto, helper, node \(got 'fork'\)/);
+});
+
+test("a spawn helper asked for but not built stops start-up with what to do; auto falls back to Node and says so", async () => {
+  const missing = path.join(tmpdir(), `no-such-helper-${process.pid}`);
+  await assert.rejects(startSpawner("helper", silentLogger, missing), /HOOKD_SPAWNER=helper: the spawn helper .*no-such-helper.* was not built; install a C compiler \(cc\) and run npm run build, or set HOOKD_SPAWNER=node or auto/);
+  const said: string[] = [];
+  const fallback = await startSpawner("auto", { ...silentLogger, info: (m: string) => said.push(m) }, missing);
+  try {
+    assert.equal(fallback.kind, "node");
+    assert.match(said.join("\n"), /hooks start through Node's child_process \(the spawn helper .* was not built/);
+  } finally {
+    await fallback.destroy();
+  }
+  const built = await startSpawner("auto", silentLogger);
+  try {
+    assert.equal(built.kind, "helper", "npm run build built the helper");
+  } finally {
+    await built.destroy();
+  }
 });

@@ -32,7 +32,9 @@ function scripts() {
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-describe("executor: running hooks", () => {
+// Every case runs with both ways of starting hooks: the spawn helper (the default where it was
+// built) and Node's child_process.
+for (const spawner of ["helper", "node"] as const) describe(`executor: running hooks (${spawner} spawner)`, () => {
   let server: TestServer;
   let hooks: ReturnType<typeof scripts>;
   let tempParent: string;
@@ -41,7 +43,7 @@ describe("executor: running hooks", () => {
     hooks = scripts();
     // A temp dir with a space: the input path must reach the script as one argument.
     tempParent = mkdtempSync(path.join(tmpdir(), "hookd temp "));
-    server = await startServer({ HOOKD_TEMP_DIR: tempParent, HOOKD_KILL_GRACE_MS: "300" });
+    server = await startServer({ HOOKD_TEMP_DIR: tempParent, HOOKD_KILL_GRACE_MS: "300", HOOKD_SPAWNER: spawner });
   });
   after(async () => {
     await server.close();

@@ -1,0 +1,95 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { DataSource } from "typeorm";
+import { AuditEvent } from "../src/entities/audit-event.entity.js";
+import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js";
+import { HookPoint } from "../src/domain/hook-points.js";
+import { HookSource } from "../src/domain/effective-hooks.js";
+import { dataSourceOptions } from "../src/store/data-source-options.js";
+import { Store } from "../src/store/store.js";
+
+// The executor writes executions with prepared statements (NativeRows) and everything else reads
+// them through TypeORM: both must agree on every column's stored form.
+
+let dir: string;
+let store: Store;
+
+before(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), "hookd-native-"));
+  const dataSource = new DataSource(dataSourceOptions({ databasePath: path.join(dir, "db.sqlite"), logSql: false }));
+  await dataSource.initialize();
+  await dataSource.runMigrations();
+  store = new Store(dataSource);
+});
+after(async () => {
+  await store.dataSource.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const sample = (): Execution =>
+  Object.assign(new Execution(), {
+    hook: HookPoint.POST_DONE_SERVER,
+    source: HookSource.WORKSPACE,
+    mode: null,
+    configId: "POST_DONE_SERVER",
+    queue: "default",
+    command: "/opt/hooks/x.py ${PATH_JSON_INPUT}",
+    argv: ["/opt/hooks/x.py", "/tmp/a b/input.json"],
+    os: "linux",
+    executionServerId: null,
+    jobId: null,
+    publishId: null,
+    input: { name: "shot ; rm -rf ~ $(x) `y` 'q' \"d\"\nnew line", nested: { n: 1.5, ok: true, list: [1, "two", null] }, unicode: "é漢🎬" },
+    output: null,
+    status: ExecutionStatus.QUEUED,
+    exitCode: null,
+    signal: null,
+    error: null,
+    waitingFor: null,
+    skipReason: null,
+    timeoutSeconds: 30,
+    attempt: 1,
+    retryOfId: null,
+    triggeredById: null,
+    pid: null,
+    logLineCount: 0,
+    droppedBytes: 0,
+    createdAt: new Date("2026-11-25T06:00:00.123Z"),
+    startedAt: null,
+    finishedAt: null,
+  });
+
+test("rows written with prepared statements read back through TypeORM unchanged, and the other way round", async () => {
+  const written = sample();
+  await store.write([{ insert: Execution, rows: [written] }]);
+  assert.match(written.id, /^[0-9a-f-]{36}$/, "a generated uuid is given to the row");
+  const viaTypeorm = await store.manager.findOneByOrFail(Execution, { id: written.id });
+  assert.deepEqual({ ...viaTypeorm }, { ...written });
+
+  const set = { status: ExecutionStatus.SUCCEEDED, exitCode: 0, output: { answer: [1, 2] }, startedAt: new Date("2026-11-25T06:00:01.001Z"), finishedAt: new Date("2026-11-25T06:00:02.999Z"), pid: null };
+  await store.write([{ update: Execution, id: written.id, set }]);
+  const updated = await store.manager.findOneByOrFail(Execution, { id: written.id });
+  assert.deepEqual({ ...updated }, { ...written, ...set });
+
+  const viaNative = await store.findById(Execution, written.id);
+  assert.ok(viaNative instanceof Execution);
+  assert.deepEqual({ ...viaNative }, { ...updated });
+
+  const other = await store.transaction((em) => em.save(Object.assign(sample(), { queue: null, error: "exited with code 2" })));
+  assert.deepEqual({ ...(await store.findById(Execution, other.id)) }, { ...(await store.manager.findOneByOrFail(Execution, { id: other.id })) });
+  assert.equal(await store.findById(Execution, "no-such-id"), null);
+});
+
+test("a batch is one transaction: a failing write leaves none of it", async () => {
+  const good = sample();
+  const event = Object.assign(new AuditEvent(), { at: new Date(), actorId: null, actor: "cli", action: "x", targetType: "execution", targetId: null as unknown as string, before: null, after: null });
+  await assert.rejects(store.write([{ insert: Execution, rows: [good] }, { insert: AuditEvent, rows: [event] }]), /NOT NULL constraint failed: audit_event.targetId/);
+  assert.equal(await store.manager.findOneBy(Execution, { id: good.id }), null);
+  // The store goes on working after a failed batch.
+  const next = sample();
+  await store.write([{ insert: Execution, rows: [next] }]);
+  assert.ok(await store.findById(Execution, next.id));
+});
