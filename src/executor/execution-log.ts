@@ -95,9 +95,9 @@ export class ExecutionLog {
 
   /**
    * Seals the log and writes what is pending together with `alsoWrite` (the execution's final
-   * state) in one transaction, then publishes the last lines. Should the
-   * log write fail, `alsoWrite` is still written on its own before the error is thrown: the
-   * outcome must not be lost with the log.
+   * state) in one transaction, then publishes the last lines. Should the log write fail,
+   * `alsoWrite` is still written on its own before the error is thrown: the outcome must not be
+   * lost with the log.
    */
   async close(alsoWrite: WriteOp[] = []): Promise<void> {
     this.seal();

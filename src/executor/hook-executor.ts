@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { ExecutorConfig } from "../config.js";
@@ -58,8 +58,23 @@ export class HookExecutor {
 
   /** This process's private directory for input and output files, made on first use. */
   private workDir(): string {
-    if (this.dir === null || !existsSync(this.dir)) this.dir = mkdtempSync(path.join(this.deps.config.tempDir, "hookd-"));
+    this.dir ??= mkdtempSync(path.join(this.deps.config.tempDir, "hookd-"));
     return this.dir;
+  }
+
+  /** Writes a fresh private file; makes the directory again if something (a temp cleaner) removed it. */
+  private writePrivate(name: string, content: string): string {
+    const file = path.join(this.workDir(), name);
+    try {
+      writeFileSync(file, content, { mode: 0o600, flag: "wx" });
+      return file;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      this.dir = null;
+      const again = path.join(this.workDir(), name);
+      writeFileSync(again, content, { mode: 0o600, flag: "wx" });
+      return again;
+    }
   }
 
   /** Removes the work directory when nothing was kept in it. */
@@ -87,11 +102,9 @@ export class HookExecutor {
       // Private to the server's user: a 0700 directory of this process, 0600 files named by the
       // execution. Synchronous on purpose: one small write in the local temp directory costs less
       // than thread-pool round trips, and a directory per run cost ~0.3 ms more (mkdir, rmdir).
-      const dir = this.workDir();
-      const inputPath = path.join(dir, `${execution.id}.input.json`);
-      const outputPath = path.join(dir, `${execution.id}.output.json`);
+      const inputPath = this.writePrivate(`${execution.id}.input.json`, JSON.stringify(execution.input, null, 2));
+      const outputPath = path.join(path.dirname(inputPath), `${execution.id}.output.json`);
       files = info.hasOutput ? [inputPath, outputPath] : [inputPath];
-      writeFileSync(inputPath, JSON.stringify(execution.input, null, 2), { mode: 0o600, flag: "wx" });
       let argv: string[];
       try {
         argv = buildArgv(execution.command ?? "", execution.os ?? "linux", { PATH_JSON_INPUT: inputPath, ...(info.hasOutput ? { PATH_JSON_OUTPUT: outputPath } : {}) });

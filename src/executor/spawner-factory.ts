@@ -23,6 +23,14 @@ export async function startSpawner(kind: SpawnerKind, logger: Logger, helperPath
     return spawner;
   }
   const spawner = new HelperSpawner(helperPath, logger);
-  await spawner.init();
-  return spawner;
+  try {
+    await spawner.init();
+    return spawner;
+  } catch (err) {
+    if (kind === "helper") throw err;
+    logger.warn(`the spawn helper ${helperPath} could not start (${err instanceof Error ? err.message : String(err)}); hooks start through Node's child_process`);
+    const fallback = new NodeSpawner();
+    await fallback.init();
+    return fallback;
+  }
 }
