@@ -22,7 +22,9 @@ export type WriteOp =
  * TypeORM's better-sqlite3 driver shares a single query runner, so two `transaction()` calls in
  * flight interleave on one connection and corrupt each other, and a plain write issued while a
  * transaction is open silently joins it (and is rolled back with it). Every write therefore goes
- * through `transaction`, which runs them one at a time. Reads may use `manager` directly.
+ * through `transaction` (TypeORM), `write` (the executor's prepared statements) or
+ * `appendLogLines`, which all queue on one chain and run one at a time. Reads may use `manager`
+ * (or `findById`) directly.
  */
 export class Store {
   private tail: Promise<unknown> = Promise.resolve();
@@ -71,7 +73,7 @@ export class Store {
 
   private nativeWrite: ((ops: WriteOp[]) => void) | undefined;
 
-  /** One entity by primary key, read without building SQL on SQLite. */
+  /** One entity by its primary key `id`, read without building SQL on SQLite. */
   async findById<T extends ObjectLiteral>(target: EntityClass<T>, id: string): Promise<T | null> {
     const rows = this.rows();
     if (rows) return rows.get(target, id);
