@@ -26,14 +26,17 @@ import type { ExecutionLogChunk } from "../pubsub/execution-log-stream.js";
 // checked when it starts; per event, the stream itself re-checks whenever access rules change
 // (ExecutionLogStream's authorize), which is what the per-event check would catch.
 
+/** A field of a line: a leaf of its type, or __typename (type null). */
 interface LeafField {
   responseKey: string;
   property: string;
-  type: GraphQLLeafType;
+  type: GraphQLLeafType | null;
 }
 
 interface Plan {
   responseKey: string;
+  eventTypeName: string;
+  lineTypeName: string;
   /** Response keys of the event object, in selection order, with what each holds. */
   fields: { responseKey: string; kind: "lines" | "finished" | "typename" }[];
   lines: LeafField[];
@@ -79,7 +82,7 @@ export function executionLogFastPath(args: Pick<ExecutionArgs, "schema" | "docum
     }
   }
   if (lines === null) return null;
-  return { responseKey: root.alias?.value ?? root.name.value, fields, lines };
+  return { responseKey: root.alias?.value ?? root.name.value, eventTypeName: event.name, lineTypeName: lineType.name, fields, lines };
 }
 
 /** The selection as plain leaf fields (aliases allowed), or null when it is anything more. */
@@ -91,7 +94,7 @@ function leafFields(selectionSet: SelectionSetNode, type: GraphQLObjectType): Le
     const name = selection.name.value;
     const responseKey = selection.alias?.value ?? name;
     if (name === "__typename") {
-      out.push({ responseKey, property: "__typename", type: null as unknown as GraphQLLeafType });
+      out.push({ responseKey, property: name, type: null });
       continue;
     }
     const def = defs[name];
@@ -108,7 +111,7 @@ function serializeLines(chunk: ExecutionLogChunk, fields: LeafField[], typeName:
   for (let i = 0; i < chunk.lines.length; i++) {
     const line = chunk.lines[i] as unknown as Record<string, unknown>;
     const row: Record<string, unknown> = {};
-    for (const f of fields) row[f.responseKey] = f.property === "__typename" ? typeName : f.type.serialize(line[f.property]);
+    for (const f of fields) row[f.responseKey] = f.type === null ? typeName : f.type.serialize(line[f.property]);
     out[i] = row;
   }
   return out;
@@ -125,15 +128,13 @@ export async function subscribeWithFastPath(args: ExecutionArgs): Promise<AsyncG
   if (!p) return subscribe(args);
   const source = await createSourceEventStream(args);
   if (!isAsyncIterable(source)) return source;
-  const eventType = getNamedType(args.schema.getSubscriptionType()!.getFields().executionLog.type) as GraphQLObjectType;
-  const lineTypeName = getNamedType(eventType.getFields().lines.type).name;
   const iterator = (source as AsyncIterable<ExecutionLogChunk>)[Symbol.asyncIterator]();
 
   const toResult = async (chunk: ExecutionLogChunk): Promise<ExecutionResult> => {
     // The final event carries the finished execution: graphql-js resolves its selection.
     if (chunk.finished !== null) return execute({ ...args, rootValue: chunk });
     const value: Record<string, unknown> = {};
-    for (const f of p.fields) value[f.responseKey] = f.kind === "typename" ? eventType.name : f.kind === "finished" ? null : serializeLines(chunk, p.lines, lineTypeName);
+    for (const f of p.fields) value[f.responseKey] = f.kind === "typename" ? p.eventTypeName : f.kind === "finished" ? null : serializeLines(chunk, p.lines, p.lineTypeName);
     return { data: { [p.responseKey]: value } };
   };
 

@@ -8,6 +8,7 @@ import { Queue } from "../entities/queue.entity.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import { HookSource, SkipReason } from "../domain/effective-hooks.js";
 import { EffectiveHook } from "../schema/effective-hook.type.js";
+import { EntityCache } from "../store/entity-cache.js";
 import type { Store } from "../store/store.js";
 import { applyCommands, type CommandsInput } from "./hook-commands.js";
 import { snapshot, type AuditService } from "./audit.service.js";
@@ -29,11 +30,9 @@ const MAX_CACHED = 1000;
 export class HookConfigService {
   /**
    * effective() resolutions: every hook run needs one, and they change only when the
-   * configuration does. Dropped whenever an entity they are built from is written (Store.watch).
-   * A store shared by several hookd processes would need a shared change signal here.
+   * configuration does.
    */
-  private readonly cache = new Map<string, EffectiveHook[]>();
-  private generation = 0;
+  private readonly cache: EntityCache<EffectiveHook[]>;
 
   constructor(
     private readonly store: Store,
@@ -41,10 +40,7 @@ export class HookConfigService {
     private readonly queues: QueueService,
     private readonly audit: AuditService,
   ) {
-    store.watch([WorkspaceSettings, Queue, HookConfig, QueueHook, ExecutionServer], () => {
-      this.generation++;
-      this.cache.clear();
-    });
+    this.cache = new EntityCache(store, [WorkspaceSettings, Queue, HookConfig, QueueHook, ExecutionServer], MAX_CACHED);
   }
 
   /** One entry per hook point; points never configured come back disabled with no commands. */
@@ -92,16 +88,7 @@ export class HookConfigService {
    */
   async effective(queueCode: string | null, hook: HookPoint, executionServerId: string | null = null): Promise<EffectiveHook[]> {
     const key = `${queueCode ?? ""}\u0000${hook}\u0000${executionServerId ?? ""}`;
-    let entries = this.cache.get(key);
-    if (!entries) {
-      const generation = this.generation;
-      entries = await this.resolve(queueCode, hook, executionServerId);
-      // Not kept if the configuration changed while it was read.
-      if (generation === this.generation) {
-        if (this.cache.size >= MAX_CACHED) this.cache.clear();
-        this.cache.set(key, entries);
-      }
-    }
+    const entries = await this.cache.get(key, () => this.resolve(queueCode, hook, executionServerId));
     // Copies: callers may adjust an entry for their run.
     return entries.map((e) => Object.assign(new EffectiveHook(), e));
   }

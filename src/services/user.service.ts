@@ -4,6 +4,7 @@ import { UserRole } from "../domain/roles.js";
 import { ApiKey } from "../entities/api-key.entity.js";
 import { User } from "../entities/user.entity.js";
 import type { PubSub } from "../pubsub/pubsub.js";
+import { EntityCache } from "../store/entity-cache.js";
 import type { Store } from "../store/store.js";
 import { snapshot, type AuditService } from "./audit.service.js";
 import { assertEmail } from "./validation.js";
@@ -31,35 +32,20 @@ const MAX_CACHED_KEYS = 10_000;
 export class UserService {
   /**
    * Keys (with their user) by hash: every request authenticates, and keys and users change
-   * rarely. Any write to a key or a user drops it (Store.watch), so a revoke or a role change
-   * takes effect at once. Only found keys are kept. A store shared by several hookd processes
-   * would need a shared change signal here.
+   * rarely. Any write to a key or a user drops them, so a revoke takes effect at once.
    */
-  private readonly keys = new Map<string, ApiKey>();
-  private generation = 0;
+  private readonly keys: EntityCache<ApiKey>;
 
   constructor(
     private readonly store: Store,
     private readonly audit: AuditService,
     private readonly pubsub: PubSub,
   ) {
-    store.watch([ApiKey, User], () => {
-      this.generation++;
-      this.keys.clear();
-    });
+    this.keys = new EntityCache(store, [ApiKey, User], MAX_CACHED_KEYS);
   }
 
-  private async findKey(hash: string): Promise<ApiKey | null> {
-    const cached = this.keys.get(hash);
-    if (cached) return cached;
-    const generation = this.generation;
-    const apiKey = await this.store.manager.findOne(ApiKey, { where: { hash }, relations: { user: true } });
-    // Not kept if a key or user changed while it was read.
-    if (apiKey && generation === this.generation) {
-      if (this.keys.size >= MAX_CACHED_KEYS) this.keys.clear();
-      this.keys.set(hash, apiKey);
-    }
-    return apiKey;
+  private findKey(hash: string): Promise<ApiKey | null> {
+    return this.keys.get(hash, () => this.store.manager.findOne(ApiKey, { where: { hash }, relations: { user: true } }));
   }
 
   list(): Promise<User[]> {

@@ -6,6 +6,7 @@ import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata.js";
 export interface SqliteDatabase {
   prepare(sql: string): SqliteStatement;
   transaction<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void;
+  pragma(sql: string): unknown;
 }
 interface SqliteStatement {
   run(...values: unknown[]): unknown;

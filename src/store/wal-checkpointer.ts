@@ -24,18 +24,21 @@ export class WalCheckpointer {
   start(): void {
     const db = sqliteConnection(this.store.dataSource);
     if (!db || this.databasePath === ":memory:") return;
-    const pragma = (sql: string) => (db as unknown as { pragma(sql: string): unknown }).pragma(sql);
+    const pragma = (sql: string) => db.pragma(sql);
+    const worker = new Worker(new URL("./wal-checkpoint.worker.js", import.meta.url), { workerData: { databasePath: this.databasePath, intervalMs: this.intervalMs } });
+    this.worker = worker;
+    worker.unref();
     const fallBack = (why: string) => {
-      if (this.worker === null) return;
+      if (this.worker !== worker) return; // stopped, or already fallen back
       this.worker = null;
       pragma("wal_autocheckpoint = 1000");
       this.logger.warn(`WAL checkpoints are back on the main thread: ${why}`);
+      void worker.terminate();
     };
-    this.worker = new Worker(new URL("./wal-checkpoint.worker.js", import.meta.url), { workerData: { databasePath: this.databasePath, intervalMs: this.intervalMs } });
-    this.worker.unref();
-    this.worker.on("message", (m: { error?: string }) => m.error && this.logger.warn(`WAL checkpoint failed: ${m.error}`));
-    this.worker.on("error", (err) => fallBack(`the checkpoint worker failed (${err.message})`));
-    this.worker.on("exit", (code) => code !== 0 && fallBack(`the checkpoint worker exited with code ${code}`));
+    // A checkpoint that fails (PASSIVE never fails for being busy) is not retried every interval.
+    worker.on("message", (m: { error?: string }) => m.error && fallBack(`a checkpoint failed (${m.error})`));
+    worker.on("error", (err) => fallBack(`the checkpoint worker failed (${err.message})`));
+    worker.on("exit", (code) => code !== 0 && fallBack(`the checkpoint worker exited with code ${code}`));
     pragma("wal_autocheckpoint = 0");
   }
 
