@@ -5,7 +5,7 @@ import os from "node:os";
 import type { AddressInfo } from "node:net";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
-import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
 import express from "express";
 import { GraphQLError, type GraphQLSchema } from "graphql";
@@ -99,6 +99,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
 
   const expressApp = express();
   expressApp.disable("x-powered-by");
+  // Answers are live state and say "no-store"; an ETag would only cost a hash of every body.
+  expressApp.set("etag", false);
   const httpServer = http.createServer(expressApp);
 
   const formatError = createErrorFormatter({ development: config.development, log: (m, e) => logger.error(m, e) });
@@ -118,6 +120,9 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
+      // Every answer is live state, never cacheable: "no-store" is set on the route below.
+      // Apollo's default cache-control plugin would wrap every field resolver to work that out.
+      ApolloServerPluginCacheControlDisabled(),
       // Open WebSockets would keep the HTTP server from draining: close them first.
       { async serverWillStart() { return { async drainServer() { await subscriptions.dispose(); } }; } },
     ],
@@ -136,6 +141,10 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   expressApp.use(graphqlIdeRouter(GRAPHQL_PATH));
   expressApp.use(
     GRAPHQL_PATH,
+    (_req, res, next) => {
+      res.setHeader("cache-control", "no-store");
+      next();
+    },
     express.json({ limit: MAX_BODY }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {

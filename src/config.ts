@@ -33,7 +33,7 @@ export interface ExecutorConfig {
   tempDir: string;
   /**
    * How hook processes are started: "helper" (a small C process started once, which spawns with
-   * posix_spawn: no copy of hookd's memory per run), "node" (Node's child_process, which forks
+   * vfork + exec: no copy of hookd's memory per run), "node" (Node's child_process, which forks
    * hookd for every run), or "auto" (the helper when it was built, else node).
    */
   spawner: SpawnerKind;

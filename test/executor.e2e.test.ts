@@ -57,6 +57,17 @@ for (const spawner of ["helper", "node"] as const) describe(`executor: running h
     (await server.ok(TRIGGER, { input: { hook, payload, wait: true, ...extra } })).triggerHook as any[];
   const logOf = async (id: string) => (await server.ok(LOG, { id, first: 10000 })).execution.logLines as { seq: number; stream: string; text: string }[];
 
+  test("triggerHook with wait answers exactly what the store then holds (the waiter does not read it back)", async () => {
+    const say = hooks.write("say.sh", `#!/bin/sh\necho "out $1"\necho "err" >&2\nexit 3\n`);
+    await configure("POST_DONE_SERVER", { linux: `${q(say)} \${PATH_JSON_INPUT}` });
+    const FIELDS = "id hook source mode queue command argv os jobId publishId input output status exitCode signal error waitingFor skipReason timeoutSeconds attempt logLineCount droppedBytes createdAt startedAt finishedAt scriptName durationMs executionServer { id } retryOf { id } triggeredBy { email } logLines { seq stream text }";
+    const answered = (await server.ok(`mutation($input: TriggerHookInput!) { triggerHook(input: $input) { ${FIELDS} } }`, { input: { hook: "POST_DONE_SERVER", payload: { code: "same" }, wait: true } })).triggerHook[0];
+    assert.equal(answered.status, "FAILED");
+    assert.equal(answered.logLineCount, 3);
+    const stored = (await server.ok(`query($id: ID!) { execution(id: $id) { ${FIELDS} } }`, { id: answered.id })).execution;
+    assert.deepEqual(answered, stored);
+  });
+
   test("the input JSON reaches the script through ${PATH_JSON_INPUT}, as one argument even with spaces, with the HOOKD_ environment", async () => {
     const echo = hooks.write(
       "echo args.py",

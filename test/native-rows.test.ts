@@ -1,6 +1,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
+import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DataSource } from "typeorm";
@@ -92,4 +93,52 @@ test("a batch is one transaction: a failing write leaves none of it", async () =
   const next = sample();
   await store.write([{ insert: Execution, rows: [next] }]);
   assert.ok(await store.findById(Execution, next.id));
+});
+
+test("writes issued in one turn are committed together, and each caller still gets its own outcome", async () => {
+  // Count the native transactions the store runs.
+  const batch = (store as unknown as { nativeBatch(): (ops: unknown[]) => void }).nativeBatch.bind(store);
+  let commits = 0;
+  (store as unknown as { nativeBatch(): (ops: unknown[]) => void }).nativeBatch = () => {
+    commits++;
+    return batch();
+  };
+  try {
+    const rows = Array.from({ length: 5 }, () => sample());
+    await Promise.all(rows.map((row) => store.write([{ insert: Execution, rows: [row] }])));
+    assert.equal(commits, 1, "five writes of one turn, one transaction");
+    for (const row of rows) assert.ok(await store.findById(Execution, row.id));
+
+    // One bad writer in a group: it alone fails, the others are stored.
+    commits = 0;
+    const [a, b] = [sample(), sample()];
+    const bad = Object.assign(new AuditEvent(), { at: new Date(), actorId: null, actor: "cli", action: "x", targetType: "execution", targetId: null as unknown as string, before: null, after: null });
+    const results = await Promise.allSettled([
+      store.write([{ insert: Execution, rows: [a] }]),
+      store.write([{ insert: AuditEvent, rows: [bad] }]),
+      store.write([{ insert: Execution, rows: [b] }]),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ["fulfilled", "rejected", "fulfilled"]);
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /NOT NULL constraint failed: audit_event.targetId/);
+    assert.ok(await store.findById(Execution, a.id));
+    assert.ok(await store.findById(Execution, b.id));
+    assert.equal(commits, 4, "the group, then each writer on its own");
+  } finally {
+    delete (store as unknown as { nativeBatch?: unknown }).nativeBatch;
+  }
+});
+
+test("writes stay in order with transactions queued between them", async () => {
+  const row = Object.assign(sample(), { id: randomUUID() });
+  const order: string[] = [];
+  const first = store.write([{ insert: Execution, rows: [row] }]).then(() => order.push("insert"));
+  const between = store.transaction(async (em) => {
+    // Sees the insert queued before it, not the update queued after it.
+    const seen = await em.findOneByOrFail(Execution, { id: row.id });
+    order.push(`transaction saw ${seen.status}`);
+  });
+  const last = store.write([{ update: Execution, id: row.id, set: { status: ExecutionStatus.RUNNING } }]).then(() => order.push("update"));
+  await Promise.all([first, between, last]);
+  assert.deepEqual(order, ["insert", "transaction saw QUEUED", "update"]);
+  assert.equal((await store.findById(Execution, row.id))!.status, ExecutionStatus.RUNNING);
 });

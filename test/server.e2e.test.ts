@@ -68,6 +68,23 @@ describe("server: health, IDE, authentication, malformed requests", () => {
     assert.deepEqual(data.me, { email: "admin@localhost", role: "ADMIN" });
   });
 
+  test("GraphQL answers are never cacheable: POST and GET say no-store", async () => {
+    const post = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
+      body: JSON.stringify({ query: "{ me { email } }" }),
+    });
+    assert.equal(post.status, 200);
+    assert.equal(post.headers.get("cache-control"), "no-store");
+    assert.equal(post.headers.get("etag"), null);
+    const get = await fetch(`${server.url}/graphql?query=${encodeURIComponent("{ me { email } }")}`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, "apollo-require-preflight": "true" },
+    });
+    assert.equal(get.status, 200);
+    assert.equal(get.headers.get("cache-control"), "no-store");
+    assert.deepEqual(((await get.json()) as any).data, { me: { email: "admin@localhost" } });
+  });
+
   test("malformed JSON gets a 400 with a clear message and the server keeps serving", async () => {
     const res = await fetch(`${server.url}/graphql`, {
       method: "POST",

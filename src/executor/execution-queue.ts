@@ -1,3 +1,4 @@
+import type { Execution } from "../entities/execution.entity.js";
 import type { Logger } from "../logger.js";
 import type { HookExecutor } from "./hook-executor.js";
 
@@ -10,14 +11,18 @@ export interface ExecutionQueue {
   init(): Promise<void>;
   /** Stops taking work and cancels what runs, waiting for it to be recorded. */
   destroy(): Promise<void>;
-  enqueue(executionId: string): void;
+  /**
+   * `known`: the execution exactly as the caller just stored it. The embedded queue hands it to
+   * the executor, which then need not read it back; a distributed queue sends only the id.
+   */
+  enqueue(executionId: string, known?: Execution): void;
   /** Cancels a queued or running execution. False when this queue does not have it. */
   cancel(executionId: string): boolean;
 }
 
 /** Runs hooks in this process, at most `concurrency` at once, the rest waiting in order. */
 export class EmbeddedExecutionQueue implements ExecutionQueue {
-  private readonly waiting: string[] = [];
+  private readonly waiting: { id: string; known?: Execution }[] = [];
   private readonly running = new Map<string, { controller: AbortController; done: Promise<unknown> }>();
   private stopped = false;
 
@@ -39,14 +44,14 @@ export class EmbeddedExecutionQueue implements ExecutionQueue {
     this.executor.close();
   }
 
-  enqueue(executionId: string): void {
+  enqueue(executionId: string, known?: Execution): void {
     if (this.stopped) throw new Error("the execution queue is stopped");
-    this.waiting.push(executionId);
+    this.waiting.push({ id: executionId, known });
     this.pump();
   }
 
   cancel(executionId: string): boolean {
-    const index = this.waiting.indexOf(executionId);
+    const index = this.waiting.findIndex((w) => w.id === executionId);
     if (index >= 0) {
       this.waiting.splice(index, 1);
       this.onCancelledWhileQueued(executionId).catch((err) => this.logger.error(`could not record the cancel of ${executionId}`, err));
@@ -65,10 +70,10 @@ export class EmbeddedExecutionQueue implements ExecutionQueue {
 
   private pump(): void {
     while (!this.stopped && this.running.size < this.concurrency && this.waiting.length > 0) {
-      const id = this.waiting.shift()!;
+      const { id, known } = this.waiting.shift()!;
       const controller = new AbortController();
       const done = this.executor
-        .run(id, controller.signal)
+        .run(id, controller.signal, known)
         .catch((err) => this.logger.error(`execution ${id} could not be run`, err))
         .finally(() => {
           this.running.delete(id);

@@ -251,8 +251,8 @@ export async function runProcess(spec: RunSpec): Promise<RunOutcome> {
   // The leader exited: end the rest of the group now, or a backgrounded child holding the pipes
   // would keep the output open forever.
   child.exited.then(
-    () => {
-      if (!terminating) terminating = groupAlive(pid).then((alive) => (alive ? terminateGroup(pid, grace).then(() => undefined) : undefined));
+    (status) => {
+      if (!terminating && !status.groupEmpty) terminating = groupAlive(pid).then((alive) => (alive ? terminateGroup(pid, grace).then(() => undefined) : undefined));
     },
     () => undefined,
   );

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 // - NodeSpawner: child_process.spawn. On Linux, Node 20 forks the whole hookd process for it,
 //   which costs milliseconds of main-thread CPU per spawn, growing with the heap.
 // - HelperSpawner: a long-lived small C process (native/spawn-helper.c, built by
-//   scripts/build-native.mjs) starts hooks with posix_spawn and relays their output and exit
+//   scripts/build-native.mjs) starts hooks with vfork + exec and relays their output and exit
 //   status over a pipe, so hookd only does cheap IPC per run.
 
 export interface SpawnRequest {
@@ -20,6 +20,11 @@ export interface SpawnRequest {
 export interface ExitStatus {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /**
+   * True when the spawner saw the process group empty as it reaped the leader: nothing of the
+   * hook is left to end. Undefined when the spawner does not know (then look).
+   */
+  groupEmpty?: boolean;
 }
 
 /**
@@ -459,12 +464,13 @@ class HelperConnection {
         const proc = this.procs.get(id);
         if (!proc) return this.fail(`event ${type} for unknown id ${id}`);
         if (type === EV_EXITED) {
-          if (bodyLen !== 5) return this.fail(`bad EXITED for id ${id}`);
+          if (bodyLen !== 6) return this.fail(`bad EXITED for id ${id}`);
           const value = buf.readInt32LE(body + 1);
+          const groupEmpty = buf[body + 5] === 0;
           proc.exit(
             buf[body] === 0
-              ? { code: value, signal: null }
-              : { code: null, signal: signalNames.get(value) ?? (`SIG${value}` as NodeJS.Signals) },
+              ? { code: value, signal: null, groupEmpty }
+              : { code: null, signal: signalNames.get(value) ?? (`SIG${value}` as NodeJS.Signals), groupEmpty },
           );
         } else {
           proc.eof();

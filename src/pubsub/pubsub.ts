@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { HookPoint } from "../domain/hook-points.js";
-import type { ExecutionStatus } from "../entities/execution.entity.js";
+import type { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import type { LogStream } from "../entities/execution-log-line.entity.js";
 
 /** A stored log line as published to live readers: the same seq as in the database. */
@@ -22,6 +22,12 @@ export interface ExecutionEvent {
   status: ExecutionStatus;
   exitCode: number | null;
   error: string | null;
+  /**
+   * The whole execution exactly as just stored, when the publisher has it in this process, so a
+   * waiting caller need not read it back. A broker-backed pubsub does not carry it: subscribers
+   * that find it missing read the store.
+   */
+  stored?: Execution;
 }
 
 /** A status change of a job. */

@@ -92,7 +92,7 @@ export class ExecutionService {
     const finished = options.wait ? executions.map((e) => this.waitFor(e.id, (e.timeoutSeconds + 60) * 1000, { known: e })) : null;
     for (const execution of executions) {
       publishExecution(this.pubsub, execution);
-      if (execution.status === ExecutionStatus.QUEUED && execution.waitingFor === null) this.queue.enqueue(execution.id);
+      if (execution.status === ExecutionStatus.QUEUED && execution.waitingFor === null) this.queue.enqueue(execution.id, execution);
     }
     return { entries, executions, finished: finished && Promise.all(finished) };
   }
@@ -130,7 +130,7 @@ export class ExecutionService {
       return saved;
     });
     publishExecution(this.pubsub, retried);
-    this.queue.enqueue(retried.id);
+    this.queue.enqueue(retried.id, retried);
     return retried;
   }
 
@@ -226,7 +226,9 @@ export class ExecutionService {
       };
       // Subscribe before reading, so a finish between the two is not missed.
       const unsubscribe = this.pubsub.subscribe("executionUpdated", id, (event) => {
-        if (isFinished(event.status)) this.get(id).then((e) => done(() => resolve(e)), (err) => done(() => reject(err)));
+        if (!isFinished(event.status)) return;
+        if (event.stored) done(() => resolve(event.stored!));
+        else this.get(id).then((e) => done(() => resolve(e)), (err) => done(() => reject(err)));
       });
       const timer = setTimeout(() => done(() => reject(new DomainError("CONFLICT", `execution ${id} did not finish within ${Math.round(timeoutMs / 1000)} s`))), timeoutMs);
       if (options.known) {

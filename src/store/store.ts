@@ -10,6 +10,12 @@ export interface LogRow {
   text: string;
 }
 
+interface PendingWrite {
+  ops: WriteOp[];
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
 /** One write of a hot-path batch (see Store.write). */
 export type WriteOp =
   | { insert: EntityClass<ObjectLiteral>; rows: ObjectLiteral[] }
@@ -42,31 +48,78 @@ export class Store {
   /**
    * The hot path's writes (an execution's state changes, its audit event, its last log lines):
    * all of `ops` in one transaction, in turn with every other write. On SQLite they run as
-   * prepared statements; other stores go through TypeORM.
+   * prepared statements, and the writes that arrive while one event-loop turn runs are committed
+   * together (group commit: with many hooks running, several executions change state per turn,
+   * and every commit costs ~25 system calls here); a failing group is retried one caller at a
+   * time, so each caller gets its own outcome. Other stores go through TypeORM, one call each.
    */
   write(ops: WriteOp[]): Promise<void> {
-    const run = this.tail.then(async () => {
-      const rows = this.rows();
-      if (rows) {
-        this.nativeWrite ??= sqliteConnection(this.dataSource)!.transaction((batch: WriteOp[]) => {
-          for (const op of batch) {
-            if ("insert" in op) rows.insert(op.insert, op.rows);
-            else if ("update" in op) rows.update(op.update, op.id, op.set);
-            else if (op.logLines.length > 0) this.nativeLogInsert()!(op.logLines);
-          }
-        });
-        this.nativeWrite(ops);
+    if (!this.rows()) return this.chain(() => this.typeormWrite(ops));
+    if (this.group) {
+      const group = this.group;
+      return new Promise((resolve, reject) => group.push({ ops, resolve, reject }));
+    }
+    const group: PendingWrite[] = [];
+    const done = new Promise<void>((resolve, reject) => group.push({ ops, resolve, reject }));
+    // Joined until it starts: after this turn's I/O callbacks (and their promise jobs) have run.
+    this.chain(() => new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.commitGroup(group)));
+    this.group = group; // after chain(), which closes the group before it
+    return done;
+  }
+
+  /** A group is open for joining only until it starts or another kind of write queues behind it (FIFO). */
+  private group: PendingWrite[] | null = null;
+
+  private commitGroup(group: PendingWrite[]): void {
+    if (this.group === group) this.group = null;
+    try {
+      this.nativeBatch()(group.flatMap((w) => w.ops));
+      for (const w of group) w.resolve();
+      return;
+    } catch (err) {
+      if (group.length === 1) {
+        group[0].reject(err);
         return;
       }
-      await this.dataSource.transaction(async (em) => {
-        for (const op of ops) {
-          if ("insert" in op) {
-            if (op.rows.length > 0) await em.insert(op.insert, op.rows);
-          } else if ("update" in op) await em.update(op.update, op.id, op.set);
-          else if (op.logLines.length > 0) await em.createQueryBuilder().insert().into("execution_log_line").values(op.logLines).updateEntity(false).execute();
-        }
-      });
+    }
+    // Rolled back as a whole: find out whose writes fail.
+    for (const w of group) {
+      try {
+        this.nativeBatch()(w.ops);
+        w.resolve();
+      } catch (err) {
+        w.reject(err);
+      }
+    }
+  }
+
+  private nativeBatch(): (ops: WriteOp[]) => void {
+    const rows = this.rows()!;
+    this.nativeWrite ??= sqliteConnection(this.dataSource)!.transaction((batch: WriteOp[]) => {
+      for (const op of batch) {
+        if ("insert" in op) rows.insert(op.insert, op.rows);
+        else if ("update" in op) rows.update(op.update, op.id, op.set);
+        else if (op.logLines.length > 0) this.nativeLogInsert()!(op.logLines);
+      }
     });
+    return this.nativeWrite;
+  }
+
+  private async typeormWrite(ops: WriteOp[]): Promise<void> {
+    await this.dataSource.transaction(async (em) => {
+      for (const op of ops) {
+        if ("insert" in op) {
+          if (op.rows.length > 0) await em.insert(op.insert, op.rows);
+        } else if ("update" in op) await em.update(op.update, op.id, op.set);
+        else if (op.logLines.length > 0) await em.createQueryBuilder().insert().into("execution_log_line").values(op.logLines).updateEntity(false).execute();
+      }
+    });
+  }
+
+  /** Queues `work` behind every write queued so far; the open write group closes (FIFO). */
+  private chain<T>(work: () => T | Promise<T>): Promise<T> {
+    this.group = null;
+    const run = this.tail.then(work);
     this.tail = run.catch(() => undefined);
     return run;
   }
@@ -85,9 +138,7 @@ export class Store {
   }
 
   transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    const run = this.tail.then(() => this.dataSource.transaction(work));
-    this.tail = run.catch(() => undefined);
-    return run;
+    return this.chain(() => this.dataSource.transaction(work));
   }
 
   /**
@@ -97,7 +148,7 @@ export class Store {
    * the query builder.
    */
   appendLogLines(rows: LogRow[]): Promise<void> {
-    const run = this.tail.then(async () => {
+    return this.chain(async () => {
       const native = this.nativeLogInsert();
       if (native) {
         native(rows);
@@ -105,8 +156,6 @@ export class Store {
       }
       await this.dataSource.transaction((em) => em.createQueryBuilder().insert().into("execution_log_line").values(rows).updateEntity(false).execute());
     });
-    this.tail = run.catch(() => undefined);
-    return run;
   }
 
   private insertLines: ((rows: LogRow[]) => void) | null | undefined;
