@@ -9,6 +9,10 @@ describe("server: health, IDE, authentication, malformed requests", () => {
   });
   after(() => server.close());
 
+  /** A POST to /graphql with this exact body, for requests server.gql cannot make. */
+  const postRaw = (body: string, authorization = `Bearer ${ADMIN_KEY}`) =>
+    fetch(`${server.url}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization }, body });
+
   test("GET /healthz answers while the database is reachable", async () => {
     const res = await fetch(`${server.url}/healthz`);
     assert.equal(res.status, 200);
@@ -49,11 +53,7 @@ describe("server: health, IDE, authentication, malformed requests", () => {
   });
 
   test("a malformed Authorization header is UNAUTHENTICATED", async () => {
-    const res = await fetch(`${server.url}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Token ${ADMIN_KEY}` },
-      body: JSON.stringify({ query: "{ me { email } }" }),
-    });
+    const res = await postRaw(JSON.stringify({ query: "{ me { email } }" }), `Token ${ADMIN_KEY}`);
     assert.equal(res.status, 401);
     expectError((await res.json()) as any, "UNAUTHENTICATED", /expected 'Bearer <key>'/);
   });
@@ -69,11 +69,7 @@ describe("server: health, IDE, authentication, malformed requests", () => {
   });
 
   test("GraphQL answers are never cacheable: POST and GET say no-store", async () => {
-    const post = await fetch(`${server.url}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
-      body: JSON.stringify({ query: "{ me { email } }" }),
-    });
+    const post = await postRaw(JSON.stringify({ query: "{ me { email } }" }));
     assert.equal(post.status, 200);
     assert.equal(post.headers.get("cache-control"), "no-store");
     assert.equal(post.headers.get("etag"), null);
@@ -86,11 +82,7 @@ describe("server: health, IDE, authentication, malformed requests", () => {
   });
 
   test("malformed JSON gets a 400 with a clear message and the server keeps serving", async () => {
-    const res = await fetch(`${server.url}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
-      body: '{"query": "{ me { email } ',
-    });
+    const res = await postRaw('{"query": "{ me { email } ');
     assert.equal(res.status, 400);
     const body = (await res.json()) as any;
     assert.match(body.errors[0].message, /not valid JSON/);
@@ -98,11 +90,7 @@ describe("server: health, IDE, authentication, malformed requests", () => {
   });
 
   test("a body over the size limit gets a 413", async () => {
-    const res = await fetch(`${server.url}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
-      body: JSON.stringify({ query: "{ me { email } }", variables: { pad: "x".repeat(2 * 1024 * 1024) } }),
-    });
+    const res = await postRaw(JSON.stringify({ query: "{ me { email } }", variables: { pad: "x".repeat(2 * 1024 * 1024) } }));
     assert.equal(res.status, 413);
     const body = (await res.json()) as any;
     assert.match(body.errors[0].message, /larger than/);
