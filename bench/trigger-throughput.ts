@@ -3,9 +3,10 @@
 //   floor   a plain Node loop: write the temp file, spawn the same command, wait for exit
 //   webhook adnanh/webhook (Debian package `webhook`), payload passed as a file, answers after exit
 // at concurrency 1 and 16, for a /bin/sh hook and a /usr/bin/python3 hook reading ~1 KB.
-//   npm run build && node dist/bench/trigger-throughput.js [--requests 400] [--hooks sh,python] [--targets hookd,floor,webhook] [--warmup-seconds 45]
+//   npm run build && node dist/bench/trigger-throughput.js [--seconds 20] [--rounds 4] [--hooks sh,python] [--targets hookd,floor,webhook] [--warmup-seconds 45]
 //   HOOKD_BENCH_PROFILE=/tmp/prof also writes a CPU profile of hookd.
 import { spawn, type ChildProcess } from "node:child_process";
+import Database from "better-sqlite3";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -13,7 +14,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
-const REQUESTS = Number(arg("--requests")) || 400;
+// Measured seconds per target at concurrency 16 (half that at concurrency 1), split into rounds
+// that alternate between the targets: this machine's speed drifts by ±10% over minutes (other
+// tenants), so back-to-back phases of one target, then the other, measured the drift as much as
+// the targets. Every target sees the same drift this way.
+const SECONDS = Number(arg("--seconds")) || 20;
+const ROUNDS = Number(arg("--rounds")) || 4;
 const HOOKS = (arg("--hooks") ?? "sh,python").split(",");
 const TARGETS = (arg("--targets") ?? "hookd,floor,webhook").split(",");
 // hookd runs on a JIT: its CPU per run falls by about a third over its first ~4,000 runs while
@@ -21,7 +27,7 @@ const TARGETS = (arg("--targets") ?? "hookd,floor,webhook").split(",");
 // A server runs for days, so every target first runs this long at c16 before anything is
 // measured; `--warmup-seconds 0` measures a cold server.
 const WARMUP_SECONDS = arg("--warmup-seconds") === undefined ? 45 : Number(arg("--warmup-seconds"));
-const PHASE_WARMUP_SECONDS = WARMUP_SECONDS > 0 ? 3 : 0.2;
+const PHASE_WARMUP_SECONDS = WARMUP_SECONDS > 0 ? 2 : 0.2;
 const KEY = "hkd_benchmark_key_0123456789abcdef";
 const CLI = new URL("../src/cli.js", import.meta.url).pathname;
 const PAYLOAD = { code: "bench", name: "benchmark job", notes: "x".repeat(900) };
@@ -44,24 +50,34 @@ async function runFor(concurrency: number, seconds: number, once: () => Promise<
   );
 }
 
-async function load(concurrency: number, total: number, once: () => Promise<void>): Promise<{ rps: number; p50: number; p99: number }> {
-  const latencies: number[] = [];
-  let next = 0;
+interface Tally {
+  latencies: number[];
+  seconds: number;
+  serverMs: number;
+  machineMs: number;
+}
+
+/** Runs `once` at `concurrency` for `seconds` and adds what it measured to `tally`. */
+async function measureFor(concurrency: number, seconds: number, once: () => Promise<void>, tally: Tally): Promise<void> {
   const started = performance.now();
+  const end = started + seconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        next++;
+      while (performance.now() < end) {
         const t = performance.now();
         await once();
-        latencies.push(performance.now() - t);
+        tally.latencies.push(performance.now() - t);
       }
     }),
   );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(2));
-  return { rps: Math.round(total / seconds), p50: pct(0.5), p99: pct(0.99) };
+  tally.seconds += (performance.now() - started) / 1000;
+}
+
+function summary(tally: Tally) {
+  const sorted = [...tally.latencies].sort((a, b) => a - b);
+  const pct = (p: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(2));
+  const n = sorted.length;
+  return { requests: n, rps: Math.round(n / tally.seconds), p50: pct(0.5), p99: pct(0.99), serverMs: tally.serverMs / n, machineMs: tally.machineMs / n };
 }
 
 /** utime + stime of these processes, in ms (Linux /proc; 0 for a process that is gone). */
@@ -154,9 +170,11 @@ async function main() {
     const rows: string[] = [];
     const results: Record<string, { rps: number; p50: number; p99: number }> = {};
     let warmedUp = false;
+    let hookdRuns = 0;
     for (const [name, argv] of Object.entries(hooks)) {
       await gql(`mutation($l: String!) { setHookConfig(input: { hook: POST_DONE_SERVER, enabled: true, commands: { linux: $l } }) { hook } }`, { l: `${argv.join(" ")} \${PATH_JSON_INPUT}` });
       const hookdOnce = async () => {
+        hookdRuns++;
         const data = await gql(`mutation($p: JSONObject) { triggerHook(input: { hook: POST_DONE_SERVER, payload: $p, wait: true }) { status } }`, { p: PAYLOAD });
         if (data.triggerHook[0].status !== "SUCCEEDED") throw new Error(`hookd: ${data.triggerHook[0].status}`);
       };
@@ -185,32 +203,45 @@ async function main() {
       }
       warmedUp = true;
       for (const c of [1, 16]) {
-        const total = c === 1 ? Math.ceil(REQUESTS / 4) : REQUESTS;
-        for (const [target, once] of targets) {
-          // Every target sat idle while the others ran, and hookd came back slower from that
-          // (c1: 5.6 ms of CPU per run against 4.1 ms without the idle spell), so each phase
-          // starts with a few seconds of its own load.
-          await runFor(c, PHASE_WARMUP_SECONDS, once);
-          // The server's own CPU (hookd with its spawn helper; webhook; for the floor, this process).
-          const server = target === "hookd" ? [hookd.pid!, ...childrenOf(hookd.pid!)] : target === "webhook" ? [webhook.pid!] : [process.pid];
-          const [server0, machine0] = [processCpuMs(server), machineCpuMs()];
-          const r = await load(c, total, once);
-          const serverMs = (processCpuMs(server) - server0) / total;
-          const machineMs = (machineCpuMs() - machine0) / total;
+        const tallies = new Map(targets.map(([target]) => [target, { latencies: [], seconds: 0, serverMs: 0, machineMs: 0 } as Tally]));
+        for (let round = 0; round < ROUNDS; round++) {
+          // Alternate the order too, so no target always follows the same one.
+          for (const [target, once] of round % 2 === 0 ? targets : [...targets].reverse()) {
+            // Every target sat idle while the others ran, and hookd came back slower from that
+            // (c1: 5.6 ms of CPU per run against 4.1 ms without the idle spell), so each slice
+            // starts with a little of its own load.
+            await runFor(c, PHASE_WARMUP_SECONDS, once);
+            // The server's own CPU (hookd with its spawn helper; webhook; for the floor, this process).
+            const server = target === "hookd" ? [hookd.pid!, ...childrenOf(hookd.pid!)] : target === "webhook" ? [webhook.pid!] : [process.pid];
+            const [server0, machine0] = [processCpuMs(server), machineCpuMs()];
+            const tally = tallies.get(target)!;
+            await measureFor(c, (c === 1 ? SECONDS / 2 : SECONDS) / ROUNDS, once, tally);
+            tally.serverMs += processCpuMs(server) - server0;
+            tally.machineMs += machineCpuMs() - machine0;
+          }
+        }
+        for (const [target] of targets) {
+          const r = summary(tallies.get(target)!);
           results[`${target}/${name}/c${c}`] = r;
-          rows.push(`| ${target} | ${name} | ${c} | ${total} | ${r.rps} | ${r.p50} | ${r.p99} | ${serverMs.toFixed(2)} | ${machineMs.toFixed(2)} |`);
+          rows.push(`| ${target} | ${name} | ${c} | ${r.requests} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.serverMs.toFixed(2)} | ${r.machineMs.toFixed(2)} |`);
         }
       }
     }
-    const { executions } = await gql(`{ executions(first: 1) { nodes { logLineCount status } } }`);
     console.log(`| target | hook | concurrency | requests | req/s | p50 ms | p99 ms | server CPU ms/req | machine CPU ms/req |\n|---|---|---|---|---|---|---|---|---|\n${rows.join("\n")}`);
     for (const name of Object.keys(hooks)) {
       const h16 = results[`hookd/${name}/c16`], w16 = results[`webhook/${name}/c16`], f16 = results[`floor/${name}/c16`];
       const h1 = results[`hookd/${name}/c1`], w1 = results[`webhook/${name}/c1`];
-      if (!h16 || !w16 || !f16 || !h1 || !w1) continue;
-      console.log(`${name}: c16 hookd/webhook ${(h16.rps / w16.rps).toFixed(2)}x, hookd/floor ${(h16.rps / f16.rps).toFixed(2)}x; c1 p50 hookd ${h1.p50} ms vs webhook ${w1.p50} ms`);
+      if (h16 && w16 && h1 && w1) console.log(`${name}: c16 hookd/webhook ${(h16.rps / w16.rps).toFixed(2)}x; c1 p50 hookd ${h1.p50} ms vs webhook ${w1.p50} ms`);
+      if (h16 && f16) console.log(`${name}: c16 hookd/floor ${(h16.rps / f16.rps).toFixed(2)}x`);
     }
-    console.log(`last execution persisted: ${JSON.stringify(executions.nodes[0])}`);
+    if (TARGETS.includes("hookd")) {
+      // Every run hookd answered is in its database with its log, read from the file itself.
+      const db = new Database(path.join(dir, "data", "hookd.sqlite"), { readonly: true });
+      const stored = db.prepare(`SELECT COUNT(*) AS executions, SUM(status = 'SUCCEEDED') AS succeeded, (SELECT COUNT(*) FROM execution_log_line) AS lines FROM execution`).get() as { executions: number; succeeded: number; lines: number };
+      db.close();
+      console.log(`hookd answered ${hookdRuns} runs; stored: ${stored.executions} executions, ${stored.succeeded} SUCCEEDED, ${stored.lines} log lines`);
+      if (stored.executions !== hookdRuns || stored.succeeded !== hookdRuns || stored.lines < hookdRuns) throw new Error("hookd did not persist every execution and its log");
+    }
   } finally {
     for (const c of children) c.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));

@@ -15,6 +15,7 @@ import { DomainError } from "./domain/errors.js";
 import { currentOs } from "./domain/os.js";
 import type { ExecutionServer } from "./entities/execution-server.entity.js";
 import { WorkspaceSettings } from "./entities/workspace-settings.entity.js";
+import { graphqlPostRoute } from "./http/graphql-post.route.js";
 import { graphqlIdeRouter } from "./http/graphql-ide.js";
 import { attachSubscriptions } from "./http/subscriptions-server.js";
 import { consoleLogger, type Logger } from "./logger.js";
@@ -90,7 +91,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   checkpointer.start();
   const services = createServices(store, { executor: config.executor, logger, spawner });
   await services.pubsub.init();
-  const boot = await services.audit.as(null, () => bootstrap(services, config, options.hostname ?? os.hostname()));
+  const boot = await bootstrap(services, config, options.hostname ?? os.hostname());
   // Before new work is taken: what a crash left QUEUED or RUNNING is failed and its processes ended.
   const interrupted = await services.executions.recoverInterrupted();
   if (interrupted > 0) logger.warn(`${interrupted} execution(s) were interrupted by the last stop and are marked FAILED`);
@@ -101,7 +102,9 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   expressApp.disable("x-powered-by");
   // Answers are live state and say "no-store"; an ETag would only cost a hash of every body.
   expressApp.set("etag", false);
-  const httpServer = http.createServer(expressApp);
+  // POST /graphql goes straight to Apollo (graphql-post.route.ts); the rest through Express.
+  let graphqlPost: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null = null;
+  const httpServer = http.createServer((req, res) => (graphqlPost && req.method === "POST" && req.url === GRAPHQL_PATH ? graphqlPost(req, res) : expressApp(req, res)));
 
   const formatError = createErrorFormatter({ development: config.development, log: (m, e) => logger.error(m, e) });
   const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES);
@@ -129,6 +132,32 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   });
   await apollo.start();
 
+  // Shared by both routes to Apollo, so they answer alike.
+  const parseJson = express.json({ limit: MAX_BODY });
+  const graphqlContext = async (req: http.IncomingMessage): Promise<RequestContext> => {
+    try {
+      return await createRequestContext(services, req.headers.authorization);
+    } catch (err) {
+      if (err instanceof DomainError && err.code === "UNAUTHENTICATED") {
+        throw new GraphQLError(err.message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
+      }
+      throw err;
+    }
+  };
+  // Answers are live state and never cacheable.
+  const graphqlHeaders = { "cache-control": "no-store" };
+  // Malformed JSON or an oversized body: a clear 4xx, never a crash or a stack trace.
+  const sendHttpError = (err: { status?: number; type?: string; message?: string }, res: http.ServerResponse) => {
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) logger.error("unhandled HTTP error", err);
+    const message =
+      err.type === "entity.too.large" ? `request body is larger than ${MAX_BODY}` : err.type === "entity.parse.failed" ? "request body is not valid JSON" : status === 500 ? "internal server error" : (err.message ?? "bad request");
+    res.statusCode = status;
+    res.setHeader("content-type", "application/json; charset=utf-8");
+    res.end(JSON.stringify({ errors: [{ message, extensions: { code: status === 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST" } }] }));
+  };
+  graphqlPost = graphqlPostRoute({ apollo, parseJson, context: graphqlContext, headers: graphqlHeaders, onError: (err, res) => sendHttpError(err as Parameters<typeof sendHttpError>[0], res) });
+
   expressApp.get("/healthz", async (_req, res) => {
     try {
       await store.dataSource.query("SELECT 1");
@@ -142,31 +171,15 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   expressApp.use(
     GRAPHQL_PATH,
     (_req, res, next) => {
-      res.setHeader("cache-control", "no-store");
+      res.set(graphqlHeaders);
       next();
     },
-    express.json({ limit: MAX_BODY }),
-    expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        try {
-          return await createRequestContext(services, req.headers.authorization);
-        } catch (err) {
-          if (err instanceof DomainError && err.code === "UNAUTHENTICATED") {
-            throw new GraphQLError(err.message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
-          }
-          throw err;
-        }
-      },
-    }),
+    parseJson,
+    expressMiddleware(apollo, { context: ({ req }) => graphqlContext(req) }),
   );
-  // Malformed JSON or an oversized body: a clear 4xx, never a crash or a stack trace.
   expressApp.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (res.headersSent) return next(err);
-    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
-    if (status === 500) logger.error("unhandled HTTP error", err);
-    const message =
-      err.type === "entity.too.large" ? `request body is larger than ${MAX_BODY}` : err.type === "entity.parse.failed" ? "request body is not valid JSON" : status === 500 ? "internal server error" : (err.message ?? "bad request");
-    res.status(status).json({ errors: [{ message, extensions: { code: status === 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST" } }] });
+    sendHttpError(err, res);
   });
 
   let closed = false;

@@ -94,8 +94,8 @@ async function main(argv: string[]): Promise<void> {
       const email = required(values, "email");
       const role = required(values, "role").toUpperCase() as UserRole;
       await withServices(async (services) => {
-        const user = await services.users.create(email, role);
-        const { secret } = await services.users.createApiKey(user.id, values.label ?? "cli");
+        const user = await services.users.create(email, role, "cli");
+        const { secret } = await services.users.createApiKey(user.id, values.label ?? "cli", "cli");
         console.log(`created ${user.role} user ${user.email} (id ${user.id}). API key (shown only this once):\n\n  ${secret}\n`);
       });
       return;
@@ -110,7 +110,7 @@ async function main(argv: string[]): Promise<void> {
       await withServices(async (services) => {
         const user = await services.users.findByEmail(email);
         if (!user) throw new DomainError("NOT_FOUND", `no user has email '${email}'; create it with: hookd user create --email ${email} --role STANDARD`);
-        const { secret } = await services.users.createApiKey(user.id, values.label ?? "cli");
+        const { secret } = await services.users.createApiKey(user.id, values.label ?? "cli", "cli");
         console.log(`new API key for ${user.email} (shown only this once):\n\n  ${secret}\n`);
       });
       return;

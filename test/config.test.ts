@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ConfigError, loadConfig } from "../src/config.js";
+import { accessSync, chmodSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { ConfigError, defaultTempDir, loadConfig } from "../src/config.js";
 import { startSpawner } from "../src/executor/spawner-factory.js";
 import { silentLogger } from "../src/logger.js";
 
@@ -15,6 +16,41 @@ test("defaults: 127.0.0.1:4000, ./data, SQLite file in it", () => {
   assert.equal(config.bootstrapAdminKey, null);
   assert.equal(config.bootstrapAdminEmail, "admin@localhost");
   assert.equal(config.development, false);
+});
+
+test("run files go to memory by default: RUNTIME_DIRECTORY, else /dev/shm, else the OS temp dir; kept files to the OS temp dir", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "hookd-runtime-"));
+  try {
+    const runtime = path.join(dir, "run");
+    const file = path.join(dir, "a-file");
+    writeFileSync(file, "");
+    const shm = (() => {
+      try {
+        accessSync("/dev/shm", constants.W_OK);
+        return "/dev/shm";
+      } catch {
+        return tmpdir();
+      }
+    })();
+    // systemd passes RuntimeDirectory= paths, ':'-separated; the first is used.
+    assert.equal(defaultTempDir({ RUNTIME_DIRECTORY: `${dir}:/elsewhere` }, false), dir);
+    // Not a directory, missing, or relative: skipped.
+    assert.equal(defaultTempDir({ RUNTIME_DIRECTORY: file }, false), shm);
+    assert.equal(defaultTempDir({ RUNTIME_DIRECTORY: runtime }, false), shm);
+    assert.equal(defaultTempDir({ RUNTIME_DIRECTORY: "relative/dir" }, false), shm);
+    assert.equal(defaultTempDir({ RUNTIME_DIRECTORY: dir }, true), tmpdir());
+    assert.equal(loadConfig({}).executor.tempDir, shm);
+    assert.equal(loadConfig({ HOOKD_KEEP_TEMP_FILES: "1" }).executor.tempDir, tmpdir());
+    assert.equal(loadConfig({ HOOKD_TEMP_DIR: dir, RUNTIME_DIRECTORY: "/dev/shm" }).executor.tempDir, dir);
+    if (process.getuid?.() !== 0) {
+      // Not writable by this user: skipped (root writes anywhere, so only checked as another user).
+      chmodSync(dir, 0o500);
+      assert.equal(defaultTempDir({ RUNTIME_DIRECTORY: dir }, false), shm);
+    }
+  } finally {
+    chmodSync(dir, 0o700);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("HOST, PORT, HOOKD_DATA_DIR and the bootstrap key are read", () => {

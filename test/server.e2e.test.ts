@@ -127,4 +127,34 @@ describe("server: health, IDE, authentication, malformed requests", () => {
     assert.equal(res.status, 400);
     assert.match(await res.text(), /CSRF/i);
   });
+
+  test("POST /graphql answers exactly as the Express route does (the direct route is only faster)", async () => {
+    // `POST /graphql` goes straight to Apollo; with a query string it takes the Express route.
+    const cases: { name: string; body: string; headers: Record<string, string> }[] = [
+      { name: "a query", body: JSON.stringify({ query: "{ me { email role } }" }), headers: {} },
+      { name: "a domain error", body: JSON.stringify({ query: "{ volume(code: \"nope\") { code } }" }), headers: {} },
+      { name: "no API key", body: JSON.stringify({ query: "{ me { email } }" }), headers: { authorization: "" } },
+      { name: "malformed JSON", body: '{"query": "{ me ', headers: {} },
+      { name: "not an object", body: '"{ me { email } }"', headers: {} },
+      { name: "an empty body", body: "", headers: {} },
+      { name: "too large", body: JSON.stringify({ query: "{ me { email } }", variables: { pad: "x".repeat(2 * 1024 * 1024) } }), headers: {} },
+      { name: "a text/plain body (CSRF)", body: JSON.stringify({ query: "{ me { email } }" }), headers: { "content-type": "text/plain" } },
+      { name: "an unsupported charset", body: JSON.stringify({ query: "{ me { email } }" }), headers: { "content-type": "application/json; charset=latin1" } },
+    ];
+    const answer = async (path: string, c: (typeof cases)[number]) => {
+      const headers = { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}`, ...c.headers };
+      const res = await fetch(`${server.url}${path}`, { method: "POST", headers, body: c.body });
+      const kept = [...res.headers].filter(([name]) => !["date", "keep-alive", "connection"].includes(name));
+      return { status: res.status, headers: Object.fromEntries(kept), body: await res.text() };
+    };
+    for (const c of cases) {
+      const direct = await answer("/graphql", c);
+      const viaExpress = await answer("/graphql?route=express", c);
+      assert.deepEqual(direct, viaExpress, c.name);
+      assert.equal(direct.headers["cache-control"], "no-store", c.name);
+    }
+    assert.equal((await answer("/graphql", cases[0])).status, 200);
+    assert.equal((await answer("/graphql", cases[2])).status, 401);
+    assert.equal((await answer("/graphql", cases[6])).status, 413);
+  });
 });

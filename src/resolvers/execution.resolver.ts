@@ -1,5 +1,5 @@
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Arg, Authorized, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, UseMiddleware } from "type-graphql";
+import { Arg, Authorized, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root } from "type-graphql";
 import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
 import { Access } from "../domain/roles.js";
 import { ExecutionLogLine } from "../entities/execution-log-line.entity.js";
@@ -8,7 +8,6 @@ import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import { User } from "../entities/user.entity.js";
 import type { RequestContext } from "../schema/context.js";
-import { AuditActor } from "../schema/audit-actor.middleware.js";
 import { PageInfo } from "../schema/page-info.type.js";
 import type { Services } from "../services/services.js";
 
@@ -69,7 +68,6 @@ class ExecutionConnection {
   pageInfo: PageInfo;
 }
 
-@UseMiddleware(AuditActor)
 @Resolver(() => Execution)
 export class ExecutionResolver {
   constructor(private readonly services: Services) {}
@@ -109,8 +107,8 @@ export class ExecutionResolver {
 
   @Authorized(Access.ADMIN)
   @Mutation(() => Execution, { description: "Cancels a queued or running execution; a running hook's process group is terminated." })
-  cancelExecution(@Arg("id", () => ID) id: string): Promise<Execution> {
-    return this.services.executions.cancel(id);
+  cancelExecution(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Execution> {
+    return this.services.executions.cancel(id, ctx.principal.user);
   }
 
   @FieldResolver(() => [ExecutionLogLine], { description: "Log lines with seq > after, in order; poll with the last seq seen." })

@@ -1,14 +1,13 @@
-import { Arg, Authorized, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, UseMiddleware } from "type-graphql";
+import { Arg, Ctx, Authorized, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
 import { Access } from "../domain/roles.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { HookConfig } from "../entities/hook-config.entity.js";
 import { EffectiveHook } from "../schema/effective-hook.type.js";
 import { SetHookConfigInput } from "../schema/inputs.js";
-import { AuditActor } from "../schema/audit-actor.middleware.js";
+import type { RequestContext } from "../schema/context.js";
 import type { Services } from "../services/services.js";
 
-@UseMiddleware(AuditActor)
 @Resolver(() => HookConfig)
 export class HookConfigResolver {
   constructor(private readonly services: Services) {}
@@ -27,8 +26,8 @@ export class HookConfigResolver {
 
   @Authorized(Access.ADMIN)
   @Mutation(() => HookConfig, { description: "Sets the workspace entry for a hook point. Fields left out keep their value." })
-  setHookConfig(@Arg("input") input: SetHookConfigInput): Promise<HookConfig> {
-    return this.services.hookConfigs.set(input);
+  setHookConfig(@Arg("input") input: SetHookConfigInput, @Ctx() ctx: RequestContext): Promise<HookConfig> {
+    return this.services.hookConfigs.set(input, ctx.principal.user);
   }
 
   @Authorized(Access.AUDIT)

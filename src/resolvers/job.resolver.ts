@@ -1,5 +1,5 @@
 import { MaxLength, ValidateNested } from "class-validator";
-import { Arg, Authorized, Ctx, Field, FieldResolver, Float, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, type SubscribeResolverData, UseMiddleware } from "type-graphql";
+import { Arg, Authorized, Ctx, Field, FieldResolver, Float, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
 import { Access } from "../domain/roles.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { Execution } from "../entities/execution.entity.js";
@@ -10,7 +10,6 @@ import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
 import type { JobEvent } from "../pubsub/pubsub.js";
 import type { RequestContext } from "../schema/context.js";
 import { MetadataInput } from "../schema/inputs.js";
-import { AuditActor } from "../schema/audit-actor.middleware.js";
 import { PageInfo } from "../schema/page-info.type.js";
 import type { Services } from "../services/services.js";
 
@@ -130,7 +129,6 @@ class JobStatusEvent {
   message: string | null;
 }
 
-@UseMiddleware(AuditActor)
 @Resolver(() => Job)
 export class JobResolver {
   constructor(private readonly services: Services) {}

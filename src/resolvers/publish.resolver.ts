@@ -1,5 +1,5 @@
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Arg, Authorized, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, type SubscribeResolverData, UseMiddleware } from "type-graphql";
+import { Arg, Authorized, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
 import { Access } from "../domain/roles.js";
 import { Execution } from "../entities/execution.entity.js";
 import { Job } from "../entities/job.entity.js";
@@ -9,7 +9,6 @@ import { User } from "../entities/user.entity.js";
 import type { PublishEvent } from "../pubsub/pubsub.js";
 import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
 import type { RequestContext } from "../schema/context.js";
-import { AuditActor } from "../schema/audit-actor.middleware.js";
 import type { Services } from "../services/services.js";
 
 @InputType()
@@ -69,7 +68,6 @@ class PublishStatusEvent {
   error: string | null;
 }
 
-@UseMiddleware(AuditActor)
 @Resolver(() => Publish)
 export class PublishResolver {
   constructor(private readonly services: Services) {}

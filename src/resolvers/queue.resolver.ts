@@ -1,10 +1,10 @@
-import { Arg, Authorized, Field, FieldResolver, Int, Mutation, ObjectType, Query, Resolver, Root, UseMiddleware } from "type-graphql";
+import { Arg, Ctx, Authorized, Field, FieldResolver, Int, Mutation, ObjectType, Query, Resolver, Root } from "type-graphql";
 import { HookPoint } from "../domain/hook-points.js";
 import { Access } from "../domain/roles.js";
 import { QueueHook } from "../entities/queue-hook.entity.js";
 import { Queue } from "../entities/queue.entity.js";
 import { CreateQueueInput, SetQueueHookInput, UpdateQueueInput } from "../schema/inputs.js";
-import { AuditActor } from "../schema/audit-actor.middleware.js";
+import type { RequestContext } from "../schema/context.js";
 import type { Services } from "../services/services.js";
 
 @ObjectType()
@@ -19,7 +19,6 @@ class DeleteQueueResult {
   movedTo: Queue;
 }
 
-@UseMiddleware(AuditActor)
 @Resolver(() => Queue)
 export class QueueResolver {
   constructor(private readonly services: Services) {}
@@ -38,33 +37,33 @@ export class QueueResolver {
 
   @Authorized(Access.ADMIN)
   @Mutation(() => Queue)
-  createQueue(@Arg("input") input: CreateQueueInput): Promise<Queue> {
-    return this.services.queues.create(input);
+  createQueue(@Arg("input") input: CreateQueueInput, @Ctx() ctx: RequestContext): Promise<Queue> {
+    return this.services.queues.create(input, ctx.principal.user);
   }
 
   @Authorized(Access.ADMIN)
   @Mutation(() => Queue, { description: "Fields left out keep their value." })
-  updateQueue(@Arg("code") code: string, @Arg("input") input: UpdateQueueInput): Promise<Queue> {
-    return this.services.queues.update(code, input);
+  updateQueue(@Arg("code") code: string, @Arg("input") input: UpdateQueueInput, @Ctx() ctx: RequestContext): Promise<Queue> {
+    return this.services.queues.update(code, input, ctx.principal.user);
   }
 
   @Authorized(Access.ADMIN)
   @Mutation(() => DeleteQueueResult, { description: "Moves the queue's jobs to the default queue. The default queue and the last queue cannot be deleted." })
-  async deleteQueue(@Arg("code") code: string): Promise<DeleteQueueResult> {
-    const { movedJobs, movedTo } = await this.services.queues.delete(code);
+  async deleteQueue(@Arg("code") code: string, @Ctx() ctx: RequestContext): Promise<DeleteQueueResult> {
+    const { movedJobs, movedTo } = await this.services.queues.delete(code, ctx.principal.user);
     return { code, movedJobs, movedTo };
   }
 
   @Authorized(Access.ADMIN)
   @Mutation(() => QueueHook, { description: "Creates or replaces the queue's entry for a hook point." })
-  setQueueHook(@Arg("input") input: SetQueueHookInput): Promise<QueueHook> {
-    return this.services.queues.setHook(input);
+  setQueueHook(@Arg("input") input: SetQueueHookInput, @Ctx() ctx: RequestContext): Promise<QueueHook> {
+    return this.services.queues.setHook(input, ctx.principal.user);
   }
 
   @Authorized(Access.ADMIN)
   @Mutation(() => QueueHook, { description: "Removes the queue's entry; the workspace entry applies again." })
-  removeQueueHook(@Arg("queue") queue: string, @Arg("hook", () => HookPoint) hook: HookPoint): Promise<QueueHook> {
-    return this.services.queues.removeHook(queue, hook);
+  removeQueueHook(@Arg("queue") queue: string, @Arg("hook", () => HookPoint) hook: HookPoint, @Ctx() ctx: RequestContext): Promise<QueueHook> {
+    return this.services.queues.removeHook(queue, hook, ctx.principal.user);
   }
 
   @Authorized(Access.AUDIT)

@@ -1,12 +1,11 @@
-import { Arg, Authorized, FieldResolver, Mutation, Query, Resolver, Root, UseMiddleware } from "type-graphql";
+import { Arg, Ctx, Authorized, FieldResolver, Mutation, Query, Resolver, Root } from "type-graphql";
 import { Access } from "../domain/roles.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import { UpdateSettingsInput } from "../schema/inputs.js";
-import { AuditActor } from "../schema/audit-actor.middleware.js";
+import type { RequestContext } from "../schema/context.js";
 import type { Services } from "../services/services.js";
 
-@UseMiddleware(AuditActor)
 @Resolver(() => WorkspaceSettings)
 export class SettingsResolver {
   constructor(private readonly services: Services) {}
@@ -19,8 +18,8 @@ export class SettingsResolver {
 
   @Authorized(Access.ADMIN)
   @Mutation(() => WorkspaceSettings)
-  updateSettings(@Arg("input") input: UpdateSettingsInput): Promise<WorkspaceSettings> {
-    return this.services.settings.update(input);
+  updateSettings(@Arg("input") input: UpdateSettingsInput, @Ctx() ctx: RequestContext): Promise<WorkspaceSettings> {
+    return this.services.settings.update(input, ctx.principal.user);
   }
 
   @Authorized(Access.ELEVATED)

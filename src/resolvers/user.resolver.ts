@@ -1,10 +1,9 @@
-import { Arg, Authorized, Ctx, Field, FieldResolver, ID, Mutation, ObjectType, Query, Resolver, Root, UseMiddleware } from "type-graphql";
+import { Arg, Authorized, Ctx, Field, FieldResolver, ID, Mutation, ObjectType, Query, Resolver, Root } from "type-graphql";
 import { Access } from "../domain/roles.js";
 import { ApiKey } from "../entities/api-key.entity.js";
 import { User } from "../entities/user.entity.js";
 import type { RequestContext } from "../schema/context.js";
 import { CreateUserInput } from "../schema/inputs.js";
-import { AuditActor } from "../schema/audit-actor.middleware.js";
 import type { Services } from "../services/services.js";
 
 @ObjectType({ description: "A new API key. `secret` is shown only here, once; store it now." })
@@ -16,7 +15,6 @@ class CreatedApiKey {
   secret: string;
 }
 
-@UseMiddleware(AuditActor)
 @Resolver(() => User)
 export class UserResolver {
   constructor(private readonly services: Services) {}
@@ -35,8 +33,8 @@ export class UserResolver {
 
   @Authorized(Access.ADMIN)
   @Mutation(() => User)
-  createUser(@Arg("input") input: CreateUserInput): Promise<User> {
-    return this.services.users.create(input.email, input.role);
+  createUser(@Arg("input") input: CreateUserInput, @Ctx() ctx: RequestContext): Promise<User> {
+    return this.services.users.create(input.email, input.role, ctx.principal.user);
   }
 
   @Authorized()
@@ -48,7 +46,7 @@ export class UserResolver {
   ): Promise<CreatedApiKey> {
     const userId = user ?? ctx.principal.user.id;
     this.services.users.assertSelfOrAdmin(ctx.principal.user, userId);
-    return this.services.users.createApiKey(userId, label ?? null);
+    return this.services.users.createApiKey(userId, label ?? null, ctx.principal.user);
   }
 
   @Authorized()

@@ -1,11 +1,10 @@
-import { Arg, Authorized, Mutation, Query, Resolver, UseMiddleware } from "type-graphql";
+import { Arg, Ctx, Authorized, Mutation, Query, Resolver } from "type-graphql";
 import { Access } from "../domain/roles.js";
 import { Volume } from "../entities/volume.entity.js";
 import { CreateVolumeInput, UpdateVolumeInput } from "../schema/inputs.js";
-import { AuditActor } from "../schema/audit-actor.middleware.js";
+import type { RequestContext } from "../schema/context.js";
 import type { Services } from "../services/services.js";
 
-@UseMiddleware(AuditActor)
 @Resolver(() => Volume)
 export class VolumeResolver {
   constructor(private readonly services: Services) {}
@@ -24,19 +23,19 @@ export class VolumeResolver {
 
   @Authorized(Access.ADMIN)
   @Mutation(() => Volume)
-  createVolume(@Arg("input") input: CreateVolumeInput): Promise<Volume> {
-    return this.services.volumes.create(input);
+  createVolume(@Arg("input") input: CreateVolumeInput, @Ctx() ctx: RequestContext): Promise<Volume> {
+    return this.services.volumes.create(input, ctx.principal.user);
   }
 
   @Authorized(Access.ADMIN)
   @Mutation(() => Volume, { description: "Fields left out keep their value." })
-  updateVolume(@Arg("code") code: string, @Arg("input") input: UpdateVolumeInput): Promise<Volume> {
-    return this.services.volumes.update(code, input);
+  updateVolume(@Arg("code") code: string, @Arg("input") input: UpdateVolumeInput, @Ctx() ctx: RequestContext): Promise<Volume> {
+    return this.services.volumes.update(code, input, ctx.principal.user);
   }
 
   @Authorized(Access.ADMIN)
   @Mutation(() => Volume)
-  deleteVolume(@Arg("code") code: string): Promise<Volume> {
-    return this.services.volumes.delete(code);
+  deleteVolume(@Arg("code") code: string, @Ctx() ctx: RequestContext): Promise<Volume> {
+    return this.services.volumes.delete(code, ctx.principal.user);
   }
 }

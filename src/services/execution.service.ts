@@ -19,7 +19,7 @@ import type { EffectiveHook } from "../schema/effective-hook.type.js";
 import { KeysetPager, type Page } from "../store/keyset-page.js";
 import type { Store } from "../store/store.js";
 import { HOOKD_VERSION } from "../version.js";
-import type { AuditService } from "./audit.service.js";
+import type { Actor, AuditService } from "./audit.service.js";
 import type { HookConfigService } from "./hook-config.service.js";
 
 export interface TriggerHook {
@@ -100,7 +100,7 @@ export class ExecutionService {
   /** An administrator's test run with a sample payload (triggerHook). */
   async trigger(input: TriggerHook, actor: User): Promise<Execution[]> {
     const payload = { ...samplePayload(input.hook, HOOKD_VERSION), ...(input.payload ?? {}), hook: hookPointInfo(input.hook).dashed };
-    const audit = (e: Execution) => [this.audit.event("execution.trigger", "execution", e.id, null, { hook: e.hook, queue: e.queue, source: e.source, command: e.command, status: e.status })];
+    const audit = (e: Execution) => [this.audit.event(actor, "execution.trigger", "execution", e.id, null, { hook: e.hook, queue: e.queue, source: e.source, command: e.command, status: e.status })];
     const { entries, executions, finished } = await this.record(input.hook, payload, input.queue ?? null, { triggeredBy: actor }, input.executionServer ?? null, { audit, wait: input.wait ?? false });
     if (executions.length === 0) {
       const why = entries.map((e) => e.skipMessage).filter(Boolean).join("; ");
@@ -110,7 +110,7 @@ export class ExecutionService {
   }
 
   /** A new execution with the same input and configuration, attempt + 1, linked to the first. */
-  async retry(id: string, actor: User | null): Promise<Execution> {
+  async retry(id: string, actor: User): Promise<Execution> {
     const retried = await this.store.transaction(async (em) => {
       const previous = await em.findOneBy(Execution, { id });
       if (!previous) throw notFound("execution", id);
@@ -122,11 +122,11 @@ export class ExecutionService {
         status: ExecutionStatus.QUEUED,
         attempt: (latest?.attempt ?? previous.attempt) + 1,
         retryOfId: previous.retryOfId ?? previous.id,
-        triggeredById: actor?.id ?? null,
+        triggeredById: actor.id,
         createdAt: new Date(),
       });
       const saved = await em.save(next);
-      await this.audit.record(em, "execution.retry", "execution", saved.id, { retryOf: id, status: previous.status }, { attempt: saved.attempt, status: saved.status });
+      await this.audit.record(em, actor, "execution.retry", "execution", saved.id, { retryOf: id, status: previous.status }, { attempt: saved.attempt, status: saved.status });
       return saved;
     });
     publishExecution(this.pubsub, retried);
@@ -134,10 +134,10 @@ export class ExecutionService {
     return retried;
   }
 
-  async cancel(id: string): Promise<Execution> {
+  async cancel(id: string, actor: Actor): Promise<Execution> {
     const execution = await this.get(id);
     if (isFinished(execution.status)) throw conflict("id", `execution ${id} already finished: ${execution.status}`);
-    await this.store.transaction((em) => this.audit.record(em, "execution.cancel", "execution", id, { status: execution.status }, { status: ExecutionStatus.CANCELLED }));
+    await this.store.transaction((em) => this.audit.record(em, actor, "execution.cancel", "execution", id, { status: execution.status }, { status: ExecutionStatus.CANCELLED }));
     if (!this.queue.cancel(id)) {
       // Not in this process's queue (interrupted, or owned by another worker): record it here.
       await this.markCancelled(id, "cancelled");

@@ -11,7 +11,7 @@ import { EffectiveHook } from "../schema/effective-hook.type.js";
 import { EntityCache } from "../store/entity-cache.js";
 import type { Store } from "../store/store.js";
 import { applyCommands, type CommandsInput } from "./hook-commands.js";
-import { snapshot, type AuditService } from "./audit.service.js";
+import { snapshot, type Actor, type AuditService } from "./audit.service.js";
 import type { QueueService } from "./queue.service.js";
 import type { SettingsService } from "./settings.service.js";
 import { assertTimeout } from "./validation.js";
@@ -54,7 +54,7 @@ export class HookConfigService {
     return (await this.store.manager.findOneBy(HookConfig, { hook })) ?? this.unconfigured(hook);
   }
 
-  async set(input: SetHookConfig): Promise<HookConfig> {
+  async set(input: SetHookConfig, actor: Actor): Promise<HookConfig> {
     assertTimeout("input.timeoutSeconds", input.timeoutSeconds);
     return this.store.transaction(async (em) => {
       const existing = await em.findOneBy(HookConfig, { hook: input.hook });
@@ -75,7 +75,7 @@ export class HookConfigService {
         config.executionServerId = input.executionServer;
       }
       const saved = await em.save(config);
-      await this.audit.record(em, "hookConfig.set", "hookConfig", input.hook, before, saved);
+      await this.audit.record(em, actor, "hookConfig.set", "hookConfig", input.hook, before, saved);
       return saved;
     });
   }

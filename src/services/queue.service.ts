@@ -6,7 +6,7 @@ import type { MetadataInputFields } from "../entities/metadata.embedded.js";
 import { QueueHook, QueueHookMode } from "../entities/queue-hook.entity.js";
 import { Queue, QueueStatus } from "../entities/queue.entity.js";
 import type { Store } from "../store/store.js";
-import { snapshot, type AuditService } from "./audit.service.js";
+import { snapshot, type Actor, type AuditService } from "./audit.service.js";
 import { applyCommands, type CommandsInput } from "./hook-commands.js";
 import { applyMetadata, assertCode, assertIntRange, assertName, assertTimeout } from "./validation.js";
 
@@ -78,7 +78,7 @@ export class QueueService {
     });
   }
 
-  async create(input: QueueFields & { code: string }): Promise<Queue> {
+  async create(input: QueueFields & { code: string }, actor: Actor): Promise<Queue> {
     this.checkFields(input);
     return this.store.transaction(async (em) => {
       await this.assertCodeFree(em, input.code);
@@ -96,12 +96,12 @@ export class QueueService {
         queue.isDefault = true;
       }
       const saved = await em.save(queue);
-      await this.audit.record(em, "queue.create", "queue", saved.id, null, saved);
+      await this.audit.record(em, actor, "queue.create", "queue", saved.id, null, saved);
       return saved;
     });
   }
 
-  async update(code: string, input: QueueFields): Promise<Queue> {
+  async update(code: string, input: QueueFields, actor: Actor): Promise<Queue> {
     this.checkFields(input);
     return this.store.transaction(async (em) => {
       const queue = await em.findOneBy(Queue, { code });
@@ -123,13 +123,13 @@ export class QueueService {
         throw badInput("input.default", `'${queue.code}' is the default queue and there must always be one; make another queue the default instead`);
       }
       const saved = await em.save(queue);
-      await this.audit.record(em, "queue.update", "queue", saved.id, before, saved);
+      await this.audit.record(em, actor, "queue.update", "queue", saved.id, before, saved);
       return saved;
     });
   }
 
   /** Deletes a queue, moving its jobs to the default queue. Returns how many jobs moved. */
-  async delete(code: string): Promise<{ queue: Queue; movedJobs: number; movedTo: Queue }> {
+  async delete(code: string, actor: Actor): Promise<{ queue: Queue; movedJobs: number; movedTo: Queue }> {
     return this.store.transaction(async (em) => {
       const queue = await em.findOneBy(Queue, { code });
       if (!queue) throw notFound("queue", code);
@@ -141,12 +141,12 @@ export class QueueService {
       const id = queue.id;
       await em.remove(queue);
       queue.id = id;
-      await this.audit.record(em, "queue.delete", "queue", id, before, { movedJobs: moved.affected ?? 0, movedTo: target.code });
+      await this.audit.record(em, actor, "queue.delete", "queue", id, before, { movedJobs: moved.affected ?? 0, movedTo: target.code });
       return { queue, movedJobs: moved.affected ?? 0, movedTo: target };
     });
   }
 
-  async setHook(input: SetQueueHook): Promise<QueueHook> {
+  async setHook(input: SetQueueHook, actor: Actor): Promise<QueueHook> {
     assertTimeout("input.timeoutSeconds", input.timeoutSeconds);
     return this.store.transaction(async (em) => {
       const queue = await em.findOneBy(Queue, { code: input.queue });
@@ -159,12 +159,12 @@ export class QueueService {
       if (input.enabled !== undefined) entry.enabled = input.enabled;
       if (input.timeoutSeconds !== undefined) entry.timeoutSeconds = input.timeoutSeconds;
       const saved = await em.save(entry);
-      await this.audit.record(em, "queueHook.set", "queueHook", `${queue.code}/${input.hook}`, before, saved);
+      await this.audit.record(em, actor, "queueHook.set", "queueHook", `${queue.code}/${input.hook}`, before, saved);
       return saved;
     });
   }
 
-  async removeHook(queueCode: string, hook: HookPoint): Promise<QueueHook> {
+  async removeHook(queueCode: string, hook: HookPoint, actor: Actor): Promise<QueueHook> {
     return this.store.transaction(async (em) => {
       const queue = await em.findOneBy(Queue, { code: queueCode });
       if (!queue) throw notFound("queue", queueCode);
@@ -174,7 +174,7 @@ export class QueueService {
       const before = snapshot(entry);
       await em.remove(entry);
       entry.id = id;
-      await this.audit.record(em, "queueHook.remove", "queueHook", `${queueCode}/${hook}`, before, null);
+      await this.audit.record(em, actor, "queueHook.remove", "queueHook", `${queueCode}/${hook}`, before, null);
       return entry;
     });
   }

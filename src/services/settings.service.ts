@@ -5,7 +5,7 @@ import type { MetadataInputFields } from "../entities/metadata.embedded.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
-import { snapshot, type AuditService } from "./audit.service.js";
+import { snapshot, type Actor, type AuditService } from "./audit.service.js";
 import { applyMetadata } from "./validation.js";
 
 export interface UpdateSettings {
@@ -28,7 +28,7 @@ export class SettingsService {
     return row ?? new WorkspaceSettings();
   }
 
-  async update(input: UpdateSettings): Promise<WorkspaceSettings> {
+  async update(input: UpdateSettings, actor: Actor): Promise<WorkspaceSettings> {
     if (input.auditRoles !== undefined && input.auditRoles.includes(UserRole.STANDARD)) {
       throw badInput("input.auditRoles", "STANDARD users may never audit hooks or read execution logs; allowed: ADMIN, EMPLOYEE");
     }
@@ -50,7 +50,7 @@ export class SettingsService {
         settings.defaultExecutionServerId = server.id;
       }
       const saved = await em.save(settings);
-      await this.audit.record(em, "settings.update", "settings", String(WorkspaceSettings.ID), before, saved);
+      await this.audit.record(em, actor, "settings.update", "settings", String(WorkspaceSettings.ID), before, saved);
       return saved;
     }).then((saved) => {
       if (input.auditRoles !== undefined) this.pubsub.publish("accessChanged", "*", { reason: "audit roles changed" });

@@ -6,7 +6,7 @@ import { User } from "../entities/user.entity.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import { EntityCache } from "../store/entity-cache.js";
 import type { Store } from "../store/store.js";
-import { snapshot, type AuditService } from "./audit.service.js";
+import { snapshot, type Actor, type AuditService } from "./audit.service.js";
 import { assertEmail } from "./validation.js";
 
 export const API_KEY_PREFIX = "hkd_";
@@ -66,13 +66,13 @@ export class UserService {
     return this.store.manager.findOneBy(User, { email: email.trim().toLowerCase() });
   }
 
-  async create(emailInput: string, role: UserRole): Promise<User> {
+  async create(emailInput: string, role: UserRole, actor: Actor): Promise<User> {
     const email = assertEmail("input.email", emailInput);
     if (!Object.values(UserRole).includes(role)) throw badInput("input.role", `must be one of ${Object.values(UserRole).join(", ")} (got '${role}')`);
     return this.store.transaction(async (em) => {
       if (await em.existsBy(User, { email })) throw conflict("input.email", `a user with email '${email}' already exists`);
       const user = await em.save(em.create(User, { email, role }));
-      await this.audit.record(em, "user.create", "user", user.id, null, user);
+      await this.audit.record(em, actor, "user.create", "user", user.id, null, user);
       return user;
     });
   }
@@ -82,13 +82,13 @@ export class UserService {
   }
 
   /** `secret` is for bootstrap only (HOOKD_BOOTSTRAP_ADMIN_KEY); otherwise a key is generated. */
-  async createApiKey(userId: string, label: string | null, secret?: string): Promise<CreatedApiKey> {
+  async createApiKey(userId: string, label: string | null, actor: Actor, secret?: string): Promise<CreatedApiKey> {
     if (label !== null && label.length > 200) throw badInput("label", `must be at most 200 characters (got ${label.length})`);
     const key = secret ?? `${API_KEY_PREFIX}${randomBytes(24).toString("base64url")}`;
     return this.store.transaction(async (em) => {
       if (!(await em.existsBy(User, { id: userId }))) throw notFound("user", userId);
       const apiKey = await em.save(em.create(ApiKey, { userId, label, prefix: key.slice(0, 12), hash: sha256(key), lastUsedAt: null, revokedAt: null }));
-      await this.audit.record(em, "apiKey.create", "apiKey", apiKey.id, null, apiKey);
+      await this.audit.record(em, actor, "apiKey.create", "apiKey", apiKey.id, null, apiKey);
       return { apiKey, secret: key };
     });
   }
@@ -103,7 +103,7 @@ export class UserService {
         const before = snapshot(key);
         key.revokedAt = new Date();
         await em.save(key);
-        await this.audit.record(em, "apiKey.revoke", "apiKey", key.id, before, key);
+        await this.audit.record(em, actor, "apiKey.revoke", "apiKey", key.id, before, key);
       }
       return key;
     }).then((key) => {
@@ -144,9 +144,9 @@ export class UserService {
    */
   async bootstrapAdmin(email: string, configuredKey: string | null): Promise<(CreatedApiKey & { user: User; generated: boolean }) | null> {
     if (await this.store.manager.existsBy(User, { role: UserRole.ADMIN })) return null;
-    const user = (await this.findByEmail(email)) ?? (await this.create(email, UserRole.ADMIN));
+    const user = (await this.findByEmail(email)) ?? (await this.create(email, UserRole.ADMIN, "hookd"));
     if (user.role !== UserRole.ADMIN) throw conflict("HOOKD_BOOTSTRAP_ADMIN_EMAIL", `'${email}' already exists as ${user.role}; choose another email for the first admin`);
-    const created = await this.createApiKey(user.id, "bootstrap", configuredKey ?? undefined);
+    const created = await this.createApiKey(user.id, "bootstrap", "hookd", configuredKey ?? undefined);
     return { ...created, user, generated: configuredKey === null };
   }
 

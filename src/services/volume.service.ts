@@ -3,7 +3,7 @@ import { OS_NAMES, type OsName } from "../domain/os.js";
 import type { MetadataInputFields } from "../entities/metadata.embedded.js";
 import { Volume } from "../entities/volume.entity.js";
 import type { Store } from "../store/store.js";
-import { snapshot, type AuditService } from "./audit.service.js";
+import { snapshot, type Actor, type AuditService } from "./audit.service.js";
 import { applyMetadata, assertCode, assertName } from "./validation.js";
 
 export interface ResolvedPath {
@@ -38,19 +38,19 @@ export class VolumeService {
     return volume;
   }
 
-  async create(input: VolumeFields & { code: string }): Promise<Volume> {
+  async create(input: VolumeFields & { code: string }, actor: Actor): Promise<Volume> {
     this.checkFields(input);
     return this.store.transaction(async (em) => {
       if (await em.existsBy(Volume, { code: input.code })) throw conflict("input.code", `a volume with code '${input.code}' already exists`);
       const volume = em.create(Volume, { code: input.code, name: input.name?.trim() || input.code });
       this.apply(volume, input);
       const saved = await em.save(volume);
-      await this.audit.record(em, "volume.create", "volume", saved.id, null, saved);
+      await this.audit.record(em, actor, "volume.create", "volume", saved.id, null, saved);
       return saved;
     });
   }
 
-  async update(code: string, input: VolumeFields): Promise<Volume> {
+  async update(code: string, input: VolumeFields, actor: Actor): Promise<Volume> {
     this.checkFields(input);
     return this.store.transaction(async (em) => {
       const volume = await em.findOneBy(Volume, { code });
@@ -63,12 +63,12 @@ export class VolumeService {
       if (input.name !== undefined) volume.name = input.name.trim();
       this.apply(volume, input);
       const saved = await em.save(volume);
-      await this.audit.record(em, "volume.update", "volume", saved.id, before, saved);
+      await this.audit.record(em, actor, "volume.update", "volume", saved.id, before, saved);
       return saved;
     });
   }
 
-  async delete(code: string): Promise<Volume> {
+  async delete(code: string, actor: Actor): Promise<Volume> {
     return this.store.transaction(async (em) => {
       const volume = await em.findOneBy(Volume, { code });
       if (!volume) throw notFound("volume", code);
@@ -76,7 +76,7 @@ export class VolumeService {
       const before = snapshot(volume);
       await em.remove(volume);
       volume.id = id;
-      await this.audit.record(em, "volume.delete", "volume", id, before, null);
+      await this.audit.record(em, actor, "volume.delete", "volume", id, before, null);
       return volume;
     });
   }
