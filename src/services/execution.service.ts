@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { In, type SelectQueryBuilder } from "typeorm";
 import { badInput, conflict, DomainError, notFound } from "../domain/errors.js";
 import { SkipReason } from "../domain/effective-hooks.js";
@@ -18,6 +17,7 @@ import type { PubSub } from "../pubsub/pubsub.js";
 import type { EffectiveHook } from "../schema/effective-hook.type.js";
 import { KeysetPager, type Page } from "../store/keyset-page.js";
 import type { Store } from "../store/store.js";
+import { uuidV7 } from "../store/uuid-v7.js";
 import { HOOKD_VERSION } from "../version.js";
 import type { Actor, AuditService } from "./audit.service.js";
 import type { HookConfigService } from "./hook-config.service.js";
@@ -118,6 +118,7 @@ export class ExecutionService {
       if (previous.status === ExecutionStatus.SKIPPED) throw conflict("id", `execution ${id} was SKIPPED (${previous.error ?? previous.skipReason}); nothing ran, so there is nothing to retry`);
       const latest = await em.findOne(Execution, { where: [{ retryOfId: previous.retryOfId ?? previous.id }, { id: previous.retryOfId ?? previous.id }], order: { attempt: "DESC" } });
       const next = em.create(Execution, {
+        id: uuidV7(),
         ...this.copyConfiguration(previous),
         status: ExecutionStatus.QUEUED,
         attempt: (latest?.attempt ?? previous.attempt) + 1,
@@ -276,7 +277,7 @@ export class ExecutionService {
     if (entry.willRun && context.skip) entry = Object.assign(Object.create(entry), { willRun: false, skipReason: context.skip.reason, skipMessage: context.skip.message });
     const runs = entry.willRun;
     return {
-      id: randomUUID(),
+      id: uuidV7(),
       waitingFor: runs ? (context.waitFor ?? null) : null,
       hook: entry.hook,
       source: entry.source,

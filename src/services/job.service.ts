@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { SkipReason } from "../domain/effective-hooks.js";
 import { badInput, conflict, DomainError, forbidden, notFound } from "../domain/errors.js";
 import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
@@ -14,6 +13,7 @@ import { Volume } from "../entities/volume.entity.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import { KeysetPager, type Page } from "../store/keyset-page.js";
 import type { Store } from "../store/store.js";
+import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionServerService } from "./execution-server.service.js";
 import type { ExecutionService } from "./execution.service.js";
 import { jobPayload, type JobPayloadSources } from "./job-payload.js";
@@ -108,7 +108,7 @@ export class JobService {
     }
     const now = new Date();
     const job = this.store.manager.create(Job, {
-      id: randomUUID(),
+      id: uuidV7(),
       code: input.code ?? "",
       name,
       queueId: queue.id,

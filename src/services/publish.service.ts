@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { badInput, conflict, DomainError, notFound } from "../domain/errors.js";
 import { HookPoint } from "../domain/hook-points.js";
 import { isElevated } from "../domain/roles.js";
@@ -10,6 +9,7 @@ import { Publish, PublishState, type SubmittedEntry } from "../entities/publish.
 import { User } from "../entities/user.entity.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
+import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionServerService } from "./execution-server.service.js";
 import type { ExecutionService } from "./execution.service.js";
 import type { JobService } from "./job.service.js";
@@ -58,7 +58,7 @@ export class PublishService {
     if (input.metadata) assertMetadata("input.metadata", input.metadata);
     const client = input.client ? await this.store.manager.findOneBy(ExecutionServer, { id: input.client, kind: ExecutionServerKind.CLIENT }) : null;
     if (input.client && !client) throw badInput("input.client", `no client has id '${input.client}'; register it first (registerClient)`);
-    const id = randomUUID();
+    const id = uuidV7();
     const payload = this.basePayload(HookPoint.PRE_PUBLISH_SERVER, actor, files, input, client);
     const ran = await this.executions.run(HookPoint.PRE_PUBLISH_SERVER, payload, null, { publishId: id, triggeredBy: actor });
     if (ran.length === 0 || ran.every((e) => e.status === ExecutionStatus.SKIPPED)) {

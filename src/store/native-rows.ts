@@ -1,6 +1,6 @@
-import { randomUUID } from "node:crypto";
 import type { DataSource, EntityMetadata, ObjectLiteral } from "typeorm";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata.js";
+import { uuidV7 } from "./uuid-v7.js";
 
 /** The part of better-sqlite3's Database this module uses. */
 export interface SqliteDatabase {
@@ -47,12 +47,12 @@ export class NativeRows {
     private readonly db: SqliteDatabase,
   ) {}
 
-  /** Inserts entities, giving a generated uuid primary key a value where it has none. */
+  /** Inserts entities, giving a generated uuid primary key a (time-ordered) value where it has none. */
   insert<T extends ObjectLiteral>(target: EntityClass<T>, rows: T[]): void {
     const table = this.table(target);
     for (const row of rows) {
       for (const column of table.metadata.primaryColumns) {
-        if (column.generationStrategy === "uuid" && row[column.propertyName] == null) (row as ObjectLiteral)[column.propertyName] = randomUUID();
+        if (column.generationStrategy === "uuid" && row[column.propertyName] == null) (row as ObjectLiteral)[column.propertyName] = uuidV7();
       }
       table.insert.run(...table.columns.map((c) => this.persistent(c, row[c.propertyName])));
     }
