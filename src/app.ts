@@ -147,7 +147,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   // Answers are live state and never cacheable.
   const graphqlHeaders = { "cache-control": "no-store" };
   // Malformed JSON or an oversized body: a clear 4xx, never a crash or a stack trace.
-  const sendHttpError = (err: { status?: number; type?: string; message?: string }, res: http.ServerResponse) => {
+  const sendHttpError = (error: unknown, res: http.ServerResponse) => {
+    const err = (error ?? {}) as { status?: number; type?: string; message?: string };
     const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) logger.error("unhandled HTTP error", err);
     const message =
@@ -156,7 +157,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     res.setHeader("content-type", "application/json; charset=utf-8");
     res.end(JSON.stringify({ errors: [{ message, extensions: { code: status === 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST" } }] }));
   };
-  graphqlPost = graphqlPostRoute({ apollo, parseJson, context: graphqlContext, headers: graphqlHeaders, onError: (err, res) => sendHttpError(err as Parameters<typeof sendHttpError>[0], res) });
+  graphqlPost = graphqlPostRoute({ apollo, parseJson, context: graphqlContext, headers: graphqlHeaders, onError: sendHttpError });
 
   expressApp.get("/healthz", async (_req, res) => {
     try {

@@ -1,4 +1,4 @@
-import { Arg, Ctx, Authorized, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
 import { Access } from "../domain/roles.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";

@@ -1,4 +1,4 @@
-import { Arg, Ctx, Authorized, Field, FieldResolver, Int, Mutation, ObjectType, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, Ctx, Field, FieldResolver, Int, Mutation, ObjectType, Query, Resolver, Root } from "type-graphql";
 import { HookPoint } from "../domain/hook-points.js";
 import { Access } from "../domain/roles.js";
 import { QueueHook } from "../entities/queue-hook.entity.js";

@@ -1,4 +1,4 @@
-import { Arg, Ctx, Authorized, FieldResolver, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from "type-graphql";
 import { Access } from "../domain/roles.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";

@@ -1,4 +1,4 @@
-import { Arg, Ctx, Authorized, Mutation, Query, Resolver } from "type-graphql";
+import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from "type-graphql";
 import { Access } from "../domain/roles.js";
 import { Volume } from "../entities/volume.entity.js";
 import { CreateVolumeInput, UpdateVolumeInput } from "../schema/inputs.js";
