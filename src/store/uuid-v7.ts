@@ -8,7 +8,7 @@ const bytes = Buffer.alloc(16);
  * put every new row's primary-key and foreign-key index entries on a random b-tree page, so a
  * commit wrote one page per index per row; ids that grow with time land on the same last pages,
  * which a group commit then writes once. Measured: hookd's CPU per hook run at concurrency 16
- * fell by about a tenth (BENCHMARKS.md, third 2026-11-25 session). Still a UUID to every client.
+ * fell by 13% (BENCHMARKS.md, third 2026-11-25 session). Still a UUID to every client.
  */
 export function uuidV7(now = Date.now()): string {
   randomFillSync(bytes);
