@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
+import { processCpuMs } from "./proc-stats.js";
 
 const arg = (name: string) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined);
 const LINES = arg("--lines") || 200_000;
@@ -132,16 +133,15 @@ async function main() {
 
     // A server runs for long: a first, shorter execution warms hookd's code up (not reported).
     if (WARMUP > 0) await run(gql, client, dir, WARMUP, "warm-up");
-    const before = readFileSync(`/proc/${server.pid}/stat`, "utf8").split(") ")[1].split(" ");
+    const before = processCpuMs([server.pid!]);
     const started = Date.now();
     const result = await run(gql, client, dir, LINES, "measured");
-    const after = readFileSync(`/proc/${server.pid}/stat`, "utf8").split(") ")[1].split(" ");
-    const cpu = (ticks: string[]) => (Number(ticks[11]) + Number(ticks[12])) / 100;
+    const after = processCpuMs([server.pid!]);
     const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, "utf8"));
     const report = {
       ...result,
       peakRssMiB: hwm ? Math.round(Number(hwm[1]) / 1024) : null,
-      hookdCpuSeconds: Number((cpu(after) - cpu(before)).toFixed(2)),
+      hookdCpuSeconds: Number(((after - before) / 1000).toFixed(2)),
       wallSeconds: Number(((Date.now() - started) / 1000).toFixed(2)),
     };
     console.log(JSON.stringify(report, null, 2));

@@ -8,10 +8,10 @@
 //   npm run build && node dist/bench/trigger-ab.js dist-before dist [--concurrency 16] [--rounds 6] [--slice-seconds 5] [--warmup-seconds 30]
 // Each build directory must sit in the repository root (hookd reads ../../package.json).
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { childrenOf, freePort, processCpuMs } from "./proc-stats.js";
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
@@ -22,37 +22,6 @@ const SLICE_SECONDS = option("--slice-seconds", 5);
 const WARMUP_SECONDS = option("--warmup-seconds", 30);
 const KEY = "hkd_benchmark_key_0123456789abcdef";
 const PAYLOAD = { code: "bench", name: "benchmark job", notes: "x".repeat(900) };
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
-/** utime + stime of these processes, in ms. */
-const cpuMs = (pids: number[]) =>
-  pids.reduce((sum, pid) => {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      return sum + (Number(f[11]) + Number(f[12])) * 10;
-    } catch {
-      return sum;
-    }
-  }, 0);
-
-const childrenOf = (pid: number) =>
-  readdirSync("/proc")
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        return Number(readFileSync(`/proc/${e}/stat`, "utf8").split(") ")[1].split(" ")[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 
 interface Build {
   name: string;
@@ -122,11 +91,11 @@ async function main() {
       for (const b of round % 2 === 0 ? started : [...started].reverse()) {
         await runFor(CONCURRENCY, 1, b.once); // back from idling while the other ran
         const pids = [b.process.pid!, ...childrenOf(b.process.pid!)];
-        const cpu0 = cpuMs(pids);
+        const cpu0 = processCpuMs(pids);
         const t0 = performance.now();
         const latencies = await runFor(CONCURRENCY, SLICE_SECONDS, b.once);
         b.seconds += (performance.now() - t0) / 1000;
-        b.cpuMs += cpuMs(pids) - cpu0;
+        b.cpuMs += processCpuMs(pids) - cpu0;
         b.runs += latencies.length;
         b.latencies.push(...latencies);
       }

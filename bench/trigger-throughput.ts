@@ -7,11 +7,11 @@
 //   HOOKD_BENCH_PROFILE=/tmp/prof also writes a CPU profile of hookd.
 import { spawn, type ChildProcess } from "node:child_process";
 import Database from "better-sqlite3";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { childrenOf, freePort, machineCpuMs, processCpuMs } from "./proc-stats.js";
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 // Measured seconds per target at concurrency 16 (half that at concurrency 1), split into rounds
@@ -31,14 +31,6 @@ const PHASE_WARMUP_SECONDS = WARMUP_SECONDS > 0 ? 2 : 0.2;
 const KEY = "hkd_benchmark_key_0123456789abcdef";
 const CLI = new URL("../src/cli.js", import.meta.url).pathname;
 const PAYLOAD = { code: "bench", name: "benchmark job", notes: "x".repeat(900) };
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 /** Runs `once` at `concurrency` until `seconds` have passed. */
 async function runFor(concurrency: number, seconds: number, once: () => Promise<void>): Promise<void> {
@@ -78,41 +70,6 @@ function summary(tally: Tally) {
   const pct = (p: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(2));
   const n = sorted.length;
   return { requests: n, rps: Math.round(n / tally.seconds), p50: pct(0.5), p99: pct(0.99), serverMs: tally.serverMs / n, machineMs: tally.machineMs / n };
-}
-
-/** utime + stime of these processes, in ms (Linux /proc; 0 for a process that is gone). */
-function processCpuMs(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks * 10; // USER_HZ is 100 on Linux
-}
-
-/** Busy CPU time of the whole machine, in ms. */
-function machineCpuMs(): number {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal
-  return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * 10;
-}
-
-/** The children of `pid` (the spawn helper of hookd). */
-function childrenOf(pid: number): number[] {
-  return readdirSync("/proc")
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        return Number(readFileSync(`/proc/${e}/stat`, "utf8").split(") ")[1].split(" ")[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 async function main() {
