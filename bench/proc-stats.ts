@@ -33,13 +33,20 @@ export function machineCpuMs(): number {
   return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * 10;
 }
 
-/** The children of `pid` (hookd's spawn helper). */
-export function childrenOf(pid: number): number[] {
+/**
+ * hookd's spawn helper, if it runs one: the child process named hookd-spawn-helper (the kernel
+ * keeps 15 characters of a name). Not every child: with the spawn addon the hooks themselves are
+ * hookd's children, and one counted at the start of a measurement but gone (0) at its end would
+ * take its CPU off hookd's.
+ */
+export function spawnHelperOf(pid: number): number[] {
   return readdirSync("/proc")
     .filter((e) => /^\d+$/.test(e))
     .filter((e) => {
       try {
-        return Number(readFileSync(`/proc/${e}/stat`, "utf8").split(") ")[1].split(" ")[1]) === pid;
+        const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+        const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        return name === "hookd-spawn-hel" && Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
       } catch {
         return false;
       }

@@ -1,7 +1,7 @@
 // Benchmark (not a test): two builds of hookd side by side, to decide whether a change pays.
 // Both run the bench's /bin/sh hook through triggerHook(wait: true); after a warm-up each, they take
 // turns in short slices at one concurrency, and the bench prints each build's CPU per run (hookd
-// with its spawn helper), throughput and p50. This machine's speed drifts by ±10% over minutes,
+// with its spawn helper, if one runs), throughput and p50. This machine's speed drifts by ±10% over minutes,
 // so two builds measured one after the other differ by that much whatever they contain;
 // alternating slices gives both the same drift, and the difference is the change's.
 //   cp -r dist dist-before   # (at the old commit: npm run build first)
@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { childrenOf, freePort, processCpuMs } from "./proc-stats.js";
+import { spawnHelperOf, freePort, processCpuMs } from "./proc-stats.js";
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
@@ -90,7 +90,7 @@ async function main() {
     for (let round = 0; round < ROUNDS; round++) {
       for (const b of round % 2 === 0 ? started : [...started].reverse()) {
         await runFor(CONCURRENCY, 1, b.once); // back from idling while the other ran
-        const pids = [b.process.pid!, ...childrenOf(b.process.pid!)];
+        const pids = [b.process.pid!, ...spawnHelperOf(b.process.pid!)];
         const cpu0 = processCpuMs(pids);
         const t0 = performance.now();
         const latencies = await runFor(CONCURRENCY, SLICE_SECONDS, b.once);

@@ -11,7 +11,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { childrenOf, freePort, machineCpuMs, processCpuMs } from "./proc-stats.js";
+import { spawnHelperOf, freePort, machineCpuMs, processCpuMs } from "./proc-stats.js";
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 // Measured seconds per target at concurrency 16 (half that at concurrency 1), split into rounds
@@ -168,8 +168,8 @@ async function main() {
             // (c1: 5.6 ms of CPU per run against 4.1 ms without the idle spell), so each slice
             // starts with a little of its own load.
             await runFor(c, PHASE_WARMUP_SECONDS, once);
-            // The server's own CPU (hookd with its spawn helper; webhook; for the floor, this process).
-            const server = target === "hookd" ? [hookd.pid!, ...childrenOf(hookd.pid!)] : target === "webhook" ? [webhook.pid!] : [process.pid];
+            // The server's own CPU (hookd with its spawn helper, if one runs; not the hooks; webhook; for the floor, this process).
+            const server = target === "hookd" ? [hookd.pid!, ...spawnHelperOf(hookd.pid!)] : target === "webhook" ? [webhook.pid!] : [process.pid];
             const [server0, machine0] = [processCpuMs(server), machineCpuMs()];
             const tally = tallies.get(target)!;
             await measureFor(c, (c === 1 ? SECONDS / 2 : SECONDS) / ROUNDS, once, tally);

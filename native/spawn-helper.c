@@ -29,9 +29,8 @@
  * helper forgets the id once it has sent EXITED and both EOFs.
  * A malformed request makes the helper print the reason on stderr and exit with status 2.
  *
- * Children: own process group, stdin /dev/null, stdout/stderr to pipes read here, no other fds,
- * empty signal mask, default signal dispositions. Program lookup is execvp's, over the request's
- * PATH, including the /bin/sh fallback for ENOEXEC.
+ * Children are started as vfork-exec.h describes (own process group, stdin /dev/null, only fds
+ * 0-2, default signal dispositions, empty mask, execvp's PATH search over the request's PATH).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,22 +49,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum {
-	EV_SPAWNED = 1,
-	EV_SPAWN_ERROR = 2,
-	EV_STDOUT = 3,
-	EV_STDERR = 4,
-	EV_EOF_STDOUT = 5,
-	EV_EOF_STDERR = 6,
-	EV_EXITED = 7,
-};
+#include "spawn-events.h"
+#include "vfork-exec.h"
 
-#define READ_CHUNK 65536u            /* bytes per read from a child pipe (one STDOUT/STDERR frame) */
 #define MAX_REQUEST (64u << 20)      /* a longer request frame can only be garbage */
 #define FLUSH_AT (1u << 20)          /* flush batched events early past this many bytes */
-#define EVENT_HEADER 9u              /* u32 length + u8 type + u32 id */
 #define MAX_EVENTS 64
-#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 #define TAG_STDIN UINT64_MAX
 #define TAG_SIGNAL (UINT64_MAX - 1)
 
@@ -110,19 +99,6 @@ static void *xrealloc(void *p, size_t n)
 	if (!p)
 		die(1, "out of memory");
 	return p;
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
 }
 
 /* ---- events to hookd ---- */
@@ -216,16 +192,7 @@ static void close_stream(struct child *c, int stream)
 	child_maybe_free(c);
 }
 
-/* ---- spawning ---- */
-
-/*
- * Children are started with vfork(): the child borrows our memory (and stack) until it execs, so
- * starting one costs no copy of anything, like glibc's posix_spawn or Go's fork/exec, but without
- * the stack mapping and file-action bookkeeping posix_spawn does per call (measured: ~0.1 ms and
- * nine system calls less per spawn on a VM where each costs). We are single-threaded and
- * suspended until the child execs or exits, so sharing memory is safe; the child only makes
- * system calls and writes its error into the plan it was given.
- */
+/* ---- spawning (vfork-exec.h) ---- */
 
 /* Signals ignored when we started (from hookd: SIGPIPE; from whoever started hookd: maybe more).
  * exec keeps ignored signals ignored, so children set them back to the default. Handled signals
@@ -233,175 +200,15 @@ static void close_stream(struct child *c, int stream)
 static int ignored_signals[_NSIG];
 static int nignored;
 
-/* Everything a vfork child needs, prepared by the parent: the child must not allocate. */
-struct exec_plan {
-	char **argv;
-	char **envp;
-	char **sh_argv;   /* "/bin/sh", <file>, argv[1..], NULL: for files the kernel cannot execute */
-	const char *cwd;
-	const char *path; /* PATH to search; NULL when argv[0] names a file (contains a slash) */
-	char *buf;        /* room for one PATH candidate */
-	int out_fd, err_fd;
-	volatile int err; /* written by the child when it could not exec */
-};
-
-/* One candidate. Like execvp (which Node's spawn uses), a file the kernel cannot execute (ENOEXEC:
- * no "#!" line, not ELF) is run as "/bin/sh file args...", so scripts without one keep working. */
-static int child_try(struct exec_plan *p, const char *file)
-{
-	execve(file, p->argv, p->envp);
-	if (errno != ENOEXEC)
-		return errno;
-	p->sh_argv[1] = (char *)file;
-	execve("/bin/sh", p->sh_argv, p->envp);
-	return errno;
-}
-
-/* The errors execvp moves on to the next PATH entry for. */
-static int try_next_dir(int err)
-{
-	return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV || err == ETIMEDOUT;
-}
-
-/* Runs in the vfork child; never returns. Own process group, stdin /dev/null, stdout and stderr
- * to our pipes, default dispositions, empty mask, then execvp's PATH search over the request's
- * PATH (a relative entry means the new working directory, as for execvp after a chdir). */
-static void child_exec(struct exec_plan *p)
-{
-	int err;
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	sigset_t none;
-	int in;
-	if (setpgid(0, 0) < 0 || (in = open("/dev/null", O_RDONLY)) < 0)
-		goto fail;
-	if ((in != STDIN_FILENO && dup2(in, STDIN_FILENO) < 0) || dup2(p->out_fd, STDOUT_FILENO) < 0 ||
-	    dup2(p->err_fd, STDERR_FILENO) < 0)
-		goto fail;
-	if (in != STDIN_FILENO)
-		close(in);
-	if (p->cwd && chdir(p->cwd) < 0)
-		goto fail;
-	for (int i = 0; i < nignored; i++)
-		sigaction(ignored_signals[i], &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-
-	const char *file = p->argv[0];
-	if (!p->path) {
-		err = child_try(p, file);
-	} else {
-		size_t flen = strlen(file);
-		int got_eacces = 0;
-		err = ENOENT;
-		for (const char *d = p->path;; d++) {
-			const char *end = strchrnul(d, ':');
-			size_t dlen = (size_t)(end - d);
-			/* An empty entry means the current directory, as for execvp. */
-			memcpy(p->buf, d, dlen);
-			if (dlen)
-				p->buf[dlen++] = '/';
-			memcpy(p->buf + dlen, file, flen + 1);
-			err = child_try(p, p->buf);
-			if (err == EACCES)
-				got_eacces = 1;
-			else if (!try_next_dir(err))
-				break;
-			d = end;
-			if (!*d) {
-				err = got_eacces ? EACCES : ENOENT;
-				break;
-			}
-		}
-	}
-	p->err = err ? err : ENOEXEC;
-	_exit(127);
-fail:
-	p->err = errno ? errno : EINVAL;
-	_exit(127);
-}
-
-static const char *env_path(char **envp)
-{
-	for (; *envp; envp++)
-		if (strncmp(*envp, "PATH=", 5) == 0)
-			return *envp + 5;
-	return NULL;
-}
-
-/* Starts argv with the plan's fds; returns 0 and the pid, or an errno (the child, if it got that
- * far, is reaped here). */
-static int spawn_vfork(pid_t *pid_out, char **argv, char **envp, const char *cwd, int out_fd, int err_fd)
-{
-	const char *file = argv[0];
-	if (!*file)
-		return ENOENT;
-	struct exec_plan plan = { .argv = argv, .envp = envp, .cwd = cwd, .out_fd = out_fd, .err_fd = err_fd };
-	if (!strchr(file, '/')) {
-		if (strlen(file) > NAME_MAX)
-			return ENAMETOOLONG;
-		plan.path = env_path(envp);
-		if (!plan.path)
-			plan.path = DEFAULT_PATH;
-		plan.buf = xrealloc(NULL, strlen(plan.path) + strlen(file) + 2);
-	}
-	size_t argc = 0;
-	while (argv[argc])
-		argc++;
-	plan.sh_argv = xrealloc(NULL, (argc + 2) * sizeof *plan.sh_argv);
-	plan.sh_argv[0] = (char *)"/bin/sh";
-	for (size_t i = 1; i <= argc; i++)
-		plan.sh_argv[i + 1] = argv[i]; /* includes the closing NULL */
-
-	/* No signal may be handled on the stack the child borrows; the child sets its own mask. */
-	sigset_t all, old;
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	plan.err = 0;
-	pid_t pid = vfork();
-	if (pid == 0)
-		child_exec(&plan);
-	int err = pid < 0 ? errno : plan.err;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid > 0 && err) {
-		int st;
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-	}
-	free(plan.buf);
-	free(plan.sh_argv);
-	if (!err)
-		*pid_out = pid;
-	return err;
-}
-
 /* Starts one child; returns 0 or an errno. The child is in the table before we return to the
  * event loop, so its SIGCHLD (handled only there) always finds it. */
 static int start_child(uint32_t id, char **argv, char **envp, const char *cwd)
 {
-	int po[2], pe[2], err;
-	/* Only O_CLOEXEC here: O_NONBLOCK is a property of the shared open file, so setting it on
-	 * the pipe would hand the child a non-blocking stdout. Our read ends get it below. */
-	if (pipe2(po, O_CLOEXEC) < 0)
-		return errno;
-	if (pipe2(pe, O_CLOEXEC) < 0) {
-		err = errno;
-		close(po[0]);
-		close(po[1]);
-		return err;
-	}
-	fcntl(po[0], F_SETFL, O_NONBLOCK);
-	fcntl(pe[0], F_SETFL, O_NONBLOCK);
-
-	/* dup2 clears close-on-exec on the copies, so the child keeps exactly fds 0-2. */
 	pid_t pid = -1;
-	err = spawn_vfork(&pid, argv, envp, cwd, po[1], pe[1]);
-	close(po[1]);
-	close(pe[1]);
-	if (err) {
-		close(po[0]);
-		close(pe[0]);
+	int fds[2] = { -1, -1 };
+	int err = vfx_start(&pid, fds, argv, envp, cwd, ignored_signals, nignored);
+	if (err)
 		return err;
-	}
 
 	size_t idx = child_alloc();
 	struct child *c = &children[idx];
@@ -409,8 +216,8 @@ static int start_child(uint32_t id, char **argv, char **envp, const char *cwd)
 	c->reaped = 0;
 	c->id = id;
 	c->pid = pid;
-	c->fd[0] = po[0];
-	c->fd[1] = pe[0];
+	c->fd[0] = fds[0];
+	c->fd[1] = fds[1];
 	for (int s = 0; s < 2; s++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = pipe_tag(idx, s) };
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd[s], &ev) < 0)

@@ -33,14 +33,15 @@ export interface ExecutorConfig {
   /** Parent of the per-execution temp directories. */
   tempDir: string;
   /**
-   * How hook processes are started: "helper" (a small C process started once, which spawns with
-   * vfork + exec: no copy of hookd's memory per run), "node" (Node's child_process, which forks
-   * hookd for every run), or "auto" (the helper when it was built, else node).
+   * How hook processes are started: "addon" (a Node-API addon that spawns with vfork + exec from
+   * hookd itself: no copy of hookd's memory per run), "helper" (a small C process started once that
+   * does the same and relays over a pipe), "node" (Node's child_process, which forks hookd for every
+   * run), or "auto" (the first of these that works).
    */
   spawner: SpawnerKind;
 }
 
-export const SPAWNER_KINDS = ["auto", "helper", "node"] as const;
+export const SPAWNER_KINDS = ["auto", "addon", "helper", "node"] as const;
 export type SpawnerKind = (typeof SPAWNER_KINDS)[number];
 
 export class ConfigError extends Error {
@@ -114,7 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const spawner = (env.HOOKD_SPAWNER?.trim() || "auto") as SpawnerKind;
   if (!SPAWNER_KINDS.includes(spawner)) {
-    problems.push(`HOOKD_SPAWNER must be one of ${SPAWNER_KINDS.join(", ")} (got '${env.HOOKD_SPAWNER}'); 'auto' uses the spawn helper when it was built (npm run build with a C compiler), else Node's child_process`);
+    problems.push(`HOOKD_SPAWNER must be one of ${SPAWNER_KINDS.join(", ")} (got '${env.HOOKD_SPAWNER}'); 'auto' takes the spawn addon, else the spawn helper (both built by npm run build with a C compiler), else Node's child_process`);
   }
   const executor: ExecutorConfig = {
     queue: "embedded",

@@ -34,7 +34,7 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 // Every case runs with both ways of starting hooks: the spawn helper (the default where it was
 // built) and Node's child_process.
-for (const spawner of ["helper", "node"] as const) describe(`executor: running hooks (${spawner} spawner)`, () => {
+for (const spawner of ["addon", "helper", "node"] as const) describe(`executor: running hooks (${spawner} spawner)`, () => {
   let server: TestServer;
   let hooks: ReturnType<typeof scripts>;
   let tempParent: string;

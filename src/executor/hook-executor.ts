@@ -17,7 +17,7 @@ import type { Spawner } from "./spawner.js";
 
 export interface HookExecutorDeps {
   store: Store;
-  /** Starts hook processes (the spawn helper, or Node's child_process). */
+  /** Starts hook processes (the spawn addon or helper, or Node's child_process). */
   spawner: Spawner;
   pubsub: PubSub;
   config: ExecutorConfig;

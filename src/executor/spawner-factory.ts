@@ -1,36 +1,72 @@
 import { existsSync } from "node:fs";
 import type { SpawnerKind } from "../config.js";
 import type { Logger } from "../logger.js";
-import { defaultHelperPath, HelperSpawner, NodeSpawner, type Spawner } from "./spawner.js";
+import { AddonSpawner, defaultAddonPath, defaultHelperPath, HelperSpawner, NodeSpawner, type Spawner } from "./spawner.js";
+
+export interface SpawnerPaths {
+  addon: string;
+  helper: string;
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
- * The spawner the configuration asks for, started. "helper" fails at start-up when the helper
- * was not built (rather than quietly running slower); "auto" falls back to Node's spawn and says so.
+ * The spawner the configuration asks for, started. "addon" and "helper" fail at start-up when they
+ * cannot work (rather than quietly running slower); "auto" takes the first that works of addon,
+ * helper and Node's spawn, and says why when it passes one over.
  */
-export async function startSpawner(kind: SpawnerKind, logger: Logger, helperPath = defaultHelperPath()): Promise<Spawner> {
-  const helperUsable = process.platform === "linux" && existsSync(helperPath);
-  if (kind === "helper" && !helperUsable) {
-    throw new Error(
-      process.platform !== "linux"
-        ? `HOOKD_SPAWNER=helper: the spawn helper runs on Linux only (this is ${process.platform}); set HOOKD_SPAWNER=node or auto`
-        : `HOOKD_SPAWNER=helper: the spawn helper ${helperPath} was not built; install a C compiler (cc) and run npm run build, or set HOOKD_SPAWNER=node or auto`,
-    );
+export async function startSpawner(
+  kind: SpawnerKind,
+  logger: Logger,
+  paths: SpawnerPaths = { addon: defaultAddonPath(), helper: defaultHelperPath() },
+): Promise<Spawner> {
+  const linux = process.platform === "linux";
+  const build = "install a C compiler (cc) and run npm run build";
+  if (kind === "node") return started(new NodeSpawner());
+
+  const passedOver: string[] = [];
+  // Not built is a build choice (info); built but failing to start is a problem (warn).
+  let failed = false;
+  const say = (msg: string) => (failed ? logger.warn(msg) : logger.info(msg));
+  if (kind === "addon" || kind === "auto") {
+    if (!linux || !existsSync(paths.addon)) {
+      const why = !linux ? `runs on Linux only (this is ${process.platform})` : `${paths.addon} was not built`;
+      if (kind === "addon") throw new Error(`HOOKD_SPAWNER=addon: the spawn addon ${why}; ${linux ? `${build} (Node's C headers are needed too), or ` : ""}set HOOKD_SPAWNER=helper, node or auto`);
+      passedOver.push(`the spawn addon ${why}`);
+    } else {
+      const spawner = new AddonSpawner(paths.addon);
+      try {
+        return await started(spawner);
+      } catch (err) {
+        if (kind === "addon") throw new Error(`HOOKD_SPAWNER=addon: ${message(err)}; set HOOKD_SPAWNER=helper, node or auto`);
+        passedOver.push(message(err));
+        failed = true;
+      }
+    }
   }
-  if (kind === "node" || !helperUsable) {
-    if (kind === "auto") logger.info(`hooks start through Node's child_process (the spawn helper ${helperPath} was not built: npm run build with a C compiler builds it)`);
-    const spawner = new NodeSpawner();
-    await spawner.init();
-    return spawner;
+  if (kind === "helper" || kind === "auto") {
+    if (!linux || !existsSync(paths.helper)) {
+      const why = !linux ? `runs on Linux only (this is ${process.platform})` : `${paths.helper} was not built`;
+      if (kind === "helper") throw new Error(`HOOKD_SPAWNER=helper: the spawn helper ${why}; ${linux ? `${build}, or ` : ""}set HOOKD_SPAWNER=node or auto`);
+      passedOver.push(`the spawn helper ${why}`);
+    } else {
+      const spawner = new HelperSpawner(paths.helper, logger);
+      try {
+        const ready = await started(spawner);
+        if (passedOver.length) say(`hooks start through the spawn helper (${passedOver.join("; ")})`);
+        return ready;
+      } catch (err) {
+        if (kind === "helper") throw new Error(`HOOKD_SPAWNER=helper: the spawn helper ${paths.helper} could not start: ${message(err)}`);
+        passedOver.push(`the spawn helper ${paths.helper} could not start (${message(err)})`);
+        failed = true;
+      }
+    }
   }
-  const spawner = new HelperSpawner(helperPath, logger);
-  try {
-    await spawner.init();
-    return spawner;
-  } catch (err) {
-    if (kind === "helper") throw err;
-    logger.warn(`the spawn helper ${helperPath} could not start (${err instanceof Error ? err.message : String(err)}); hooks start through Node's child_process`);
-    const fallback = new NodeSpawner();
-    await fallback.init();
-    return fallback;
-  }
+  say(`hooks start through Node's child_process, which forks hookd for every run (${passedOver.join("; ")}; npm run build with a C compiler builds the native spawners)`);
+  return started(new NodeSpawner());
+}
+
+async function started(spawner: Spawner): Promise<Spawner> {
+  await spawner.init();
+  return spawner;
 }

@@ -1,15 +1,19 @@
 import { spawn as nodeSpawn, type ChildProcess } from "node:child_process";
-import { constants as fsConstants } from "node:fs";
+import { constants as fsConstants, existsSync } from "node:fs";
 import { access } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { constants as osConstants } from "node:os";
 import { fileURLToPath } from "node:url";
 
-// Two ways to start hook processes behind one interface:
+// Three ways to start hook processes behind one interface:
+// - AddonSpawner: a Node-API addon (native/spawn-addon.c) starts hooks with vfork + exec from
+//   hookd's main thread and watches their pipes and exit (a pidfd) in Node's own event loop.
+// - HelperSpawner: a long-lived small C process (native/spawn-helper.c) does the same vfork +
+//   exec and relays output and exit status over a pipe: one hop more per run, but no native code
+//   inside hookd, and it works without pidfd (Linux before 5.3).
 // - NodeSpawner: child_process.spawn. On Linux, Node 20 forks the whole hookd process for it,
 //   which costs milliseconds of main-thread CPU per spawn, growing with the heap.
-// - HelperSpawner: a long-lived small C process (native/spawn-helper.c, built by
-//   scripts/build-native.mjs) starts hooks with vfork + exec and relays their output and exit
-//   status over a pipe, so hookd only does cheap IPC per run.
+// scripts/build-native.mjs builds the two native ones; BENCHMARKS.md has what each costs.
 
 export interface SpawnRequest {
   argv: string[];
@@ -50,7 +54,7 @@ export interface SpawnedProcess {
  * carrying `.code` = the errno name and `.errno` = its negative number, like Node's.
  */
 export interface Spawner {
-  readonly kind: "helper" | "node";
+  readonly kind: "addon" | "helper" | "node";
   init(): Promise<void>;
   spawn(req: SpawnRequest): Promise<SpawnedProcess>;
   destroy(): Promise<void>;
@@ -63,6 +67,11 @@ export interface SpawnerLogger {
 /** dist/native/hookd-spawn-helper, relative to this compiled module (dist/src/executor/spawner.js). */
 export function defaultHelperPath(): string {
   return fileURLToPath(new URL("../../native/hookd-spawn-helper", import.meta.url));
+}
+
+/** dist/native/hookd-spawn.node, relative to this compiled module. */
+export function defaultAddonPath(): string {
+  return fileURLToPath(new URL("../../native/hookd-spawn.node", import.meta.url));
 }
 
 // ---- shared pieces ----
@@ -98,6 +107,47 @@ function validateRequest(req: SpawnRequest): void {
     bad("argv", "must start with a non-empty program name");
   for (const arg of req.argv) if (typeof arg !== "string" || arg.includes("\0")) bad("argv", "must be strings without null bytes");
   if (req.cwd !== undefined && (typeof req.cwd !== "string" || req.cwd.includes("\0"))) bad("cwd", "must be a string without null bytes");
+}
+
+/**
+ * argv, env ("NAME=value") and cwd as NUL-terminated strings after `header` bytes left for the
+ * caller, the layout both native spawners read. Throws like Node for a NUL inside an env entry.
+ */
+function packStrings(req: SpawnRequest, header: number): { frame: Buffer; envc: number } {
+  const envStrings: string[] = [];
+  for (const key in req.env) {
+    const value = req.env[key];
+    if (value === undefined) continue;
+    const entry = `${key}=${value}`;
+    if (entry.includes("\0")) throw Object.assign(new TypeError("The argument 'env' must not contain null bytes"), { code: "ERR_INVALID_ARG_VALUE" });
+    envStrings.push(entry);
+  }
+  let size = header;
+  for (const s of req.argv) size += Buffer.byteLength(s) + 1;
+  for (const s of envStrings) size += Buffer.byteLength(s) + 1;
+  if (req.cwd !== undefined) size += Buffer.byteLength(req.cwd) + 1;
+  const frame = Buffer.allocUnsafe(size);
+  let off = header;
+  for (const s of req.argv) {
+    off += frame.write(s, off);
+    frame[off++] = 0;
+  }
+  for (const s of envStrings) {
+    off += frame.write(s, off);
+    frame[off++] = 0;
+  }
+  if (req.cwd !== undefined) {
+    off += frame.write(req.cwd, off);
+    frame[off++] = 0;
+  }
+  return { frame, envc: envStrings.length };
+}
+
+/** An exit status from the native spawners: the code, or minus the signal number. */
+function nativeExit(value: number, groupEmpty: boolean): ExitStatus {
+  return value >= 0
+    ? { code: value, signal: null, groupEmpty }
+    : { code: null, signal: signalNames.get(-value) ?? (`SIG${-value}` as NodeJS.Signals), groupEmpty };
 }
 
 // os.constants.errno knows ENOEXEC and the like, which util.getSystemErrorName (libuv) does not.
@@ -307,45 +357,19 @@ class HelperConnection {
   spawn(req: SpawnRequest): Promise<SpawnedProcess> {
     if (this.dead) return Promise.reject(new Error("the spawn helper is gone"));
     validateRequest(req);
-    const envStrings: string[] = [];
-    for (const key in req.env) {
-      const value = req.env[key];
-      if (value === undefined) continue;
-      const entry = `${key}=${value}`;
-      if (entry.includes("\0")) throw Object.assign(new TypeError("The argument 'env' must not contain null bytes"), { code: "ERR_INVALID_ARG_VALUE" });
-      envStrings.push(entry);
-    }
-    let size = 4 + 13;
-    for (const s of req.argv) size += Buffer.byteLength(s) + 1;
-    for (const s of envStrings) size += Buffer.byteLength(s) + 1;
-    if (req.cwd !== undefined) size += Buffer.byteLength(req.cwd) + 1;
-
+    const { frame, envc } = packStrings(req, 4 + 13);
     // The helper treats a longer frame as garbage and exits; the kernel's limit is far lower anyway.
-    if (size - 4 > MAX_REQUEST) return Promise.reject(spawnError(7 /* E2BIG */, req.argv));
+    if (frame.length - 4 > MAX_REQUEST) return Promise.reject(spawnError(7 /* E2BIG */, req.argv));
 
     do this.nextId = (this.nextId + 1) >>> 0;
     while (this.pending.has(this.nextId) || this.procs.has(this.nextId));
     const id = this.nextId;
 
-    const frame = Buffer.allocUnsafe(size);
-    frame.writeUInt32LE(size - 4, 0);
+    frame.writeUInt32LE(frame.length - 4, 0);
     frame.writeUInt32LE(id, 4);
     frame.writeUInt32LE(req.argv.length, 8);
-    frame.writeUInt32LE(envStrings.length, 12);
+    frame.writeUInt32LE(envc, 12);
     frame[16] = req.cwd !== undefined ? 1 : 0;
-    let off = 17;
-    for (const s of req.argv) {
-      off += frame.write(s, off);
-      frame[off++] = 0;
-    }
-    for (const s of envStrings) {
-      off += frame.write(s, off);
-      frame[off++] = 0;
-    }
-    if (req.cwd !== undefined) {
-      off += frame.write(req.cwd, off);
-      frame[off++] = 0;
-    }
 
     return new Promise((resolve, reject) => {
       this.pending.set(id, { argv: req.argv, resolve, reject });
@@ -466,12 +490,7 @@ class HelperConnection {
         if (type === EV_EXITED) {
           if (bodyLen !== 6) return this.fail(`bad EXITED for id ${id}`);
           const value = buf.readInt32LE(body + 1);
-          const groupEmpty = buf[body + 5] === 0;
-          proc.exit(
-            buf[body] === 0
-              ? { code: value, signal: null, groupEmpty }
-              : { code: null, signal: signalNames.get(value) ?? (`SIG${value}` as NodeJS.Signals), groupEmpty },
-          );
+          proc.exit(nativeExit(buf[body] === 0 ? value : -value, buf[body + 5] === 0));
         } else {
           proc.eof();
         }
@@ -581,4 +600,98 @@ export class HelperSpawner implements Spawner {
     this.conn = conn;
     return conn;
   }
+}
+
+// ---- the addon ----
+
+/** native/spawn-addon.c's functions. */
+interface SpawnAddon {
+  open(callback: (events: Buffer) => void): object;
+  /** pid, or -errno when nothing was started. */
+  spawn(instance: object, id: number, strings: Buffer, argc: number, envc: number, hasCwd: number): number;
+  close(instance: object): void;
+}
+
+/**
+ * Starts hooks through the spawn addon, inside hookd. destroy() refuses new spawns; processes
+ * already running are still watched to the end (there is no second process to lose).
+ */
+export class AddonSpawner implements Spawner {
+  readonly kind = "addon" as const;
+  private addon: SpawnAddon | null = null;
+  private instance: object | null = null;
+  private readonly procs = new Map<number, Proc>();
+  private nextId = 0;
+
+  constructor(readonly addonPath: string = defaultAddonPath()) {}
+
+  async init(): Promise<void> {
+    if (this.instance) return;
+    if (!this.addon) {
+      if (!existsSync(this.addonPath)) {
+        throw new Error(`the spawn addon ${this.addonPath} is missing; run \`npm run build\` with a C compiler (cc) and Node's headers installed`);
+      }
+      try {
+        // Node-API addons load through require, also from ES modules.
+        this.addon = createRequire(import.meta.url)(this.addonPath) as SpawnAddon;
+      } catch (err) {
+        throw new Error(`the spawn addon ${this.addonPath} could not be loaded: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    this.instance = this.addon.open(this.onEvents);
+  }
+
+  spawn(req: SpawnRequest): Promise<SpawnedProcess> {
+    if (!this.addon || !this.instance) return Promise.reject(new Error("the AddonSpawner is not started (init()) or was destroyed"));
+    try {
+      validateRequest(req);
+      const { frame, envc } = packStrings(req, 0);
+      do this.nextId = (this.nextId + 1) >>> 0;
+      while (this.procs.has(this.nextId));
+      const pid = this.addon.spawn(this.instance, this.nextId, frame, req.argv.length, envc, req.cwd !== undefined ? 1 : 0);
+      if (pid < 0) return Promise.reject(spawnError(-pid, req.argv));
+      const proc = new Proc(pid);
+      this.procs.set(this.nextId, proc);
+      // Events come in later event-loop turns, after this promise's continuations have run.
+      return Promise.resolve(proc);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async destroy(): Promise<void> {
+    if (this.addon && this.instance) this.addon.close(this.instance);
+    this.instance = null;
+  }
+
+  /** A batch of events in the helper's frame layout (native/spawn-addon.c), always whole frames. */
+  private readonly onEvents = (buf: Buffer): void => {
+    for (let off = 0; off < buf.length; ) {
+      const end = off + 4 + buf.readUInt32LE(off);
+      const type = buf[off + 4];
+      const id = buf.readUInt32LE(off + 5);
+      const body = off + 9;
+      off = end;
+      const proc = this.procs.get(id);
+      if (!proc) continue;
+      switch (type) {
+        case EV_STDOUT:
+        case EV_STDERR: {
+          // A view when the output is most of the batch; otherwise a copy, so a small retained
+          // chunk does not pin a whole batch.
+          const chunk = (end - body) * 2 >= buf.length ? buf.subarray(body, end) : Buffer.from(buf.subarray(body, end));
+          proc.data(type === EV_STDOUT ? STDOUT : STDERR, chunk);
+          break;
+        }
+        case EV_EOF_STDOUT:
+        case EV_EOF_STDERR:
+          proc.eof();
+          break;
+        case EV_EXITED:
+          proc.exit(nativeExit(buf[body] === 0 ? buf.readInt32LE(body + 1) : -buf.readInt32LE(body + 1), buf[body + 5] === 0));
+          break;
+      }
+      if (proc.settled) this.procs.delete(id);
+    }
+  };
 }

@@ -6,6 +6,8 @@ import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  AddonSpawner,
+  defaultAddonPath,
   defaultHelperPath,
   HelperSpawner,
   NodeSpawner,
@@ -14,12 +16,16 @@ import {
   type Spawner,
 } from "../src/executor/spawner.js";
 
-// Runs real processes through both spawners: they must behave the same.
+// Runs real processes through all three spawners: they must behave the same.
 
 const helperPath = defaultHelperPath();
 const helperSkip = existsSync(helperPath)
   ? false
   : `the spawn helper ${helperPath} was not built (run \`npm run build\` with a C compiler installed)`;
+const addonPath = defaultAddonPath();
+const addonSkip = existsSync(addonPath)
+  ? false
+  : `the spawn addon ${addonPath} was not built (run \`npm run build\` with a C compiler and Node's headers installed)`;
 
 const baseEnv = { PATH: "/usr/bin:/bin" };
 
@@ -103,6 +109,7 @@ after(async () => {
 const kinds: Array<{ kind: string; make: () => Spawner; skip: string | false }> = [
   { kind: "node", make: () => new NodeSpawner(), skip: false },
   { kind: "helper", make: () => new HelperSpawner(helperPath), skip: helperSkip },
+  { kind: "addon", make: () => new AddonSpawner(addonPath), skip: addonSkip },
 ];
 
 for (const { kind, make, skip } of kinds) {
@@ -125,10 +132,10 @@ for (const { kind, make, skip } of kinds) {
       assert.deepEqual(r.closed, { code: 0, signal: null });
     });
 
-    test("a leader that leaves nothing behind is reported with an empty group (helper) or unknown (node)", async () => {
+    test("a leader that leaves nothing behind is reported with an empty group (native) or unknown (node)", async () => {
       const r = await run(spawner, { argv: ["/bin/sh", "-c", "/bin/true; echo done"] });
       assert.deepEqual(r.exited, { code: 0, signal: null });
-      assert.equal(r.groupEmpty, kind === "helper" ? true : undefined);
+      assert.equal(r.groupEmpty, kind === "node" ? undefined : true);
     });
 
     test("binary, non-UTF-8 bytes arrive intact", async () => {
@@ -243,7 +250,7 @@ for (const { kind, make, skip } of kinds) {
       const link = await run(spawner, { argv: ["/bin/readlink", "/proc/self/fd/0"] });
       assert.equal(link.stdout.toString(), "/dev/null\n");
       // ls opens the directory as fd 3 itself. Node's spawn passes on whatever hookd inherited
-      // without close-on-exec (a test harness may do that); the helper closes those too.
+      // without close-on-exec (a test harness may do that); the native spawners close those too.
       const inherited = kind === "node" ? await inheritableFds() : new Set<string>();
       const fds = await run(spawner, { argv: ["/bin/ls", "/proc/self/fd"] });
       assert.deepEqual(fds.stdout.toString().split("\n").filter((fd) => fd && !inherited.has(fd)), ["0", "1", "2", "3"]);
@@ -342,6 +349,103 @@ describe("helper spawner lifecycle", { skip: helperSkip }, () => {
     const r = await run(node, { argv: [process.execPath, "--input-type=module", "-e", code], env: { PATH: process.env.PATH } });
     assert.equal(r.stderr.toString(), "");
     assert.equal(r.stdout.toString(), "hi\n");
+    assert.deepEqual(r.exited, { code: 0, signal: null });
+  });
+});
+
+describe("addon spawner lifecycle", { skip: addonSkip }, () => {
+  /** Runs `body` (an ES module body with AddonSpawner and `addonPath` in scope) in a fresh Node. */
+  async function inChildNode(body: string): Promise<RunResult> {
+    const spawnerUrl = new URL("../src/executor/spawner.js", import.meta.url).href;
+    const code = `
+      const { AddonSpawner } = await import(${JSON.stringify(spawnerUrl)});
+      const addonPath = ${JSON.stringify(addonPath)};
+      ${body}`;
+    return run(new NodeSpawner(), { argv: [process.execPath, "--input-type=module", "-e", code], env: { PATH: process.env.PATH } });
+  }
+
+  test("init() names a missing addon", async () => {
+    const spawner = new AddonSpawner(join(dir, "no-addon.node"));
+    await assert.rejects(spawner.init(), /no-addon\.node is missing; run `npm run build` with a C compiler \(cc\) and Node's headers installed/);
+  });
+
+  test("destroy() refuses new spawns but watches running ones to the end", async () => {
+    const spawner = new AddonSpawner(addonPath);
+    await spawner.init();
+    const proc = await spawner.spawn({ argv: ["/bin/sh", "-c", "sleep 0.2; echo late"], env: baseEnv });
+    let out = "";
+    proc.onStdout = (chunk) => (out += chunk.toString());
+    await spawner.destroy();
+    await assert.rejects(spawner.spawn({ argv: ["/bin/true"], env: baseEnv }), /not started \(init\(\)\) or was destroyed/);
+    assert.deepEqual(bare(await proc.closed), { code: 0, signal: null });
+    assert.equal(out, "late\n");
+    // and it can be started again
+    await spawner.init();
+    assert.equal((await run(spawner, { argv: ["/bin/echo", "again"] })).stdout.toString(), "again\n");
+    await spawner.destroy();
+  });
+
+  test("two spawners in one process keep their children's events apart", async () => {
+    const a = new AddonSpawner(addonPath);
+    const b = new AddonSpawner(addonPath);
+    await a.init();
+    await b.init();
+    try {
+      const runs = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => run(i % 2 ? b : a, { argv: ["/bin/sh", "-c", 'echo "$0"; echo "e$0" >&2; exit $(($0 % 5))', String(i)] })),
+      );
+      runs.forEach((r, i) => {
+        assert.equal(r.stdout.toString(), `${i}\n`);
+        assert.equal(r.stderr.toString(), `e${i}\n`);
+        assert.deepEqual(r.closed, { code: i % 5, signal: null });
+      });
+    } finally {
+      await a.destroy();
+      await b.destroy();
+    }
+  });
+
+  test("an idle addon does not keep hookd's event loop alive; a running child does", async () => {
+    const r = await inChildNode(`
+      const s = new AddonSpawner(addonPath);
+      await s.init();
+      const p = await s.spawn({ argv: ["/bin/sh", "-c", "sleep 0.3; echo hi"], env: { PATH: "/bin" } });
+      p.onStdout = (c) => process.stdout.write(c);
+      // nothing awaits p: only the watched child keeps this process alive until it is done
+      p.closed.then((s) => process.stdout.write("closed " + s.code + "\\n"));`);
+    assert.equal(r.stderr.toString(), "");
+    assert.equal(r.stdout.toString(), "hi\nclosed 0\n");
+    assert.deepEqual(r.exited, { code: 0, signal: null });
+  });
+
+  test("a pipe still held by another process after its EOF is not reported again (regression: use after free)", async () => {
+    // A child forked while a hook runs holds copies of hookd's fds until its exec closes them.
+    // Here a sleep inherits the read end of a hook's stdout on purpose, for as long as it runs:
+    // the addon must stop watching that pipe at EOF all the same. This used to crash hookd.
+    const r = await inChildNode(`
+      const { spawn } = await import("node:child_process");
+      const { readdirSync, readlinkSync } = await import("node:fs");
+      const s = new AddonSpawner(addonPath);
+      await s.init();
+      const p = await s.spawn({ argv: ["/bin/sh", "-c", "sleep 0.2; echo done"], env: { PATH: "/bin" } });
+      let out = "";
+      p.onStdout = (c) => (out += c);
+      const pipe = readlinkSync("/proc/" + p.pid + "/fd/1");
+      const fd = Number(readdirSync("/proc/self/fd").find((n) => { try { return readlinkSync("/proc/self/fd/" + n) === pipe; } catch { return false; } }));
+      const holder = spawn("/bin/sleep", ["1"], { stdio: ["ignore", "ignore", "ignore", fd] });
+      await p.closed;
+      // Keep the loop busy while the holder still has the pipe: the EOF must not come back.
+      for (let i = 0; i < 20; i++) {
+        const q = await s.spawn({ argv: ["/bin/echo", String(i)], env: { PATH: "/bin" } });
+        q.onStdout = () => {};
+        await q.closed;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => holder.once("exit", r));
+      process.stdout.write(out + "survived\\n");
+      await s.destroy();`);
+    assert.equal(r.stderr.toString(), "");
+    assert.equal(r.stdout.toString(), "done\nsurvived\n");
     assert.deepEqual(r.exited, { code: 0, signal: null });
   });
 });

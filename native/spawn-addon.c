@@ -1,0 +1,529 @@
+/*
+ * hookd-spawn.node: starts hook processes from inside hookd (a Node-API addon).
+ *
+ * Why: Node 20's child_process.spawn forks the whole hookd process on Linux (milliseconds of
+ * main-thread CPU per spawn, growing with the heap). The spawn helper (spawn-helper.c) avoids that
+ * with vfork in a separate process, but every run then costs a frame each way and a second process
+ * waking up. Here the same vfork + exec (vfork-exec.h) runs on hookd's main thread, and the
+ * children's pipes and pidfds sit in an epoll set of our own, which Node's event loop (libuv)
+ * watches as one fd: everything that happened to any child during one loop iteration reaches
+ * JavaScript in one call, without a hop. Measured in BENCHMARKS.md.
+ *
+ * JavaScript API (src/executor/spawner.ts, AddonSpawner):
+ *   open(callback) -> instance: an epoll set and its libuv handle; callback(events: Buffer) then
+ *     receives the events of the children spawned through this instance, several per call.
+ *   spawn(instance, id, strings: Buffer, argc, envc, hasCwd) -> pid (> 0), or -errno if nothing
+ *     was started. id: the caller's u32 name for the child in events. strings: argc + envc
+ *     (+ 1 if hasCwd) NUL-terminated strings: argv..., "NAME=value"..., cwd.
+ *   close(instance): no more spawns; the epoll set goes once the children it watches are done.
+ * Events use the spawn helper's frame layout: u32 length-of-the-rest, u8 type, u32 id, then
+ *   3 STDOUT / 4 STDERR   the bytes (1..65536)
+ *   5 EOF_STDOUT / 6 EOF_STDERR
+ *   7 EXITED              u8 kind (0 exited, 1 killed by a signal), i32 code or signal number,
+ *                         u8 group (1 if processes were left in the child's process group when
+ *                         it was reaped; 0 if it was empty, so nothing of the hook is left)
+ * Per id, events come after spawn() returned; EXITED may come before the EOFs (a grandchild
+ * holding a pipe). After EXITED and both EOFs the id is forgotten.
+ *
+ * Requires Linux 5.3+ for pidfd_open; loading fails otherwise and hookd uses the helper.
+ */
+#define _GNU_SOURCE
+#define NAPI_VERSION 6
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn-events.h"
+#include "vfork-exec.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+#define FLUSH_AT (1u << 20) /* hand a batch to JavaScript early past this many bytes */
+#define MAX_EVENTS 64
+#define PIDFD 2             /* fd[] index of the pidfd */
+
+/* Per Node environment (main thread or worker): what every instance shares. */
+struct addon {
+	uv_loop_t *loop;
+	napi_ref resource;
+	napi_async_context context;
+	/* Signals the child sets back to the default: 1-31 always (Node and libuv install handlers
+	 * whenever they like, and exec resets only handled ones, not ignored ones like Node's
+	 * SIGPIPE), as libuv's own spawn does; real-time ones that were not default at load. */
+	int reset[_NSIG];
+	int nreset;
+};
+
+/* One open() call: an epoll set of children, watched by one libuv poll handle. */
+struct instance {
+	struct addon *addon;
+	napi_env env;
+	napi_ref callback;
+	int epfd;
+	uv_poll_t poll;
+	size_t live;        /* children with any fd still open */
+	int closing;        /* close() was called, or the JavaScript side is gone */
+	int gone;           /* the poll handle is closed or closing */
+	/* Freed when both owners let go: the JavaScript external and the libuv handle. */
+	int js_owned, handle_owned;
+	unsigned char *out; /* events batched during one wake-up */
+	size_t out_len, out_cap;
+};
+
+/* One running child; freed once its three fds are closed. */
+struct proc {
+	struct instance *inst;
+	uint32_t id;
+	pid_t pid;
+	int fd[3]; /* stdout, stderr read ends; the pidfd. -1 once closed */
+};
+
+/* ---- batching events ---- */
+
+static int out_reserve(struct instance *in, size_t n)
+{
+	if (in->out_len + n <= in->out_cap)
+		return 0;
+	size_t cap = in->out_cap ? in->out_cap : 128 * 1024;
+	while (cap < in->out_len + n)
+		cap *= 2;
+	unsigned char *p = realloc(in->out, cap);
+	if (!p)
+		return -1;
+	in->out = p;
+	in->out_cap = cap;
+	return 0;
+}
+
+/* Fills in the header of an event whose payload is already in place after it. */
+static void event_at(struct instance *in, uint8_t type, uint32_t id, size_t payload)
+{
+	unsigned char *p = in->out + in->out_len;
+	put_u32(p, (uint32_t)(5 + payload));
+	p[4] = type;
+	put_u32(p + 5, id);
+	in->out_len += EVENT_HEADER + payload;
+}
+
+/* Appends an event; returns where its payload goes, or NULL out of memory. */
+static unsigned char *event(struct instance *in, uint8_t type, uint32_t id, size_t payload)
+{
+	if (out_reserve(in, EVENT_HEADER + payload) < 0)
+		return NULL;
+	unsigned char *p = in->out + in->out_len + EVENT_HEADER;
+	event_at(in, type, id, payload);
+	return p;
+}
+
+/* Hands the batch to JavaScript as an async callback (microtasks run after it). */
+static void flush(struct instance *in)
+{
+	if (!in->out_len)
+		return;
+	napi_env env = in->env;
+	napi_handle_scope scope;
+	napi_value buf, cb, resource, result;
+	void *data;
+	napi_open_handle_scope(env, &scope);
+	napi_create_buffer_copy(env, in->out_len, in->out, &data, &buf);
+	in->out_len = 0;
+	/* Give back the memory of one huge batch. */
+	if (in->out_cap > 4 * FLUSH_AT) {
+		free(in->out);
+		in->out = NULL;
+		in->out_cap = 0;
+	}
+	napi_get_reference_value(env, in->callback, &cb);
+	napi_get_reference_value(env, in->addon->resource, &resource);
+	if (napi_make_callback(env, in->addon->context, resource, cb, 1, &buf, &result) == napi_pending_exception) {
+		napi_value err;
+		napi_get_and_clear_last_exception(env, &err);
+		napi_fatal_exception(env, err); /* 'uncaughtException', as for any callback */
+	}
+	napi_close_handle_scope(env, scope);
+}
+
+/* ---- the instance's lifetime ---- */
+
+static void on_poll_closed(uv_handle_t *h)
+{
+	struct instance *in = h->data;
+	close(in->epfd);
+	free(in->out);
+	in->out = NULL;
+	in->handle_owned = 0;
+	if (!in->js_owned)
+		free(in);
+}
+
+/* After close(), once nothing is watched any more: the handle, the epoll set, the callback. */
+static void maybe_release(struct instance *in)
+{
+	if (!in->closing || in->live || in->gone)
+		return;
+	in->gone = 1;
+	napi_delete_reference(in->env, in->callback);
+	uv_poll_stop(&in->poll);
+	uv_close((uv_handle_t *)&in->poll, on_poll_closed);
+}
+
+/* Keeps Node's event loop alive exactly while children are watched (like child_process). */
+static void child_added(struct instance *in)
+{
+	if (in->live++ == 0)
+		uv_ref((uv_handle_t *)&in->poll);
+}
+
+static void close_fd(struct proc *p, int i)
+{
+	/* Out of the epoll set first: close() alone would not do it while another reference to the
+	 * file exists, and one briefly does: a child vforked later holds copies of all our fds
+	 * until its exec has closed them, after we were let go. Its registration would then go on
+	 * reporting the EOF with a pointer to a freed proc. */
+	epoll_ctl(p->inst->epfd, EPOLL_CTL_DEL, p->fd[i], NULL);
+	close(p->fd[i]);
+	p->fd[i] = -1;
+	if (p->fd[0] < 0 && p->fd[1] < 0 && p->fd[PIDFD] < 0) {
+		struct instance *in = p->inst;
+		free(p);
+		if (--in->live == 0)
+			uv_unref((uv_handle_t *)&in->poll);
+	}
+}
+
+/* ---- children's events ---- */
+
+static void on_pipe(struct proc *p, int stream, uint32_t events)
+{
+	struct instance *in = p->inst;
+	for (;;) {
+		/* Read straight into the batch, behind a header filled in once the size is known. */
+		if (out_reserve(in, EVENT_HEADER + READ_CHUNK) < 0)
+			return; /* out of memory: the pipe stays readable, so this comes back */
+		ssize_t n = read(p->fd[stream], in->out + in->out_len + EVENT_HEADER, READ_CHUNK);
+		if (n > 0) {
+			event_at(in, stream ? EV_STDERR : EV_STDOUT, p->id, (size_t)n);
+			if (in->out_len >= FLUSH_AT)
+				flush(in);
+			/* The writers are gone (HUP): what is left in the pipe is all there will be, so
+			 * take it and the EOF now instead of one more wake-up. */
+			if (!(events & (EPOLLHUP | EPOLLERR)))
+				return;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		/* EOF, or an error that leaves nothing more to read */
+		uint32_t id = p->id;
+		close_fd(p, stream);
+		event(in, stream ? EV_EOF_STDERR : EV_EOF_STDOUT, id, 0);
+		return;
+	}
+}
+
+static void on_exit_ready(struct proc *p)
+{
+	int st;
+	pid_t r;
+	while ((r = waitpid(p->pid, &st, WNOHANG)) < 0 && errno == EINTR)
+		;
+	if (r == 0)
+		return; /* not yet (a spurious wake-up) */
+	unsigned char *e = event(p->inst, EV_EXITED, p->id, 6);
+	if (!e)
+		return; /* out of memory: the pidfd stays readable and waitpid answers again */
+	if (r < 0) {
+		/* Someone else reaped it (nothing in hookd does): say killed, never success. */
+		e[0] = 1;
+		put_u32(e + 1, SIGKILL);
+	} else if (WIFSIGNALED(st)) {
+		e[0] = 1;
+		put_u32(e + 1, (uint32_t)WTERMSIG(st));
+	} else {
+		e[0] = 0;
+		put_u32(e + 1, (uint32_t)WEXITSTATUS(st));
+	}
+	/* The leader is reaped, so only other members can answer. Cheap here; in JavaScript the
+	 * same check costs an exception per run. */
+	e[5] = kill(-p->pid, 0) == 0 || errno == EPERM;
+	close_fd(p, PIDFD);
+}
+
+/* libuv: our epoll set is readable. Take what is ready, then hand it all over in one call. */
+static void on_ready(uv_poll_t *h, int status, int events)
+{
+	(void)status;
+	(void)events;
+	struct instance *in = h->data;
+	struct epoll_event evs[MAX_EVENTS];
+	int n;
+	do {
+		while ((n = epoll_wait(in->epfd, evs, MAX_EVENTS, 0)) < 0 && errno == EINTR)
+			;
+		for (int i = 0; i < n; i++) {
+			/* The low two bits of the pointer name the fd: structs are at least 4-aligned.
+			 * An event's fd leaves the set only while handling that same event, and a proc is
+			 * freed only when all three have, so no event in this batch points at a freed one. */
+			uintptr_t tag = (uintptr_t)evs[i].data.ptr;
+			struct proc *p = (struct proc *)(tag & ~(uintptr_t)3);
+			int which = (int)(tag & 3);
+			if (which == PIDFD)
+				on_exit_ready(p);
+			else
+				on_pipe(p, which, evs[i].events);
+		}
+	} while (n == MAX_EVENTS);
+	flush(in);
+	maybe_release(in);
+}
+
+/* ---- JavaScript functions ---- */
+
+static napi_value throw_error(napi_env env, const char *msg)
+{
+	napi_throw_error(env, NULL, msg);
+	return NULL;
+}
+
+static void instance_finalize(napi_env env, void *data, void *hint)
+{
+	(void)env;
+	(void)hint;
+	/* The JavaScript side is gone: release the instance once its children are done. */
+	struct instance *in = data;
+	in->js_owned = 0;
+	in->closing = 1;
+	maybe_release(in);
+	if (!in->handle_owned)
+		free(in);
+}
+
+static napi_value js_open(napi_env env, napi_callback_info info)
+{
+	struct addon *a;
+	napi_get_instance_data(env, (void **)&a);
+	size_t argc = 1;
+	napi_value cb, ext;
+	napi_valuetype type;
+	napi_get_cb_info(env, info, &argc, &cb, NULL, NULL);
+	if (argc < 1 || napi_typeof(env, cb, &type) != napi_ok || type != napi_function)
+		return throw_error(env, "open(callback): callback must be a function");
+	struct instance *in = calloc(1, sizeof *in);
+	if (!in)
+		return throw_error(env, "open(): out of memory");
+	in->addon = a;
+	in->env = env;
+	in->js_owned = 1;
+	in->epfd = epoll_create1(EPOLL_CLOEXEC);
+	int r = in->epfd < 0 ? -errno : uv_poll_init(a->loop, &in->poll, in->epfd);
+	if (r == 0) {
+		in->poll.data = in;
+		in->handle_owned = 1;
+		r = uv_poll_start(&in->poll, UV_READABLE, on_ready);
+		if (r != 0) {
+			in->gone = 1;
+			in->js_owned = 0;
+			uv_close((uv_handle_t *)&in->poll, on_poll_closed);
+		}
+	} else if (in->epfd >= 0) {
+		close(in->epfd);
+		free(in);
+	} else {
+		free(in);
+	}
+	if (r != 0) {
+		char msg[120];
+		snprintf(msg, sizeof msg, "open(): cannot watch an epoll set: %s", uv_strerror(r));
+		return throw_error(env, msg);
+	}
+	uv_unref((uv_handle_t *)&in->poll); /* nothing to wait for yet */
+	napi_create_reference(env, cb, 1, &in->callback);
+	napi_create_external(env, in, instance_finalize, NULL, &ext);
+	return ext;
+}
+
+static struct instance *get_instance(napi_env env, napi_value v)
+{
+	napi_valuetype type;
+	void *data = NULL;
+	if (napi_typeof(env, v, &type) != napi_ok || type != napi_external || napi_get_value_external(env, v, &data) != napi_ok)
+		return NULL;
+	return data;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value arg;
+	napi_get_cb_info(env, info, &argc, &arg, NULL, NULL);
+	struct instance *in = argc < 1 ? NULL : get_instance(env, arg);
+	if (!in)
+		return throw_error(env, "close(instance): not an instance");
+	in->closing = 1;
+	maybe_release(in);
+	return NULL;
+}
+
+/* Kills and reaps a child we cannot watch, so it neither runs on unseen nor stays a zombie. */
+static void abandon(pid_t pid)
+{
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+static napi_value js_spawn(napi_env env, napi_callback_info info)
+{
+	size_t argc = 6;
+	napi_value args[6], ret;
+	napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+	struct instance *in = argc < 6 ? NULL : get_instance(env, args[0]);
+	uint32_t id, nargv, nenv, has_cwd;
+	char *strings;
+	size_t len;
+	bool is_buffer = false;
+	if (!in || napi_get_value_uint32(env, args[1], &id) != napi_ok ||
+	    napi_is_buffer(env, args[2], &is_buffer) != napi_ok || !is_buffer ||
+	    napi_get_buffer_info(env, args[2], (void **)&strings, &len) != napi_ok ||
+	    napi_get_value_uint32(env, args[3], &nargv) != napi_ok || napi_get_value_uint32(env, args[4], &nenv) != napi_ok ||
+	    napi_get_value_uint32(env, args[5], &has_cwd) != napi_ok || nargv == 0 || has_cwd > 1)
+		return throw_error(env, "spawn(instance, id, strings, argc, envc, hasCwd): bad arguments");
+	if (in->closing)
+		return throw_error(env, "spawn(): the instance was closed");
+	/* Every string takes at least its NUL, which bounds the counts (and the allocations). */
+	uint64_t nstr = (uint64_t)nargv + nenv + has_cwd;
+	if (nstr > len)
+		return throw_error(env, "spawn(): more strings than bytes");
+
+	char **argv = malloc(((size_t)nargv + 1) * sizeof *argv);
+	char **envp = malloc(((size_t)nenv + 1) * sizeof *envp);
+	const char *cwd = NULL;
+	int err = 0;
+	pid_t pid = -1;
+	if (!argv || !envp) {
+		err = ENOMEM;
+		goto done;
+	}
+	char *s = strings, *end = strings + len;
+	for (uint64_t i = 0; i < nstr; i++) {
+		char *nul = memchr(s, 0, (size_t)(end - s));
+		if (!nul) {
+			free(argv);
+			free(envp);
+			return throw_error(env, "spawn(): a string is not NUL-terminated");
+		}
+		if (i < nargv)
+			argv[i] = s;
+		else if (i < (uint64_t)nargv + nenv)
+			envp[i - nargv] = s;
+		else
+			cwd = s;
+		s = nul + 1;
+	}
+	argv[nargv] = NULL;
+	envp[nenv] = NULL;
+
+	int fds[2] = { -1, -1 };
+	err = vfx_start(&pid, fds, argv, envp, cwd, in->addon->reset, in->addon->nreset);
+	if (err)
+		goto done;
+	struct proc *p = malloc(sizeof *p);
+	int pidfd = p ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	if (pidfd < 0) {
+		err = p ? errno : ENOMEM;
+		goto unwatchable;
+	}
+	p->inst = in;
+	p->id = id;
+	p->pid = pid;
+	p->fd[0] = fds[0];
+	p->fd[1] = fds[1];
+	p->fd[PIDFD] = pidfd;
+	for (int i = 0; i < 3; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = (void *)((uintptr_t)p | (uintptr_t)i) };
+		if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, p->fd[i], &ev) < 0) {
+			err = errno;
+			for (int j = 0; j < i; j++)
+				epoll_ctl(in->epfd, EPOLL_CTL_DEL, p->fd[j], NULL); /* see close_fd */
+			close(pidfd);
+			goto unwatchable;
+		}
+	}
+	child_added(in);
+	goto done;
+unwatchable:
+	/* Out of fds or memory: end the child rather than let it run unseen. */
+	abandon(pid);
+	close(fds[0]);
+	close(fds[1]);
+	free(p);
+done:
+	free(argv);
+	free(envp);
+	napi_create_int32(env, err ? -err : pid, &ret);
+	return ret;
+}
+
+static void addon_finalize(napi_env env, void *data, void *hint)
+{
+	(void)hint;
+	struct addon *a = data;
+	napi_delete_reference(env, a->resource);
+	napi_async_destroy(env, a->context);
+	free(a);
+}
+
+NAPI_MODULE_INIT()
+{
+	/* Without pidfd_open (Linux < 5.3, or a seccomp filter forbids it) exits cannot be watched. */
+	int probe = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (probe < 0) {
+		char msg[160];
+		snprintf(msg, sizeof msg, "the spawn addon needs pidfd_open (Linux 5.3 or later): %s", strerror(errno));
+		return throw_error(env, msg);
+	}
+	close(probe);
+
+	struct addon *a = calloc(1, sizeof *a);
+	if (!a)
+		return throw_error(env, "the spawn addon: out of memory");
+	if (napi_get_uv_event_loop(env, &a->loop) != napi_ok) {
+		free(a);
+		return throw_error(env, "the spawn addon: no event loop");
+	}
+	for (int sig = 1; sig < _NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		struct sigaction sa;
+		/* glibc refuses its two internal signals (32, 33) here; they are not ignored in
+		 * children either. */
+		if (sig < 32 || (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL))
+			a->reset[a->nreset++] = sig;
+	}
+	napi_value resource, name, fn;
+	napi_create_object(env, &resource);
+	napi_create_reference(env, resource, 1, &a->resource);
+	napi_create_string_utf8(env, "hookd:spawn", NAPI_AUTO_LENGTH, &name);
+	napi_async_init(env, resource, name, &a->context);
+	napi_set_instance_data(env, a, addon_finalize, NULL);
+
+	napi_create_function(env, "open", NAPI_AUTO_LENGTH, js_open, NULL, &fn);
+	napi_set_named_property(env, exports, "open", fn);
+	napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, js_spawn, NULL, &fn);
+	napi_set_named_property(env, exports, "spawn", fn);
+	napi_create_function(env, "close", NAPI_AUTO_LENGTH, js_close, NULL, &fn);
+	napi_set_named_property(env, exports, "close", fn);
+	return exports;
+}
