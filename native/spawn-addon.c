@@ -225,7 +225,10 @@ static void on_pipe(struct proc *p, int stream, uint32_t events)
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		/* EOF, or an error that leaves nothing more to read */
+		/* EOF, or an error that leaves nothing more to read. Room for the event first: once
+		 * the fd is closed, nothing would bring the EOF back. */
+		if (out_reserve(in, EVENT_HEADER) < 0)
+			return;
 		uint32_t id = p->id;
 		close_fd(p, stream);
 		event(in, stream ? EV_EOF_STDERR : EV_EOF_STDOUT, id, 0);
@@ -237,13 +240,15 @@ static void on_exit_ready(struct proc *p)
 {
 	int st;
 	pid_t r;
+	/* Room for the event before reaping: a reaped status cannot be asked for again. Out of
+	 * memory, the pidfd stays readable and this comes back. */
+	if (out_reserve(p->inst, EVENT_HEADER + 6) < 0)
+		return;
 	while ((r = waitpid(p->pid, &st, WNOHANG)) < 0 && errno == EINTR)
 		;
 	if (r == 0)
 		return; /* not yet (a spurious wake-up) */
 	unsigned char *e = event(p->inst, EV_EXITED, p->id, 6);
-	if (!e)
-		return; /* out of memory: the pidfd stays readable and waitpid answers again */
 	if (r < 0) {
 		/* Someone else reaped it (nothing in hookd does): say killed, never success. */
 		e[0] = 1;
