@@ -7,10 +7,9 @@ import path from "node:path";
 import { DataSource } from "typeorm";
 import { AuditEvent } from "../src/entities/audit-event.entity.js";
 import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js";
-import { HookPoint } from "../src/domain/hook-points.js";
-import { HookSource } from "../src/domain/effective-hooks.js";
 import { dataSourceOptions } from "../src/store/data-source-options.js";
 import { Store } from "../src/store/store.js";
+import { sampleExecution as sample } from "./helpers/sample-execution.js";
 
 // The executor writes executions with prepared statements (NativeRows) and everything else reads
 // them through TypeORM: both must agree on every column's stored form.
@@ -30,38 +29,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const sample = (): Execution =>
-  Object.assign(new Execution(), {
-    hook: HookPoint.POST_DONE_SERVER,
-    source: HookSource.WORKSPACE,
-    mode: null,
-    configId: "POST_DONE_SERVER",
-    queue: "default",
-    command: "/opt/hooks/x.py ${PATH_JSON_INPUT}",
-    argv: ["/opt/hooks/x.py", "/tmp/a b/input.json"],
-    os: "linux",
-    executionServerId: null,
-    jobId: null,
-    publishId: null,
-    input: { name: "shot ; rm -rf ~ $(x) `y` 'q' \"d\"\nnew line", nested: { n: 1.5, ok: true, list: [1, "two", null] }, unicode: "é漢🎬" },
-    output: null,
-    status: ExecutionStatus.QUEUED,
-    exitCode: null,
-    signal: null,
-    error: null,
-    waitingFor: null,
-    skipReason: null,
-    timeoutSeconds: 30,
-    attempt: 1,
-    retryOfId: null,
-    triggeredById: null,
-    pid: null,
-    logLineCount: 0,
-    droppedBytes: 0,
-    createdAt: new Date("2026-11-25T06:00:00.123Z"),
-    startedAt: null,
-    finishedAt: null,
-  });
 
 test("rows written with prepared statements read back through TypeORM unchanged, and the other way round", async () => {
   const written = sample();

@@ -23,6 +23,8 @@ const formatBytes = (n: number) => (n >= MIB ? `${(n / MIB).toFixed(1)} MiB` : n
  */
 export class ExecutionLog {
   private seq = 0;
+  /** Lines written to the store: 1..storedLines (writes stop at the first failure). */
+  private storedLines = 0;
   private storedBytes = 0;
   private droppedBytes = 0;
   private droppedLines = 0;
@@ -94,12 +96,13 @@ export class ExecutionLog {
   private sealed = false;
 
   /**
-   * Seals the log and writes what is pending together with `alsoWrite` (the execution's final
-   * state) in one transaction, then publishes the last lines. Should the log write fail,
-   * `alsoWrite` is still written on its own before the error is thrown: the outcome must not be
-   * lost with the log.
+   * Seals the log and writes what is pending together with `finalState(lines)` (the execution's
+   * final state, given how many log lines are stored) in one transaction, then publishes the last
+   * lines. Should a log write fail, the final state is still written on its own, with the count
+   * of the lines that did get stored, before the error is thrown: the outcome must not be lost
+   * with the log, and a reader paging up to the count must not wait for lines that never come.
    */
-  async close(alsoWrite: WriteOp[] = []): Promise<void> {
+  async close(finalState: (storedLines: number) => WriteOp[] = () => []): Promise<void> {
     this.seal();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -108,14 +111,16 @@ export class ExecutionLog {
     await this.writing;
     if (!this.writeError) {
       try {
-        await this.store.write([{ logLines: batch }, ...alsoWrite]);
+        await this.store.write([{ logLines: batch }, ...finalState(this.storedLines + batch.length)]);
+        this.storedLines += batch.length;
         if (batch.length > 0) this.pubsub.publish("executionLog", this.executionId, batch);
         return;
       } catch (err) {
         this.writeError = err;
       }
     }
-    if (alsoWrite.length > 0) await this.store.write(alsoWrite);
+    const alone = finalState(this.storedLines);
+    if (alone.length > 0) await this.store.write(alone);
     throw this.writeError;
   }
 
@@ -135,6 +140,7 @@ export class ExecutionLog {
       if (this.writeError) return;
       try {
         await this.store.appendLogLines(batch);
+        this.storedLines += batch.length;
         this.pubsub.publish("executionLog", this.executionId, batch);
       } catch (err) {
         this.writeError = err;

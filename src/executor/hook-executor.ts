@@ -221,8 +221,12 @@ export class HookExecutor {
     };
     let stored = true;
     try {
-      // The last lines and the outcome are stored together, in one transaction.
-      await log.close([{ update: Execution, id: execution.id, set }]);
+      // The last lines and the outcome are stored together, in one transaction; the count is
+      // what the store holds, also when a log write failed.
+      await log.close((storedLines) => {
+        set.logLineCount = storedLines;
+        return [{ update: Execution, id: execution.id, set }];
+      });
     } catch (err) {
       stored = false;
       this.deps.logger.error(`could not store the log of execution ${execution.id}`, err);
