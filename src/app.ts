@@ -15,7 +15,7 @@ import { DomainError } from "./domain/errors.js";
 import { currentOs } from "./domain/os.js";
 import type { ExecutionServer } from "./entities/execution-server.entity.js";
 import { WorkspaceSettings } from "./entities/workspace-settings.entity.js";
-import { graphqlPostRoute } from "./http/graphql-post.route.js";
+import { graphqlPostRoute, httpDispatcher } from "./http/graphql-post.route.js";
 import { graphqlIdeRouter } from "./http/graphql-ide.js";
 import { attachSubscriptions } from "./http/subscriptions-server.js";
 import { consoleLogger, type Logger } from "./logger.js";
@@ -103,8 +103,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   // Answers are live state and say "no-store"; an ETag would only cost a hash of every body.
   expressApp.set("etag", false);
   // POST /graphql goes straight to Apollo (graphql-post.route.ts); the rest through Express.
-  let graphqlPost: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null = null;
-  const httpServer = http.createServer((req, res) => (graphqlPost && req.method === "POST" && req.url === GRAPHQL_PATH ? graphqlPost(req, res) : expressApp(req, res)));
+  const dispatcher = httpDispatcher(GRAPHQL_PATH, expressApp);
+  const httpServer = http.createServer(dispatcher.handle);
 
   const formatError = createErrorFormatter({ development: config.development, log: (m, e) => logger.error(m, e) });
   const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES);
@@ -157,7 +157,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     res.setHeader("content-type", "application/json; charset=utf-8");
     res.end(JSON.stringify({ errors: [{ message, extensions: { code: status === 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST" } }] }));
   };
-  graphqlPost = graphqlPostRoute({ apollo, parseJson, context: graphqlContext, headers: graphqlHeaders, onError: sendHttpError });
+  dispatcher.setDirect(graphqlPostRoute({ apollo, parseJson, context: graphqlContext, headers: graphqlHeaders, onError: sendHttpError }));
 
   expressApp.get("/healthz", async (_req, res) => {
     try {

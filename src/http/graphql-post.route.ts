@@ -15,6 +15,23 @@ export interface GraphqlPostRouteOptions<TContext extends BaseContext> {
   headers: Record<string, string>;
 }
 
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * The HTTP server's request handler: exactly `POST <path>` (no query string) goes to the direct
+ * route once it is set (Apollo starts after the server is made), everything else to `fallback`
+ * (Express).
+ */
+export function httpDispatcher(path: string, fallback: Handler): { handle: Handler; setDirect(direct: Handler): void } {
+  let direct: Handler | null = null;
+  return {
+    handle: (req, res) => (direct && req.method === "POST" && req.url === path ? direct(req, res) : fallback(req, res)),
+    setDirect: (handler) => {
+      direct = handler;
+    },
+  };
+}
+
 /**
  * `POST /graphql` straight from Node's HTTP server to Apollo, without Express. Every API call and
  * every triggerHook comes this way, and Express's part in it (its router, the properties it adds to
