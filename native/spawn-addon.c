@@ -421,24 +421,12 @@ static napi_value js_spawn(napi_env env, napi_callback_info info)
 		err = ENOMEM;
 		goto done;
 	}
-	char *s = strings, *end = strings + len;
-	for (uint64_t i = 0; i < nstr; i++) {
-		char *nul = memchr(s, 0, (size_t)(end - s));
-		if (!nul) {
-			free(argv);
-			free(envp);
-			return throw_error(env, "spawn(): a string is not NUL-terminated");
-		}
-		if (i < nargv)
-			argv[i] = s;
-		else if (i < (uint64_t)nargv + nenv)
-			envp[i - nargv] = s;
-		else
-			cwd = s;
-		s = nul + 1;
+	char *rest;
+	if (vfx_unpack(strings, strings + len, argv, nargv, envp, nenv, has_cwd, &cwd, &rest) >= 0) {
+		free(argv);
+		free(envp);
+		return throw_error(env, "spawn(): a string is not NUL-terminated");
 	}
-	argv[nargv] = NULL;
-	envp[nenv] = NULL;
 
 	int fds[2] = { -1, -1 };
 	err = vfx_start(&pid, fds, argv, envp, cwd, in->addon->reset, in->addon->nreset);

@@ -243,25 +243,13 @@ static void handle_request(const unsigned char *body, uint32_t len)
 
 	char **argv = xrealloc(NULL, ((size_t)argc + 1) * sizeof *argv);
 	char **envp = xrealloc(NULL, ((size_t)envc + 1) * sizeof *envp);
-	char *cwd = NULL;
-	char *p = (char *)body + 13, *end = (char *)body + len;
-	for (uint64_t i = 0; i < nstr; i++) {
-		char *nul = memchr(p, 0, (size_t)(end - p));
-		if (!nul)
-			malformed("string %llu of request %u is not NUL-terminated",
-				  (unsigned long long)i, id);
-		if (i < argc)
-			argv[i] = p;
-		else if (i < (uint64_t)argc + envc)
-			envp[i - argc] = p;
-		else
-			cwd = p;
-		p = nul + 1;
-	}
-	if (p != end)
-		malformed("%zu stray bytes after the strings of request %u", (size_t)(end - p), id);
-	argv[argc] = NULL;
-	envp[envc] = NULL;
+	const char *cwd = NULL;
+	char *end = (char *)body + len, *rest;
+	long long bad = vfx_unpack((char *)body + 13, end, argv, argc, envp, envc, has_cwd, &cwd, &rest);
+	if (bad >= 0)
+		malformed("string %lld of request %u is not NUL-terminated", bad, id);
+	if (rest != end)
+		malformed("%zu stray bytes after the strings of request %u", (size_t)(end - rest), id);
 
 	int err = argc ? start_child(id, argv, envp, cwd) : EINVAL;
 	if (err)

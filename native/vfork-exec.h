@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -214,6 +215,32 @@ static int vfx_start(pid_t *pid_out, int fds[2], char **argv, char **envp, const
 	fds[0] = po[0];
 	fds[1] = pe[0];
 	return 0;
+}
+
+/* Splits [p, end), NUL-terminated strings, into argv[nargv], envp[nenv] and, if has_cwd, *cwd;
+ * both arrays get their closing NULL (room for it is the caller's). The layout both native
+ * spawners receive: argv..., "NAME=value"..., cwd. Returns -1 when all fit, else the index of
+ * the first string without its NUL; *rest is where the strings ended. */
+static long long vfx_unpack(char *p, const char *end, char **argv, uint32_t nargv, char **envp, uint32_t nenv,
+			    uint32_t has_cwd, const char **cwd, char **rest)
+{
+	uint64_t nstr = (uint64_t)nargv + nenv + has_cwd;
+	for (uint64_t i = 0; i < nstr; i++) {
+		char *nul = memchr(p, 0, (size_t)(end - p));
+		if (!nul)
+			return (long long)i;
+		if (i < nargv)
+			argv[i] = p;
+		else if (i < (uint64_t)nargv + nenv)
+			envp[i - nargv] = p;
+		else
+			*cwd = p;
+		p = nul + 1;
+	}
+	argv[nargv] = NULL;
+	envp[nenv] = NULL;
+	*rest = p;
+	return -1;
 }
 
 #endif

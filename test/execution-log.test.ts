@@ -1,33 +1,21 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { DataSource } from "typeorm";
 import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js";
 import { ExecutionLogLine, LogStream } from "../src/entities/execution-log-line.entity.js";
 import { ExecutionLog } from "../src/executor/execution-log.js";
 import { InProcessPubSub, type LogLineEvent } from "../src/pubsub/pubsub.js";
-import { dataSourceOptions } from "../src/store/data-source-options.js";
-import { Store } from "../src/store/store.js";
-import { sampleExecution } from "./helpers/sample-execution.js";
+import type { Store } from "../src/store/store.js";
+import { openTestStore, sampleExecution } from "./helpers/store.js";
 
 // The execution log against a real SQLite store.
 
-let dir: string;
 let store: Store;
+let close: () => Promise<void>;
 
 before(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "hookd-log-"));
-  const dataSource = new DataSource(dataSourceOptions({ databasePath: path.join(dir, "db.sqlite"), logSql: false }));
-  await dataSource.initialize();
-  await dataSource.runMigrations();
-  store = new Store(dataSource);
+  ({ store, close } = await openTestStore());
 });
-after(async () => {
-  await store.dataSource.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => close());
 
 test("a failed log write: the outcome is still stored, and logLineCount counts only the lines that were", async () => {
   const execution = sampleExecution();

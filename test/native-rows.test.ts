@@ -1,33 +1,21 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { DataSource } from "typeorm";
 import { AuditEvent } from "../src/entities/audit-event.entity.js";
 import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js";
-import { dataSourceOptions } from "../src/store/data-source-options.js";
-import { Store } from "../src/store/store.js";
-import { sampleExecution as sample } from "./helpers/sample-execution.js";
+import type { Store } from "../src/store/store.js";
+import { openTestStore, sampleExecution as sample } from "./helpers/store.js";
 
 // The executor writes executions with prepared statements (NativeRows) and everything else reads
 // them through TypeORM: both must agree on every column's stored form.
 
-let dir: string;
 let store: Store;
+let close: () => Promise<void>;
 
 before(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "hookd-native-"));
-  const dataSource = new DataSource(dataSourceOptions({ databasePath: path.join(dir, "db.sqlite"), logSql: false }));
-  await dataSource.initialize();
-  await dataSource.runMigrations();
-  store = new Store(dataSource);
+  ({ store, close } = await openTestStore());
 });
-after(async () => {
-  await store.dataSource.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => close());
 
 
 test("rows written with prepared statements read back through TypeORM unchanged, and the other way round", async () => {

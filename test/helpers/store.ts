@@ -1,6 +1,27 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { DataSource } from "typeorm";
 import { HookSource } from "../../src/domain/effective-hooks.js";
 import { HookPoint } from "../../src/domain/hook-points.js";
 import { Execution, ExecutionStatus } from "../../src/entities/execution.entity.js";
+import { dataSourceOptions } from "../../src/store/data-source-options.js";
+import { Store } from "../../src/store/store.js";
+
+/** A Store on a fresh SQLite file with every migration run; close() removes it. */
+export async function openTestStore(): Promise<{ store: Store; close(): Promise<void> }> {
+  const dir = mkdtempSync(path.join(tmpdir(), "hookd-store-"));
+  const dataSource = new DataSource(dataSourceOptions({ databasePath: path.join(dir, "db.sqlite"), logSql: false }));
+  await dataSource.initialize();
+  await dataSource.runMigrations();
+  return {
+    store: new Store(dataSource),
+    close: async () => {
+      await dataSource.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 /** A QUEUED execution with every column set, and an input full of shell metacharacters. */
 export const sampleExecution = (): Execution =>
