@@ -4,26 +4,38 @@
  * Why: Node 20's child_process.spawn forks the whole hookd process on Linux (milliseconds of
  * main-thread CPU per spawn, growing with the heap). The spawn helper (spawn-helper.c) avoids that
  * with vfork in a separate process, but every run then costs a frame each way and a second process
- * waking up. Here the same vfork + exec (vfork-exec.h) runs on hookd's main thread, and the
- * children's pipes and pidfds sit in an epoll set of our own, which Node's event loop (libuv)
- * watches as one fd: everything that happened to any child during one loop iteration reaches
- * JavaScript in one call, without a hop. Measured in BENCHMARKS.md.
+ * waking up. Here the same vfork + exec (vfork-exec.h) runs on a thread of hookd's own (the spawn
+ * thread), and the children's pipes and pidfds sit in an epoll set of our own, which Node's event
+ * loop (libuv) watches as one fd: everything that happened to any child during one loop iteration
+ * reaches JavaScript in one call, without a hop. Measured in BENCHMARKS.md.
+ *
+ * Why a thread: vfork suspends the calling thread until the child has exec'd, and the child needs
+ * a CPU for that. On hookd's main thread this wait was ~20% of the main thread's time with 16
+ * hooks running on 2 cores (the child queued behind them for a CPU); the spawn thread waits
+ * instead, and the main thread goes on serving requests. The thread only starts processes: it
+ * hands each one's fds to the main thread (a queue and an eventfd in the epoll set), which does
+ * all the watching, so nothing else is shared between the two.
  *
  * JavaScript API (src/executor/spawner.ts, AddonSpawner):
- *   open(callback) -> instance: an epoll set and its libuv handle; callback(events: Buffer) then
- *     receives the events of the children spawned through this instance, several per call.
- *   spawn(instance, id, strings: Buffer, argc, envc, hasCwd) -> pid (> 0), or -errno if nothing
- *     was started. id: the caller's u32 name for the child in events. strings: argc + envc
- *     (+ 1 if hasCwd) NUL-terminated strings: argv..., "NAME=value"..., cwd.
- *   close(instance): no more spawns; the epoll set goes once the children it watches are done.
+ *   open(callback) -> instance: an epoll set, its libuv handle and a spawn thread; callback(events:
+ *     Buffer) then receives the events of the children spawned through this instance, several per
+ *     call.
+ *   spawn(instance, id, strings: Buffer, argc, envc, hasCwd): queues a start; SPAWNED or
+ *     SPAWN_ERROR for `id` follows as an event. id: the caller's u32 name for the child in events.
+ *     strings: argc + envc (+ 1 if hasCwd) NUL-terminated strings: argv..., "NAME=value"..., cwd.
+ *   close(instance): no more spawns; the epoll set and the thread go once the starts queued and
+ *     the children watched are done.
  * Events use the spawn helper's frame layout: u32 length-of-the-rest, u8 type, u32 id, then
+ *   1 SPAWNED             i32 pid
+ *   2 SPAWN_ERROR         i32 errno (positive): nothing was started
  *   3 STDOUT / 4 STDERR   the bytes (1..65536)
  *   5 EOF_STDOUT / 6 EOF_STDERR
  *   7 EXITED              u8 kind (0 exited, 1 killed by a signal), i32 code or signal number,
  *                         u8 group (1 if processes were left in the child's process group when
  *                         it was reaped; 0 if it was empty, so nothing of the hook is left)
- * Per id, events come after spawn() returned; EXITED may come before the EOFs (a grandchild
- * holding a pipe). After EXITED and both EOFs the id is forgotten.
+ * Per id: SPAWNED or SPAWN_ERROR first, and the child's other events only in later callbacks (so
+ * whoever awaits the start has its continuations run before output arrives); EXITED may come
+ * before the EOFs (a grandchild holding a pipe). After EXITED and both EOFs the id is forgotten.
  *
  * Requires Linux 5.3+ for pidfd_open; loading fails otherwise and hookd uses the helper.
  */
@@ -33,12 +45,14 @@
 #include <uv.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,6 +67,7 @@
 #define FLUSH_AT (1u << 20) /* hand a batch to JavaScript early past this many bytes */
 #define MAX_EVENTS 64
 #define PIDFD 2             /* fd[] index of the pidfd */
+#define WAKE 3              /* epoll tag of the eventfd: the spawn thread has results */
 
 /* Per Node environment (main thread or worker): what every instance shares. */
 struct addon {
@@ -66,6 +81,38 @@ struct addon {
 	int nreset;
 };
 
+/* A start the main thread asked for: the strings are a copy (the JavaScript buffer may change). */
+struct request {
+	struct request *next;
+	uint32_t id, nargv, nenv, has_cwd;
+	size_t len;
+	char strings[];
+};
+
+/* What the spawn thread did with one request: err, or the pid and its fds (the pidfd last). */
+struct result {
+	struct result *next;
+	uint32_t id;
+	int err;
+	pid_t pid;
+	int fd[3];
+};
+
+/* The spawn thread and what it shares with the main thread: two queues, under `mu`. */
+struct starter {
+	pthread_t thread;
+	int running;        /* the thread was created and not joined yet */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;  /* requests arrived, or stop */
+	struct request *req_head, *req_tail;
+	struct result *res_head, *res_tail;
+	int stop;
+	int evfd;           /* written by the thread after each result; in the epoll set as WAKE */
+	int epfd;
+	const int *reset;
+	int nreset;
+};
+
 /* One open() call: an epoll set of children, watched by one libuv poll handle. */
 struct instance {
 	struct addon *addon;
@@ -73,7 +120,8 @@ struct instance {
 	napi_ref callback;
 	int epfd;
 	uv_poll_t poll;
-	size_t live;        /* children with any fd still open */
+	struct starter st;
+	size_t live;        /* children asked for, or with any fd still open */
 	int closing;        /* close() was called, or the JavaScript side is gone */
 	int gone;           /* the poll handle is closed or closing */
 	/* Freed when both owners let go: the JavaScript external and the libuv handle. */
@@ -157,9 +205,12 @@ static void flush(struct instance *in)
 
 /* ---- the instance's lifetime ---- */
 
+static void stop_starter(struct starter *st);
+
 static void on_poll_closed(uv_handle_t *h)
 {
 	struct instance *in = h->data;
+	stop_starter(&in->st);
 	close(in->epfd);
 	free(in->out);
 	in->out = NULL;
@@ -186,6 +237,12 @@ static void child_added(struct instance *in)
 		uv_ref((uv_handle_t *)&in->poll);
 }
 
+static void child_removed(struct instance *in)
+{
+	if (--in->live == 0)
+		uv_unref((uv_handle_t *)&in->poll);
+}
+
 static void close_fd(struct proc *p, int i)
 {
 	/* Out of the epoll set first: close() alone would not do it while another reference to the
@@ -198,8 +255,7 @@ static void close_fd(struct proc *p, int i)
 	if (p->fd[0] < 0 && p->fd[1] < 0 && p->fd[PIDFD] < 0) {
 		struct instance *in = p->inst;
 		free(p);
-		if (--in->live == 0)
-			uv_unref((uv_handle_t *)&in->poll);
+		child_removed(in);
 	}
 }
 
@@ -266,6 +322,211 @@ static void on_exit_ready(struct proc *p)
 	close_fd(p, PIDFD);
 }
 
+/* ---- the spawn thread ---- */
+
+/* Kills and reaps a child we cannot watch, so it neither runs on unseen nor stays a zombie. */
+static void abandon(pid_t pid)
+{
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Starts one request: vfork + exec, its pipes and its pidfd. */
+static void start_one(struct starter *st, struct request *rq, struct result *res)
+{
+	res->id = rq->id;
+	res->err = 0;
+	res->fd[0] = res->fd[1] = res->fd[PIDFD] = -1;
+	char **argv = malloc(((size_t)rq->nargv + 1) * sizeof *argv);
+	char **envp = malloc(((size_t)rq->nenv + 1) * sizeof *envp);
+	const char *cwd = NULL;
+	char *rest;
+	if (!argv || !envp) {
+		res->err = ENOMEM;
+	} else if (vfx_unpack(rq->strings, rq->strings + rq->len, argv, rq->nargv, envp, rq->nenv, rq->has_cwd, &cwd, &rest) >= 0) {
+		res->err = EINVAL; /* checked by spawn() already */
+	} else {
+		res->err = vfx_start(&res->pid, res->fd, argv, envp, cwd, st->reset, st->nreset);
+		if (!res->err) {
+			res->fd[PIDFD] = (int)syscall(SYS_pidfd_open, res->pid, 0);
+			if (res->fd[PIDFD] < 0) {
+				/* Out of fds: end the child rather than let it run unseen. */
+				res->err = errno;
+				abandon(res->pid);
+				close(res->fd[0]);
+				close(res->fd[1]);
+			}
+		}
+	}
+	free(argv);
+	free(envp);
+}
+
+static void *starter_main(void *arg)
+{
+	struct starter *st = arg;
+	/* Node's signals are handled on its own threads; none may run here, least of all on the
+	 * stack a vfork child borrows (vfork-exec.h blocks them around the vfork as well). */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		pthread_mutex_lock(&st->mu);
+		while (!st->req_head && !st->stop)
+			pthread_cond_wait(&st->cv, &st->mu);
+		struct request *rq = st->req_head;
+		if (!rq) {
+			pthread_mutex_unlock(&st->mu);
+			return NULL; /* stopped, and nothing is left to start */
+		}
+		st->req_head = rq->next;
+		if (!st->req_head)
+			st->req_tail = NULL;
+		pthread_mutex_unlock(&st->mu);
+
+		/* Allocated with the request's room in mind: a result always has somewhere to go. */
+		struct result *res = (struct result *)(void *)rq;
+		struct result tmp;
+		start_one(st, rq, &tmp);
+		*res = tmp;
+		res->next = NULL;
+
+		pthread_mutex_lock(&st->mu);
+		if (st->res_tail)
+			st->res_tail->next = res;
+		else
+			st->res_head = res;
+		st->res_tail = res;
+		pthread_mutex_unlock(&st->mu);
+		uint64_t one = 1;
+		while (write(st->evfd, &one, sizeof one) < 0 && errno == EINTR)
+			;
+	}
+}
+
+static int start_starter(struct starter *st, int epfd, void *tag, const int *reset, int nreset)
+{
+	st->epfd = epfd;
+	st->reset = reset;
+	st->nreset = nreset;
+	st->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (st->evfd < 0)
+		return errno;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+	int err = 0;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, st->evfd, &ev) < 0)
+		err = errno;
+	else if ((err = pthread_mutex_init(&st->mu, NULL)) == 0 && (err = pthread_cond_init(&st->cv, NULL)) == 0)
+		err = pthread_create(&st->thread, NULL, starter_main, st);
+	if (err) {
+		epoll_ctl(epfd, EPOLL_CTL_DEL, st->evfd, NULL);
+		close(st->evfd);
+		st->evfd = -1;
+		return err;
+	}
+	st->running = 1;
+	return 0;
+}
+
+/* Ends the thread once it has started everything queued (called when nothing is pending). */
+static void stop_starter(struct starter *st)
+{
+	if (!st->running)
+		return;
+	pthread_mutex_lock(&st->mu);
+	st->stop = 1;
+	pthread_cond_signal(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	pthread_join(st->thread, NULL);
+	st->running = 0;
+	/* Results nobody took (the JavaScript side went away first): end those children too. */
+	for (struct result *r = st->res_head, *next; r; r = next) {
+		next = r->next;
+		if (!r->err) {
+			abandon(r->pid);
+			for (int i = 0; i < 3; i++)
+				close(r->fd[i]);
+		}
+		free(r);
+	}
+	st->res_head = st->res_tail = NULL;
+	pthread_cond_destroy(&st->cv);
+	pthread_mutex_destroy(&st->mu);
+	epoll_ctl(st->epfd, EPOLL_CTL_DEL, st->evfd, NULL);
+	close(st->evfd);
+	st->evfd = -1;
+}
+
+/* Main thread: the spawn thread's results become watched children and SPAWNED / SPAWN_ERROR
+ * events. Their fds join the epoll set now, so their own events come in a later callback. */
+static void take_results(struct instance *in)
+{
+	uint64_t n;
+	while (read(in->st.evfd, &n, sizeof n) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&in->st.mu);
+	struct result *r = in->st.res_head;
+	in->st.res_head = in->st.res_tail = NULL;
+	pthread_mutex_unlock(&in->st.mu);
+	while (r) {
+		struct result *next = r->next;
+		/* Room for the event first: out of memory, the rest go back and come again. */
+		if (out_reserve(in, EVENT_HEADER + 4) < 0) {
+			pthread_mutex_lock(&in->st.mu);
+			struct result *last = r;
+			while (last->next)
+				last = last->next;
+			last->next = in->st.res_head;
+			if (!in->st.res_head)
+				in->st.res_tail = last;
+			in->st.res_head = r;
+			pthread_mutex_unlock(&in->st.mu);
+			uint64_t one = 1;
+			(void)!write(in->st.evfd, &one, sizeof one);
+			return;
+		}
+		int err = r->err;
+		struct proc *p = NULL;
+		if (!err) {
+			p = malloc(sizeof *p);
+			if (!p)
+				err = ENOMEM;
+		}
+		if (!err) {
+			p->inst = in;
+			p->id = r->id;
+			p->pid = r->pid;
+			for (int i = 0; i < 3; i++)
+				p->fd[i] = r->fd[i];
+			for (int i = 0; i < 3 && !err; i++) {
+				struct epoll_event ev = { .events = EPOLLIN, .data.ptr = (void *)((uintptr_t)p | (uintptr_t)i) };
+				if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, p->fd[i], &ev) < 0) {
+					err = errno;
+					for (int j = 0; j < i; j++)
+						epoll_ctl(in->epfd, EPOLL_CTL_DEL, p->fd[j], NULL); /* see close_fd */
+				}
+			}
+			if (err) {
+				free(p);
+				p = NULL;
+			}
+		}
+		if (err && !r->err) {
+			/* Started, but it cannot be watched: end it rather than let it run unseen. */
+			abandon(r->pid);
+			for (int i = 0; i < 3; i++)
+				close(r->fd[i]);
+		}
+		unsigned char *e = event(in, err ? EV_SPAWN_ERROR : EV_SPAWNED, r->id, 4);
+		put_u32(e, (uint32_t)(err ? err : r->pid));
+		if (err)
+			child_removed(in); /* counted when it was asked for */
+		free(r);
+		r = next;
+	}
+}
+
 /* libuv: our epoll set is readable. Take what is ready, then hand it all over in one call. */
 static void on_ready(uv_poll_t *h, int status, int events)
 {
@@ -273,7 +534,7 @@ static void on_ready(uv_poll_t *h, int status, int events)
 	(void)events;
 	struct instance *in = h->data;
 	struct epoll_event evs[MAX_EVENTS];
-	int n;
+	int n, woken = 0;
 	do {
 		while ((n = epoll_wait(in->epfd, evs, MAX_EVENTS, 0)) < 0 && errno == EINTR)
 			;
@@ -284,12 +545,17 @@ static void on_ready(uv_poll_t *h, int status, int events)
 			uintptr_t tag = (uintptr_t)evs[i].data.ptr;
 			struct proc *p = (struct proc *)(tag & ~(uintptr_t)3);
 			int which = (int)(tag & 3);
-			if (which == PIDFD)
+			if (which == WAKE)
+				woken = 1;
+			else if (which == PIDFD)
 				on_exit_ready(p);
 			else
 				on_pipe(p, which, evs[i].events);
 		}
 	} while (n == MAX_EVENTS);
+	/* After the children's events: a new child's fds must not report in this same batch. */
+	if (woken)
+		take_results(in);
 	flush(in);
 	maybe_release(in);
 }
@@ -331,25 +597,37 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 	in->addon = a;
 	in->env = env;
 	in->js_owned = 1;
+	in->st.evfd = -1;
+	char msg[120];
 	in->epfd = epoll_create1(EPOLL_CLOEXEC);
-	int r = in->epfd < 0 ? -errno : uv_poll_init(a->loop, &in->poll, in->epfd);
-	if (r == 0) {
+	if (in->epfd < 0) {
+		snprintf(msg, sizeof msg, "open(): cannot make an epoll set: %s", strerror(errno));
+		free(in);
+		return throw_error(env, msg);
+	}
+	int err = start_starter(&in->st, in->epfd, (void *)((uintptr_t)in | WAKE), a->reset, a->nreset);
+	if (err) {
+		snprintf(msg, sizeof msg, "open(): cannot start the spawn thread: %s", strerror(err));
+		close(in->epfd);
+		free(in);
+		return throw_error(env, msg);
+	}
+	int r = uv_poll_init(a->loop, &in->poll, in->epfd);
+	if (r != 0) {
+		stop_starter(&in->st);
+		close(in->epfd);
+		free(in);
+	} else {
 		in->poll.data = in;
 		in->handle_owned = 1;
 		r = uv_poll_start(&in->poll, UV_READABLE, on_ready);
 		if (r != 0) {
 			in->gone = 1;
 			in->js_owned = 0;
-			uv_close((uv_handle_t *)&in->poll, on_poll_closed);
+			uv_close((uv_handle_t *)&in->poll, on_poll_closed); /* stops the thread, frees `in` */
 		}
-	} else if (in->epfd >= 0) {
-		close(in->epfd);
-		free(in);
-	} else {
-		free(in);
 	}
 	if (r != 0) {
-		char msg[120];
 		snprintf(msg, sizeof msg, "open(): cannot watch an epoll set: %s", uv_strerror(r));
 		return throw_error(env, msg);
 	}
@@ -381,18 +659,10 @@ static napi_value js_close(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
-/* Kills and reaps a child we cannot watch, so it neither runs on unseen nor stays a zombie. */
-static void abandon(pid_t pid)
-{
-	kill(-pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-}
-
 static napi_value js_spawn(napi_env env, napi_callback_info info)
 {
 	size_t argc = 6;
-	napi_value args[6], ret;
+	napi_value args[6];
 	napi_get_cb_info(env, info, &argc, args, NULL, NULL);
 	struct instance *in = argc < 6 ? NULL : get_instance(env, args[0]);
 	uint32_t id, nargv, nenv, has_cwd;
@@ -411,62 +681,37 @@ static napi_value js_spawn(napi_env env, napi_callback_info info)
 	uint64_t nstr = (uint64_t)nargv + nenv + has_cwd;
 	if (nstr > len)
 		return throw_error(env, "spawn(): more strings than bytes");
-
-	char **argv = malloc(((size_t)nargv + 1) * sizeof *argv);
-	char **envp = malloc(((size_t)nenv + 1) * sizeof *envp);
-	const char *cwd = NULL;
-	int err = 0;
-	pid_t pid = -1;
-	if (!argv || !envp) {
-		err = ENOMEM;
-		goto done;
-	}
-	char *rest;
-	if (vfx_unpack(strings, strings + len, argv, nargv, envp, nenv, has_cwd, &cwd, &rest) >= 0) {
-		free(argv);
-		free(envp);
-		return throw_error(env, "spawn(): a string is not NUL-terminated");
+	const char *p = strings, *end = strings + len;
+	for (uint64_t i = 0; i < nstr; i++) {
+		const char *nul = memchr(p, 0, (size_t)(end - p));
+		if (!nul)
+			return throw_error(env, "spawn(): a string is not NUL-terminated");
+		p = nul + 1;
 	}
 
-	int fds[2] = { -1, -1 };
-	err = vfx_start(&pid, fds, argv, envp, cwd, in->addon->reset, in->addon->nreset);
-	if (err)
-		goto done;
-	struct proc *p = malloc(sizeof *p);
-	int pidfd = p ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
-	if (pidfd < 0) {
-		err = p ? errno : ENOMEM;
-		goto unwatchable;
-	}
-	p->inst = in;
-	p->id = id;
-	p->pid = pid;
-	p->fd[0] = fds[0];
-	p->fd[1] = fds[1];
-	p->fd[PIDFD] = pidfd;
-	for (int i = 0; i < 3; i++) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = (void *)((uintptr_t)p | (uintptr_t)i) };
-		if (epoll_ctl(in->epfd, EPOLL_CTL_ADD, p->fd[i], &ev) < 0) {
-			err = errno;
-			for (int j = 0; j < i; j++)
-				epoll_ctl(in->epfd, EPOLL_CTL_DEL, p->fd[j], NULL); /* see close_fd */
-			close(pidfd);
-			goto unwatchable;
-		}
-	}
-	child_added(in);
-	goto done;
-unwatchable:
-	/* Out of fds or memory: end the child rather than let it run unseen. */
-	abandon(pid);
-	close(fds[0]);
-	close(fds[1]);
-	free(p);
-done:
-	free(argv);
-	free(envp);
-	napi_create_int32(env, err ? -err : pid, &ret);
-	return ret;
+	/* The request's memory becomes its result (starter_main), so it has room for either. */
+	size_t size = sizeof(struct request) + len;
+	struct request *rq = malloc(size > sizeof(struct result) ? size : sizeof(struct result));
+	if (!rq)
+		return throw_error(env, "spawn(): out of memory");
+	rq->next = NULL;
+	rq->id = id;
+	rq->nargv = nargv;
+	rq->nenv = nenv;
+	rq->has_cwd = has_cwd;
+	rq->len = len;
+	memcpy(rq->strings, strings, len);
+	struct starter *st = &in->st;
+	pthread_mutex_lock(&st->mu);
+	if (st->req_tail)
+		st->req_tail->next = rq;
+	else
+		st->req_head = rq;
+	st->req_tail = rq;
+	pthread_cond_signal(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	child_added(in); /* until its SPAWN_ERROR, or its fds are closed */
+	return NULL;
 }
 
 static void addon_finalize(napi_env env, void *data, void *hint)

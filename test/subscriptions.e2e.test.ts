@@ -239,20 +239,25 @@ describe("subscriptions: live execution logs", () => {
 describe("subscriptions: execution status", () => {
   let server: TestServer;
   before(async () => {
-    server = await startServer();
+    // One hook at a time, so the second run below has to wait for a free slot.
+    server = await startServer({ HOOKD_EXECUTOR_CONCURRENCY: "1" });
   });
   after(() => server.close());
 
-  test("executionUpdated reports queued, running and finished for matching executions only", async () => {
+  test("executionUpdated reports each stored status of matching executions only (QUEUED when a run waits for a slot)", async () => {
     await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: "/bin/sleep 0.2" } } });
     await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: "/bin/true" } } });
     const sub = subscribe<{ executionUpdated: { id: string; hook: string; status: string } }>(server.url, ADMIN_KEY, `subscription { executionUpdated(filter: { hook: POST_DONE_SERVER }) { id hook status exitCode error } }`);
     await new Promise((r) => setTimeout(r, 200));
     await server.ok(TRIGGER, { hook: "POST_SUBMIT_SERVER", wait: true });
-    const [{ id }] = (await server.ok(TRIGGER, { hook: "POST_DONE_SERVER", wait: true })).triggerHook;
-    await eventually(async () => sub.events.some((e) => e.executionUpdated.status === "SUCCEEDED"), "the finish event");
-    assert.ok(sub.events.every((e) => e.executionUpdated.hook === "POST_DONE_SERVER" && e.executionUpdated.id === id));
-    assert.deepEqual(sub.events.map((e) => e.executionUpdated.status), ["QUEUED", "RUNNING", "SUCCEEDED"]);
+    const [first] = (await server.ok(TRIGGER, { hook: "POST_DONE_SERVER", wait: false })).triggerHook;
+    const [second] = (await server.ok(TRIGGER, { hook: "POST_DONE_SERVER", wait: false })).triggerHook;
+    await eventually(async () => sub.events.filter((e) => e.executionUpdated.status === "SUCCEEDED").length === 2, "both finish events");
+    assert.ok(sub.events.every((e) => e.executionUpdated.hook === "POST_DONE_SERVER"));
+    const statuses = (id: string) => sub.events.filter((e) => e.executionUpdated.id === id).map((e) => e.executionUpdated.status);
+    // The first starts at once and is stored RUNNING with its process; the second waits QUEUED.
+    assert.deepEqual(statuses(first.id), ["RUNNING", "SUCCEEDED"]);
+    assert.deepEqual(statuses(second.id), ["QUEUED", "RUNNING", "SUCCEEDED"]);
     await sub.dispose();
   });
 });

@@ -111,7 +111,8 @@ export class ExecutionLog {
     await this.writing;
     if (!this.writeError) {
       try {
-        await this.store.write([{ logLines: batch }, ...finalState(this.storedLines + batch.length)]);
+        // The final state first: it may be the execution's insert, which its lines refer to.
+        await this.store.write([...finalState(this.storedLines + batch.length), { logLines: batch }]);
         this.storedLines += batch.length;
         if (batch.length > 0) this.pubsub.publish("executionLog", this.executionId, batch);
         return;

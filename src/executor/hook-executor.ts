@@ -8,7 +8,7 @@ import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { Logger } from "../logger.js";
 import type { PubSub } from "../pubsub/pubsub.js";
-import type { Store } from "../store/store.js";
+import type { Store, WriteOp } from "../store/store.js";
 import { buildArgv, CommandLineError } from "./command-line.js";
 import { ExecutionLog } from "./execution-log.js";
 import { jsonErrorPosition } from "./json-position.js";
@@ -22,6 +22,29 @@ export interface HookExecutorDeps {
   pubsub: PubSub;
   config: ExecutorConfig;
   logger: Logger;
+}
+
+/**
+ * An execution that is not stored yet (ExecutionQueue.submit): its first write inserts it, with
+ * `alsoStore`, and `stored` hears how that went, once. An error while the hook runs means it
+ * cannot be recorded: whoever hears it must abort the run's signal, so the hook does not run on
+ * unrecorded.
+ */
+export interface FreshExecution {
+  alsoStore: WriteOp[];
+  stored(err?: unknown): void;
+}
+
+export interface RunOptions {
+  /**
+   * The execution as its creator just stored it (or is about to, see `fresh`), so it is not read
+   * back; the executor changes its own copy.
+   */
+  known?: Execution;
+  /** The execution is not stored yet: its first write inserts it. */
+  fresh?: FreshExecution;
+  /** Called once the hook's process group has ended, before its outcome is stored. */
+  processGone?(): void;
 }
 
 interface Finish {
@@ -98,17 +121,27 @@ export class HookExecutor {
   }
 
   /**
-   * `known`: the execution as its creator just stored it (the embedded queue passes it along, see
-   * ExecutionQueue.enqueue), so it is not read back; anything else is read from the store. The
-   * executor changes its own copy: the creator's object stays as the creator returned it.
+   * Runs the execution: `options.known` is used as it is (the embedded queue passes it along, see
+   * ExecutionQueue), anything else is read from the store. The executor changes its own copy:
+   * the creator's object stays as the creator returned it.
    */
-  async run(executionId: string, signal: AbortSignal, known?: Execution): Promise<Execution> {
+  /** Tells live readers about an execution as it is stored now. */
+  announce(execution: Execution): void {
+    publishExecution(this.deps.pubsub, execution);
+  }
+
+  async run(executionId: string, signal: AbortSignal, options: RunOptions = {}): Promise<Execution> {
+    const { known, fresh } = options;
     const { store, config } = this.deps;
     const execution = known?.id === executionId ? Object.assign(new Execution(), known) : await store.findById(Execution, executionId);
     if (!execution) throw new Error(`execution ${executionId} does not exist`);
-    if (execution.status !== ExecutionStatus.QUEUED) return execution;
+    if (execution.status !== ExecutionStatus.QUEUED) {
+      fresh?.stored(new Error(`execution ${executionId} is ${execution.status}, not QUEUED`));
+      return execution;
+    }
     const info = hookPointInfo(execution.hook);
     const log = new ExecutionLog(store, this.deps.pubsub, execution.id, { capBytes: config.logCapBytes });
+    const record = new RunRecord(fresh);
 
     let files: string[] = [];
     let finish: Finish;
@@ -125,13 +158,13 @@ export class HookExecutor {
       } catch (err) {
         if (!(err instanceof CommandLineError)) throw err;
         finish = { status: ExecutionStatus.FAILED, error: `invalid command line: ${err.message}` };
-        return await this.finish(execution, finish, log, files);
+        return await this.finish(execution, finish, log, files, record);
       }
       execution.argv = argv;
       execution.startedAt = new Date();
       if (signal.aborted) {
         finish = { status: ExecutionStatus.CANCELLED, error: "cancelled before it started" };
-        return await this.finish(execution, finish, log, files);
+        return await this.finish(execution, finish, log, files, record);
       }
       const outcome = await runProcess({
         spawner: this.deps.spawner,
@@ -148,16 +181,22 @@ export class HookExecutor {
         signal,
         onLine: (line) => log.output(line.stream === "stdout" ? LogStream.STDOUT : LogStream.STDERR, line.text, line.at),
         // RUNNING is recorded with the process group in one write: a restart can end the group.
-        onSpawn: (pid) => this.markRunning(execution, pid),
+        onSpawn: (pid) => this.markRunning(execution, pid, record),
       });
-      finish = this.outcome(outcome, log);
+      options.processGone?.();
+      finish = record.error !== undefined ? this.unrecorded(record.error) : this.outcome(outcome, log);
       if (finish.status === ExecutionStatus.SUCCEEDED && info.hasOutput) finish = await this.readOutput(outputPath, finish);
     } catch (err) {
       // hookd's own failure (disk full, database gone): the execution must still end.
       this.deps.logger.error(`execution ${execution.id} failed inside hookd`, err);
       finish = { status: ExecutionStatus.FAILED, error: `hookd could not run the hook: ${err instanceof Error ? err.message : String(err)}` };
     }
-    return this.finish(execution, finish, log, files);
+    return this.finish(execution, finish, log, files, record);
+  }
+
+  /** The first write of a fresh execution failed, so its hook was stopped. */
+  private unrecorded(err: unknown): Finish {
+    return { status: ExecutionStatus.FAILED, error: `hookd could not record the run, so it was stopped: ${err instanceof Error ? err.message : String(err)}` };
   }
 
   private outcome(outcome: RunOutcome, log: ExecutionLog): Finish {
@@ -197,14 +236,29 @@ export class HookExecutor {
     return { ...finish, output: output as JsonObject };
   }
 
-  private markRunning(execution: Execution, pid: number): void {
+  private markRunning(execution: Execution, pid: number, record: RunRecord): void {
     Object.assign(execution, { status: ExecutionStatus.RUNNING, pid });
     const { status, startedAt, argv } = execution;
-    this.deps.store.write([{ update: Execution, id: execution.id, set: { status, startedAt, argv, pid } }]).catch((err) => this.deps.logger.error(`could not record the start of execution ${execution.id}`, err));
-    publishExecution(this.deps.pubsub, execution);
+    if (record.inserted) {
+      this.deps.store.write([{ update: Execution, id: execution.id, set: { status, startedAt, argv, pid } }]).catch((err) => this.deps.logger.error(`could not record the start of execution ${execution.id}`, err));
+      publishExecution(this.deps.pubsub, execution);
+      return;
+    }
+    // Stored for the first time, RUNNING with its process group: the row exists from here on.
+    const running = Object.assign(new Execution(), execution);
+    record.pending = this.deps.store.write(record.insert(running)).then(
+      () => {
+        record.stored();
+        publishExecution(this.deps.pubsub, running);
+      },
+      (err) => {
+        this.deps.logger.error(`could not record the start of execution ${execution.id}; stopping its hook`, err);
+        record.failed(err);
+      },
+    );
   }
 
-  private async finish(execution: Execution, finish: Finish, log: ExecutionLog, files: string[]): Promise<Execution> {
+  private async finish(execution: Execution, finish: Finish, log: ExecutionLog, files: string[], record: RunRecord): Promise<Execution> {
     if (finish.status !== ExecutionStatus.SUCCEEDED && finish.error) log.system(finish.error);
     const set = {
       status: finish.status,
@@ -220,16 +274,21 @@ export class HookExecutor {
       pid: null,
     };
     let stored = true;
+    await record.pending;
+    // Never stored yet (it did not start, or recording its start failed): the final write inserts it.
+    const insert = !record.inserted || record.error !== undefined;
     try {
       // The last lines and the outcome are stored together, in one transaction; the count is
       // what the store holds, also when a log write failed.
       await log.close((storedLines) => {
         set.logLineCount = storedLines;
-        return [{ update: Execution, id: execution.id, set }];
+        return insert ? record.insert(Object.assign(new Execution(), execution, set)) : [{ update: Execution, id: execution.id, set }];
       });
+      if (insert) record.stored();
     } catch (err) {
       stored = false;
-      this.deps.logger.error(`could not store the log of execution ${execution.id}`, err);
+      this.deps.logger.error(`could not store ${insert ? "" : "the log of "}execution ${execution.id}`, err);
+      if (insert) record.stored(err);
     }
     Object.assign(execution, set);
     publishExecution(this.deps.pubsub, execution, stored);
@@ -240,6 +299,42 @@ export class HookExecutor {
       for (const file of files) removeQuietly(file);
     }
     return execution;
+  }
+}
+
+/**
+ * Whether an execution's row exists yet. A fresh one (ExecutionQueue.submit) is inserted by its
+ * first write, with its audit events; the submitter hears once, when that write is done.
+ */
+class RunRecord {
+  /** True once the insert is on its way (later writes queue behind it); always for stored ones. */
+  inserted: boolean;
+  /** Why the insert failed. */
+  error: unknown = undefined;
+  /** The insert of the start, until its outcome is known (never rejects). */
+  pending: Promise<void> | undefined = undefined;
+  private told = false;
+
+  constructor(private readonly fresh: FreshExecution | undefined) {
+    this.inserted = fresh === undefined;
+  }
+
+  /** The first write: the row as given and what belongs with it. */
+  insert(row: Execution): WriteOp[] {
+    this.inserted = true;
+    return [{ insert: Execution, rows: [row] }, ...(this.fresh?.alsoStore ?? [])];
+  }
+
+  stored(err?: unknown): void {
+    if (this.told || !this.fresh) return;
+    this.told = true;
+    this.fresh.stored(err);
+  }
+
+  /** The insert of the start failed: the submitter hears it (and stops the run, see FreshExecution). */
+  failed(err: unknown): void {
+    this.error = err;
+    this.stored(err);
   }
 }
 

@@ -607,20 +607,22 @@ export class HelperSpawner implements Spawner {
 /** native/spawn-addon.c's functions. */
 interface SpawnAddon {
   open(callback: (events: Buffer) => void): object;
-  /** pid, or -errno when nothing was started. */
-  spawn(instance: object, id: number, strings: Buffer, argc: number, envc: number, hasCwd: number): number;
+  /** Queues a start on the addon's spawn thread; a SPAWNED or SPAWN_ERROR event for `id` follows. */
+  spawn(instance: object, id: number, strings: Buffer, argc: number, envc: number, hasCwd: number): void;
   close(instance: object): void;
 }
 
 /**
- * Starts hooks through the spawn addon, inside hookd. destroy() refuses new spawns; processes
- * already running are still watched to the end (there is no second process to lose).
+ * Starts hooks through the spawn addon, inside hookd: vfork + exec on the addon's own thread, the
+ * children watched on the main thread. destroy() refuses new spawns; starts already asked for and
+ * processes already running are still seen to the end (there is no second process to lose).
  */
 export class AddonSpawner implements Spawner {
   readonly kind = "addon" as const;
   private addon: SpawnAddon | null = null;
   private instance: object | null = null;
   private readonly procs = new Map<number, Proc>();
+  private readonly starting = new Map<number, { argv: string[]; resolve(proc: Proc): void; reject(err: Error): void }>();
   private nextId = 0;
 
   constructor(readonly addonPath: string = defaultAddonPath()) {}
@@ -647,13 +649,12 @@ export class AddonSpawner implements Spawner {
       validateRequest(req);
       const { frame, envc } = packStrings(req, 0);
       do this.nextId = (this.nextId + 1) >>> 0;
-      while (this.procs.has(this.nextId));
-      const pid = this.addon.spawn(this.instance, this.nextId, frame, req.argv.length, envc, req.cwd !== undefined ? 1 : 0);
-      if (pid < 0) return Promise.reject(spawnError(-pid, req.argv));
-      const proc = new Proc(pid);
-      this.procs.set(this.nextId, proc);
-      // Events come in later event-loop turns, after this promise's continuations have run.
-      return Promise.resolve(proc);
+      while (this.procs.has(this.nextId) || this.starting.has(this.nextId));
+      const id = this.nextId;
+      this.addon.spawn(this.instance, id, frame, req.argv.length, envc, req.cwd !== undefined ? 1 : 0);
+      // The addon's events for a child come in later callbacks than its SPAWNED, so this promise's
+      // continuations run before any output is dispatched.
+      return new Promise((resolve, reject) => this.starting.set(id, { argv: req.argv, resolve, reject }));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -672,6 +673,19 @@ export class AddonSpawner implements Spawner {
       const id = buf.readUInt32LE(off + 5);
       const body = off + 9;
       off = end;
+      if (type === EV_SPAWNED || type === EV_SPAWN_ERROR) {
+        const start = this.starting.get(id);
+        if (!start) continue;
+        this.starting.delete(id);
+        if (type === EV_SPAWN_ERROR) {
+          start.reject(spawnError(buf.readInt32LE(body), start.argv));
+          continue;
+        }
+        const proc = new Proc(buf.readInt32LE(body));
+        this.procs.set(id, proc);
+        start.resolve(proc);
+        continue;
+      }
       const proc = this.procs.get(id);
       if (!proc) continue;
       switch (type) {

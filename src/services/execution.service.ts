@@ -86,13 +86,27 @@ export class ExecutionService {
     const recorded = entries.filter((e) => e.willRun || (e.enabled && e.skipReason !== null && RECORDED_SKIPS.includes(e.skipReason)));
     if (recorded.length === 0) return { entries, executions: [] };
     const executions = recorded.map((entry) => Object.assign(new Execution(), this.fromEntry(entry, input, queueCode ?? entry.queue, context)));
-    // The executions and their audit events in one write (the hot path of every hook run).
-    await this.store.write([{ insert: Execution, rows: executions }, { insert: AuditEvent, rows: executions.flatMap((e) => options.audit?.(e) ?? []) }]);
+    const audit = (e: Execution) => options.audit?.(e) ?? [];
+    // What runs here goes to the queue, which stores each execution with its audit events (the
+    // hot path of every hook run); what is SKIPPED or waits for its client is stored here.
+    const dispatched = executions.filter((e) => e.status === ExecutionStatus.QUEUED && e.waitingFor === null);
+    const kept = executions.filter((e) => !dispatched.includes(e));
     // Listen before dispatch, so a finish cannot be missed.
-    const finished = options.wait ? executions.map((e) => this.waitFor(e.id, (e.timeoutSeconds + 60) * 1000, { known: e })) : null;
-    for (const execution of executions) {
-      publishExecution(this.pubsub, execution);
-      if (execution.status === ExecutionStatus.QUEUED && execution.waitingFor === null) this.queue.enqueue(execution.id, execution);
+    const stop = new AbortController();
+    const finished = options.wait ? executions.map((e) => this.waitFor(e.id, (e.timeoutSeconds + 60) * 1000, { known: e, signal: stop.signal })) : null;
+    const stored: Promise<void>[] = [];
+    if (kept.length > 0) {
+      const write = this.store.write([{ insert: Execution, rows: kept }, { insert: AuditEvent, rows: kept.flatMap(audit) }]);
+      stored.push(write.then(() => kept.forEach((e) => publishExecution(this.pubsub, e))));
+    }
+    if (dispatched.length > 0) stored.push(this.queue.submit(dispatched.map((e) => ({ execution: e, alsoStore: [{ insert: AuditEvent, rows: audit(e) }] }))));
+    try {
+      await Promise.all(stored);
+    } catch (err) {
+      // Nothing will be returned to wait on: let the waiters go.
+      stop.abort(err);
+      if (finished) void Promise.allSettled(finished);
+      throw err;
     }
     return { entries, executions, finished: finished && Promise.all(finished) };
   }
@@ -215,7 +229,7 @@ export class ExecutionService {
    * the caller holds the execution as just created and subscribes before dispatching it, so there
    * is nothing to read first.
    */
-  waitFor(id: string, timeoutMs: number, options: { known?: Execution } = {}): Promise<Execution> {
+  waitFor(id: string, timeoutMs: number, options: { known?: Execution; signal?: AbortSignal } = {}): Promise<Execution> {
     return new Promise((resolve, reject) => {
       let settled = false;
       const done = (fn: () => void) => {
@@ -223,8 +237,11 @@ export class ExecutionService {
         settled = true;
         clearTimeout(timer);
         unsubscribe();
+        options.signal?.removeEventListener("abort", onAbort);
         fn();
       };
+      const onAbort = () => done(() => reject(options.signal!.reason));
+      options.signal?.addEventListener("abort", onAbort, { once: true });
       // Subscribe before reading, so a finish between the two is not missed.
       const unsubscribe = this.pubsub.subscribe("executionUpdated", id, (event) => {
         if (!isFinished(event.status)) return;

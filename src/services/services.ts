@@ -53,7 +53,7 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
   // The queue reports cancels of not-yet-started executions back to the service that records them.
   let executions: ExecutionService | undefined;
   const onCancelled = (id: string) => executions!.markCancelled(id);
-  const executionQueue = deps.executionQueue?.(hookExecutor, onCancelled) ?? new EmbeddedExecutionQueue(hookExecutor, deps.executor.concurrency, deps.logger, onCancelled);
+  const executionQueue = deps.executionQueue?.(hookExecutor, onCancelled) ?? new EmbeddedExecutionQueue(store, hookExecutor, deps.executor.concurrency, deps.logger, onCancelled);
   executions = new ExecutionService(store, hookConfigs, executionQueue, pubsub, deps.logger, audit);
   const volumes = new VolumeService(store, audit);
   const executionServers = new ExecutionServerService(store);
