@@ -240,8 +240,11 @@ export class HookExecutor {
     Object.assign(execution, { status: ExecutionStatus.RUNNING, pid });
     const { status, startedAt, argv } = execution;
     if (record.inserted) {
-      this.deps.store.write([{ update: Execution, id: execution.id, set: { status, startedAt, argv, pid } }]).catch((err) => this.deps.logger.error(`could not record the start of execution ${execution.id}`, err));
-      publishExecution(this.deps.pubsub, execution);
+      const running = Object.assign(new Execution(), execution);
+      this.deps.store.write([{ update: Execution, id: execution.id, set: { status, startedAt, argv, pid } }]).then(
+        () => publishExecution(this.deps.pubsub, running),
+        (err) => this.deps.logger.error(`could not record the start of execution ${execution.id}`, err),
+      );
       return;
     }
     // Stored for the first time, RUNNING with its process group: the row exists from here on.
