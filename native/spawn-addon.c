@@ -106,6 +106,7 @@ struct starter {
 	pthread_cond_t cv;  /* requests arrived, or stop */
 	struct request *req_head, *req_tail;
 	struct result *res_head, *res_tail;
+	int idle;           /* the thread waits on `cv`: a new request must signal it */
 	int stop;
 	int evfd;           /* written by the thread after each result; in the epoll set as WAKE */
 	int epfd;
@@ -373,8 +374,11 @@ static void *starter_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		pthread_mutex_lock(&st->mu);
-		while (!st->req_head && !st->stop)
+		while (!st->req_head && !st->stop) {
+			st->idle = 1;
 			pthread_cond_wait(&st->cv, &st->mu);
+		}
+		st->idle = 0;
 		struct request *rq = st->req_head;
 		if (!rq) {
 			pthread_mutex_unlock(&st->mu);
@@ -393,6 +397,8 @@ static void *starter_main(void *arg)
 		res->next = NULL;
 
 		pthread_mutex_lock(&st->mu);
+		/* The main thread takes the whole list per wake-up: only the first result wakes it. */
+		int wake = !st->res_head;
 		if (st->res_tail)
 			st->res_tail->next = res;
 		else
@@ -400,7 +406,7 @@ static void *starter_main(void *arg)
 		st->res_tail = res;
 		pthread_mutex_unlock(&st->mu);
 		uint64_t one = 1;
-		while (write(st->evfd, &one, sizeof one) < 0 && errno == EINTR)
+		while (wake && write(st->evfd, &one, sizeof one) < 0 && errno == EINTR)
 			;
 	}
 }
@@ -436,8 +442,8 @@ static void stop_starter(struct starter *st)
 		return;
 	pthread_mutex_lock(&st->mu);
 	st->stop = 1;
-	pthread_cond_signal(&st->cv);
 	pthread_mutex_unlock(&st->mu);
+	pthread_cond_signal(&st->cv);
 	pthread_join(st->thread, NULL);
 	st->running = 0;
 	/* Results nobody took (the JavaScript side went away first): end those children too. */
@@ -708,8 +714,13 @@ static napi_value js_spawn(napi_env env, napi_callback_info info)
 	else
 		st->req_head = rq;
 	st->req_tail = rq;
-	pthread_cond_signal(&st->cv);
+	/* A busy thread finds the request itself. Signalled after unlocking, so the woken thread
+	 * does not run straight into the held mutex and sleep again (two more system calls). */
+	int wake = st->idle;
+	st->idle = 0;
 	pthread_mutex_unlock(&st->mu);
+	if (wake)
+		pthread_cond_signal(&st->cv);
 	child_added(in); /* until its SPAWN_ERROR, or its fds are closed */
 	return NULL;
 }

@@ -87,6 +87,13 @@ describe("hook configurations", () => {
     assert.ok(data.hookConfigs.every((c: any) => c.enabled === false && c.commands.linux === null));
   });
 
+  test("size bounds on input fields (class-validator) refuse an oversized command line, naming the field, and store nothing", async () => {
+    const result = await server.gql(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: `/bin/echo ${"x".repeat(8192)}` } } });
+    expectError(result, "BAD_USER_INPUT", /^commands\.linux: linux must be shorter than or equal to 8192 characters$/);
+    const { hookConfig } = await server.ok(`{ hookConfig(hook: POST_SUBMIT_SERVER) { enabled commands { linux } } }`);
+    assert.deepEqual(hookConfig, { enabled: false, commands: { linux: null } });
+  });
+
   test("setHookConfig stores per-OS command lines and a timeout", async () => {
     const input = {
       hook: "POST_DONE_SERVER",

@@ -11,6 +11,7 @@ import {
   defaultHelperPath,
   HelperSpawner,
   NodeSpawner,
+  inheritEnv,
   type ExitStatus,
   type SpawnRequest,
   type Spawner,
@@ -241,6 +242,18 @@ for (const { kind, make, skip } of kinds) {
       const r = await run(spawner, { argv: ["/usr/bin/env"], env });
       assert.deepEqual(r.stdout.toString().split("\n").filter(Boolean).sort(), ["EMPTY=", "HOOKD_VAR=x y=z", "PATH=/usr/bin:/bin"]);
       assert.ok(!r.stdout.toString().includes("leaked"));
+    });
+
+    test("an env inheriting a frozen base (the executor's) passes both, own variables winning; the base is packed once and stays right", async () => {
+      const base = Object.freeze({ PATH: "/usr/bin:/bin", SHARED: "base", HOOKD_HOOK: "from-server" });
+      const hookEnv = (own: Record<string, string | undefined>) => inheritEnv(base, own);
+      const lines = async (env: NodeJS.ProcessEnv) => (await run(spawner, { argv: ["/usr/bin/env"], env })).stdout.toString().split("\n").filter(Boolean).sort();
+      assert.deepEqual(await lines(hookEnv({ OWN: "1" })), ["HOOKD_HOOK=from-server", "OWN=1", "PATH=/usr/bin:/bin", "SHARED=base"]);
+      // A second spawn with other own variables: nothing of the first one's is left over.
+      assert.deepEqual(await lines(hookEnv({ OTHER: "2", UNSET: undefined })), ["HOOKD_HOOK=from-server", "OTHER=2", "PATH=/usr/bin:/bin", "SHARED=base"]);
+      // An own variable that shadows an inherited one appears once, with its own value.
+      assert.deepEqual(await lines(hookEnv({ HOOKD_HOOK: "post-done-server" })), ["HOOKD_HOOK=post-done-server", "PATH=/usr/bin:/bin", "SHARED=base"]);
+      await assert.rejects(spawner.spawn({ argv: ["/usr/bin/env"], env: hookEnv({ BAD: "a\0b" }) }), { code: "ERR_INVALID_ARG_VALUE" });
     });
 
     test("stdin is /dev/null; only fds 0-2 are inherited; no blocked or ignored signals", async () => {

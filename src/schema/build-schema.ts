@@ -15,6 +15,7 @@ import { VolumeResolver } from "../resolvers/volume.resolver.js";
 import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
 import type { Services } from "../services/services.js";
 import { authChecker } from "./auth-checker.js";
+import { validateArgs } from "./validate-args.js";
 
 export const RESOLVERS = [UserResolver, SettingsResolver, HookConfigResolver, QueueResolver, VolumeResolver, ExecutionServerResolver, ExecutionResolver, SubscriptionResolver, JobResolver, PublishResolver, AuditResolver] as const;
 
@@ -28,7 +29,7 @@ export async function buildHookdSchema(services: Services): Promise<GraphQLSchem
     resolvers: [...RESOLVERS],
     authChecker,
     pubSub: typeGraphqlPubSub(services.pubsub),
-    validate: { forbidUnknownValues: false },
+    validateFn: validateArgs,
     container: {
       get(someClass: new (services: Services) => unknown) {
         if (!instances.has(someClass)) instances.set(someClass, new someClass(services));
