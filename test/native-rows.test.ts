@@ -39,6 +39,27 @@ test("rows written with prepared statements read back through TypeORM unchanged,
   assert.equal(await store.findById(Execution, "no-such-id"), null);
 });
 
+test("prepared-statement rows are stored exactly as TypeORM stores them, column by column", async () => {
+  const raw = async (id: string) => {
+    const [row] = (await store.manager.query(`SELECT * FROM "execution" WHERE "id" = ?`, [id])) as Record<string, unknown>[];
+    delete row.id;
+    return row;
+  };
+  // Every kind of column: text, integer, json (object and array), datetime, booleans absent, nulls.
+  const fields = { exitCode: 0, output: { answer: [1, "two", null] }, startedAt: new Date("2026-11-25T06:00:01.001Z"), finishedAt: new Date("2026-11-25T06:00:02.999Z"), error: "exited with code 2", pid: 4242 };
+  const native = Object.assign(sample(), fields);
+  await store.write([{ insert: Execution, rows: [native] }]);
+  const typeorm = await store.transaction((em) => em.save(Object.assign(sample(), { ...fields, createdAt: native.createdAt })));
+  assert.deepEqual(await raw(native.id), await raw(typeorm.id));
+  const [{ startedAt }] = (await store.manager.query(`SELECT "startedAt" FROM "execution" WHERE "id" = ?`, [native.id])) as { startedAt: string }[];
+  assert.equal(startedAt, "2026-11-25 06:00:01.001", "TypeORM's own datetime text, so text comparisons in SQL order it right");
+
+  const set = { status: ExecutionStatus.FAILED, output: null, argv: ["/x", "a b"], finishedAt: new Date("2026-11-26T00:00:00.000Z"), logLineCount: 3 };
+  await store.write([{ update: Execution, id: native.id, set }]);
+  await store.manager.update(Execution, typeorm.id, set);
+  assert.deepEqual(await raw(native.id), await raw(typeorm.id));
+});
+
 test("a batch is one transaction: a failing write leaves none of it", async () => {
   const good = sample();
   const event = Object.assign(new AuditEvent(), { at: new Date(), actorId: null, actor: "cli", action: "x", targetType: "execution", targetId: null as unknown as string, before: null, after: null });
