@@ -121,16 +121,16 @@ export class HookExecutor {
     this.dir = null;
   }
 
-  /**
-   * Runs the execution: `options.known` is used as it is (the embedded queue passes it along, see
-   * ExecutionQueue), anything else is read from the store. The executor changes its own copy:
-   * the creator's object stays as the creator returned it.
-   */
   /** Tells live readers about an execution as it is stored now. */
   announce(execution: Execution): void {
     publishExecution(this.deps.pubsub, execution);
   }
 
+  /**
+   * Runs the execution: `options.known` is used as it is (the embedded queue passes it along, see
+   * ExecutionQueue), anything else is read from the store. The executor changes its own copy:
+   * the creator's object stays as the creator returned it.
+   */
   async run(executionId: string, signal: AbortSignal, options: RunOptions = {}): Promise<Execution> {
     const { known, fresh } = options;
     const { store, config } = this.deps;
@@ -242,8 +242,9 @@ export class HookExecutor {
   private markRunning(execution: Execution, pid: number, record: RunRecord): void {
     Object.assign(execution, { status: ExecutionStatus.RUNNING, pid });
     const { status, startedAt, argv } = execution;
+    // What is published once stored: the executor's own copy changes on.
+    const running = Object.assign(new Execution(), execution);
     if (record.inserted) {
-      const running = Object.assign(new Execution(), execution);
       this.deps.store.write([{ update: Execution, id: execution.id, set: { status, startedAt, argv, pid } }]).then(
         () => publishExecution(this.deps.pubsub, running),
         (err) => this.deps.logger.error(`could not record the start of execution ${execution.id}`, err),
@@ -251,7 +252,6 @@ export class HookExecutor {
       return;
     }
     // Stored for the first time, RUNNING with its process group: the row exists from here on.
-    const running = Object.assign(new Execution(), execution);
     record.pending = this.deps.store.write(record.insert(running)).then(
       () => {
         record.stored();

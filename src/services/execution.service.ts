@@ -92,8 +92,8 @@ export class ExecutionService {
     const dispatched = executions.filter((e) => e.status === ExecutionStatus.QUEUED && e.waitingFor === null);
     const kept = executions.filter((e) => !dispatched.includes(e));
     // Listen before dispatch, so a finish cannot be missed.
-    const stop = new AbortController();
-    const finished = options.wait ? executions.map((e) => this.waitFor(e.id, (e.timeoutSeconds + 60) * 1000, { known: e, signal: stop.signal })) : null;
+    const stop = options.wait ? new AbortController() : null;
+    const finished = stop && executions.map((e) => this.waitFor(e.id, (e.timeoutSeconds + 60) * 1000, { known: e, signal: stop.signal }));
     const stored: Promise<void>[] = [];
     if (kept.length > 0) {
       const write = this.store.write([{ insert: Execution, rows: kept }, { insert: AuditEvent, rows: kept.flatMap(audit) }]);
@@ -104,7 +104,7 @@ export class ExecutionService {
       await Promise.all(stored);
     } catch (err) {
       // Nothing will be returned to wait on: let the waiters go.
-      stop.abort(err);
+      stop?.abort(err);
       if (finished) void Promise.allSettled(finished);
       throw err;
     }
