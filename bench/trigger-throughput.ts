@@ -2,8 +2,10 @@
 //   hookd   triggerHook(wait: true) over GraphQL: temp file, spawn, log capture, execution persisted
 //   floor   a plain Node loop: write the temp file, spawn the same command, wait for exit
 //   webhook adnanh/webhook (Debian package `webhook`), payload passed as a file, answers after exit
+//   bare    (with --targets ...,bare) hookd's OS work alone in Node: the input file, hookd's spawn
+//           addon, output, exit; no GraphQL, no records (bench/bare-server.ts)
 // at concurrency 1 and 16, for a /bin/sh hook and a /usr/bin/python3 hook reading ~1 KB.
-//   npm run build && node dist/bench/trigger-throughput.js [--seconds 20] [--rounds 4] [--hooks sh,python] [--targets hookd,floor,webhook] [--warmup-seconds 45]
+//   npm run build && node dist/bench/trigger-throughput.js [--seconds 20] [--rounds 4] [--hooks sh,python] [--targets hookd,floor,webhook,bare] [--warmup-seconds 45]
 //   HOOKD_BENCH_PROFILE=/tmp/prof also writes a CPU profile of hookd.
 import { spawn, type ChildProcess } from "node:child_process";
 import Database from "better-sqlite3";
@@ -124,6 +126,15 @@ async function main() {
     children.push(webhook);
     await new Promise((r) => setTimeout(r, 500));
 
+    // bare: the same hooks as hookd's, through hookd's spawn addon, with nothing else of hookd.
+    const barePort = await freePort();
+    let bare: ChildProcess | null = null;
+    if (TARGETS.includes("bare")) {
+      bare = spawn(process.execPath, [new URL("./bare-server.js", import.meta.url).pathname], { env: { ...process.env, PORT: String(barePort), BARE_HOOKS: JSON.stringify(hooks) }, stdio: ["ignore", "pipe", "inherit"] });
+      children.push(bare);
+      await new Promise<void>((resolve) => bare!.stdout!.on("data", (d) => String(d).includes("listening") && resolve()));
+    }
+
     const rows: string[] = [];
     const results: Record<string, { rps: number; p50: number; p99: number }> = {};
     let warmedUp = false;
@@ -151,7 +162,12 @@ async function main() {
         await res.text();
         if (res.status !== 200) throw new Error(`webhook ${res.status}`);
       };
-      const targets = ([["hookd", hookdOnce], ["floor", floorOnce], ["webhook", webhookOnce]] as const).filter(([t]) => TARGETS.includes(t));
+      const bareOnce = async () => {
+        const res = await fetch(`http://127.0.0.1:${barePort}/${name}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(PAYLOAD) });
+        const body = (await res.json()) as { status: string };
+        if (body.status !== "SUCCEEDED") throw new Error(`bare: ${body.status}`);
+      };
+      const targets = ([["hookd", hookdOnce], ["floor", floorOnce], ["webhook", webhookOnce], ["bare", bareOnce]] as const).filter(([t]) => TARGETS.includes(t));
       if (!warmedUp && WARMUP_SECONDS > 0) {
         for (const [target, once] of targets) {
           console.error(`warming up ${target} with the ${name} hook: ${WARMUP_SECONDS} s at concurrency 16`);
@@ -169,7 +185,7 @@ async function main() {
             // starts with a little of its own load.
             await runFor(c, PHASE_WARMUP_SECONDS, once);
             // The server's own CPU (hookd with its spawn helper, if one runs; not the hooks; webhook; for the floor, this process).
-            const server = target === "hookd" ? [hookd.pid!, ...spawnHelperOf(hookd.pid!)] : target === "webhook" ? [webhook.pid!] : [process.pid];
+            const server = target === "hookd" ? [hookd.pid!, ...spawnHelperOf(hookd.pid!)] : target === "webhook" ? [webhook.pid!] : target === "bare" ? [bare!.pid!] : [process.pid];
             const [server0, machine0] = [processCpuMs(server), machineCpuMs()];
             const tally = tallies.get(target)!;
             await measureFor(c, (c === 1 ? SECONDS / 2 : SECONDS) / ROUNDS, once, tally);
@@ -190,6 +206,8 @@ async function main() {
       const h1 = results[`hookd/${name}/c1`], w1 = results[`webhook/${name}/c1`];
       if (h16 && w16 && h1 && w1) console.log(`${name}: c16 hookd/webhook ${(h16.rps / w16.rps).toFixed(2)}x; c1 p50 hookd ${h1.p50} ms vs webhook ${w1.p50} ms`);
       if (h16 && f16) console.log(`${name}: c16 hookd/floor ${(h16.rps / f16.rps).toFixed(2)}x`);
+      const b16 = results[`bare/${name}/c16`], b1 = results[`bare/${name}/c1`];
+      if (b16 && w16 && b1 && w1) console.log(`${name}: c16 bare/webhook ${(b16.rps / w16.rps).toFixed(2)}x; c1 p50 bare ${b1.p50} ms vs webhook ${w1.p50} ms`);
     }
     if (TARGETS.includes("hookd")) {
       // Every run hookd answered is in its database with its log, read from the file itself.
