@@ -94,14 +94,13 @@ export class ExecutionService {
     // Listen before dispatch, so a finish cannot be missed.
     const stop = options.wait ? new AbortController() : null;
     const finished = stop && executions.map((e) => this.waitFor(e.id, (e.timeoutSeconds + 60) * 1000, { known: e, signal: stop.signal }));
-    const stored: Promise<void>[] = [];
-    if (kept.length > 0) {
-      const write = this.store.write([{ insert: Execution, rows: kept }, { insert: AuditEvent, rows: kept.flatMap(audit) }]);
-      stored.push(write.then(() => kept.forEach((e) => publishExecution(this.pubsub, e))));
-    }
-    if (dispatched.length > 0) stored.push(this.queue.submit(dispatched.map((e) => ({ execution: e, alsoStore: [{ insert: AuditEvent, rows: audit(e) }] }))));
     try {
-      await Promise.all(stored);
+      // What will not run is stored first: if that fails, nothing has started.
+      if (kept.length > 0) {
+        await this.store.write([{ insert: Execution, rows: kept }, { insert: AuditEvent, rows: kept.flatMap(audit) }]);
+        for (const e of kept) publishExecution(this.pubsub, e);
+      }
+      if (dispatched.length > 0) await this.queue.submit(dispatched.map((e) => ({ execution: e, alsoStore: [{ insert: AuditEvent, rows: audit(e) }] })));
     } catch (err) {
       // Nothing will be returned to wait on: let the waiters go.
       stop?.abort(err);
