@@ -184,13 +184,13 @@ function packStrings(req: SpawnRequest, header: number): { frame: Buffer; envc: 
 }
 
 /**
- * `own` on top of a frozen `base` (which packStrings packs once): own variables win. Defined, not
- * assigned: assigning a name the frozen base has would throw (it is read-only there).
+ * `own` on top of `base`: own variables win. A frozen base is packed once (packStrings). Defined,
+ * not assigned: assigning a name a frozen base has would throw (it is read-only there).
  */
 export function inheritEnv(base: Readonly<NodeJS.ProcessEnv>, own: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const descriptors: PropertyDescriptorMap = {};
   for (const key in own) descriptors[key] = { value: own[key], enumerable: true, writable: true, configurable: true };
-  return Object.create(Object.isFrozen(base) ? base : Object.freeze({ ...base }), descriptors) as NodeJS.ProcessEnv;
+  return Object.create(base, descriptors) as NodeJS.ProcessEnv;
 }
 
 /** Every enumerable key, inherited ones too: what child_process.spawn passes on. */

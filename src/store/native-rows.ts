@@ -1,6 +1,5 @@
 import type { DataSource, EntityMetadata, ObjectLiteral } from "typeorm";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata.js";
-import { DateUtils } from "typeorm/util/DateUtils.js";
 import { uuidV7 } from "./uuid-v7.js";
 
 /** The part of better-sqlite3's Database this module uses. */
@@ -22,18 +21,13 @@ export function sqliteConnection(dataSource: DataSource): SqliteDatabase | null 
   return (dataSource.driver as unknown as { databaseConnection: SqliteDatabase }).databaseConnection;
 }
 
-/** A column's value as SQLite stores it. */
-type Encode = (value: unknown) => unknown;
-
 interface Table {
   metadata: EntityMetadata;
   columns: ColumnMetadata[];
-  /** Per column, in `columns` order. */
-  encoders: Encode[];
-  byProperty: Map<string, { column: ColumnMetadata; encode: Encode }>;
+  byProperty: Map<string, ColumnMetadata>;
   insert: SqliteStatement;
   select: SqliteStatement;
-  updates: Map<string, { statement: SqliteStatement; encoders: Encode[] }>;
+  updates: Map<string, SqliteStatement>;
 }
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -56,14 +50,11 @@ export class NativeRows {
   /** Inserts entities, giving a generated uuid primary key a (time-ordered) value where it has none. */
   insert<T extends ObjectLiteral>(target: EntityClass<T>, rows: T[]): void {
     const table = this.table(target);
-    const { columns, encoders } = table;
     for (const row of rows) {
       for (const column of table.metadata.primaryColumns) {
         if (column.generationStrategy === "uuid" && row[column.propertyName] == null) (row as ObjectLiteral)[column.propertyName] = uuidV7();
       }
-      const values = new Array<unknown>(columns.length);
-      for (let i = 0; i < columns.length; i++) values[i] = encoders[i](row[columns[i].propertyName]);
-      table.insert.run(values);
+      table.insert.run(...table.columns.map((c) => this.persistent(c, row[c.propertyName])));
     }
   }
 
@@ -73,23 +64,17 @@ export class NativeRows {
     const names = Object.keys(set).filter((k) => set[k] !== undefined);
     if (names.length === 0) return;
     const key = names.join(",");
-    let update = table.updates.get(key);
-    if (!update) {
+    let statement = table.updates.get(key);
+    if (!statement) {
       const columns = names.map((n) => {
         const column = table.byProperty.get(n);
         if (!column) throw new Error(`${table.metadata.name} has no column '${n}'`);
-        return column;
+        return quote(column.databaseName);
       });
-      const statement = this.db.prepare(
-        `UPDATE ${quote(table.metadata.tableName)} SET ${columns.map((c) => `${quote(c.column.databaseName)} = ?`).join(", ")} WHERE ${quote(table.metadata.primaryColumns[0].databaseName)} = ?`,
-      );
-      update = { statement, encoders: columns.map((c) => c.encode) };
-      table.updates.set(key, update);
+      statement = this.db.prepare(`UPDATE ${quote(table.metadata.tableName)} SET ${columns.map((c) => `${c} = ?`).join(", ")} WHERE ${quote(table.metadata.primaryColumns[0].databaseName)} = ?`);
+      table.updates.set(key, statement);
     }
-    const values = new Array<unknown>(names.length + 1);
-    for (let i = 0; i < names.length; i++) values[i] = update.encoders[i](set[names[i]]);
-    values[names.length] = id;
-    update.statement.run(values);
+    statement.run(...names.map((n) => this.persistent(table.byProperty.get(n)!, set[n])), id);
   }
 
   /** The entity with this primary key, hydrated as TypeORM would, or null. */
@@ -102,21 +87,10 @@ export class NativeRows {
     return entity;
   }
 
-  /**
-   * How a column's values are stored: what TypeORM's SQLite driver does (preparePersistentValue),
-   * decided once per column instead of on every value. The common column types are converted
-   * here; anything else goes through the driver. better-sqlite3 cannot bind undefined: an absent
-   * value is stored as NULL.
-   */
-  private encoder(column: ColumnMetadata): Encode {
-    const type = column.type;
-    if (column.transformer || ["date", "time", "simple-array", "simple-enum"].includes(type as string)) {
-      return (value) => (value === undefined || value === null ? null : this.dataSource.driver.preparePersistentValue(value, column));
-    }
-    if (type === Boolean || type === "boolean") return (value) => (value === undefined || value === null ? null : value === true ? 1 : 0);
-    if (type === "datetime" || type === Date) return (value) => (value === undefined || value === null ? null : DateUtils.mixedDateToUtcDatetimeString(value));
-    if (type === "json" || type === "jsonb" || type === "simple-json") return (value) => (value === undefined || value === null ? null : JSON.stringify(value));
-    return (value) => (value === undefined ? null : value);
+  private persistent(column: ColumnMetadata, value: unknown): unknown {
+    // better-sqlite3 cannot bind undefined; an absent value is stored as NULL.
+    if (value === undefined || value === null) return null;
+    return this.dataSource.driver.preparePersistentValue(value, column);
   }
 
   private table<T>(target: EntityClass<T>): Table {
@@ -128,12 +102,10 @@ export class NativeRows {
     }
     const columns = metadata.columns;
     const names = columns.map((c) => quote(c.databaseName));
-    const encoders = columns.map((c) => this.encoder(c));
     table = {
       metadata,
       columns,
-      encoders,
-      byProperty: new Map(columns.map((c, i) => [c.propertyName, { column: c, encode: encoders[i] }])),
+      byProperty: new Map(columns.map((c) => [c.propertyName, c])),
       insert: this.db.prepare(`INSERT INTO ${quote(metadata.tableName)} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`),
       select: this.db.prepare(`SELECT ${names.join(", ")} FROM ${quote(metadata.tableName)} WHERE ${quote(metadata.primaryColumns[0].databaseName)} = ?`),
       updates: new Map(),
