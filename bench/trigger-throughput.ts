@@ -136,7 +136,7 @@ async function main() {
     }
 
     const rows: string[] = [];
-    const results: Record<string, { rps: number; p50: number; p99: number }> = {};
+    const results: Record<string, ReturnType<typeof summary>> = {};
     let warmedUp = false;
     let hookdRuns = 0;
     for (const [name, argv] of Object.entries(hooks)) {
@@ -208,6 +208,8 @@ async function main() {
       if (h16 && f16) console.log(`${name}: c16 hookd/floor ${(h16.rps / f16.rps).toFixed(2)}x`);
       const b16 = results[`bare/${name}/c16`], b1 = results[`bare/${name}/c1`];
       if (b16 && w16 && b1 && w1) console.log(`${name}: c16 bare/webhook ${(b16.rps / w16.rps).toFixed(2)}x; c1 p50 bare ${b1.p50} ms vs webhook ${w1.p50} ms`);
+      // What hookd's API and records cost per run beyond the same OS work done by bare Node.
+      if (h16 && b16 && h1 && b1) console.log(`${name}: hookd over bare: c16 +${(h16.serverMs - b16.serverMs).toFixed(2)} ms server CPU per run (${(h16.rps / b16.rps).toFixed(2)}x its req/s); c1 p50 +${(h1.p50 - b1.p50).toFixed(2)} ms`);
     }
     if (TARGETS.includes("hookd")) {
       // Every run hookd answered is in its database with its log, read from the file itself.
