@@ -15,7 +15,7 @@ const hooks = JSON.parse(process.env.BARE_HOOKS ?? "{}") as Record<string, strin
 const spawner = new AddonSpawner();
 await spawner.init();
 const dir = mkdtempSync(path.join(process.env.HOOKD_TEMP_DIR ?? "/dev/shm", "bare-"));
-const serverEnv = Object.freeze({ ...process.env });
+const serverEnv = Object.freeze({ ...process.env, HOOKD_STORE_ID: "bare" }); // as hookd's hooks get it
 let runs = 0;
 
 async function run(argv: string[], body: unknown): Promise<{ code: number | null; stdout: string }> {

@@ -24,6 +24,7 @@ import { createRequestContext, type RequestContext } from "./schema/context.js";
 import { createErrorFormatter } from "./schema/error-formatter.js";
 import { queryLimits } from "./schema/limits.js";
 import { createServices, type Services } from "./services/services.js";
+import { storeMarker } from "./executor/process-group.js";
 import { startSpawner } from "./executor/spawner-factory.js";
 import { WalCheckpointer } from "./store/wal-checkpointer.js";
 import type { CreatedApiKey } from "./services/user.service.js";
@@ -89,7 +90,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   });
   const checkpointer = new WalCheckpointer(store, config.databasePath, logger);
   checkpointer.start();
-  const services = createServices(store, { executor: config.executor, logger, spawner });
+  const services = createServices(store, { executor: config.executor, logger, spawner, storeMarker: storeMarker(config.databasePath) });
   await services.pubsub.init();
   const boot = await bootstrap(services, config, options.hostname ?? os.hostname());
   // Before new work is taken: what a crash left QUEUED or RUNNING is failed and its processes ended.

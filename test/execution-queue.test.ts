@@ -33,6 +33,7 @@ describe("embedded execution queue: storing what it runs", () => {
       pubsub,
       spawner: new NodeSpawner(),
       logger: silentLogger,
+      storeMarker: "execution-queue-test",
       config: { queue: "embedded", concurrency: 1, logCapBytes: 1 << 20, killGraceMs: 200, keepTempFiles: false, tempDir: dir, spawner: "node" },
     });
     queue = new EmbeddedExecutionQueue(store, executor, 1, silentLogger, async () => undefined);

@@ -1,11 +1,13 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js";
+import { storeMarker } from "../src/executor/process-group.js";
 import { eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
 
 const PY = "/usr/bin/python3";
@@ -98,7 +100,8 @@ print(json.dumps({"argv": sys.argv[1:], "input": json.load(open(path)), "mode": 
     assert.deepEqual(seen.input, execution.input);
     assert.equal(seen.mode, "0o600");
     assert.equal(seen.dirmode, "0o700");
-    assert.deepEqual(seen.env, { HOOKD_HOOK: "post-done-server", HOOKD_EXECUTION_ID: execution.id });
+    // HOOKD_STORE_ID names the store the run is recorded in, so a restart can find its leftovers.
+    assert.deepEqual(seen.env, { HOOKD_HOOK: "post-done-server", HOOKD_EXECUTION_ID: execution.id, HOOKD_STORE_ID: storeMarker(path.join(server.dataDir, "hookd.sqlite")) });
     assert.match(execution.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/, "executions get time-ordered (version 7) ids");
     assert.equal(existsSync(seen.argv[1]), false, "the temp input file is removed afterwards");
     // One private directory per hookd process, empty between runs.
@@ -456,6 +459,79 @@ describe("executor: restart recovery", () => {
       }, "the leftover group to be gone");
       await server.close();
     } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test("a run that started but was never stored, or whose group was not stored yet, is ended on start-up; other stores' hooks and finished runs' leftovers are not", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-unrecorded-"));
+    const spawned: number[] = [];
+    let server: TestServer | undefined;
+    const groupGone = (pgid: number) => {
+      try {
+        process.kill(-pgid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    try {
+      server = await startServer({}, { dataDir });
+      const marker = storeMarker(path.join(dataDir, "hookd.sqlite"));
+      const repo = server.app.dataSource.getRepository(Execution);
+      const base = { createdAt: new Date(), hook: "POST_DONE_SERVER", source: "WORKSPACE", configId: "POST_DONE_SERVER", input: {}, timeoutSeconds: 30, attempt: 1, logLineCount: 0, droppedBytes: 0 } as const;
+      const finished = await repo.save(repo.create({ ...base, status: ExecutionStatus.SUCCEEDED, startedAt: new Date(), finishedAt: new Date() } as Partial<Execution>));
+      const queued = await repo.save(repo.create({ ...base, status: ExecutionStatus.QUEUED } as Partial<Execution>));
+      await server.close();
+      server = undefined;
+
+      // Processes as hookd starts them (their own group, a child in it, hookd's variables), as a
+      // crash leaves them: a run with no record at all (the moment between its start and its first
+      // write) in two groups, a QUEUED run whose start was not stored yet (no group recorded), a
+      // daemon a finished run left on purpose, and a hook of another store on this machine.
+      const hook = async (id: string, store = marker) => {
+        const child = spawn("/bin/sh", ["-c", "sleep 60 & wait"], { detached: true, stdio: "ignore", env: { ...process.env, HOOKD_STORE_ID: store, HOOKD_EXECUTION_ID: id, HOOKD_HOOK: "post-done-server" } });
+        await once(child, "spawn"); // exec'd: /proc shows the new environment
+        spawned.push(child.pid!);
+        return child.pid!;
+      };
+      const unrecorded = randomUUID();
+      const unrecordedGroups = [await hook(unrecorded), await hook(unrecorded)];
+      const queuedGroup = await hook(queued.id);
+      const daemon = await hook(finished.id);
+      const otherStore = await hook(randomUUID(), storeMarker(path.join(dataDir, "elsewhere.sqlite")));
+      // A process of the unrecorded run that sits in a group whose other members are not the
+      // run's (its leader has none of hookd's variables): only the run's own process is ended.
+      const pidFile = path.join(dataDir, "marked.pid");
+      const mixed = spawn("/bin/sh", ["-c", `env HOOKD_STORE_ID=${marker} HOOKD_EXECUTION_ID=${unrecorded} sleep 60 & echo $! > ${pidFile}; sleep 60`], { detached: true, stdio: "ignore" });
+      spawned.push(mixed.pid!);
+      const markedPid = await eventually(async () => existsSync(pidFile) && Number(readFileSync(pidFile, "utf8")), "the marked child's pid");
+      await eventually(async () => readFileSync(`/proc/${markedPid}/environ`, "utf8").includes(`HOOKD_EXECUTION_ID=${unrecorded}`), "the marked child's exec");
+
+      server = await startServer({}, { dataDir });
+      for (const pgid of [...unrecordedGroups, queuedGroup]) await eventually(async () => groupGone(pgid), `group ${pgid} to be ended`);
+      const { execution } = await server.ok(`query($id: ID!) { execution(id: $id) { status error } }`, { id: queued.id });
+      assert.deepEqual(execution, { status: "FAILED", error: "interrupted: hookd stopped while this execution was queued; its leftover process group was ended" });
+      assert.equal(groupGone(daemon), false, "a finished run's leftover is not hookd's to end");
+      assert.equal(groupGone(otherStore), false, "another store's hook is left alone");
+      await eventually(async () => {
+        try {
+          process.kill(markedPid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      }, "the run's process in a mixed group to be ended");
+      assert.equal(groupGone(mixed.pid!), false, "a group that is not wholly the run's is not ended");
+    } finally {
+      await server?.close();
+      for (const pgid of spawned) {
+        try {
+          process.kill(-pgid, "SIGKILL");
+        } catch {
+          // ended by hookd
+        }
+      }
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

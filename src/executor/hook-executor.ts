@@ -22,6 +22,8 @@ export interface HookExecutorDeps {
   pubsub: PubSub;
   config: ExecutorConfig;
   logger: Logger;
+  /** This store's `HOOKD_STORE_ID` (storeMarker), given to every hook so a restart finds its leftovers. */
+  storeMarker: string;
 }
 
 /**
@@ -83,11 +85,13 @@ export class HookExecutor {
   /**
    * The server's environment as it was at start-up, as a plain frozen object: each hook's env
    * inherits it and adds its own variables, and the spawners pack it once (packStrings). Reading
-   * process.env itself goes through a native getter per variable.
+   * process.env itself goes through a native getter per variable. With it, HOOKD_STORE_ID.
    */
-  private readonly serverEnv: NodeJS.ProcessEnv = Object.freeze({ ...process.env });
+  private readonly serverEnv: NodeJS.ProcessEnv;
 
-  constructor(private readonly deps: HookExecutorDeps) {}
+  constructor(private readonly deps: HookExecutorDeps) {
+    this.serverEnv = Object.freeze({ ...process.env, HOOKD_STORE_ID: deps.storeMarker });
+  }
 
   /** This process's private directory for input and output files, made on first use. */
   private workDir(): string {

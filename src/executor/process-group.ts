@@ -1,4 +1,6 @@
+import { createHash, randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
 
 // Process-group inspection through /proc (Linux). Orphaned members of a killed group are
 // reparented to PID 1, and some PID 1s (container init shims) reap them only every few seconds:
@@ -11,27 +13,36 @@ export interface GroupMember {
   state: string;
 }
 
-/** Members of the process group, or null where /proc cannot be read. */
-export async function listGroup(pgid: number): Promise<GroupMember[] | null> {
+interface ProcessEntry extends GroupMember {
+  pgid: number;
+}
+
+/** Every process on the machine with its state and group, or null where /proc cannot be read. */
+async function listProcesses(): Promise<ProcessEntry[] | null> {
   let entries: string[];
   try {
     entries = await readdir("/proc");
   } catch {
     return null;
   }
-  const members: GroupMember[] = [];
+  const found: ProcessEntry[] = [];
   for (const entry of entries) {
     if (entry.charCodeAt(0) > 57 || entry.charCodeAt(0) < 48) continue;
     try {
       const stat = await readFile(`/proc/${entry}/stat`, "utf8");
       // After the parenthesised command name: state ppid pgrp ...
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) === pgid) members.push({ pid: Number(entry), state: fields[0] });
+      found.push({ pid: Number(entry), state: fields[0], pgid: Number(fields[2]) });
     } catch {
       // ended while we looked
     }
   }
-  return members;
+  return found;
+}
+
+/** Members of the process group, or null where /proc cannot be read. */
+export async function listGroup(pgid: number): Promise<GroupMember[] | null> {
+  return (await listProcesses())?.filter((p) => p.pgid === pgid).map(({ pid, state }) => ({ pid, state })) ?? null;
 }
 
 /** True while a live (non-zombie) process of the group exists. */
@@ -62,4 +73,63 @@ export async function groupRunsExecution(pgid: number, executionId: string): Pro
     }
   }
   return false;
+}
+
+/**
+ * What marks a hook's processes as this store's (`HOOKD_STORE_ID` in their environment): a digest
+ * of the database's path, the same across restarts and different for every other hookd on the
+ * machine, so a start-up only ever ends its own store's leftovers. An in-memory store gets a
+ * random one: nothing of it survives a restart.
+ */
+export function storeMarker(databasePath: string): string {
+  if (databasePath === ":memory:") return randomUUID();
+  return createHash("sha256").update(path.resolve(databasePath)).digest("hex").slice(0, 32);
+}
+
+/** True if the group has live members and every one carries this store's marker and this run's id. */
+export async function groupIsRun(pgid: number, marker: string, executionId: string): Promise<boolean> {
+  const live = ((await listGroup(pgid)) ?? []).filter((m) => m.state !== "Z");
+  if (live.length === 0) return false;
+  for (const member of live) {
+    try {
+      const environ = (await readFile(`/proc/${member.pid}/environ`, "utf8")).split("\0");
+      if (!environ.includes(`HOOKD_STORE_ID=${marker}`) || !environ.includes(`HOOKD_EXECUTION_ID=${executionId}`)) return false;
+    } catch {
+      return false; // another user's, or gone: not ours to end as a whole
+    }
+  }
+  return true;
+}
+
+/** A live process that carries hookd's environment for a hook of one store. */
+export interface HookProcess {
+  pid: number;
+  pgid: number;
+  executionId: string;
+  hook: string | null;
+}
+
+/**
+ * Every live process (other than this one) whose environment says it belongs to a hook of the
+ * store `marker`: hooks' children inherit the variables whatever process group they move to.
+ * Processes of other users cannot be read and are not listed; null where /proc cannot be read.
+ */
+export async function findHookProcesses(marker: string): Promise<HookProcess[] | null> {
+  const all = await listProcesses();
+  if (!all) return null;
+  const found: HookProcess[] = [];
+  const storeVar = `HOOKD_STORE_ID=${marker}`;
+  for (const { pid, state, pgid } of all) {
+    if (state === "Z" || pid === process.pid) continue;
+    try {
+      const environ = (await readFile(`/proc/${pid}/environ`, "utf8")).split("\0");
+      if (!environ.includes(storeVar)) continue;
+      const value = (name: string) => environ.find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1) ?? null;
+      const executionId = value("HOOKD_EXECUTION_ID");
+      if (executionId) found.push({ pid, pgid, executionId, hook: value("HOOKD_HOOK") });
+    } catch {
+      // ended while we looked, or another user's
+    }
+  }
+  return found;
 }

@@ -9,7 +9,7 @@ import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { User } from "../entities/user.entity.js";
 import type { ExecutionQueue } from "../executor/execution-queue.js";
 import { publishExecution } from "../executor/hook-executor.js";
-import { groupRunsExecution } from "../executor/process-group.js";
+import { findHookProcesses, groupIsRun, groupRunsExecution, type HookProcess } from "../executor/process-group.js";
 import { killProcessGroup } from "../executor/process-runner.js";
 import { samplePayload } from "../executor/sample-payloads.js";
 import type { Logger } from "../logger.js";
@@ -62,6 +62,31 @@ interface RecordOptions {
 const RECORDED_SKIPS: readonly SkipReason[] = [SkipReason.HOOKS_DISABLED, SkipReason.NO_COMMAND_FOR_OS, SkipReason.NO_EXECUTION_SERVER];
 
 
+/**
+ * Ends a run's leftover processes (all of one execution, found by findHookProcesses): each of
+ * their process groups whole (SIGTERM, then SIGKILL after the grace) when every live member
+ * belongs to the run, else only the run's own processes in it, with SIGKILL. True if any was
+ * still there.
+ */
+async function endHookProcesses(processes: HookProcess[], marker: string): Promise<boolean> {
+  let any = false;
+  for (const pgid of new Set(processes.map((p) => p.pgid))) {
+    if (await groupIsRun(pgid, marker, processes[0].executionId)) {
+      if (await killProcessGroup(pgid).catch(() => false)) any = true;
+      continue;
+    }
+    for (const p of processes.filter((q) => q.pgid === pgid)) {
+      try {
+        process.kill(p.pid, "SIGKILL");
+        any = true;
+      } catch {
+        // already gone
+      }
+    }
+  }
+  return any;
+}
+
 export class ExecutionService {
   constructor(
     private readonly store: Store,
@@ -70,6 +95,8 @@ export class ExecutionService {
     private readonly pubsub: PubSub,
     private readonly logger: Logger,
     private readonly audit: AuditService,
+    /** This store's HOOKD_STORE_ID, which every hook's processes carry (storeMarker). */
+    private readonly storeMarker: string,
   ) {}
 
   /**
@@ -268,13 +295,21 @@ export class ExecutionService {
 
   /**
    * Start-up: executions a crash or restart left QUEUED or RUNNING are failed with the reason, and
-   * the process groups they recorded are ended.
+   * the processes they left are ended: the process group each recorded, and any process that
+   * carries this store's HOOKD_STORE_ID and their execution id (one that was started but not yet
+   * recorded RUNNING with its group, or left its group). A run is first stored just after its
+   * process started (README, "When a run is stored"), so a crash in between leaves a hook with no
+   * record at all: its processes carry an execution id the store does not know, and are ended too.
+   * Processes of runs that finished are left alone (what a hook deliberately left running is not
+   * hookd's to end at a restart).
    */
   async recoverInterrupted(): Promise<number> {
     const stale = await this.store.manager.findBy(Execution, { status: In([ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]) });
+    const marked = (await findHookProcesses(this.storeMarker)) ?? [];
     for (const execution of stale) {
       let killed = false;
       if (execution.pid !== null && (await groupRunsExecution(execution.pid, execution.id))) killed = await killProcessGroup(execution.pid).catch(() => false);
+      if (await endHookProcesses(marked.filter((p) => p.executionId === execution.id), this.storeMarker)) killed = true;
       const was = execution.status === ExecutionStatus.RUNNING ? "running" : "queued";
       Object.assign(execution, {
         status: ExecutionStatus.FAILED,
@@ -285,6 +320,15 @@ export class ExecutionService {
       await this.store.transaction((em) => em.save(execution));
       publishExecution(this.pubsub, execution);
       this.logger.warn(`execution ${execution.id} (${execution.hook}) was ${was} when hookd stopped; marked FAILED`);
+    }
+    const ids = [...new Set(marked.map((p) => p.executionId))];
+    if (ids.length > 0) {
+      const known = new Set((await this.store.manager.find(Execution, { select: { id: true }, where: { id: In(ids) } })).map((e) => e.id));
+      for (const id of ids.filter((i) => !known.has(i))) {
+        const processes = marked.filter((p) => p.executionId === id);
+        await endHookProcesses(processes, this.storeMarker);
+        this.logger.warn(`a ${processes[0].hook ?? "hook"} run (execution ${id}) started just before hookd stopped and was never recorded; its processes were ended`);
+      }
     }
     return stale.length;
   }

@@ -36,6 +36,8 @@ export interface Services {
 export interface ServiceDeps {
   executor: ExecutorConfig;
   logger: Logger;
+  /** Marks this store's hook processes (storeMarker of the database path). */
+  storeMarker: string;
   /** Swappable infrastructure; the embedded defaults when left out. */
   pubsub?: PubSub;
   /** Starts hook processes; Node's child_process when left out. */
@@ -49,12 +51,12 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
   const settings = new SettingsService(store, audit, pubsub);
   const queues = new QueueService(store, audit);
   const hookConfigs = new HookConfigService(store, settings, queues, audit);
-  const hookExecutor = new HookExecutor({ store, pubsub, spawner: deps.spawner ?? new NodeSpawner(), config: deps.executor, logger: deps.logger });
+  const hookExecutor = new HookExecutor({ store, pubsub, spawner: deps.spawner ?? new NodeSpawner(), config: deps.executor, logger: deps.logger, storeMarker: deps.storeMarker });
   // The queue reports cancels of not-yet-started executions back to the service that records them.
   let executions: ExecutionService | undefined;
   const onCancelled = (id: string) => executions!.markCancelled(id);
   const executionQueue = deps.executionQueue?.(hookExecutor, onCancelled) ?? new EmbeddedExecutionQueue(store, hookExecutor, deps.executor.concurrency, deps.logger, onCancelled);
-  executions = new ExecutionService(store, hookConfigs, executionQueue, pubsub, deps.logger, audit);
+  executions = new ExecutionService(store, hookConfigs, executionQueue, pubsub, deps.logger, audit, deps.storeMarker);
   const volumes = new VolumeService(store, audit);
   const executionServers = new ExecutionServerService(store);
   const jobs = new JobService(store, settings, queues, volumes, executionServers, executions, pubsub);
