@@ -305,7 +305,7 @@ export class ExecutionService {
    */
   async recoverInterrupted(): Promise<number> {
     const stale = await this.store.manager.findBy(Execution, { status: In([ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]) });
-    const marked = (await findHookProcesses(this.storeMarker)) ?? [];
+    const marked = findHookProcesses(this.storeMarker) ?? [];
     for (const execution of stale) {
       let killed = false;
       if (execution.pid !== null && (await groupRunsExecution(execution.pid, execution.id))) killed = await killProcessGroup(execution.pid).catch(() => false);
