@@ -300,8 +300,8 @@ export class ExecutionService {
    * recorded RUNNING with its group, or left its group). A run is first stored just after its
    * process started (README, "When a run is stored"), so a crash in between leaves a hook with no
    * record at all: its processes carry an execution id the store does not know, and are ended too.
-   * Processes of runs that finished are left alone (what a hook deliberately left running is not
-   * hookd's to end at a restart).
+   * Processes of runs that finished are left alone (their groups were ended when they finished;
+   * a daemon that left its group on purpose is not hookd's to end at a restart).
    */
   async recoverInterrupted(): Promise<number> {
     const stale = await this.store.manager.findBy(Execution, { status: In([ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]) });
