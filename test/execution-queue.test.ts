@@ -12,6 +12,7 @@ import { silentLogger } from "../src/logger.js";
 import { InProcessPubSub } from "../src/pubsub/pubsub.js";
 import type { Store } from "../src/store/store.js";
 import { uuidV7 } from "../src/store/uuid-v7.js";
+import { exists } from "./helpers/processes.js";
 import { openTestStore, sampleExecution } from "./helpers/store.js";
 
 // The embedded queue stores what it is given: a run that starts at once is inserted RUNNING with its
@@ -96,14 +97,7 @@ describe("embedded execution queue: storing what it runs", () => {
     // The hook had started (its start is what is recorded); it must not run on unrecorded.
     await until(() => existsSync(path.join(dir, "doomed.pid")), "the hook to have started");
     const pid = Number(readFileSync(path.join(dir, "doomed.pid"), "utf8"));
-    await until(() => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, "the unrecorded hook to be stopped");
+    await until(() => !exists(pid), "the unrecorded hook to be stopped");
     // Its final write carries the same event and fails the same way: no execution without its audit event.
     await until(() => queue.size.running === 0, "the run to end");
     assert.equal(await store.findById(Execution, doomed.id), null);

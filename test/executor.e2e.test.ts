@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js";
 import { storeMarker } from "../src/executor/process-group.js";
+import { exists } from "./helpers/processes.js";
 import { eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
 
 const PY = "/usr/bin/python3";
@@ -449,14 +450,7 @@ describe("executor: restart recovery", () => {
       assert.deepEqual(await read(reused.id), { status: "FAILED", error: "interrupted: hookd stopped while this execution was running" });
       process.kill(-unrelated.pid!, 0); // still alive: throws if it was killed
       process.kill(-unrelated.pid!, "SIGKILL");
-      await eventually(async () => {
-        try {
-          process.kill(-leftover.pid!, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }, "the leftover group to be gone");
+      await eventually(async () => !exists(-leftover.pid!), "the leftover group to be gone");
       await server.close();
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
@@ -467,14 +461,7 @@ describe("executor: restart recovery", () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-unrecorded-"));
     const spawned: number[] = [];
     let server: TestServer | undefined;
-    const groupGone = (pgid: number) => {
-      try {
-        process.kill(-pgid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    };
+    const groupGone = (pgid: number) => !exists(-pgid);
     try {
       server = await startServer({}, { dataDir });
       const marker = storeMarker(path.join(dataDir, "hookd.sqlite"));
@@ -514,14 +501,7 @@ describe("executor: restart recovery", () => {
       assert.deepEqual(execution, { status: "FAILED", error: "interrupted: hookd stopped while this execution was queued; its leftover process group was ended" });
       assert.equal(groupGone(daemon), false, "a finished run's leftover is not hookd's to end");
       assert.equal(groupGone(otherStore), false, "another store's hook is left alone");
-      await eventually(async () => {
-        try {
-          process.kill(markedPid, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }, "the run's process in a mixed group to be ended");
+      await eventually(async () => !exists(markedPid), "the run's process in a mixed group to be ended");
       assert.equal(groupGone(mixed.pid!), false, "a group that is not wholly the run's is not ended");
     } finally {
       await server?.close();

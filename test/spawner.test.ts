@@ -16,6 +16,7 @@ import {
   type SpawnRequest,
   type Spawner,
 } from "../src/executor/spawner.js";
+import { exists } from "./helpers/processes.js";
 
 // Runs real processes through all three spawners: they must behave the same.
 
@@ -62,15 +63,6 @@ async function rejectsWithCode(promise: Promise<unknown>, code: string, errno?: 
     assert.match(err.message, new RegExp(`^spawn (.* )?${code}$`));
     return true;
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** This process's fds without close-on-exec beyond 0-2: what a fork+exec child inherits. */
@@ -320,9 +312,9 @@ describe("helper spawner lifecycle", { skip: helperSkip }, () => {
     const spawner = new HelperSpawner(helperPath);
     await spawner.init();
     const pid = spawner.helperPid!;
-    assert.ok(pid > 0 && alive(pid));
+    assert.ok(pid > 0 && exists(pid));
     await spawner.destroy();
-    assert.ok(!alive(pid), "the helper is gone (and reaped)");
+    assert.ok(!exists(pid), "the helper is gone (and reaped)");
     await assert.rejects(spawner.spawn({ argv: ["/bin/true"], env: baseEnv }), /destroyed/);
   });
 

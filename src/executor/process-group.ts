@@ -49,22 +49,22 @@ export async function groupAlive(pgid: number): Promise<boolean> {
 }
 
 /**
+ * The environment variables ("NAME=value") of each live member of the group, one list a member;
+ * null for a member that cannot be read (another user's, or gone meanwhile).
+ */
+async function memberEnvironments(pgid: number): Promise<(string[] | null)[]> {
+  const live = ((await listGroup(pgid)) ?? []).filter((m) => m.state !== "Z");
+  return Promise.all(live.map((m) => readFile(`/proc/${m.pid}/environ`, "utf8").then((e) => e.split("\0"), () => null)));
+}
+
+/**
  * After a crash a recorded group id may have been reused by an unrelated program. True only if a
  * live member still carries the HOOKD_EXECUTION_ID hookd gave the hook; false where /proc is
  * missing, so nothing is killed on a guess.
  */
 export async function groupRunsExecution(pgid: number, executionId: string): Promise<boolean> {
   const marker = `HOOKD_EXECUTION_ID=${executionId}`;
-  for (const member of (await listGroup(pgid)) ?? []) {
-    if (member.state === "Z") continue;
-    try {
-      const environ = await readFile(`/proc/${member.pid}/environ`, "utf8");
-      if (environ.split("\0").includes(marker)) return true;
-    } catch {
-      // not readable or gone
-    }
-  }
-  return false;
+  return (await memberEnvironments(pgid)).some((env) => env?.includes(marker));
 }
 
 /**
@@ -78,19 +78,13 @@ export function storeMarker(databasePath: string): string {
   return createHash("sha256").update(path.resolve(databasePath)).digest("hex").slice(0, 32);
 }
 
-/** True if the group has live members and every one carries this store's marker and this run's id. */
+/**
+ * True if the group has live members and every one carries this store's marker and this run's
+ * id: a group that is wholly the run's, to end as a whole. A member that cannot be read is not.
+ */
 export async function groupIsRun(pgid: number, marker: string, executionId: string): Promise<boolean> {
-  const live = ((await listGroup(pgid)) ?? []).filter((m) => m.state !== "Z");
-  if (live.length === 0) return false;
-  for (const member of live) {
-    try {
-      const environ = (await readFile(`/proc/${member.pid}/environ`, "utf8")).split("\0");
-      if (!environ.includes(`HOOKD_STORE_ID=${marker}`) || !environ.includes(`HOOKD_EXECUTION_ID=${executionId}`)) return false;
-    } catch {
-      return false; // another user's, or gone: not ours to end as a whole
-    }
-  }
-  return true;
+  const envs = await memberEnvironments(pgid);
+  return envs.length > 0 && envs.every((env) => env !== null && env.includes(`HOOKD_STORE_ID=${marker}`) && env.includes(`HOOKD_EXECUTION_ID=${executionId}`));
 }
 
 /** A live process that carries hookd's environment for a hook of one store. */

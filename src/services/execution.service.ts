@@ -308,6 +308,8 @@ export class ExecutionService {
     const marked = findHookProcesses(this.storeMarker) ?? [];
     for (const execution of stale) {
       let killed = false;
+      // The recorded group by its HOOKD_EXECUTION_ID alone: hooks started before HOOKD_STORE_ID
+      // existed carry no store marker.
       if (execution.pid !== null && (await groupRunsExecution(execution.pid, execution.id))) killed = await killProcessGroup(execution.pid).catch(() => false);
       if (await endHookProcesses(marked.filter((p) => p.executionId === execution.id), this.storeMarker)) killed = true;
       const was = execution.status === ExecutionStatus.RUNNING ? "running" : "queued";
