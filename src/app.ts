@@ -24,7 +24,9 @@ import { createRequestContext, type RequestContext } from "./schema/context.js";
 import { createErrorFormatter } from "./schema/error-formatter.js";
 import { queryLimits } from "./schema/limits.js";
 import { createServices, type Services } from "./services/services.js";
-import { storeMarker } from "./executor/process-group.js";
+import { EmbeddedRunner } from "./executor/embedded-runner.js";
+import { ExecutionRecovery } from "./executor/execution-recovery.js";
+import { LocalHookRunner } from "./executor/local-hook-runner.js";
 import { startSpawner } from "./executor/spawner-factory.js";
 import { WalCheckpointer } from "./store/wal-checkpointer.js";
 import type { CreatedApiKey } from "./services/user.service.js";
@@ -79,6 +81,19 @@ async function bootstrap(services: Services, config: HookdConfig, hostname: stri
   return { self, admin: admin && { apiKey: admin.apiKey, secret: admin.secret, email: admin.user.email, generated: admin.generated } };
 }
 
+/** Says so at start-up when the workspace's hooks wait for another execution server that is offline. */
+async function warnIfHooksRunElsewhere(services: Services, self: ExecutionServer, logger: Logger): Promise<void> {
+  const settings = await services.settings.get();
+  if (settings.defaultExecutionServerId === null || settings.defaultExecutionServerId === self.id) return;
+  const server = await services.executionServers.find(settings.defaultExecutionServerId);
+  if (server && !server.online) {
+    logger.warn(
+      `hooks run on the default execution server '${server.name}' (${server.hostname}), which is offline; they wait QUEUED until a runner for it connects. ` +
+        `To run them on this hookd ('${self.name}'), set updateSettings(input: { defaultExecutionServer: "${self.id}" })`,
+    );
+  }
+}
+
 /** The composition root: everything hookd is, built from one config, with no module-level state. */
 export async function createApp(config: HookdConfig, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? consoleLogger;
@@ -90,13 +105,24 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   });
   const checkpointer = new WalCheckpointer(store, config.databasePath, logger);
   checkpointer.start();
-  const services = createServices(store, { executor: config.executor, logger, spawner, storeMarker: storeMarker(config.databasePath) });
+  const services = createServices(store, { executor: config.executor, logger });
   await services.pubsub.init();
   const boot = await bootstrap(services, config, options.hostname ?? os.hostname());
-  // Before new work is taken: what a crash left QUEUED or RUNNING is failed and its processes ended.
-  const interrupted = await services.executions.recoverInterrupted();
-  if (interrupted > 0) logger.warn(`${interrupted} execution(s) were interrupted by the last stop and are marked FAILED`);
   await services.executionQueue.init();
+  // This hookd runs the hooks of its own execution server, by the same lease path any runner takes.
+  const hooks = new LocalHookRunner({ spawner, tempDir: config.executor.tempDir, killGraceMs: config.executor.killGraceMs, keepTempFiles: config.executor.keepTempFiles });
+  const runner = new EmbeddedRunner(boot.self, services.lifecycle, services.executionQueue, store, services.pubsub, hooks, logger, {
+    concurrency: config.executor.concurrency,
+    leaseMs: config.executor.leaseMs,
+    pollMs: 1000,
+    logCapBytes: config.executor.logCapBytes,
+  });
+  services.localRunners.add(runner);
+  // First what this runner held before its restart (ended as interrupted), then what anyone's expired lease left.
+  await runner.init();
+  const recovery = new ExecutionRecovery(services.lifecycle, logger, Math.max(50, Math.min(1000, config.executor.leaseMs / 4)));
+  await recovery.start();
+  await warnIfHooksRunElsewhere(services, boot.self, logger);
   const schema = await buildHookdSchema(services);
 
   const expressApp = express();
@@ -207,6 +233,9 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       if (httpServer.listening) await apollo.stop();
       else await apollo.stop().catch(() => undefined);
       // Running hooks are cancelled (their process groups killed) and recorded before the store closes.
+      await recovery.stop();
+      await runner.destroy();
+      services.localRunners.delete(runner);
       await services.executionQueue.destroy();
       await spawner.destroy();
       await services.pubsub.destroy();

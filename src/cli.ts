@@ -5,7 +5,6 @@ import { createApp, openStore } from "./app.js";
 import { runDemo } from "./demo.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { DomainError } from "./domain/errors.js";
-import { storeMarker } from "./executor/process-group.js";
 import { UserRole } from "./domain/roles.js";
 import { silentLogger } from "./logger.js";
 import { printHookdSchema } from "./schema/print-schema.js";
@@ -64,7 +63,7 @@ async function withServices<T>(work: (services: ReturnType<typeof createServices
   const config = loadConfig();
   const store = await openStore(config);
   try {
-    return await work(createServices(store, { executor: config.executor, logger: silentLogger, storeMarker: storeMarker(config.databasePath) }));
+    return await work(createServices(store, { executor: config.executor, logger: silentLogger }));
   } finally {
     await store.drain();
     await store.dataSource.destroy();

@@ -28,6 +28,11 @@ export interface ExecutorConfig {
   logCapBytes: number;
   /** Between SIGTERM and SIGKILL of a hook's process group. */
   killGraceMs: number;
+  /**
+   * How long a runner's claim on an execution lasts unless renewed (a third of it, while the hook
+   * runs). A runner that vanishes has its RUNNING executions FAILED once their leases expire.
+   */
+  leaseMs: number;
   /** Keep each execution's temp directory (input and output JSON) for debugging. */
   keepTempFiles: boolean;
   /** Parent of the per-execution temp directories. */
@@ -109,6 +114,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     }
     return value;
   };
+  const seconds = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === "") return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min || value > max) {
+      problems.push(`${name} must be a number of seconds from ${min} to ${max} (got '${raw}')`);
+      return fallback;
+    }
+    return value;
+  };
   const queue = env.HOOKD_EXECUTION_QUEUE?.trim() || "embedded";
   if (queue !== "embedded") {
     problems.push(`HOOKD_EXECUTION_QUEUE='${queue}' is not available in this version; the only execution queue is 'embedded' (unset HOOKD_EXECUTION_QUEUE)`);
@@ -122,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     concurrency: int("HOOKD_EXECUTOR_CONCURRENCY", 8, 1, 256),
     logCapBytes: int("HOOKD_LOG_CAP_BYTES", 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024, " bytes"),
     killGraceMs: int("HOOKD_KILL_GRACE_MS", 2000, 0, 60_000, " ms"),
+    leaseMs: seconds("HOOKD_LEASE_SECONDS", 30, 0.5, 3600) * 1000,
     keepTempFiles: bool(env.HOOKD_KEEP_TEMP_FILES),
     tempDir: path.resolve(env.HOOKD_TEMP_DIR?.trim() || defaultTempDir(env, bool(env.HOOKD_KEEP_TEMP_FILES))),
     spawner,

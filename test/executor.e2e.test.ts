@@ -6,10 +6,12 @@ import { randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
+import os from "node:os";
+import { ExecutionServer, ExecutionServerKind } from "../src/entities/execution-server.entity.js";
 import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js";
-import { storeMarker } from "../src/executor/process-group.js";
 import { exists } from "./helpers/processes.js";
-import { eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
+import { ADMIN_KEY, eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
 
 const PY = "/usr/bin/python3";
 const SET = `mutation($input: SetHookConfigInput!) { setHookConfig(input: $input) { hook } }`;
@@ -102,7 +104,7 @@ print(json.dumps({"argv": sys.argv[1:], "input": json.load(open(path)), "mode": 
     assert.equal(seen.mode, "0o600");
     assert.equal(seen.dirmode, "0o700");
     // HOOKD_STORE_ID names the store the run is recorded in, so a restart can find its leftovers.
-    assert.deepEqual(seen.env, { HOOKD_HOOK: "post-done-server", HOOKD_EXECUTION_ID: execution.id, HOOKD_STORE_ID: storeMarker(path.join(server.dataDir, "hookd.sqlite")) });
+    assert.deepEqual(seen.env, { HOOKD_HOOK: "post-done-server", HOOKD_EXECUTION_ID: execution.id });
     assert.match(execution.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/, "executions get time-ordered (version 7) ids");
     assert.equal(existsSync(seen.argv[1]), false, "the temp input file is removed afterwards");
     // One private directory per hookd process, empty between runs.
@@ -424,95 +426,167 @@ describe("executor: concurrency limit", () => {
   });
 });
 
-describe("executor: restart recovery", () => {
-  test("executions left RUNNING or QUEUED are FAILED on start-up and their leftover process group is ended", async () => {
+describe("executor: leases, waiting and restarts", () => {
+  const base = { createdAt: new Date(), hook: "POST_DONE_SERVER", source: "WORKSPACE", configId: "POST_DONE_SERVER", input: {}, timeoutSeconds: 30, attempt: 1, logLineCount: 0, droppedBytes: 0, os: "linux" } as const;
+  const read = async (server: TestServer, id: string) => (await server.ok(`query($id: ID!) { execution(id: $id) { status error waitingFor runner } }`, { id })).execution;
+  const renderB = (server: TestServer) => {
+    const repo = server.app.dataSource.getRepository(ExecutionServer);
+    return repo.save(repo.create({ name: "render-b", hostname: "render-b.studio", os: "linux", kind: ExecutionServerKind.SERVER, online: false, labels: [] }));
+  };
+
+  test("start-up ends only what this runner held and what nobody holds any more; QUEUED work survives and runs", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-restart-"));
-    mkdirSync(dataDir, { recursive: true });
-    try {
-      let server = await startServer({}, { dataDir });
-      const repo = server.app.dataSource.getRepository(Execution);
-      // What a crash leaves: a RUNNING row whose process group still runs (with the environment
-      // hookd gives hooks), a QUEUED row, and a RUNNING row whose recorded group id now belongs to
-      // an unrelated program, which must survive.
-      const runningId = randomUUID();
-      const leftover = spawn("/bin/sh", ["-c", "sleep 60 & wait"], { detached: true, stdio: "ignore", env: { ...process.env, HOOKD_EXECUTION_ID: runningId } });
-      const unrelated = spawn("/bin/sh", ["-c", "sleep 60 & wait"], { detached: true, stdio: "ignore" });
-      const base = { createdAt: new Date(), hook: "POST_DONE_SERVER", source: "WORKSPACE", configId: "POST_DONE_SERVER", input: {}, timeoutSeconds: 30, attempt: 1, logLineCount: 0, droppedBytes: 0 } as const;
-      const running = await repo.save(repo.create({ ...base, id: runningId, status: ExecutionStatus.RUNNING, pid: leftover.pid!, startedAt: new Date() } as Partial<Execution>));
-      const reused = await repo.save(repo.create({ ...base, status: ExecutionStatus.RUNNING, pid: unrelated.pid!, startedAt: new Date() } as Partial<Execution>));
-      const queued = await repo.save(repo.create({ ...base, status: ExecutionStatus.QUEUED } as Partial<Execution>));
-      await server.close();
-
-      server = await startServer({}, { dataDir });
-      const read = async (id: string) => (await server.ok(`query($id: ID!) { execution(id: $id) { status error } }`, { id })).execution;
-      assert.deepEqual(await read(running.id), { status: "FAILED", error: "interrupted: hookd stopped while this execution was running; its leftover process group was ended" });
-      assert.deepEqual(await read(queued.id), { status: "FAILED", error: "interrupted: hookd stopped while this execution was queued" });
-      assert.deepEqual(await read(reused.id), { status: "FAILED", error: "interrupted: hookd stopped while this execution was running" });
-      process.kill(-unrelated.pid!, 0); // still alive: throws if it was killed
-      process.kill(-unrelated.pid!, "SIGKILL");
-      await eventually(async () => !exists(-leftover.pid!), "the leftover group to be gone");
-      await server.close();
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
-
-  test("a run that started but was never stored, or whose group was not stored yet, is ended on start-up; other stores' hooks and finished runs' leftovers are not", async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-unrecorded-"));
-    const spawned: number[] = [];
+    const groups: number[] = [];
     let server: TestServer | undefined;
-    const groupGone = (pgid: number) => !exists(-pgid);
     try {
       server = await startServer({}, { dataDir });
-      const marker = storeMarker(path.join(dataDir, "hookd.sqlite"));
+      const self = server.app.bootstrap.self;
+      const other = await renderB(server);
       const repo = server.app.dataSource.getRepository(Execution);
-      const base = { createdAt: new Date(), hook: "POST_DONE_SERVER", source: "WORKSPACE", configId: "POST_DONE_SERVER", input: {}, timeoutSeconds: 30, attempt: 1, logLineCount: 0, droppedBytes: 0 } as const;
-      const finished = await repo.save(repo.create({ ...base, status: ExecutionStatus.SUCCEEDED, startedAt: new Date(), finishedAt: new Date() } as Partial<Execution>));
-      const queued = await repo.save(repo.create({ ...base, status: ExecutionStatus.QUEUED } as Partial<Execution>));
+      // What a crash leaves: a RUNNING row of this runner whose process group still runs (with
+      // the environment hookd gives hooks), one whose recorded group id now belongs to an
+      // unrelated program (which must survive), QUEUED work for this server and another, and
+      // RUNNING rows of another runner: one whose lease is live, one whose lease expired.
+      const mineId = randomUUID();
+      const leftover = spawn("/bin/sh", ["-c", "sleep 60 & wait"], { detached: true, stdio: "ignore", env: { ...process.env, HOOKD_EXECUTION_ID: mineId } });
+      const unrelated = spawn("/bin/sh", ["-c", "sleep 60 & wait"], { detached: true, stdio: "ignore" });
+      groups.push(leftover.pid!, unrelated.pid!);
+      await once(leftover, "spawn");
+      const running = (fields: Partial<Execution>) => repo.save(repo.create({ ...base, status: ExecutionStatus.RUNNING, startedAt: new Date(), leaseExpiresAt: new Date(Date.now() + 60_000), ...fields } as Partial<Execution>));
+      const mine = await running({ id: mineId, pid: leftover.pid!, runnerId: `hookd:${self.id}`, executionServerId: self.id });
+      const reused = await running({ pid: unrelated.pid!, runnerId: `hookd:${self.id}`, executionServerId: self.id });
+      const othersLive = await running({ runnerId: `hookd:${other.id}`, executionServerId: other.id });
+      const othersStale = await running({ runnerId: `hookd:${other.id}`, executionServerId: other.id, leaseExpiresAt: new Date(Date.now() - 5_000) });
+      const queued = (serverId: string) => repo.save(repo.create({ ...base, status: ExecutionStatus.QUEUED, command: "/bin/echo resumed", executionServerId: serverId, deadlineAt: new Date(Date.now() + 60_000) } as Partial<Execution>));
+      const queuedHere = await queued(self.id);
+      const queuedThere = await queued(other.id);
       await server.close();
-      server = undefined;
-
-      // Processes as hookd starts them (their own group, a child in it, hookd's variables), as a
-      // crash leaves them: a run with no record at all (the moment between its start and its first
-      // write) in two groups, a QUEUED run whose start was not stored yet (no group recorded), a
-      // daemon a finished run left on purpose, and a hook of another store on this machine.
-      const hook = async (id: string, store = marker) => {
-        const child = spawn("/bin/sh", ["-c", "sleep 60 & wait"], { detached: true, stdio: "ignore", env: { ...process.env, HOOKD_STORE_ID: store, HOOKD_EXECUTION_ID: id, HOOKD_HOOK: "post-done-server" } });
-        await once(child, "spawn"); // exec'd: /proc shows the new environment
-        spawned.push(child.pid!);
-        return child.pid!;
-      };
-      const unrecorded = randomUUID();
-      const unrecordedGroups = [await hook(unrecorded), await hook(unrecorded)];
-      const queuedGroup = await hook(queued.id);
-      const daemon = await hook(finished.id);
-      const otherStore = await hook(randomUUID(), storeMarker(path.join(dataDir, "elsewhere.sqlite")));
-      // A process of the unrecorded run that sits in a group whose other members are not the
-      // run's (its leader has none of hookd's variables): only the run's own process is ended.
-      const pidFile = path.join(dataDir, "marked.pid");
-      const mixed = spawn("/bin/sh", ["-c", `env HOOKD_STORE_ID=${marker} HOOKD_EXECUTION_ID=${unrecorded} sleep 60 & echo $! > ${pidFile}; sleep 60`], { detached: true, stdio: "ignore" });
-      spawned.push(mixed.pid!);
-      const markedPid = await eventually(async () => existsSync(pidFile) && Number(readFileSync(pidFile, "utf8")), "the marked child's pid");
-      await eventually(async () => readFileSync(`/proc/${markedPid}/environ`, "utf8").includes(`HOOKD_EXECUTION_ID=${unrecorded}`), "the marked child's exec");
 
       server = await startServer({}, { dataDir });
-      for (const pgid of [...unrecordedGroups, queuedGroup]) await eventually(async () => groupGone(pgid), `group ${pgid} to be ended`);
-      const { execution } = await server.ok(`query($id: ID!) { execution(id: $id) { status error } }`, { id: queued.id });
-      assert.deepEqual(execution, { status: "FAILED", error: "interrupted: hookd stopped while this execution was queued; its leftover process group was ended" });
-      assert.equal(groupGone(daemon), false, "a finished run's leftover is not hookd's to end");
-      assert.equal(groupGone(otherStore), false, "another store's hook is left alone");
-      await eventually(async () => !exists(markedPid), "the run's process in a mixed group to be ended");
-      assert.equal(groupGone(mixed.pid!), false, "a group that is not wholly the run's is not ended");
+      const s = server;
+      assert.deepEqual(await read(s, mine.id), { status: "FAILED", error: "interrupted: hookd stopped while this execution was running; its leftover process group was ended", waitingFor: null, runner: `hookd:${self.id}` });
+      assert.equal((await read(s, reused.id)).error, "interrupted: hookd stopped while this execution was running");
+      assert.ok(exists(-unrelated.pid!), "an unrelated program that reused the group id is left alone");
+      await eventually(async () => !exists(-leftover.pid!), "the leftover group to be gone");
+      assert.equal((await read(s, othersLive.id)).status, "RUNNING", "another runner's live lease is not ours to end");
+      const stale = await read(s, othersStale.id);
+      assert.equal(stale.status, "FAILED");
+      assert.match(stale.error, /^runner render-b stopped renewing its lease at \d\d:\d\d:\d\d UTC; the hook's outcome is unknown$/);
+      await eventually(async () => (await read(s, queuedHere.id)).status === "SUCCEEDED", "the queued run to run after the restart");
+      assert.deepEqual((await server.ok(LOG, { id: queuedHere.id })).execution.logLines.map((l: any) => l.text), ["resumed"]);
+      assert.equal((await read(s, queuedThere.id)).status, "QUEUED", "another server's QUEUED work is untouched");
     } finally {
       await server?.close();
-      for (const pgid of spawned) {
+      for (const pgid of groups) {
         try {
           process.kill(-pgid, "SIGKILL");
         } catch {
-          // ended by hookd
+          // ended
         }
       }
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  test("a hook configured for another server does not run here: QUEUED with waitingFor, across a restart, until the limit fails it", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-waiting-"));
+    const hooks = scripts();
+    let server: TestServer | undefined;
+    try {
+      server = await startServer({}, { dataDir });
+      const other = await renderB(server);
+      const marker = path.join(hooks.dir, "ran-here");
+      const hook = hooks.write("mark.sh", `#!/bin/sh\ntouch ${q(marker)}\n`);
+      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: `${q(hook)} \${PATH_JSON_INPUT}` }, executionServer: other.id } });
+      await server.ok(`mutation { updateSettings(input: { scheduleToStartSeconds: 3 }) { scheduleToStartSeconds } }`);
+      const [queued] = (await server.ok(`mutation { triggerHook(input: { hook: POST_DONE_SERVER }) { id status waitingFor executionServer { name } } }`)).triggerHook;
+      assert.deepEqual([queued.status, queued.waitingFor, queued.executionServer.name], ["QUEUED", "execution server 'render-b' (render-b.studio): no runner for it is online", "render-b"]);
+      await server.close();
+      server = await startServer({}, { dataDir });
+      assert.equal((await read(server, queued.id)).status, "QUEUED", "a restart keeps it waiting");
+      const s = server;
+      const failed = await eventually(async () => {
+        const e = await read(s, queued.id);
+        return e.status !== "QUEUED" && e;
+      }, "the limit to fail it");
+      assert.deepEqual([failed.status, failed.error], ["FAILED", "no runner for execution server render-b came online within 3 s"]);
+      assert.equal(existsSync(marker), false, "it never ran on this hookd");
+    } finally {
+      await server?.close();
+      hooks.remove();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test("kill -9 of hookd mid-run, then a restart: the run is FAILED with the reason and its process group ended", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-kill9-"));
+    const hooks = scripts();
+    let server: TestServer | undefined;
+    let child: ReturnType<typeof spawn> | undefined;
+    let hookGroup = 0;
+    try {
+      // Seed another server's QUEUED work first, through an in-process hookd on the same data.
+      server = await startServer({}, { dataDir, hostname: os.hostname() });
+      const other = await renderB(server);
+      const repo = server.app.dataSource.getRepository(Execution);
+      const queuedThere = await repo.save(repo.create({ ...base, status: ExecutionStatus.QUEUED, command: "/bin/true", executionServerId: other.id, deadlineAt: new Date(Date.now() + 600_000) } as Partial<Execution>));
+      await server.close();
+      server = undefined;
+
+      const cli = path.join(process.cwd(), "dist", "src", "cli.js");
+      child = spawn(process.execPath, [cli, "serve"], { env: { ...process.env, HOOKD_DATA_DIR: dataDir, PORT: "0", HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY }, stdio: ["ignore", "pipe", "inherit"] });
+      let out = "";
+      const url = await new Promise<string>((resolve, reject) => {
+        child!.stdout!.on("data", (d: Buffer) => {
+          out += d.toString();
+          const m = /listening on (http:\/\/\S+)\/graphql/.exec(out);
+          if (m) resolve(m[1]);
+        });
+        child!.once("exit", (code) => reject(new Error(`hookd exited (${code}): ${out}`)));
+      });
+      const call = async (query: string, variables: Record<string, unknown> = {}) => {
+        const res = await fetch(`${url}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` }, body: JSON.stringify({ query, variables }) });
+        const body = (await res.json()) as { data?: any; errors?: unknown };
+        assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+        return body.data;
+      };
+      const sleeper = hooks.write("sleeper.sh", `#!/bin/sh\necho started\nsleep 60 &\nwait\n`);
+      await call(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: `${q(sleeper)} \${PATH_JSON_INPUT}` } } });
+      const [{ id }] = (await call(`mutation { triggerHook(input: { hook: POST_DONE_SERVER }) { id } }`)).triggerHook;
+      hookGroup = await eventually(async () => {
+        const row = await readExecution(dataDir, id);
+        return row?.status === "RUNNING" && row.pid;
+      }, "the hook to run with its group recorded");
+      child.kill("SIGKILL");
+      await once(child, "exit");
+      assert.ok(exists(-hookGroup), "the hook outlived hookd");
+
+      server = await startServer({}, { dataDir, hostname: os.hostname() });
+      assert.deepEqual(await read(server, id), { status: "FAILED", error: "interrupted: hookd stopped while this execution was running; its leftover process group was ended", waitingFor: null, runner: `hookd:${server.app.bootstrap.self.id}` });
+      await eventually(async () => !exists(-hookGroup), "the hook's group to be ended");
+      assert.equal((await read(server, queuedThere.id)).status, "QUEUED", "another server's QUEUED work is untouched");
+    } finally {
+      child?.kill("SIGKILL");
+      await server?.close();
+      if (hookGroup) {
+        try {
+          process.kill(-hookGroup, "SIGKILL");
+        } catch {
+          // ended
+        }
+      }
+      hooks.remove();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
+
+/** Reads an execution straight from a data directory's SQLite file (while another process serves it). */
+async function readExecution(dataDir: string, id: string): Promise<{ status: string; pid: number | null } | undefined> {
+  const db = new Database(path.join(dataDir, "hookd.sqlite"), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(`SELECT status, pid FROM execution WHERE id = ?`).get(id) as { status: string; pid: number | null } | undefined;
+  } finally {
+    db.close();
+  }
+}

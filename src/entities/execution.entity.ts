@@ -25,7 +25,7 @@ export const isFinished = (status: ExecutionStatus) => FINISHED_STATUSES.include
 @ObjectType({ description: "One run of a hook: the configuration it ran with, its input, its outcome and its log." })
 @Entity("execution")
 @Index(["createdAt", "id"])
-@Index(["status"])
+@Index(["status", "deadlineAt"])
 @Index(["jobId"])
 export class Execution {
   @Field(() => ID)
@@ -122,9 +122,29 @@ export class Execution {
   @Column({ type: "varchar", nullable: true })
   triggeredById: string | null;
 
-  /** Process group of the running hook, so a restart can end what a crash left behind. */
+  /** Process group of the running hook on its runner's machine, so a restart can end what a crash left behind. */
   @Column({ type: "integer", nullable: true })
   pid: number | null;
+
+  @Field(() => String, { name: "runner", nullable: true, description: "The runner that holds (or held) the lease: 'hookd:<execution server id>' for a hookd's embedded runner." })
+  @Column({ type: "varchar", length: 200, nullable: true })
+  runnerId: string | null;
+
+  @Field(() => Date, { nullable: true, description: "While RUNNING: when the runner's lease ends unless it renews it." })
+  @Column({ type: Date, nullable: true })
+  leaseExpiresAt: Date | null;
+
+  /**
+   * QUEUED: when it fails for want of a runner (the schedule-to-start limit); RUNNING: when hookd
+   * records it TIMED_OUT itself should its runner not end it (the timeout plus the kill grace and a lease).
+   */
+  @Field(() => Date, { nullable: true, description: "QUEUED: when it fails if no runner took it; RUNNING: when hookd ends it if its runner has not." })
+  @Column({ type: Date, nullable: true })
+  deadlineAt: Date | null;
+
+  @Field(() => Date, { nullable: true, description: "When a cancel was asked for a RUNNING execution; its runner ends the hook." })
+  @Column({ type: Date, nullable: true })
+  cancelRequestedAt: Date | null;
 
   @Field(() => Int, { description: "Log lines stored." })
   @Column({ type: "integer" })

@@ -1,4 +1,4 @@
-import { Field, ObjectType } from "type-graphql";
+import { Field, Int, ObjectType } from "type-graphql";
 import { Column, Entity, PrimaryColumn } from "typeorm";
 import { UserRole } from "../domain/roles.js";
 import { MetadataPair } from "./metadata.embedded.js";
@@ -18,6 +18,10 @@ export class WorkspaceSettings {
 
   @Column({ type: "varchar", nullable: true })
   defaultExecutionServerId: string | null = null;
+
+  @Field(() => Int, { description: "How long an execution may wait QUEUED for a runner of its execution server before it fails (blocking hooks wait at most their own timeout)." })
+  @Column({ type: "integer", default: 86400 })
+  scheduleToStartSeconds: number = 86400;
 
   /** Roles besides ADMIN that may read hook configurations, executions and logs. */
   @Field(() => [UserRole])

@@ -9,8 +9,6 @@ export interface ExecutionLogOptions {
   flushIntervalMs?: number;
   /** Lines per batch at most (one INSERT each). */
   maxBatch?: number;
-  /** How many trailing stderr lines to remember for the error message. */
-  stderrTail?: number;
 }
 
 const MIB = 1024 * 1024;
@@ -32,10 +30,8 @@ export class ExecutionLog {
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
   private writeError: unknown = null;
-  private readonly tail: string[] = [];
   private readonly flushIntervalMs: number;
   private readonly maxBatch: number;
-  private readonly stderrTail: number;
 
   constructor(
     private readonly store: Store,
@@ -45,7 +41,6 @@ export class ExecutionLog {
   ) {
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
     this.maxBatch = options.maxBatch ?? 1000;
-    this.stderrTail = options.stderrTail ?? 5;
   }
 
   get lineCount(): number {
@@ -56,17 +51,8 @@ export class ExecutionLog {
     return this.droppedBytes;
   }
 
-  /** The last few stderr lines, kept even past the cap: they explain a failure. */
-  lastStderr(): string[] {
-    return [...this.tail];
-  }
-
   /** A line of the hook's output. */
   output(stream: LogStream.STDOUT | LogStream.STDERR, text: string, at: Date): void {
-    if (stream === LogStream.STDERR) {
-      this.tail.push(text);
-      if (this.tail.length > this.stderrTail) this.tail.shift();
-    }
     const size = Buffer.byteLength(text) + 1;
     if (this.droppedBytes > 0 || this.storedBytes + size > this.options.capBytes) {
       this.droppedBytes += size;

@@ -1,7 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
-import path from "node:path";
 
 // Process-group inspection through /proc (Linux). Orphaned members of a killed group are
 // reparented to PID 1, and some PID 1s (container init shims) reap them only every few seconds:
@@ -65,69 +62,4 @@ async function memberEnvironments(pgid: number): Promise<(string[] | null)[]> {
 export async function groupRunsExecution(pgid: number, executionId: string): Promise<boolean> {
   const marker = `HOOKD_EXECUTION_ID=${executionId}`;
   return (await memberEnvironments(pgid)).some((env) => env?.includes(marker));
-}
-
-/**
- * What marks a hook's processes as this store's (`HOOKD_STORE_ID` in their environment): a digest
- * of the database's path, the same across restarts and different for every other hookd on the
- * machine, so a start-up only ever ends its own store's leftovers. An in-memory store gets a
- * random one: nothing of it survives a restart.
- */
-export function storeMarker(databasePath: string): string {
-  if (databasePath === ":memory:") return randomUUID();
-  return createHash("sha256").update(path.resolve(databasePath)).digest("hex").slice(0, 32);
-}
-
-/**
- * True if the group has live members and every one carries this store's marker and this run's
- * id: a group that is wholly the run's, to end as a whole. A member that cannot be read is not.
- */
-export async function groupIsRun(pgid: number, marker: string, executionId: string): Promise<boolean> {
-  const envs = await memberEnvironments(pgid);
-  return envs.length > 0 && envs.every((env) => env !== null && env.includes(`HOOKD_STORE_ID=${marker}`) && env.includes(`HOOKD_EXECUTION_ID=${executionId}`));
-}
-
-/** A live process that carries hookd's environment for a hook of one store. */
-export interface HookProcess {
-  pid: number;
-  pgid: number;
-  executionId: string;
-  hook: string | null;
-}
-
-/**
- * Every live process (other than this one) whose environment says it belongs to a hook of the
- * store `marker`: hooks' children inherit the variables whatever process group they move to.
- * Processes of other users cannot be read and are not listed; null where /proc cannot be read.
- * For start-up, before anything is served: synchronous reads, several times faster here than
- * the same reads through the thread pool (~3 ms for every process on this machine).
- */
-export function findHookProcesses(marker: string): HookProcess[] | null {
-  let entries: string[];
-  try {
-    entries = readdirSync("/proc");
-  } catch {
-    return null;
-  }
-  const found: HookProcess[] = [];
-  const storeVar = `HOOKD_STORE_ID=${marker}`;
-  for (const entry of entries) {
-    if (entry.charCodeAt(0) > 57 || entry.charCodeAt(0) < 48 || Number(entry) === process.pid) continue;
-    try {
-      // A zombie's environment reads empty, so only live processes match.
-      const environ = readFileSync(`/proc/${entry}/environ`, "utf8");
-      if (!environ.includes(storeVar)) continue;
-      const vars = environ.split("\0");
-      if (!vars.includes(storeVar)) continue;
-      const value = (name: string) => vars.find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1) ?? null;
-      const executionId = value("HOOKD_EXECUTION_ID");
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // After the parenthesised command name: state ppid pgrp ...
-      const pgid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
-      if (executionId) found.push({ pid: Number(entry), pgid, executionId, hook: value("HOOKD_HOOK") });
-    } catch {
-      // ended while we looked, or another user's
-    }
-  }
-  return found;
 }

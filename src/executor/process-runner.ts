@@ -257,9 +257,19 @@ export async function runProcess(spec: RunSpec): Promise<RunOutcome> {
     () => undefined,
   );
 
+  // A process that left the group (setsid) can hold the pipes open for ever: once the leader has
+  // exited and the group is ended, output is read a little longer, then no more.
+  let pipesHeld = false;
+  const leaderGone = child.exited.then(async (status) => {
+    await sleep(100);
+    if (terminating) await terminating;
+    await sleep(Math.max(grace, 200));
+    pipesHeld = true;
+    return status;
+  });
   let closed: { code: number | null; signal: NodeJS.Signals | null };
   try {
-    closed = await child.closed;
+    closed = await Promise.race([child.closed, leaderGone]);
   } catch (e) {
     // The spawner lost the process (the spawn helper died): make sure nothing of it runs on.
     clearTimeout(timer);
@@ -269,6 +279,10 @@ export async function runProcess(spec: RunSpec): Promise<RunOutcome> {
   }
   clearTimeout(timer);
   spec.signal?.removeEventListener("abort", onAbort);
+  if (pipesHeld) {
+    child.onStdout = null;
+    child.onStderr = null;
+  }
   out.end();
   err.end();
   if (terminating) await terminating;

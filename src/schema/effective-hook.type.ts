@@ -1,5 +1,5 @@
 import { Field, Int, ObjectType } from "type-graphql";
-import { HookSource, SkipReason } from "../domain/effective-hooks.js";
+import { HookSource, SkipReason, type EffectiveHookEntry } from "../domain/effective-hooks.js";
 import { HookPoint } from "../domain/hook-points.js";
 import type { OsName } from "../domain/os.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
@@ -7,7 +7,7 @@ import { HookCommands } from "../entities/hook-commands.embedded.js";
 import { QueueHookMode } from "../entities/queue-hook.entity.js";
 
 @ObjectType({ description: "One entry of what runs for a hook point in a queue, in order, and why an entry does not run." })
-export class EffectiveHook {
+export class EffectiveHook implements EffectiveHookEntry {
   @Field(() => HookPoint)
   hook: HookPoint;
 

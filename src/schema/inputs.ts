@@ -52,6 +52,9 @@ export class UpdateSettingsInput {
 
   @Field(() => MetadataInput, { nullable: true })
   metadata?: MetadataInput;
+
+  @Field(() => Int, { nullable: true, description: "Seconds an execution may wait QUEUED for a runner of its execution server before it fails (1 to 2592000, 30 days)." })
+  scheduleToStartSeconds?: number;
 }
 
 @InputType()

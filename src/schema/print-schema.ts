@@ -1,7 +1,6 @@
 import { printSchema } from "graphql";
 import { DataSource } from "typeorm";
 import { loadConfig } from "../config.js";
-import { storeMarker } from "../executor/process-group.js";
 import { silentLogger } from "../logger.js";
 import { createServices } from "../services/services.js";
 import { dataSourceOptions } from "../store/data-source-options.js";
@@ -12,6 +11,6 @@ import { buildHookdSchema } from "./build-schema.js";
 export async function printHookdSchema(): Promise<string> {
   // The schema does not depend on the data: build it over a store that is never opened.
   const config = loadConfig({});
-  const services = createServices(new Store(new DataSource(dataSourceOptions({ databasePath: ":memory:", logSql: false }))), { executor: config.executor, logger: silentLogger, storeMarker: storeMarker(":memory:") });
+  const services = createServices(new Store(new DataSource(dataSourceOptions({ databasePath: ":memory:", logSql: false }))), { executor: config.executor, logger: silentLogger });
   return printSchema(await buildHookdSchema(services)) + "\n";
 }

@@ -14,14 +14,7 @@ export interface RegisterClient {
 }
 
 export class ExecutionServerService {
-  /** The hostname this hookd registered as; clients on it run their hooks here. */
-  private selfHostname: string | null = null;
-
   constructor(private readonly store: Store) {}
-
-  isLocal(server: ExecutionServer): boolean {
-    return server.hostname === this.selfHostname;
-  }
 
   /** Registers (or updates) a user's client: a desktop app or site server that runs client hooks. */
   async registerClient(input: RegisterClient, owner: User): Promise<ExecutionServer> {
@@ -54,7 +47,6 @@ export class ExecutionServerService {
    * default execution server when none is set.
    */
   async registerSelf(hostname: string, os: OsName): Promise<ExecutionServer> {
-    this.selfHostname = hostname;
     return this.store.transaction(async (em) => {
       let server = await em.findOneBy(ExecutionServer, { hostname, kind: ExecutionServerKind.SERVER });
       if (!server) server = em.create(ExecutionServer, { hostname, name: hostname, kind: ExecutionServerKind.SERVER, ownerId: null, labels: ["embedded"] });

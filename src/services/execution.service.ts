@@ -1,20 +1,16 @@
-import { In, type SelectQueryBuilder } from "typeorm";
+import type { SelectQueryBuilder } from "typeorm";
 import { badInput, conflict, DomainError, notFound } from "../domain/errors.js";
-import { SkipReason } from "../domain/effective-hooks.js";
+import { SkipReason, type EffectiveHookEntry } from "../domain/effective-hooks.js";
 import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
 import { AuditEvent } from "../entities/audit-event.entity.js";
-import { ExecutionLogLine, LogStream } from "../entities/execution-log-line.entity.js";
+import { ExecutionLogLine } from "../entities/execution-log-line.entity.js";
+import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { Execution, ExecutionStatus, isFinished } from "../entities/execution.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { User } from "../entities/user.entity.js";
-import type { ExecutionQueue } from "../executor/execution-queue.js";
-import { publishExecution } from "../executor/hook-executor.js";
-import { findHookProcesses, groupIsRun, groupRunsExecution, type HookProcess } from "../executor/process-group.js";
-import { killProcessGroup } from "../executor/process-runner.js";
+import type { ExecutionLifecycle } from "../executor/execution-lifecycle.service.js";
 import { samplePayload } from "../executor/sample-payloads.js";
-import type { Logger } from "../logger.js";
 import type { PubSub } from "../pubsub/pubsub.js";
-import type { EffectiveHook } from "../schema/effective-hook.type.js";
 import { KeysetPager, type Page } from "../store/keyset-page.js";
 import type { Store } from "../store/store.js";
 import { uuidV7 } from "../store/uuid-v7.js";
@@ -37,8 +33,6 @@ export interface RunContext {
   triggeredBy?: User | null;
   /** Record what would run as SKIPPED with this reason instead (client hooks of STANDARD users). */
   skip?: { reason: SkipReason; message: string };
-  /** Record what would run as QUEUED, waiting for this execution server to connect, without dispatching it here. */
-  waitFor?: string;
 }
 
 export interface ExecutionFilter {
@@ -62,47 +56,19 @@ interface RecordOptions {
 const RECORDED_SKIPS: readonly SkipReason[] = [SkipReason.HOOKS_DISABLED, SkipReason.NO_COMMAND_FOR_OS, SkipReason.NO_EXECUTION_SERVER];
 
 
-/**
- * Ends a run's leftover processes (all of one execution, found by findHookProcesses): each of
- * their process groups whole (SIGTERM, then SIGKILL after the grace) when every live member
- * belongs to the run, else only the run's own processes in it, with SIGKILL. True if any was
- * still there.
- */
-async function endHookProcesses(processes: HookProcess[], marker: string): Promise<boolean> {
-  let any = false;
-  for (const pgid of new Set(processes.map((p) => p.pgid))) {
-    if (await groupIsRun(pgid, marker, processes[0].executionId)) {
-      if (await killProcessGroup(pgid).catch(() => false)) any = true;
-      continue;
-    }
-    for (const p of processes.filter((q) => q.pgid === pgid)) {
-      try {
-        process.kill(p.pid, "SIGKILL");
-        any = true;
-      } catch {
-        // already gone
-      }
-    }
-  }
-  return any;
-}
-
 export class ExecutionService {
   constructor(
     private readonly store: Store,
     private readonly hookConfigs: HookConfigService,
-    private readonly queue: ExecutionQueue,
+    private readonly lifecycle: ExecutionLifecycle,
     private readonly pubsub: PubSub,
-    private readonly logger: Logger,
     private readonly audit: AuditService,
-    /** This store's HOOKD_STORE_ID, which every hook's processes carry (storeMarker). */
-    private readonly storeMarker: string,
   ) {}
 
   /**
    * Runs what effectiveHooks resolves for (queue, hook) with `input`: one execution per entry
-   * that runs, QUEUED then dispatched, and a SKIPPED one per entry that was meant to run but
-   * cannot here. Returns them in order.
+   * that runs, stored QUEUED for its execution server's runner, and a SKIPPED one per entry that
+   * was meant to run but cannot. Returns them in order, as stored.
    */
   async run(hook: HookPoint, input: JsonObject, queueCode: string | null, context: RunContext = {}, executionServerId: string | null = null): Promise<Execution[]> {
     return (await this.record(hook, input, queueCode, context, executionServerId)).executions;
@@ -112,29 +78,20 @@ export class ExecutionService {
     const entries = await this.hookConfigs.effective(queueCode, hook, executionServerId);
     const recorded = entries.filter((e) => e.willRun || (e.enabled && e.skipReason !== null && RECORDED_SKIPS.includes(e.skipReason)));
     if (recorded.length === 0) return { entries, executions: [] };
-    const executions = recorded.map((entry) => Object.assign(new Execution(), this.fromEntry(entry, input, queueCode ?? entry.queue, context)));
+    const executions = recorded.map((entry) => ({ execution: Object.assign(new Execution(), this.fromEntry(entry, input, queueCode ?? entry.queue, context)), server: entry.executionServer }));
     const audit = (e: Execution) => options.audit?.(e) ?? [];
-    // What runs here goes to the queue, which stores each execution with its audit events (the
-    // hot path of every hook run); what is SKIPPED or waits for its client is stored here.
-    const dispatched = executions.filter((e) => e.status === ExecutionStatus.QUEUED && e.waitingFor === null);
-    const kept = executions.filter((e) => !dispatched.includes(e));
-    // Listen before dispatch, so a finish cannot be missed.
+    // Listen before anything is stored, so a finish cannot be missed.
     const stop = options.wait ? new AbortController() : null;
-    const finished = stop && executions.map((e) => this.waitFor(e.id, (e.timeoutSeconds + 60) * 1000, { known: e, signal: stop.signal }));
+    const finished = stop && executions.map(({ execution: e }) => this.waitFor(e.id, this.waitLimitMs(e), { known: e, signal: stop.signal }));
     try {
-      // What will not run is stored first: if that fails, nothing has started.
-      if (kept.length > 0) {
-        await this.store.write([{ insert: Execution, rows: kept }, { insert: AuditEvent, rows: kept.flatMap(audit) }]);
-        for (const e of kept) publishExecution(this.pubsub, e);
-      }
-      if (dispatched.length > 0) await this.queue.submit(dispatched.map((e) => ({ execution: e, alsoStore: [{ insert: AuditEvent, rows: audit(e) }] })));
+      await this.lifecycle.create(executions, [{ insert: AuditEvent, rows: executions.flatMap((i) => audit(i.execution)) }]);
     } catch (err) {
       // Nothing will be returned to wait on: let the waiters go.
       stop?.abort(err);
       if (finished) void Promise.allSettled(finished);
       throw err;
     }
-    return { entries, executions, finished: finished && Promise.all(finished) };
+    return { entries, executions: executions.map((i) => i.execution), finished: finished && Promise.all(finished) };
   }
 
   /** An administrator's test run with a sample payload (triggerHook). */
@@ -151,38 +108,30 @@ export class ExecutionService {
 
   /** A new execution with the same input and configuration, attempt + 1, linked to the first. */
   async retry(id: string, actor: User): Promise<Execution> {
-    const retried = await this.store.transaction(async (em) => {
-      const previous = await em.findOneBy(Execution, { id });
-      if (!previous) throw notFound("execution", id);
-      if (!isFinished(previous.status)) throw conflict("id", `execution ${id} is still ${previous.status}; cancel it or wait for it before retrying`);
-      if (previous.status === ExecutionStatus.SKIPPED) throw conflict("id", `execution ${id} was SKIPPED (${previous.error ?? previous.skipReason}); nothing ran, so there is nothing to retry`);
-      const latest = await em.findOne(Execution, { where: [{ retryOfId: previous.retryOfId ?? previous.id }, { id: previous.retryOfId ?? previous.id }], order: { attempt: "DESC" } });
-      const next = em.create(Execution, {
-        id: uuidV7(),
-        ...this.copyConfiguration(previous),
-        status: ExecutionStatus.QUEUED,
-        attempt: (latest?.attempt ?? previous.attempt) + 1,
-        retryOfId: previous.retryOfId ?? previous.id,
-        triggeredById: actor.id,
-        createdAt: new Date(),
-      });
-      const saved = await em.save(next);
-      await this.audit.record(em, actor, "execution.retry", "execution", saved.id, { retryOf: id, status: previous.status }, { attempt: saved.attempt, status: saved.status });
-      return saved;
+    const previous = await this.get(id);
+    if (!isFinished(previous.status)) throw conflict("id", `execution ${id} is still ${previous.status}; cancel it or wait for it before retrying`);
+    if (previous.status === ExecutionStatus.SKIPPED) throw conflict("id", `execution ${id} was SKIPPED (${previous.error ?? previous.skipReason}); nothing ran, so there is nothing to retry`);
+    const first = previous.retryOfId ?? previous.id;
+    const latest = await this.store.manager.findOne(Execution, { where: [{ retryOfId: first }, { id: first }], order: { attempt: "DESC" } });
+    const next = Object.assign(new Execution(), {
+      id: uuidV7(),
+      ...this.copyConfiguration(previous),
+      status: ExecutionStatus.QUEUED,
+      attempt: (latest?.attempt ?? previous.attempt) + 1,
+      retryOfId: first,
+      triggeredById: actor.id,
+      createdAt: new Date(),
     });
-    publishExecution(this.pubsub, retried);
-    this.queue.enqueue(retried.id, retried);
+    const server = previous.executionServerId ? await this.store.manager.findOneBy(ExecutionServer, { id: previous.executionServerId }) : null;
+    const event = this.audit.event(actor, "execution.retry", "execution", next.id, { retryOf: id, status: previous.status }, { attempt: next.attempt, status: next.status });
+    const [retried] = await this.lifecycle.create([{ execution: next, server }], [{ insert: AuditEvent, rows: [event] }]);
     return retried;
   }
 
+  /** Cancels a QUEUED execution at once, or asks the runner of a RUNNING one to end it and waits for that. */
   async cancel(id: string, actor: Actor): Promise<Execution> {
-    const execution = await this.get(id);
-    if (isFinished(execution.status)) throw conflict("id", `execution ${id} already finished: ${execution.status}`);
-    await this.store.transaction((em) => this.audit.record(em, actor, "execution.cancel", "execution", id, { status: execution.status }, { status: ExecutionStatus.CANCELLED }));
-    if (!this.queue.cancel(id)) {
-      // Not in this process's queue (interrupted, or owned by another worker): record it here.
-      await this.markCancelled(id, "cancelled");
-    }
+    const requested = await this.lifecycle.requestCancel(id, (e) => [this.audit.event(actor, "execution.cancel", "execution", id, { status: e.status }, { status: ExecutionStatus.CANCELLED })]);
+    if (isFinished(requested.status)) return requested;
     return this.waitFor(id, 30_000).catch(() => this.get(id));
   }
 
@@ -192,29 +141,9 @@ export class ExecutionService {
     return entries.map((e) => e.skipMessage ?? `${e.source} entry would run`).join("; ");
   }
 
-  /**
-   * Fails an execution that exited 0 but whose output broke the rules checked afterwards (the
-   * pre-publish answer): the reason is recorded on it and as the last line of its log.
-   */
-  async failAfterTheFact(id: string, error: string): Promise<void> {
-    const execution = await this.store.transaction(async (em) => {
-      const e = await em.findOneByOrFail(Execution, { id });
-      await em.insert(ExecutionLogLine, { executionId: id, seq: e.logLineCount + 1, stream: LogStream.SYSTEM, at: new Date(), text: error });
-      Object.assign(e, { status: ExecutionStatus.FAILED, error, logLineCount: e.logLineCount + 1 });
-      return em.save(e);
-    });
-    publishExecution(this.pubsub, execution);
-  }
-
-  /** Records the cancel of an execution that never started. */
-  async markCancelled(id: string, error = "cancelled before it started"): Promise<void> {
-    const execution = await this.store.transaction(async (em) => {
-      const e = await em.findOneBy(Execution, { id });
-      if (!e || isFinished(e.status)) return null;
-      Object.assign(e, { status: ExecutionStatus.CANCELLED, error, finishedAt: new Date() });
-      return em.save(e);
-    });
-    if (execution) publishExecution(this.pubsub, execution);
+  /** The pre-publish answer broke the rules checked after the hook exited 0: the execution fails with the reason. */
+  failAfterTheFact(id: string, error: string): Promise<void> {
+    return this.lifecycle.failAfterTheFact(id, error);
   }
 
   async get(id: string): Promise<Execution> {
@@ -288,59 +217,22 @@ export class ExecutionService {
     });
   }
 
-  /** Waits for each execution to finish, allowing each its timeout plus the kill grace. */
+  /** Waits for each execution to finish (or to fail for want of a runner). */
   waitForAll(executions: Execution[]): Promise<Execution[]> {
-    return Promise.all(executions.map((e) => this.waitFor(e.id, (e.timeoutSeconds + 60) * 1000)));
+    return Promise.all(executions.map((e) => this.waitFor(e.id, this.waitLimitMs(e))));
   }
 
-  /**
-   * Start-up: executions a crash or restart left QUEUED or RUNNING are failed with the reason, and
-   * the processes they left are ended: the process group each recorded, and any process that
-   * carries this store's HOOKD_STORE_ID and their execution id (one that was started but not yet
-   * recorded RUNNING with its group, or left its group). A run is first stored just after its
-   * process started (README, "When a run is stored"), so a crash in between leaves a hook with no
-   * record at all: its processes carry an execution id the store does not know, and are ended too.
-   * Processes of runs that finished are left alone (their groups were ended when they finished;
-   * a daemon that left its group on purpose is not hookd's to end at a restart).
-   */
-  async recoverInterrupted(): Promise<number> {
-    const stale = await this.store.manager.findBy(Execution, { status: In([ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]) });
-    const marked = findHookProcesses(this.storeMarker) ?? [];
-    for (const execution of stale) {
-      let killed = false;
-      // The recorded group by its HOOKD_EXECUTION_ID alone: hooks started before HOOKD_STORE_ID
-      // existed carry no store marker.
-      if (execution.pid !== null && (await groupRunsExecution(execution.pid, execution.id))) killed = await killProcessGroup(execution.pid).catch(() => false);
-      if (await endHookProcesses(marked.filter((p) => p.executionId === execution.id), this.storeMarker)) killed = true;
-      const was = execution.status === ExecutionStatus.RUNNING ? "running" : "queued";
-      Object.assign(execution, {
-        status: ExecutionStatus.FAILED,
-        error: `interrupted: hookd stopped while this execution was ${was}${killed ? "; its leftover process group was ended" : ""}`,
-        finishedAt: new Date(),
-        pid: null,
-      });
-      await this.store.transaction((em) => em.save(execution));
-      publishExecution(this.pubsub, execution);
-      this.logger.warn(`execution ${execution.id} (${execution.hook}) was ${was} when hookd stopped; marked FAILED`);
-    }
-    const ids = [...new Set(marked.map((p) => p.executionId))];
-    if (ids.length > 0) {
-      const known = new Set((await this.store.manager.find(Execution, { select: { id: true }, where: { id: In(ids) } })).map((e) => e.id));
-      for (const id of ids.filter((i) => !known.has(i))) {
-        const processes = marked.filter((p) => p.executionId === id);
-        await endHookProcesses(processes, this.storeMarker);
-        this.logger.warn(`a ${processes[0].hook ?? "hook"} run (execution ${id}) started just before hookd stopped and was never recorded; its processes were ended`);
-      }
-    }
-    return stale.length;
+  /** A blocking hook may wait its timeout for a runner, then run its timeout; a minute more for the rest. */
+  private waitLimitMs(e: Execution): number {
+    return (2 * e.timeoutSeconds + 60) * 1000;
   }
 
-  private fromEntry(entry: EffectiveHook, input: JsonObject, queue: string | null, context: RunContext): Partial<Execution> {
+  private fromEntry(entry: EffectiveHookEntry, input: JsonObject, queue: string | null, context: RunContext): Partial<Execution> {
     if (entry.willRun && context.skip) entry = Object.assign(Object.create(entry), { willRun: false, skipReason: context.skip.reason, skipMessage: context.skip.message });
     const runs = entry.willRun;
     return {
       id: uuidV7(),
-      waitingFor: runs ? (context.waitFor ?? null) : null,
+      waitingFor: null,
       hook: entry.hook,
       source: entry.source,
       mode: entry.mode,
@@ -364,6 +256,10 @@ export class ExecutionService {
       retryOfId: null,
       triggeredById: context.triggeredBy?.id ?? null,
       pid: null,
+      runnerId: null,
+      leaseExpiresAt: null,
+      deadlineAt: null,
+      cancelRequestedAt: null,
       logLineCount: 0,
       droppedBytes: 0,
       createdAt: new Date(),
@@ -374,6 +270,6 @@ export class ExecutionService {
 
   private copyConfiguration(e: Execution): Partial<Execution> {
     const { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, timeoutSeconds } = e;
-    return { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, timeoutSeconds, waitingFor: null, argv: null, output: null, exitCode: null, signal: null, error: null, skipReason: null, pid: null, logLineCount: 0, droppedBytes: 0, startedAt: null, finishedAt: null };
+    return { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, timeoutSeconds, waitingFor: null, argv: null, output: null, exitCode: null, signal: null, error: null, skipReason: null, pid: null, runnerId: null, leaseExpiresAt: null, deadlineAt: null, cancelRequestedAt: null, logLineCount: 0, droppedBytes: 0, startedAt: null, finishedAt: null };
   }
 }

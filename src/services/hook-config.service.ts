@@ -6,8 +6,7 @@ import { HookConfig } from "../entities/hook-config.entity.js";
 import { QueueHook, QueueHookMode } from "../entities/queue-hook.entity.js";
 import { Queue } from "../entities/queue.entity.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
-import { HookSource, SkipReason } from "../domain/effective-hooks.js";
-import { EffectiveHook } from "../schema/effective-hook.type.js";
+import { HookSource, SkipReason, type EffectiveHookEntry } from "../domain/effective-hooks.js";
 import { EntityCache } from "../store/entity-cache.js";
 import type { Store } from "../store/store.js";
 import { applyCommands, type CommandsInput } from "./hook-commands.js";
@@ -32,7 +31,7 @@ export class HookConfigService {
    * effective() resolutions: every hook run needs one, and they change only when the
    * configuration does.
    */
-  private readonly cache: EntityCache<EffectiveHook[]>;
+  private readonly cache: EntityCache<EffectiveHookEntry[]>;
 
   constructor(
     private readonly store: Store,
@@ -86,14 +85,14 @@ export class HookConfigService {
    * do not run are listed too, with the reason, so an administrator sees exactly why.
    * `executionServerId` names the client for *_CLIENT hooks (their OS picks the command).
    */
-  async effective(queueCode: string | null, hook: HookPoint, executionServerId: string | null = null): Promise<EffectiveHook[]> {
+  async effective(queueCode: string | null, hook: HookPoint, executionServerId: string | null = null): Promise<EffectiveHookEntry[]> {
     const key = `${queueCode ?? ""}\u0000${hook}\u0000${executionServerId ?? ""}`;
     const entries = await this.cache.get(key, () => this.resolve(queueCode, hook, executionServerId));
     // Copies: callers may adjust an entry for their run.
-    return entries.map((e) => Object.assign(new EffectiveHook(), e));
+    return entries.map((e) => ({ ...e }));
   }
 
-  private async resolve(queueCode: string | null, hook: HookPoint, executionServerId: string | null): Promise<EffectiveHook[]> {
+  private async resolve(queueCode: string | null, hook: HookPoint, executionServerId: string | null): Promise<EffectiveHookEntry[]> {
     const settings = await this.settings.get();
     const queue: Queue = queueCode === null ? await this.queues.getDefault() : await this.queues.get(queueCode);
     const workspace = await this.store.manager.findOneBy(HookConfig, { hook });
@@ -101,10 +100,9 @@ export class HookConfigService {
     const server = await this.resolveServer(hook, workspace, settings.defaultExecutionServerId, executionServerId);
     const overriding = queueHook?.enabled && queueHook.mode === QueueHookMode.OVERRIDE ? queueHook : null;
 
-    const entries: EffectiveHook[] = [];
+    const entries: EffectiveHookEntry[] = [];
     const base = (source: HookSource, configId: string, enabled: boolean, commands: HookCommands, timeout: number | null) => {
-      const entry = new EffectiveHook();
-      Object.assign(entry, {
+      const entry: EffectiveHookEntry = {
         hook,
         source,
         configId,
@@ -119,14 +117,14 @@ export class HookConfigService {
         willRun: true,
         skipReason: null,
         skipMessage: null,
-      });
+      };
       return entry;
     };
-    const skip = (entry: EffectiveHook, reason: SkipReason, message: string) => {
+    const skip = (entry: EffectiveHookEntry, reason: SkipReason, message: string) => {
       if (entry.willRun) Object.assign(entry, { willRun: false, skipReason: reason, skipMessage: message });
     };
     // First reason wins, most general first.
-    const check = (entry: EffectiveHook) => {
+    const check = (entry: EffectiveHookEntry) => {
       if (!settings.hooksEnabled) skip(entry, SkipReason.HOOKS_DISABLED, "hooks are disabled in the workspace settings");
       if (entry.source === HookSource.WORKSPACE && overriding) skip(entry, SkipReason.OVERRIDDEN, `overridden by the OVERRIDE entry of queue '${queue.code}'`);
       if (!entry.enabled) {

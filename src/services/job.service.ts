@@ -135,9 +135,9 @@ export class JobService {
 
     for (const hook of [HookPoint.PRE_SUBMIT_SERVER, HookPoint.PRE_SUBMIT_CLIENT]) {
       const ran = await this.runHooks(hook, job, true);
-      const failed = ran.find((e) => FAILED_RUN.includes(e.status) || e.waitingFor !== null);
+      const failed = ran.find((e) => FAILED_RUN.includes(e.status));
       if (failed) {
-        const why = failed.waitingFor !== null ? `it must run on ${failed.waitingFor}, which is not connected` : failed.error ?? failed.status;
+        const why = failed.error ?? failed.status;
         throw new DomainError("HOOK_FAILED", `${hookPointInfo(hook).dashed} refused the job: ${why} (execution ${failed.id})`);
       }
     }
@@ -256,13 +256,14 @@ export class JobService {
       if (!client) return [];
       const elevated = sources.clientUser !== null && isElevated(sources.clientUser.role);
       const context = elevated
-        ? { jobId: job.id, waitFor: this.servers.isLocal(client) ? undefined : `client '${client.name}' (${client.hostname}): it is not connected, and remote agents are not available yet` }
+        ? { jobId: job.id }
         : { jobId: job.id, skip: { reason: SkipReason.CLIENT_NOT_ELEVATED, message: `client hooks never run for a STANDARD user's client ('${client.name}' belongs to ${sources.clientUser?.email ?? "no user"})` } };
       executions = await this.executions.run(hook, jobPayload(hook, sources, elevated), sources.queue.code, context, client.id);
     } else {
       executions = await this.executions.run(hook, jobPayload(hook, sources, false), sources.queue.code, { jobId: job.id });
     }
-    return wait ? this.executions.waitForAll(executions.filter((e) => e.waitingFor === null)).then((done) => executions.map((e) => done.find((d) => d.id === e.id) ?? e)) : executions;
+    // A blocking hook whose runner is not connected waits for one at most its timeout, then fails.
+    return wait ? this.executions.waitForAll(executions) : executions;
   }
 
   private async sources(job: Job): Promise<JobPayloadSources> {

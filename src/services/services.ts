@@ -1,7 +1,7 @@
 import type { ExecutorConfig } from "../config.js";
+import type { ExecutionServer } from "../entities/execution-server.entity.js";
+import { ExecutionLifecycle } from "../executor/execution-lifecycle.service.js";
 import { EmbeddedExecutionQueue, type ExecutionQueue } from "../executor/execution-queue.js";
-import { HookExecutor } from "../executor/hook-executor.js";
-import { NodeSpawner, type Spawner } from "../executor/spawner.js";
 import type { Logger } from "../logger.js";
 import { InProcessPubSub, type PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
@@ -21,6 +21,10 @@ export interface Services {
   store: Store;
   pubsub: PubSub;
   executionQueue: ExecutionQueue;
+  /** The one writer of executions' status. */
+  lifecycle: ExecutionLifecycle;
+  /** Runners in this process (the embedded one, once started): who can take work at once. */
+  localRunners: Set<{ serves(server: ExecutionServer): boolean }>;
   settings: SettingsService;
   users: UserService;
   queues: QueueService;
@@ -36,13 +40,9 @@ export interface Services {
 export interface ServiceDeps {
   executor: ExecutorConfig;
   logger: Logger;
-  /** Marks this store's hook processes (storeMarker of the database path). */
-  storeMarker: string;
   /** Swappable infrastructure; the embedded defaults when left out. */
   pubsub?: PubSub;
-  /** Starts hook processes; Node's child_process when left out. */
-  spawner?: Spawner;
-  executionQueue?: (executor: HookExecutor, onCancelledWhileQueued: (id: string) => Promise<void>) => ExecutionQueue;
+  executionQueue?: ExecutionQueue;
 }
 
 export function createServices(store: Store, deps: ServiceDeps): Services {
@@ -51,12 +51,14 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
   const settings = new SettingsService(store, audit, pubsub);
   const queues = new QueueService(store, audit);
   const hookConfigs = new HookConfigService(store, settings, queues, audit);
-  const hookExecutor = new HookExecutor({ store, pubsub, spawner: deps.spawner ?? new NodeSpawner(), config: deps.executor, logger: deps.logger, storeMarker: deps.storeMarker });
-  // The queue reports cancels of not-yet-started executions back to the service that records them.
-  let executions: ExecutionService | undefined;
-  const onCancelled = (id: string) => executions!.markCancelled(id);
-  const executionQueue = deps.executionQueue?.(hookExecutor, onCancelled) ?? new EmbeddedExecutionQueue(store, hookExecutor, deps.executor.concurrency, deps.logger, onCancelled);
-  executions = new ExecutionService(store, hookConfigs, executionQueue, pubsub, deps.logger, audit, deps.storeMarker);
+  const executionQueue = deps.executionQueue ?? new EmbeddedExecutionQueue();
+  const localRunners = new Set<{ serves(server: ExecutionServer): boolean }>();
+  const lifecycle = new ExecutionLifecycle(store, pubsub, executionQueue, deps.logger, {
+    leaseMs: deps.executor.leaseMs,
+    killGraceMs: deps.executor.killGraceMs,
+    servedNow: (server) => server.online || [...localRunners].some((r) => r.serves(server)),
+  });
+  const executions = new ExecutionService(store, hookConfigs, lifecycle, pubsub, audit);
   const volumes = new VolumeService(store, audit);
   const executionServers = new ExecutionServerService(store);
   const jobs = new JobService(store, settings, queues, volumes, executionServers, executions, pubsub);
@@ -64,6 +66,8 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     store,
     pubsub,
     executionQueue,
+    lifecycle,
+    localRunners,
     settings,
     users: new UserService(store, audit, pubsub),
     queues,

@@ -13,7 +13,11 @@ export interface UpdateSettings {
   defaultExecutionServer?: string | null;
   auditRoles?: UserRole[];
   metadata?: MetadataInputFields;
+  scheduleToStartSeconds?: number;
 }
+
+/** The longest an execution may wait for a runner: 30 days. */
+export const MAX_SCHEDULE_TO_START_SECONDS = 30 * 24 * 3600;
 
 export class SettingsService {
   constructor(
@@ -32,11 +36,16 @@ export class SettingsService {
     if (input.auditRoles !== undefined && input.auditRoles.includes(UserRole.STANDARD)) {
       throw badInput("input.auditRoles", "STANDARD users may never audit hooks or read execution logs; allowed: ADMIN, EMPLOYEE");
     }
+    const limit = input.scheduleToStartSeconds;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > MAX_SCHEDULE_TO_START_SECONDS)) {
+      throw badInput("input.scheduleToStartSeconds", `must be a whole number of seconds from 1 to ${MAX_SCHEDULE_TO_START_SECONDS} (got ${limit})`);
+    }
     return this.store.transaction(async (em) => {
       const settings = (await em.findOneBy(WorkspaceSettings, { id: WorkspaceSettings.ID })) ?? new WorkspaceSettings();
       const before = snapshot(settings);
       if (input.hooksEnabled !== undefined) settings.hooksEnabled = input.hooksEnabled;
       if (input.auditRoles !== undefined) settings.auditRoles = [...new Set(input.auditRoles)];
+      if (limit !== undefined) settings.scheduleToStartSeconds = limit;
       applyMetadata("input.metadata", settings.metadata, input.metadata);
       if (input.defaultExecutionServer !== undefined) {
         if (input.defaultExecutionServer === null) {

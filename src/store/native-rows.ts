@@ -58,23 +58,31 @@ export class NativeRows {
     }
   }
 
-  /** Sets the given columns of the row with this primary key. */
-  update<T extends ObjectLiteral>(target: EntityClass<T>, id: string, set: Partial<T>): void {
+  /**
+   * Sets the given columns of the row with this primary key, where its columns in `expect` (if
+   * any) still hold those values. Returns how many rows changed (0 or 1).
+   */
+  update<T extends ObjectLiteral>(target: EntityClass<T>, id: string, set: Partial<T>, expect: Partial<T> = {}): number {
     const table = this.table(target);
     const names = Object.keys(set).filter((k) => set[k] !== undefined);
-    if (names.length === 0) return;
-    const key = names.join(",");
+    const conditions = Object.keys(expect).filter((k) => expect[k] !== undefined);
+    if (names.length === 0 && conditions.length === 0) return 0;
+    const key = `${names.join(",")}|${conditions.map((c) => (expect[c] === null ? `${c}:null` : c)).join(",")}`;
     let statement = table.updates.get(key);
     if (!statement) {
-      const columns = names.map((n) => {
-        const column = table.byProperty.get(n);
-        if (!column) throw new Error(`${table.metadata.name} has no column '${n}'`);
-        return quote(column.databaseName);
-      });
-      statement = this.db.prepare(`UPDATE ${quote(table.metadata.tableName)} SET ${columns.map((c) => `${c} = ?`).join(", ")} WHERE ${quote(table.metadata.primaryColumns[0].databaseName)} = ?`);
+      const column = (n: string) => {
+        const c = table.byProperty.get(n);
+        if (!c) throw new Error(`${table.metadata.name} has no column '${n}'`);
+        return quote(c.databaseName);
+      };
+      // With nothing to set, the id is set to itself: the statement still says whether the row matched.
+      const assignments = names.length > 0 ? names.map((n) => `${column(n)} = ?`) : [`${quote(table.metadata.primaryColumns[0].databaseName)} = ${quote(table.metadata.primaryColumns[0].databaseName)}`];
+      const where = [`${quote(table.metadata.primaryColumns[0].databaseName)} = ?`, ...conditions.map((c) => (expect[c] === null ? `${column(c)} IS NULL` : `${column(c)} = ?`))];
+      statement = this.db.prepare(`UPDATE ${quote(table.metadata.tableName)} SET ${assignments.join(", ")} WHERE ${where.join(" AND ")}`);
       table.updates.set(key, statement);
     }
-    statement.run(...names.map((n) => this.persistent(table.byProperty.get(n)!, set[n])), id);
+    const values = [...names.map((n) => this.persistent(table.byProperty.get(n)!, set[n])), id, ...conditions.filter((c) => expect[c] !== null).map((c) => this.persistent(table.byProperty.get(c)!, expect[c]))];
+    return (statement.run(...values) as { changes: number }).changes;
   }
 
   /** The entity with this primary key, hydrated as TypeORM would, or null. */

@@ -16,11 +16,25 @@ interface PendingWrite {
   reject(err: unknown): void;
 }
 
-/** One write of a hot-path batch (see Store.write). */
+/**
+ * One write of a hot-path batch (see Store.write). An update with `expect` applies only while the
+ * row still holds those values; when it does not, the whole batch fails with StaleWriteError.
+ */
 export type WriteOp =
   | { insert: EntityClass<ObjectLiteral>; rows: ObjectLiteral[] }
-  | { update: EntityClass<ObjectLiteral>; id: string; set: ObjectLiteral }
+  | { update: EntityClass<ObjectLiteral>; id: string; set: ObjectLiteral; expect?: ObjectLiteral }
   | { logLines: LogRow[] };
+
+/** A conditional update found the row changed (or gone): nothing of its batch was written. */
+export class StaleWriteError extends Error {
+  constructor(
+    readonly target: string,
+    readonly id: string,
+  ) {
+    super(`${target} ${id} was changed meanwhile (or does not exist)`);
+    this.name = "StaleWriteError";
+  }
+}
 
 /**
  * The one way to write to the database.
@@ -98,8 +112,9 @@ export class Store {
     this.nativeWrite ??= sqliteConnection(this.dataSource)!.transaction((batch: WriteOp[]) => {
       for (const op of batch) {
         if ("insert" in op) rows.insert(op.insert, op.rows);
-        else if ("update" in op) rows.update(op.update, op.id, op.set);
-        else if (op.logLines.length > 0) this.nativeLogInsert()!(op.logLines);
+        else if ("update" in op) {
+          if (rows.update(op.update, op.id, op.set, op.expect) === 0 && op.expect) throw new StaleWriteError(op.update.name, op.id);
+        } else if (op.logLines.length > 0) this.nativeLogInsert()!(op.logLines);
       }
     });
     return this.nativeWrite;
@@ -110,8 +125,10 @@ export class Store {
       for (const op of ops) {
         if ("insert" in op) {
           if (op.rows.length > 0) await em.insert(op.insert, op.rows);
-        } else if ("update" in op) await em.update(op.update, op.id, op.set);
-        else if (op.logLines.length > 0) await em.createQueryBuilder().insert().into("execution_log_line").values(op.logLines).updateEntity(false).execute();
+        } else if ("update" in op) {
+          const result = await em.update(op.update, { ...op.expect, id: op.id }, op.set);
+          if (op.expect && result.affected === 0) throw new StaleWriteError(op.update.name, op.id);
+        } else if (op.logLines.length > 0) await em.createQueryBuilder().insert().into("execution_log_line").values(op.logLines).updateEntity(false).execute();
       }
     });
   }

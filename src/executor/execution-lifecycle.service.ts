@@ -1,0 +1,394 @@
+import { In, LessThan } from "typeorm";
+import { conflict, notFound } from "../domain/errors.js";
+import { hookPointInfo } from "../domain/hook-points.js";
+import { AuditEvent } from "../entities/audit-event.entity.js";
+import { ExecutionLogLine, LogStream } from "../entities/execution-log-line.entity.js";
+import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
+import { Execution, ExecutionStatus, isFinished } from "../entities/execution.entity.js";
+import type { JsonObject } from "../entities/metadata.embedded.js";
+import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
+import type { Logger } from "../logger.js";
+import type { PubSub } from "../pubsub/pubsub.js";
+import { EntityCache } from "../store/entity-cache.js";
+import { StaleWriteError, type Store, type WriteOp } from "../store/store.js";
+import type { ExecutionLog } from "./execution-log.js";
+import type { ExecutionQueue } from "./execution-queue.js";
+
+// The life of an execution, and the only code that writes its status:
+//
+//   QUEUED ──claim──▶ RUNNING ──finish──▶ SUCCEEDED | FAILED | TIMED_OUT | CANCELLED
+//     │                  └─ lease expired / deadline passed ─▶ FAILED | TIMED_OUT
+//     └─ cancel ─▶ CANCELLED;  no runner in time ─▶ FAILED;  (created) SKIPPED
+//
+// A runner moves an execution on only while it holds its lease; every such write is
+// conditional on the status and holder the runner expects, so a runner that lost its lease
+// (or a second runner) cannot overwrite what happened meanwhile.
+
+/** How a runner reports the end of a run it held. */
+export interface RunOutcome {
+  status: ExecutionStatus.SUCCEEDED | ExecutionStatus.FAILED | ExecutionStatus.TIMED_OUT | ExecutionStatus.CANCELLED;
+  exitCode?: number | null;
+  signal?: string | null;
+  error?: string | null;
+  output?: JsonObject | null;
+}
+
+/** A new execution and the execution server it must run on (null: none could be resolved). */
+export interface NewExecution {
+  execution: Execution;
+  server: ExecutionServer | null;
+}
+
+export interface LifecycleOptions {
+  /** How long a claim or renewal holds an execution. */
+  leaseMs: number;
+  /** Between SIGTERM and SIGKILL on the runner's side: part of the deadline of a RUNNING execution. */
+  killGraceMs: number;
+  /** True when a runner for this server can take work now (this process's, or a connected one). */
+  servedNow(server: ExecutionServer): boolean;
+  now?: () => Date;
+}
+
+/** The answer to a lease renewal: what the runner must stop. */
+export interface Renewal {
+  /** No longer held by this runner (expired and recorded, or never held): stop them, their outcome is not wanted. */
+  lost: string[];
+  /** Still held, and a cancel was asked for: end them. */
+  cancel: string[];
+}
+
+const RUNNER_PREFIX = "hookd:";
+
+/** The runner id of a hookd's embedded runner for its own execution server. */
+export const embeddedRunnerId = (serverId: string) => `${RUNNER_PREFIX}${serverId}`;
+
+export function formatSeconds(s: number): string {
+  if (s >= 3600 && s % 3600 === 0) return `${s / 3600} h`;
+  if (s >= 60 && s % 60 === 0) return `${s / 60} min`;
+  return `${s} s`;
+}
+
+const clockTime = (d: Date) => `${d.toISOString().slice(11, 19)} UTC`;
+
+export class ExecutionLifecycle {
+  /**
+   * The executions this process created or holds, exactly as stored, so a transition can publish
+   * the whole row (waiters take it as it is) without reading it back. Entries leave when the
+   * execution finishes; a row another process changed is caught by the conditional writes.
+   */
+  private readonly known = new Map<string, Execution>();
+  private readonly settingsCache: EntityCache<WorkspaceSettings>;
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly store: Store,
+    private readonly pubsub: PubSub,
+    private readonly queue: ExecutionQueue,
+    private readonly logger: Logger,
+    private readonly options: LifecycleOptions,
+  ) {
+    this.settingsCache = new EntityCache(store, [WorkspaceSettings], 1);
+    this.now = options.now ?? (() => new Date());
+  }
+
+  // ---- creation ----
+
+  /**
+   * Stores new executions (QUEUED, or SKIPPED when they will not run) with `alsoStore` in one
+   * write, publishes them, and offers the QUEUED ones to the runners of their execution servers.
+   * Nothing runs before this resolves.
+   */
+  async create(items: NewExecution[], alsoStore: WriteOp[] = []): Promise<Execution[]> {
+    const now = this.now();
+    const queued = items.filter((i) => i.execution.status === ExecutionStatus.QUEUED);
+    const limit = queued.length > 0 ? (await this.settings()).scheduleToStartSeconds : 0;
+    for (const { execution, server } of queued) {
+      // Blocking hooks keep their caller waiting: they may wait for a runner only as long as they may run.
+      const wait = hookPointInfo(execution.hook).blocking ? execution.timeoutSeconds : limit;
+      execution.deadlineAt = new Date(now.getTime() + wait * 1000);
+      execution.waitingFor = server === null ? "no execution server" : this.options.servedNow(server) ? null : waitingText(server);
+      execution.executionServerId = server?.id ?? null;
+    }
+    const rows = items.map((i) => i.execution);
+    await this.store.write([{ insert: Execution, rows }, ...alsoStore]);
+    for (const e of rows) {
+      if (!isFinished(e.status)) this.known.set(e.id, e);
+      this.announce(e);
+    }
+    const byServer = new Map<string, string[]>();
+    for (const { execution } of queued) {
+      if (execution.executionServerId === null) continue;
+      const ids = byServer.get(execution.executionServerId) ?? [];
+      ids.push(execution.id);
+      byServer.set(execution.executionServerId, ids);
+    }
+    for (const [serverId, ids] of byServer) this.queue.offer(serverId, ids);
+    return rows;
+  }
+
+  // ---- the runner's side ----
+
+  /** Takes a QUEUED execution for `runnerId`: RUNNING, with a lease. Null when it is no longer QUEUED. */
+  async claim(id: string, runnerId: string): Promise<Execution | null> {
+    const row = this.known.get(id) ?? (await this.store.findById(Execution, id));
+    if (!row || row.status !== ExecutionStatus.QUEUED) return null;
+    const now = this.now();
+    const set = {
+      status: ExecutionStatus.RUNNING,
+      runnerId,
+      startedAt: now,
+      leaseExpiresAt: new Date(now.getTime() + this.options.leaseMs),
+      deadlineAt: new Date(now.getTime() + row.timeoutSeconds * 1000 + this.options.killGraceMs + this.options.leaseMs),
+      waitingFor: null,
+    };
+    if (!(await this.conditional(id, set, { status: ExecutionStatus.QUEUED }))) {
+      this.known.delete(id);
+      return null;
+    }
+    const running = Object.assign(new Execution(), row, set);
+    this.known.set(id, running);
+    this.announce(running);
+    return Object.assign(new Execution(), running);
+  }
+
+  /** The holder started the hook: its process group and argv, so a restart can end what is left. */
+  started(id: string, runnerId: string, fields: { pid: number | null; argv: string[] | null }): void {
+    const row = this.known.get(id);
+    if (row) Object.assign(row, fields);
+    this.store.write([{ update: Execution, id, set: fields, expect: { status: ExecutionStatus.RUNNING, runnerId } }]).catch((err) => {
+      if (!(err instanceof StaleWriteError)) this.logger.error(`could not record the start of execution ${id}`, err);
+    });
+  }
+
+  /** Extends the leases of what `runnerId` runs; says which it lost and which to cancel. */
+  async renew(runnerId: string, ids: string[]): Promise<Renewal> {
+    if (ids.length === 0) return { lost: [], cancel: [] };
+    const until = new Date(this.now().getTime() + this.options.leaseMs);
+    await this.store.transaction((em) =>
+      em.createQueryBuilder().update(Execution).set({ leaseExpiresAt: until }).where({ id: In(ids), runnerId, status: ExecutionStatus.RUNNING }).execute(),
+    );
+    const rows = await this.store.manager.find(Execution, { select: { id: true, status: true, runnerId: true, cancelRequestedAt: true }, where: { id: In(ids) } });
+    const held = rows.filter((r) => r.status === ExecutionStatus.RUNNING && r.runnerId === runnerId);
+    const heldIds = new Set(held.map((r) => r.id));
+    for (const r of held) {
+      const known = this.known.get(r.id);
+      if (known) known.leaseExpiresAt = until;
+    }
+    return { lost: ids.filter((id) => !heldIds.has(id)), cancel: held.filter((r) => r.cancelRequestedAt !== null).map((r) => r.id) };
+  }
+
+  /**
+   * The holder's outcome, stored with the last log lines in one write. Null when the runner no
+   * longer held it (the outcome is dropped: the record already says what happened).
+   */
+  async finish(id: string, runnerId: string, outcome: RunOutcome, log: ExecutionLog): Promise<Execution | null> {
+    if (outcome.status !== ExecutionStatus.SUCCEEDED && outcome.error) log.system(outcome.error);
+    const set = {
+      status: outcome.status,
+      exitCode: outcome.exitCode ?? null,
+      signal: outcome.signal ?? null,
+      error: outcome.error ?? null,
+      output: outcome.output ?? null,
+      finishedAt: this.now(),
+      logLineCount: log.seal(),
+      droppedBytes: log.dropped,
+      pid: null,
+      leaseExpiresAt: null,
+      deadlineAt: null,
+    };
+    let stored = true;
+    try {
+      // The count is what the store holds, also when a log write failed.
+      await log.close((lines) => {
+        set.logLineCount = lines;
+        return [{ update: Execution, id, set, expect: { status: ExecutionStatus.RUNNING, runnerId } }];
+      });
+    } catch (err) {
+      if (err instanceof StaleWriteError) {
+        this.known.delete(id);
+        this.logger.warn(`execution ${id}: runner ${runnerId} finished it (${outcome.status}) after losing its lease; the outcome was not stored`);
+        return null;
+      }
+      stored = false;
+      this.logger.error(`could not store the log of execution ${id}`, err);
+    }
+    const row = this.known.get(id) ?? (await this.store.findById(Execution, id).catch(() => null));
+    this.known.delete(id);
+    const finished = Object.assign(new Execution(), row ?? { id }, set);
+    this.announce(finished, stored);
+    return finished;
+  }
+
+  // ---- control ----
+
+  /**
+   * A cancel: a QUEUED execution is CANCELLED at once; for a RUNNING one the request is stored and
+   * its holder told, and the holder ends the hook and records CANCELLED.
+   */
+  async requestCancel(id: string, audit: (e: Execution) => AuditEvent[]): Promise<Execution> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await this.store.findById(Execution, id);
+      if (!current) throw notFound("execution", id);
+      if (isFinished(current.status)) throw conflict("id", `execution ${id} already finished: ${current.status}`);
+      const events = [{ insert: AuditEvent, rows: audit(current) }];
+      if (current.status === ExecutionStatus.QUEUED) {
+        const set = { status: ExecutionStatus.CANCELLED, error: "cancelled before it started", finishedAt: this.now(), deadlineAt: null, waitingFor: null };
+        if (!(await this.conditional(id, set, { status: ExecutionStatus.QUEUED }, events))) continue; // claimed meanwhile
+        this.known.delete(id);
+        const cancelled = Object.assign(current, set);
+        this.announce(cancelled, true);
+        this.queue.cancel(id);
+        return cancelled;
+      }
+      if (!(await this.conditional(id, { cancelRequestedAt: this.now() }, { status: ExecutionStatus.RUNNING, runnerId: current.runnerId }, events))) continue;
+      this.queue.cancel(id);
+      return current;
+    }
+    throw conflict("id", `execution ${id} kept changing; try again`);
+  }
+
+  /**
+   * Fails an execution that exited 0 but whose output broke the rules checked afterwards (the
+   * pre-publish answer): the reason is recorded on it and as the last line of its log.
+   */
+  async failAfterTheFact(id: string, error: string): Promise<void> {
+    const execution = await this.store.transaction(async (em) => {
+      const e = await em.findOneByOrFail(Execution, { id });
+      if (e.status !== ExecutionStatus.SUCCEEDED) return null;
+      await em.insert(ExecutionLogLine, { executionId: id, seq: e.logLineCount + 1, stream: LogStream.SYSTEM, at: this.now(), text: error });
+      Object.assign(e, { status: ExecutionStatus.FAILED, error, logLineCount: e.logLineCount + 1 });
+      return em.save(e);
+    });
+    if (execution) this.announce(execution);
+  }
+
+  // ---- recovery: what nobody will finish ----
+
+  /**
+   * A RUNNING execution that `runnerId` held when its process stopped (the runner's own restart):
+   * FAILED, saying whether its leftover processes were ended.
+   */
+  async interrupted(id: string, runnerId: string | null, leftoverEnded: boolean): Promise<boolean> {
+    const error = `interrupted: hookd stopped while this execution was running${leftoverEnded ? "; its leftover process group was ended" : ""}`;
+    return this.end(id, { status: ExecutionStatus.RUNNING, runnerId }, { status: ExecutionStatus.FAILED, error });
+  }
+
+  /** RUNNING executions whose holder stopped renewing: FAILED, the outcome unknown. Returns how many. */
+  async expireLeases(): Promise<number> {
+    const now = this.now();
+    const rows = await this.store.manager.find(Execution, { where: { status: ExecutionStatus.RUNNING, leaseExpiresAt: LessThan(now) } });
+    let n = 0;
+    for (const e of rows) {
+      const renewed = new Date(e.leaseExpiresAt!.getTime() - this.options.leaseMs);
+      const error = `runner ${await this.runnerName(e)} stopped renewing its lease at ${clockTime(renewed)}; the hook's outcome is unknown`;
+      if (await this.end(e.id, { status: ExecutionStatus.RUNNING, runnerId: e.runnerId, leaseExpiresAt: e.leaseExpiresAt }, { status: ExecutionStatus.FAILED, error })) {
+        this.logger.warn(`execution ${e.id} (${e.hook}): ${error}`);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Deadlines passed: QUEUED ones no runner took in time are FAILED; RUNNING ones whose runner
+   * renews its lease but did not end the hook in its timeout are TIMED_OUT here, and the runner
+   * is told to end them. Returns how many.
+   */
+  async expireDeadlines(): Promise<number> {
+    const now = this.now();
+    const rows = await this.store.manager.find(Execution, { where: { status: In([ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]), deadlineAt: LessThan(now) } });
+    let n = 0;
+    for (const e of rows) {
+      if (e.status === ExecutionStatus.QUEUED) {
+        const blocking = hookPointInfo(e.hook).blocking;
+        const waited = Math.round((e.deadlineAt!.getTime() - e.createdAt.getTime()) / 1000);
+        const error = `no runner for ${await this.serverName(e.executionServerId)} came online within ${formatSeconds(waited)}${blocking ? " (a blocking hook waits at most its timeout)" : ""}`;
+        if (await this.end(e.id, { status: ExecutionStatus.QUEUED }, { status: ExecutionStatus.FAILED, error })) {
+          this.queue.cancel(e.id);
+          n++;
+        }
+      } else {
+        const error = `timed out after ${formatSeconds(e.timeoutSeconds)}; runner ${await this.runnerName(e)} did not end it in time, so hookd recorded the timeout and told the runner to end its process group`;
+        if (await this.end(e.id, { status: ExecutionStatus.RUNNING, runnerId: e.runnerId }, { status: ExecutionStatus.TIMED_OUT, error })) {
+          this.queue.cancel(e.id);
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Moves an execution to a final status if it still is as `expect` says; the reason becomes its last log line. */
+  private async end(id: string, expect: Partial<Execution>, outcome: { status: ExecutionStatus; error: string }): Promise<boolean> {
+    const row = await this.store.findById(Execution, id);
+    if (!row) return false;
+    // Lines a holder stored while running are counted only when it finishes: count what is there.
+    const { last } = (await this.store.manager.createQueryBuilder(ExecutionLogLine, "l").select("MAX(l.seq)", "last").where("l.executionId = :id", { id }).getRawOne<{ last: number | null }>()) ?? { last: null };
+    const seq = Math.max(Number(last ?? 0), row.logLineCount) + 1;
+    const set = { ...outcome, finishedAt: this.now(), pid: null, leaseExpiresAt: null, deadlineAt: null, waitingFor: null, logLineCount: seq };
+    const line = { executionId: id, seq, stream: LogStream.SYSTEM, at: this.now(), text: outcome.error };
+    if (!(await this.conditional(id, set, expect, [{ logLines: [line] }]))) return false;
+    this.known.delete(id);
+    this.announce(Object.assign(row, set), true);
+    return true;
+  }
+
+  // ---- reads and helpers ----
+
+  /** An execution as this process knows it (its creator or holder), else from the store. */
+  async get(id: string): Promise<Execution | null> {
+    const known = this.known.get(id);
+    return known ? Object.assign(new Execution(), known) : this.store.findById(Execution, id);
+  }
+
+  private async conditional(id: string, set: Partial<Execution>, expect: Partial<Execution>, alsoStore: WriteOp[] = []): Promise<boolean> {
+    try {
+      await this.store.write([{ update: Execution, id, set, expect }, ...alsoStore]);
+      return true;
+    } catch (err) {
+      if (err instanceof StaleWriteError) return false;
+      throw err;
+    }
+  }
+
+  private settings(): Promise<WorkspaceSettings> {
+    return this.settingsCache.get("settings", async () => (await this.store.manager.findOneBy(WorkspaceSettings, { id: WorkspaceSettings.ID })) ?? new WorkspaceSettings());
+  }
+
+  private async serverName(id: string | null): Promise<string> {
+    if (id === null) return "no execution server";
+    const server = await this.store.manager.findOneBy(ExecutionServer, { id });
+    if (!server) return `execution server ${id}`;
+    return `${server.kind === ExecutionServerKind.CLIENT ? "client" : "execution server"} ${server.name}`;
+  }
+
+  private async runnerName(e: Execution): Promise<string> {
+    const id = e.runnerId;
+    if (id?.startsWith(RUNNER_PREFIX)) {
+      const server = await this.store.manager.findOneBy(ExecutionServer, { id: id.slice(RUNNER_PREFIX.length) });
+      if (server) return server.name;
+    }
+    return id ?? "(unknown)";
+  }
+
+  /** Publishes an execution's status to live readers; `stored`: `e` is exactly what the store holds. */
+  private announce(e: Execution, stored = true): void {
+    this.pubsub.publish("executionUpdated", e.id, {
+      id: e.id,
+      hook: e.hook,
+      queue: e.queue,
+      jobId: e.jobId,
+      publishId: e.publishId,
+      status: e.status,
+      exitCode: e.exitCode,
+      error: e.error,
+      ...(stored ? { stored: Object.assign(new Execution(), e) } : {}),
+    });
+  }
+}
+
+function waitingText(server: ExecutionServer): string {
+  return server.kind === ExecutionServerKind.CLIENT
+    ? `client '${server.name}' (${server.hostname}): it is not connected`
+    : `execution server '${server.name}' (${server.hostname}): no runner for it is online`;
+}

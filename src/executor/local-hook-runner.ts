@@ -1,0 +1,216 @@
+import { mkdtempSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { hookPointInfo, type HookPoint } from "../domain/hook-points.js";
+import type { OsName } from "../domain/os.js";
+import { ExecutionStatus } from "../entities/execution.entity.js";
+import type { JsonObject } from "../entities/metadata.embedded.js";
+import { buildArgv, CommandLineError } from "./command-line.js";
+import type { RunOutcome } from "./execution-lifecycle.service.js";
+import { jsonErrorPosition } from "./json-position.js";
+import { runProcess, type OutputStream, type RunOutcome as ProcessOutcome } from "./process-runner.js";
+import { inheritEnv, type Spawner } from "./spawner.js";
+
+/** What a runner needs to run one hook: the execution's snapshot, nothing from the store. */
+export interface HookSpec {
+  id: string;
+  hook: HookPoint;
+  command: string | null;
+  os: OsName | null;
+  input: JsonObject;
+  timeoutSeconds: number;
+  jobId: string | null;
+  publishId: string | null;
+}
+
+export interface LocalHookRunnerOptions {
+  spawner: Spawner;
+  /** Parent of this runner's private directory for input and output files. */
+  tempDir: string;
+  killGraceMs: number;
+  keepTempFiles: boolean;
+  /** The environment hooks inherit (the runner's own at start-up when left out). */
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+export interface RunHooks {
+  signal: AbortSignal;
+  onLine(stream: OutputStream, text: string, at: Date): void;
+  /** The process started (its group id) with this argv. */
+  onStart?(pid: number, argv: string[]): void;
+  /** The hook's processes are gone; its outcome is still being worked out. */
+  onExit?(): void;
+}
+
+/** Trailing stderr lines kept for the error message. */
+const STDERR_TAIL = 5;
+
+/**
+ * Runs hooks on this machine by SPEC §2: the input JSON in a private temp file, argv from the
+ * snapshot command line for this OS (no shell), the process in its own group with a timeout, and
+ * the outcome as data. It knows nothing of the store, so an agent on another machine runs hooks
+ * with exactly the same rules. Never throws for anything the hook does.
+ */
+export class LocalHookRunner {
+  private dir: string | null = null;
+  /** Frozen, so spawners may pack it once (inheritEnv). */
+  private readonly baseEnv: NodeJS.ProcessEnv;
+
+  constructor(private readonly options: LocalHookRunnerOptions) {
+    this.baseEnv = Object.freeze({ ...(options.baseEnv ?? process.env) });
+  }
+
+  async run(spec: HookSpec, hooks: RunHooks): Promise<RunOutcome & { argv: string[] | null }> {
+    const info = hookPointInfo(spec.hook);
+    const tail: string[] = [];
+    let files: string[] = [];
+    let argv: string[] | null = null;
+    try {
+      const inputPath = this.writePrivate(`${spec.id}.input.json`, JSON.stringify(spec.input, null, 2));
+      const outputPath = path.join(path.dirname(inputPath), `${spec.id}.output.json`);
+      files = info.hasOutput ? [inputPath, outputPath] : [inputPath];
+      try {
+        argv = buildArgv(spec.command ?? "", spec.os ?? "linux", { PATH_JSON_INPUT: inputPath, ...(info.hasOutput ? { PATH_JSON_OUTPUT: outputPath } : {}) });
+      } catch (err) {
+        if (!(err instanceof CommandLineError)) throw err;
+        return { argv, status: ExecutionStatus.FAILED, error: `invalid command line: ${err.message}` };
+      }
+      if (hooks.signal.aborted) return { argv, status: ExecutionStatus.CANCELLED, error: "cancelled before it started" };
+      const startArgv = argv;
+      const outcome = await runProcess({
+        spawner: this.options.spawner,
+        argv,
+        env: this.hookEnv(info.dashed, spec),
+        timeoutMs: spec.timeoutSeconds * 1000,
+        killGraceMs: this.options.killGraceMs,
+        signal: hooks.signal,
+        onLine: (line) => {
+          if (line.stream === "stderr") {
+            tail.push(line.text);
+            if (tail.length > STDERR_TAIL) tail.shift();
+          }
+          hooks.onLine(line.stream, line.text, line.at);
+        },
+        onSpawn: (pid) => hooks.onStart?.(pid, startArgv),
+      });
+      hooks.onExit?.();
+      const finish = outcomeOf(outcome, tail);
+      if (finish.status === ExecutionStatus.SUCCEEDED && info.hasOutput) return { argv, ...(await readOutput(outputPath, finish)) };
+      return { argv, ...finish };
+    } catch (err) {
+      // The runner's own failure (disk full, ...): the run must still end, saying why.
+      return { argv, status: ExecutionStatus.FAILED, error: `hookd could not run the hook: ${err instanceof Error ? err.message : String(err)}` };
+    } finally {
+      hooks.onExit?.();
+      if (!this.options.keepTempFiles) for (const file of files) removeQuietly(file);
+    }
+  }
+
+  /** Removes the private directory when nothing was kept in it. */
+  close(): void {
+    if (this.dir === null) return;
+    try {
+      rmdirSync(this.dir);
+    } catch {
+      // Files kept for debugging (or left by a hook) stay where they are.
+    }
+    this.dir = null;
+  }
+
+  /** The runner's environment plus the hook's own variables (SPEC §2), which win. */
+  private hookEnv(hook: string, spec: HookSpec): NodeJS.ProcessEnv {
+    const own: Record<string, string> = { HOOKD_HOOK: hook, HOOKD_EXECUTION_ID: spec.id };
+    if (spec.jobId) own.HOOKD_JOB_ID = spec.jobId;
+    if (spec.publishId) own.HOOKD_PUBLISH_ID = spec.publishId;
+    return inheritEnv(this.baseEnv, own);
+  }
+
+  /** A 0700 directory of this runner, made on first use (and again if a temp cleaner removed it). */
+  private writePrivate(name: string, content: string): string {
+    for (let attempt = 0; ; attempt++) {
+      this.dir ??= mkdtempSync(path.join(this.options.tempDir, "hookd-"));
+      const file = path.join(this.dir, name);
+      try {
+        writeFileSync(file, content, { mode: 0o600, flag: "wx" });
+        return file;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOENT" && attempt === 0) {
+          this.dir = null;
+          continue;
+        }
+        // The path says which disk is full or unwritable.
+        throw new Error(`cannot write the input file ${file}: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+function outcomeOf(outcome: ProcessOutcome, tail: string[]): RunOutcome {
+  const base = { exitCode: outcome.exitCode, signal: outcome.signal };
+  switch (outcome.kind) {
+    case "exited":
+      if (outcome.exitCode === 0) return { ...base, status: ExecutionStatus.SUCCEEDED, error: null };
+      return { ...base, status: ExecutionStatus.FAILED, error: withStderr(outcome.error ?? `exited with code ${outcome.exitCode}`, tail) };
+    case "signaled":
+    case "spawn-failed":
+    case "lost":
+      return { ...base, status: ExecutionStatus.FAILED, error: withStderr(outcome.error ?? "failed", tail) };
+    case "timed-out":
+      return { ...base, status: ExecutionStatus.TIMED_OUT, error: outcome.error };
+    case "cancelled":
+      return { ...base, status: ExecutionStatus.CANCELLED, error: outcome.error };
+  }
+}
+
+/** pre-publish answers through ${PATH_JSON_OUTPUT}: it must exist and be a JSON object. */
+async function readOutput(outputPath: string, finish: RunOutcome): Promise<RunOutcome> {
+  let text: string;
+  try {
+    text = await readFile(outputPath, "utf8");
+  } catch {
+    return { ...finish, status: ExecutionStatus.FAILED, error: "the hook exited 0 but wrote no output file at ${PATH_JSON_OUTPUT}" };
+  }
+  let output: unknown;
+  try {
+    output = JSON.parse(text);
+  } catch (err) {
+    return { ...finish, status: ExecutionStatus.FAILED, error: `the output file is not valid JSON: ${describeJsonError(text, err)}` };
+  }
+  if (output === null || typeof output !== "object" || Array.isArray(output)) {
+    return { ...finish, status: ExecutionStatus.FAILED, error: `the output file must hold a JSON object (got ${Array.isArray(output) ? "an array" : typeof output})` };
+  }
+  return { ...finish, output: output as JsonObject };
+}
+
+function removeQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return; // never written (the output file, usually)
+    try {
+      // The hook put a directory (or something odd) there.
+      rmSync(file, { force: true, recursive: true });
+    } catch {
+      // A hook that made its temp files undeletable must not fail the run.
+    }
+  }
+}
+
+/** The parser's complaint with where it happened (line, column, position), so a script author can find it. */
+function describeJsonError(text: string, err: unknown): string {
+  // Node's message may quote the whole text; keep what it says, not the quote.
+  const message = (err instanceof Error ? err.message : String(err)).split(/, "|\n/)[0].replace(/ in JSON at position \d+.*$/, "");
+  const position = jsonErrorPosition(text);
+  if (position === null) return message;
+  const before = text.slice(0, position);
+  const line = before.split("\n").length;
+  const column = position - before.lastIndexOf("\n");
+  return `${message} at line ${line}, column ${column} (position ${position})`;
+}
+
+/** "exited with code 2" plus the last stderr lines, which usually say why. */
+function withStderr(message: string, stderr: string[]): string {
+  const lines = stderr.filter((l) => l.trim() !== "");
+  return lines.length === 0 ? message : `${message}; last stderr: ${lines.join(" | ")}`;
+}
