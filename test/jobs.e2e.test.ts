@@ -252,9 +252,11 @@ describe("jobs and their hooks", () => {
       assert.equal(execution.hook, "POST_SUBMIT_CLIENT");
       assert.equal(execution.status, "QUEUED");
       assert.match(execution.waitingFor, /^client 'remote-ws' \(ws042\.studio\.example\): it is not connected/);
-      // A blocking client hook cannot wait for it: the submission is refused, saying why.
+      // A blocking client hook waits for it at most its timeout: then the submission is refused, saying why.
       await hookOn("PRE_SUBMIT_CLIENT");
-      expectError(await server.gql(SUBMIT, { input: job({ client: remote.id }) }), "HOOK_FAILED", /pre-submit-client refused the job: it must run on client 'remote-ws'/);
+      await server.ok(SET, { input: { hook: "PRE_SUBMIT_CLIENT", timeoutSeconds: 1 } });
+      expectError(await server.gql(SUBMIT, { input: job({ client: remote.id }) }), "HOOK_FAILED", /pre-submit-client refused the job: no runner for client remote-ws came online within 1 s/);
+      await server.ok(SET, { input: { hook: "PRE_SUBMIT_CLIENT", timeoutSeconds: null } });
     });
   });
 

@@ -244,7 +244,7 @@ describe("subscriptions: execution status", () => {
   });
   after(() => server.close());
 
-  test("executionUpdated reports each stored status of matching executions only (QUEUED when a run waits for a slot)", async () => {
+  test("executionUpdated reports each stored status of matching executions only: QUEUED, RUNNING, the outcome", async () => {
     await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: "/bin/sleep 0.2" } } });
     await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: "/bin/true" } } });
     const sub = subscribe<{ executionUpdated: { id: string; hook: string; status: string } }>(server.url, ADMIN_KEY, `subscription { executionUpdated(filter: { hook: POST_DONE_SERVER }) { id hook status exitCode error } }`);
@@ -255,8 +255,8 @@ describe("subscriptions: execution status", () => {
     await eventually(async () => sub.events.filter((e) => e.executionUpdated.status === "SUCCEEDED").length === 2, "both finish events");
     assert.ok(sub.events.every((e) => e.executionUpdated.hook === "POST_DONE_SERVER"));
     const statuses = (id: string) => sub.events.filter((e) => e.executionUpdated.id === id).map((e) => e.executionUpdated.status);
-    // The first starts at once and is stored RUNNING with its process; the second waits QUEUED.
-    assert.deepEqual(statuses(first.id), ["RUNNING", "SUCCEEDED"]);
+    // Every execution is stored QUEUED before a runner claims it; the second waits for the slot.
+    assert.deepEqual(statuses(first.id), ["QUEUED", "RUNNING", "SUCCEEDED"]);
     assert.deepEqual(statuses(second.id), ["QUEUED", "RUNNING", "SUCCEEDED"]);
     await sub.dispose();
   });
