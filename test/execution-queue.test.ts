@@ -7,7 +7,7 @@ import { AuditEvent } from "../src/entities/audit-event.entity.js";
 import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js";
 import { EmbeddedExecutionQueue } from "../src/executor/execution-queue.js";
 import { HookExecutor } from "../src/executor/hook-executor.js";
-import { NodeSpawner } from "../src/executor/spawner.js";
+import { ExecaSpawner } from "../src/executor/execa-spawner.js";
 import { silentLogger } from "../src/logger.js";
 import { InProcessPubSub } from "../src/pubsub/pubsub.js";
 import type { Store } from "../src/store/store.js";
@@ -32,10 +32,10 @@ describe("embedded execution queue: storing what it runs", () => {
     const executor = new HookExecutor({
       store,
       pubsub,
-      spawner: new NodeSpawner(),
+      spawner: new ExecaSpawner(),
       logger: silentLogger,
       storeMarker: "execution-queue-test",
-      config: { queue: "embedded", concurrency: 1, logCapBytes: 1 << 20, killGraceMs: 200, keepTempFiles: false, tempDir: dir, spawner: "node" },
+      config: { queue: "embedded", concurrency: 1, logCapBytes: 1 << 20, killGraceMs: 200, keepTempFiles: false, tempDir: dir, spawner: "execa" },
     });
     queue = new EmbeddedExecutionQueue(store, executor, 1, silentLogger, async () => undefined);
     await queue.init();

@@ -1,7 +1,8 @@
 import type { ExecutorConfig } from "../config.js";
 import { EmbeddedExecutionQueue, type ExecutionQueue } from "../executor/execution-queue.js";
 import { HookExecutor } from "../executor/hook-executor.js";
-import { NodeSpawner, type Spawner } from "../executor/spawner.js";
+import { ExecaSpawner } from "../executor/execa-spawner.js";
+import type { Spawner } from "../executor/spawner.js";
 import type { Logger } from "../logger.js";
 import { InProcessPubSub, type PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
@@ -51,7 +52,7 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
   const settings = new SettingsService(store, audit, pubsub);
   const queues = new QueueService(store, audit);
   const hookConfigs = new HookConfigService(store, settings, queues, audit);
-  const hookExecutor = new HookExecutor({ store, pubsub, spawner: deps.spawner ?? new NodeSpawner(), config: deps.executor, logger: deps.logger, storeMarker: deps.storeMarker });
+  const hookExecutor = new HookExecutor({ store, pubsub, spawner: deps.spawner ?? new ExecaSpawner(), config: deps.executor, logger: deps.logger, storeMarker: deps.storeMarker });
   // The queue reports cancels of not-yet-started executions back to the service that records them.
   let executions: ExecutionService | undefined;
   const onCancelled = (id: string) => executions!.markCancelled(id);
