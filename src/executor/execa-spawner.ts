@@ -21,19 +21,17 @@ export class ExecaSpawner implements Spawner {
         env: ownEnv(req.env),
         extendEnv: false,
         cwd: req.cwd,
-        detached: true,
+        // Its own process group (POSIX); on Windows detaching would give it a console of its own.
+        detached: process.platform !== "win32",
         stdin: "ignore",
         stdout: "pipe",
         stderr: "pipe",
         shell: false,
         windowsHide: true,
         buffer: false,
-        encoding: "buffer",
-        stripFinalNewline: false,
         reject: false,
         cleanup: false,
         forceKillAfterDelay: false,
-        verbose: "none",
       });
       let proc: Proc | null = null;
       // What execa reports once the process is gone: for a start that failed before a process
