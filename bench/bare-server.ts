@@ -9,7 +9,8 @@
 import http from "node:http";
 import { mkdtempSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { AddonSpawner, inheritEnv } from "../src/executor/spawner.js";
+import { AddonSpawner } from "../src/executor/addon-spawner.js";
+import { inheritEnv } from "../src/executor/spawner.js";
 
 const hooks = JSON.parse(process.env.BARE_HOOKS ?? "{}") as Record<string, string[]>;
 const spawner = new AddonSpawner();

@@ -1,22 +1,19 @@
 /*
  * hookd-spawn.node: starts hook processes from inside hookd (a Node-API addon).
  *
- * Why: Node 20's child_process.spawn forks the whole hookd process on Linux (milliseconds of
- * main-thread CPU per spawn, growing with the heap). The spawn helper (spawn-helper.c) avoids that
- * with vfork in a separate process, but every run then costs a frame each way and a second process
- * waking up. Here the same vfork + exec (vfork-exec.h) runs on a thread of hookd's own (the spawn
- * thread), and the children's pipes and pidfds sit in an epoll set of our own, which Node's event
- * loop (libuv) watches as one fd: everything that happened to any child during one loop iteration
- * reaches JavaScript in one call, without a hop. Measured in BENCHMARKS.md.
+ * Why: Node 20's child_process.spawn (and so execa) forks the whole hookd process on Linux, which
+ * costs main-thread CPU per spawn, growing with the heap. Here vfork + exec (vfork-exec.h) runs on
+ * a thread of hookd's own (the spawn thread), and the children's pipes and pidfds sit in an epoll
+ * set of our own, which Node's event loop (libuv) watches as one fd: everything that happened to
+ * any child during one loop iteration reaches JavaScript in one call. Measured in BENCHMARKS.md.
  *
  * Why a thread: vfork suspends the calling thread until the child has exec'd, and the child needs
- * a CPU for that. On hookd's main thread this wait was ~20% of the main thread's time with 16
- * hooks running on 2 cores (the child queued behind them for a CPU); the spawn thread waits
- * instead, and the main thread goes on serving requests. The thread only starts processes: it
- * hands each one's fds to the main thread (a queue and an eventfd in the epoll set), which does
- * all the watching, so nothing else is shared between the two.
+ * a CPU for that, which under load it queues for behind the running hooks (BENCHMARKS.md); the
+ * spawn thread waits instead, and the main thread goes on serving requests. The thread only
+ * starts processes: it hands each one's fds to the main thread (a queue and an eventfd in the
+ * epoll set), which does all the watching, so nothing else is shared between the two.
  *
- * JavaScript API (src/executor/spawner.ts, AddonSpawner):
+ * JavaScript API (src/executor/addon-spawner.ts, AddonSpawner):
  *   open(callback) -> instance: an epoll set, its libuv handle and a spawn thread; callback(events:
  *     Buffer) then receives the events of the children spawned through this instance, several per
  *     call.
@@ -25,7 +22,7 @@
  *     strings: argc + envc (+ 1 if hasCwd) NUL-terminated strings: argv..., "NAME=value"..., cwd.
  *   close(instance): no more spawns; the epoll set and the thread go once the starts queued and
  *     the children watched are done.
- * Events use the spawn helper's frame layout: u32 length-of-the-rest, u8 type, u32 id, then
+ * Events (spawn-events.h): u32 length-of-the-rest, u8 type, u32 id, then
  *   1 SPAWNED             i32 pid
  *   2 SPAWN_ERROR         i32 errno (positive): nothing was started
  *   3 STDOUT / 4 STDERR   the bytes (1..65536)
@@ -37,7 +34,7 @@
  * whoever awaits the start has its continuations run before output arrives); EXITED may come
  * before the EOFs (a grandchild holding a pipe). After EXITED and both EOFs the id is forgotten.
  *
- * Requires Linux 5.3+ for pidfd_open; loading fails otherwise and hookd uses the helper.
+ * Requires Linux 5.3+ for pidfd_open; loading fails otherwise, and HOOKD_SPAWNER=auto uses execa.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 6

@@ -1,7 +1,7 @@
 /*
- * The event frames both native spawners hand to hookd (src/executor/spawner.ts reads them): the
- * helper over its stdout, the addon in batches passed to a JavaScript callback. Every frame is
- *   u32 length-of-the-rest, u8 type, u32 id, then the payload by type (see spawn-helper.c);
+ * The event frames the spawn addon hands to hookd in batches passed to a JavaScript callback
+ * (src/executor/addon-spawner.ts reads them). Every frame is
+ *   u32 length-of-the-rest, u8 type, u32 id, then the payload by type (see spawn-addon.c);
  * all integers little-endian.
  */
 #ifndef HOOKD_SPAWN_EVENTS_H
@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 enum {
-	EV_SPAWNED = 1,     /* helper only: the addon's spawn() returns the pid */
-	EV_SPAWN_ERROR = 2, /* helper only */
+	EV_SPAWNED = 1,
+	EV_SPAWN_ERROR = 2,
 	EV_STDOUT = 3,
 	EV_STDERR = 4,
 	EV_EOF_STDOUT = 5,

@@ -1,13 +1,13 @@
 /*
- * Starting a hook process with vfork + exec: shared by the spawn helper (spawn-helper.c) and the
- * spawn addon (spawn-addon.c). Included once per program; everything here is static.
+ * Starting a hook process with vfork + exec, for the spawn addon (spawn-addon.c). Everything here
+ * is static.
  *
  * Why vfork: the child borrows the parent's memory until it execs, so starting one copies nothing,
  * like glibc's posix_spawn or Go's fork/exec, but without the stack mapping and file-action
- * bookkeeping posix_spawn does per call (measured: ~0.1 ms and nine system calls less per spawn on
- * a VM where each costs). Only the calling thread is suspended until the child execs or exits; the
- * child touches nothing but its own stack frames and the plan below, and makes only system calls,
- * so other threads of the parent (the addon lives in Node's) run on unharmed.
+ * bookkeeping posix_spawn does per call (BENCHMARKS.md). Only the calling thread is suspended
+ * until the child execs or exits; the child touches nothing but its own stack frames and the plan
+ * below, and makes only system calls, so other threads of the parent (the addon lives in Node's)
+ * run on unharmed.
  *
  * The child: leads its own process group; stdin /dev/null; stdout and stderr to the given pipes;
  * no other fds; the listed signals back to their default disposition; an empty signal mask.

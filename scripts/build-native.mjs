@@ -1,9 +1,8 @@
 #!/usr/bin/env node
-// Builds hookd's two native spawners, run by `npm run build` after tsc:
-//   native/spawn-addon.c  -> dist/native/hookd-spawn.node      (a Node-API addon; needs Node's headers)
-//   native/spawn-helper.c -> dist/native/hookd-spawn-helper    (a small program)
-// Both are optional: without a C compiler, without Node's headers, or if compiling fails, this
-// warns and exits 0, and hookd starts hooks through whichever of them was built, else Node's spawn.
+// Builds hookd's native spawner, run by `npm run build` after tsc:
+//   native/spawn-addon.c -> dist/native/hookd-spawn.node (a Node-API addon; needs Node's headers)
+// It is optional: without a C compiler, without Node's headers, or if compiling fails, this warns
+// and exits 0, and hookd starts hooks through execa.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -14,7 +13,7 @@ const native = join(root, "native");
 const out = join(root, "dist", "native");
 
 if (process.platform !== "linux") {
-  console.log(`build-native: the native spawners are Linux-only; skipped on ${process.platform} (hookd will use Node's spawn)`);
+  console.log(`build-native: the spawn addon is Linux-only; skipped on ${process.platform} (hookd will use execa)`);
   process.exit(0);
 }
 
@@ -68,29 +67,23 @@ function build({ what, sources, binary, flags, fallback }) {
   return true;
 }
 
-const shared = [join(native, "vfork-exec.h"), join(native, "spawn-events.h")];
-const helperBuilt = build({
-  what: "the spawn helper",
-  sources: [join(native, "spawn-helper.c"), ...shared],
-  binary: join(out, "hookd-spawn-helper"),
-  flags: [],
-  fallback: "hookd will use the spawn addon if it was built, else Node's spawn",
-});
 const headers = nodeHeaders();
 const addonBinary = join(out, "hookd-spawn.node");
+// Left over from versions that also built the spawn helper.
+rmSync(join(out, "hookd-spawn-helper"), { force: true });
 if (!headers) {
   rmSync(addonBinary, { force: true });
   console.warn(
     `build-native: warning: Node's C headers (node_api.h, uv.h) were not found next to ${process.execPath} ` +
-      `(or under npm_config_nodedir); the spawn addon was not built and hookd will use ${helperBuilt ? "the spawn helper" : "Node's spawn"}`,
+      "(or under npm_config_nodedir); the spawn addon was not built and hookd will use execa",
   );
 } else {
   build({
     what: "the spawn addon",
-    sources: [join(native, "spawn-addon.c"), ...shared],
+    sources: [join(native, "spawn-addon.c"), join(native, "vfork-exec.h"), join(native, "spawn-events.h")],
     binary: addonBinary,
     // Node-API symbols come from the node binary that loads the addon.
     flags: ["-shared", "-fPIC", "-fvisibility=hidden", `-I${headers}`],
-    fallback: `hookd will use ${helperBuilt ? "the spawn helper" : "Node's spawn"}`,
+    fallback: "hookd will use execa",
   });
 }

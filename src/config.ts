@@ -38,15 +38,19 @@ export interface ExecutorConfig {
   /** Parent of the per-execution temp directories. */
   tempDir: string;
   /**
-   * How hook processes are started: "addon" (a Node-API addon that spawns with vfork + exec from
-   * hookd itself: no copy of hookd's memory per run), "helper" (a small C process started once that
-   * does the same and relays over a pipe), "node" (Node's child_process, which forks hookd for every
-   * run), or "auto" (the first of these that works).
+   * How hook processes are started: "execa" (portable), "addon" (a Linux-only Node-API addon that
+   * spawns with vfork + exec instead of forking hookd), or "auto" (the addon where it works, else
+   * execa).
    */
   spawner: SpawnerKind;
 }
 
-export const SPAWNER_KINDS = ["auto", "addon", "helper", "node"] as const;
+export const SPAWNER_KINDS = ["auto", "addon", "execa"] as const;
+/** Values earlier versions took, with what to set now. */
+const REMOVED_SPAWNERS: Record<string, string> = {
+  node: "HOOKD_SPAWNER=node is now HOOKD_SPAWNER=execa (hooks start through execa)",
+  helper: "HOOKD_SPAWNER=helper: the spawn helper was removed; set HOOKD_SPAWNER=addon (the spawn addon), execa or auto",
+};
 export type SpawnerKind = (typeof SPAWNER_KINDS)[number];
 
 export class ConfigError extends Error {
@@ -129,8 +133,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     problems.push(`HOOKD_EXECUTION_QUEUE='${queue}' is not available in this version; the only execution queue is 'embedded' (unset HOOKD_EXECUTION_QUEUE)`);
   }
   const spawner = (env.HOOKD_SPAWNER?.trim() || "auto") as SpawnerKind;
-  if (!SPAWNER_KINDS.includes(spawner)) {
-    problems.push(`HOOKD_SPAWNER must be one of ${SPAWNER_KINDS.join(", ")} (got '${env.HOOKD_SPAWNER}'); 'auto' takes the spawn addon, else the spawn helper (both built by npm run build with a C compiler), else Node's child_process`);
+  if (Object.hasOwn(REMOVED_SPAWNERS, spawner)) {
+    problems.push(REMOVED_SPAWNERS[spawner]);
+  } else if (!SPAWNER_KINDS.includes(spawner)) {
+    problems.push(`HOOKD_SPAWNER must be one of ${SPAWNER_KINDS.join(", ")} (got '${env.HOOKD_SPAWNER}'); 'auto' takes the spawn addon (Linux, built by npm run build with a C compiler) where it works, else execa`);
   }
   const executor: ExecutorConfig = {
     queue: "embedded",

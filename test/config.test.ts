@@ -6,7 +6,7 @@ import { accessSync, chmodSync, constants, mkdtempSync, rmSync, writeFileSync } 
 import { ConfigError, defaultTempDir, loadConfig } from "../src/config.js";
 import { writeFile, rm } from "node:fs/promises";
 import { startSpawner } from "../src/executor/spawner-factory.js";
-import { defaultAddonPath, defaultHelperPath } from "../src/executor/spawner.js";
+import { defaultAddonPath } from "../src/executor/addon-spawner.js";
 import { silentLogger } from "../src/logger.js";
 
 test("defaults: 127.0.0.1:4000, ./data, SQLite file in it", () => {
@@ -79,52 +79,49 @@ test("every problem is reported at once, each saying what to set", () => {
   assert.throws(() => loadConfig({ PORT: "70000" }), /PORT must be a whole number from 0 to 65535 \(got '70000'\)/);
 });
 
-test("HOOKD_SPAWNER: auto by default, addon, helper or node on request, anything else says what to set", () => {
+test("HOOKD_SPAWNER: auto by default, addon or execa on request, the removed helper and node say what to set now, anything else says what to set", () => {
   assert.equal(loadConfig({}).executor.spawner, "auto");
-  assert.equal(loadConfig({ HOOKD_SPAWNER: "node" }).executor.spawner, "node");
-  assert.equal(loadConfig({ HOOKD_SPAWNER: " helper " }).executor.spawner, "helper");
-  assert.equal(loadConfig({ HOOKD_SPAWNER: "addon" }).executor.spawner, "addon");
-  assert.throws(() => loadConfig({ HOOKD_SPAWNER: "fork" }), /HOOKD_SPAWNER must be one of auto, addon, helper, node \(got 'fork'\)/);
+  assert.equal(loadConfig({ HOOKD_SPAWNER: "execa" }).executor.spawner, "execa");
+  assert.equal(loadConfig({ HOOKD_SPAWNER: " addon " }).executor.spawner, "addon");
+  assert.throws(() => loadConfig({ HOOKD_SPAWNER: "fork" }), /HOOKD_SPAWNER must be one of auto, addon, execa \(got 'fork'\); 'auto' takes the spawn addon .* else execa/);
+  assert.throws(() => loadConfig({ HOOKD_SPAWNER: "node" }), /HOOKD_SPAWNER=node is now HOOKD_SPAWNER=execa/);
+  assert.throws(() => loadConfig({ HOOKD_SPAWNER: "helper" }), /HOOKD_SPAWNER=helper: the spawn helper was removed; set HOOKD_SPAWNER=addon \(the spawn addon\), execa or auto/);
 });
 
-test("a native spawner asked for but not built stops start-up with what to do; auto falls back and says so", async () => {
-  const missing = { addon: path.join(tmpdir(), `no-such-addon-${process.pid}.node`), helper: path.join(tmpdir(), `no-such-helper-${process.pid}`) };
-  const built = { addon: defaultAddonPath(), helper: defaultHelperPath() };
-  await assert.rejects(startSpawner("helper", silentLogger, missing), /HOOKD_SPAWNER=helper: the spawn helper .*no-such-helper.* was not built; install a C compiler \(cc\) and run npm run build, or set HOOKD_SPAWNER=node or auto/);
-  await assert.rejects(startSpawner("addon", silentLogger, missing), /HOOKD_SPAWNER=addon: the spawn addon .*no-such-addon.* was not built; install a C compiler \(cc\) and run npm run build \(Node's C headers are needed too\), or set HOOKD_SPAWNER=helper, node or auto/);
+test("the spawn addon asked for but not built stops start-up with what to do; auto falls back to execa and says so", async () => {
+  const missing = { addon: path.join(tmpdir(), `no-such-addon-${process.pid}.node`) };
+  const built = { addon: defaultAddonPath() };
+  await assert.rejects(startSpawner("addon", silentLogger, missing), /HOOKD_SPAWNER=addon: the spawn addon .*no-such-addon.* was not built; install a C compiler \(cc\) and Node's C headers and run npm run build, or set HOOKD_SPAWNER=execa or auto/);
 
-  const start = async (paths: typeof missing) => {
+  const start = async (kind: "auto" | "execa", paths: typeof missing) => {
     const said: Array<[string, string]> = [];
     const logger = { ...silentLogger, info: (m: string) => said.push(["info", m]), warn: (m: string) => said.push(["warn", m]) };
-    const spawner = await startSpawner("auto", logger, paths);
+    const spawner = await startSpawner(kind, logger, paths);
     await spawner.destroy();
     return { kind: spawner.kind, said };
   };
-  // Nothing built: Node's spawn, said as information (a build without a compiler is allowed).
-  const none = await start(missing);
-  assert.equal(none.kind, "node");
+  // Not built: execa, said as information (a build without a compiler is allowed).
+  const none = await start("auto", missing);
+  assert.equal(none.kind, "execa");
   assert.equal(none.said.length, 1);
   assert.equal(none.said[0][0], "info");
-  assert.match(none.said[0][1], /hooks start through Node's child_process, which forks hookd for every run \(the spawn addon .*no-such-addon.* was not built; the spawn helper .*no-such-helper.* was not built/);
-  // Only the helper built.
-  const helper = await start({ ...missing, helper: built.helper });
-  assert.equal(helper.kind, "helper");
-  assert.deepEqual(helper.said.map(([level]) => level), ["info"]);
-  assert.match(helper.said[0][1], /hooks start through the spawn helper \(the spawn addon .*no-such-addon.* was not built\)/);
+  assert.match(none.said[0][1], /hooks start through execa \(the spawn addon .*no-such-addon.* was not built; npm run build with a C compiler builds it\)/);
+  // execa asked for: execa, even where the addon is built, said nothing about.
+  assert.deepEqual(await start("execa", built), { kind: "execa", said: [] });
   // An addon that is there but cannot load is a problem worth a warning; HOOKD_SPAWNER=addon stops.
   const broken = path.join(tmpdir(), `broken-addon-${process.pid}.node`);
   await writeFile(broken, "not a shared object");
   try {
-    const fallback = await start({ addon: broken, helper: built.helper });
-    assert.equal(fallback.kind, "helper");
+    const fallback = await start("auto", { addon: broken });
+    assert.equal(fallback.kind, "execa");
     assert.deepEqual(fallback.said.map(([level]) => level), ["warn"]);
-    assert.match(fallback.said[0][1], /hooks start through the spawn helper \(the spawn addon .*broken-addon.* could not be loaded: /);
-    await assert.rejects(startSpawner("addon", silentLogger, { addon: broken, helper: built.helper }), /HOOKD_SPAWNER=addon: the spawn addon .*broken-addon.* could not be loaded: .*; set HOOKD_SPAWNER=helper, node or auto/);
+    assert.match(fallback.said[0][1], /hooks start through execa \(the spawn addon .*broken-addon.* could not be loaded: /);
+    await assert.rejects(startSpawner("addon", silentLogger, { addon: broken }), /HOOKD_SPAWNER=addon: the spawn addon .*broken-addon.* could not be loaded: .*; set HOOKD_SPAWNER=execa or auto/);
   } finally {
     await rm(broken, { force: true });
   }
   // What npm run build makes: the addon, said nothing about.
-  const best = await start(built);
+  const best = await start("auto", built);
   assert.equal(best.kind, "addon", "npm run build built the addon");
   assert.deepEqual(best.said, []);
 });

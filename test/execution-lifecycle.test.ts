@@ -13,7 +13,7 @@ import { embeddedRunnerId, ExecutionLifecycle } from "../src/executor/execution-
 import { ExecutionLog } from "../src/executor/execution-log.js";
 import { EmbeddedExecutionQueue } from "../src/executor/execution-queue.js";
 import { LocalHookRunner } from "../src/executor/local-hook-runner.js";
-import { NodeSpawner } from "../src/executor/spawner.js";
+import { ExecaSpawner } from "../src/executor/execa-spawner.js";
 import { silentLogger } from "../src/logger.js";
 import { InProcessPubSub } from "../src/pubsub/pubsub.js";
 import type { Store } from "../src/store/store.js";
@@ -193,7 +193,7 @@ describe("embedded runner: where hooks run", () => {
     other = await servers.save(servers.create({ name: "render-b", hostname: "render-b", os: "linux", kind: ExecutionServerKind.SERVER, online: false, labels: [] }));
     await store.manager.save(new WorkspaceSettings());
     lifecycle = new ExecutionLifecycle(store, pubsub, queue, silentLogger, { leaseMs: 30_000, killGraceMs: 200, servedNow: (s) => runner.serves(s) });
-    const hooks = new LocalHookRunner({ spawner: new NodeSpawner(), tempDir: dir, killGraceMs: 200, keepTempFiles: false });
+    const hooks = new LocalHookRunner({ spawner: new ExecaSpawner(), tempDir: dir, killGraceMs: 200, keepTempFiles: false });
     runner = new EmbeddedRunner(self, lifecycle, queue, store, pubsub, hooks, silentLogger, { concurrency: 1, leaseMs: 30_000, pollMs: 60_000, logCapBytes: 1 << 20 });
     await runner.init();
   });

@@ -5,25 +5,12 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  AddonSpawner,
-  defaultAddonPath,
-  defaultHelperPath,
-  HelperSpawner,
-  NodeSpawner,
-  inheritEnv,
-  type ExitStatus,
-  type SpawnRequest,
-  type Spawner,
-} from "../src/executor/spawner.js";
-import { exists } from "./helpers/processes.js";
+import { AddonSpawner, defaultAddonPath } from "../src/executor/addon-spawner.js";
+import { ExecaSpawner } from "../src/executor/execa-spawner.js";
+import { inheritEnv, type ExitStatus, type SpawnRequest, type Spawner } from "../src/executor/spawner.js";
 
-// Runs real processes through all three spawners: they must behave the same.
+// Runs real processes through both spawners: they must behave the same.
 
-const helperPath = defaultHelperPath();
-const helperSkip = existsSync(helperPath)
-  ? false
-  : `the spawn helper ${helperPath} was not built (run \`npm run build\` with a C compiler installed)`;
 const addonPath = defaultAddonPath();
 const addonSkip = existsSync(addonPath)
   ? false
@@ -91,7 +78,7 @@ before(async () => {
   await writeFile(join(dir, "bin1", "myhook"), "#!/bin/sh\necho \"found $0 $1\"\n", { mode: 0o755 });
   await writeFile(join(dir, "bin2", "twice"), "#!/bin/sh\necho not executable\n", { mode: 0o644 });
   await writeFile(join(dir, "bin3", "twice"), "#!/bin/sh\necho from bin3\n", { mode: 0o755 });
-  // the environment the helper inherits: must not reach hooks
+  // hookd's own environment: must not reach hooks
   process.env.HOOKD_SPAWNER_TEST_LEAK = "leaked";
 });
 after(async () => {
@@ -100,8 +87,7 @@ after(async () => {
 });
 
 const kinds: Array<{ kind: string; make: () => Spawner; skip: string | false }> = [
-  { kind: "node", make: () => new NodeSpawner(), skip: false },
-  { kind: "helper", make: () => new HelperSpawner(helperPath), skip: helperSkip },
+  { kind: "execa", make: () => new ExecaSpawner(), skip: false },
   { kind: "addon", make: () => new AddonSpawner(addonPath), skip: addonSkip },
 ];
 
@@ -125,10 +111,10 @@ for (const { kind, make, skip } of kinds) {
       assert.deepEqual(r.closed, { code: 0, signal: null });
     });
 
-    test("a leader that leaves nothing behind is reported with an empty group (native) or unknown (node)", async () => {
+    test("a leader that leaves nothing behind is reported with an empty group (addon) or unknown (execa)", async () => {
       const r = await run(spawner, { argv: ["/bin/sh", "-c", "/bin/true; echo done"] });
       assert.deepEqual(r.exited, { code: 0, signal: null });
-      assert.equal(r.groupEmpty, kind === "node" ? undefined : true);
+      assert.equal(r.groupEmpty, kind === "execa" ? undefined : true);
     });
 
     test("binary, non-UTF-8 bytes arrive intact", async () => {
@@ -254,16 +240,16 @@ for (const { kind, make, skip } of kinds) {
       assert.equal(cat.stdout.length, 0);
       const link = await run(spawner, { argv: ["/bin/readlink", "/proc/self/fd/0"] });
       assert.equal(link.stdout.toString(), "/dev/null\n");
-      // ls opens the directory as fd 3 itself. Node's spawn passes on whatever hookd inherited
-      // without close-on-exec (a test harness may do that); the native spawners close those too.
-      const inherited = kind === "node" ? await inheritableFds() : new Set<string>();
+      // ls opens the directory as fd 3 itself. Node's spawn (under execa) passes on whatever hookd
+      // inherited without close-on-exec (a test harness may do that); the addon closes those too.
+      const inherited = kind === "execa" ? await inheritableFds() : new Set<string>();
       const fds = await run(spawner, { argv: ["/bin/ls", "/proc/self/fd"] });
       assert.deepEqual(fds.stdout.toString().split("\n").filter((fd) => fd && !inherited.has(fd)), ["0", "1", "2", "3"]);
       const status = await run(spawner, { argv: ["/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"] });
       const [blocked, ignored] = status.stdout.toString().trim().split("\n").map((line) => BigInt(`0x${line.split("\t")[1]}`));
       assert.equal(blocked, 0n);
-      // Nothing ignored: not hookd's SIGPIPE, and (unlike glibc's posix_spawn, which the helper
-      // used before) not glibc's internal signals 32 and 33 either.
+      // Nothing ignored: not hookd's SIGPIPE, and (unlike glibc's posix_spawn) not glibc's internal
+      // signals 32 and 33 either.
       assert.equal(ignored, 0n, `SigIgn ${ignored.toString(16)}`);
     });
 
@@ -302,71 +288,15 @@ for (const { kind, make, skip } of kinds) {
   });
 }
 
-describe("helper spawner lifecycle", { skip: helperSkip }, () => {
-  test("init() names the missing binary", async () => {
-    const spawner = new HelperSpawner(join(dir, "no-helper"));
-    await assert.rejects(spawner.init(), /no-helper is missing.*npm run build.*C compiler/);
-  });
-
-  test("destroy() ends the helper", async () => {
-    const spawner = new HelperSpawner(helperPath);
-    await spawner.init();
-    const pid = spawner.helperPid!;
-    assert.ok(pid > 0 && exists(pid));
-    await spawner.destroy();
-    assert.ok(!exists(pid), "the helper is gone (and reaped)");
-    await assert.rejects(spawner.spawn({ argv: ["/bin/true"], env: baseEnv }), /destroyed/);
-  });
-
-  test("a dead helper fails its running processes clearly and the next spawn starts a new one", async () => {
-    const logged: string[] = [];
-    const spawner = new HelperSpawner(helperPath, { error: (msg) => logged.push(msg) });
-    await spawner.init();
-    try {
-      const first = spawner.helperPid!;
-      const proc = await spawner.spawn({ argv: ["/bin/sleep", "30"], env: baseEnv });
-      process.kill(first, "SIGKILL");
-      await assert.rejects(proc.exited, /the spawn helper exited \(code null signal SIGKILL\)/);
-      await assert.rejects(proc.closed, /the spawn helper exited/);
-      assert.equal(logged.length, 1);
-      assert.match(logged[0], /a new helper starts on the next spawn/);
-      // the orphan still runs in its own group: clean it up
-      process.kill(-proc.pid, "SIGKILL");
-
-      const r = await run(spawner, { argv: ["/bin/echo", "again"] });
-      assert.equal(r.stdout.toString(), "again\n");
-      assert.notEqual(spawner.helperPid, first);
-    } finally {
-      await spawner.destroy();
-    }
-  });
-
-  test("an idle helper does not keep hookd's event loop alive", async () => {
-    // A child Node process that starts a helper, runs one hook, and never calls destroy().
-    const spawnerUrl = new URL("../src/executor/spawner.js", import.meta.url).href;
-    const code = `
-      const { HelperSpawner } = await import(${JSON.stringify(spawnerUrl)});
-      const s = new HelperSpawner(${JSON.stringify(helperPath)});
-      const p = await s.spawn({ argv: ["/bin/echo", "hi"], env: { PATH: "/bin" } });
-      p.onStdout = (c) => process.stdout.write(c);
-      await p.closed;`;
-    const node = new NodeSpawner();
-    const r = await run(node, { argv: [process.execPath, "--input-type=module", "-e", code], env: { PATH: process.env.PATH } });
-    assert.equal(r.stderr.toString(), "");
-    assert.equal(r.stdout.toString(), "hi\n");
-    assert.deepEqual(r.exited, { code: 0, signal: null });
-  });
-});
-
 describe("addon spawner lifecycle", { skip: addonSkip }, () => {
   /** Runs `body` (an ES module body with AddonSpawner and `addonPath` in scope) in a fresh Node. */
   async function inChildNode(body: string): Promise<RunResult> {
-    const spawnerUrl = new URL("../src/executor/spawner.js", import.meta.url).href;
+    const spawnerUrl = new URL("../src/executor/addon-spawner.js", import.meta.url).href;
     const code = `
       const { AddonSpawner } = await import(${JSON.stringify(spawnerUrl)});
       const addonPath = ${JSON.stringify(addonPath)};
       ${body}`;
-    return run(new NodeSpawner(), { argv: [process.execPath, "--input-type=module", "-e", code], env: { PATH: process.env.PATH } });
+    return run(new ExecaSpawner(), { argv: [process.execPath, "--input-type=module", "-e", code], env: { PATH: process.env.PATH } });
   }
 
   test("init() names a missing addon", async () => {

@@ -1,69 +1,47 @@
 import { existsSync } from "node:fs";
 import type { SpawnerKind } from "../config.js";
 import type { Logger } from "../logger.js";
-import { AddonSpawner, defaultAddonPath, defaultHelperPath, HelperSpawner, NodeSpawner, type Spawner } from "./spawner.js";
+import { AddonSpawner, defaultAddonPath } from "./addon-spawner.js";
+import { ExecaSpawner } from "./execa-spawner.js";
+import type { Spawner } from "./spawner.js";
 
 export interface SpawnerPaths {
   addon: string;
-  helper: string;
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
- * The spawner the configuration asks for, started. "addon" and "helper" fail at start-up when they
- * cannot work (rather than quietly running slower); "auto" takes the first that works of addon,
- * helper and Node's spawn, and says why when it passes one over.
+ * The spawner the configuration asks for, started. "addon" fails at start-up when it cannot work
+ * (rather than quietly running slower); "auto" takes the addon where it works, else execa, and
+ * says why it passed the addon over.
  */
-export async function startSpawner(
-  kind: SpawnerKind,
-  logger: Logger,
-  paths: SpawnerPaths = { addon: defaultAddonPath(), helper: defaultHelperPath() },
-): Promise<Spawner> {
-  const linux = process.platform === "linux";
-  const build = "install a C compiler (cc) and run npm run build";
-  if (kind === "node") return started(new NodeSpawner());
+export async function startSpawner(kind: SpawnerKind, logger: Logger, paths: SpawnerPaths = { addon: defaultAddonPath() }): Promise<Spawner> {
+  if (kind === "execa") return started(new ExecaSpawner(logger));
 
-  const passedOver: string[] = [];
+  const linux = process.platform === "linux";
+  let why: string;
   // Not built is a build choice (info); built but failing to start is a problem (warn).
   let failed = false;
-  const say = (msg: string) => (failed ? logger.warn(msg) : logger.info(msg));
-  if (kind === "addon" || kind === "auto") {
-    if (!linux || !existsSync(paths.addon)) {
-      const why = !linux ? `runs on Linux only (this is ${process.platform})` : `${paths.addon} was not built`;
-      if (kind === "addon") throw new Error(`HOOKD_SPAWNER=addon: the spawn addon ${why}; ${linux ? `${build} (Node's C headers are needed too), or ` : ""}set HOOKD_SPAWNER=helper, node or auto`);
-      passedOver.push(`the spawn addon ${why}`);
-    } else {
-      const spawner = new AddonSpawner(paths.addon);
-      try {
-        return await started(spawner);
-      } catch (err) {
-        if (kind === "addon") throw new Error(`HOOKD_SPAWNER=addon: ${message(err)}; set HOOKD_SPAWNER=helper, node or auto`);
-        passedOver.push(message(err));
-        failed = true;
-      }
+  if (!linux || !existsSync(paths.addon)) {
+    why = !linux ? `the spawn addon runs on Linux only (this is ${process.platform})` : `the spawn addon ${paths.addon} was not built`;
+    if (kind === "addon") {
+      const build = linux ? "install a C compiler (cc) and Node's C headers and run npm run build, or " : "";
+      throw new Error(`HOOKD_SPAWNER=addon: ${why}; ${build}set HOOKD_SPAWNER=execa or auto`);
+    }
+  } else {
+    try {
+      return await started(new AddonSpawner(paths.addon));
+    } catch (err) {
+      if (kind === "addon") throw new Error(`HOOKD_SPAWNER=addon: ${message(err)}; set HOOKD_SPAWNER=execa or auto`);
+      why = message(err);
+      failed = true;
     }
   }
-  if (kind === "helper" || kind === "auto") {
-    if (!linux || !existsSync(paths.helper)) {
-      const why = !linux ? `runs on Linux only (this is ${process.platform})` : `${paths.helper} was not built`;
-      if (kind === "helper") throw new Error(`HOOKD_SPAWNER=helper: the spawn helper ${why}; ${linux ? `${build}, or ` : ""}set HOOKD_SPAWNER=node or auto`);
-      passedOver.push(`the spawn helper ${why}`);
-    } else {
-      const spawner = new HelperSpawner(paths.helper, logger);
-      try {
-        const ready = await started(spawner);
-        if (passedOver.length) say(`hooks start through the spawn helper (${passedOver.join("; ")})`);
-        return ready;
-      } catch (err) {
-        if (kind === "helper") throw new Error(`HOOKD_SPAWNER=helper: the spawn helper ${paths.helper} could not start: ${message(err)}`);
-        passedOver.push(`the spawn helper ${paths.helper} could not start (${message(err)})`);
-        failed = true;
-      }
-    }
-  }
-  say(`hooks start through Node's child_process, which forks hookd for every run (${passedOver.join("; ")}; npm run build with a C compiler builds the native spawners)`);
-  return started(new NodeSpawner());
+  const say = `hooks start through execa (${why}${linux && !failed ? "; npm run build with a C compiler builds it" : ""})`;
+  if (failed) logger.warn(say);
+  else logger.info(say);
+  return started(new ExecaSpawner(logger));
 }
 
 async function started(spawner: Spawner): Promise<Spawner> {
