@@ -1,5 +1,6 @@
 import { Initial1763800000000 } from "./1763800000000-initial.js";
 import { WorkflowAndAudit1795363320632 } from "./1795363320632-workflow-and-audit.js";
+import { UserClientMetadataJobSettings1796158820098 } from "./1796158820098-user-client-metadata-job-settings.js";
 
 // In order; each runs once, recorded in the "migrations" table.
-export const MIGRATIONS = [Initial1763800000000, WorkflowAndAudit1795363320632];
+export const MIGRATIONS = [Initial1763800000000, WorkflowAndAudit1795363320632, UserClientMetadataJobSettings1796158820098];
