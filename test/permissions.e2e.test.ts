@@ -74,6 +74,7 @@ const TABLE: Record<string, Op> = {
   "Mutation.removeQueueHook": { rule: "ADMIN", doc: () => ({ query: `mutation { removeQueueHook(queue: "ghost", hook: POST_DONE_SERVER) { id } }` }) },
   "Mutation.updateSettings": { rule: "ADMIN", doc: () => ({ query: `mutation { updateSettings(input: { hooksEnabled: true }) { hooksEnabled } }` }) },
   "Mutation.createUser": { rule: "ADMIN", doc: () => ({ query: `mutation { createUser(input: { email: "u-${u()}@example.com", role: STANDARD }) { id } }` }) },
+  "Mutation.updateUser": { rule: "ADMIN", doc: () => ({ query: `mutation { updateUser(id: "${GHOST}", input: { metadata: { external: { a: 1 } } }) { id } }` }) },
   "Mutation.createVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { createVolume(input: { code: "v-${u()}" }) { id } }` }) },
   "Mutation.updateVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { updateVolume(code: "ghost", input: { name: "x" }) { id } }` }) },
   "Mutation.deleteVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { deleteVolume(code: "ghost") { id } }` }) },
