@@ -21,11 +21,12 @@ export interface JobPayloadSources {
 }
 
 /**
- * Dates in the original's form: `YYYY-MM-DDTHH:MM:SS.ffffff`, UTC, with no `Z` (the original's
- * Python API parses only that form, with or without the fraction).
+ * Dates in the original's form: `YYYY-MM-DDTHH:MM:SS`, UTC, with no `Z` and no fraction. The
+ * original's Python API turns only `...SS` or `...SS.mmm` into a datetime; whole seconds are what
+ * its own examples show.
  */
 export function originalDate(date: Date): string {
-  return `${date.toISOString().slice(0, 19)}.${String(date.getUTCMilliseconds()).padStart(3, "0")}000`;
+  return date.toISOString().slice(0, 19);
 }
 
 /** The job status in the JSON, in the original's words; GraphQL keeps its own enum. */
