@@ -31,8 +31,8 @@ describe("the JSON hooks receive", () => {
 
   const captured = (hook: string): any[] =>
     readdirSync(out)
-      .filter((f) => f.startsWith(hook + "."))
-      .sort((a, b) => Number(a.split(".")[1]) - Number(b.split(".")[1]))
+      .filter((f) => f.startsWith(hook + ".") && f.endsWith(".json"))
+      .sort()
       .map((f) => JSON.parse(readFileSync(path.join(out, f), "utf8")));
   const ofJob = async (hook: string, jobId: string, n = 1) => {
     const all = await eventually(async () => {
@@ -56,8 +56,10 @@ describe("the JSON hooks receive", () => {
 import json, os, shutil, sys
 src = sys.argv[1]
 hook = json.load(open(src))["hook"]
-n = len([f for f in os.listdir(${JSON.stringify(out)}) if f.startswith(hook + ".")])
-shutil.copyfile(src, os.path.join(${JSON.stringify(out)}, "%s.%d.json" % (hook, n)))
+# Named by execution id (time-ordered), written aside and renamed: a reader never sees half a file.
+dst = os.path.join(${JSON.stringify(out)}, "%s.%s.json" % (hook, os.environ["HOOKD_EXECUTION_ID"]))
+shutil.copyfile(src, dst + ".tmp")
+os.rename(dst + ".tmp", dst)
 if hook == "pre-publish-server":
     d = json.load(open(src))
     files = [{"id": f["id"], "ident": f["filename"], "can_publish": True, "path": "volume=projects/incoming/" + f["filename"],

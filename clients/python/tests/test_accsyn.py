@@ -27,8 +27,10 @@ SCRIPT = r'''#!%s
 import json, os, sys
 d = json.load(open(sys.argv[1]))
 out = os.environ.get("OUT") or %r
-n = len([f for f in os.listdir(out) if f.startswith(d["hook"] + ".")])
-json.dump(d, open(os.path.join(out, "%%s.%%d.json" %% (d["hook"], n)), "w"))
+# Named by execution id (time-ordered), written aside and renamed: a reader never sees half a file.
+dst = os.path.join(out, "%%s.%%s.json" %% (d["hook"], os.environ["HOOKD_EXECUTION_ID"]))
+json.dump(d, open(dst + ".tmp", "w"))
+os.rename(dst + ".tmp", dst)
 if d["hook"] == "pre-publish-server":
     files = []
     for f in d["files"]:
@@ -68,7 +70,7 @@ class AccsynTest(unittest.TestCase):
         cls.hookd.stop()
 
     def inputs(self, hook):
-        names = sorted((f for f in os.listdir(self.out) if f.startswith(hook + ".")), key=lambda f: int(f.split(".")[1]))
+        names = sorted(f for f in os.listdir(self.out) if f.startswith(hook + ".") and f.endswith(".json"))
         out = []
         for name in names:
             with open(os.path.join(self.out, name)) as f:
