@@ -94,6 +94,13 @@ function publishSample(hook: HookPoint.PRE_PUBLISH_SERVER | HookPoint.PUBLISH_SE
     ingestEntry(sent[0], { id: sent[0].id, ident: "sq010_sh020 comp v003", can_publish: true, path: "volume=projects/moon/sq010/sh020/comp/v003" }, entry(sent[0], "/mnt/projects/moon/sq010/sh020/comp/v003", "sq010_sh020 comp v003"), submitted(String(sent[0].id)), "Projects"),
     ingestEntry(sent[1], { id: sent[1].id, ident: "notes", can_publish: true, path: "volume=projects/moon/sq010/sh020/comp/v003/notes.txt" }, entry(sent[1], "/mnt/projects/moon/sq010/sh020/comp/v003/notes.txt", "notes"), submitted(String(sent[1].id)), "Projects"),
   ];
+  // The upload job as submitPublish creates it: one task per entry, to its destination.
+  const taskOf = (e: JsonObject) => ({
+    source: { path: String(e.filename), volume: null, volume_hr: null, relative_path: null },
+    destination: { path: String(e.path), volume: VOLUME_ID, volume_hr: "projects", relative_path: String(e.path).replace("/mnt/projects/", "") },
+    size: Number(e.size),
+  });
+  Object.assign(s.job, { code: "publish_sq010_sh020_comp_v003_and_1_more", name: "publish sq010_sh020_comp_v003 and 1 more", engine: "publish", tasks: files.map(taskOf), size: files.reduce((n, f) => n + Number(f.size), 0), publishId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d" });
   return { ...publishServerPayload(publishPayload(hook, { ...base, files }), jobPayload(hook, s, false)), version };
 }
 

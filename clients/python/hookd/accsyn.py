@@ -8,7 +8,8 @@ and forms (``source_hr``, ``created`` as a datetime, job statuses ``waiting``/``
 ``done``/``failed``). What hookd cannot do (shares, file operations, deliveries, ...) raises
 AccsynException saying it is not supported by hookd; nothing is ignored silently.
 
-Standard library only (Python 3.8+). The call-by-call mapping is in clients/python/README.md.
+Standard library only (Python 3.8+). The call-by-call mapping is in the repository README
+("hookd.accsyn"); the JSON hooks receive is in docs/hook-payloads.md.
 """
 
 import copy
