@@ -233,6 +233,24 @@ if hook == "pre-publish-server":
     assert.equal((await server.ok(`query($id: ID!) { job(id: $id) { status } }`, { id: submitJob.id })).job.status, "DONE");
   });
 
+  test("a job's own publish-server that fails fails the job, saying why; retried and reported DONE again, it runs again", async () => {
+    const SET = `mutation($input: SetHookConfigInput!) { setHookConfig(input: $input) { hook } }`;
+    const { hookConfig } = await server.ok(`{ hookConfig(hook: PUBLISH_SERVER) { commands { linux } } }`);
+    await server.ok(SET, { input: { hook: "PUBLISH_SERVER", commands: { linux: "/bin/false ${PATH_JSON_INPUT}" } } });
+    try {
+      const { submitJob } = await server.ok(SUBMIT, { input: job({ name: "failing own publish", hooks: [{ when: "publish-server", data: { files: [] } }] }) }, vendor.key);
+      const failed = (await server.ok(STATUS, { id: submitJob.id, status: "DONE" }, vendor.key)).updateJobStatus;
+      assert.equal(failed.status, "FAILED");
+      assert.match(failed.message, /^publish-server failed: exited with code 1/);
+      await server.ok(SET, { input: { hook: "PUBLISH_SERVER", commands: { linux: hookConfig.commands.linux } } });
+      assert.equal((await server.ok(`mutation($id: ID!) { retryJob(id: $id) { status } }`, { id: submitJob.id }, vendor.key)).retryJob.status, "RUNNING");
+      assert.equal((await server.ok(STATUS, { id: submitJob.id, status: "DONE" }, vendor.key)).updateJobStatus.status, "DONE");
+      assert.ok(captured("publish-server").some((c) => c.id === submitJob.id), "publish-server ran again");
+    } finally {
+      await server.ok(SET, { input: { hook: "PUBLISH_SERVER", commands: { linux: hookConfig.commands.linux } } });
+    }
+  });
+
   test("the sample payload of a test run has, for every hook point, exactly the keys a real payload of that kind has", () => {
     const keys = (o: any) => Object.keys(o).sort();
     for (const hook of HOOK_POINTS) {
