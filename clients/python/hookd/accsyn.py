@@ -200,13 +200,16 @@ class Session(object):
     (port 4000 by default), else http://127.0.0.1:4000/graphql. The key is ``api_key``, else
     $HOOKD_API_KEY, else $ACCSYN_API_KEY. ``username`` (or $ACCSYN_API_USER), when given, must be
     the key's user. ``workspace`` is accepted and not needed (hookd serves one workspace).
-    ``proxy`` is an HTTP proxy URL; ``verbose`` prints each call to stderr; ``timeout`` is
-    seconds per call.
+    ``proxy`` is an HTTP proxy URL; ``verbose`` prints each call to stderr (or appends it to
+    ``path_logfile``; ``pretty_json`` indents it); ``timeout`` is seconds per call;
+    ``connect_timeout`` is accepted (the one ``timeout`` covers connecting too).
     """
 
     def __init__(self, workspace=None, username=None, api_key=None, hostname=None, port=None, proxy=None, verbose=False, pretty_json=False, path_logfile=None, timeout=None, connect_timeout=None, domain=None):
         self._workspace = workspace or domain or os.environ.get("ACCSYN_WORKSPACE")
         self._verbose = verbose
+        self._logfile = path_logfile
+        self._pretty = pretty_json
         self._last_message = None
         url = os.environ.get("HOOKD_URL")
         if not url:
@@ -244,7 +247,12 @@ class Session(object):
 
     def _query(self, document, variables=None):
         if self._verbose:
-            sys.stderr.write("hookd.accsyn: %s %s\n" % (" ".join(document.split())[:200], json.dumps(variables or {})[:500]))
+            line = "hookd.accsyn: %s %s\n" % (" ".join(document.split())[:200], json.dumps(variables or {}, indent=2 if self._pretty else None)[:2000])
+            if self._logfile:
+                with open(self._logfile, "a") as f:
+                    f.write(line)
+            else:
+                sys.stderr.write(line)
         try:
             return self._bridge.query(document, variables)
         except HookdError as err:

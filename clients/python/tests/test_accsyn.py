@@ -112,6 +112,10 @@ class AccsynTest(unittest.TestCase):
                 Session()
             os.environ["HOOKD_API_KEY"] = KEY
             self.assertEqual(Session().username, "admin@localhost")
+            log = os.path.join(self.hookd.dir, "api.log")
+            Session(verbose=True, path_logfile=log).find("queue")
+            with open(log) as f:
+                self.assertIn("hookd.accsyn: { queues {", f.read())
         finally:
             os.environ.clear()
             os.environ.update(old)
