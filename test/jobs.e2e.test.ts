@@ -10,7 +10,7 @@ const PY = "/usr/bin/python3";
 const SET = `mutation($input: SetHookConfigInput!) { setHookConfig(input: $input) { hook } }`;
 const SUBMIT = `mutation($input: SubmitJobInput!) { submitJob(input: $input) { id code name status size source sourceHr destination destinationHr engine tasks queue { code } user { email } } }`;
 const STATUS = `mutation($id: ID!, $status: JobStatus!, $message: String) { updateJobStatus(id: $id, status: $status, message: $message) { id status failCount message } }`;
-const JOB_FIELDS = ["hook", "id", "code", "name", "version", "status", "created", "size", "user", "user_hr", "queue", "queue_hr", "source", "source_hr", "destination", "destination_hr", "engine", "engine_hr", "tasks", "clients", "metadata"];
+const JOB_FIELDS = ["hook", "id", "code", "name", "version", "status", "created", "size", "user", "user_hr", "queue", "queue_hr", "source", "source_hr", "destination", "destination_hr", "engine", "engine_hr", "tasks", "clients", "metadata", "settings"];
 
 describe("jobs and their hooks", () => {
   let server: TestServer;
@@ -87,8 +87,8 @@ describe("jobs and their hooks", () => {
     assert.equal(input.code, "moonshot_delivery");
     assert.equal(input.name, "Moonshot delivery");
     assert.match(input.version, /^\d+\.\d+\.\d+/);
-    assert.equal(input.status, "submitted");
-    assert.ok(!Number.isNaN(Date.parse(input.created)));
+    assert.equal(input.status, "waiting");
+    assert.match(input.created, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
     assert.equal(input.size, 3_000_001_200);
     assert.equal(input.user, me.id);
     assert.equal(input.user_hr, "admin@localhost");
@@ -101,15 +101,17 @@ describe("jobs and their hooks", () => {
     assert.equal(input.engine, "default");
     assert.equal(input.engine_hr, "default");
     assert.deepEqual(input.tasks, {
-      "1": {
+      "0": {
         source: { path: "/Users/vendor/out/moonshot.tif", volume: null, volume_hr: null, relative_path: null },
         destination: { path: "/mnt/projects/moon/incoming/moonshot.tif", volume: volume.id, volume_hr: "projects", relative_path: "moon/incoming/moonshot.tif" },
         size: 3_000_000_000,
+        metadata: {},
       },
-      "2": {
+      "1": {
         source: { path: "/Users/vendor/out/notes.txt", volume: null, volume_hr: null, relative_path: null },
         destination: { path: "/mnt/projects/moon/incoming/notes.txt", volume: volume.id, volume_hr: "projects", relative_path: "moon/incoming/notes.txt" },
         size: 1200,
+        metadata: {},
       },
     });
     assert.deepEqual(input.metadata, {

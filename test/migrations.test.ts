@@ -36,3 +36,31 @@ test("the migrations build exactly the schema the entities describe, in WAL mode
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the user/client metadata and job settings migration keeps existing rows, with empty metadata, settings and hooks", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "hookd-migrations-"));
+  try {
+    const config = loadConfig({ HOOKD_DATA_DIR: dir });
+    const { MIGRATIONS } = await import("../src/migrations/index.js");
+    const before = new DataSource({ ...dataSourceOptions(config), migrations: MIGRATIONS.slice(0, 2) });
+    await before.initialize();
+    await before.runMigrations();
+    await before.query(`INSERT INTO "user" ("id", "email", "role") VALUES ('u1', 'old@example.com', 'STANDARD')`);
+    await before.query(`INSERT INTO "execution_server" ("id", "name", "hostname", "os", "kind", "ownerId", "online", "labels") VALUES ('c1', 'ws', 'ws', 'mac', 'CLIENT', 'u1', 0, '[]')`);
+    await before.query(`INSERT INTO "queue" ("id", "code", "name", "priority", "isDefault", "status", "metadataInternal", "metadataExternal") VALUES ('q1', 'default', 'default', 500, 1, 'WAITING', '{}', '{}')`);
+    await before.query(`INSERT INTO "job" ("id", "code", "name", "queueId", "status", "createdAt", "userId", "source", "sourceHr", "destination", "destinationHr", "engine", "tasks", "size", "failCount", "updatedAt", "metadataExternal", "metadataInternal")
+      VALUES ('j1', 'old_job', 'old job', 'q1', 'DONE', '2026-01-01 00:00:00', 'u1', 'user:u1', 'old@example.com', 'user:u1', 'old@example.com', 'default', '[]', 0, 0, '2026-01-01 00:00:00', '{"a":1}', '{}')`);
+    await before.destroy();
+
+    const store = await openStore(config);
+    const [user] = await store.dataSource.query(`SELECT "email", "metadataExternal", "metadataInternal" FROM "user"`);
+    assert.deepEqual(user, { email: "old@example.com", metadataExternal: "{}", metadataInternal: "{}" });
+    const [client] = await store.dataSource.query(`SELECT "ownerId", "metadataExternal", "metadataInternal" FROM "execution_server"`);
+    assert.deepEqual(client, { ownerId: "u1", metadataExternal: "{}", metadataInternal: "{}" });
+    const [job] = await store.dataSource.query(`SELECT "code", "metadataExternal", "settings", "hooks" FROM "job"`);
+    assert.deepEqual(job, { code: "old_job", metadataExternal: '{"a":1}', settings: "{}", hooks: "[]" });
+    await store.dataSource.destroy();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -74,6 +74,7 @@ const TABLE: Record<string, Op> = {
   "Mutation.removeQueueHook": { rule: "ADMIN", doc: () => ({ query: `mutation { removeQueueHook(queue: "ghost", hook: POST_DONE_SERVER) { id } }` }) },
   "Mutation.updateSettings": { rule: "ADMIN", doc: () => ({ query: `mutation { updateSettings(input: { hooksEnabled: true }) { hooksEnabled } }` }) },
   "Mutation.createUser": { rule: "ADMIN", doc: () => ({ query: `mutation { createUser(input: { email: "u-${u()}@example.com", role: STANDARD }) { id } }` }) },
+  "Mutation.updateUser": { rule: "ADMIN", doc: () => ({ query: `mutation { updateUser(id: "${GHOST}", input: { metadata: { external: { a: 1 } } }) { id } }` }) },
   "Mutation.createVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { createVolume(input: { code: "v-${u()}" }) { id } }` }) },
   "Mutation.updateVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { updateVolume(code: "ghost", input: { name: "x" }) { id } }` }) },
   "Mutation.deleteVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { deleteVolume(code: "ghost") { id } }` }) },
@@ -178,12 +179,16 @@ describe("internal metadata never reaches a STANDARD user", () => {
     await server.ok(`mutation($m: JSONObject) { createVolume(input: { code: "projects", paths: { linux: "/mnt/p" }, metadata: { internal: $m } }) { id } }`, { m: internal });
     const vendor = await server.user("vendor@example.com", "STANDARD");
     const job = (await server.ok(`mutation($m: JSONObject) { submitJob(input: { name: "j", source: "user:vendor@example.com", destination: "volume:projects", tasks: [{ source: "/a", destination: "volume=projects/x", size: 1 }], metadata: { internal: $m } }) { id } }`, { m: internal }, vendor.key)).submitJob;
+    await server.ok(`mutation($id: ID!, $m: JSONObject) { updateUser(id: $id, input: { metadata: { internal: $m } }) { id } }`, { id: vendor.id, m: internal });
+    await server.ok(`mutation($m: JSONObject) { registerClient(input: { name: "ws", hostname: "vendor-ws", os: "mac", metadata: { internal: $m } }) { id } }`, { m: internal }, vendor.key);
 
     for (const query of [
       `{ settings { metadata { internal } } }`,
       `{ queues { metadata { internal } } }`,
       `{ volumes { metadata { internal } } }`,
       `query($id: ID!) { job(id: $id) { metadata { internal } } }`,
+      `{ me { metadata { internal } } }`,
+      `query($id: ID!) { job(id: $id) { user { metadata { internal } } } }`,
     ]) {
       const res = await server.gql(query, { id: job.id }, vendor.key);
       assert.equal(res.errors?.[0].extensions?.code, "FORBIDDEN", query);
@@ -191,7 +196,7 @@ describe("internal metadata never reaches a STANDARD user", () => {
     }
     // Everything a STANDARD user may read, in one go: the secret appears nowhere.
     const everything = await server.gql(
-      `query($id: ID!) { me { email apiKeys { prefix } } settings { hooksEnabled auditRoles metadata { external } } queues { code metadata { external } }
+      `query($id: ID!) { me { email apiKeys { prefix } metadata { external } } settings { hooksEnabled auditRoles metadata { external } } queues { code metadata { external } }
         volumes { code metadata { external } } jobs { nodes { id code tasks metadata { external } queue { code } } } job(id: $id) { tasks source destination } }`,
       { id: job.id },
       vendor.key,

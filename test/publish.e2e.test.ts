@@ -119,7 +119,7 @@ describe("the publish workflow with the example hooks", () => {
     assert.deepEqual(publish.executions.map((e: any) => [e.hook, e.status]), [["PRE_PUBLISH_SERVER", "SUCCEEDED"], ["PUBLISH_SERVER", "SUCCEEDED"]]);
     const ingestInput = publish.executions[1].input;
     assert.equal(ingestInput.hook, "publish-server");
-    assert.deepEqual(ingestInput.metadata, { vendor: "interpost" });
+    assert.deepEqual(ingestInput.metadata, { internal: {}, external: { vendor: "interpost" } });
     const [entry] = ingestInput.files;
     const volumeId = (await server.ok(`{ volume(code: "projects") { id } }`)).volume.id;
     assert.deepEqual(

@@ -1,6 +1,7 @@
 import { Field, ID, ObjectType, registerEnumType } from "type-graphql";
 import { Column, CreateDateColumn, Entity, ManyToOne, PrimaryGeneratedColumn, type Relation } from "typeorm";
 import type { OsName } from "../domain/os.js";
+import { MetadataPair } from "./metadata.embedded.js";
 import type { User } from "./user.entity.js";
 
 export enum ExecutionServerKind {
@@ -51,6 +52,10 @@ export class ExecutionServer {
   @Field(() => [String])
   @Column({ type: "simple-json" })
   labels: string[] = [];
+
+  @Field(() => MetadataPair, { description: "The machine's own metadata; hooks get it aggregated over the workspace's as clients[].metadata." })
+  @Column(() => MetadataPair, { prefix: "metadata" })
+  metadata: MetadataPair = new MetadataPair();
 
   @Field()
   @CreateDateColumn()

@@ -1,7 +1,8 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { Column, Entity, Index, ManyToOne, PrimaryColumn, type Relation } from "typeorm";
-import { MetadataPair } from "./metadata.embedded.js";
+import { HookPoint } from "../domain/hook-points.js";
+import { MetadataPair, type JsonObject } from "./metadata.embedded.js";
 import type { Queue } from "./queue.entity.js";
 
 export enum JobStatus {
@@ -17,6 +18,8 @@ export interface JobTask {
   source: TaskPath;
   destination: TaskPath;
   size: number;
+  /** The task's own metadata, as given at submit (the original's per-task metadata). */
+  metadata?: JsonObject;
 }
 export interface TaskPath {
   /** Absolute path on the execution server's OS. */
@@ -24,6 +27,16 @@ export interface TaskPath {
   volume: string | null;
   volume_hr: string | null;
   relative_path: string | null;
+}
+
+/** A hook of the job's own (the original's job `hooks`): when that hook point fires for the job, `data` is in its input. */
+@ObjectType({ description: "A hook entry of the job's own: when `hook` fires for this job, its input carries `data`." })
+export class JobHook {
+  @Field(() => HookPoint)
+  hook: HookPoint;
+
+  @Field(() => GraphQLJSONObject)
+  data: JsonObject;
 }
 
 // Sizes are bytes and exceed 2^31; the driver may hand a bigint column back as a string.
@@ -98,6 +111,14 @@ export class Job {
   @Field(() => MetadataPair, { description: "The job's own metadata (hooks get it aggregated with the workspace, volume and queue)." })
   @Column(() => MetadataPair, { prefix: "metadata" })
   metadata: MetadataPair = new MetadataPair();
+
+  @Field(() => GraphQLJSONObject, { description: "Settings given at submit (the original's job `settings`), stored and passed to hooks as they are." })
+  @Column({ type: "simple-json" })
+  settings: JsonObject = {};
+
+  @Field(() => [JobHook], { description: "The job's own hook entries (the original's job `hooks`)." })
+  @Column({ type: "simple-json" })
+  hooks: JobHook[] = [];
 
   @Field(() => String, { nullable: true, description: "The last message reported with a status." })
   @Column({ type: "text", nullable: true })

@@ -2,6 +2,7 @@ import { Field, ID, ObjectType } from "type-graphql";
 import { Column, CreateDateColumn, Entity, OneToMany, PrimaryGeneratedColumn, type Relation } from "typeorm";
 import { UserRole } from "../domain/roles.js";
 import type { ApiKey } from "./api-key.entity.js";
+import { MetadataPair } from "./metadata.embedded.js";
 
 @ObjectType()
 @Entity("user")
@@ -17,6 +18,10 @@ export class User {
   @Field(() => UserRole)
   @Column({ type: "varchar", length: 16 })
   role: UserRole;
+
+  @Field(() => MetadataPair, { description: "The user's metadata: jobs and publishes aggregate it between the queue's (or the workspace's) and their own (SPEC §4)." })
+  @Column(() => MetadataPair, { prefix: "metadata" })
+  metadata: MetadataPair = new MetadataPair();
 
   @Field()
   @CreateDateColumn()

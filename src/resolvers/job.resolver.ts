@@ -1,9 +1,11 @@
 import { MaxLength, ValidateNested } from "class-validator";
+import { GraphQLJSONObject } from "graphql-scalars";
 import { Arg, Authorized, Ctx, Field, FieldResolver, Float, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
 import { Access } from "../domain/roles.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { Execution } from "../entities/execution.entity.js";
 import { Job, JobStatus } from "../entities/job.entity.js";
+import type { JsonObject } from "../entities/metadata.embedded.js";
 import { Queue } from "../entities/queue.entity.js";
 import { User } from "../entities/user.entity.js";
 import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
@@ -25,6 +27,19 @@ class TaskInput {
 
   @Field(() => Float, { description: "Bytes." })
   size: number;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "The task's own metadata (hooks get it in tasks[n].metadata)." })
+  metadata?: JsonObject;
+}
+
+@InputType({ description: "A hook entry of the job's own (the original's job `hooks`)." })
+class JobHookInput {
+  @Field({ description: "The hook point: hook-job-publish-server, publish-server or PUBLISH_SERVER (any job hook point, or publish-server)." })
+  @MaxLength(64)
+  when: string;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "Handed to that hook as `data` in its input." })
+  data?: JsonObject;
 }
 
 @InputType()
@@ -61,6 +76,13 @@ class SubmitJobInput {
 
   @Field(() => MetadataInput, { nullable: true })
   metadata?: MetadataInput;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "The original's job settings: stored, and passed to hooks as `settings`." })
+  settings?: JsonObject;
+
+  @Field(() => [JobHookInput], { nullable: true, description: "Hooks of the job's own: when that hook point fires for this job, its input carries `data`. A publish-server entry makes publish-server run when the job is reported DONE." })
+  @ValidateNested()
+  hooks?: JobHookInput[];
 }
 
 @InputType()
@@ -91,6 +113,9 @@ class RegisterClientInput {
 
   @Field(() => [String], { nullable: true })
   labels?: string[];
+
+  @Field(() => MetadataInput, { nullable: true, description: "The client's own metadata; hooks get it aggregated over the workspace's (a half left out is kept)." })
+  metadata?: MetadataInput;
 }
 
 @ObjectType()
@@ -180,7 +205,7 @@ export class JobResolver {
     const ownerId = input.user ?? ctx.principal.user.id;
     this.services.users.assertSelfOrAdmin(ctx.principal.user, ownerId, "register a client for another user");
     const owner = await this.services.users.get(ownerId);
-    return this.services.executionServers.registerClient({ name: input.name, hostname: input.hostname, os: input.os as never, labels: input.labels }, owner);
+    return this.services.executionServers.registerClient({ name: input.name, hostname: input.hostname, os: input.os as never, labels: input.labels, metadata: input.metadata }, owner);
   }
 
   @Authorized()

@@ -3,7 +3,7 @@ import { Access } from "../domain/roles.js";
 import { ApiKey } from "../entities/api-key.entity.js";
 import { User } from "../entities/user.entity.js";
 import type { RequestContext } from "../schema/context.js";
-import { CreateUserInput } from "../schema/inputs.js";
+import { CreateUserInput, UpdateUserInput } from "../schema/inputs.js";
 import type { Services } from "../services/services.js";
 
 @ObjectType({ description: "A new API key. `secret` is shown only here, once; store it now." })
@@ -34,7 +34,13 @@ export class UserResolver {
   @Authorized(Access.ADMIN)
   @Mutation(() => User)
   createUser(@Arg("input") input: CreateUserInput, @Ctx() ctx: RequestContext): Promise<User> {
-    return this.services.users.create(input.email, input.role, ctx.principal.user);
+    return this.services.users.create(input.email, input.role, ctx.principal.user, input.metadata);
+  }
+
+  @Authorized(Access.ADMIN)
+  @Mutation(() => User, { description: "Changes a user's metadata (internal and external): their jobs and publishes aggregate it." })
+  updateUser(@Arg("id", () => ID) id: string, @Arg("input") input: UpdateUserInput, @Ctx() ctx: RequestContext): Promise<User> {
+    return this.services.users.update(id, input, ctx.principal.user);
   }
 
   @Authorized()

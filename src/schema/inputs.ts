@@ -194,4 +194,13 @@ export class CreateUserInput {
 
   @Field(() => UserRole)
   role: UserRole;
+
+  @Field(() => MetadataInput, { nullable: true, description: "The user's metadata; their jobs and publishes aggregate it (SPEC §4)." })
+  metadata?: MetadataInput;
+}
+
+@InputType()
+export class UpdateUserInput {
+  @Field(() => MetadataInput, { nullable: true, description: "A half left out is kept." })
+  metadata?: MetadataInput;
 }

@@ -1,7 +1,8 @@
 import { badInput, notFound } from "../domain/errors.js";
 import { OS_NAMES, type OsName } from "../domain/os.js";
 import type { User } from "../entities/user.entity.js";
-import { assertName } from "./validation.js";
+import type { MetadataInputFields } from "../entities/metadata.embedded.js";
+import { applyMetadata, assertName } from "./validation.js";
 import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import type { Store } from "../store/store.js";
@@ -11,6 +12,7 @@ export interface RegisterClient {
   hostname: string;
   os: OsName;
   labels?: string[];
+  metadata?: MetadataInputFields;
 }
 
 export class ExecutionServerService {
@@ -24,6 +26,7 @@ export class ExecutionServerService {
     return this.store.transaction(async (em) => {
       const client = (await em.findOneBy(ExecutionServer, { kind: ExecutionServerKind.CLIENT, ownerId: owner.id, hostname })) ?? em.create(ExecutionServer, { kind: ExecutionServerKind.CLIENT, ownerId: owner.id, hostname, online: false, lastSeenAt: null });
       Object.assign(client, { name, os: input.os, labels: input.labels ?? client.labels ?? [] });
+      applyMetadata("input.metadata", client.metadata, input.metadata);
       return em.save(client);
     });
   }

@@ -9,7 +9,7 @@ import { Execution, ExecutionStatus, isFinished } from "../entities/execution.en
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { User } from "../entities/user.entity.js";
 import type { ExecutionLifecycle } from "../executor/execution-lifecycle.service.js";
-import { samplePayload } from "../executor/sample-payloads.js";
+import { samplePayload } from "./sample-payload.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import { KeysetPager, type Page } from "../store/keyset-page.js";
 import type { Store } from "../store/store.js";

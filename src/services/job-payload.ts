@@ -1,6 +1,6 @@
 import { hookPointInfo, type HookPoint } from "../domain/hook-points.js";
 import type { ExecutionServer } from "../entities/execution-server.entity.js";
-import type { Job } from "../entities/job.entity.js";
+import { JobStatus, type Job } from "../entities/job.entity.js";
 import type { JsonObject, MetadataPair } from "../entities/metadata.embedded.js";
 import type { Queue } from "../entities/queue.entity.js";
 import type { User } from "../entities/user.entity.js";
@@ -19,6 +19,23 @@ export interface JobPayloadSources {
   client: ExecutionServer | null;
   clientUser: User | null;
 }
+
+/**
+ * Dates in the original's form: `YYYY-MM-DDTHH:MM:SS`, UTC, with no `Z` and no fraction. The
+ * original's Python API turns only `...SS` or `...SS.mmm` into a datetime; whole seconds are what
+ * its own examples show.
+ */
+export function originalDate(date: Date): string {
+  return date.toISOString().slice(0, 19);
+}
+
+/** The job status in the JSON, in the original's words; GraphQL keeps its own enum. */
+export const JOB_STATUS_WORDS: Record<JobStatus, string> = {
+  [JobStatus.SUBMITTED]: "waiting",
+  [JobStatus.RUNNING]: "running",
+  [JobStatus.DONE]: "done",
+  [JobStatus.FAILED]: "failed",
+};
 
 /** Metadata aggregated downstream-wins over the levels given, internal and external apart (SPEC §4). */
 export function aggregateMetadata(levels: (MetadataPair | null | undefined)[]): { internal: JsonObject; external: JsonObject } {
@@ -42,10 +59,11 @@ const visible = (m: { internal: JsonObject; external: JsonObject }, withInternal
 export function jobPayload(hook: HookPoint, s: JobPayloadSources, clientElevated: boolean): JsonObject {
   const info = hookPointInfo(hook);
   const withInternal = !info.client || clientElevated;
-  const jobMetadata = aggregateMetadata([s.settings.metadata, s.volume?.metadata, s.queue.metadata, s.job.metadata]);
-  const clientMetadata = aggregateMetadata([s.settings.metadata]);
+  const jobMetadata = aggregateMetadata([s.settings.metadata, s.volume?.metadata, s.queue.metadata, s.user?.metadata, s.job.metadata]);
+  // Each machine's own metadata, aggregated upstream over the workspace's.
+  const machineMetadata = (m: ExecutionServer) => visible(aggregateMetadata([s.settings.metadata, m.metadata]), withInternal);
   const clients: JsonObject[] = [];
-  if (s.server) clients.push({ role: "server", id: s.server.id, name: s.server.name, hostname: s.server.hostname, os: s.server.os, metadata: visible(clientMetadata, withInternal) });
+  if (s.server) clients.push({ role: "server", id: s.server.id, name: s.server.name, hostname: s.server.hostname, os: s.server.os, metadata: machineMetadata(s.server) });
   if (s.client) {
     clients.push({
       role: "client",
@@ -55,21 +73,23 @@ export function jobPayload(hook: HookPoint, s: JobPayloadSources, clientElevated
       os: s.client.os,
       user: s.clientUser?.id ?? null,
       user_hr: s.clientUser?.email ?? null,
-      metadata: visible(clientMetadata, withInternal),
+      metadata: machineMetadata(s.client),
     });
   }
   const tasks: JsonObject = {};
+  // Keys from "0", as in the original's job specification.
   s.job.tasks.forEach((task, i) => {
-    tasks[String(i + 1)] = { source: { ...task.source }, destination: { ...task.destination }, size: task.size };
+    tasks[String(i)] = { source: { ...task.source }, destination: { ...task.destination }, size: task.size, metadata: task.metadata ?? {} };
   });
+  const own = s.job.hooks.find((h) => h.hook === hook);
   return {
     hook: info.dashed,
     id: s.job.id,
     code: s.job.code,
     name: s.job.name,
     version: HOOKD_VERSION,
-    status: s.job.status.toLowerCase(),
-    created: s.job.createdAt.toISOString(),
+    status: JOB_STATUS_WORDS[s.job.status],
+    created: originalDate(s.job.createdAt),
     size: s.job.size,
     user: s.user?.id ?? null,
     user_hr: s.user?.email ?? null,
@@ -84,5 +104,8 @@ export function jobPayload(hook: HookPoint, s: JobPayloadSources, clientElevated
     tasks,
     clients,
     metadata: visible(jobMetadata, withInternal),
+    settings: s.job.settings,
+    // Only when the job carries a hook entry of its own for this hook point.
+    ...(own ? { data: own.data } : {}),
   };
 }

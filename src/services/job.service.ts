@@ -5,7 +5,7 @@ import { isElevated, UserRole } from "../domain/roles.js";
 import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
 import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import { Job, JobStatus, type JobTask, type TaskPath } from "../entities/job.entity.js";
-import type { MetadataInputFields } from "../entities/metadata.embedded.js";
+import type { JsonObject, MetadataInputFields } from "../entities/metadata.embedded.js";
 import { Publish, PublishState } from "../entities/publish.entity.js";
 import { Queue, QueueStatus } from "../entities/queue.entity.js";
 import { User } from "../entities/user.entity.js";
@@ -16,16 +16,18 @@ import type { Store } from "../store/store.js";
 import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionServerService } from "./execution-server.service.js";
 import type { ExecutionService } from "./execution.service.js";
+import { parseJobHooks, type JobHookInput } from "./job-hooks.js";
 import { jobPayload, type JobPayloadSources } from "./job-payload.js";
 import type { QueueService } from "./queue.service.js";
 import type { SettingsService } from "./settings.service.js";
-import { applyMetadata, assertCode, assertName } from "./validation.js";
+import { applyMetadata, assertCode, assertMetadata, assertName } from "./validation.js";
 import type { ResolvedPath, VolumeService } from "./volume.service.js";
 
 export interface TaskInput {
   source: string;
   destination: string;
   size: number;
+  metadata?: JsonObject | null;
 }
 
 export interface SubmitJob {
@@ -38,6 +40,10 @@ export interface SubmitJob {
   client?: string;
   engine?: string;
   metadata?: MetadataInputFields;
+  /** The original's job `settings`: stored and passed to hooks as they are. */
+  settings?: JsonObject | null;
+  /** The original's job `hooks`: [{ when: "hook-job-publish-server", data }]. */
+  hooks?: JobHookInput[] | null;
 }
 
 export interface JobFilter {
@@ -97,13 +103,17 @@ export class JobService {
     const client = input.client ? await this.resolveClient(input.client) : null;
     if (!Array.isArray(input.tasks) || input.tasks.length === 0) throw badInput("input.tasks", "a job needs at least one task (a file with source, destination and size)");
     if (input.tasks.length > MAX_TASKS) throw badInput("input.tasks", `at most ${MAX_TASKS} tasks per job (got ${input.tasks.length})`);
+    const hooks = parseJobHooks("input.hooks", input.hooks);
+    if (input.settings) assertMetadata("input.settings", input.settings);
     const tasks: JobTask[] = [];
     for (const [i, task] of input.tasks.entries()) {
       if (!Number.isFinite(task.size) || task.size < 0 || !Number.isInteger(task.size)) throw badInput(`input.tasks[${i}].size`, `must be a whole number of bytes, 0 or more (got ${task.size})`);
+      if (task.metadata) assertMetadata(`input.tasks[${i}].metadata`, task.metadata);
       tasks.push({
         source: taskPath(await this.volumes.resolvePath(`input.tasks[${i}].source`, nonEmpty(`input.tasks[${i}].source`, task.source), os)),
         destination: taskPath(await this.volumes.resolvePath(`input.tasks[${i}].destination`, nonEmpty(`input.tasks[${i}].destination`, task.destination), os)),
         size: task.size,
+        ...(task.metadata ? { metadata: task.metadata } : {}),
       });
     }
     const now = new Date();
@@ -126,6 +136,8 @@ export class JobService {
       message: null,
       failCount: 0,
       publishId: extra.publishId ?? null,
+      settings: input.settings ?? {},
+      hooks,
       createdAt: now,
       updatedAt: now,
     });
@@ -159,9 +171,11 @@ export class JobService {
   /** A status report from the transfer engine or a client; done and failed fire their hooks. */
   async updateStatus(id: string, status: JobStatus, message: string | null, actor: User): Promise<Job> {
     if (status === JobStatus.DONE) {
-      // A publish's upload is done only once publish-server has ingested it (SPEC §3.4).
+      // A publish's upload, or a job carrying publish-server of its own, is done only once
+      // publish-server has ingested it (SPEC §3.4).
       const current = await this.get(id, actor);
-      if (current.publishId && this.ingest && NEXT[current.status].includes(JobStatus.DONE)) {
+      const ingests = current.publishId !== null || current.hooks.some((h) => h.hook === HookPoint.PUBLISH_SERVER);
+      if (ingests && this.ingest && NEXT[current.status].includes(JobStatus.DONE)) {
         const result = await this.ingest(current);
         if (!result.ok) return this.updateStatus(id, JobStatus.FAILED, result.error ?? "publish-server failed", actor);
       }
@@ -264,6 +278,11 @@ export class JobService {
     }
     // A blocking hook whose runner is not connected waits for one at most its timeout, then fails.
     return wait ? this.executions.waitForAll(executions) : executions;
+  }
+
+  /** The JSON a hook of this job gets, server side (publish-server takes the upload job's fields from it). */
+  async payloadFor(hook: HookPoint, job: Job): Promise<JsonObject> {
+    return jobPayload(hook, await this.sources(job), false);
   }
 
   private async sources(job: Job): Promise<JobPayloadSources> {

@@ -7,6 +7,8 @@ import type { Job } from "../entities/job.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import { Publish, PublishState, type SubmittedEntry } from "../entities/publish.entity.js";
 import { User } from "../entities/user.entity.js";
+import { Volume } from "../entities/volume.entity.js";
+import { In } from "typeorm";
 import type { PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
 import { uuidV7 } from "../store/uuid-v7.js";
@@ -14,6 +16,7 @@ import type { ExecutionServerService } from "./execution-server.service.js";
 import type { ExecutionService } from "./execution.service.js";
 import type { JobService } from "./job.service.js";
 import { AnswerError, checkAnswer, normalizeFiles } from "./publish-answer.js";
+import { ingestEntry, publishPayload, publishServerPayload } from "./publish-payload.js";
 import type { SettingsService } from "./settings.service.js";
 import { assertMetadata } from "./validation.js";
 import type { VolumeService } from "./volume.service.js";
@@ -59,7 +62,8 @@ export class PublishService {
     const client = input.client ? await this.store.manager.findOneBy(ExecutionServer, { id: input.client, kind: ExecutionServerKind.CLIENT }) : null;
     if (input.client && !client) throw badInput("input.client", `no client has id '${input.client}'; register it first (registerClient)`);
     const id = uuidV7();
-    const payload = this.basePayload(HookPoint.PRE_PUBLISH_SERVER, actor, files, input, client);
+    const settings = await this.settings.get();
+    const payload = publishPayload(HookPoint.PRE_PUBLISH_SERVER, { user: actor, settings, client, hostname: input.hostname ?? null, ip: input.ip ?? null, sentMetadata: input.metadata ?? {}, files });
     const ran = await this.executions.run(HookPoint.PRE_PUBLISH_SERVER, payload, null, { publishId: id, triggeredBy: actor });
     if (ran.length === 0 || ran.every((e) => e.status === ExecutionStatus.SKIPPED)) {
       const entries = await this.executions.explain(HookPoint.PRE_PUBLISH_SERVER);
@@ -183,33 +187,25 @@ export class PublishService {
 
   /** publish-server on the uploaded entries; its failure fails the upload job (SPEC §3.4). */
   private async ingest(job: Job): Promise<{ ok: boolean; error?: string }> {
-    const publish = await this.store.manager.findOneBy(Publish, { id: job.publishId! });
+    if (job.publishId === null) return this.ingestJobHook(job);
+    const publish = await this.store.manager.findOneBy(Publish, { id: job.publishId });
     if (!publish) return { ok: true };
     const user = await this.store.manager.findOneByOrFail(User, { id: publish.userId });
     const client = publish.clientId ? await this.store.manager.findOneBy(ExecutionServer, { id: publish.clientId }) : null;
-    const payload = this.basePayload(HookPoint.PUBLISH_SERVER, user, publish.files, publish, client);
     const submitted = new Map((publish.submitted ?? []).map((s) => [s.id, s]));
-    payload.files = publish.files
+    const answered = new Map((Array.isArray(publish.answer.files) ? (publish.answer.files as JsonObject[]) : []).map((a) => [String(a.id), a]));
+    const volumeNames = new Map((await this.store.manager.findBy(Volume, { id: In(publish.entries.map((e) => e.volumeId).filter((v): v is string => v !== null)) })).map((v) => [v.id, v.name]));
+    const files = publish.files
       .filter((f) => submitted.has(String(f.id)))
       .map((f) => {
         const entry = publish.entries.find((x) => x.id === f.id)!;
-        const s = submitted.get(String(f.id))!;
-        return {
-          ...f,
-          filename: entry.filename,
-          is_dir: entry.isDir,
-          path: entry.path,
-          comment: s.comment,
-          status: s.status,
-          time_report: s.timeReport,
-          metadata: s.metadata ?? {},
-          ident: entry.ident,
-          can_publish: entry.canPublish,
-          v: entry.volumeId,
-          v_hr: entry.volumeCode,
-        };
+        return ingestEntry(f, answered.get(entry.id) ?? {}, entry, submitted.get(entry.id)!, entry.volumeId ? volumeNames.get(entry.volumeId) ?? null : null);
       });
-    payload.size = (payload.files as JsonObject[]).reduce((sum, f) => sum + (Number(f.size) || 0), 0);
+    const settings = await this.settings.get();
+    const payload = publishServerPayload(
+      publishPayload(HookPoint.PUBLISH_SERVER, { user, settings, client, hostname: publish.hostname, ip: publish.ip, sentMetadata: publish.metadata, files }),
+      await this.jobs.payloadFor(HookPoint.PUBLISH_SERVER, job),
+    );
     const ran = await this.executions.run(HookPoint.PUBLISH_SERVER, payload, null, { publishId: publish.id, jobId: job.id });
     const done = await this.executions.waitForAll(ran.filter((e) => e.status !== ExecutionStatus.SKIPPED));
     const failed = done.find((e) => FAILED_RUN.includes(e.status));
@@ -223,17 +219,23 @@ export class PublishService {
     return failed ? { ok: false, error: error! } : { ok: true };
   }
 
-  private basePayload(hook: HookPoint, user: User, files: JsonObject[], input: { hostname?: string | null; ip?: string | null; metadata?: JsonObject | null }, client: ExecutionServer | null): JsonObject {
-    return {
-      hook: hook === HookPoint.PRE_PUBLISH_SERVER ? "pre-publish-server" : "publish-server",
-      user: user.id,
-      user_hr: user.email,
-      client: client?.id ?? null,
-      hostname: input.hostname ?? client?.hostname ?? null,
-      ip: input.ip ?? null,
-      metadata: input.metadata ?? {},
-      size: files.reduce((sum, f) => sum + (Number(f.size) || 0), 0),
-      files,
-    };
+  /**
+   * publish-server for a job that carries it as a hook of its own (the original's publish client
+   * sends the publish files along with its upload job): the job's fields, the files of its
+   * `data`, and the data itself. Its failure fails the job, as for a publish's upload.
+   */
+  private async ingestJobHook(job: Job): Promise<{ ok: boolean; error?: string }> {
+    const user = job.userId ? await this.store.manager.findOneBy(User, { id: job.userId }) : null;
+    if (!user) return { ok: false, error: "publish-server cannot run: the job's user no longer exists" };
+    const client = job.clientId ? await this.store.manager.findOneBy(ExecutionServer, { id: job.clientId }) : null;
+    const jobFields = await this.jobs.payloadFor(HookPoint.PUBLISH_SERVER, job);
+    const data = (jobFields.data ?? {}) as JsonObject;
+    const files = Array.isArray(data.files) ? (data.files as JsonObject[]).filter((f) => f !== null && typeof f === "object") : [];
+    const settings = await this.settings.get();
+    const payload = publishServerPayload(publishPayload(HookPoint.PUBLISH_SERVER, { user, settings, client, hostname: null, ip: null, sentMetadata: {}, files }), jobFields);
+    const ran = await this.executions.run(HookPoint.PUBLISH_SERVER, payload, null, { jobId: job.id });
+    const done = await this.executions.waitForAll(ran.filter((e) => e.status !== ExecutionStatus.SKIPPED));
+    const failed = done.find((e) => FAILED_RUN.includes(e.status));
+    return failed ? { ok: false, error: `publish-server failed: ${failed.error ?? failed.status} (execution ${failed.id})` } : { ok: true };
   }
 }

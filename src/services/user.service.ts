@@ -7,7 +7,8 @@ import type { PubSub } from "../pubsub/pubsub.js";
 import { EntityCache } from "../store/entity-cache.js";
 import type { Store } from "../store/store.js";
 import { snapshot, type Actor, type AuditService } from "./audit.service.js";
-import { assertEmail } from "./validation.js";
+import type { MetadataInputFields } from "../entities/metadata.embedded.js";
+import { applyMetadata, assertEmail } from "./validation.js";
 
 export const API_KEY_PREFIX = "hkd_";
 /** lastUsedAt is refreshed at most this often, so authenticating is not a write on every request. */
@@ -66,14 +67,29 @@ export class UserService {
     return this.store.manager.findOneBy(User, { email: email.trim().toLowerCase() });
   }
 
-  async create(emailInput: string, role: UserRole, actor: Actor): Promise<User> {
+  async create(emailInput: string, role: UserRole, actor: Actor, metadata?: MetadataInputFields): Promise<User> {
     const email = assertEmail("input.email", emailInput);
     if (!Object.values(UserRole).includes(role)) throw badInput("input.role", `must be one of ${Object.values(UserRole).join(", ")} (got '${role}')`);
+    const fresh = this.store.manager.create(User, { email, role });
+    applyMetadata("input.metadata", fresh.metadata, metadata);
     return this.store.transaction(async (em) => {
       if (await em.existsBy(User, { email })) throw conflict("input.email", `a user with email '${email}' already exists`);
-      const user = await em.save(em.create(User, { email, role }));
+      const user = await em.save(fresh);
       await this.audit.record(em, actor, "user.create", "user", user.id, null, user);
       return user;
+    });
+  }
+
+  /** Changes a user's metadata (a half left out is kept); the user's jobs and publishes aggregate it. */
+  async update(id: string, input: { metadata?: MetadataInputFields }, actor: Actor): Promise<User> {
+    return this.store.transaction(async (em) => {
+      const user = await em.findOneBy(User, { id });
+      if (!user) throw notFound("user", id);
+      const before = snapshot(user);
+      applyMetadata("input.metadata", user.metadata, input.metadata);
+      const saved = await em.save(user);
+      await this.audit.record(em, actor, "user.update", "user", user.id, before, saved);
+      return saved;
     });
   }
 

@@ -6,6 +6,9 @@ Standard library only (Python 3.8+), so it runs on locked-down studio servers::
     session = Session()                      # HOOKD_URL and HOOKD_API_KEY from the environment
     verdict = session.prepublish(files)      # like the original product's Session.prepublish
     job = session.create("job", {...})
+
+Scripts written for the original product's Python API use ``hookd.accsyn`` instead (its
+``Session`` takes the original's arguments and answers in the original's forms).
 """
 
 from .session import HookdError, Session

@@ -73,7 +73,9 @@ class Session(object):
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
+            # An opener set on the session (hookd.accsyn's proxy) takes the place of urlopen.
+            opener = getattr(self, "_opener", None)
+            with (opener.open if opener else urllib.request.urlopen)(request, timeout=timeout or self.timeout) as response:
                 payload = json.loads(response.read().decode("utf-8"))
         except urllib.error.HTTPError as err:
             # GraphQL errors come with 4xx statuses too (401 for a bad key): read the body.

@@ -173,6 +173,27 @@ class SessionTest(unittest.TestCase):
         more, _ = s.find_executions(hook="POST_FAILED_SERVER", first=1, after=cursor)
         self.assertNotEqual(more[0]["id"], page[0]["id"])
 
+    def test_outsource_example_with_a_standard_key_and_mark_done(self):
+        s = self.session
+        user = s.create("user", {"email": "vendor-%s@example.com" % uuid.uuid4().hex[:6], "role": "STANDARD"})
+        key = s.query("mutation($id: ID!) { createApiKey(user: $id) { secret } }", {"id": user["id"]})["createApiKey"]["secret"]
+        os.makedirs(os.path.join(self.root, "sun", "comp", "v001"))
+        delivery = os.path.join(self.hookd.dir, "sun_comp_v002")
+        os.makedirs(delivery)
+        for frame in (1001, 1002):
+            with open(os.path.join(delivery, "sun_comp.%d.exr" % frame), "wb") as f:
+                f.write(b"x" * 10)
+        example = os.path.join(REPO, "clients", "python", "examples", "outsource_publish.py")
+        env = dict(os.environ, HOOKD_URL=self.hookd.url, HOOKD_API_KEY=key)
+        run = subprocess.run([PY, example, delivery, "--comment", "fixed the flicker", "--time", "3600", "--mark-done"], env=env, capture_output=True, text=True, timeout=120)
+        # The bytes were not copied to the destination, so the ingest fails: the vendor is told
+        # that, and why there is no log to show, and the script ends without a traceback.
+        self.assertNotIn("Traceback", run.stderr)
+        self.assertIn("submitted: upload job publish_sun_comp_v002", run.stdout)
+        self.assertIn("its log is visible to the studio's administrators and auditors only", run.stdout)
+        self.assertRegex(run.stdout, r"publish FAILED: publish-server failed: exited with code 1; last stderr: not delivered: ")
+        self.assertEqual(run.returncode, 1, run.stdout + run.stderr)
+
     def test_raw_query_and_unknown_entity(self):
         self.assertEqual(self.session.query("{ queues { code } }")["queues"][0]["code"], "default")
         with self.assertRaises(HookdError) as ctx:
