@@ -168,9 +168,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 /**
  * Where run files (each hook's input and output JSON) go unless HOOKD_TEMP_DIR says: a directory
  * in memory when there is one, the OS temp directory otherwise. They live for one run, so memory
- * is their place: a payload never reaches a disk (nor survives a crash there), and creating,
- * writing and removing them on this machine's ext4 /tmp cost ~0.8 ms of hookd's CPU per run at
- * concurrency 16, a quarter of it (BENCHMARKS.md). In order: systemd's RuntimeDirectory= (its
+ * is their place: a payload never reaches a disk (nor survives a crash there), and files on a
+ * disk file system cost far more per run (BENCHMARKS.md). In order: systemd's RuntimeDirectory= (its
  * first path), then /dev/shm. Files kept for debugging (HOOKD_KEEP_TEMP_FILES) pile up, so
  * those go to the OS temp directory, not to memory.
  */

@@ -35,8 +35,7 @@ export function httpDispatcher(path: string, fallback: Handler): { handle: Handl
 /**
  * `POST /graphql` straight from Node's HTTP server to Apollo, without Express. Every API call and
  * every triggerHook comes this way, and Express's part in it (its router, the properties it adds to
- * every request and response, `res.send`) cost ~0.4 ms of CPU per request, about 15% of hookd's
- * CPU per hook run at concurrency 16 (BENCHMARKS.md, third 2026-11-25 session). Everything else
+ * every request and response, `res.send`) is a large part of a request's CPU (BENCHMARKS.md). Everything else
  * (GET queries and the IDE, other paths, `POST /graphql?...`) still goes through Express, whose
  * /graphql route answers exactly as this one does (test/server.e2e.test.ts checks both).
  */

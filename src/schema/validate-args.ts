@@ -6,9 +6,8 @@ const validatable = (value: unknown): value is object => value !== null && typeo
 
 /**
  * type-graphql's own argument validation (class-validator, with the options its default uses),
- * with class-validator imported once. The built-in one does `await import("class-validator")` on
- * every argument of every call, and that import's bookkeeping was ~1% of hookd's main thread per
- * hook run. Errors are the same ArgumentValidationError, which the error formatter describes.
+ * with class-validator imported once: the built-in one imports it anew for every argument of every
+ * call (its cost is in BENCHMARKS.md). Errors are the same ArgumentValidationError, which the error formatter describes.
  */
 export const validateArgs: ValidatorFn = async (value) => {
   if (!validatable(value)) return;

@@ -26,8 +26,7 @@ export function snapshot(value: unknown): JsonObject | null {
  * (`hookd user create` and friends) or hookd itself (first-start rows).
  *
  * Passed explicitly rather than carried in an AsyncLocalStorage: once any AsyncLocalStorage is in
- * use, Node 20 runs a hook for every promise the process creates, and that cost ~7% of hookd's CPU
- * per hook run (measured with the trigger benchmark).
+ * use, Node 20 runs a hook for every promise the process creates (its cost: BENCHMARKS.md).
  */
 export type Actor = User | "cli" | "hookd";
 

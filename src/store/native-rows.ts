@@ -37,7 +37,7 @@ const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
  * prepared statements, converting values exactly as TypeORM's SQLite driver does, so rows
  * written here read back through TypeORM unchanged and the other way round. The executor's
  * per-run writes go through here: TypeORM builds the SQL of every call anew (and inlines numbers,
- * so its statement cache misses), which was a third of hookd's CPU per hook run.
+ * so its statement cache misses), which cost much of hookd's CPU per hook run (BENCHMARKS.md).
  */
 export class NativeRows {
   private readonly tables = new Map<EntityClass<unknown>, Table>();

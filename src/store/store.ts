@@ -64,7 +64,7 @@ export class Store {
    * all of `ops` in one transaction, in turn with every other write. On SQLite they run as
    * prepared statements, and the writes that arrive while one event-loop turn runs are committed
    * together (group commit: with many hooks running, several executions change state per turn,
-   * and every commit costs ~25 system calls here); a failing group is retried one caller at a
+   * and each commit costs system calls); a failing group is retried one caller at a
    * time, so each caller gets its own outcome. Other stores go through TypeORM, one call each.
    */
   write(ops: WriteOp[]): Promise<void> {
@@ -161,7 +161,7 @@ export class Store {
   /**
    * Appends log lines: the hot path (hundreds of thousands of lines a second). On SQLite it uses
    * one prepared statement in a native transaction, in turn with the other writes: TypeORM's
-   * insert builder spent ~60% of the CPU of a log-heavy run building SQL. Other stores go through
+   * insert builder spent most of a log-heavy run's CPU building SQL. Other stores go through
    * the query builder.
    */
   appendLogLines(rows: LogRow[]): Promise<void> {

@@ -1,8 +1,7 @@
 import { randomFillSync } from "node:crypto";
 
 const bytes = Buffer.alloc(16);
-// Random bytes for 256 ids per call into the CSPRNG: each call costs more than the bytes do
-// (randomFillSync was 1.7% of hookd's main thread at one call per id).
+// Random bytes for 256 ids per call into the CSPRNG: each call costs more than the bytes do.
 const pool = Buffer.alloc(16 * 256);
 let poolOffset = pool.length;
 
@@ -11,8 +10,7 @@ let poolOffset = pool.length;
  * the rows hookd writes on every run (executions, audit events, jobs, publishes). Random (v4) ids
  * put every new row's primary-key and foreign-key index entries on a random b-tree page, so a
  * commit wrote one page per index per row; ids that grow with time land on the same last pages,
- * which a group commit then writes once. Measured: hookd's CPU per hook run at concurrency 16
- * fell by 13% (BENCHMARKS.md, third 2026-11-25 session). Still a UUID to every client.
+ * which a group commit then writes once (BENCHMARKS.md). Still a UUID to every client.
  */
 export function uuidV7(now = Date.now()): string {
   if (poolOffset === pool.length) {
