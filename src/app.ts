@@ -18,7 +18,8 @@ import { WorkspaceSettings } from "./entities/workspace-settings.entity.js";
 import { graphqlPostRoute, httpDispatcher } from "./http/graphql-post.route.js";
 import { graphqlIdeRouter } from "./http/graphql-ide.js";
 import { attachSubscriptions } from "./http/subscriptions-server.js";
-import { consoleLogger, type Logger } from "./logger.js";
+import { createLogger, type Logger } from "./logger.js";
+import { createOperations, type Operations } from "./operations/operations.js";
 import { buildHookdSchema } from "./schema/build-schema.js";
 import { createRequestContext, type RequestContext } from "./schema/context.js";
 import { createErrorFormatter } from "./schema/error-formatter.js";
@@ -37,7 +38,11 @@ export const MAX_BODY = "1mb";
 const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface BootstrapResult {
-  /** Set on the first start only: the first ADMIN and its key (print it once). */
+  /**
+   * Set on the first start only, once listen() succeeded: the first ADMIN and its key (print it
+   * once). Created only then, so a start that fails (a port taken) leaves no admin whose key
+   * nobody saw, and the next start creates and prints it.
+   */
   admin: (CreatedApiKey & { email: string; generated: boolean }) | null;
   self: ExecutionServer;
 }
@@ -48,6 +53,8 @@ export interface App {
   readonly dataSource: DataSource;
   readonly schema: GraphQLSchema;
   readonly bootstrap: BootstrapResult;
+  readonly operations: Operations;
+  readonly logger: Logger;
   /** Starts listening; resolves to the base URL (http://host:port). */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -68,20 +75,19 @@ export async function openStore(config: HookdConfig): Promise<Store> {
   return new Store(dataSource);
 }
 
-/** First-start rows: settings, the default queue, this server, the first admin. Idempotent. */
-async function bootstrap(services: Services, config: HookdConfig, hostname: string): Promise<BootstrapResult> {
+/** First-start rows: settings, the default queue, this server (the first admin comes after listen). Idempotent. */
+async function bootstrap(services: Services, hostname: string): Promise<BootstrapResult> {
   await services.store.transaction(async (em) => {
     if (!(await em.existsBy(WorkspaceSettings, { id: WorkspaceSettings.ID }))) await em.save(new WorkspaceSettings());
   });
   await services.queues.ensureDefault();
   const self = await services.executionServers.registerSelf(hostname, currentOs());
-  const admin = await services.users.bootstrapAdmin(config.bootstrapAdminEmail, config.bootstrapAdminKey);
-  return { self, admin: admin && { apiKey: admin.apiKey, secret: admin.secret, email: admin.user.email, generated: admin.generated } };
+  return { self, admin: null };
 }
 
 /** The composition root: everything hookd is, built from one config, with no module-level state. */
 export async function createApp(config: HookdConfig, options: AppOptions = {}): Promise<App> {
-  const logger = options.logger ?? consoleLogger;
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
   // First, so a spawner that cannot work stops start-up before anything is opened.
   const spawner = await startSpawner(config.executor.spawner, logger);
   const store = await openStore(config).catch(async (err) => {
@@ -90,13 +96,16 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   });
   const checkpointer = new WalCheckpointer(store, config.databasePath, logger);
   checkpointer.start();
+  logger.info("database open and migrated", { database: config.databasePath });
   const services = createServices(store, { executor: config.executor, logger, spawner, storeMarker: storeMarker(config.databasePath) });
   await services.pubsub.init();
-  const boot = await bootstrap(services, config, options.hostname ?? os.hostname());
+  const boot = await bootstrap(services, options.hostname ?? os.hostname());
+  const operations = createOperations(services, config.operations, logger, boot.self.id);
   // Before new work is taken: what a crash left QUEUED or RUNNING is failed and its processes ended.
   const interrupted = await services.executions.recoverInterrupted();
   if (interrupted > 0) logger.warn(`${interrupted} execution(s) were interrupted by the last stop and are marked FAILED`);
   await services.executionQueue.init();
+  logger.info("execution queue ready", { queue: config.executor.queue, concurrency: config.executor.concurrency, tempDir: config.executor.tempDir });
   const schema = await buildHookdSchema(services);
 
   const expressApp = express();
@@ -108,7 +117,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const httpServer = http.createServer(dispatcher.handle);
 
   const formatError = createErrorFormatter({ development: config.development, log: (m, e) => logger.error(m, e) });
-  const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES);
+  const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES, operations.graphql);
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
@@ -127,6 +136,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       // Every answer is live state, never cacheable: "no-store" is set on the route below.
       // Apollo's default cache-control plugin would wrap every field resolver to work that out.
       ApolloServerPluginCacheControlDisabled(),
+      operations.apolloPlugin,
       // Open WebSockets would keep the HTTP server from draining: close them first.
       { async serverWillStart() { return { async drainServer() { await subscriptions.dispose(); } }; } },
     ],
@@ -169,6 +179,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       res.status(503).json({ status: "unavailable", reason: "database unreachable" });
     }
   });
+  if (operations.metricsRoute) expressApp.get("/metrics", operations.metricsRoute);
   expressApp.use(graphqlIdeRouter(GRAPHQL_PATH));
   expressApp.use(
     GRAPHQL_PATH,
@@ -191,15 +202,22 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     dataSource: store.dataSource,
     schema,
     bootstrap: boot,
-    listen: () =>
-      new Promise((resolve, reject) => {
+    operations,
+    logger,
+    async listen() {
+      const url = await new Promise<string>((resolve, reject) => {
         httpServer.once("error", reject);
         httpServer.listen(config.port, config.host, () => {
           const { port } = httpServer.address() as AddressInfo;
           const host = config.host.includes(":") ? `[${config.host}]` : config.host;
           resolve(`http://${host}:${port}`);
         });
-      }),
+      });
+      const admin = await services.users.bootstrapAdmin(config.bootstrapAdminEmail, config.bootstrapAdminKey);
+      if (admin) boot.admin = { apiKey: admin.apiKey, secret: admin.secret, email: admin.user.email, generated: admin.generated };
+      operations.start();
+      return url;
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -208,6 +226,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       else await apollo.stop().catch(() => undefined);
       // Running hooks are cancelled (their process groups killed) and recorded before the store closes.
       await services.executionQueue.destroy();
+      await operations.stop();
       await spawner.destroy();
       await services.pubsub.destroy();
       await services.executionServers.markOffline(boot.self.id).catch((err) => logger.warn(`could not mark this server offline: ${String(err)}`));
