@@ -18,6 +18,10 @@ export class User {
   @Column({ type: "varchar", length: 16 })
   role: UserRole;
 
+  @Field({ description: "A disabled user's API keys are refused (hookd user disable)." })
+  @Column({ type: "boolean", default: false })
+  disabled: boolean;
+
   @Field()
   @CreateDateColumn()
   createdAt: Date;

@@ -1,5 +1,6 @@
 import { Initial1763800000000 } from "./1763800000000-initial.js";
 import { WorkflowAndAudit1795363320632 } from "./1795363320632-workflow-and-audit.js";
+import { UserDisabled1796159077318 } from "./1796159077318-user-disabled.js";
 
 // In order; each runs once, recorded in the "migrations" table.
-export const MIGRATIONS = [Initial1763800000000, WorkflowAndAudit1795363320632];
+export const MIGRATIONS = [Initial1763800000000, WorkflowAndAudit1795363320632, UserDisabled1796159077318];
