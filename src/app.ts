@@ -90,6 +90,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   // First, so a spawner that cannot work stops start-up before anything is opened.
   const spawner = await startSpawner(config.executor.spawner, logger);
+  logger.info("hook spawner ready", { spawner: spawner.kind, asked: config.executor.spawner });
   const store = await openStore(config).catch(async (err) => {
     await spawner.destroy();
     throw err;
