@@ -15,6 +15,7 @@ import { Execution, ExecutionStatus, FINISHED_STATUSES } from "../src/entities/e
 import { ExecutionLogLine, LogStream } from "../src/entities/execution-log-line.entity.js";
 import { ADMIN_KEY, eventually, startServer } from "./helpers/server.js";
 import { sampleExecution } from "./helpers/store.js";
+import { subscribe } from "./helpers/ws.js";
 
 const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
 
@@ -142,6 +143,29 @@ describe("the hookd command, for operators", () => {
       const noKey = await cli(["key", "revoke"], env);
       assert.equal(noKey.status, 2);
       assert.match(noKey.stderr, /key revoke needs exactly one argument/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("a user disabled by the command line: its open subscriptions end with the server's next request", { timeout: 30_000 }, async () => {
+    const dataDir = tempDir();
+    const env = { HOOKD_DATA_DIR: dataDir };
+    const server = await serve({ ...env, HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY });
+    try {
+      const created = await cli(["user", "create", "--email", "second-admin@example.com", "--role", "ADMIN"], env);
+      assert.equal(created.status, 0, created.stderr);
+      const key = /^\s+(hkd_\S+)$/m.exec(created.stdout)![1];
+      const sub = subscribe(server.url, key, `subscription { executionUpdated { id status } }`);
+      // Open once a request over it has been answered by the server.
+      await eventually(async () => (await me(server.url, key)).status === 200 && sub, "the subscription open");
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal((await cli(["user", "disable", "--email", "second-admin@example.com"], env)).status, 0);
+      assert.equal((await me(server.url, ADMIN_KEY)).status, 200);
+      const end = await sub.ended;
+      assert.equal(end.completed, false);
+      assert.equal(end.errors?.[0]?.extensions?.code, "UNAUTHENTICATED");
+      await sub.dispose();
     } finally {
       await server.stop();
     }

@@ -49,7 +49,11 @@ export class UserService {
   }
 
   private findKey(hash: string): Promise<ApiKey | null> {
-    if (this.externalChange()) this.keys.clear();
+    if (this.externalChange()) {
+      this.keys.clear();
+      // A key revoked or a user disabled by the command line: open subscriptions check again.
+      this.pubsub.publish("accessChanged", "*", { reason: "the database was changed by another process" });
+    }
     return this.keys.get(hash, () => this.store.manager.findOne(ApiKey, { where: { hash }, relations: { user: true } }));
   }
 
