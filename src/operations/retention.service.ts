@@ -147,8 +147,10 @@ export class RetentionService {
   private expired(em: EntityManager, cutoff: Date): SelectQueryBuilder<Execution> {
     return em
       .createQueryBuilder(Execution, "e")
-      .where("e.status IN (:...finished)", { finished: FINISHED_STATUSES })
-      .andWhere("COALESCE(e.finishedAt, e.createdAt) < :cutoff", { cutoff: this.param(em, Execution, "finishedAt", cutoff) })
+      // createdAt (never later than finishedAt) bounds the scan to the old end of its index.
+      .where("e.createdAt < :cutoff", { cutoff: this.param(em, Execution, "createdAt", cutoff) })
+      .andWhere("e.status IN (:...finished)", { finished: FINISHED_STATUSES })
+      .andWhere("COALESCE(e.finishedAt, e.createdAt) < :cutoff")
       .andWhere(`NOT EXISTS (SELECT 1 FROM "job" j WHERE j."id" = e."jobId" AND j."status" IN (:...openJob))`, { openJob: OPEN_JOB })
       .andWhere(`NOT EXISTS (SELECT 1 FROM "publish" p WHERE p."id" = e."publishId" AND p."state" IN (:...openPublish))`, { openPublish: OPEN_PUBLISH });
   }

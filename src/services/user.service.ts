@@ -80,7 +80,7 @@ export class UserService {
     if (!Object.values(UserRole).includes(role)) throw badInput("input.role", `must be one of ${Object.values(UserRole).join(", ")} (got '${role}')`);
     return this.store.transaction(async (em) => {
       if (await em.existsBy(User, { email })) throw conflict("input.email", `a user with email '${email}' already exists`);
-      const user = await em.save(em.create(User, { email, role }));
+      const user = await em.save(em.create(User, { email, role, disabled: false }));
       await this.audit.record(em, actor, "user.create", "user", user.id, null, user);
       return user;
     });
