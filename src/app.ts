@@ -18,7 +18,8 @@ import { WorkspaceSettings } from "./entities/workspace-settings.entity.js";
 import { graphqlPostRoute, httpDispatcher } from "./http/graphql-post.route.js";
 import { graphqlIdeRouter } from "./http/graphql-ide.js";
 import { attachSubscriptions } from "./http/subscriptions-server.js";
-import { consoleLogger, type Logger } from "./logger.js";
+import { createLogger, type Logger } from "./logger.js";
+import { createOperations, type Operations } from "./operations/operations.js";
 import { buildHookdSchema } from "./schema/build-schema.js";
 import { createRequestContext, type RequestContext } from "./schema/context.js";
 import { createErrorFormatter } from "./schema/error-formatter.js";
@@ -39,7 +40,11 @@ export const MAX_BODY = "1mb";
 const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface BootstrapResult {
-  /** Set on the first start only: the first ADMIN and its key (print it once). */
+  /**
+   * Set on the first start only, once listen() succeeded: the first ADMIN and its key (print it
+   * once). Created only then, so a start that fails (a port taken) leaves no admin whose key
+   * nobody saw, and the next start creates and prints it.
+   */
   admin: (CreatedApiKey & { email: string; generated: boolean }) | null;
   self: ExecutionServer;
 }
@@ -50,6 +55,8 @@ export interface App {
   readonly dataSource: DataSource;
   readonly schema: GraphQLSchema;
   readonly bootstrap: BootstrapResult;
+  readonly operations: Operations;
+  readonly logger: Logger;
   /** Starts listening; resolves to the base URL (http://host:port). */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -70,15 +77,14 @@ export async function openStore(config: HookdConfig): Promise<Store> {
   return new Store(dataSource);
 }
 
-/** First-start rows: settings, the default queue, this server, the first admin. Idempotent. */
-async function bootstrap(services: Services, config: HookdConfig, hostname: string): Promise<BootstrapResult> {
+/** First-start rows: settings, the default queue, this server (the first admin comes after listen). Idempotent. */
+async function bootstrap(services: Services, hostname: string): Promise<BootstrapResult> {
   await services.store.transaction(async (em) => {
     if (!(await em.existsBy(WorkspaceSettings, { id: WorkspaceSettings.ID }))) await em.save(new WorkspaceSettings());
   });
   await services.queues.ensureDefault();
   const self = await services.executionServers.registerSelf(hostname, currentOs());
-  const admin = await services.users.bootstrapAdmin(config.bootstrapAdminEmail, config.bootstrapAdminKey);
-  return { self, admin: admin && { apiKey: admin.apiKey, secret: admin.secret, email: admin.user.email, generated: admin.generated } };
+  return { self, admin: null };
 }
 
 /** Says so at start-up when the workspace's hooks wait for another execution server that is offline. */
@@ -96,18 +102,21 @@ async function warnIfHooksRunElsewhere(services: Services, self: ExecutionServer
 
 /** The composition root: everything hookd is, built from one config, with no module-level state. */
 export async function createApp(config: HookdConfig, options: AppOptions = {}): Promise<App> {
-  const logger = options.logger ?? consoleLogger;
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
   // First, so a spawner that cannot work stops start-up before anything is opened.
   const spawner = await startSpawner(config.executor.spawner, logger);
+  logger.info("hook spawner ready", { spawner: spawner.kind, asked: config.executor.spawner });
   const store = await openStore(config).catch(async (err) => {
     await spawner.destroy();
     throw err;
   });
   const checkpointer = new WalCheckpointer(store, config.databasePath, logger);
   checkpointer.start();
+  logger.info("database open and migrated", { database: config.databasePath });
   const services = createServices(store, { executor: config.executor, logger });
   await services.pubsub.init();
-  const boot = await bootstrap(services, config, options.hostname ?? os.hostname());
+  const boot = await bootstrap(services, options.hostname ?? os.hostname());
+  const operations = createOperations(services, config.operations, logger, boot.self.id);
   await services.executionQueue.init();
   // This hookd runs the hooks of its own execution server, by the same lease path any runner takes.
   const hooks = new LocalHookRunner({ spawner, tempDir: config.executor.tempDir, killGraceMs: config.executor.killGraceMs, keepTempFiles: config.executor.keepTempFiles });
@@ -122,6 +131,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   await runner.init();
   const recovery = new ExecutionRecovery(services.lifecycle, logger, Math.max(50, Math.min(1000, config.executor.leaseMs / 4)));
   await recovery.start();
+  logger.info("execution queue ready", { queue: config.executor.queue, concurrency: config.executor.concurrency, tempDir: config.executor.tempDir });
   await warnIfHooksRunElsewhere(services, boot.self, logger);
   const schema = await buildHookdSchema(services);
 
@@ -134,7 +144,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const httpServer = http.createServer(dispatcher.handle);
 
   const formatError = createErrorFormatter({ development: config.development, log: (m, e) => logger.error(m, e) });
-  const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES);
+  const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES, operations.graphql);
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
@@ -153,6 +163,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       // Every answer is live state, never cacheable: "no-store" is set on the route below.
       // Apollo's default cache-control plugin would wrap every field resolver to work that out.
       ApolloServerPluginCacheControlDisabled(),
+      operations.apolloPlugin,
       // Open WebSockets would keep the HTTP server from draining: close them first.
       { async serverWillStart() { return { async drainServer() { await subscriptions.dispose(); } }; } },
     ],
@@ -195,6 +206,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       res.status(503).json({ status: "unavailable", reason: "database unreachable" });
     }
   });
+  if (operations.metricsRoute) expressApp.get("/metrics", operations.metricsRoute);
   expressApp.use(graphqlIdeRouter(GRAPHQL_PATH));
   expressApp.use(
     GRAPHQL_PATH,
@@ -217,15 +229,22 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     dataSource: store.dataSource,
     schema,
     bootstrap: boot,
-    listen: () =>
-      new Promise((resolve, reject) => {
+    operations,
+    logger,
+    async listen() {
+      const url = await new Promise<string>((resolve, reject) => {
         httpServer.once("error", reject);
         httpServer.listen(config.port, config.host, () => {
           const { port } = httpServer.address() as AddressInfo;
           const host = config.host.includes(":") ? `[${config.host}]` : config.host;
           resolve(`http://${host}:${port}`);
         });
-      }),
+      });
+      const admin = await services.users.bootstrapAdmin(config.bootstrapAdminEmail, config.bootstrapAdminKey);
+      if (admin) boot.admin = { apiKey: admin.apiKey, secret: admin.secret, email: admin.user.email, generated: admin.generated };
+      operations.start();
+      return url;
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -237,6 +256,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       await runner.destroy();
       services.localRunners.delete(runner);
       await services.executionQueue.destroy();
+      await operations.stop();
       await spawner.destroy();
       await services.pubsub.destroy();
       await services.executionServers.markOffline(boot.self.id).catch((err) => logger.warn(`could not mark this server offline: ${String(err)}`));

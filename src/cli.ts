@@ -6,7 +6,12 @@ import { runDemo } from "./demo.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { DomainError } from "./domain/errors.js";
 import { UserRole } from "./domain/roles.js";
+import { existsSync } from "node:fs";
+import { DataSource } from "typeorm";
 import { silentLogger } from "./logger.js";
+import { backupDatabase } from "./operations/backup.service.js";
+import { RetentionService } from "./operations/retention.service.js";
+import { dataSourceOptions } from "./store/data-source-options.js";
 import { printHookdSchema } from "./schema/print-schema.js";
 import { createServices } from "./services/services.js";
 
@@ -16,7 +21,14 @@ const USAGE = `usage: hookd <command>
   user create --email E --role R [--label L]
                                           create a user (R: ADMIN, EMPLOYEE, STANDARD) and print an API key for it
   user list                               list users
+  user set-role --email E --role R        change a user's role
+  user disable --email E                  refuse the user's API keys from now on (user enable: again)
   key create --email E [--label L]        print a new API key for an existing user
+  key list --email E                      list a user's API keys (id, prefix, label, state)
+  key revoke <id or prefix>               revoke an API key; it stops working at once
+  prune [--dry-run]                       delete history older than HOOKD_RETENTION_DAYS (the server
+                                          also does this hourly); --dry-run says what would go
+  backup <file>                           a consistent copy of the live SQLite database (see the README)
   print-schema                            print the GraphQL schema (SDL)
   demo [--keep]                           run the publish workflow end to end on a throwaway workspace
 
@@ -36,21 +48,28 @@ async function serve(): Promise<void> {
     }
     console.log(`Make more users and keys with: npm run hookd -- user create --email someone@example.com --role EMPLOYEE\n(or the createUser and createApiKey mutations).\n`);
   }
-  console.log(`hookd listening on ${url}/graphql (IDE: open it in a browser; health: ${url}/healthz)`);
-  console.log(`data: ${config.databasePath}; this server: ${app.bootstrap.self.hostname} (${app.bootstrap.self.os})`);
+  // After the key: a supervisor (or a test) that waits for this line has the key too.
+  app.logger.info(`hookd listening on ${url}/graphql (IDE: open it in a browser; health: ${url}/healthz)`, {
+    url,
+    database: config.databasePath,
+    server: app.bootstrap.self.hostname,
+    os: app.bootstrap.self.os,
+    metrics: config.operations.metricsEnabled ? `${url}/metrics` : "off",
+    retentionDays: config.operations.retentionDays,
+  });
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: stopping`);
+    app.logger.info(`${signal}: stopping`);
     app.close().then(
       () => {
-        console.log("stopped");
+        app.logger.info("stopped");
         process.exit(0);
       },
       (err) => {
-        console.error("error while stopping", err);
+        app.logger.error("error while stopping", err);
         process.exit(1);
       },
     );
@@ -80,9 +99,17 @@ async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { email: { type: "string" }, role: { type: "string" }, label: { type: "string" }, keep: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    options: { email: { type: "string" }, role: { type: "string" }, label: { type: "string" }, keep: { type: "boolean" }, "dry-run": { type: "boolean" }, help: { type: "boolean", short: "h" } },
   });
-  const command = positionals.join(" ") || "serve";
+  // "user" and "key" take a verb; the rest of the positionals are the command's arguments.
+  const grouped = positionals[0] === "user" || positionals[0] === "key";
+  const command = positionals.slice(0, grouped ? 2 : 1).join(" ") || "serve";
+  const args = positionals.slice(grouped ? 2 : 1);
+  const oneArgument = (what: string): string => {
+    if (args.length !== 1) throw new DomainError("BAD_USER_INPUT", `${command} needs exactly one argument: ${what}\n\n${USAGE}`);
+    return args[0];
+  };
+  if (!["backup", "key revoke"].includes(command) && args.length > 0) throw new DomainError("BAD_USER_INPUT", `unexpected argument '${args[0]}' for ${command}\n\n${USAGE}`);
   if (values.help || command === "help") {
     console.log(USAGE);
     return;
@@ -113,6 +140,77 @@ async function main(argv: string[]): Promise<void> {
         const { secret } = await services.users.createApiKey(user.id, values.label ?? "cli", "cli");
         console.log(`new API key for ${user.email} (shown only this once):\n\n  ${secret}\n`);
       });
+      return;
+    }
+    case "user set-role": {
+      const email = required(values, "email");
+      const role = required(values, "role").toUpperCase() as UserRole;
+      await withServices(async (services) => {
+        const user = await services.users.setRole(email, role, "cli");
+        console.log(`${user.email} is now ${user.role}`);
+      });
+      return;
+    }
+    case "user disable":
+    case "user enable": {
+      const email = required(values, "email");
+      const disabled = command === "user disable";
+      await withServices(async (services) => {
+        const user = await services.users.setDisabled(email, disabled, "cli");
+        console.log(disabled ? `${user.email} is disabled: its API keys are refused from now on` : `${user.email} is enabled again`);
+      });
+      return;
+    }
+    case "key list": {
+      const email = required(values, "email");
+      await withServices(async (services) => {
+        const user = await services.users.findByEmail(email);
+        if (!user) throw new DomainError("NOT_FOUND", `no user has email '${email}'`);
+        for (const key of await services.users.keysOf(user.id)) {
+          const state = key.revokedAt ? `revoked ${key.revokedAt.toISOString()}` : "active";
+          console.log(`${key.id}  ${key.prefix}…  ${state.padEnd(32)}  ${key.label ?? ""}`);
+        }
+      });
+      return;
+    }
+    case "key revoke": {
+      const key = oneArgument("the key's id or prefix (hookd key list --email E shows them)");
+      await withServices(async (services) => {
+        const revoked = await services.users.revokeApiKeyByAdmin(key, "cli");
+        console.log(`revoked API key ${revoked.prefix}… (id ${revoked.id}) of ${revoked.user.email}`);
+      });
+      return;
+    }
+    case "prune": {
+      const config = loadConfig();
+      const dryRun = values["dry-run"] === true;
+      if (config.operations.retentionDays === 0) {
+        console.log("HOOKD_RETENTION_DAYS=0 keeps all history: nothing to prune");
+        return;
+      }
+      await withServices(async (services) => {
+        const retention = new RetentionService(services.store, silentLogger, { days: config.operations.retentionDays });
+        const counts = dryRun ? await retention.dryRun() : await retention.prune();
+        const what = `${counts.executions} finished execution(s), ${counts.logLines} log line(s) and ${counts.auditEvents} audit event(s) older than ${counts.cutoff.toISOString()} (${config.operations.retentionDays} days)`;
+        console.log(dryRun ? `would delete ${what}; nothing was deleted (run without --dry-run to delete)` : `deleted ${what}`);
+      });
+      return;
+    }
+    case "backup": {
+      const file = oneArgument("the file to write");
+      const config = loadConfig();
+      if (!existsSync(config.databasePath)) throw new DomainError("NOT_FOUND", `there is no database at ${config.databasePath} (set HOOKD_DATA_DIR or HOOKD_DATABASE)`);
+      // Opened without running migrations: a backup taken before an upgrade is of the old schema.
+      const dataSource = new DataSource(dataSourceOptions(config));
+      await dataSource.initialize();
+      try {
+        const result = await backupDatabase(dataSource, file);
+        console.log(`backed up ${config.databasePath} to ${result.file} (${result.bytes} bytes; integrity check ok)`);
+      } catch (err) {
+        throw err instanceof Error && !(err instanceof DomainError) ? new DomainError("BAD_USER_INPUT", `backup failed: ${err.message}`) : err;
+      } finally {
+        await dataSource.destroy();
+      }
       return;
     }
     case "demo":

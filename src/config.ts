@@ -1,6 +1,7 @@
 import { accessSync, constants, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { LOG_LEVELS, type LogLevel } from "./logger.js";
 
 /** Everything hookd reads from its environment, validated once at start-up. */
 export interface HookdConfig {
@@ -16,7 +17,20 @@ export interface HookdConfig {
   development: boolean;
   /** Log SQL statements (HOOKD_LOG_SQL=1). */
   logSql: boolean;
+  /** pino level of hookd's own log (HOOKD_LOG_LEVEL). */
+  logLevel: LogLevel;
   executor: ExecutorConfig;
+  operations: OperationsConfig;
+}
+
+/** Running hookd as a service: metrics and retention. */
+export interface OperationsConfig {
+  /** GET /metrics is served (HOOKD_METRICS, default on). */
+  metricsEnabled: boolean;
+  /** A bearer token that may read /metrics besides ADMIN keys (HOOKD_METRICS_TOKEN). */
+  metricsToken: string | null;
+  /** Finished executions, their log lines and audit events older than this go; 0 keeps all. */
+  retentionDays: number;
 }
 
 export interface ExecutorConfig {
@@ -149,6 +163,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     spawner,
   };
 
+  const logLevel = (env.HOOKD_LOG_LEVEL?.trim().toLowerCase() || "info") as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`HOOKD_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")} (got '${env.HOOKD_LOG_LEVEL}')`);
+  }
+  const metricsRaw = env.HOOKD_METRICS?.trim();
+  if (metricsRaw !== undefined && metricsRaw !== "" && !/^(1|true|yes|on|0|false|no|off)$/i.test(metricsRaw)) {
+    problems.push(`HOOKD_METRICS must be 1 (serve GET /metrics) or 0 (turn it off) (got '${env.HOOKD_METRICS}')`);
+  }
+  let metricsToken: string | null = null;
+  if (env.HOOKD_METRICS_TOKEN !== undefined && env.HOOKD_METRICS_TOKEN !== "") {
+    const token = env.HOOKD_METRICS_TOKEN;
+    if (token.length < MIN_BOOTSTRAP_KEY_LENGTH || /\s/.test(token)) {
+      problems.push(`HOOKD_METRICS_TOKEN must be at least ${MIN_BOOTSTRAP_KEY_LENGTH} characters with no spaces (got ${token.length} characters); generate one with: openssl rand -hex 24`);
+    } else {
+      metricsToken = token;
+    }
+  }
+  const operations: OperationsConfig = {
+    metricsEnabled: metricsRaw === undefined || metricsRaw === "" || bool(metricsRaw),
+    metricsToken,
+    retentionDays: int("HOOKD_RETENTION_DAYS", 90, 0, 36_500, " days (0 keeps everything)"),
+  };
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -160,7 +197,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     bootstrapAdminEmail,
     development: env.NODE_ENV === "development",
     logSql: bool(env.HOOKD_LOG_SQL),
+    logLevel,
     executor,
+    operations,
     ...overrides,
   };
 }

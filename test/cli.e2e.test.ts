@@ -145,7 +145,7 @@ describe("the hookd command", () => {
     const [execution] = (await gql(`mutation { triggerHook(input: { hook: POST_DONE_SERVER }) { id } }`)).triggerHook;
     for (let i = 0; i < 100 && (await gql(`{ execution(id: "${execution.id}") { status } }`)).execution.status !== "RUNNING"; i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(await server.stop(), 0);
-    assert.match(server.stdout(), /SIGTERM: stopping\nstopped\n/);
+    assert.match(server.stdout(), /"msg":"SIGTERM: stopping"\}\n[\s\S]*"msg":"stopped"\}\n$/);
     // Started again, the execution is as the orderly stop recorded it (not failed by crash recovery).
     const again = await serve({ HOOKD_DATA_DIR: dataDir });
     try {

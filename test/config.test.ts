@@ -125,3 +125,24 @@ test("the spawn addon asked for but not built stops start-up with what to do; au
   assert.equal(best.kind, "addon", "npm run build built the addon");
   assert.deepEqual(best.said, []);
 });
+
+test("operations: HOOKD_LOG_LEVEL, HOOKD_METRICS, HOOKD_METRICS_TOKEN and HOOKD_RETENTION_DAYS, with defaults and clear refusals", () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.logLevel, "info");
+  assert.deepEqual(defaults.operations, { metricsEnabled: true, metricsToken: null, retentionDays: 90 });
+  const set = loadConfig({ HOOKD_LOG_LEVEL: "DEBUG", HOOKD_METRICS: "0", HOOKD_METRICS_TOKEN: "t".repeat(24), HOOKD_RETENTION_DAYS: "0" });
+  assert.equal(set.logLevel, "debug");
+  assert.deepEqual(set.operations, { metricsEnabled: false, metricsToken: "t".repeat(24), retentionDays: 0 });
+  assert.throws(
+    () => loadConfig({ HOOKD_LOG_LEVEL: "loud", HOOKD_METRICS: "maybe", HOOKD_METRICS_TOKEN: "short", HOOKD_RETENTION_DAYS: "-1" }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.problems.length, 4);
+      assert.match(err.message, /HOOKD_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent \(got 'loud'\)/);
+      assert.match(err.message, /HOOKD_METRICS must be 1 .* or 0 .* \(got 'maybe'\)/);
+      assert.match(err.message, /HOOKD_METRICS_TOKEN must be at least 20 characters/);
+      assert.match(err.message, /HOOKD_RETENTION_DAYS must be a whole number from 0 to 36500 days \(0 keeps everything\) \(got '-1'\)/);
+      return true;
+    },
+  );
+});

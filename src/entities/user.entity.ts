@@ -23,6 +23,10 @@ export class User {
   @Column(() => MetadataPair, { prefix: "metadata" })
   metadata: MetadataPair = new MetadataPair();
 
+  @Field({ description: "A disabled user's API keys are refused (hookd user disable)." })
+  @Column({ type: "boolean", default: false })
+  disabled: boolean;
+
   @Field()
   @CreateDateColumn()
   createdAt: Date;

@@ -1,5 +1,5 @@
 import type http from "node:http";
-import { GraphQLError, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
+import { getOperationAST, GraphQLError, parse, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { CloseCode } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
@@ -8,6 +8,7 @@ import { createRequestContext, type RequestContext } from "../schema/context.js"
 import { subscribeWithFastPath } from "./execution-log-fast-path.js";
 import { queryLimits } from "../schema/limits.js";
 import type { Services } from "../services/services.js";
+import type { GraphqlObserver } from "../operations/graphql-observer.js";
 
 /** The API key from connection_init's payload: `{ "authorization": "Bearer <key>" }` (or `apiKey`). */
 function authorizationFrom(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
@@ -16,6 +17,15 @@ function authorizationFrom(params: Readonly<Record<string, unknown>> | undefined
   if (typeof header === "string") return header;
   if (typeof params.apiKey === "string") return `Bearer ${params.apiKey}`;
   return undefined;
+}
+
+/** The operation type of a document that was refused (for the request counter). */
+function operationTypeOf(query: string): "query" | "mutation" | "subscription" | "unknown" {
+  try {
+    return getOperationAST(parse(query))?.operation ?? "unknown";
+  } catch {
+    return "unknown";
+  }
 }
 
 export interface SubscriptionsServer {
@@ -34,6 +44,8 @@ export function attachSubscriptions(
   services: Services,
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
   maxPayload: number,
+  /** Counts operations and logs refusals, as the Apollo plugin does over HTTP. */
+  observer?: GraphqlObserver,
 ): SubscriptionsServer {
   // The same mapping as for HTTP: domain codes, validation messages, no internals.
   const format = (e: GraphQLError) => {
@@ -57,6 +69,8 @@ export function attachSubscriptions(
         } catch (err) {
           if (err instanceof DomainError && err.code === "UNAUTHENTICATED") {
             // 4401 Unauthorized with hookd's own message (a close reason holds at most 123 bytes).
+            observer?.operation("unknown", "unauthenticated");
+            observer?.refused("UNAUTHENTICATED", { transport: "websocket", reason: err.message });
             ctx.extra.socket.close(CloseCode.Unauthorized, err.message.slice(0, 120));
             return false;
           }
@@ -72,7 +86,20 @@ export function attachSubscriptions(
         }
       },
       context: (ctx) => ctx.extra.context!,
-      onError: (_ctx, _id, _payload, errors) => errors.map(format),
+      // Every operation sent over the socket is counted once: refused before it ran (onError), or
+      // once it ran (onOperation: a subscription that started, or a query's result).
+      onOperation: (_ctx, _id, _payload, args, result) => {
+        const type = getOperationAST(args.document, args.operationName)?.operation ?? "unknown";
+        // graphql-ws hands over the awaited result: a stream (a started subscription) or one result.
+        const settled = result as Awaited<typeof result>;
+        const failed = !(Symbol.asyncIterator in settled) && (settled.errors?.length ?? 0) > 0;
+        observer?.operation(type, failed ? "error" : "success");
+      },
+      onError: (ctx, _id, payload, errors) => {
+        observer?.operation(operationTypeOf(payload.query), "error");
+        observer?.errors(errors, { transport: "websocket", operation: payload.operationName ?? undefined, user: ctx.extra.context?.principal.user.email });
+        return errors.map(format);
+      },
       onNext: (_ctx, _id, _payload, _args, result) => ("errors" in result && result.errors ? { ...result, errors: result.errors.map(format) } : undefined),
     },
     wsServer,

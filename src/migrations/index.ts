@@ -2,6 +2,7 @@ import { Initial1763800000000 } from "./1763800000000-initial.js";
 import { WorkflowAndAudit1795363320632 } from "./1795363320632-workflow-and-audit.js";
 import { UserClientMetadataJobSettings1796158820098 } from "./1796158820098-user-client-metadata-job-settings.js";
 import { ExecutionLeases1796158936338 } from "./1796158936338-execution-leases.js";
+import { UserDisabled1796159077318 } from "./1796159077318-user-disabled.js";
 
 // In order; each runs once, recorded in the "migrations" table.
-export const MIGRATIONS = [Initial1763800000000, WorkflowAndAudit1795363320632, UserClientMetadataJobSettings1796158820098, ExecutionLeases1796158936338];
+export const MIGRATIONS = [Initial1763800000000, WorkflowAndAudit1795363320632, UserClientMetadataJobSettings1796158820098, ExecutionLeases1796158936338, UserDisabled1796159077318];

@@ -5,6 +5,7 @@ import { ApiKey } from "../entities/api-key.entity.js";
 import { User } from "../entities/user.entity.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import { EntityCache } from "../store/entity-cache.js";
+import { externalChangeSignal } from "../store/external-change-signal.js";
 import type { Store } from "../store/store.js";
 import { snapshot, type Actor, type AuditService } from "./audit.service.js";
 import type { MetadataInputFields } from "../entities/metadata.embedded.js";
@@ -36,6 +37,8 @@ export class UserService {
    * rarely. Any write to a key or a user drops them, so a revoke takes effect at once.
    */
   private readonly keys: EntityCache<ApiKey>;
+  /** Another process (the `hookd key revoke` / `user disable` commands) wrote since the last look. */
+  private readonly externalChange: () => boolean;
 
   constructor(
     private readonly store: Store,
@@ -43,9 +46,15 @@ export class UserService {
     private readonly pubsub: PubSub,
   ) {
     this.keys = new EntityCache(store, [ApiKey, User], MAX_CACHED_KEYS);
+    this.externalChange = externalChangeSignal(store.dataSource);
   }
 
   private findKey(hash: string): Promise<ApiKey | null> {
+    if (this.externalChange()) {
+      this.keys.clear();
+      // A key revoked or a user disabled by the command line: open subscriptions check again.
+      this.pubsub.publish("accessChanged", "*", { reason: "the database was changed by another process" });
+    }
     return this.keys.get(hash, () => this.store.manager.findOne(ApiKey, { where: { hash }, relations: { user: true } }));
   }
 
@@ -70,7 +79,7 @@ export class UserService {
   async create(emailInput: string, role: UserRole, actor: Actor, metadata?: MetadataInputFields): Promise<User> {
     const email = assertEmail("input.email", emailInput);
     if (!Object.values(UserRole).includes(role)) throw badInput("input.role", `must be one of ${Object.values(UserRole).join(", ")} (got '${role}')`);
-    const fresh = this.store.manager.create(User, { email, role });
+    const fresh = this.store.manager.create(User, { email, role, disabled: false });
     applyMetadata("input.metadata", fresh.metadata, metadata);
     return this.store.transaction(async (em) => {
       if (await em.existsBy(User, { email })) throw conflict("input.email", `a user with email '${email}' already exists`);
@@ -146,6 +155,7 @@ export class UserService {
       throw unauthenticated("invalid API key");
     }
     if (apiKey.revokedAt !== null) throw unauthenticated(`API key ${apiKey.prefix}… was revoked on ${apiKey.revokedAt.toISOString()}`);
+    if (apiKey.user.disabled) throw unauthenticated(`API key ${apiKey.prefix}… belongs to a disabled user`);
     const now = Date.now();
     if (apiKey.lastUsedAt === null || now - apiKey.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       apiKey.lastUsedAt = new Date(now);
@@ -166,6 +176,68 @@ export class UserService {
     return { ...created, user, generated: configuredKey === null };
   }
 
+
+  /**
+   * Revokes a key by its id or its prefix (as `key list` shows it), for the command line, which
+   * acts as an administrator.
+   */
+  async revokeApiKeyByAdmin(idOrPrefix: string, actor: Actor): Promise<ApiKey> {
+    return this.store.transaction(async (em) => {
+      const matches = await em.find(ApiKey, { where: [{ id: idOrPrefix }, { prefix: idOrPrefix }], relations: { user: true } });
+      if (matches.length === 0) throw notFound("API key", idOrPrefix);
+      if (matches.length > 1) throw conflict("key", `${matches.length} keys start with '${idOrPrefix}'; give the key's id instead`);
+      const [key] = matches;
+      if (key.revokedAt === null) {
+        const before = snapshot(key);
+        key.revokedAt = new Date();
+        await em.save(ApiKey, key);
+        await this.audit.record(em, actor, "apiKey.revoke", "apiKey", key.id, before, key);
+      }
+      return key;
+    }).then((key) => {
+      this.pubsub.publish("accessChanged", "*", { reason: "an API key was revoked" });
+      return key;
+    });
+  }
+
+  /** Changes a user's role. The last enabled ADMIN keeps theirs, so someone can still administer. */
+  async setRole(email: string, role: UserRole, actor: Actor): Promise<User> {
+    if (!Object.values(UserRole).includes(role)) throw badInput("role", `must be one of ${Object.values(UserRole).join(", ")} (got '${role}')`);
+    return this.changeUser(email, actor, "user.setRole", (user) => {
+      user.role = role;
+    }).then((user) => {
+      this.pubsub.publish("accessChanged", "*", { reason: "a user's role changed" });
+      return user;
+    });
+  }
+
+  /** Disables (or enables again) a user: a disabled user's keys are refused at once. */
+  async setDisabled(email: string, disabled: boolean, actor: Actor): Promise<User> {
+    return this.changeUser(email, actor, disabled ? "user.disable" : "user.enable", (user) => {
+      user.disabled = disabled;
+    }).then((user) => {
+      this.pubsub.publish("accessChanged", "*", { reason: disabled ? "a user was disabled" : "a user was enabled" });
+      return user;
+    });
+  }
+
+  private changeUser(email: string, actor: Actor, action: string, change: (user: User) => void): Promise<User> {
+    const normalized = email.trim().toLowerCase();
+    return this.store.transaction(async (em) => {
+      const user = await em.findOneBy(User, { email: normalized });
+      if (!user) throw notFound("user", normalized);
+      const before = snapshot(user);
+      const wasActiveAdmin = user.role === UserRole.ADMIN && !user.disabled;
+      change(user);
+      if (wasActiveAdmin && (user.role !== UserRole.ADMIN || user.disabled)) {
+        const admins = await em.countBy(User, { role: UserRole.ADMIN, disabled: false });
+        if (admins <= 1) throw conflict("user", `'${normalized}' is the last enabled ADMIN; make another ADMIN first`);
+      }
+      await em.save(User, user);
+      await this.audit.record(em, actor, action, "user", user.id, before, user);
+      return user;
+    });
+  }
 
   assertSelfOrAdmin(actor: User, userId: string, what = "manage another user's API keys"): void {
     if (actor.id !== userId && actor.role !== UserRole.ADMIN) throw forbidden(`only an ADMIN may ${what}`);

@@ -24,6 +24,12 @@ export class EntityCache<V> {
     });
   }
 
+  /** Drops every value (a change the store did not see, e.g. another process's commit). */
+  clear(): void {
+    this.generation++;
+    this.values.clear();
+  }
+
   /** The cached value for `key`, else what `load` returns (null is returned, never kept). */
   async get<T extends V | null>(key: string, load: () => Promise<T>): Promise<T> {
     const cached = this.values.get(key);

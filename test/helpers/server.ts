@@ -5,7 +5,7 @@ import path from "node:path";
 import assert from "node:assert/strict";
 import { createApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
-import { silentLogger } from "../../src/logger.js";
+import { silentLogger, type Logger } from "../../src/logger.js";
 
 export const ADMIN_KEY = "hkd_test_admin_key_0123456789abcdef";
 
@@ -28,11 +28,11 @@ export interface TestServer {
 }
 
 /** Starts a real hookd on a temp SQLite file and a free port, with a known admin key. */
-export async function startServer(env: Record<string, string> = {}, options: { dataDir?: string; hostname?: string } = {}): Promise<TestServer> {
+export async function startServer(env: Record<string, string> = {}, options: { dataDir?: string; hostname?: string; logger?: Logger } = {}): Promise<TestServer> {
   // A given dataDir belongs to the caller (restart tests) and is left in place on close.
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), "hookd-test-"));
   const config = loadConfig({ HOOKD_DATA_DIR: dataDir, PORT: "0", HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, ...env });
-  const app = await createApp(config, { logger: silentLogger, hostname: options.hostname ?? "hookd-test-host" });
+  const app = await createApp(config, { logger: options.logger ?? silentLogger, hostname: options.hostname ?? "hookd-test-host" });
   const url = await app.listen();
   const gql = async (query: string, variables: Record<string, unknown> = {}, key: string | null = ADMIN_KEY) => {
     const headers: Record<string, string> = { "content-type": "application/json" };
