@@ -1,11 +1,10 @@
 import { Arg, Args, ArgsType, Authorized, Field, ID, InputType, Int, ObjectType, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
-import { notFound } from "../domain/errors.js";
 import { HookPoint } from "../domain/hook-points.js";
 import { Access } from "../domain/roles.js";
 import { ExecutionLogLine } from "../entities/execution-log-line.entity.js";
 import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import { ExecutionEventStream } from "../pubsub/execution-event-stream.js";
-import { ExecutionLogStream, type ExecutionLogChunk } from "../pubsub/execution-log-stream.js";
+import type { ExecutionLogChunk } from "../pubsub/execution-log-stream.js";
 import type { ExecutionEvent } from "../pubsub/pubsub.js";
 import { assertAccess } from "../schema/auth-checker.js";
 import type { RequestContext } from "../schema/context.js";
@@ -73,11 +72,8 @@ class ExecutionLogArgs {
 async function executionLog({ args, context }: SubscribeResolverData<unknown, Record<string, unknown>, RequestContext>): Promise<AsyncIterable<ExecutionLogChunk>> {
   const { executionId, after } = args as unknown as ExecutionLogArgs;
   const { services } = context;
-  if (!(await services.store.manager.existsBy(Execution, { id: executionId }))) throw notFound("execution", executionId);
-  return new ExecutionLogStream(services.store, services.pubsub, executionId, Math.max(0, after ?? 0), {
-    authorize: async () => {
-      await assertAccess(await context.reauthenticate(), [Access.AUDIT], "subscription.executionLog");
-    },
+  return services.executions.logStream(executionId, Math.max(0, after ?? 0), async () => {
+    await assertAccess(await context.reauthenticate(), [Access.AUDIT], "subscription.executionLog");
   });
 }
 

@@ -10,6 +10,7 @@ import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { User } from "../entities/user.entity.js";
 import type { ExecutionLifecycle } from "../executor/execution-lifecycle.service.js";
 import { samplePayload } from "./sample-payload.js";
+import { ExecutionLogStream } from "../pubsub/execution-log-stream.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import { KeysetPager, type Page } from "../store/keyset-page.js";
 import type { Store } from "../store/store.js";
@@ -166,6 +167,12 @@ export class ExecutionService {
     if (filter.job) qb.andWhere("e.jobId = :job", { job: filter.job });
     if (filter.since) qb.andWhere("e.createdAt >= :since", { since: this.pager.dbValue(qb, filter.since) });
     return this.pager.page(qb, first, after);
+  }
+
+  /** An execution's log from `after` on: the stored lines, then live ones, then the outcome (executionLog). */
+  async logStream(executionId: string, after: number, authorize: () => Promise<void>): Promise<ExecutionLogStream> {
+    await this.get(executionId); // NOT_FOUND before anything is streamed
+    return new ExecutionLogStream(this.store, this.pubsub, executionId, after, { authorize });
   }
 
   async logLines(executionId: string, after = 0, first = 1000): Promise<ExecutionLogLine[]> {

@@ -15,6 +15,7 @@ import { KeysetPager, type Page } from "../store/keyset-page.js";
 import type { Store } from "../store/store.js";
 import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionServerService } from "./execution-server.service.js";
+import type { JobEvents } from "./job-events.js";
 import type { ExecutionService } from "./execution.service.js";
 import { parseJobHooks, type JobHookInput } from "./job-hooks.js";
 import { jobPayload, type JobPayloadSources } from "./job-payload.js";
@@ -70,12 +71,7 @@ const NEXT: Record<JobStatus, readonly JobStatus[]> = {
   [JobStatus.DONE]: [],
 };
 
-export type Ingest = (job: Job) => Promise<{ ok: boolean; error?: string }>;
-
 export class JobService {
-  /** Runs when an upload job of a publish is reported DONE (publish-server); set by the publish service. */
-  private ingest: Ingest | null = null;
-
   constructor(
     private readonly store: Store,
     private readonly settings: SettingsService,
@@ -84,6 +80,7 @@ export class JobService {
     private readonly servers: ExecutionServerService,
     private readonly executions: ExecutionService,
     private readonly pubsub: PubSub,
+    private readonly events: JobEvents,
   ) {}
 
   /**
@@ -164,10 +161,6 @@ export class JobService {
     return saved;
   }
 
-  setIngest(ingest: Ingest): void {
-    this.ingest = ingest;
-  }
-
   /** A status report from the transfer engine or a client; done and failed fire their hooks. */
   async updateStatus(id: string, status: JobStatus, message: string | null, actor: User): Promise<Job> {
     if (status === JobStatus.DONE) {
@@ -175,8 +168,8 @@ export class JobService {
       // publish-server has ingested it (SPEC §3.4).
       const current = await this.get(id, actor);
       const ingests = current.publishId !== null || current.hooks.some((h) => h.hook === HookPoint.PUBLISH_SERVER);
-      if (ingests && this.ingest && NEXT[current.status].includes(JobStatus.DONE)) {
-        const result = await this.ingest(current);
+      if (ingests && NEXT[current.status].includes(JobStatus.DONE)) {
+        const result = await this.events.delivered(current);
         if (!result.ok) return this.updateStatus(id, JobStatus.FAILED, result.error ?? "publish-server failed", actor);
       }
     }

@@ -14,6 +14,7 @@ import type { Store } from "../store/store.js";
 import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionServerService } from "./execution-server.service.js";
 import type { ExecutionService } from "./execution.service.js";
+import type { JobEvents } from "./job-events.js";
 import type { JobService } from "./job.service.js";
 import { AnswerError, checkAnswer, normalizeFiles } from "./publish-answer.js";
 import { ingestEntry, publishPayload, publishServerPayload } from "./publish-payload.js";
@@ -49,9 +50,10 @@ export class PublishService {
     private readonly executions: ExecutionService,
     private readonly jobs: JobService,
     private readonly pubsub: PubSub,
+    events: JobEvents,
   ) {
     // The upload job's DONE report runs publish-server first; its outcome decides DONE or FAILED.
-    jobs.setIngest((job) => this.ingest(job));
+    events.onDelivered((job) => this.ingest(job));
   }
 
   /** Runs pre-publish-server on the proposed entries and returns its checked verdict. */

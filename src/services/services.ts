@@ -8,6 +8,7 @@ import type { Store } from "../store/store.js";
 import { AuditService } from "./audit.service.js";
 import { ExecutionServerService } from "./execution-server.service.js";
 import { ExecutionService } from "./execution.service.js";
+import { JobEvents } from "./job-events.js";
 import { JobService } from "./job.service.js";
 import { HookConfigService } from "./hook-config.service.js";
 import { PublishService } from "./publish.service.js";
@@ -61,7 +62,8 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
   const executions = new ExecutionService(store, hookConfigs, lifecycle, pubsub, audit);
   const volumes = new VolumeService(store, audit);
   const executionServers = new ExecutionServerService(store);
-  const jobs = new JobService(store, settings, queues, volumes, executionServers, executions, pubsub);
+  const jobEvents = new JobEvents();
+  const jobs = new JobService(store, settings, queues, volumes, executionServers, executions, pubsub, jobEvents);
   return {
     store,
     pubsub,
@@ -76,7 +78,7 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     hookConfigs,
     executions,
     jobs,
-    publishes: new PublishService(store, settings, volumes, executionServers, executions, jobs, pubsub),
+    publishes: new PublishService(store, settings, volumes, executionServers, executions, jobs, pubsub, jobEvents),
     audit,
   };
 }
