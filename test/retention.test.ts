@@ -55,7 +55,7 @@ async function seedJob(store: Store, status: string): Promise<string> {
   const id = randomUUID();
   const queue = await store.manager.findOneByOrFail(Queue, { isDefault: true });
   await store.manager.query(
-    `INSERT INTO "job" ("id", "code", "name", "queueId", "status", "source", "sourceHr", "destination", "destinationHr", "engine", "tasks", "size", "failCount", "createdAt", "updatedAt", "metadataExternal", "metadataInternal") VALUES (?, ?, 'j', ?, ?, 's', 's', 'd', 'd', 'e', '[]', 0, 0, '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000', '{}', '{}')`,
+    `INSERT INTO "job" ("id", "code", "name", "queueId", "status", "source", "sourceHr", "destination", "destinationHr", "engine", "tasks", "size", "failCount", "createdAt", "updatedAt", "metadataExternal", "metadataInternal", "settings", "hooks") VALUES (?, ?, 'j', ?, ?, 's', 's', 'd', 'd', 'e', '[]', 0, 0, '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000', '{}', '{}', '{}', '[]')`,
     [id, `job-${id}`, queue.id, status],
   );
   return id;
