@@ -17,6 +17,7 @@ import type { ExecutionServer } from "./entities/execution-server.entity.js";
 import { WorkspaceSettings } from "./entities/workspace-settings.entity.js";
 import { graphqlPostRoute, httpDispatcher } from "./http/graphql-post.route.js";
 import { graphqlIdeRouter } from "./http/graphql-ide.js";
+import { dashboardRouter } from "./http/dashboard.js";
 import { attachSubscriptions } from "./http/subscriptions-server.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { buildHookdSchema } from "./schema/build-schema.js";
@@ -179,6 +180,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     parseJson,
     expressMiddleware(apollo, { context: ({ req }) => graphqlContext(req) }),
   );
+  // The web dashboard at / (built by `npm run build` from web/).
+  expressApp.use(dashboardRouter());
   expressApp.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (res.headersSent) return next(err);
     sendHttpError(err, res);
