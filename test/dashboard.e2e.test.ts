@@ -201,7 +201,6 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
     await withPage("filter", ADMIN_KEY, async (page) => {
       await page.goto(`${server.url}/executions`);
       await page.locator("tr[data-execution]").first().waitFor();
-      await shot(page, "executions");
       await page.getByLabel("Status").selectOption("CANCELLED");
       await eventually(async () => (await page.locator("tr[data-execution]").count()) === 1, "one cancelled execution");
       assert.match(await page.locator("tr[data-execution] .status").innerText(), /cancelled/i);
@@ -215,6 +214,9 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
       await page.locator(`tr[data-execution="${fresh.id}"]`).waitFor();
       await eventually(async () => (await page.locator("tr[data-execution]").count()) === 2, "two POST_SUBMIT_SERVER executions");
       for (const hook of await page.locator("tr[data-execution] td:nth-child(2)").allInnerTexts()) assert.equal(hook, "POST_SUBMIT_SERVER");
+      await page.getByRole("button", { name: "Clear" }).click();
+      await eventually(async () => (await page.locator("tr[data-execution]").count()) >= 5, "every execution again");
+      await shot(page, "executions");
     });
   });
 
@@ -262,6 +264,8 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
       assert.match(await rows.filter({ hasText: "moon_comp_v002" }).innerText(), /can publish[\s\S]*v002/i);
       assert.match(await rows.filter({ hasText: "mars_comp_v001" }).innerText(), /rejected/i);
       assert.equal(await page.getByRole("heading", { name: "Hook executions" }).count(), 0);
+      // pre-publish's guidelines are HTML: rendered, not shown as markup.
+      assert.equal(await page.locator(".guidelines-body b").innerText(), "<project>_<task>_v<NNN>");
       await shot(page, "publish");
       await page.goto(`${server.url}/publishes/${theirs.id}`);
       assert.match(await page.getByRole("alert").innerText(), new RegExp(`publish '${theirs.id}' does not exist`));

@@ -82,7 +82,6 @@ export function LogView({ api, executionId, onFinished }: { api: Api; executionI
               // A resubscription may replay what was already shown: seq says which lines are new.
               if (line.seq <= lastSeq.current) continue;
               lines.current.push(line);
-              plain.current.push(Anser.ansiToText(line.text));
               lastSeq.current = line.seq;
             }
             frame ||= requestAnimationFrame(() => {
@@ -118,8 +117,13 @@ export function LogView({ api, executionId, onFinished }: { api: Api; executionI
   const shown = useMemo(() => {
     if (!needle) return null;
     const out: number[] = [];
+    const all = lines.current;
     const texts = plain.current;
-    for (let i = 0; i < texts.length; i++) if (texts[i].toLowerCase().includes(needle)) out.push(i);
+    // The text without escapes, lowercased, is worked out on the first search and kept.
+    for (let i = 0; i < all.length; i++) {
+      texts[i] ??= Anser.ansiToText(all[i].text).toLowerCase();
+      if (texts[i].includes(needle)) out.push(i);
+    }
     return out;
   }, [needle, count]);
   const total = shown ? shown.length : count;

@@ -1,4 +1,5 @@
 import { useEffect, useState } from "react";
+import DOMPurify from "dompurify";
 import { Link, useLocation } from "wouter";
 import { useQuery, useSession } from "../session.js";
 import { Control, ErrorBox, Field, JsonBlock, StatusBadge, Time } from "../ui.js";
@@ -276,7 +277,8 @@ export function PublishPage({ id }: { id: string }) {
       {p.guidelines && (
         <div className="guidelines">
           <h2>Guidelines</h2>
-          <p>{p.guidelines}</p>
+          {/* pre-publish may answer HTML: shown as HTML, with scripts and handlers removed. */}
+          <div className="guidelines-body" dangerouslySetInnerHTML={{ __html: DOMPurify.sanitize(p.guidelines) }} />
         </div>
       )}
       <h2>Pre-publish verdict</h2>
