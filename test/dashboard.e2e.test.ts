@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { ADMIN_KEY, eventually, startServer, type TestServer } from "./helpers/server.js";
@@ -68,8 +69,8 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
     }
   }
 
-  async function signIn(page: Page, key: string) {
-    await page.goto(server.url);
+  async function signIn(page: Page, key: string, base = server.url) {
+    await page.goto(base);
     await page.getByLabel("API key").fill(key);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("button", { name: "Sign out" }).waitFor();
@@ -182,6 +183,51 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
     await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: "/bin/true" } } });
   });
 
+  test("a dropped connection resumes the log after the last line shown: no gap, no repeat", async () => {
+    // A TCP proxy in front of hookd whose connections the test can cut, as a flaky network would.
+    const sockets = new Set<net.Socket>();
+    const target = new URL(server.url);
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(Number(target.port), target.hostname);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on("close", () => sockets.delete(s));
+        s.on("error", () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    const script = path.join(work, "two-halves.sh");
+    const open = gate();
+    writeFileSync(script, [`for i in 1 2 3; do echo "before $i"; done`, `while [ ! -e "$1" ]; do sleep 0.05; done`, `for i in 1 2 3; do echo "after $i"; done`].join("\n"));
+    await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: true, commands: { linux: `/bin/sh ${script} ${open}` } } });
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "PRE_SUBMIT_SERVER" } })).triggerHook;
+    try {
+      await withPage("reconnect", null, async (page) => {
+        const subscribed: string[] = [];
+        page.on("websocket", (ws) => ws.on("framesent", (f) => typeof f.payload === "string" && f.payload.includes("executionLog") && subscribed.push(f.payload)));
+        await signIn(page, ADMIN_KEY, base);
+        await page.goto(`${base}/executions/${run.id}`);
+        await page.locator('.log-lines .line[data-seq="3"]').waitFor();
+        for (const s of sockets) s.destroy();
+        // The rest is written while the browser is cut off.
+        writeFileSync(open, "");
+        await eventually(async () => (await server.ok(`query($id: ID!) { execution(id: $id) { status } }`, { id: run.id })).execution.status === "SUCCEEDED", "the run to finish");
+        await page.locator('[data-log-count="6"]').waitFor({ timeout: 20_000 });
+        const seqs = await page.locator(".log-lines .line").evaluateAll((els) => els.map((e) => Number((e as unknown as { dataset: { seq: string } }).dataset.seq)));
+        assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6]);
+        assert.deepEqual(await page.locator(".log-lines .line .text").allInnerTexts(), ["before 1", "before 2", "before 3", "after 1", "after 2", "after 3"]);
+        // The resumed subscription asked for what came after the last line shown.
+        const afters = subscribed.map((p) => JSON.parse(p).payload.variables.after);
+        assert.deepEqual(afters, [0, 3], "one subscription from the start, then one from after the last line shown");
+      });
+    } finally {
+      for (const s of sockets) s.destroy();
+      proxy.close();
+    }
+  });
+
   test("cancel a running execution from its page", async () => {
     await server.ok(SET, { input: { hook: "POST_FAILED_SERVER", enabled: true, commands: { linux: "/bin/sleep 120" } } });
     const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_FAILED_SERVER" } })).triggerHook;
@@ -226,7 +272,7 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
       await page.getByRole("heading", { name: "Hook configurations" }).waitFor();
       await page.locator("#hook-configs ~ table td", { hasText: "PRE_SUBMIT_CLIENT" }).first().waitFor();
       const effective = page.locator("section[aria-labelledby=effective-hooks]");
-      await effective.getByLabel("Hook point").selectOption("PRE_SUBMIT_SERVER");
+      await effective.getByLabel("Hook point").selectOption("PUBLISH_SERVER");
       await effective.locator("td", { hasText: /not configured/i }).first().waitFor();
       await page.locator("section[aria-labelledby=servers] td", { hasText: "hookd-test-host" }).first().waitFor();
       assert.match(await page.locator("section[aria-labelledby=servers] .status").first().innerText(), /online/i);

@@ -44,7 +44,14 @@ export class Api {
     if (!this.ws) {
       const url = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${GRAPHQL_PATH}`;
       // graphql-ws reconnects on its own; the callers resume from what they last saw (seq, list refresh).
-      this.ws = createClient({ url, connectionParams: { authorization: `Bearer ${this.key}` }, retryAttempts: Infinity, lazy: true });
+      this.ws = createClient({
+        url,
+        connectionParams: { authorization: `Bearer ${this.key}` },
+        lazy: true,
+        // A restarted or unreachable hookd is waited for indefinitely, trying at most every ~10 s.
+        retryAttempts: Infinity,
+        retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, Math.min(2 ** retries, 10) * 1000 + Math.random() * 500)),
+      });
     }
     return this.ws;
   }
@@ -76,7 +83,17 @@ export class Api {
     });
   }
 
+  /** Calls `onDrop` when the socket closes for any reason but sign-out (graphql-ws then retries). */
+  onDrop(onDrop: () => void): () => void {
+    return this.socket().on("closed", () => {
+      if (!this.closing) onDrop();
+    });
+  }
+
+  private closing = false;
+
   close(): void {
+    this.closing = true;
     void this.ws?.dispose();
     this.ws = null;
   }

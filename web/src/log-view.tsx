@@ -102,8 +102,9 @@ export function LogView({ api, executionId, onFinished }: { api: Api; executionI
       );
     };
     start();
-    // After a dropped socket, continue from the last line shown.
-    const stopReconnect = api.onReconnect(() => {
+    // graphql-ws would send the same subscription again on the next socket, replaying from the
+    // first `after`: a fresh one asks for what follows the last line shown instead.
+    const stopReconnect = api.onDrop(() => {
       if (!finished) start();
     });
     return () => {
