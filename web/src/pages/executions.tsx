@@ -170,10 +170,15 @@ export function ExecutionsPage() {
     );
     setLive(true);
     // Events missed while the socket was down: read the first page again.
-    const stopReconnect = api.onReconnect(() => void load(null));
+    const stopReconnect = api.onReconnect(() => {
+      setLive(true);
+      void load(null);
+    });
+    const stopDrop = api.onDrop(() => setLive(false));
     return () => {
       stop();
       stopReconnect();
+      stopDrop();
       if (timer) clearTimeout(timer);
     };
   }, [api, varsKey]);
