@@ -260,6 +260,14 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
       await page.locator(`tr[data-execution="${fresh.id}"]`).waitFor();
       await eventually(async () => (await page.locator("tr[data-execution]").count()) === 2, "two POST_SUBMIT_SERVER executions");
       for (const hook of await page.locator("tr[data-execution] td:nth-child(2)").allInnerTexts()) assert.equal(hook, "POST_SUBMIT_SERVER");
+      // Filtered by status, a new run appears once it matches, and keeps its row when it moves on.
+      await page.getByLabel("Hook", { exact: true }).selectOption("");
+      await page.getByLabel("Status").selectOption("RUNNING");
+      await page.getByText("No executions match.").waitFor();
+      const [sleeper] = (await server.ok(TRIGGER, { input: { hook: "POST_FAILED_SERVER" } })).triggerHook;
+      await page.locator(`tr[data-execution="${sleeper.id}"] .status`, { hasText: /running/i }).waitFor();
+      await server.ok(`mutation($id: ID!) { cancelExecution(id: $id) { id } }`, { id: sleeper.id });
+      await page.locator(`tr[data-execution="${sleeper.id}"] .status`, { hasText: /cancelled/i }).waitFor();
       await page.getByRole("button", { name: "Clear" }).click();
       await eventually(async () => (await page.locator("tr[data-execution]").count()) >= 5, "every execution again");
       await shot(page, "executions");

@@ -142,17 +142,21 @@ export function ExecutionsPage() {
       try {
         const data = await api.query<Record<string, ExecutionRow>>(query);
         setRows((old) => {
-          const fresh = Object.values(data).filter((r) => !vars.since || r.createdAt >= vars.since);
+          const fresh = Object.values(data);
           const known = new Map(fresh.map((r) => [r.id, r]));
+          // A shown row keeps its place with its new status; a new one is added when it matches.
           const updated = old.map((r) => known.get(r.id) ?? r);
-          const added = fresh.filter((r) => !old.some((o) => o.id === r.id)).sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+          const added = fresh
+            .filter((r) => !old.some((o) => o.id === r.id) && (!vars.status || r.status === vars.status) && (!vars.since || r.createdAt >= vars.since))
+            .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
           return [...added, ...updated];
         });
       } catch (err) {
         setError((err as Error).message);
       }
     };
-    const { since: _since, ...subFilter } = vars;
+    // Without the status: a shown row must also hear that it moved on (RUNNING → SUCCEEDED).
+    const { since: _since, status: _status, ...subFilter } = vars;
     const stop = api.subscribe<{ executionUpdated: { id: string } }>(
       "subscription($filter: ExecutionUpdatedFilter) { executionUpdated(filter: $filter) { id status } }",
       { filter: subFilter },
