@@ -115,6 +115,21 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
     });
   });
 
+  test("a key revoked while signed in ends the session with the reason", async () => {
+    const { createApiKey } = await server.ok(`mutation { createApiKey(label: "browser") { secret apiKey { id } } }`);
+    await withPage("revoked", createApiKey.secret, async (page) => {
+      await server.ok(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: createApiKey.apiKey.id });
+      await page.getByRole("link", { name: "Jobs & publishes" }).click();
+      const alert = page.getByRole("alert");
+      await alert.waitFor();
+      assert.match(await alert.innerText(), /You were signed out: API key hkd_\S+ was revoked/);
+      assert.equal(await page.getByRole("button", { name: "Sign out" }).count(), 0);
+      // The key is gone from the tab: a reload asks for one again.
+      await page.reload();
+      await page.getByLabel("API key").waitFor();
+    });
+  });
+
   test("a test run's ANSI-coloured lines arrive live in the log, stderr marked, searchable", async () => {
     const script = path.join(work, "colours.sh");
     const open = gate();

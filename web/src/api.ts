@@ -21,6 +21,9 @@ export const storeKey = (key: string | null): void => (key ? sessionStorage.setI
 export class Api {
   private ws: Client | null = null;
 
+  /** Called when hookd refuses the key mid-session (revoked, or the user removed). */
+  onUnauthenticated: ((message: string) => void) | null = null;
+
   constructor(readonly key: string) {}
 
   async query<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
@@ -36,7 +39,11 @@ export class Api {
     }
     const body = (await res.json().catch(() => null)) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] } | null;
     if (!body) throw new ApiError(`hookd answered HTTP ${res.status} without a GraphQL body`, "HTTP");
-    if (body.errors?.length) throw new ApiError(body.errors.map((e) => e.message).join("; "), body.errors[0].extensions?.code);
+    if (body.errors?.length) {
+      const error = new ApiError(body.errors.map((e) => e.message).join("; "), body.errors[0].extensions?.code);
+      if (error.code === "UNAUTHENTICATED") this.onUnauthenticated?.(error.message);
+      throw error;
+    }
     return body.data as T;
   }
 

@@ -1,4 +1,4 @@
-import { StrictMode, useEffect, useState } from "react";
+import { StrictMode, useEffect, useRef, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { Link, Redirect, Route, Switch, useLocation } from "wouter";
 import { Api, ApiError, signIn, storedKey, storeKey, type Me } from "./api.js";
@@ -90,6 +90,20 @@ function NotFound() {
   );
 }
 
+/** After a page change, focus moves to the page, so keyboard and screen-reader users start there. */
+function FocusOnNavigate() {
+  const [location] = useLocation();
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    document.getElementById("content")?.focus({ preventScroll: true });
+  }, [location]);
+  return null;
+}
+
 function App() {
   const [session, setSession] = useState<{ api: Api; me: Me } | null>(null);
   const [restoring, setRestoring] = useState(() => storedKey() !== null);
@@ -109,6 +123,17 @@ function App() {
       })
       .finally(() => setRestoring(false));
   }, []);
+
+  // A key revoked while signed in ends the session with the reason, instead of failing page by page.
+  useEffect(() => {
+    if (!session) return;
+    session.api.onUnauthenticated = (message) => {
+      session.api.close();
+      storeKey(null);
+      setNotice(`You were signed out: ${message}`);
+      setSession(null);
+    };
+  }, [session]);
 
   if (restoring) return <p className="loading">Signing in…</p>;
   if (!session)
@@ -130,8 +155,12 @@ function App() {
   };
   return (
     <SessionContext.Provider value={session}>
+      <a href="#content" className="skip">
+        Skip to content
+      </a>
       <Nav me={me} onSignOut={signOut} />
-      <main id="content">
+      <FocusOnNavigate />
+      <main id="content" tabIndex={-1}>
         <Switch>
           <Route path="/">{me.canAudit ? <Redirect to="/executions" /> : <Redirect to="/jobs" />}</Route>
           {me.canAudit && <Route path="/executions" component={ExecutionsPage} />}
