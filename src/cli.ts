@@ -37,7 +37,7 @@ async function serve(): Promise<void> {
     }
     console.log(`Make more users and keys with: npm run hookd -- user create --email someone@example.com --role EMPLOYEE\n(or the createUser and createApiKey mutations).\n`);
   }
-  console.log(`hookd listening on ${url}/graphql (IDE: open it in a browser; health: ${url}/healthz)`);
+  console.log(`hookd listening on ${url}/graphql (dashboard: ${url}/; IDE: open /graphql in a browser; health: ${url}/healthz)`);
   console.log(`data: ${config.databasePath}; this server: ${app.bootstrap.self.hostname} (${app.bootstrap.self.os})`);
 
   let stopping = false;
