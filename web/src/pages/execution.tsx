@@ -151,7 +151,8 @@ export function ExecutionPage({ id }: { id: string }) {
             )}
           </Field>
           <Field label="Log">
-            {e.logLineCount} lines stored{e.droppedBytes > 0 ? `, ${e.droppedBytes} bytes dropped at the log cap` : ""}
+            {running ? "arriving below" : `${e.logLineCount} lines stored`}
+            {e.droppedBytes > 0 ? `, ${e.droppedBytes} bytes dropped at the log cap` : ""}
           </Field>
         </dl>
       </div>
