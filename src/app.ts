@@ -17,6 +17,7 @@ import type { ExecutionServer } from "./entities/execution-server.entity.js";
 import { WorkspaceSettings } from "./entities/workspace-settings.entity.js";
 import { graphqlPostRoute, httpDispatcher } from "./http/graphql-post.route.js";
 import { graphqlIdeRouter } from "./http/graphql-ide.js";
+import { dashboardRouter } from "./http/dashboard.js";
 import { attachSubscriptions } from "./http/subscriptions-server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createOperations, type Operations } from "./operations/operations.js";
@@ -217,6 +218,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     parseJson,
     expressMiddleware(apollo, { context: ({ req }) => graphqlContext(req) }),
   );
+  // The web dashboard at / (built by `npm run build` from web/).
+  expressApp.use(dashboardRouter());
   expressApp.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (res.headersSent) return next(err);
     sendHttpError(err, res);

@@ -49,7 +49,7 @@ async function serve(): Promise<void> {
     console.log(`Make more users and keys with: npm run hookd -- user create --email someone@example.com --role EMPLOYEE\n(or the createUser and createApiKey mutations).\n`);
   }
   // After the key: a supervisor (or a test) that waits for this line has the key too.
-  app.logger.info(`hookd listening on ${url}/graphql (IDE: open it in a browser; health: ${url}/healthz)`, {
+  app.logger.info(`hookd listening on ${url}/graphql (dashboard: ${url}/; IDE: open /graphql in a browser; health: ${url}/healthz)`, {
     url,
     database: config.databasePath,
     server: app.bootstrap.self.hostname,

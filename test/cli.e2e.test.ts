@@ -68,6 +68,7 @@ describe("the hookd command", () => {
     const key = /^\s+(hkd_\S+)$/m.exec(first.stdout())?.[1];
     assert.ok(key, `a key is printed:\n${first.stdout()}`);
     assert.match(first.stdout(), /npm run hookd -- user create --email/);
+    assert.ok(first.stdout().includes(`(dashboard: ${first.url}/;`), `the dashboard's address is printed:\n${first.stdout()}`);
     assert.deepEqual((await me(first.url, key)).body.data.me, { email: "admin@localhost", role: "ADMIN" });
     assert.equal(await first.stop(), 0, "SIGTERM stops it cleanly");
 

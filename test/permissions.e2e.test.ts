@@ -63,6 +63,7 @@ const TABLE: Record<string, Op> = {
   "Mutation.updateJobStatus": { rule: "OWNER", doc: (f) => ({ query: `mutation($id: ID!) { updateJobStatus(id: $id, status: RUNNING) { status } }`, variables: { id: f.jobId } }) },
   "Mutation.retryJob": { rule: "OWNER", doc: (f) => ({ query: `mutation($id: ID!) { retryJob(id: $id) { status } }`, variables: { id: f.jobId } }) },
   "Mutation.submitPublish": { rule: "OWNER", doc: (f) => ({ query: `mutation($id: ID!) { submitPublish(input: { publishId: $id, entries: [{ id: "ghost" }] }) { state } }`, variables: { id: f.publishId } }) },
+  "Query.samplePayload": { rule: "ADMIN", doc: () => ({ query: `{ samplePayload(hook: POST_DONE_SERVER) }` }) },
   "Mutation.triggerHook": { rule: "ADMIN", doc: () => ({ query: `mutation { triggerHook(input: { hook: POST_FAILED_CLIENT }) { id } }` }) },
   "Mutation.retryExecution": { rule: "ADMIN", doc: () => ({ query: `mutation { retryExecution(id: "${GHOST}") { id } }` }) },
   "Mutation.cancelExecution": { rule: "ADMIN", doc: () => ({ query: `mutation { cancelExecution(id: "${GHOST}") { id } }` }) },

@@ -32,7 +32,10 @@ function page(endpoint: string): string {
 <script src="${IDE_ASSET_PATH}/graphiql.min.js"></script>
 <script>
   // Every request needs an API key: put yours in the Headers tab ("Bearer hkd_...").
-  const fetcher = GraphiQL.createFetcher({ url: ${JSON.stringify(endpoint)} });
+  // Subscriptions go over graphql-ws on the same path; GraphiQL sends the Headers tab as the
+  // connection_init payload, where hookd reads the key ({ "Authorization": "Bearer ..." }).
+  const subscriptionUrl = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + ${JSON.stringify(endpoint)};
+  const fetcher = GraphiQL.createFetcher({ url: ${JSON.stringify(endpoint)}, subscriptionUrl });
   ReactDOM.createRoot(document.getElementById("ide")).render(
     React.createElement(GraphiQL, {
       fetcher,

@@ -94,6 +94,12 @@ export class ExecutionResolver {
   }
 
   @Authorized(Access.ADMIN)
+  @Query(() => GraphQLJSONObject, { description: "The sample payload triggerHook merges a test run's payload over: built like a real payload of that hook point." })
+  samplePayload(@Arg("hook", () => HookPoint) hook: HookPoint): JsonObject {
+    return this.services.executions.sample(hook);
+  }
+
+  @Authorized(Access.ADMIN)
   @Mutation(() => [Execution], { description: "Runs what effectiveHooks resolves for the hook and queue, with the payload merged over a sample. Returns the executions (finished ones with wait: true)." })
   triggerHook(@Arg("input") input: TriggerHookInput, @Ctx() ctx: RequestContext): Promise<Execution[]> {
     return this.services.executions.trigger(input, ctx.principal.user);

@@ -96,8 +96,13 @@ export class ExecutionService {
   }
 
   /** An administrator's test run with a sample payload (triggerHook). */
+  /** The realistic payload a test run of `hook` starts from (built like a real one). */
+  sample(hook: HookPoint): JsonObject {
+    return samplePayload(hook, HOOKD_VERSION);
+  }
+
   async trigger(input: TriggerHook, actor: User): Promise<Execution[]> {
-    const payload = { ...samplePayload(input.hook, HOOKD_VERSION), ...(input.payload ?? {}), hook: hookPointInfo(input.hook).dashed };
+    const payload = { ...this.sample(input.hook), ...(input.payload ?? {}), hook: hookPointInfo(input.hook).dashed };
     const audit = (e: Execution) => [this.audit.event(actor, "execution.trigger", "execution", e.id, null, { hook: e.hook, queue: e.queue, source: e.source, command: e.command, status: e.status })];
     const { entries, executions, finished } = await this.record(input.hook, payload, input.queue ?? null, { triggeredBy: actor }, input.executionServer ?? null, { audit, wait: input.wait ?? false });
     if (executions.length === 0) {

@@ -1,0 +1,416 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { ADMIN_KEY, eventually, startServer, type TestServer } from "./helpers/server.js";
+
+// Debian's chromium (.ci/run installs it): Playwright's own browser download cannot work here.
+const CHROMIUM = "/usr/bin/chromium";
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const PY = "/usr/bin/python3";
+const EXAMPLES = fileURLToPath(new URL("../../examples/hooks/", import.meta.url));
+const DASHBOARD_BUILT = fileURLToPath(new URL("../web/index.html", import.meta.url));
+// Set to a folder (docs/screenshots) to refresh the README's screenshots of the main pages.
+const SCREENSHOTS = process.env.HOOKD_DASHBOARD_SCREENSHOTS;
+const LINES = 200_000;
+
+const missing = !existsSync(CHROMIUM);
+const INSTALL = `Chromium is missing at ${CHROMIUM}: install it with \`apt-get update && apt-get install -y chromium\` (.ci/run does this)`;
+if (missing && !process.env.CI) console.log(`# dashboard browser tests skipped: ${INSTALL}`);
+
+const SET = `mutation($input: SetHookConfigInput!) { setHookConfig(input: $input) { hook } }`;
+const TRIGGER = `mutation($input: TriggerHookInput!) { triggerHook(input: $input) { id status } }`;
+const PRE = `mutation($input: PrePublishInput!) { prePublish(input: $input) { id } }`;
+
+describe("the web dashboard in a real browser", { skip: missing && !process.env.CI ? INSTALL : false }, () => {
+  let server: TestServer;
+  let context: BrowserContext;
+  let work: string;
+
+  before(async () => {
+    // In CI a missing browser is a failure with the reason, never a silent skip.
+    if (missing) throw new Error(INSTALL);
+    assert.ok(existsSync(DASHBOARD_BUILT), `the dashboard is not built (${DASHBOARD_BUILT}): run npm run build`);
+    work = mkdtempSync(path.join(tmpdir(), "hookd-dashboard-"));
+    server = await startServer();
+    context = await chromium.launchPersistentContext(path.join(work, "profile"), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: FLAGS,
+      viewport: { width: 1440, height: 900 },
+    });
+  });
+  after(async () => {
+    await context?.close();
+    await server?.close();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  /** A fresh tab (its own session storage) signed in with `key`; a screenshot if `run` fails. */
+  async function withPage(name: string, key: string | null, run: (page: Page) => Promise<void>): Promise<void> {
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    try {
+      if (key) await signIn(page, key);
+      await run(page);
+    } catch (err) {
+      // Kept after the run (outside the work folder) for whoever reads the failure.
+      const file = path.join(mkdtempSync(path.join(tmpdir(), "hookd-dashboard-failure-")), `${name}.png`);
+      await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
+      console.log(`# screenshot of the failed page: ${file}`);
+      throw err;
+    } finally {
+      await page.close();
+    }
+  }
+
+  async function signIn(page: Page, key: string, base = server.url) {
+    await page.goto(base);
+    await page.getByLabel("API key").fill(key);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign out" }).waitFor();
+  }
+
+  const shot = async (page: Page, name: string) => {
+    if (!SCREENSHOTS) return;
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+  };
+
+  const gate = () => path.join(work, `gate-${randomUUID()}`);
+
+  test("/ serves the dashboard's page and its bundled assets; nothing comes from another host", async () => {
+    const res = await fetch(`${server.url}/executions?status=FAILED`, { headers: { accept: "text/html" } });
+    assert.equal(res.status, 200);
+    const html = await res.text();
+    assert.match(html, /<div id="root">/);
+    assert.doesNotMatch(html, /https?:\/\//);
+    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    assert.ok(assets.length >= 2, `expected a script and a stylesheet in ${html}`);
+    for (const asset of assets) {
+      const a = await fetch(`${server.url}${asset}`);
+      assert.equal(a.status, 200, asset);
+      assert.match(a.headers.get("cache-control") ?? "", /immutable/);
+    }
+    assert.equal((await fetch(`${server.url}/assets/nope.js`)).status, 404);
+    // API clients still get GraphQL's answers, not the page.
+    assert.equal((await fetch(`${server.url}/graphql?query=%7B__typename%7D`, { headers: { authorization: `Bearer ${ADMIN_KEY}`, "apollo-require-preflight": "true" } })).status, 200);
+  });
+
+  test("a wrong key gets a clear message and no dashboard", async () => {
+    await withPage("wrong-key", null, async (page) => {
+      await page.goto(server.url);
+      await page.getByLabel("API key").fill("hkd_this_is_not_a_key_0000000000");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      const alert = page.getByRole("alert");
+      await alert.waitFor();
+      assert.match(await alert.innerText(), /That key was refused: invalid API key/);
+      assert.equal(await page.getByRole("button", { name: "Sign out" }).count(), 0);
+      await shot(page, "sign-in");
+    });
+  });
+
+  test("a key revoked while signed in ends the session with the reason", async () => {
+    const { createApiKey } = await server.ok(`mutation { createApiKey(label: "browser") { secret apiKey { id } } }`);
+    await withPage("revoked", createApiKey.secret, async (page) => {
+      await server.ok(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: createApiKey.apiKey.id });
+      await page.getByRole("link", { name: "Jobs & publishes" }).click();
+      const alert = page.getByRole("alert");
+      await alert.waitFor();
+      assert.match(await alert.innerText(), /You were signed out: API key hkd_\S+ was revoked/);
+      assert.equal(await page.getByRole("button", { name: "Sign out" }).count(), 0);
+      // The key is gone from the tab: a reload asks for one again.
+      await page.reload();
+      await page.getByLabel("API key").waitFor();
+    });
+  });
+
+  test("a test run's ANSI-coloured lines arrive live in the log, stderr marked, searchable", async () => {
+    const script = path.join(work, "colours.sh");
+    const open = gate();
+    writeFileSync(
+      script,
+      [
+        `printf '\\033[31mred alert\\033[0m then \\033[1;32mbold green\\033[0m\\n'`,
+        `echo "a warning on stderr" >&2`,
+        `while [ ! -e "$1" ]; do sleep 0.05; done`,
+        `printf '\\033[34mafter the gate\\033[0m\\n'`,
+      ].join("\n"),
+    );
+    await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: `/bin/sh ${script} ${open}` } } });
+    await withPage("live-log", ADMIN_KEY, async (page) => {
+      await page.getByRole("link", { name: "Configuration" }).click();
+      await page.getByRole("heading", { name: "Test run" }).waitFor();
+      // The payload starts as the hook point's sample and is editable.
+      const payload = page.getByLabel(/Payload/);
+      assert.match(await payload.inputValue(), /"hook": "post-done-server"/);
+      await payload.fill(JSON.stringify({ name: "from the dashboard test" }));
+      await page.getByRole("button", { name: "Run the hook" }).click();
+      await page.waitForURL(/\/executions\/[0-9a-f-]+$/);
+      const red = page.locator(".log-lines .ansi-red-fg", { hasText: "red alert" });
+      await red.waitFor();
+      assert.ok(await page.locator(".log-lines .ansi-green-fg.ansi-bold", { hasText: "bold green" }).count());
+      assert.equal(await page.locator(".log-lines .line.stream-stderr", { hasText: "a warning on stderr" }).count(), 1);
+      // Still running: the next line arrives only once the gate opens, over the same live view.
+      assert.equal(await page.locator(".log-lines", { hasText: "after the gate" }).count(), 0);
+      assert.match(await page.locator(".status").first().innerText(), /running/i);
+      await shot(page, "execution-live-log");
+      writeFileSync(open, "");
+      await page.locator(".log-lines .ansi-blue-fg", { hasText: "after the gate" }).waitFor();
+      await page.locator("h1 .status", { hasText: /succeeded/i }).waitFor();
+      // The input the script saw carries the edited payload.
+      assert.match(await page.locator("details.json", { hasText: "Input" }).locator("pre").textContent() ?? "", /from the dashboard test/);
+      await page.getByLabel("Search").fill("gate");
+      await page.locator("[data-log-count]", { hasText: "1 matching" }).waitFor();
+      assert.equal(await page.locator(".log-lines .line").count(), 1);
+      await page.getByLabel("Timestamps").check();
+      assert.match(await page.locator(".log-lines .ts").first().innerText(), /^\d\d:\d\d:\d\d\.\d{3}$/);
+      const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download raw log" }).click()]);
+      const saved = path.join(work, "raw.log");
+      await download.saveAs(saved);
+      assert.match(readFileSync(saved, "utf8"), /\u001b\[31mred alert\u001b\[0m/);
+    });
+  });
+
+  test(`the log view stays a short list of nodes with ${LINES.toLocaleString("en")} lines and follows until the reader scrolls up`, async () => {
+    await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: `/usr/bin/seq 1 ${LINES}` } } });
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_SUBMIT_SERVER", wait: true } })).triggerHook;
+    await withPage("many-lines", ADMIN_KEY, async (page) => {
+      await page.goto(`${server.url}/executions/${run.id}`);
+      await page.locator(`[data-log-count="${LINES}"]`).waitFor({ timeout: 40_000 });
+      // Following: the last line is on screen.
+      await page.locator(`.log-lines .line[data-seq="${LINES}"]`).waitFor();
+      const nodes = await page.locator(".log-lines .line").count();
+      assert.ok(nodes > 10 && nodes < 200, `a virtualised list draws only what is visible, drew ${nodes}`);
+      // Scrolling up stops following.
+      await page.locator(".log-lines").evaluate((el) => {
+        (el as { scrollTop: number }).scrollTop = 0;
+      });
+      await page.locator('.log-lines .line[data-seq="1"]').waitFor();
+      assert.equal(await page.getByLabel("Follow").isChecked(), false);
+    });
+    // Later tests trigger this hook point again: quickly this time.
+    await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: "/bin/true" } } });
+  });
+
+  test("a dropped connection resumes the log after the last line shown: no gap, no repeat", async () => {
+    // A TCP proxy in front of hookd whose connections the test can cut, as a flaky network would.
+    const sockets = new Set<net.Socket>();
+    const target = new URL(server.url);
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(Number(target.port), target.hostname);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on("close", () => sockets.delete(s));
+        s.on("error", () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    const script = path.join(work, "two-halves.sh");
+    const open = gate();
+    writeFileSync(script, [`for i in 1 2 3; do echo "before $i"; done`, `while [ ! -e "$1" ]; do sleep 0.05; done`, `for i in 1 2 3; do echo "after $i"; done`].join("\n"));
+    await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: true, commands: { linux: `/bin/sh ${script} ${open}` } } });
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "PRE_SUBMIT_SERVER" } })).triggerHook;
+    try {
+      await withPage("reconnect", null, async (page) => {
+        const subscribed: string[] = [];
+        page.on("websocket", (ws) => ws.on("framesent", (f) => typeof f.payload === "string" && f.payload.includes("executionLog") && subscribed.push(f.payload)));
+        await signIn(page, ADMIN_KEY, base);
+        await page.goto(`${base}/executions/${run.id}`);
+        await page.locator('.log-lines .line[data-seq="3"]').waitFor();
+        for (const s of sockets) s.destroy();
+        // The rest is written while the browser is cut off.
+        writeFileSync(open, "");
+        await eventually(async () => (await server.ok(`query($id: ID!) { execution(id: $id) { status } }`, { id: run.id })).execution.status === "SUCCEEDED", "the run to finish");
+        await page.locator('[data-log-count="6"]').waitFor({ timeout: 20_000 });
+        const seqs = await page.locator(".log-lines .line").evaluateAll((els) => els.map((e) => Number((e as unknown as { dataset: { seq: string } }).dataset.seq)));
+        assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6]);
+        assert.deepEqual(await page.locator(".log-lines .line .text").allInnerTexts(), ["before 1", "before 2", "before 3", "after 1", "after 2", "after 3"]);
+        // The resumed subscription asked for what came after the last line shown.
+        const afters = subscribed.map((p) => JSON.parse(p).payload.variables.after);
+        assert.deepEqual(afters, [0, 3], "one subscription from the start, then one from after the last line shown");
+      });
+    } finally {
+      for (const s of sockets) s.destroy();
+      proxy.close();
+    }
+  });
+
+  test("cancel a running execution from its page", async () => {
+    await server.ok(SET, { input: { hook: "POST_FAILED_SERVER", enabled: true, commands: { linux: "/bin/sleep 120" } } });
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_FAILED_SERVER" } })).triggerHook;
+    await withPage("cancel", ADMIN_KEY, async (page) => {
+      await page.goto(`${server.url}/executions/${run.id}`);
+      await page.locator("h1 .status", { hasText: /running/i }).waitFor();
+      await page.getByRole("button", { name: "Cancel" }).click();
+      await page.locator("h1 .status", { hasText: /cancelled/i }).waitFor();
+      assert.equal(await page.getByRole("button", { name: "Cancel" }).count(), 0);
+      assert.equal(await page.getByRole("button", { name: "Retry" }).count(), 1);
+    });
+    const { execution } = await server.ok(`query($id: ID!) { execution(id: $id) { status } }`, { id: run.id });
+    assert.equal(execution.status, "CANCELLED");
+  });
+
+  test("the list filters by hook and status and shows new executions live", async () => {
+    await withPage("filter", ADMIN_KEY, async (page) => {
+      await page.goto(`${server.url}/executions`);
+      await page.locator("tr[data-execution]").first().waitFor();
+      await page.getByLabel("Status").selectOption("CANCELLED");
+      await eventually(async () => (await page.locator("tr[data-execution]").count()) === 1, "one cancelled execution");
+      assert.match(await page.locator("tr[data-execution] .status").innerText(), /cancelled/i);
+      assert.match(page.url(), /status=CANCELLED/);
+      await page.getByLabel("Status").selectOption("");
+      await page.getByLabel("Hook", { exact: true }).selectOption("POST_SUBMIT_SERVER");
+      await eventually(async () => (await page.locator("tr[data-execution]").count()) === 1, "one POST_SUBMIT_SERVER execution");
+      // A new matching execution appears on top without a reload; others do not.
+      await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {} } }).catch(() => undefined);
+      const [fresh] = (await server.ok(TRIGGER, { input: { hook: "POST_SUBMIT_SERVER" } })).triggerHook;
+      await page.locator(`tr[data-execution="${fresh.id}"]`).waitFor();
+      await eventually(async () => (await page.locator("tr[data-execution]").count()) === 2, "two POST_SUBMIT_SERVER executions");
+      for (const hook of await page.locator("tr[data-execution] td:nth-child(2)").allInnerTexts()) assert.equal(hook, "POST_SUBMIT_SERVER");
+      // Filtered by status, a new run appears once it matches, and keeps its row when it moves on.
+      await page.getByLabel("Hook", { exact: true }).selectOption("");
+      await page.getByLabel("Status").selectOption("RUNNING");
+      await page.getByText("No executions match.").waitFor();
+      const [sleeper] = (await server.ok(TRIGGER, { input: { hook: "POST_FAILED_SERVER" } })).triggerHook;
+      await page.locator(`tr[data-execution="${sleeper.id}"] .status`, { hasText: /running/i }).waitFor();
+      await server.ok(`mutation($id: ID!) { cancelExecution(id: $id) { id } }`, { id: sleeper.id });
+      await page.locator(`tr[data-execution="${sleeper.id}"] .status`, { hasText: /cancelled/i }).waitFor();
+      await page.getByRole("button", { name: "Clear" }).click();
+      await eventually(async () => (await page.locator("tr[data-execution]").count()) >= 5, "every execution again");
+      await shot(page, "executions");
+    });
+  });
+
+  test("configuration shows hook points, effective hooks with reasons, queues and execution servers", async () => {
+    await withPage("configuration", ADMIN_KEY, async (page) => {
+      await page.goto(`${server.url}/configuration`);
+      await page.getByRole("heading", { name: "Hook configurations" }).waitFor();
+      await page.locator("#hook-configs ~ table td", { hasText: "PRE_SUBMIT_CLIENT" }).first().waitFor();
+      const effective = page.locator("section[aria-labelledby=effective-hooks]");
+      await effective.getByLabel("Hook point").selectOption("PUBLISH_SERVER");
+      await effective.locator("td", { hasText: /not configured/i }).first().waitFor();
+      await page.locator("section[aria-labelledby=servers] td", { hasText: "hookd-test-host" }).first().waitFor();
+      assert.match(await page.locator("section[aria-labelledby=servers] .status").first().innerText(), /online/i);
+      await shot(page, "configuration");
+    });
+  });
+
+  test("a STANDARD user sees only their own jobs and publish, and no configuration pages", async () => {
+    const root = path.join(work, "projects");
+    mkdirSync(path.join(root, "moon", "comp", "v001"), { recursive: true });
+    await server.ok(`mutation($p: String!) { createVolume(input: { code: "projects", paths: { linux: $p } }) { id } }`, { p: root });
+    await server.ok(SET, {
+      input: { hook: "PRE_PUBLISH_SERVER", enabled: true, commands: { linux: `${PY} ${path.join(EXAMPLES, "pre_publish.py")} --root ${root} --volume projects \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}` } },
+    });
+    const vendor = await server.user("vendor@example.com", "STANDARD");
+    const other = await server.user("other-vendor@example.com", "STANDARD");
+    const files = (name: string) => [{ id: randomUUID(), filename: name, is_dir: true, files: [{ filename: "moon_comp.1001.exr", size: 1000, is_dir: false }] }];
+    const mine = (await server.ok(PRE, { input: { files: [...files("moon_comp_v002"), ...files("mars_comp_v001")], hostname: "vendor-ws01" } }, vendor.key)).prePublish;
+    const theirs = (await server.ok(PRE, { input: { files: files("moon_comp_v002") } }, other.key)).prePublish;
+    const job = `mutation($name: String!, $src: String!) { submitJob(input: { name: $name, source: $src, destination: "volume:projects", tasks: [{ source: "/tmp/a", destination: "volume=projects/a", size: 10 }] }) { id } }`;
+    await server.ok(job, { name: "vendor delivery", src: "user:vendor@example.com" }, vendor.key);
+    await server.ok(job, { name: "someone else's delivery", src: "user:other-vendor@example.com" }, other.key);
+
+    await withPage("standard", vendor.key, async (page) => {
+      await page.waitForURL(/\/jobs$/);
+      const nav = await page.getByRole("navigation", { name: "Main" }).innerText();
+      assert.doesNotMatch(nav, /Configuration|Executions|Audit/);
+      await page.locator("tr[data-job]").first().waitFor();
+      assert.deepEqual(await page.locator("tr[data-job] td:nth-child(2) a").allInnerTexts(), ["vendor delivery"]);
+      await page.getByLabel("Publish id").fill(mine.id);
+      await page.getByRole("button", { name: "Open publish" }).click();
+      await page.getByRole("heading", { name: "Pre-publish verdict" }).waitFor();
+      const rows = page.locator("tr[data-entry]");
+      assert.equal(await rows.count(), 2);
+      assert.match(await rows.filter({ hasText: "moon_comp_v002" }).innerText(), /can publish[\s\S]*v002/i);
+      assert.match(await rows.filter({ hasText: "mars_comp_v001" }).innerText(), /rejected/i);
+      assert.equal(await page.getByRole("heading", { name: "Hook executions" }).count(), 0);
+      // pre-publish's guidelines are HTML: rendered, not shown as markup.
+      assert.equal(await page.locator(".guidelines-body b").innerText(), "<project>_<task>_v<NNN>");
+      await shot(page, "publish");
+      await page.goto(`${server.url}/publishes/${theirs.id}`);
+      assert.match(await page.getByRole("alert").innerText(), new RegExp(`publish '${theirs.id}' does not exist`));
+      await page.goto(`${server.url}/configuration`);
+      await page.getByRole("heading", { name: "Not here" }).waitFor();
+      assert.equal(await page.getByRole("heading", { name: "Hook configurations" }).count(), 0);
+    });
+  });
+
+  test("the GraphQL IDE runs subscriptions, with the Headers tab's key", async () => {
+    await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: "/bin/true" } } });
+    await withPage("ide", null, async (page) => {
+      await page.goto(`${server.url}/graphql`);
+      await page.locator(".graphiql-query-editor .CodeMirror").waitFor();
+      // GraphiQL's editors are CodeMirror 5 instances: set their text through CodeMirror itself.
+      const setEditor = (which: string, text: string) =>
+        page.evaluate(
+          ([which, text]) => {
+            const all = [...(globalThis as any).document.querySelectorAll(".CodeMirror")] as any[];
+            const editor = which === "query" ? all.find((e) => e.closest(".graphiql-query-editor")) : all.find((e) => e.CodeMirror.getValue().includes("Authorization"));
+            editor.CodeMirror.setValue(text);
+          },
+          [which, text],
+        );
+      await setEditor("headers", JSON.stringify({ Authorization: `Bearer ${ADMIN_KEY}` }));
+      await setEditor("query", 'subscription { executionUpdated(filter: { hook: POST_SUBMIT_SERVER }) { id status } }');
+      // GraphiQL parses the edited query after a debounce and picks WebSocket or HTTP by that parse.
+      await page.waitForTimeout(600);
+      await page.locator(".graphiql-execute-button").click();
+      const result = () => page.evaluate(() => ((globalThis as any).document.querySelector(".result-window .CodeMirror")?.CodeMirror.getValue() ?? "") as string);
+      // The subscription is open once the socket is: trigger runs until one shows up in the result pane.
+      const seen = await eventually(async () => {
+        const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_SUBMIT_SERVER", wait: true } })).triggerHook;
+        const text = await result();
+        assert.doesNotMatch(text, /not properly configured/);
+        if (/Subscription\.executionUpdated/.test(text)) {
+          // Run before GraphiQL had parsed the edit, so it went over HTTP as a query: run it again.
+          await page.locator(".graphiql-execute-button").click();
+          return null;
+        }
+        assert.doesNotMatch(text, /error/i);
+        return text.includes(run.id) || /"executionUpdated"/.test(text) ? text : null;
+      }, "an executionUpdated event in GraphiQL's result pane");
+      assert.match(seen, /"status": "(QUEUED|RUNNING|SUCCEEDED)"/);
+    });
+  });
+
+  test("laptop and wide screens: the main pages never scroll sideways", async () => {
+    await withPage("layout", ADMIN_KEY, async (page) => {
+      for (const size of [{ width: 1280, height: 720 }, { width: 1920, height: 1080 }]) {
+        await page.setViewportSize(size);
+        for (const [address, ready] of [["/executions", "tr[data-execution]"], ["/configuration", "#servers"], ["/jobs", "tr[data-job]"], ["/audit", "tr[data-audit]"]]) {
+          await page.goto(`${server.url}${address}`);
+          await page.locator(ready).first().waitFor();
+          const [scroll, client] = await page.evaluate(() => [(globalThis as any).document.documentElement.scrollWidth, (globalThis as any).document.documentElement.clientWidth]);
+          assert.ok(scroll <= client, `${address} at ${size.width}px is ${scroll}px wide`);
+        }
+      }
+    });
+  });
+
+  test("the audit trail filters by actor and action", async () => {
+    await withPage("audit", ADMIN_KEY, async (page) => {
+      await page.goto(`${server.url}/audit`);
+      await page.locator("tr[data-audit]").first().waitFor();
+      await page.getByLabel("Action").fill("execution.cancel");
+      await eventually(async () => {
+        const actions = await page.locator("tr[data-audit] td:nth-child(3)").allInnerTexts();
+        return actions.length > 0 && actions.every((a) => a === "execution.cancel");
+      }, "only execution.cancel events");
+      await page.getByLabel("Action").fill("");
+      await page.getByLabel("Actor").fill("nobody@example.com");
+      await page.getByText("No events match.").waitFor();
+      await page.getByLabel("Actor").fill("");
+      await page.locator("tr[data-audit]").first().waitFor();
+      await shot(page, "audit");
+    });
+  });
+});

@@ -1,0 +1,351 @@
+import { useEffect, useState } from "react";
+import { useLocation } from "wouter";
+import { HOOK_POINTS } from "../api.js";
+import { useQuery, useSession } from "../session.js";
+import { Control, ErrorBox, StatusBadge, Time } from "../ui.js";
+import { HookPoint } from "../../../src/domain/hook-points.js";
+
+type Commands = { linux: string | null; mac: string | null; windows: string | null };
+
+function CommandsCell({ commands }: { commands: Commands }) {
+  const set = (["linux", "mac", "windows"] as const).filter((os) => commands[os]);
+  if (set.length === 0) return <span className="muted">not configured</span>;
+  return (
+    <ul className="commands">
+      {set.map((os) => (
+        <li key={os}>
+          <span className="os">{os}</span> <code>{commands[os]}</code>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function HookConfigs() {
+  const { data, error } = useQuery<{
+    settings: { hooksEnabled: boolean };
+    hookConfigs: { hook: string; scriptName: string; enabled: boolean; commands: Commands; effectiveTimeoutSeconds: number; timeoutSeconds: number | null; updatedAt: string | null; executionServer: { name: string } | null }[];
+  }>("{ settings { hooksEnabled } hookConfigs { hook scriptName enabled commands { linux mac windows } effectiveTimeoutSeconds timeoutSeconds updatedAt executionServer { name } } }");
+  return (
+    <section aria-labelledby="hook-configs">
+      <h2 id="hook-configs">Hook configurations</h2>
+      <ErrorBox error={error} />
+      {data && !data.settings.hooksEnabled && (
+        <p className="warning-text" role="status">
+          Hooks are disabled for the whole workspace: every execution is recorded as SKIPPED.
+        </p>
+      )}
+      {data && (
+        <table className="list">
+          <thead>
+            <tr>
+              <th scope="col">Hook point</th>
+              <th scope="col">Enabled</th>
+              <th scope="col">Command lines</th>
+              <th scope="col">Timeout</th>
+              <th scope="col">Runs on</th>
+              <th scope="col">Updated</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.hookConfigs.map((h) => (
+              <tr key={h.hook}>
+                <td>
+                  {h.hook} <div className="muted">{h.scriptName}</div>
+                </td>
+                <td>{h.enabled ? "yes" : "no"}</td>
+                <td>
+                  <CommandsCell commands={h.commands} />
+                </td>
+                <td>
+                  {h.effectiveTimeoutSeconds} s{h.timeoutSeconds === null ? <span className="muted"> (default)</span> : ""}
+                </td>
+                <td>{h.executionServer?.name ?? <span className="muted">default server</span>}</td>
+                <td>
+                  <Time at={h.updatedAt} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+interface QueueRow {
+  code: string;
+  name: string;
+  priority: number;
+  default: boolean;
+  status: string;
+  jobCount: number;
+  hooks: { id: string; hook: string; mode: string; enabled: boolean; commands: Commands; timeoutSeconds: number | null }[];
+}
+
+function EffectiveHooks({ queues }: { queues: QueueRow[] }) {
+  const [queue, setQueue] = useState("");
+  const [hook, setHook] = useState<string>("POST_DONE_SERVER");
+  const { data, error } = useQuery<{
+    effectiveHooks: { source: string; mode: string | null; queue: string | null; enabled: boolean; command: string | null; os: string | null; timeoutSeconds: number; willRun: boolean; skipReason: string | null; skipMessage: string | null; executionServer: { name: string } | null }[];
+  }>(
+    "query($hook: HookPoint!, $queue: String) { effectiveHooks(hook: $hook, queue: $queue) { source mode queue enabled command os timeoutSeconds willRun skipReason skipMessage executionServer { name } } }",
+    { hook, queue: queue || undefined },
+  );
+  return (
+    <section aria-labelledby="effective-hooks">
+      <h2 id="effective-hooks">Effective hooks</h2>
+      <form className="filters" onSubmit={(e) => e.preventDefault()}>
+        <Control label="Hook point">
+          <select value={hook} onChange={(e) => setHook(e.target.value)}>
+            {HOOK_POINTS.map((h) => (
+              <option key={h}>{h}</option>
+            ))}
+          </select>
+        </Control>
+        <Control label="Queue">
+          <select value={queue} onChange={(e) => setQueue(e.target.value)}>
+            <option value="">the default queue</option>
+            {queues.map((q) => (
+              <option key={q.code}>{q.code}</option>
+            ))}
+          </select>
+        </Control>
+      </form>
+      <ErrorBox error={error} />
+      {data && (
+        <table className="list">
+          <thead>
+            <tr>
+              <th scope="col">#</th>
+              <th scope="col">From</th>
+              <th scope="col">Command</th>
+              <th scope="col">Runs on</th>
+              <th scope="col">Will run</th>
+              <th scope="col">Reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.effectiveHooks.map((h, i) => (
+              <tr key={i}>
+                <td>{i + 1}</td>
+                <td>
+                  {h.source === "QUEUE" ? `queue ${h.queue} (${h.mode?.toLowerCase()})` : "workspace"}
+                </td>
+                <td>{h.command ? <code>{h.command}</code> : <span className="muted">—</span>}</td>
+                <td>{h.executionServer ? `${h.executionServer.name}${h.os ? ` (${h.os})` : ""}` : "—"}</td>
+                <td>{h.willRun ? <StatusBadge status="WILL_RUN" /> : <StatusBadge status="SKIPPED" />}</td>
+                <td>{h.skipMessage ?? (h.willRun ? `runs, timeout ${h.timeoutSeconds} s` : h.skipReason)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function Queues({ queues }: { queues: QueueRow[] }) {
+  return (
+    <section aria-labelledby="queues">
+      <h2 id="queues">Queues</h2>
+      <table className="list">
+        <thead>
+          <tr>
+            <th scope="col">Queue</th>
+            <th scope="col">Priority</th>
+            <th scope="col">State</th>
+            <th scope="col">Jobs</th>
+            <th scope="col">Queue hooks</th>
+          </tr>
+        </thead>
+        <tbody>
+          {queues.map((q) => (
+            <tr key={q.code}>
+              <td>
+                {q.code} {q.default && <span className="tag">default</span>} <div className="muted">{q.name}</div>
+              </td>
+              <td>{q.priority}</td>
+              <td>{q.status.toLowerCase()}</td>
+              <td>{q.jobCount}</td>
+              <td>
+                {q.hooks.length === 0 ? (
+                  <span className="muted">none: the workspace entries apply</span>
+                ) : (
+                  <ul className="commands">
+                    {q.hooks.map((h) => (
+                      <li key={h.id}>
+                        {h.hook} <span className="tag">{h.mode.toLowerCase()}</span>
+                        {!h.enabled && <span className="tag">disabled</span>} <CommandsCell commands={h.commands} />
+                      </li>
+                    ))}
+                  </ul>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function ExecutionServers() {
+  const { data, error } = useQuery<{ executionServers: { id: string; name: string; hostname: string; os: string; kind: string; online: boolean; lastSeenAt: string | null; labels: string[] }[] }>(
+    "{ executionServers { id name hostname os kind online lastSeenAt labels } }",
+  );
+  return (
+    <section aria-labelledby="servers">
+      <h2 id="servers">Execution servers and clients</h2>
+      <ErrorBox error={error} />
+      {data && (
+        <table className="list">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Kind</th>
+              <th scope="col">Host</th>
+              <th scope="col">OS</th>
+              <th scope="col">State</th>
+              <th scope="col">Last seen</th>
+              <th scope="col">Labels</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.executionServers.map((s) => (
+              <tr key={s.id}>
+                <td>{s.name}</td>
+                <td>{s.kind.toLowerCase()}</td>
+                <td>{s.hostname}</td>
+                <td>{s.os}</td>
+                <td>
+                  <StatusBadge status={s.online ? "ONLINE" : "OFFLINE"} />
+                </td>
+                <td>
+                  <Time at={s.lastSeenAt} />
+                </td>
+                <td>{s.labels.join(", ") || "—"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function TestRun({ queues }: { queues: QueueRow[] }) {
+  const { api } = useSession();
+  const [, navigate] = useLocation();
+  const [hook, setHook] = useState<HookPoint>(HookPoint.POST_DONE_SERVER);
+  const [queue, setQueue] = useState("");
+  const [payload, setPayload] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [result, setResult] = useState<{ id: string; status: string }[] | null>(null);
+  // The very sample hookd merges a test run's payload over, so the form starts from what the hook will see.
+  const loadSample = (h: HookPoint) =>
+    api.query<{ samplePayload: unknown }>("query($hook: HookPoint!) { samplePayload(hook: $hook) }", { hook: h }).then(
+      (data) => setPayload(JSON.stringify(data.samplePayload, null, 2)),
+      (err: Error) => setError(`Sample payload: ${err.message}`),
+    );
+  useEffect(() => {
+    void loadSample(HookPoint.POST_DONE_SERVER);
+  }, [api]);
+  const chooseHook = (h: HookPoint) => {
+    setHook(h);
+    void loadSample(h);
+  };
+  const run = async (e: React.FormEvent) => {
+    e.preventDefault();
+    setError(null);
+    setResult(null);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(payload);
+    } catch (err) {
+      setError(`Payload: not valid JSON (${(err as Error).message})`);
+      return;
+    }
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+      setError("Payload: must be a JSON object");
+      return;
+    }
+    try {
+      const data = await api.query<{ triggerHook: { id: string; status: string }[] }>(
+        "mutation($input: TriggerHookInput!) { triggerHook(input: $input) { id status } }",
+        { input: { hook, queue: queue || undefined, payload: parsed } },
+      );
+      if (data.triggerHook.length === 1) navigate(`/executions/${data.triggerHook[0].id}`);
+      else setResult(data.triggerHook);
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  return (
+    <section aria-labelledby="test-run">
+      <h2 id="test-run">Test run</h2>
+      <form onSubmit={run} className="test-run">
+        <div className="filters">
+          <Control label="Hook point">
+            <select value={hook} onChange={(e) => chooseHook(e.target.value as HookPoint)}>
+              {HOOK_POINTS.map((h) => (
+                <option key={h}>{h}</option>
+              ))}
+            </select>
+          </Control>
+          <Control label="Queue">
+            <select value={queue} onChange={(e) => setQueue(e.target.value)}>
+              <option value="">the default queue</option>
+              {queues.map((q) => (
+                <option key={q.code}>{q.code}</option>
+              ))}
+            </select>
+          </Control>
+        </div>
+        <label htmlFor="payload">Payload (merged over the hook point's sample; `hook` is always set by hookd)</label>
+        <textarea id="payload" value={payload} onChange={(e) => setPayload(e.target.value)} rows={12} spellCheck={false} />
+        <ErrorBox error={error} />
+        <button type="submit">Run the hook</button>
+      </form>
+      {result && (
+        <div role="status">
+          {result.length === 0 ? (
+            <p>Nothing ran: no effective hook for this hook point and queue (see Effective hooks).</p>
+          ) : (
+            <ul>
+              {result.map((r) => (
+                <li key={r.id}>
+                  <a href={`/executions/${r.id}`}>{r.id}</a> <StatusBadge status={r.status} />
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}
+
+export function ConfigurationPage() {
+  const { me } = useSession();
+  const queues = useQuery<{ queues: QueueRow[] }>("{ queues { code name priority default status jobCount hooks { id hook mode enabled commands { linux mac windows } timeoutSeconds } } }");
+  const list = queues.data?.queues ?? [];
+  return (
+    <section className="configuration">
+      <h1>Configuration</h1>
+      <nav aria-label="Sections" className="subnav">
+        <a href="#hook-configs">Hook configurations</a>
+        <a href="#effective-hooks">Effective hooks</a>
+        <a href="#queues">Queues</a>
+        {me.elevated && <a href="#servers">Execution servers</a>}
+        {me.admin && <a href="#test-run">Test run</a>}
+      </nav>
+      <HookConfigs />
+      <EffectiveHooks queues={list} />
+      <ErrorBox error={queues.error} />
+      <Queues queues={list} />
+      {me.elevated && <ExecutionServers />}
+      {me.admin && <TestRun queues={list} />}
+    </section>
+  );
+}
