@@ -504,6 +504,10 @@ describe("executor: leases, waiting and restarts", () => {
       await server.ok(`mutation { updateSettings(input: { scheduleToStartSeconds: 3 }) { scheduleToStartSeconds } }`);
       const [queued] = (await server.ok(`mutation { triggerHook(input: { hook: POST_DONE_SERVER }) { id status waitingFor executionServer { name } } }`)).triggerHook;
       assert.deepEqual([queued.status, queued.waitingFor, queued.executionServer.name], ["QUEUED", "execution server 'render-b' (render-b.studio): no runner for it is online", "render-b"]);
+      // Filtered by where it runs: render-b's list holds it, this server's does not.
+      const byServer = async (id: string) => (await server!.ok(`query($s: ID) { executions(filter: { executionServer: $s }) { nodes { id } } }`, { s: id })).executions.nodes.map((n: any) => n.id);
+      assert.deepEqual(await byServer(other.id), [queued.id]);
+      assert.ok(!(await byServer(server.app.bootstrap.self.id)).includes(queued.id));
       await server.close();
       server = await startServer({}, { dataDir });
       assert.equal((await read(server, queued.id)).status, "QUEUED", "a restart keeps it waiting");

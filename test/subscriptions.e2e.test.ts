@@ -248,6 +248,8 @@ describe("subscriptions: execution status", () => {
     await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: "/bin/sleep 0.2" } } });
     await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: "/bin/true" } } });
     const sub = subscribe<{ executionUpdated: { id: string; hook: string; status: string } }>(server.url, ADMIN_KEY, `subscription { executionUpdated(filter: { hook: POST_DONE_SERVER }) { id hook status exitCode error } }`);
+    const here = subscribe<{ executionUpdated: { id: string } }>(server.url, ADMIN_KEY, `subscription { executionUpdated(filter: { executionServer: "${server.app.bootstrap.self.id}" }) { id } }`);
+    const elsewhere = subscribe<{ executionUpdated: { id: string } }>(server.url, ADMIN_KEY, `subscription { executionUpdated(filter: { executionServer: "00000000-0000-4000-8000-000000000000" }) { id } }`);
     await new Promise((r) => setTimeout(r, 200));
     await server.ok(TRIGGER, { hook: "POST_SUBMIT_SERVER", wait: true });
     const [first] = (await server.ok(TRIGGER, { hook: "POST_DONE_SERVER", wait: false })).triggerHook;
@@ -258,6 +260,9 @@ describe("subscriptions: execution status", () => {
     // Every execution is stored QUEUED before a runner claims it; the second waits for the slot.
     assert.deepEqual(statuses(first.id), ["QUEUED", "RUNNING", "SUCCEEDED"]);
     assert.deepEqual(statuses(second.id), ["QUEUED", "RUNNING", "SUCCEEDED"]);
-    await sub.dispose();
+    // Filtered by where they run: this server's runs reach its subscriber, no other's.
+    await eventually(async () => here.events.filter((e) => e.executionUpdated.id === second.id).length === 3, "this server's events");
+    assert.equal(elsewhere.events.length, 0);
+    await Promise.all([sub.dispose(), here.dispose(), elsewhere.dispose()]);
   });
 });

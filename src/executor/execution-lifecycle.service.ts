@@ -379,6 +379,7 @@ export class ExecutionLifecycle {
       queue: e.queue,
       jobId: e.jobId,
       publishId: e.publishId,
+      executionServerId: e.executionServerId,
       status: e.status,
       exitCode: e.exitCode,
       error: e.error,

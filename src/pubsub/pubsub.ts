@@ -19,6 +19,8 @@ export interface ExecutionEvent {
   queue: string | null;
   jobId: string | null;
   publishId: string | null;
+  /** The execution server (or client) it runs on. */
+  executionServerId: string | null;
   status: ExecutionStatus;
   exitCode: number | null;
   error: string | null;

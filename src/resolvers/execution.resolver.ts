@@ -43,6 +43,9 @@ class ExecutionFilterInput {
   @Field(() => ID, { nullable: true, description: "Job id." })
   job?: string;
 
+  @Field(() => ID, { nullable: true, description: "The execution server or client it runs (or ran, or waits to run) on." })
+  executionServer?: string;
+
   @Field({ nullable: true, description: "Created at or after." })
   since?: Date;
 }

@@ -56,6 +56,9 @@ class ExecutionUpdatedFilter {
   @Field(() => ID, { nullable: true, description: "Job id." })
   job?: string;
 
+  @Field(() => ID, { nullable: true, description: "The execution server or client it runs on." })
+  executionServer?: string;
+
   @Field(() => ExecutionStatus, { nullable: true })
   status?: ExecutionStatus;
 }

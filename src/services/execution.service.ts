@@ -41,6 +41,7 @@ export interface ExecutionFilter {
   status?: ExecutionStatus;
   queue?: string;
   job?: string;
+  executionServer?: string;
   since?: Date;
 }
 
@@ -170,6 +171,7 @@ export class ExecutionService {
     if (filter.status) qb.andWhere("e.status = :status", { status: filter.status });
     if (filter.queue) qb.andWhere("e.queue = :queue", { queue: filter.queue });
     if (filter.job) qb.andWhere("e.jobId = :job", { job: filter.job });
+    if (filter.executionServer) qb.andWhere("e.executionServerId = :server", { server: filter.executionServer });
     if (filter.since) qb.andWhere("e.createdAt >= :since", { since: this.pager.dbValue(qb, filter.since) });
     return this.pager.page(qb, first, after);
   }

@@ -38,6 +38,7 @@ function apiFilter(f: Filter) {
     status: f.status || undefined,
     queue: f.queue || undefined,
     job: f.job || undefined,
+    executionServer: f.server || undefined,
     since: f.since ? new Date(f.since).toISOString() : undefined,
   };
 }
@@ -101,7 +102,7 @@ export function ExecutionsPage() {
   const [live, setLive] = useState(false);
   const servers = useQuery<{ executionServers: { id: string; name: string; kind: string }[] }>("{ executionServers { id name kind } }");
   const queues = useQuery<{ queues: { code: string }[] }>("{ queues { code } }");
-  const vars = useMemo(() => apiFilter(filter), [filter.hook, filter.status, filter.queue, filter.job, filter.since]);
+  const vars = useMemo(() => apiFilter(filter), [filter.hook, filter.status, filter.queue, filter.job, filter.server, filter.since]);
   const varsKey = JSON.stringify(vars);
 
   // The filter is kept in the address, so a filtered list can be bookmarked and shared.
@@ -188,7 +189,7 @@ export function ExecutionsPage() {
   }, [api, varsKey]);
 
   const set = (key: keyof Filter) => (e: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>) => setFilter((f) => ({ ...f, [key]: e.target.value }));
-  const shown = filter.server ? rows.filter((r) => r.executionServer?.id === filter.server) : rows;
+  const shown = rows;
 
   return (
     <section>
@@ -221,7 +222,7 @@ export function ExecutionsPage() {
           </select>
         </Control>
         <Control label="Server or client">
-          <select value={filter.server} onChange={set("server")} title="Narrows the rows loaded so far">
+          <select value={filter.server} onChange={set("server")} title="Where it runs">
             <option value="">any</option>
             {servers.data?.executionServers.map((s) => (
               <option key={s.id} value={s.id}>
