@@ -288,6 +288,11 @@ for i in range(500000):
     assert.equal(skipped.status, "SKIPPED");
     assert.equal(skipped.skipReason, "NO_COMMAND_FOR_OS");
     assert.match(skipped.error, /no command line for linux/);
+    // A client hook tried without a client has nowhere to run: recorded SKIPPED, never left waiting.
+    await configure("POST_FAILED_CLIENT", { linux: "/bin/true" });
+    const [nowhere] = await trigger("POST_FAILED_CLIENT");
+    assert.deepEqual([nowhere.status, nowhere.skipReason], ["SKIPPED", "NO_EXECUTION_SERVER"]);
+    assert.match(nowhere.error, /runs on a job's client; name the client/);
 
     await server.ok(`mutation { updateSettings(input: { hooksEnabled: false }) { hooksEnabled } }`);
     const [disabled] = await trigger("POST_FAILED_SERVER");

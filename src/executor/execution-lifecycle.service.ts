@@ -58,6 +58,8 @@ export interface Renewal {
 }
 
 const RUNNER_PREFIX = "hookd:";
+/** Executions kept in memory at most (see `known`). */
+const MAX_KNOWN = 10_000;
 
 /** The runner id of a hookd's embedded runner for its own execution server. */
 export const embeddedRunnerId = (serverId: string) => `${RUNNER_PREFIX}${serverId}`;
@@ -112,7 +114,7 @@ export class ExecutionLifecycle {
     const rows = items.map((i) => i.execution);
     await this.store.write([{ insert: Execution, rows }, ...alsoStore]);
     for (const e of rows) {
-      if (!isFinished(e.status)) this.known.set(e.id, e);
+      if (!isFinished(e.status)) this.remember(e);
       this.announce(e);
     }
     const byServer = new Map<string, string[]>();
@@ -146,7 +148,7 @@ export class ExecutionLifecycle {
       return null;
     }
     const running = Object.assign(new Execution(), row, set);
-    this.known.set(id, running);
+    this.remember(running);
     this.announce(running);
     return Object.assign(new Execution(), running);
   }
@@ -334,6 +336,12 @@ export class ExecutionLifecycle {
   }
 
   // ---- reads and helpers ----
+
+  /** Bounded: work that waits long (another server's) or that another process finishes must not pile up here. */
+  private remember(e: Execution): void {
+    if (this.known.size >= MAX_KNOWN) this.known.delete(this.known.keys().next().value as string);
+    this.known.set(e.id, e);
+  }
 
   /** An execution as this process knows it (its creator or holder), else from the store. */
   async get(id: string): Promise<Execution | null> {

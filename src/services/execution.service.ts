@@ -242,7 +242,9 @@ export class ExecutionService {
   }
 
   private fromEntry(entry: EffectiveHookEntry, input: JsonObject, queue: string | null, context: RunContext): Partial<Execution> {
-    if (entry.willRun && context.skip) entry = Object.assign(Object.create(entry), { willRun: false, skipReason: context.skip.reason, skipMessage: context.skip.message });
+    if (entry.willRun && context.skip) entry = { ...entry, willRun: false, skipReason: context.skip.reason, skipMessage: context.skip.message };
+    // Nowhere to run (a client hook tried without a client): recorded, never left waiting.
+    if (entry.willRun && entry.executionServer === null) entry = { ...entry, willRun: false, skipReason: SkipReason.NO_EXECUTION_SERVER, skipMessage: `${entry.hook} runs on a job's client; name the client to run it on (executionServer)` };
     const runs = entry.willRun;
     return {
       id: uuidV7(),
