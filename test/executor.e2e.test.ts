@@ -179,6 +179,36 @@ print(json.dumps({"argv": sys.argv[1:], "input": json.load(open(path)), "mode": 
     await configure("POST_SUBMIT_SERVER", {}, { timeoutSeconds: null });
   });
 
+  test("a daemon that escapes the group with the hook's output open cannot hold the run: TIMED_OUT, and every process of the run ended", async () => {
+    const pidFile = path.join(hooks.dir, `escaped-${spawner}.pid`);
+    // setsid leaves the group; the daemon keeps the hook's stdout and stderr open.
+    const escaping = hooks.write(`escaping-${spawner}.sh`, `#!/bin/sh
+setsid sleep 300 &
+echo $! > ${q(pidFile)}
+echo "daemon started"
+sleep 300
+`);
+    await configure("POST_FAILED_SERVER", { linux: `${q(escaping)} \${PATH_JSON_INPUT}` }, { timeoutSeconds: 1 });
+    const [execution] = await trigger("POST_FAILED_SERVER");
+    assert.equal(execution.status, "TIMED_OUT");
+    const daemon = Number(readFileSync(pidFile, "utf8"));
+    await eventually(async () => !exists(daemon), "the escaped daemon to be ended");
+    // A hook that exits while its escaped daemon holds the output: the run ends anyway (SUCCEEDED);
+    // the daemon it started on purpose is left running.
+    const leaving = hooks.write(`leaving-${spawner}.sh`, `#!/bin/sh
+setsid sleep 300 &
+echo $! > ${q(pidFile)}
+echo "left a daemon"
+`);
+    await configure("POST_FAILED_SERVER", { linux: `${q(leaving)} \${PATH_JSON_INPUT}` }, { timeoutSeconds: 30 });
+    const [left] = await trigger("POST_FAILED_SERVER");
+    assert.equal(left.status, "SUCCEEDED");
+    const kept = Number(readFileSync(pidFile, "utf8"));
+    assert.ok(exists(kept), "a daemon a finished run left on purpose is not hookd's to end");
+    process.kill(kept, "SIGKILL");
+    await configure("POST_FAILED_SERVER", {}, { timeoutSeconds: null });
+  });
+
   test("interleaved stdout and stderr keep their order; a partial last line is kept", async () => {
     const mixed = hooks.write(
       "mixed.py",

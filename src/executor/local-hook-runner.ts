@@ -84,6 +84,7 @@ export class LocalHookRunner {
         timeoutMs: spec.timeoutSeconds * 1000,
         killGraceMs: this.options.killGraceMs,
         signal: hooks.signal,
+        runMarker: `HOOKD_EXECUTION_ID=${spec.id}`,
         onLine: (line) => {
           if (line.stream === "stderr") {
             tail.push(line.text);

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 
 // Process-group inspection through /proc (Linux). Orphaned members of a killed group are
@@ -62,4 +63,30 @@ async function memberEnvironments(pgid: number): Promise<(string[] | null)[]> {
 export async function groupRunsExecution(pgid: number, executionId: string): Promise<boolean> {
   const marker = `HOOKD_EXECUTION_ID=${executionId}`;
   return (await memberEnvironments(pgid)).some((env) => env?.includes(marker));
+}
+
+/**
+ * SIGKILLs every live process (but this one) whose environment holds `marker`, wherever it moved
+ * (a process that called setsid keeps its environment). Linux only (/proc); elsewhere nothing.
+ * For a timeout or a cancel, not the hot path: it reads every process's environment once.
+ */
+export function killMarked(marker: string): number {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return 0;
+  }
+  let killed = 0;
+  for (const entry of entries) {
+    if (entry.charCodeAt(0) > 57 || entry.charCodeAt(0) < 48 || Number(entry) === process.pid) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(marker)) continue;
+      process.kill(Number(entry), "SIGKILL");
+      killed++;
+    } catch {
+      // gone meanwhile, or another user's
+    }
+  }
+  return killed;
 }

@@ -2,7 +2,7 @@ import { constants as fsConstants } from "node:fs";
 import { access, open, stat } from "node:fs/promises";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import { groupAlive } from "./process-group.js";
+import { groupAlive, killMarked } from "./process-group.js";
 import type { SpawnedProcess, Spawner } from "./spawner.js";
 
 // Runs one hook process and reports what happened as data. No shell is involved: argv[0] is
@@ -30,6 +30,11 @@ export interface RunSpec {
   signal?: AbortSignal;
   onLine(line: CapturedLine): void;
   onSpawn?(pid: number): void;
+  /**
+   * An environment entry ("HOOKD_EXECUTION_ID=<id>") every process of the run inherits: on
+   * timeout or cancel, processes that left the group (setsid) but carry it are ended too.
+   */
+  runMarker?: string;
 }
 
 /** "lost": the process was started but hookd lost track of it (the spawn helper died). */
@@ -235,6 +240,7 @@ export async function runProcess(spec: RunSpec): Promise<RunOutcome> {
     ending = why;
     terminating = terminateGroup(pid, grace).then((s) => {
       endSignal = s;
+      if (spec.runMarker) killMarked(spec.runMarker);
     });
   };
   const onAbort = () => terminate("cancelled");
