@@ -17,6 +17,8 @@ export interface HookdConfig {
   /** Log SQL statements (HOOKD_LOG_SQL=1). */
   logSql: boolean;
   executor: ExecutorConfig;
+  /** Failed authentications allowed per client address per window before it gets 429. */
+  authFailureLimit: { attempts: number; windowSeconds: number };
 }
 
 export interface ExecutorConfig {
@@ -127,6 +129,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     spawner,
   };
 
+  const authFailureLimit = {
+    attempts: int("HOOKD_AUTH_FAILURES", 20, 1, 1_000_000),
+    windowSeconds: int("HOOKD_AUTH_FAILURE_WINDOW_SECONDS", 60, 1, 86_400, " seconds"),
+  };
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -139,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     development: env.NODE_ENV === "development",
     logSql: bool(env.HOOKD_LOG_SQL),
     executor,
+    authFailureLimit,
     ...overrides,
   };
 }

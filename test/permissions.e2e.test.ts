@@ -177,7 +177,7 @@ describe("internal metadata never reaches a STANDARD user", () => {
     await server.ok(`mutation($m: JSONObject) { createQueue(input: { code: "vfx", default: true, metadata: { internal: $m } }) { id } }`, { m: internal });
     await server.ok(`mutation($m: JSONObject) { createVolume(input: { code: "projects", paths: { linux: "/mnt/p" }, metadata: { internal: $m } }) { id } }`, { m: internal });
     const vendor = await server.user("vendor@example.com", "STANDARD");
-    const job = (await server.ok(`mutation($m: JSONObject) { submitJob(input: { name: "j", source: "user:vendor@example.com", destination: "volume:projects", tasks: [{ source: "/a", destination: "volume=projects/x", size: 1 }], metadata: { internal: $m } }) { id } }`, { m: internal }, vendor.key)).submitJob;
+    const job = (await server.ok(`mutation($m: JSONObject) { submitJob(input: { name: "j", source: "user:vendor@example.com", destination: "volume:projects", tasks: [{ source: "/a", destination: "volume=projects/x", size: 1 }], metadata: { external: $m } }) { id } }`, { m: { note: "x" } }, vendor.key)).submitJob;
 
     for (const query of [
       `{ settings { metadata { internal } } }`,

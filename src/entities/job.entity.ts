@@ -1,4 +1,3 @@
-import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { Column, Entity, Index, ManyToOne, PrimaryColumn, type Relation } from "typeorm";
 import { MetadataPair } from "./metadata.embedded.js";
@@ -80,7 +79,7 @@ export class Job {
   @Column({ type: "varchar", length: 64 })
   engine: string;
 
-  @Field(() => [GraphQLJSONObject], { description: "The files: source and destination paths (full and volume-relative) and size." })
+  /** The files; over GraphQL a page at a time (JobResolver.tasks). Not loaded by reads that page. */
   @Column({ type: "simple-json" })
   tasks: JobTask[];
 
