@@ -19,7 +19,7 @@ import { WorkspaceSettings } from "./entities/workspace-settings.entity.js";
 import { graphqlPostRoute, httpDispatcher } from "./http/graphql-post.route.js";
 import { graphqlIdeRouter } from "./http/graphql-ide.js";
 import { AuthRateLimit, clientAddress, TooManyFailures } from "./http/auth-rate-limit.js";
-import { jsonDepth, jsonTooDeepMessage, MAX_JSON_DEPTH } from "./http/json-depth.js";
+import { documentDepth, jsonDepth, jsonTooDeepMessage, MAX_JSON_DEPTH } from "./http/json-depth.js";
 import { attachSubscriptions } from "./http/subscriptions-server.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { buildHookdSchema } from "./schema/build-schema.js";
@@ -157,7 +157,9 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const parseJson: typeof parseBody = (req, res, next) =>
     parseBody(req, res, (err?: unknown) => {
       if (err) return next(err);
-      if (jsonDepth((req as { body?: unknown }).body) > MAX_JSON_DEPTH) return next({ status: 400, type: "entity.too.deep", message: jsonTooDeepMessage("the request body") });
+      const body = (req as { body?: { query?: unknown } }).body;
+      if (jsonDepth(body) > MAX_JSON_DEPTH) return next({ status: 400, type: "entity.too.deep", message: jsonTooDeepMessage("the request body") });
+      if (typeof body?.query === "string" && documentDepth(body.query) > MAX_JSON_DEPTH) return next({ status: 400, type: "entity.too.deep", message: jsonTooDeepMessage("the query document") });
       next();
     });
   const graphqlContext = async (req: http.IncomingMessage): Promise<RequestContext> => {

@@ -100,7 +100,16 @@ describe("hardening", () => {
       assert.equal(res.status, 400);
       const answer = (await res.json()) as any;
       assert.equal(answer.errors[0].extensions.code, "BAD_REQUEST");
-      assert.match(answer.errors[0].message, new RegExp(`nested more than ${MAX_JSON_DEPTH} levels deep`));
+      assert.match(answer.errors[0].message, new RegExp(`the request body is nested more than ${MAX_JSON_DEPTH} levels deep`));
+      // Written inline in the document, it is refused before graphql-js parses it.
+      const inline = await server.gql(`mutation { submitJob(input: { name: "deep", source: "volume:projects", destination: "volume:projects", tasks: [{ source: "/a", destination: "/b", size: 1 }], metadata: { external: ${"{a:".repeat(100_000)}{}${"}".repeat(100_000)} } }) { id } }`, {}, vendor.key);
+      assert.equal(inline.status, 400);
+      expectError(inline, "BAD_REQUEST", new RegExp(`the query document is nested more than ${MAX_JSON_DEPTH} levels deep`));
+      // And over WebSocket.
+      const ws = subscribe(server.url, vendor.key, "query($m: JSONObject) { me { id } }", { m: JSON.parse('{"a":'.repeat(1000) + "{}" + "}".repeat(1000)) });
+      const ended = await ws.ended;
+      await ws.dispose();
+      assert.match(ended.errors?.[0]?.message ?? "", new RegExp(`variables is nested more than ${MAX_JSON_DEPTH} levels deep`), JSON.stringify(ended));
     });
   });
 

@@ -11,9 +11,10 @@ export class TooManyFailures extends Error {
 
 /**
  * Failed authentications per client address (HTTP and WebSocket alike), in a fixed window: past
- * the allowance the address gets 429 without its key even being looked at, until the window ends.
- * Successful requests are never limited. Each address that reaches the limit is logged once per
- * window, with the count of refused attempts of its previous window.
+ * the allowance every request from the address that carries a key gets 429 without the key being
+ * looked at, until the window ends (a guesser cannot tell a right key from a wrong one meanwhile).
+ * Requests without a key are not counted. Each address that reaches the limit is logged once per
+ * window, with the count of attempts refused in its previous window.
  */
 export class AuthRateLimit {
   private readonly limiter: RateLimiterMemory;

@@ -9,7 +9,7 @@ import { subscribeWithFastPath } from "./execution-log-fast-path.js";
 import { queryLimits } from "../schema/limits.js";
 import { costRefusal, oversizedAnswer } from "../schema/query-cost.js";
 import { clientAddress, TooManyFailures, type AuthRateLimit } from "./auth-rate-limit.js";
-import { jsonDepth, jsonTooDeepMessage, MAX_JSON_DEPTH } from "./json-depth.js";
+import { documentDepth, jsonDepth, jsonTooDeepMessage, MAX_JSON_DEPTH } from "./json-depth.js";
 import type { Services } from "../services/services.js";
 
 /** The API key from connection_init's payload: `{ "authorization": "Bearer <key>" }` (or `apiKey`). */
@@ -90,6 +90,7 @@ export function attachSubscriptions(
       },
       onSubscribe: async (ctx, _id, payload) => {
         if (jsonDepth(payload.variables) > MAX_JSON_DEPTH) return [format(new GraphQLError(jsonTooDeepMessage("variables"), { extensions: { code: "BAD_REQUEST" } }))];
+        if (documentDepth(payload.query) > MAX_JSON_DEPTH) return [format(new GraphQLError(jsonTooDeepMessage("the query document"), { extensions: { code: "BAD_REQUEST" } }))];
         try {
           ctx.extra.context = await createRequestContext(services, authorizationFrom(ctx.connectionParams));
         } catch (err) {

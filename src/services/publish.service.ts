@@ -147,9 +147,11 @@ export class PublishService {
     const submitted: SubmittedEntry[] = [];
     const offered = publish.statuses.map((s) => s.value);
     const fallback = publish.statuses.find((s) => s.default)?.value ?? null;
+    // By id: a search per entry made a 14k-entry submit take seconds, holding up every request.
+    const byId = new Map(publish.entries.map((x) => [x.id, x]));
     entries.forEach((e, i) => {
       const where = `input.entries[${i}]`;
-      const entry = publish.entries.find((x) => x.id === e.id);
+      const entry = byId.get(e.id);
       if (!entry) return void problems.push(`${where}: unknown entry id '${e.id}'`);
       if (seen.has(e.id)) return void problems.push(`${where}: entry '${e.id}' is submitted twice`);
       seen.add(e.id);
@@ -238,10 +240,11 @@ export class PublishService {
     const client = publish.clientId ? await this.store.manager.findOneBy(ExecutionServer, { id: publish.clientId }) : null;
     const payload = this.basePayload(HookPoint.PUBLISH_SERVER, user, publish.files, publish, client);
     const submitted = new Map((publish.submitted ?? []).map((s) => [s.id, s]));
+    const entryById = new Map(publish.entries.map((x) => [x.id, x]));
     payload.files = publish.files
       .filter((f) => submitted.has(String(f.id)))
       .map((f) => {
-        const entry = publish.entries.find((x) => x.id === f.id)!;
+        const entry = entryById.get(String(f.id))!;
         const s = submitted.get(String(f.id))!;
         return {
           ...f,
