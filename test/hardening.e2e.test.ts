@@ -212,7 +212,7 @@ describe("hardening", () => {
       // Approves every entry into the projects volume, under its own name.
       const hook = script(
         "approve.mjs",
-        `#!/usr/bin/env node\nimport { readFileSync, writeFileSync } from "node:fs";\nconst input = JSON.parse(readFileSync(process.argv[2], "utf8"));\nwriteFileSync(process.argv[3], JSON.stringify({ files: input.files.map((f) => ({ id: f.id, can_publish: true, path: "volume=projects/in/" + f.id })) }));\n`,
+        `#!/usr/bin/env node\nimport { readFileSync, writeFileSync } from "node:fs";\nconst input = JSON.parse(readFileSync(process.argv[2], "utf8"));\nwriteFileSync(process.argv[3], JSON.stringify({ files: input.files.map((f) => ({ id: f.id, can_publish: true, path: f.filename === "nul-path" ? "/srv/projects/a\\u0000b" : "volume=projects/in/" + f.id })) }));\n`,
       );
       await server.ok(SET, { input: { hook: "PRE_PUBLISH_SERVER", enabled: true, commands: { linux: `${hook} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}` } } });
     });
@@ -248,6 +248,49 @@ describe("hardening", () => {
         { path: "volume=nosuchvolume", volume: null, volume_hr: null, relative_path: null },
         { path: "volume=projects", volume: null, volume_hr: null, relative_path: null },
       ]);
+    });
+
+    test("a NUL character in a pre-publish answer's path fails the answer", async () => {
+      const res = await server.gql(PRE, { input: { files: [{ id: randomUUID(), filename: "nul-path", size: 1 }] } });
+      expectError(res, "HOOK_FAILED", /the pre-publish answer breaks the rules: entry '.+': path: must not contain a NUL character/);
+    });
+
+    test("a failed ingest's stderr and execution id reach ADMIN, not the STANDARD publisher (job message, publish error, publishUpdated)", async () => {
+      const fail = script("ingest.sh", "#!/bin/sh\necho 'secret-ingest-detail' >&2\nexit 4\n");
+      await server.ok(SET, { input: { hook: "PUBLISH_SERVER", enabled: true, commands: { linux: `${fail} \${PATH_JSON_INPUT}` } } });
+      try {
+        const res = await publish(["ingest-me"]);
+        assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+        const { id, job } = res.data.submitPublish;
+        const sub = subscribe(server.url, vendor.key, `subscription($id: ID!) { publishUpdated(id: $id) { state error } }`, { id });
+        await new Promise((r) => setTimeout(r, 300));
+        const done = await server.ok(`mutation($id: ID!) { updateJobStatus(id: $id, status: DONE) { status message } }`, { id: job.id }, vendor.key);
+        assert.equal(done.updateJobStatus.status, "FAILED");
+        const query = `query($id: ID!) { publish(id: $id) { state error job { message } } }`;
+        const mine = (await server.ok(query, { id }, vendor.key)).publish;
+        await eventually(async () => sub.events.length > 0, "publishUpdated");
+        await sub.dispose();
+        for (const text of [done.updateJobStatus.message, mine.error, mine.job.message, sub.events[0].publishUpdated.error]) {
+          assert.match(text, /publish-server could not ingest the upload/);
+          assert.doesNotMatch(text, /secret-ingest-detail|execution [0-9a-f-]{36}/);
+        }
+        const theirs = (await server.ok(query, { id })).publish;
+        assert.match(theirs.error, /secret-ingest-detail.*execution [0-9a-f-]{36}/);
+        assert.match(theirs.job.message, /secret-ingest-detail/);
+      } finally {
+        await server.ok(SET, { input: { hook: "PUBLISH_SERVER", enabled: false } });
+      }
+    });
+
+    test("publishUpdated ends with UNAUTHENTICATED when its key is revoked", async () => {
+      const key = (await server.ok(`mutation { createApiKey(label: "pub") { secret apiKey { id } } }`, {}, vendor.key)).createApiKey;
+      const { prePublish } = await server.ok(PRE, { input: { files: [{ id: randomUUID(), filename: "watched", size: 1 }] } }, vendor.key);
+      const sub = subscribe(server.url, key.secret, `subscription($id: ID!) { publishUpdated(id: $id) { state } }`, { id: prePublish.id });
+      await new Promise((r) => setTimeout(r, 300));
+      await server.ok(`mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`, { id: key.apiKey.id }, vendor.key);
+      const ended = await Promise.race([sub.ended, new Promise<{ errors?: undefined }>((r) => setTimeout(() => r({}), 10_000))]);
+      await sub.dispose();
+      assert.equal(ended.errors?.[0]?.extensions?.code, "UNAUTHENTICATED", JSON.stringify(ended));
     });
 
     test("publish entries come a page at a time with entryCount", async () => {

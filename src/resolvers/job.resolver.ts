@@ -204,8 +204,13 @@ export class JobResolver {
       });
     },
   })
-  jobUpdated(@Root() event: JobEvent, @Arg("id", () => ID) _id: string): JobStatusEvent {
-    return event as JobStatusEvent;
+  async jobUpdated(@Root() event: JobEvent, @Arg("id", () => ID) _id: string, @Ctx() ctx: RequestContext): Promise<JobStatusEvent> {
+    return { ...event, message: await this.services.jobs.messageFor(event, ctx.principal.user) } as JobStatusEvent;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: "The last message reported with a status (a failed ingest's reason in full for ADMIN and audit roles)." })
+  message(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<string | null> {
+    return this.services.jobs.messageFor(job, ctx.principal.user);
   }
 
   @FieldResolver(() => Queue)

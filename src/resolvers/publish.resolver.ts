@@ -108,8 +108,13 @@ export class PublishResolver {
       });
     },
   })
-  publishUpdated(@Root() event: PublishEvent, @Arg("id", () => ID) _id: string): PublishStatusEvent {
-    return event as PublishStatusEvent;
+  async publishUpdated(@Root() event: PublishEvent, @Arg("id", () => ID) _id: string, @Ctx() ctx: RequestContext): Promise<PublishStatusEvent> {
+    return { ...event, error: await this.services.jobs.messageFor({ publishId: event.id, message: event.error }, ctx.principal.user) } as PublishStatusEvent;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: "Why the ingest failed, when it did (in full for ADMIN and audit roles)." })
+  error(@Root() publish: Publish, @Ctx() ctx: RequestContext): Promise<string | null> {
+    return this.services.jobs.messageFor({ publishId: publish.id, message: publish.error }, ctx.principal.user);
   }
 
   @FieldResolver(() => Job, { nullable: true, description: "The upload job." })

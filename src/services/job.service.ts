@@ -276,6 +276,16 @@ export class JobService {
     return this.pager.page(qb, first, after);
   }
 
+  /**
+   * A failed ingest's message carries publish-server's error (its stderr) and the execution id:
+   * for ADMIN and audit roles. Others read that it failed; messages reported with a status are
+   * everyone's who may read the job.
+   */
+  async messageFor(job: { publishId: string | null; message: string | null }, actor: User): Promise<string | null> {
+    if (!job.publishId || !job.message?.startsWith(INGEST_FAILED) || seesDetails(actor, await this.settings.get())) return job.message;
+    return PLAIN_INGEST_FAILED;
+  }
+
   cursorOf(job: Job): string {
     return this.pager.cursorOf(job);
   }
@@ -393,6 +403,9 @@ export class JobService {
 }
 
 const MAX_TASK_PAGE = 1000;
+/** How the publish service words a failed ingest (publish.service.ts), and what others read instead. */
+export const INGEST_FAILED = "publish-server failed";
+export const PLAIN_INGEST_FAILED = "publish-server could not ingest the upload (an administrator can see why in the hook's execution)";
 
 /** ADMIN and the audit roles read hooks' errors and execution ids in refusals; others a plain message. */
 export function seesDetails(actor: User, settings: { auditRoles: readonly UserRole[] }): boolean {

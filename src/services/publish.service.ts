@@ -12,7 +12,7 @@ import type { Store } from "../store/store.js";
 import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionServerService } from "./execution-server.service.js";
 import type { ExecutionService } from "./execution.service.js";
-import { mayUseClient, seesDetails, type JobService } from "./job.service.js";
+import { INGEST_FAILED, mayUseClient, seesDetails, type JobService } from "./job.service.js";
 import { AnswerError, checkAnswer, normalizeFiles } from "./publish-answer.js";
 import type { SettingsService } from "./settings.service.js";
 import { assertMetadata } from "./validation.js";
@@ -265,7 +265,7 @@ export class PublishService {
     const ran = await this.executions.run(HookPoint.PUBLISH_SERVER, payload, null, { publishId: publish.id, jobId: job.id });
     const done = await this.executions.waitForAll(ran.filter((e) => e.status !== ExecutionStatus.SKIPPED));
     const failed = done.find((e) => FAILED_RUN.includes(e.status));
-    const error = failed ? `publish-server failed: ${failed.error ?? failed.status} (execution ${failed.id})` : null;
+    const error = failed ? `${INGEST_FAILED}: ${failed.error ?? failed.status} (execution ${failed.id})` : null;
     await this.store.transaction(async (em) => {
       const fresh = await em.findOneByOrFail(Publish, { id: publish.id });
       Object.assign(fresh, { state: failed ? PublishState.FAILED : PublishState.PUBLISHED, error, updatedAt: new Date() });
