@@ -61,7 +61,7 @@ describe("hardening", () => {
     });
 
     test("lists are weighed by their page size: many aliases of big pages are refused before they run, over HTTP and WebSocket", async () => {
-      const aliases = Array.from({ length: 30 }, (_, i) => `a${i}: job(id: $id) { tasks(first: 1000) }`).join(" ");
+      const aliases = Array.from({ length: 120 }, (_, i) => `a${i}: job(id: $id) { tasks(first: 1000) }`).join(" ");
       const query = `query($id: ID!) { ${aliases} }`;
       const res = await server.gql(query, { id: jobId }, vendor.key);
       assert.equal(res.status, 400);
@@ -70,6 +70,9 @@ describe("hardening", () => {
       const ended = await ws.ended;
       await ws.dispose();
       assert.equal(ended.errors?.[0]?.extensions?.code, "QUERY_TOO_COSTLY", JSON.stringify(ended));
+      // A connection's page size multiplies what its nodes select.
+      expectError(await server.gql(`{ jobs(first: 500) { nodes { tasks(first: 1000) } } }`, {}, vendor.key), "QUERY_TOO_COSTLY");
+      await server.ok(`{ jobs(first: 500) { nodes { id code } pageInfo { endCursor } } }`, {}, vendor.key);
       // 150 aliases of the default page stay under the limit and answer a bounded page each.
       const fine = await server.ok(`query($id: ID!) { ${Array.from({ length: 150 }, (_, i) => `a${i}: job(id: $id) { tasks }`).join(" ")} }`, { id: jobId }, vendor.key);
       assert.equal(fine.a149.tasks.length, 100);

@@ -9,10 +9,13 @@ const { getComplexity } = createRequire(import.meta.url)("graphql-query-complexi
 
 // What an operation may cost, weighed by how many items its lists can return: counting fields
 // alone let 150 aliases of `job { tasks }` (300 fields) answer 353 MiB. Each field costs 1, and a
-// list multiplies what is selected inside it (1 for a list of scalars) by its page size (`first`)
-// or, for a list without paging, by the size it is assumed to reach.
+// list multiplies what is selected inside it (1 for a list of scalars) by its page size (`first`,
+// a connection's for its nodes and edges) or, for a list without paging, by the size it is
+// assumed to reach.
 
-export const MAX_COST = 25_000;
+// Room for the documented reads (a job's executions with their first 1000 log lines each, about
+// 60,000), not for hundreds of pages of a 14k-task job.
+export const MAX_COST = 100_000;
 /** Items an unpaged list of objects is assumed to hold (queues, volumes, a job's executions...). */
 export const UNPAGED_LIST_SIZE = 20;
 /** What a field holding JSON (metadata, a hook's input, a pre-publish answer) costs. */
@@ -24,10 +27,13 @@ export const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 const listEstimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
   // The schema itself is small and fixed: introspection costs one per field, so tools can load it.
   if (type.name.startsWith("__") || getNamedType(field.type).name.startsWith("__")) return 1 + childComplexity;
+  const paged = typeof args.first === "number" && args.first > 0;
+  // A connection (jobs, executions, auditEvents) pages its nodes and edges with its own 'first'.
+  if (paged && !(getNullableType(field.type) instanceof GraphQLList)) return 1 + args.first * Math.max(1, childComplexity);
+  if (type.name.endsWith("Connection")) return 1 + childComplexity;
   // A JSON value (metadata, a hook's input or answer) may hold far more than one field's worth.
   if (!(getNullableType(field.type) instanceof GraphQLList)) return (JSON_SCALARS.has(getNamedType(field.type).name) ? JSON_FIELD_COST : 1) + childComplexity;
-  const items = typeof args.first === "number" && args.first > 0 ? args.first : UNPAGED_LIST_SIZE;
-  return 1 + items * Math.max(1, childComplexity);
+  return 1 + (paged ? args.first : UNPAGED_LIST_SIZE) * Math.max(1, childComplexity);
 };
 
 /** The operation's cost, or an error when it cannot be weighed (graphql's own validation reports those). */
