@@ -8,6 +8,7 @@ import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHt
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
 import express from "express";
+import { HeaderMap } from "@apollo/server";
 import { GraphQLError, type GraphQLSchema } from "graphql";
 import { DataSource } from "typeorm";
 import type { HookdConfig } from "./config.js";
@@ -18,6 +19,8 @@ import { WorkspaceSettings } from "./entities/workspace-settings.entity.js";
 import { graphqlPostRoute, httpDispatcher } from "./http/graphql-post.route.js";
 import { graphqlIdeRouter } from "./http/graphql-ide.js";
 import { dashboardRouter } from "./http/dashboard.js";
+import { AuthRateLimit, clientAddress, TooManyFailures } from "./http/auth-rate-limit.js";
+import { documentDepth, jsonDepth, jsonTooDeepMessage, MAX_JSON_DEPTH } from "./http/json-depth.js";
 import { attachSubscriptions } from "./http/subscriptions-server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createOperations, type Operations } from "./operations/operations.js";
@@ -25,6 +28,7 @@ import { buildHookdSchema } from "./schema/build-schema.js";
 import { createRequestContext, type RequestContext } from "./schema/context.js";
 import { createErrorFormatter } from "./schema/error-formatter.js";
 import { queryLimits } from "./schema/limits.js";
+import { costRefusal, stringifyCapped } from "./schema/query-cost.js";
 import { createServices, type Services } from "./services/services.js";
 import { EmbeddedRunner } from "./executor/embedded-runner.js";
 import { ExecutionRecovery } from "./executor/execution-recovery.js";
@@ -145,7 +149,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const httpServer = http.createServer(dispatcher.handle);
 
   const formatError = createErrorFormatter({ development: config.development, log: (m, e) => logger.error(m, e) });
-  const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES, operations.graphql);
+  const authLimit = new AuthRateLimit(config.authFailureLimit.attempts, config.authFailureLimit.windowSeconds, logger);
+  const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES, authLimit, operations.graphql);
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
@@ -153,6 +158,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     validationRules: [queryLimits()],
     includeStacktraceInErrorResponses: config.development,
     formatError,
+    // The answer-size cap (query-cost.ts); the operation's cost is checked by the plugin below.
+    stringifyResult: stringifyCapped,
     // hookd's command line handles SIGINT/SIGTERM and calls close(). Apollo's own handlers would
     // call stop() first, and Apollo 5 never releases a second stop() waiting on the first, so
     // close() hung (and the process only ended because its event loop ran dry, skipping the
@@ -165,19 +172,46 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       // Apollo's default cache-control plugin would wrap every field resolver to work that out.
       ApolloServerPluginCacheControlDisabled(),
       operations.apolloPlugin,
+      // Lists weighed by their page sizes, before anything runs (needs the variables: not a validation rule).
+      {
+        async requestDidStart() {
+          return {
+            async didResolveOperation({ request, document, schema }) {
+              const refusal = costRefusal(schema, document, request.variables, request.operationName);
+              if (refusal) throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
+            },
+          };
+        },
+      },
       // Open WebSockets would keep the HTTP server from draining: close them first.
       { async serverWillStart() { return { async drainServer() { await subscriptions.dispose(); } }; } },
     ],
   });
   await apollo.start();
 
-  // Shared by both routes to Apollo, so they answer alike.
-  const parseJson = express.json({ limit: MAX_BODY });
+  // Shared by both routes to Apollo, so they answer alike. JSON nested deeper than any payload
+  // needs is refused here, before anything walks it (json-depth.ts).
+  const parseBody = express.json({ limit: MAX_BODY });
+  const parseJson: typeof parseBody = (req, res, next) =>
+    parseBody(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      const body = (req as { body?: { query?: unknown } }).body;
+      if (jsonDepth(body) > MAX_JSON_DEPTH) return next({ status: 400, type: "entity.too.deep", message: jsonTooDeepMessage("the request body") });
+      if (typeof body?.query === "string" && documentDepth(body.query) > MAX_JSON_DEPTH) return next({ status: 400, type: "entity.too.deep", message: jsonTooDeepMessage("the query document") });
+      next();
+    });
   const graphqlContext = async (req: http.IncomingMessage): Promise<RequestContext> => {
+    const address = clientAddress(req.socket);
     try {
+      if (req.headers.authorization !== undefined) await authLimit.check(address);
       return await createRequestContext(services, req.headers.authorization);
     } catch (err) {
+      if (err instanceof TooManyFailures) {
+        throw new GraphQLError(err.message, { extensions: { code: "TOO_MANY_REQUESTS", retryAfter: err.retryAfterSeconds, http: { status: 429, headers: new HeaderMap([["retry-after", String(err.retryAfterSeconds)]]) } } });
+      }
       if (err instanceof DomainError && err.code === "UNAUTHENTICATED") {
+        // A key that was sent and is wrong counts towards the address's limit; a missing one does not.
+        if (req.headers.authorization !== undefined) await authLimit.failed(address);
         throw new GraphQLError(err.message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
       }
       throw err;

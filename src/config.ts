@@ -20,6 +20,8 @@ export interface HookdConfig {
   /** pino level of hookd's own log (HOOKD_LOG_LEVEL). */
   logLevel: LogLevel;
   executor: ExecutorConfig;
+  /** Failed authentications allowed per client address per window before it gets 429. */
+  authFailureLimit: { attempts: number; windowSeconds: number };
   operations: OperationsConfig;
 }
 
@@ -185,6 +187,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     metricsToken,
     retentionDays: int("HOOKD_RETENTION_DAYS", 90, 0, 36_500, " days (0 keeps everything)"),
   };
+  const authFailureLimit = {
+    attempts: int("HOOKD_AUTH_FAILURES", 20, 1, 1_000_000),
+    windowSeconds: int("HOOKD_AUTH_FAILURE_WINDOW_SECONDS", 60, 1, 86_400, " seconds"),
+  };
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -200,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel,
     executor,
     operations,
+    authFailureLimit,
     ...overrides,
   };
 }

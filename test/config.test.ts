@@ -146,3 +146,12 @@ test("operations: HOOKD_LOG_LEVEL, HOOKD_METRICS, HOOKD_METRICS_TOKEN and HOOKD_
     },
   );
 });
+
+test("failed authentications: 20 per 60 s per address by default; HOOKD_AUTH_FAILURES and HOOKD_AUTH_FAILURE_WINDOW_SECONDS set them, checked", () => {
+  assert.deepEqual(loadConfig({}).authFailureLimit, { attempts: 20, windowSeconds: 60 });
+  assert.deepEqual(loadConfig({ HOOKD_AUTH_FAILURES: "5", HOOKD_AUTH_FAILURE_WINDOW_SECONDS: "10" }).authFailureLimit, { attempts: 5, windowSeconds: 10 });
+  assert.throws(
+    () => loadConfig({ HOOKD_AUTH_FAILURES: "0", HOOKD_AUTH_FAILURE_WINDOW_SECONDS: "x" }),
+    (err: ConfigError) => err.problems.some((p) => p.startsWith("HOOKD_AUTH_FAILURES must be a whole number from 1")) && err.problems.some((p) => p.startsWith("HOOKD_AUTH_FAILURE_WINDOW_SECONDS must be")),
+  );
+});

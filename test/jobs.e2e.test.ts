@@ -234,7 +234,7 @@ describe("jobs and their hooks", () => {
       const client = (await server.ok(`mutation { registerClient(input: { name: "vendor-laptop", hostname: "hookd-test-host", os: "linux" }) { id } }`, {}, vendor.key)).registerClient;
       await hookOn("PRE_SUBMIT_CLIENT");
       await hookOn("POST_DONE_CLIENT");
-      const { submitJob } = await server.ok(SUBMIT, { input: job({ client: client.id, source: "user:vendor@example.com" }) }, vendor.key);
+      const { submitJob } = await server.ok(SUBMIT, { input: job({ client: client.id, source: "user:vendor@example.com", metadata: { external: { level: "job", shot: "sq010_sh020" } } }) }, vendor.key);
       await server.ok(STATUS, { id: submitJob.id, status: "DONE" }, vendor.key);
       assert.equal(captured("pre-submit-client").length + captured("post-done-client").length, 0);
       const executions = await executionsOf(submitJob.id);
@@ -303,8 +303,8 @@ describe("jobs and their hooks", () => {
     test("STANDARD users see and report only their own jobs, never executions or internal metadata", async () => {
       const a = await server.user("a@vendor.example", "STANDARD");
       const b = await server.user("b@vendor.example", "STANDARD");
-      const mine = (await server.ok(SUBMIT, { input: job({ source: "user:a@vendor.example" }) }, a.key)).submitJob;
-      const theirs = (await server.ok(SUBMIT, { input: job({ source: "user:b@vendor.example" }) }, b.key)).submitJob;
+      const mine = (await server.ok(SUBMIT, { input: job({ source: "user:a@vendor.example", metadata: { external: { level: "job", shot: "sq010_sh020" } } }) }, a.key)).submitJob;
+      const theirs = (await server.ok(SUBMIT, { input: job({ source: "user:b@vendor.example", metadata: { external: { level: "job", shot: "sq010_sh020" } } }) }, b.key)).submitJob;
       const listed = (await server.ok(`{ jobs { nodes { id } } }`, {}, a.key)).jobs.nodes.map((n: any) => n.id);
       assert.deepEqual(listed, [mine.id]);
       expectError(await server.gql(`query($id: ID!) { job(id: $id) { code } }`, { id: theirs.id }, a.key), "NOT_FOUND");

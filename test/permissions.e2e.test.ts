@@ -179,9 +179,10 @@ describe("internal metadata never reaches a STANDARD user", () => {
     await server.ok(`mutation($m: JSONObject) { createQueue(input: { code: "vfx", default: true, metadata: { internal: $m } }) { id } }`, { m: internal });
     await server.ok(`mutation($m: JSONObject) { createVolume(input: { code: "projects", paths: { linux: "/mnt/p" }, metadata: { internal: $m } }) { id } }`, { m: internal });
     const vendor = await server.user("vendor@example.com", "STANDARD");
-    const job = (await server.ok(`mutation($m: JSONObject) { submitJob(input: { name: "j", source: "user:vendor@example.com", destination: "volume:projects", tasks: [{ source: "/a", destination: "volume=projects/x", size: 1 }], metadata: { internal: $m } }) { id } }`, { m: internal }, vendor.key)).submitJob;
+    const job = (await server.ok(`mutation($m: JSONObject) { submitJob(input: { name: "j", source: "user:vendor@example.com", destination: "volume:projects", tasks: [{ source: "/a", destination: "volume=projects/x", size: 1 }], metadata: { external: $m } }) { id } }`, { m: { note: "x" } }, vendor.key)).submitJob;
     await server.ok(`mutation($id: ID!, $m: JSONObject) { updateUser(id: $id, input: { metadata: { internal: $m } }) { id } }`, { id: vendor.id, m: internal });
-    await server.ok(`mutation($m: JSONObject) { registerClient(input: { name: "ws", hostname: "vendor-ws", os: "mac", metadata: { internal: $m } }) { id } }`, { m: internal }, vendor.key);
+    // The client's internal metadata is set by an ADMIN (a STANDARD user may set none).
+    await server.ok(`mutation($m: JSONObject, $u: ID!) { registerClient(input: { name: "ws", hostname: "vendor-ws", os: "mac", user: $u, metadata: { internal: $m } }) { id } }`, { m: internal, u: vendor.id });
 
     for (const query of [
       `{ settings { metadata { internal } } }`,

@@ -197,7 +197,7 @@ describe("pre-publish answers that break the rules", () => {
     ["an uploadable entry without a path", write(`{"files": [{"id": i, "can_upload": True} for i in ids]}`), /entry '.+' \(a_b_v001\) may be uploaded \(can_upload is true\) but has no path/],
     ["two default statuses", write(`{"statuses": [{"label": "A", "value": "a", "default": True}, {"label": "B", "value": "b", "default": True}], "files": [{"id": i, "rejected": True} for i in ids]}`), /statuses: at most one may be the default \("a", "b" are\)/],
     ["an unknown volume", write(`{"files": [{"id": i, "can_publish": True, "path": "volume=nowhere/x"} for i in ids]}`), /entry '.+': path: unknown volume 'nowhere'/],
-    ["a relative path", write(`{"files": [{"id": i, "can_publish": True, "path": "deliveries/x"} for i in ids]}`), /entry '.+': path 'deliveries\/x' must be absolute or in volume notation/],
+    ["a relative path", write(`{"files": [{"id": i, "can_publish": True, "path": "deliveries/x"} for i in ids]}`), /entry '.+': path: must be an absolute path .* or in volume notation .*\(got 'deliveries\/x'\)/],
     ["no files list", write(`{"guidelines": "hi"}`), /the answer must have a files list/],
     ["no output file", "print('forgot to answer')", /the hook exited 0 but wrote no output file at \$\{PATH_JSON_OUTPUT\}/],
     ["invalid JSON", `open(sys.argv[2], "w").write('{"files": [')`, /the output file is not valid JSON: Unexpected end of JSON input at line 1, column 12 \(position 11\)/],
@@ -227,7 +227,7 @@ describe("pre-publish answers that break the rules", () => {
       [[{ filename: "x", size: 1 }], /input\.files\[0\]: id must be a non-empty text/],
       [[{ id, filename: "a", size: 1 }, { id, filename: "b", size: 1 }], /input\.files\[1\]: id '.+' is used twice/],
       [[{ id, filename: "../etc", size: 1 }], /filename '\.\.\/etc' must be a plain name/],
-      [[{ id, filename: "x", size: -4 }], /size must be a number of bytes, 0 or more/],
+      [[{ id, filename: "x", size: -4 }], /size must be a whole number of bytes, 0 or more/],
       [[{ id, filename: "d", is_dir: "yes" }], /is_dir must be true or false/],
     ];
     for (const [files, message] of bad) expectError(await server.gql(PRE, { input: { files } }), "BAD_USER_INPUT", message);

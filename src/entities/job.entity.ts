@@ -93,7 +93,7 @@ export class Job {
   @Column({ type: "varchar", length: 64 })
   engine: string;
 
-  @Field(() => [GraphQLJSONObject], { description: "The files: source and destination paths (full and volume-relative) and size." })
+  /** The files; over GraphQL a page at a time (JobResolver.tasks). Not loaded by reads that page. */
   @Column({ type: "simple-json" })
   tasks: JobTask[];
 

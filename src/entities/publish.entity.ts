@@ -117,7 +117,7 @@ export class Publish {
   @Column({ type: "simple-json" })
   files: JsonObject[];
 
-  @Field(() => GraphQLJSONObject, { description: "The JSON pre-publish wrote, as written." })
+  /** The JSON pre-publish wrote (PublishResolver.answer reads it when asked for). */
   @Column({ type: "simple-json" })
   answer: JsonObject;
 
@@ -141,7 +141,7 @@ export class Publish {
   @Column({ type: "simple-json" })
   statuses: PublishStatusOption[];
 
-  @Field(() => [PublishEntry])
+  /** Over GraphQL a page at a time (PublishResolver.entries). */
   @Column({ type: "simple-json" })
   entries: PublishEntry[];
 

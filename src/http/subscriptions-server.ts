@@ -1,5 +1,5 @@
 import type http from "node:http";
-import { getOperationAST, GraphQLError, parse, specifiedRules, validate, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
+import { execute, getOperationAST, GraphQLError, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { CloseCode } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
@@ -7,6 +7,9 @@ import { DomainError } from "../domain/errors.js";
 import { createRequestContext, type RequestContext } from "../schema/context.js";
 import { subscribeWithFastPath } from "./execution-log-fast-path.js";
 import { queryLimits } from "../schema/limits.js";
+import { costRefusal, oversizedAnswer } from "../schema/query-cost.js";
+import { clientAddress, TooManyFailures, type AuthRateLimit } from "./auth-rate-limit.js";
+import { documentDepth, jsonDepth, jsonTooDeepMessage, MAX_JSON_DEPTH } from "./json-depth.js";
 import type { Services } from "../services/services.js";
 import type { GraphqlObserver } from "../operations/graphql-observer.js";
 
@@ -44,9 +47,14 @@ export function attachSubscriptions(
   services: Services,
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
   maxPayload: number,
+  authLimit: AuthRateLimit,
   /** Counts operations and logs refusals, as the Apollo plugin does over HTTP. */
   observer?: GraphqlObserver,
 ): SubscriptionsServer {
+  const refuseCost = (args: ExecutionArgs) => {
+    const refusal = costRefusal(args.schema, args.document, args.variableValues ?? undefined, args.operationName);
+    return refusal ? { errors: [refusal] } : null;
+  };
   // The same mapping as for HTTP: domain codes, validation messages, no internals.
   const format = (e: GraphQLError) => {
     // A stream that throws mid-way hands graphql-ws a plain error: wrap it so it is formatted alike.
@@ -60,14 +68,31 @@ export function attachSubscriptions(
       schema,
       // The same depth and cost limits as over HTTP.
       validate: (schema, document) => validate(schema, document, [...specifiedRules, queryLimits()]),
+      // The same cost limit as over HTTP (it needs the variables, so it is checked here). A
+      // subscription's events are each bounded by it; a query's answer also by the size cap.
+      execute: async (args) => {
+        const refused = refuseCost(args);
+        if (refused) return refused;
+        const result = await execute(args);
+        return oversizedAnswer(result) ?? result;
+      },
       // executionLog's batches of lines skip graphql-js's per-field work (see the module).
-      subscribe: subscribeWithFastPath,
+      subscribe: (args) => refuseCost(args) ?? subscribeWithFastPath(args),
       onConnect: async (ctx) => {
+        const address = clientAddress(ctx.extra.request.socket);
+        const authorization = authorizationFrom(ctx.connectionParams);
         try {
-          ctx.extra.context = await createRequestContext(services, authorizationFrom(ctx.connectionParams));
+          if (authorization !== undefined) await authLimit.check(address);
+          ctx.extra.context = await createRequestContext(services, authorization);
           return true;
         } catch (err) {
+          if (err instanceof TooManyFailures) {
+            // 4429 (Too Many Requests, in the 4xxx range graphql-ws leaves to applications).
+            ctx.extra.socket.close(4429, err.message.slice(0, 120));
+            return false;
+          }
           if (err instanceof DomainError && err.code === "UNAUTHENTICATED") {
+            if (authorization !== undefined) await authLimit.failed(address);
             // 4401 Unauthorized with hookd's own message (a close reason holds at most 123 bytes).
             observer?.operation("unknown", "unauthenticated");
             observer?.refused("UNAUTHENTICATED", { transport: "websocket", reason: err.message });
@@ -77,7 +102,9 @@ export function attachSubscriptions(
           throw err;
         }
       },
-      onSubscribe: async (ctx) => {
+      onSubscribe: async (ctx, _id, payload) => {
+        if (jsonDepth(payload.variables) > MAX_JSON_DEPTH) return [format(new GraphQLError(jsonTooDeepMessage("variables"), { extensions: { code: "BAD_REQUEST" } }))];
+        if (documentDepth(payload.query) > MAX_JSON_DEPTH) return [format(new GraphQLError(jsonTooDeepMessage("the query document"), { extensions: { code: "BAD_REQUEST" } }))];
         try {
           ctx.extra.context = await createRequestContext(services, authorizationFrom(ctx.connectionParams));
         } catch (err) {

@@ -1,6 +1,7 @@
 import { MaxLength, ValidateNested } from "class-validator";
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Arg, Authorized, Ctx, Field, FieldResolver, Float, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
+import type { GraphQLResolveInfo } from "graphql";
+import { Arg, Authorized, Ctx, Field, FieldResolver, Float, ID, Info, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
 import { Access } from "../domain/roles.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { Execution } from "../entities/execution.entity.js";
@@ -8,7 +9,9 @@ import { Job, JobStatus } from "../entities/job.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import { Queue } from "../entities/queue.entity.js";
 import { User } from "../entities/user.entity.js";
+import { AccessCheckedStream } from "../pubsub/access-checked-stream.js";
 import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
+import { assertSelectionReadable } from "../schema/selection-access.js";
 import type { JobEvent } from "../pubsub/pubsub.js";
 import type { RequestContext } from "../schema/context.js";
 import { MetadataInput } from "../schema/inputs.js";
@@ -160,24 +163,29 @@ export class JobResolver {
 
   @Authorized()
   @Mutation(() => Job, { description: "Submits a job. pre-submit hooks run first and may refuse it (error HOOK_FAILED); post-submit hooks run after." })
-  submitJob(@Arg("input") input: SubmitJobInput, @Ctx() ctx: RequestContext): Promise<Job> {
+  async submitJob(@Arg("input") input: SubmitJobInput, @Ctx() ctx: RequestContext, @Info() info: GraphQLResolveInfo): Promise<Job> {
+    // Before anything changes: a field the caller may not read would null the answer after the job exists.
+    await assertSelectionReadable(info, ctx);
     return this.services.jobs.submit(input, ctx.principal.user);
   }
 
   @Authorized()
   @Mutation(() => Job, { description: "Reports a status: RUNNING, DONE (post-done hooks run once) or FAILED (post-failed hooks run every time)." })
-  updateJobStatus(
+  async updateJobStatus(
     @Arg("id", () => ID) id: string,
     @Arg("status", () => JobStatus) status: JobStatus,
     @Arg("message", () => String, { nullable: true }) message: string | null,
     @Ctx() ctx: RequestContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<Job> {
+    await assertSelectionReadable(info, ctx);
     return this.services.jobs.updateStatus(id, status, message ?? null, ctx.principal.user);
   }
 
   @Authorized()
   @Mutation(() => Job, { description: "Moves a FAILED job back to RUNNING." })
-  retryJob(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Job> {
+  async retryJob(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext, @Info() info: GraphQLResolveInfo): Promise<Job> {
+    await assertSelectionReadable(info, ctx);
     return this.services.jobs.retry(id, ctx.principal.user);
   }
 
@@ -213,16 +221,43 @@ export class JobResolver {
     description: "Status changes of one job.",
     subscribe: async ({ args, context }: SubscribeResolverData<unknown, { id: string }, RequestContext>) => {
       await context.services.jobs.get(args.id, context.principal.user); // NOT_FOUND unless the caller may read it
-      return typeGraphqlPubSub(context.services.pubsub).subscribe("jobUpdated", args.id);
+      // Ends (UNAUTHENTICATED, or NOT_FOUND) once a revoked key or changed access rules say so.
+      return new AccessCheckedStream(typeGraphqlPubSub(context.services.pubsub).subscribe("jobUpdated", args.id), context.services.pubsub, async () => {
+        const now = await context.reauthenticate();
+        await now.services.jobs.get(args.id, now.principal.user);
+      });
     },
   })
-  jobUpdated(@Root() event: JobEvent, @Arg("id", () => ID) _id: string): JobStatusEvent {
-    return event as JobStatusEvent;
+  async jobUpdated(@Root() event: JobEvent, @Arg("id", () => ID) _id: string, @Ctx() ctx: RequestContext): Promise<JobStatusEvent> {
+    return { ...event, message: await this.services.jobs.messageFor(event, ctx.principal.user) } as JobStatusEvent;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: "The last message reported with a status (a failed ingest's reason in full for ADMIN and audit roles)." })
+  message(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<string | null> {
+    return this.services.jobs.messageFor(job, ctx.principal.user);
   }
 
   @FieldResolver(() => Queue)
   queue(@Root() job: Job): Promise<Queue> {
-    return this.services.store.manager.findOneByOrFail(Queue, { id: job.queueId });
+    return this.services.jobs.queueOf(job);
+  }
+
+  @FieldResolver(() => [GraphQLJSONObject], {
+    description:
+      "The files, a page at a time: tasks after+1 to after+first, numbered from 1 as in the hooks' JSON (taskCount says how many there are): source and destination paths (full and volume-relative) and size. STANDARD users see paths on a volume as volume=<code>/<relative path>.",
+  })
+  tasks(
+    @Root() job: Job,
+    @Ctx() ctx: RequestContext,
+    @Arg("first", () => Int, { defaultValue: 100, description: "At most 1000." }) first: number,
+    @Arg("after", () => Int, { defaultValue: 0, description: "The number of the last task already read." }) after: number,
+  ): Promise<object[]> {
+    return this.services.jobs.tasksPage(job, first, after, ctx.principal.user);
+  }
+
+  @FieldResolver(() => Int, { description: "How many tasks the job has." })
+  taskCount(@Root() job: Job): Promise<number> {
+    return this.services.jobs.taskCount(job);
   }
 
   @FieldResolver(() => User, { nullable: true, description: "Who submitted it." })

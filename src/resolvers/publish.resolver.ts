@@ -1,13 +1,16 @@
 import { GraphQLJSONObject } from "graphql-scalars";
-import { Arg, Authorized, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
+import type { GraphQLResolveInfo } from "graphql";
+import { Arg, Authorized, Ctx, Field, FieldResolver, ID, Info, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
 import { Access } from "../domain/roles.js";
 import { Execution } from "../entities/execution.entity.js";
 import { Job } from "../entities/job.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
-import { Publish, PublishState } from "../entities/publish.entity.js";
+import { Publish, PublishEntry, PublishState } from "../entities/publish.entity.js";
 import { User } from "../entities/user.entity.js";
 import type { PublishEvent } from "../pubsub/pubsub.js";
+import { AccessCheckedStream } from "../pubsub/access-checked-stream.js";
 import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
+import { assertSelectionReadable } from "../schema/selection-access.js";
 import type { RequestContext } from "../schema/context.js";
 import type { Services } from "../services/services.js";
 
@@ -74,20 +77,23 @@ export class PublishResolver {
 
   @Authorized()
   @Mutation(() => Publish, { description: "Runs pre-publish-server on the proposed entries and returns its verdict (error HOOK_FAILED with the reason when it fails or breaks the rules)." })
-  prePublish(@Arg("input") input: PrePublishInput, @Ctx() ctx: RequestContext): Promise<Publish> {
+  async prePublish(@Arg("input") input: PrePublishInput, @Ctx() ctx: RequestContext, @Info() info: GraphQLResolveInfo): Promise<Publish> {
+    // Before anything runs: a field the caller may not read would null the answer after the publish exists.
+    await assertSelectionReadable(info, ctx);
     return this.services.publishes.prePublish(input, ctx.principal.user);
   }
 
   @Authorized()
   @Mutation(() => Publish, { description: "Submits the accepted entries with comment, status, time report and metadata; creates the upload job. Reporting that job DONE runs publish-server." })
-  submitPublish(@Arg("input") input: SubmitPublishInput, @Ctx() ctx: RequestContext): Promise<Publish> {
+  async submitPublish(@Arg("input") input: SubmitPublishInput, @Ctx() ctx: RequestContext, @Info() info: GraphQLResolveInfo): Promise<Publish> {
+    await assertSelectionReadable(info, ctx);
     return this.services.publishes.submit(input.publishId, input.entries, ctx.principal.user);
   }
 
   @Authorized()
   @Query(() => Publish, { description: "A publish; STANDARD users see their own only." })
   publish(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Publish> {
-    return this.services.publishes.get(id, ctx.principal.user);
+    return this.services.publishes.find(id, ctx.principal.user);
   }
 
   @Authorized()
@@ -95,16 +101,44 @@ export class PublishResolver {
     description: "State changes of one publish.",
     subscribe: async ({ args, context }: SubscribeResolverData<unknown, { id: string }, RequestContext>) => {
       await context.services.publishes.get(args.id, context.principal.user);
-      return typeGraphqlPubSub(context.services.pubsub).subscribe("publishUpdated", args.id);
+      // Ends (UNAUTHENTICATED, or NOT_FOUND) once a revoked key or changed access rules say so.
+      return new AccessCheckedStream(typeGraphqlPubSub(context.services.pubsub).subscribe("publishUpdated", args.id), context.services.pubsub, async () => {
+        const now = await context.reauthenticate();
+        await now.services.publishes.get(args.id, now.principal.user);
+      });
     },
   })
-  publishUpdated(@Root() event: PublishEvent, @Arg("id", () => ID) _id: string): PublishStatusEvent {
-    return event as PublishStatusEvent;
+  async publishUpdated(@Root() event: PublishEvent, @Arg("id", () => ID) _id: string, @Ctx() ctx: RequestContext): Promise<PublishStatusEvent> {
+    return { ...event, error: await this.services.jobs.messageFor({ publishId: event.id, message: event.error }, ctx.principal.user) } as PublishStatusEvent;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: "Why the ingest failed, when it did (in full for ADMIN and audit roles)." })
+  error(@Root() publish: Publish, @Ctx() ctx: RequestContext): Promise<string | null> {
+    return this.services.jobs.messageFor({ publishId: publish.id, message: publish.error }, ctx.principal.user);
   }
 
   @FieldResolver(() => Job, { nullable: true, description: "The upload job." })
   job(@Root() publish: Publish, @Ctx() ctx: RequestContext): Promise<Job | null> {
     return publish.jobId ? this.services.jobs.get(publish.jobId, ctx.principal.user) : Promise.resolve(null);
+  }
+
+  @FieldResolver(() => [PublishEntry], { description: "The entries with pre-publish's verdict, a page at a time: entries after+1 to after+first, in the order they were sent (entryCount says how many there are)." })
+  entries(
+    @Root() publish: Publish,
+    @Arg("first", () => Int, { defaultValue: 1000, description: "At most 1000." }) first: number,
+    @Arg("after", () => Int, { defaultValue: 0, description: "How many entries were already read." }) after: number,
+  ): Promise<PublishEntry[]> {
+    return this.services.publishes.entriesPage(publish, first, after);
+  }
+
+  @FieldResolver(() => Int, { description: "How many entries the publish has." })
+  entryCount(@Root() publish: Publish): Promise<number> {
+    return this.services.publishes.entryCount(publish);
+  }
+
+  @FieldResolver(() => GraphQLJSONObject, { description: "The JSON pre-publish wrote, as written." })
+  answer(@Root() publish: Publish): Promise<JsonObject> {
+    return this.services.publishes.answerOf(publish);
   }
 
   @FieldResolver(() => User, { nullable: true })

@@ -1,7 +1,8 @@
 import { GraphQLError, Kind, type ASTVisitor, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext, type ValidationRule } from "graphql";
 
-// Query depth and cost limits: a document nested deeper than the schema ever needs, or selecting
+// Query depth and size limits: a document nested deeper than the schema ever needs, or selecting
 // more fields than any real client asks for, is refused before it runs, with the limit in words.
+// What the lists in it may return is weighed by the cost limit (query-cost.ts).
 
 export const MAX_DEPTH = 12;
 export const MAX_FIELDS = 1500;
@@ -14,7 +15,9 @@ function measure(selection: SelectionSetNode, fragments: Map<string, FragmentDef
       fields += 1;
       if (node.selectionSet) {
         const inner = measure(node.selectionSet, fragments, depth + 1, seen);
-        deepest = Math.max(deepest, inner.depth);
+        // Introspection (__schema, __type) nests type references as deep as the schema's wrappers
+        // (the standard query reaches 15 levels): its fields count, its depth does not.
+        if (!node.name.value.startsWith("__")) deepest = Math.max(deepest, inner.depth);
         fields += inner.fields;
       }
     } else if (node.kind === Kind.INLINE_FRAGMENT) {

@@ -12,6 +12,7 @@ import { User } from "../entities/user.entity.js";
 import { Volume } from "../entities/volume.entity.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import { KeysetPager, type Page } from "../store/keyset-page.js";
+import type { SelectQueryBuilder } from "typeorm";
 import type { Store } from "../store/store.js";
 import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionServerService } from "./execution-server.service.js";
@@ -88,27 +89,35 @@ export class JobService {
    * job exists, and their executions stay for audit); post-submit hooks run after, without
    * holding up the caller.
    */
-  async submit(input: SubmitJob, actor: User, extra: { publishId?: string } = {}): Promise<Job> {
+  async submit(input: SubmitJob, actor: User, extra: { publishId?: string; sourcesAreNames?: boolean } = {}): Promise<Job> {
     const name = assertName("input.name", input.name, 255);
     if (input.code !== undefined) assertCode("input.code", input.code);
     const queue = input.queue ? await this.queues.get(input.queue) : await this.queues.getDefault();
     const settings = await this.settings.get();
+    const detailed = seesDetails(actor, settings);
     const server = await this.servers.find(settings.defaultExecutionServerId);
     const os = server?.os ?? "linux";
-    const source = await this.resolveParty("input.source", input.source);
-    const destination = await this.resolveParty("input.destination", input.destination);
-    const client = input.client ? await this.resolveClient(input.client) : null;
+    const source = await this.resolveParty("input.source", input.source, actor);
+    const destination = await this.resolveParty("input.destination", input.destination, actor);
+    const client = input.client ? await this.resolveClient(input.client, actor) : null;
+    // Internal metadata is the workspace's (README: STANDARD users never read it); letting them
+    // set it on their job would override it for every server hook.
+    if (input.metadata?.internal !== undefined && actor.role === UserRole.STANDARD) throw new DomainError("FORBIDDEN", "input.metadata.internal: STANDARD users may not set internal metadata; send external metadata only", "input.metadata.internal");
     if (!Array.isArray(input.tasks) || input.tasks.length === 0) throw badInput("input.tasks", "a job needs at least one task (a file with source, destination and size)");
     if (input.tasks.length > MAX_TASKS) throw badInput("input.tasks", `at most ${MAX_TASKS} tasks per job (got ${input.tasks.length})`);
     const hooks = parseJobHooks("input.hooks", input.hooks);
     if (input.settings) assertMetadata("input.settings", input.settings);
+    // One read of the volumes for every path of the job (no query per task).
+    const resolve = await this.volumes.pathResolver(os, { listVolumes: isElevated(actor.role) });
     const tasks: JobTask[] = [];
     for (const [i, task] of input.tasks.entries()) {
       if (!Number.isFinite(task.size) || task.size < 0 || !Number.isInteger(task.size)) throw badInput(`input.tasks[${i}].size`, `must be a whole number of bytes, 0 or more (got ${task.size})`);
       if (task.metadata) assertMetadata(`input.tasks[${i}].metadata`, task.metadata);
+      const sourceField = `input.tasks[${i}].source`;
       tasks.push({
-        source: taskPath(await this.volumes.resolvePath(`input.tasks[${i}].source`, nonEmpty(`input.tasks[${i}].source`, task.source), os)),
-        destination: taskPath(await this.volumes.resolvePath(`input.tasks[${i}].destination`, nonEmpty(`input.tasks[${i}].destination`, task.destination), os)),
+        // A publish's sources are the vendor's file names, never paths to parse (SPEC §3.3).
+        source: extra.sourcesAreNames ? { path: nonEmpty(sourceField, task.source), volume: null, volume_hr: null, relative_path: null } : taskPath(resolve(sourceField, nonEmpty(sourceField, task.source))),
+        destination: taskPath(resolve(`input.tasks[${i}].destination`, nonEmpty(`input.tasks[${i}].destination`, task.destination))),
         size: task.size,
         ...(task.metadata ? { metadata: task.metadata } : {}),
       });
@@ -143,16 +152,21 @@ export class JobService {
     if (input.code !== undefined && (await this.store.manager.existsBy(Job, { code: input.code }))) throw conflict("input.code", `a job with code '${input.code}' already exists`);
 
     for (const hook of [HookPoint.PRE_SUBMIT_SERVER, HookPoint.PRE_SUBMIT_CLIENT]) {
+      // The queue may be deleted while a blocking hook runs: refuse before the next one, and at the write.
+      if (!(await this.store.manager.existsBy(Queue, { id: queue.id }))) throw queueDeleted(queue);
       const ran = await this.runHooks(hook, job, true);
       const failed = ran.find((e) => FAILED_RUN.includes(e.status));
       if (failed) {
         const why = failed.error ?? failed.status;
-        throw new DomainError("HOOK_FAILED", `${hookPointInfo(hook).dashed} refused the job: ${why} (execution ${failed.id})`);
+        // The hook's error (its stderr) and the execution are for ADMIN and audit roles only.
+        throw new DomainError("HOOK_FAILED", detailed ? `${hookPointInfo(hook).dashed} refused the job: ${why} (execution ${failed.id})` : `${hookPointInfo(hook).dashed} refused the job; nothing was stored (an administrator can see why in the hook's execution)`);
       }
     }
     const saved = await this.store.transaction(async (em) => {
       // The code was free before the blocking hooks ran; check again now that the write is ours.
       if (await em.existsBy(Job, { code: job.code })) throw conflict("input.code", `a job with code '${job.code}' was submitted meanwhile`);
+      // The queue may have been deleted while the blocking hooks ran: refuse with nothing stored.
+      if (!(await em.existsBy(Queue, { id: job.queueId }))) throw queueDeleted(queue);
       return em.save(job);
     });
     this.publish(saved);
@@ -167,9 +181,15 @@ export class JobService {
       // A publish's upload, or a job carrying publish-server of its own, is done only once
       // publish-server has ingested it (SPEC §3.4).
       const current = await this.get(id, actor);
+      if (current.status === JobStatus.SUBMITTED) {
+        // Before the ingest runs: a held job has not run, so it cannot be done either.
+        const queue = await this.store.manager.findOneBy(Queue, { id: current.queueId });
+        if (queue?.status === QueueStatus.PAUSED) throw heldConflict(current, queue);
+      }
       const ingests = current.publishId !== null || current.hooks.some((h) => h.hook === HookPoint.PUBLISH_SERVER);
       if (ingests && NEXT[current.status].includes(JobStatus.DONE)) {
-        const result = await this.events.delivered(current);
+        // Ingesting reads the job whole (its tasks too), unlike what get() reads.
+        const result = await this.events.delivered(await this.store.manager.findOneByOrFail(Job, { id }));
         if (!result.ok) return this.updateStatus(id, JobStatus.FAILED, result.error ?? "publish-server failed", actor);
       }
     }
@@ -178,9 +198,8 @@ export class JobService {
         const hint = current.status === JobStatus.FAILED && status === JobStatus.RUNNING ? "; use retryJob to run a failed job again" : "";
         throw conflict("status", `job '${current.code}' is ${current.status}; it cannot become ${status}${hint}`);
       }
-      if (status === JobStatus.RUNNING && current.status === JobStatus.SUBMITTED && queue.status === QueueStatus.PAUSED) {
-        throw conflict("status", `job '${current.code}' is held: its queue '${queue.code}' is paused`);
-      }
+      // A held job cannot start, nor be reported done without having started.
+      if ((status === JobStatus.RUNNING || status === JobStatus.DONE) && current.status === JobStatus.SUBMITTED && queue.status === QueueStatus.PAUSED) throw heldConflict(current, queue);
       current.status = status;
       if (status === JobStatus.FAILED) current.failCount += 1;
     }, message);
@@ -209,22 +228,70 @@ export class JobService {
     return publish?.state === PublishState.FAILED;
   }
 
+  /** A job without its tasks (read them a page at a time with tasksPage): a job may hold 100k. */
   async get(id: string, actor: User): Promise<Job> {
-    const job = await this.store.manager.findOneBy(Job, { id });
+    const job = await this.withoutTasks(this.store.manager.createQueryBuilder(Job, "j")).where("j.id = :id", { id }).getOne();
     // Another user's job answers as not found to a STANDARD user, so ids cannot be probed.
     if (!job || !this.mayRead(actor, job)) throw notFound("job", id);
     return job;
   }
 
+  private withoutTasks(qb: SelectQueryBuilder<Job>): SelectQueryBuilder<Job> {
+    const columns = this.store.dataSource.getMetadata(Job).columns.filter((c) => c.propertyName !== "tasks");
+    return qb.select(columns.map((c) => `${qb.alias}.${c.propertyPath}`));
+  }
+
+  /**
+   * Tasks `after`+1 to `after`+`first` (numbered from 1, as in the hooks' JSON), read in SQL so
+   * that a page costs its own size, not the job's. A STANDARD reader sees volume paths in volume
+   * notation: the volume's server prefix is not theirs to read.
+   */
+  async tasksPage(job: Job, first: number, after: number, actor: User): Promise<JobTask[]> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_TASK_PAGE) throw badInput("first", `must be a whole number from 1 to ${MAX_TASK_PAGE} (got ${first})`);
+    if (!Number.isInteger(after) || after < 0) throw badInput("after", `must be a task number, 0 or more (got ${after})`);
+    const tasks: JobTask[] = Array.isArray(job.tasks)
+      ? job.tasks.slice(after, after + first)
+      : (await this.store.manager.query(`SELECT t.value AS value FROM "job" j, json_each(j."tasks") t WHERE j."id" = ? ORDER BY t."key" LIMIT ? OFFSET ?`, [job.id, first, after])).map((row: { value: string }) => JSON.parse(row.value));
+    return isElevated(actor.role) ? tasks : tasks.map((t) => ({ ...t, source: inVolumeNotation(t.source), destination: inVolumeNotation(t.destination) }));
+  }
+
+  async taskCount(job: Job): Promise<number> {
+    if (Array.isArray(job.tasks)) return job.tasks.length;
+    const [row] = await this.store.manager.query(`SELECT json_array_length("tasks") AS n FROM "job" WHERE "id" = ?`, [job.id]);
+    return Number(row?.n ?? 0);
+  }
+
+  /** The job's queue now: a queue deleted since the job was read moved the job to the default one. */
+  async queueOf(job: Job): Promise<Queue> {
+    const em = this.store.manager;
+    const queue = await em.findOneBy(Queue, { id: job.queueId });
+    if (queue) return queue;
+    const fresh = await em.findOne(Job, { where: { id: job.id }, select: { id: true, queueId: true } });
+    // Not stored yet: a submission whose queue was deleted meanwhile.
+    if (!fresh) throw queueDeleted({ code: job.queueId });
+    job.queueId = fresh.queueId;
+    return em.findOneByOrFail(Queue, { id: job.queueId });
+  }
+
   private readonly pager = new KeysetPager<Job>("createdAt");
 
   async list(filter: JobFilter, first: number, after: string | null | undefined, actor: User): Promise<Page<Job>> {
-    const qb = this.store.manager.createQueryBuilder(Job, "j");
+    const qb = this.withoutTasks(this.store.manager.createQueryBuilder(Job, "j"));
     if (!isElevated(actor.role)) qb.andWhere("j.userId = :me", { me: actor.id });
     if (filter.status) qb.andWhere("j.status = :status", { status: filter.status });
     if (filter.user) qb.andWhere("j.userId = :user", { user: filter.user });
     if (filter.queue) qb.andWhere("j.queueId = :queueId", { queueId: (await this.queues.get(filter.queue)).id });
     return this.pager.page(qb, first, after);
+  }
+
+  /**
+   * A failed ingest's message carries publish-server's error (its stderr) and the execution id:
+   * for ADMIN and audit roles. Others read that it failed; messages reported with a status are
+   * everyone's who may read the job.
+   */
+  async messageFor(job: { publishId: string | null; message: string | null }, actor: User): Promise<string | null> {
+    if (!job.publishId || !job.message?.startsWith(INGEST_FAILED) || seesDetails(actor, await this.settings.get())) return job.message;
+    return PLAIN_INGEST_FAILED;
   }
 
   cursorOf(job: Job): string {
@@ -284,7 +351,7 @@ export class JobService {
     const client = job.clientId ? await em.findOneBy(ExecutionServer, { id: job.clientId }) : null;
     return {
       job,
-      queue: await em.findOneByOrFail(Queue, { id: job.queueId }),
+      queue: await this.queueOf(job),
       user: job.userId ? await em.findOneBy(User, { id: job.userId }) : null,
       settings,
       volume: job.volumeId ? await em.findOneBy(Volume, { id: job.volumeId }) : null,
@@ -294,13 +361,15 @@ export class JobService {
     };
   }
 
-  private async resolveParty(field: string, raw: string): Promise<Party> {
+  private async resolveParty(field: string, raw: string, actor: User): Promise<Party> {
     const match = /^([a-z_]+):(.+)$/.exec(raw.trim());
     if (!match) throw badInput(field, `must be a party ident <entitytype>:<entityid>, e.g. user:<id> or volume:projects (got '${raw}')`);
     const [, type, key] = match;
     const em = this.store.manager;
     switch (type) {
       case "user": {
+        // Any other answer would tell a STANDARD user which emails have accounts.
+        if (actor.role === UserRole.STANDARD && key !== actor.id && key.toLowerCase() !== actor.email) throw badInput(field, `a STANDARD user may name only themselves as a user party (user:${actor.email}); use a volume, client or server otherwise`);
         const user = (await em.findOneBy(User, { id: key })) ?? (await em.findOneBy(User, { email: key.toLowerCase() }));
         if (!user) throw badInput(field, `no user has id or email '${key}'`);
         return { ident: `user:${user.id}`, hr: user.email, volume: null };
@@ -321,9 +390,11 @@ export class JobService {
     }
   }
 
-  private async resolveClient(id: string): Promise<ExecutionServer> {
+  private async resolveClient(id: string, actor: User): Promise<ExecutionServer> {
     const client = await this.store.manager.findOneBy(ExecutionServer, { id });
-    if (!client) throw badInput("input.client", `no execution server has id '${id}'; register the client first (registerClient)`);
+    // A STANDARD user's job runs client hooks on their own clients only: another user's client
+    // would run them elevated. Not theirs answers as not found, so ids cannot be probed.
+    if (!client || !mayUseClient(actor, client)) throw badInput("input.client", `no execution server has id '${id}'; register the client first (registerClient)`);
     if (client.kind !== ExecutionServerKind.CLIENT) throw badInput("input.client", `'${client.name}' is a site server, not a client`);
     return client;
   }
@@ -331,15 +402,46 @@ export class JobService {
   /** A code from the name: lowercase letters, digits, '_', '.', '-', made unique with a counter. */
   private async generateCode(name: string): Promise<string> {
     const base = name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9._-]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 100) || "job";
+    // One query for the codes taken (not one per counter value: a name used 10k times took 10k).
+    const rows: { code: string }[] = await this.store.manager.query(`SELECT "code" FROM "job" WHERE "code" = ? OR ("code" LIKE ? ESCAPE '\\')`, [base, `${base.replace(/[\\%_]/g, "\\$&")}\\_%`]);
+    const taken = new Set(rows.map((r) => r.code));
     for (let n = 1; ; n++) {
       const code = n === 1 ? base : `${base}_${n}`;
-      if (!(await this.store.manager.existsBy(Job, { code }))) return code;
+      if (!taken.has(code)) return code;
     }
   }
 
   private publish(job: Job): void {
     this.pubsub.publish("jobUpdated", job.id, { id: job.id, code: job.code, status: job.status, message: job.message, publishId: job.publishId });
   }
+}
+
+const MAX_TASK_PAGE = 1000;
+/** How the publish service words a failed ingest (publish.service.ts), and what others read instead. */
+export const INGEST_FAILED = "publish-server failed";
+export const PLAIN_INGEST_FAILED = "publish-server could not ingest the upload (an administrator can see why in the hook's execution)";
+
+/** ADMIN and the audit roles read hooks' errors and execution ids in refusals; others a plain message. */
+export function seesDetails(actor: User, settings: { auditRoles: readonly UserRole[] }): boolean {
+  return actor.role === UserRole.ADMIN || settings.auditRoles.includes(actor.role);
+}
+
+/** A STANDARD user may name only their own clients; elevated users any. */
+export function mayUseClient(actor: User, client: ExecutionServer): boolean {
+  return isElevated(actor.role) || client.ownerId === actor.id;
+}
+
+function queueDeleted(queue: { code: string }): DomainError {
+  return conflict("input.queue", `queue '${queue.code}' was deleted while the job was being submitted; nothing was stored: submit it again`);
+}
+
+function heldConflict(job: Job, queue: Queue): DomainError {
+  return conflict("status", `job '${job.code}' is held: its queue '${queue.code}' is paused`);
+}
+
+/** A task path as a STANDARD user sees it: on a volume, `volume=<code>/<relative path>`. */
+function inVolumeNotation(p: TaskPath): TaskPath {
+  return p.volume_hr === null || p.relative_path === null ? { ...p } : { ...p, path: p.relative_path ? `volume=${p.volume_hr}/${p.relative_path}` : `volume=${p.volume_hr}` };
 }
 
 function nonEmpty(field: string, value: string): string {

@@ -115,6 +115,10 @@ export function checkAnswer(answer: JsonObject, sent: JsonObject[]): CheckedAnsw
   return checked;
 }
 
+const ENTRY_KEYS = ["id", "filename", "size", "is_dir", "files"];
+/** A file name's longest, as on common file systems (NAME_MAX). */
+export const MAX_FILENAME = 255;
+
 /** The entries a user sends, checked, with directory sizes computed where absent. */
 export function normalizeFiles(files: unknown): { files: JsonObject[]; problems: string[] } {
   const problems: string[] = [];
@@ -126,6 +130,9 @@ export function normalizeFiles(files: unknown): { files: JsonObject[]; problems:
       return null;
     }
     const e = { ...(entry as JsonObject) };
+    // Only the keys of SPEC §3.1 reach the hooks: anything else (a "path" of the caller's own) is refused.
+    const unknown = Object.keys(e).filter((k) => !ENTRY_KEYS.includes(k));
+    if (unknown.length > 0) problems.push(`${where}: unknown key${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `'${k}'`).join(", ")}; an entry has only ${ENTRY_KEYS.join(", ")}`);
     if (top) {
       if (typeof e.id !== "string" || e.id.trim() === "") problems.push(`${where}: id must be a non-empty text chosen by the caller (a UUID) (got ${describe(e.id)})`);
       else if (seen.has(e.id)) problems.push(`${where}: id '${e.id}' is used twice`);
@@ -133,6 +140,7 @@ export function normalizeFiles(files: unknown): { files: JsonObject[]; problems:
     }
     if (typeof e.filename !== "string" || e.filename.trim() === "") problems.push(`${where}: filename must be a non-empty text (got ${describe(e.filename)})`);
     else if (/[\0/\\]/.test(e.filename) || e.filename === "." || e.filename === "..") problems.push(`${where}: filename '${e.filename}' must be a plain name, without '/', '\\' or NUL`);
+    else if (e.filename.length > MAX_FILENAME) problems.push(`${where}: filename must be at most ${MAX_FILENAME} characters (got ${e.filename.length})`);
     if (e.is_dir !== undefined && typeof e.is_dir !== "boolean") problems.push(`${where}: is_dir must be true or false (got ${describe(e.is_dir)})`);
     e.is_dir = e.is_dir === true;
     if (e.is_dir) {
@@ -141,7 +149,8 @@ export function normalizeFiles(files: unknown): { files: JsonObject[]; problems:
       else e.files = children.map((c, i) => walk(c, `${where}.files[${i}]`, false)).filter((c): c is JsonObject => c !== null);
       if (e.size === undefined || e.size === null) e.size = Array.isArray(e.files) ? (e.files as JsonObject[]).reduce((sum, c) => sum + (Number(c.size) || 0), 0) : 0;
     }
-    if (typeof e.size !== "number" || !Number.isFinite(e.size) || e.size < 0) problems.push(`${where}: size must be a number of bytes, 0 or more (got ${describe(e.size)})`);
+    // Whole bytes, as the upload job's tasks need them (a fraction failed only at submitPublish).
+    if (typeof e.size !== "number" || !Number.isInteger(e.size) || e.size < 0) problems.push(`${where}: size must be a whole number of bytes, 0 or more (got ${describe(e.size)})`);
     return e;
   };
   const normalized = files.map((f, i) => walk(f, `input.files[${i}]`, true)).filter((f): f is JsonObject => f !== null);

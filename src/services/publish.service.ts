@@ -5,7 +5,7 @@ import { ExecutionServer, ExecutionServerKind } from "../entities/execution-serv
 import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import type { Job } from "../entities/job.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
-import { Publish, PublishState, type SubmittedEntry } from "../entities/publish.entity.js";
+import { Publish, PublishState, type PublishEntry, type SubmittedEntry } from "../entities/publish.entity.js";
 import { User } from "../entities/user.entity.js";
 import { Volume } from "../entities/volume.entity.js";
 import { In } from "typeorm";
@@ -15,7 +15,7 @@ import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionServerService } from "./execution-server.service.js";
 import type { ExecutionService } from "./execution.service.js";
 import type { JobEvents } from "./job-events.js";
-import type { JobService } from "./job.service.js";
+import { INGEST_FAILED, mayUseClient, seesDetails, type JobService } from "./job.service.js";
 import { AnswerError, checkAnswer, normalizeFiles } from "./publish-answer.js";
 import { ingestEntry, publishPayload, publishServerPayload } from "./publish-payload.js";
 import type { SettingsService } from "./settings.service.js";
@@ -37,6 +37,19 @@ export interface SubmitPublishEntry {
   timeReport?: number | null;
   metadata?: JsonObject | null;
 }
+
+/** The upload job's name, within the 255 characters a job name may have, whatever the file names. */
+export function uploadJobName(filename: string, count: number, max = 255): string {
+  const more = count > 1 ? ` and ${count - 1} more` : "";
+  const room = max - "publish ".length - more.length;
+  // Cut in UTF-16 units, as the name's limit counts them, never inside a surrogate pair.
+  const name = filename.length > room ? filename.slice(0, room - 1).replace(/[\uD800-\uDBFF]$/, "") + "…" : filename;
+  return `publish ${name}${more}`;
+}
+
+/** Columns that grow with the entries; reads that page leave them out. */
+const HEAVY_COLUMNS = ["files", "answer", "entries", "submitted"];
+const MAX_ENTRY_PAGE = 1000;
 
 const FAILED_RUN: readonly ExecutionStatus[] = [ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.CANCELLED];
 
@@ -61,7 +74,9 @@ export class PublishService {
     const { files, problems } = normalizeFiles(input.files);
     if (problems.length > 0) throw badInput("input.files", problems.join("; "));
     if (input.metadata) assertMetadata("input.metadata", input.metadata);
-    const client = input.client ? await this.store.manager.findOneBy(ExecutionServer, { id: input.client, kind: ExecutionServerKind.CLIENT }) : null;
+    const found = input.client ? await this.store.manager.findOneBy(ExecutionServer, { id: input.client, kind: ExecutionServerKind.CLIENT }) : null;
+    // Another user's client is not a STANDARD user's to name (as for submitJob), and answers alike.
+    const client = found && mayUseClient(actor, found) ? found : null;
     if (input.client && !client) throw badInput("input.client", `no client has id '${input.client}'; register it first (registerClient)`);
     const id = uuidV7();
     const settings = await this.settings.get();
@@ -74,20 +89,25 @@ export class PublishService {
     // With a queue APPEND entry, the last entry that ran has the final say.
     const done = await this.executions.waitForAll(ran.filter((e) => e.status !== ExecutionStatus.SKIPPED));
     const failed = done.find((e) => FAILED_RUN.includes(e.status));
-    if (failed) throw new DomainError("HOOK_FAILED", `pre-publish-server failed: ${failed.error ?? failed.status} (execution ${failed.id})`);
+    // The hook's error (its stderr) and the execution are for ADMIN and audit roles only.
+    const detailed = seesDetails(actor, await this.settings.get());
+    const plain = "pre-publish-server could not validate this publish; nothing was stored (an administrator can see why in the hook's execution)";
+    if (failed) throw new DomainError("HOOK_FAILED", detailed ? `pre-publish-server failed: ${failed.error ?? failed.status} (execution ${failed.id})` : plain);
     const answering = done[done.length - 1];
     const answer = answering.output ?? {};
     let checked;
     try {
       checked = checkAnswer(answer, files);
       const os = (await this.servers.find(answering.executionServerId))?.os ?? "linux";
+      // One read of the volumes for every entry; absolute or volume notation, normalised, no NUL.
+      const resolve = await this.volumes.pathResolver(os, { listVolumes: true });
       for (const entry of checked.entries) {
         if (!entry.path) continue;
-        const resolved = await this.volumes.resolvePath(`entry '${entry.id}': path`, entry.path, os).catch((err: unknown) => {
+        let resolved;
+        try {
+          resolved = resolve(`entry '${entry.id}': path`, entry.path);
+        } catch (err) {
           throw new AnswerError([err instanceof DomainError ? err.message : String(err)]);
-        });
-        if (!resolved.volume && !(os === "windows" ? /^([A-Za-z]:[\\/]|\\\\)/.test(resolved.path) : resolved.path.startsWith("/"))) {
-          throw new AnswerError([`entry '${entry.id}': path '${entry.path}' must be absolute or in volume notation (volume=<code>/<relative path>)`]);
         }
         Object.assign(entry, { path: resolved.path, volumeId: resolved.volume?.id ?? null, volumeCode: resolved.volume?.code ?? null });
       }
@@ -95,7 +115,7 @@ export class PublishService {
       if (!(err instanceof AnswerError)) throw err;
       const message = `the pre-publish answer breaks the rules: ${err.message}`;
       await this.executions.failAfterTheFact(answering.id, message);
-      throw new DomainError("HOOK_FAILED", `pre-publish-server failed: ${message} (execution ${answering.id})`);
+      throw new DomainError("HOOK_FAILED", detailed ? `pre-publish-server failed: ${message} (execution ${answering.id})` : plain);
     }
     const now = new Date();
     const publish = this.store.manager.create(Publish, {
@@ -133,9 +153,11 @@ export class PublishService {
     const submitted: SubmittedEntry[] = [];
     const offered = publish.statuses.map((s) => s.value);
     const fallback = publish.statuses.find((s) => s.default)?.value ?? null;
+    // By id: a search per entry made a 14k-entry submit take seconds, holding up every request.
+    const byId = new Map(publish.entries.map((x) => [x.id, x]));
     entries.forEach((e, i) => {
       const where = `input.entries[${i}]`;
-      const entry = publish.entries.find((x) => x.id === e.id);
+      const entry = byId.get(e.id);
       if (!entry) return void problems.push(`${where}: unknown entry id '${e.id}'`);
       if (seen.has(e.id)) return void problems.push(`${where}: entry '${e.id}' is submitted twice`);
       seen.add(e.id);
@@ -160,7 +182,7 @@ export class PublishService {
     const first = accepted[0];
     const job = await this.jobs.submit(
       {
-        name: `publish ${first.filename}${accepted.length > 1 ? ` and ${accepted.length - 1} more` : ""}`,
+        name: uploadJobName(first.filename, accepted.length),
         source: `user:${actor.id}`,
         destination: first.volumeId ? `volume:${first.volumeId}` : `user:${actor.id}`,
         client: publish.clientId ?? undefined,
@@ -168,13 +190,42 @@ export class PublishService {
         engine: "publish",
       },
       actor,
-      { publishId: publish.id },
+      { publishId: publish.id, sourcesAreNames: true },
     );
     return this.store.transaction(async (em) => {
       const fresh = await em.findOneByOrFail(Publish, { id: publish.id });
       Object.assign(fresh, { state: PublishState.SUBMITTED, submitted, jobId: job.id, updatedAt: new Date() });
       return em.save(fresh);
     });
+  }
+
+  /** For reading: without the entries, files and answer, which a field reads when asked for. */
+  async find(id: string, actor: User): Promise<Publish> {
+    const columns = this.store.dataSource.getMetadata(Publish).columns.filter((c) => !HEAVY_COLUMNS.includes(c.propertyName));
+    const publish = await this.store.manager.createQueryBuilder(Publish, "p").select(columns.map((c) => `p.${c.propertyPath}`)).where("p.id = :id", { id }).getOne();
+    if (!publish || (!isElevated(actor.role) && publish.userId !== actor.id)) throw notFound("publish", id);
+    return publish;
+  }
+
+  /** Entries `after`+1 to `after`+`first`, in the order they were sent, read in SQL when not loaded. */
+  async entriesPage(publish: Publish, first: number, after: number): Promise<PublishEntry[]> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_ENTRY_PAGE) throw badInput("first", `must be a whole number from 1 to ${MAX_ENTRY_PAGE} (got ${first})`);
+    if (!Number.isInteger(after) || after < 0) throw badInput("after", `must be an entry number, 0 or more (got ${after})`);
+    if (Array.isArray(publish.entries)) return publish.entries.slice(after, after + first);
+    const rows: { value: string }[] = await this.store.manager.query(`SELECT e.value AS value FROM "publish" p, json_each(p."entries") e WHERE p."id" = ? ORDER BY e."key" LIMIT ? OFFSET ?`, [publish.id, first, after]);
+    return rows.map((row) => JSON.parse(row.value));
+  }
+
+  async entryCount(publish: Publish): Promise<number> {
+    if (Array.isArray(publish.entries)) return publish.entries.length;
+    const [row] = await this.store.manager.query(`SELECT json_array_length("entries") AS n FROM "publish" WHERE "id" = ?`, [publish.id]);
+    return Number(row?.n ?? 0);
+  }
+
+  async answerOf(publish: Publish): Promise<JsonObject> {
+    if (publish.answer !== undefined) return publish.answer;
+    const row = await this.store.manager.findOne(Publish, { where: { id: publish.id }, select: { id: true, answer: true } });
+    return row?.answer ?? {};
   }
 
   async get(id: string, actor: User): Promise<Publish> {
@@ -197,10 +248,11 @@ export class PublishService {
     const submitted = new Map((publish.submitted ?? []).map((s) => [s.id, s]));
     const answered = new Map((Array.isArray(publish.answer.files) ? (publish.answer.files as JsonObject[]) : []).map((a) => [String(a.id), a]));
     const volumeNames = new Map((await this.store.manager.findBy(Volume, { id: In(publish.entries.map((e) => e.volumeId).filter((v): v is string => v !== null)) })).map((v) => [v.id, v.name]));
+    const entryById = new Map(publish.entries.map((x) => [x.id, x]));
     const files = publish.files
       .filter((f) => submitted.has(String(f.id)))
       .map((f) => {
-        const entry = publish.entries.find((x) => x.id === f.id)!;
+        const entry = entryById.get(String(f.id))!;
         return ingestEntry(f, answered.get(entry.id) ?? {}, entry, submitted.get(entry.id)!, entry.volumeId ? volumeNames.get(entry.volumeId) ?? null : null);
       });
     const settings = await this.settings.get();
@@ -211,7 +263,7 @@ export class PublishService {
     const ran = await this.executions.run(HookPoint.PUBLISH_SERVER, payload, null, { publishId: publish.id, jobId: job.id });
     const done = await this.executions.waitForAll(ran.filter((e) => e.status !== ExecutionStatus.SKIPPED));
     const failed = done.find((e) => FAILED_RUN.includes(e.status));
-    const error = failed ? `publish-server failed: ${failed.error ?? failed.status} (execution ${failed.id})` : null;
+    const error = failed ? `${INGEST_FAILED}: ${failed.error ?? failed.status} (execution ${failed.id})` : null;
     await this.store.transaction(async (em) => {
       const fresh = await em.findOneByOrFail(Publish, { id: publish.id });
       Object.assign(fresh, { state: failed ? PublishState.FAILED : PublishState.PUBLISHED, error, updatedAt: new Date() });

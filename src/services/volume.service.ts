@@ -1,3 +1,4 @@
+import path from "node:path";
 import { badInput, conflict, notFound } from "../domain/errors.js";
 import { OS_NAMES, type OsName } from "../domain/os.js";
 import type { MetadataInputFields } from "../entities/metadata.embedded.js";
@@ -11,6 +12,17 @@ export interface ResolvedPath {
   volume: Volume | null;
   /** Relative to the volume's root, with / separators. */
   relativePath: string | null;
+}
+
+export interface PathResolverOptions {
+  /** Name the known volumes when one is unknown (for callers who may read them all). */
+  listVolumes?: boolean;
+}
+
+/** A path without trailing separators, except a root (`/`, `C:\\`). */
+function stripSeparators(value: string, sep: string): string {
+  const stripped = value.replace(sep === "\\" ? /\\+$/ : /\/+$/, "");
+  return stripped === "" || /^[A-Za-z]:$/.test(stripped) ? stripped + sep : stripped;
 }
 
 export type OsPathsInput = Partial<Record<(typeof OS_NAMES)[number], string | null>>;
@@ -85,29 +97,52 @@ export class VolumeService {
    * Resolves a path for an OS: `volume=<code>/<relative>` through the volume's prefix, or an
    * absolute path, recognised as lying on a volume when it starts with one's prefix.
    */
-  async resolvePath(field: string, value: string, os: OsName): Promise<ResolvedPath> {
-    const notation = /^volume=([^/\\]+)(?:[/\\](.*))?$/.exec(value.trim());
+  async resolvePath(field: string, value: string, os: OsName, options: PathResolverOptions = {}): Promise<ResolvedPath> {
+    return (await this.pathResolver(os, options))(field, value);
+  }
+
+  /**
+   * A resolver for many paths: the volumes are read once, then every path resolves without a
+   * query (a 14k-task job read them 28k times, holding up every other request meanwhile).
+   * Absolute paths are normalised first (`/srv/projects/../../etc/x` is `/etc/x`, not on the
+   * volume), then checked for containment; relative paths and NUL characters are refused.
+   */
+  async pathResolver(os: OsName, options: PathResolverOptions = {}): Promise<(field: string, value: string) => ResolvedPath> {
     const volumes = await this.list();
-    const sep = os === "windows" ? "\\" : "/";
-    if (notation) {
-      const [, code, rest = ""] = notation;
-      const volume = volumes.find((v) => v.code === code);
-      if (!volume) throw badInput(field, `unknown volume '${code}' in '${value}' (volumes: ${volumes.map((v) => v.code).join(", ") || "none"})`);
-      const prefix = volume.paths[os];
-      if (!prefix) throw badInput(field, `volume '${code}' has no path prefix for ${os}; set paths.${os} on it`);
-      const relative = rest.split(/[/\\]+/).filter(Boolean);
-      if (relative.includes("..")) throw badInput(field, `'..' is not allowed in a volume path ('${value}')`);
-      const path = relative.length ? prefix.replace(/[/\\]+$/, "") + sep + relative.join(sep) : prefix;
-      return { path, volume, relativePath: relative.join("/") };
-    }
-    for (const volume of volumes) {
-      const prefix = volume.paths[os]?.replace(/[/\\]+$/, "");
-      if (!prefix) continue;
-      if (value === prefix || value.startsWith(prefix + sep)) {
-        return { path: value, volume, relativePath: value.slice(prefix.length + 1).split(/[/\\]+/).join("/") };
+    const flavour = os === "windows" ? path.win32 : path.posix;
+    const sep = flavour.sep;
+    const same = os === "windows" ? (a: string, b: string) => a.toLowerCase() === b.toLowerCase() : (a: string, b: string) => a === b;
+    const prefixes = volumes
+      .map((volume) => ({ volume, prefix: volume.paths[os] ? stripSeparators(flavour.normalize(volume.paths[os]!), sep) : null }))
+      .filter((v): v is { volume: Volume; prefix: string } => v.prefix !== null);
+    return (field, raw) => {
+      const value = raw.trim();
+      if (value.includes("\0")) throw badInput(field, "must not contain a NUL character");
+      const notation = /^volume=([^/\\]+)(?:[/\\](.*))?$/.exec(value);
+      if (notation) {
+        const [, code, rest = ""] = notation;
+        const volume = volumes.find((v) => v.code === code);
+        if (!volume) throw badInput(field, `unknown volume '${code}' in '${value}'` + (options.listVolumes ? ` (volumes: ${volumes.map((v) => v.code).join(", ") || "none"})` : ""));
+        const prefix = volume.paths[os];
+        if (!prefix) throw badInput(field, `volume '${code}' has no path prefix for ${os}; set paths.${os} on it`);
+        const relative = rest.split(/[/\\]+/).filter((part) => part !== "" && part !== ".");
+        if (relative.includes("..")) throw badInput(field, `'..' is not allowed in a volume path ('${value}')`);
+        const full = relative.length ? prefix.replace(/[/\\]+$/, "") + sep + relative.join(sep) : prefix;
+        return { path: full, volume, relativePath: relative.join("/") };
       }
-    }
-    return { path: value, volume: null, relativePath: null };
+      const absolute = os === "windows" ? /^([A-Za-z]:[\\/]|\\\\[^\\]+\\[^\\]+)/.test(value) : value.startsWith("/");
+      if (!absolute) {
+        throw badInput(field, `must be an absolute path (${os === "windows" ? "D:\\... or \\\\server\\share\\..." : "/..."}) or in volume notation (volume=<code>/<relative path>) (got '${value}')`);
+      }
+      const normalized = stripSeparators(flavour.normalize(value), sep);
+      for (const { volume, prefix } of prefixes) {
+        if (same(normalized, prefix)) return { path: normalized, volume, relativePath: "" };
+        if (normalized.length > prefix.length && same(normalized.slice(0, prefix.length + 1), prefix + sep)) {
+          return { path: normalized, volume, relativePath: normalized.slice(prefix.length + 1).split(/[/\\]+/).join("/") };
+        }
+      }
+      return { path: normalized, volume: null, relativePath: null };
+    };
   }
 
   async find(id: string): Promise<Volume | null> {

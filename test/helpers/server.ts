@@ -31,7 +31,8 @@ export interface TestServer {
 export async function startServer(env: Record<string, string> = {}, options: { dataDir?: string; hostname?: string; logger?: Logger } = {}): Promise<TestServer> {
   // A given dataDir belongs to the caller (restart tests) and is left in place on close.
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), "hookd-test-"));
-  const config = loadConfig({ HOOKD_DATA_DIR: dataDir, PORT: "0", HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, ...env });
+  // Tests send wrong and revoked keys on purpose, all from loopback: not a brute force.
+  const config = loadConfig({ HOOKD_DATA_DIR: dataDir, PORT: "0", HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, HOOKD_AUTH_FAILURES: "1000000", ...env });
   const app = await createApp(config, { logger: options.logger ?? silentLogger, hostname: options.hostname ?? "hookd-test-host" });
   const url = await app.listen();
   const gql = async (query: string, variables: Record<string, unknown> = {}, key: string | null = ADMIN_KEY) => {

@@ -12,12 +12,15 @@ FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED")
 
 EXECUTION_FIELDS = """id hook scriptName status exitCode signal error skipReason waitingFor queue jobId publishId
   attempt command argv input output logLineCount droppedBytes createdAt startedAt finishedAt durationMs"""
-JOB_FIELDS = """id code name status size source sourceHr destination destinationHr engine tasks message failCount
-  createdAt updatedAt queue { code name } user { email }"""
+TASK_PAGE = 1000
+JOB_FIELDS = """id code name status size source sourceHr destination destinationHr engine taskCount tasks(first: %d) message failCount
+  createdAt updatedAt queue { code name } user { email }""" % TASK_PAGE
+ENTRY_FIELDS = "id filename isDir size ident canPublish rejected canUpload warning info commentLabel path"
+ENTRY_PAGE = 1000
 PUBLISH_FIELDS = """id state guidelines commentRequired timeReportRequired metadataRequired
   statuses { label value default }
-  entries { id filename isDir size ident canPublish rejected canUpload warning info commentLabel path }
-  error job { id code status }"""
+  entryCount entries(first: %d) { %s }
+  error job { id code status }""" % (ENTRY_PAGE, ENTRY_FIELDS)
 
 
 class HookdError(Exception):
@@ -107,7 +110,7 @@ class Session(object):
             "mutation($input: PrePublishInput!) { prePublish(input: $input) { %s } }" % PUBLISH_FIELDS,
             {"input": {"files": _with_dir_sizes(files), "client": client, "hostname": hostname or socket.gethostname(), "ip": ip, "metadata": metadata}},
         )
-        return self._verdict(data["prePublish"])
+        return self._verdict(self._all_entries(data["prePublish"]))
 
     def publish(self, publish_id, entries):
         """Submits entries ({id, comment, status, time_report, metadata}) of a validated publish;
@@ -120,10 +123,23 @@ class Session(object):
             "mutation($input: SubmitPublishInput!) { submitPublish(input: $input) { %s } }" % PUBLISH_FIELDS,
             {"input": {"publishId": publish_id, "entries": submitted}},
         )
-        return self._verdict(data["submitPublish"])
+        return self._verdict(self._all_entries(data["submitPublish"]))
 
     def get_publish(self, publish_id):
-        return self._verdict(self.query("query($id: ID!) { publish(id: $id) { %s } }" % PUBLISH_FIELDS, {"id": publish_id})["publish"])
+        return self._verdict(self._all_entries(self.query("query($id: ID!) { publish(id: $id) { %s } }" % PUBLISH_FIELDS, {"id": publish_id})["publish"]))
+
+    def _all_entries(self, p):
+        """hookd answers entries a page at a time: reads the rest of a large publish's."""
+        entries = list(p["entries"])
+        while len(entries) < p["entryCount"]:
+            page = self.query(
+                "query($id: ID!, $after: Int!) { publish(id: $id) { entries(first: %d, after: $after) { %s } } }" % (ENTRY_PAGE, ENTRY_FIELDS),
+                {"id": p["id"], "after": len(entries)},
+            )["publish"]["entries"]
+            if not page:
+                break
+            entries.extend(page)
+        return dict(p, entries=entries)
 
     @staticmethod
     def _verdict(p):
@@ -180,7 +196,17 @@ class Session(object):
         )["updateJobStatus"]
 
     def get_job(self, job_id):
-        return self.query("query($id: ID!) { job(id: $id) { %s } }" % JOB_FIELDS, {"id": job_id})["job"]
+        job = self.query("query($id: ID!) { job(id: $id) { %s } }" % JOB_FIELDS, {"id": job_id})["job"]
+        # hookd answers tasks a page at a time: read the rest of a large job's.
+        while len(job["tasks"]) < job["taskCount"]:
+            page = self.query(
+                "query($id: ID!, $after: Int!) { job(id: $id) { tasks(first: %d, after: $after) } }" % TASK_PAGE,
+                {"id": job_id, "after": len(job["tasks"])},
+            )["job"]["tasks"]
+            if not page:
+                break
+            job["tasks"].extend(page)
+        return job
 
     # -- executions ------------------------------------------------------------------------------
 
