@@ -158,7 +158,8 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
       assert.equal(await page.locator(".log-lines .line.stream-stderr", { hasText: "a warning on stderr" }).count(), 1);
       // Still running: the next line arrives only once the gate opens, over the same live view.
       assert.equal(await page.locator(".log-lines", { hasText: "after the gate" }).count(), 0);
-      assert.match(await page.locator(".status").first().innerText(), /running/i);
+      // Stored QUEUED first, then claimed: the page follows it to RUNNING.
+      await page.locator("h1 .status", { hasText: /running/i }).waitFor();
       await shot(page, "execution-live-log");
       writeFileSync(open, "");
       await page.locator(".log-lines .ansi-blue-fg", { hasText: "after the gate" }).waitFor();

@@ -11,6 +11,9 @@ export const DASHBOARD_DIR = fileURLToPath(new URL("../../web", import.meta.url)
  * cached for good), and index.html for every other page address the browser asks for, since
  * the dashboard routes in the browser.
  */
+/** The server's own addresses: never a dashboard page, even when their route is off (/metrics with HOOKD_METRICS=0). */
+const SERVER_PATHS = ["/graphql", "/metrics", "/healthz"];
+
 export function dashboardRouter(dir: string = DASHBOARD_DIR): Router {
   const router = express.Router();
   const index = path.join(dir, "index.html");
@@ -20,7 +23,7 @@ export function dashboardRouter(dir: string = DASHBOARD_DIR): Router {
   );
   router.use((req, res, next) => {
     // Only page addresses: a missing file or an API client gets the ordinary 404.
-    if ((req.method !== "GET" && req.method !== "HEAD") || path.extname(req.path) !== "" || req.accepts(["text/html", "application/json"]) !== "text/html") {
+    if ((req.method !== "GET" && req.method !== "HEAD") || SERVER_PATHS.some((p) => req.path === p || req.path.startsWith(`${p}/`)) || path.extname(req.path) !== "" || req.accepts(["text/html", "application/json"]) !== "text/html") {
       next();
       return;
     }

@@ -538,7 +538,7 @@ class Session(object):
         jobs, after = [], None
         while True:
             page = self._query(
-                "query($after: String) { jobs(first: 500, after: $after) { nodes { %s } pageInfo { hasNextPage endCursor } } }" % JOB_FIELDS,
+                "query($after: String) { jobs(first: 100, after: $after) { nodes { %s } pageInfo { hasNextPage endCursor } } }" % JOB_FIELDS,
                 {"after": after},
             )["jobs"]
             jobs.extend(self._job(j) for j in page["nodes"])
