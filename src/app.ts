@@ -28,7 +28,7 @@ import { buildHookdSchema } from "./schema/build-schema.js";
 import { createRequestContext, type RequestContext } from "./schema/context.js";
 import { createErrorFormatter } from "./schema/error-formatter.js";
 import { queryLimits } from "./schema/limits.js";
-import { costRefusal, stringifyCapped } from "./schema/query-cost.js";
+import { CostLimit, stringifyCapped } from "./schema/query-cost.js";
 import { createServices, type Services } from "./services/services.js";
 import { EmbeddedRunner } from "./executor/embedded-runner.js";
 import { ExecutionRecovery } from "./executor/execution-recovery.js";
@@ -152,6 +152,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const authLimit = new AuthRateLimit(config.authFailureLimit.attempts, config.authFailureLimit.windowSeconds, logger);
   const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES, authLimit, operations.graphql);
 
+  const costLimit = new CostLimit(schema);
   const apollo = new ApolloServer<RequestContext>({
     schema,
     csrfPrevention: true,
@@ -177,7 +178,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
         async requestDidStart() {
           return {
             async didResolveOperation({ request, document, schema }) {
-              const refusal = costRefusal(schema, document, request.variables, request.operationName);
+              const refusal = costLimit.refusal(document, request.variables, request.operationName);
               if (refusal) throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
             },
           };

@@ -48,12 +48,13 @@ export class PinoHookdLogger implements Logger {
 
 /**
  * JSON lines on stdout (what journald and log shippers read), readable ones when stdout is a
- * terminal. Writes are synchronous: a line logged just before process.exit() is not lost.
+ * terminal. JSON lines are written asynchronously (one write for the lines that came meanwhile,
+ * not a system call per finished hook); pino writes what is pending when the process exits.
  */
 export function createLogger(options: LoggerOptions = {}): PinoHookdLogger {
   const pretty = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true);
   const destination =
-    options.destination ?? (pretty ? pinoPretty({ sync: true, colorize: true, translateTime: "SYS:standard", ignore: "pid,hostname,name" }) : pino.destination({ dest: 1, sync: true }));
+    options.destination ?? (pretty ? pinoPretty({ sync: true, colorize: true, translateTime: "SYS:standard", ignore: "pid,hostname,name" }) : pino.destination({ dest: 1, sync: false }));
   const logger = pino(
     {
       name: "hookd",

@@ -21,6 +21,9 @@ export interface EmbeddedRunnerOptions {
   logCapBytes: number;
 }
 
+/** How long a hook runs before its process group is recorded (see run()). */
+const RECORD_START_AFTER_MS = 50;
+
 interface Run {
   controller: AbortController;
   done: Promise<void>;
@@ -144,11 +147,20 @@ export class EmbeddedRunner implements RunnerListener {
 
   private async run(execution: Execution, controller: AbortController, release: () => void): Promise<void> {
     const log = new ExecutionLog(this.store, this.pubsub, execution.id, { capBytes: this.options.logCapBytes });
+    // The process group is recorded once the hook has run for a moment: most hooks are done
+    // sooner, and their argv goes with the outcome instead (one write fewer per run). A crash in
+    // that moment leaves the group unrecorded: the run is still failed at the next start.
+    let record: NodeJS.Timeout | undefined;
     const outcome = await this.hooks.run(execution, {
       signal: controller.signal,
       onLine: (stream, text, at) => log.output(stream === "stdout" ? LogStream.STDOUT : LogStream.STDERR, text, at),
-      onStart: (pid, argv) => this.lifecycle.started(execution.id, this.id, { pid, argv }),
-      onExit: release,
+      onStart: (pid, argv) => {
+        record = setTimeout(() => this.lifecycle.started(execution.id, this.id, { pid, argv }), RECORD_START_AFTER_MS);
+      },
+      onExit: () => {
+        clearTimeout(record);
+        release();
+      },
     });
     await this.lifecycle.finish(execution.id, this.id, outcome, log);
   }

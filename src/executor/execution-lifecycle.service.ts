@@ -31,6 +31,8 @@ export interface RunOutcome {
   signal?: string | null;
   error?: string | null;
   output?: JsonObject | null;
+  /** The argv that ran, when the runner did not record it with started(). */
+  argv?: string[] | null;
 }
 
 /** A new execution and the execution server it must run on (null: none could be resolved). */
@@ -191,6 +193,7 @@ export class ExecutionLifecycle {
       signal: outcome.signal ?? null,
       error: outcome.error ?? null,
       output: outcome.output ?? null,
+      ...(outcome.argv !== undefined ? { argv: outcome.argv } : {}),
       finishedAt: this.now(),
       logLineCount: log.seal(),
       droppedBytes: log.dropped,

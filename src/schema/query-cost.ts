@@ -41,6 +41,28 @@ export function operationCost(schema: GraphQLSchema, document: DocumentNode, var
   return getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators: [listEstimator] });
 }
 
+/**
+ * costRefusal, remembered per parsed document (Apollo and graphql-ws reuse the parsed document of
+ * a query they saw before) and per the numbers among its variables: only an Int can be a page
+ * size, so other variables (a hook's payload) never change the cost.
+ */
+export class CostLimit {
+  private readonly verdicts = new WeakMap<DocumentNode, Map<string, GraphQLError | null>>();
+
+  constructor(private readonly schema: GraphQLSchema) {}
+
+  refusal(document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | null | undefined): GraphQLError | null {
+    const key = `${operationName ?? ""}\u0000${variables ? JSON.stringify(Object.entries(variables).filter(([, v]) => typeof v === "number")) : ""}`;
+    let known = this.verdicts.get(document);
+    if (!known) this.verdicts.set(document, (known = new Map()));
+    if (known.has(key)) return known.get(key)!;
+    const verdict = costRefusal(this.schema, document, variables, operationName);
+    if (known.size >= 64) known.clear();
+    known.set(key, verdict);
+    return verdict;
+  }
+}
+
 /** The refusal of an operation that costs too much, or null; over HTTP and WebSocket alike. */
 export function costRefusal(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | null | undefined): GraphQLError | null {
   let cost: number;
