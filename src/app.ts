@@ -32,7 +32,7 @@ import { CostLimit, stringifyCapped } from "./schema/query-cost.js";
 import { createServices, type Services } from "./services/services.js";
 import { EmbeddedRunner } from "./executor/embedded-runner.js";
 import { ExecutionRecovery } from "./executor/execution-recovery.js";
-import { LocalHookRunner } from "./executor/local-hook-runner.js";
+import { LocalHookRunner, removeLeftovers } from "./executor/local-hook-runner.js";
 import { startSpawner } from "./executor/spawner-factory.js";
 import { WalCheckpointer } from "./store/wal-checkpointer.js";
 import type { CreatedApiKey } from "./services/user.service.js";
@@ -123,6 +123,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const boot = await bootstrap(services, options.hostname ?? os.hostname());
   const operations = createOperations(services, config.operations, logger, boot.self.id);
   await services.executionQueue.init();
+  const leftovers = removeLeftovers(config.executor.tempDir);
+  if (leftovers > 0) logger.info("removed hook input files a stopped hookd left", { tempDir: config.executor.tempDir, directories: leftovers });
   // This hookd runs the hooks of its own execution server, by the same lease path any runner takes.
   const hooks = new LocalHookRunner({ spawner, tempDir: config.executor.tempDir, killGraceMs: config.executor.killGraceMs, keepTempFiles: config.executor.keepTempFiles });
   const runner = new EmbeddedRunner(boot.self, services.lifecycle, services.executionQueue, store, services.pubsub, hooks, logger, {

@@ -526,6 +526,31 @@ describe("executor: leases, waiting and restarts", () => {
     }
   });
 
+  test("input files a killed hookd left in the temp directory are removed at the next start; a running process's are not", async () => {
+    const temp = mkdtempSync(path.join(tmpdir(), "hookd-leftovers-"));
+    const gone = spawn("/bin/true");
+    await once(gone, "exit");
+    const living = spawn("/bin/sleep", ["30"]);
+    try {
+      const dead = path.join(temp, `hookd-${gone.pid}-AbC123`);
+      const alive = path.join(temp, `hookd-${living.pid}-XyZ789`);
+      for (const dir of [dead, alive]) {
+        mkdirSync(dir);
+        writeFileSync(path.join(dir, "0190-execution.input.json"), JSON.stringify({ metadata: { internal: { secret: "s" } } }));
+      }
+      const server = await startServer({ HOOKD_TEMP_DIR: temp });
+      try {
+        assert.equal(existsSync(dead), false, "a dead hookd's input files are removed");
+        assert.equal(existsSync(alive), true, "a running process's directory is left alone");
+      } finally {
+        await server.close();
+      }
+    } finally {
+      living.kill("SIGKILL");
+      rmSync(temp, { recursive: true, force: true });
+    }
+  });
+
   test("a hook configured for another server does not run here: QUEUED with waitingFor, across a restart, until the limit fails it", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-waiting-"));
     const hooks = scripts();

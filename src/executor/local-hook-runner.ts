@@ -1,4 +1,4 @@
-import { mkdtempSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { hookPointInfo, type HookPoint } from "../domain/hook-points.js";
@@ -129,7 +129,8 @@ export class LocalHookRunner {
   /** A 0700 directory of this runner, made on first use (and again if a temp cleaner removed it). */
   private writePrivate(name: string, content: string): string {
     for (let attempt = 0; ; attempt++) {
-      this.dir ??= mkdtempSync(path.join(this.options.tempDir, "hookd-"));
+      // Named by this process, so a later start can tell a dead process's leftovers (removeLeftovers).
+      this.dir ??= mkdtempSync(path.join(this.options.tempDir, `hookd-${process.pid}-`));
       const file = path.join(this.dir, name);
       try {
         writeFileSync(file, content, { mode: 0o600, flag: "wx" });
@@ -144,6 +145,41 @@ export class LocalHookRunner {
         throw new Error(`cannot write the input file ${file}: ${(err as Error).message}`);
       }
     }
+  }
+}
+
+/**
+ * Removes the private directories that runners which are no longer running left in `tempDir`
+ * (a kill -9 leaves its hooks' input files, payloads with internal metadata, behind). A directory
+ * whose process still runs is left alone. Returns how many were removed.
+ */
+export function removeLeftovers(tempDir: string): number {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(tempDir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const match = /^hookd-(\d+)-/.exec(name);
+    if (!match || Number(match[1]) === process.pid || alive(Number(match[1]))) continue;
+    try {
+      rmSync(path.join(tempDir, name), { recursive: true, force: true });
+      removed++;
+    } catch {
+      // not ours to remove (another user's): left
+    }
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
