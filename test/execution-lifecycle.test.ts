@@ -111,6 +111,29 @@ describe("execution lifecycle", () => {
     assert.deepEqual([row.status, row.logLineCount, row.leaseExpiresAt, row.deadlineAt], [ExecutionStatus.SUCCEEDED, 1, null, null]);
   });
 
+  test("log lines that could not be stored show: the outcome says how many and why, and their bytes count as not stored", async () => {
+    const e = fresh();
+    await lifecycle.create([{ execution: e, server: self }]);
+    await lifecycle.claim(e.id, "hookd:a");
+    // What a full disk does to the log's writes, on a real database: the insert fails.
+    await store.manager.query(`CREATE TRIGGER full_disk BEFORE INSERT ON execution_log_line WHEN NEW.text = 'lost' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+    try {
+      const log = new ExecutionLog(store, pubsub, e.id, { capBytes: 1 << 20, flushIntervalMs: 1 });
+      log.output("stdout" as never, "kept", clock);
+      await new Promise((r) => setTimeout(r, 30));
+      log.output("stdout" as never, "lost", clock);
+      log.output("stdout" as never, "after", clock);
+      const done = await lifecycle.finish(e.id, "hookd:a", { status: ExecutionStatus.SUCCEEDED, exitCode: 0 }, log);
+      assert.equal(done?.status, ExecutionStatus.SUCCEEDED, "the hook's own outcome is kept");
+      const row = await read(e.id);
+      assert.equal(row.logLineCount, 1);
+      assert.match(row.error ?? "", /^2 log lines could not be stored \(database or disk is full\)$/);
+      assert.equal(row.droppedBytes, "lost\n".length + "after\n".length);
+    } finally {
+      await store.manager.query(`DROP TRIGGER full_disk`);
+    }
+  });
+
   test("an expired lease is FAILED with the reason in words; a live lease of another runner is left alone", async () => {
     const stale = fresh();
     const live = fresh();

@@ -204,8 +204,14 @@ export class ExecutionLifecycle {
     let stored = true;
     try {
       // The count is what the store holds, also when a log write failed.
-      await log.close((lines) => {
+      await log.close((lines, failure) => {
         set.logLineCount = lines;
+        if (failure !== undefined && !(failure instanceof StaleWriteError)) {
+          // The loss shows: in the error and in the bytes not stored.
+          const lost = `${log.lineCount - lines} log lines could not be stored (${failure instanceof Error ? failure.message : String(failure)})`;
+          set.error = set.error ? `${set.error}; ${lost}` : lost;
+          set.droppedBytes = log.dropped + log.unstoredBytes;
+        }
         return [{ update: Execution, id, set, expect: { status: ExecutionStatus.RUNNING, runnerId } }];
       });
     } catch (err) {

@@ -12,6 +12,7 @@ export interface ExecutionLogOptions {
 }
 
 const MIB = 1024 * 1024;
+const bytesOf = (lines: { text: string }[]) => lines.reduce((n, l) => n + Buffer.byteLength(l.text) + 1, 0);
 const formatBytes = (n: number) => (n >= MIB ? `${(n / MIB).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`);
 
 /**
@@ -80,6 +81,8 @@ export class ExecutionLog {
   }
 
   private sealed = false;
+  /** Bytes of lines whose write failed (and of every line after): lost, not stored. */
+  unstoredBytes = 0;
 
   /**
    * Seals the log and writes what is pending together with `finalState(lines)` (the execution's
@@ -88,7 +91,7 @@ export class ExecutionLog {
    * of the lines that did get stored, before the error is thrown: the outcome must not be lost
    * with the log, and a reader paging up to the count must not wait for lines that never come.
    */
-  async close(finalState: (storedLines: number) => WriteOp[] = () => []): Promise<void> {
+  async close(finalState: (storedLines: number, failure?: unknown) => WriteOp[] = () => []): Promise<void> {
     this.seal();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -106,7 +109,8 @@ export class ExecutionLog {
         this.writeError = err;
       }
     }
-    const alone = finalState(this.storedLines);
+    this.unstoredBytes += bytesOf(batch);
+    const alone = finalState(this.storedLines, this.writeError);
     if (alone.length > 0) await this.store.write(alone);
     throw this.writeError;
   }
@@ -124,13 +128,17 @@ export class ExecutionLog {
     const batch = this.pending;
     this.pending = [];
     this.writing = this.writing.then(async () => {
-      if (this.writeError) return;
+      if (this.writeError) {
+        this.unstoredBytes += bytesOf(batch);
+        return;
+      }
       try {
         await this.store.appendLogLines(batch);
         this.storedLines += batch.length;
         this.pubsub.publish("executionLog", this.executionId, batch);
       } catch (err) {
         this.writeError = err;
+        this.unstoredBytes += bytesOf(batch);
       }
     });
   }
