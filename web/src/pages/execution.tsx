@@ -52,14 +52,20 @@ export function ExecutionPage({ id }: { id: string }) {
   const [busy, setBusy] = useState(false);
   const e = data?.execution;
 
-  // Status changes (queued → running → outcome) refresh the page's facts.
+  // Status changes (queued → running → outcome) refresh the page's facts. A change made between
+  // the first read and the subscription's start is not sent again: a slow re-read covers it.
   useEffect(() => {
     if (!e || FINISHED.has(e.status)) return;
-    return api.subscribe<{ executionUpdated: { id: string } }>(
+    const stop = api.subscribe<{ executionUpdated: { id: string } }>(
       "subscription($filter: ExecutionUpdatedFilter) { executionUpdated(filter: $filter) { id status } }",
       { filter: { hook: e.hook } },
       { next: (d) => d.executionUpdated.id === id && reload() },
     );
+    const reread = setInterval(reload, 2000);
+    return () => {
+      stop();
+      clearInterval(reread);
+    };
   }, [api, id, e?.hook, e ? FINISHED.has(e.status) : false]);
 
   const act = async (what: "retry" | "cancel") => {
