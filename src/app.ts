@@ -16,6 +16,8 @@ import { currentOs } from "./domain/os.js";
 import type { ExecutionServer } from "./entities/execution-server.entity.js";
 import { WorkspaceSettings } from "./entities/workspace-settings.entity.js";
 import { graphqlPostRoute, httpDispatcher } from "./http/graphql-post.route.js";
+import { AGENT_ENROL_PATH, agentEnrolRoute } from "./agent/agent-enrol.route.js";
+import { buildAgentSchema } from "./agent/agent-schema.js";
 import { graphqlIdeRouter } from "./http/graphql-ide.js";
 import { attachSubscriptions } from "./http/subscriptions-server.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -118,6 +120,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const boot = await bootstrap(services, options.hostname ?? os.hostname());
   const operations = createOperations(services, config.operations, logger, boot.self.id);
   await services.executionQueue.init();
+  // Remote agents take the work of their own servers through the same queue notices.
+  await services.agentGateway.init();
   // This hookd runs the hooks of its own execution server, by the same lease path any runner takes.
   const hooks = new LocalHookRunner({ spawner, tempDir: config.executor.tempDir, killGraceMs: config.executor.killGraceMs, keepTempFiles: config.executor.keepTempFiles });
   const runner = new EmbeddedRunner(boot.self, services.lifecycle, services.executionQueue, store, services.pubsub, hooks, logger, {
@@ -134,6 +138,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   logger.info("execution queue ready", { queue: config.executor.queue, concurrency: config.executor.concurrency, tempDir: config.executor.tempDir });
   await warnIfHooksRunElsewhere(services, boot.self, logger);
   const schema = await buildHookdSchema(services);
+  const agentSchema = await buildAgentSchema(services);
 
   const expressApp = express();
   expressApp.disable("x-powered-by");
@@ -144,7 +149,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const httpServer = http.createServer(dispatcher.handle);
 
   const formatError = createErrorFormatter({ development: config.development, log: (m, e) => logger.error(m, e) });
-  const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES, operations.graphql);
+  const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES, operations.graphql, agentSchema);
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
@@ -207,6 +212,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     }
   });
   if (operations.metricsRoute) expressApp.get("/metrics", operations.metricsRoute);
+  expressApp.post(AGENT_ENROL_PATH, parseJson, agentEnrolRoute(services));
   expressApp.use(graphqlIdeRouter(GRAPHQL_PATH));
   expressApp.use(
     GRAPHQL_PATH,
@@ -255,6 +261,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       await recovery.stop();
       await runner.destroy();
       services.localRunners.delete(runner);
+      await services.agentGateway.destroy();
       await services.executionQueue.destroy();
       await operations.stop();
       await spawner.destroy();

@@ -3,7 +3,9 @@ import { getOperationAST, GraphQLError, parse, specifiedRules, validate, type Gr
 import { CloseCode } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
+import type { AgentContext } from "../agent/agent-schema.js";
 import { DomainError } from "../domain/errors.js";
+import type { Agent } from "../entities/agent.entity.js";
 import { createRequestContext, type RequestContext } from "../schema/context.js";
 import { subscribeWithFastPath } from "./execution-log-fast-path.js";
 import { queryLimits } from "../schema/limits.js";
@@ -28,6 +30,11 @@ function operationTypeOf(query: string): "query" | "mutation" | "subscription" |
   }
 }
 
+/** An agent's credential from connection_init's payload: `{ "agentCredential": "hka_..." }`. */
+function agentCredentialFrom(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
+  return typeof params?.agentCredential === "string" ? params.agentCredential : undefined;
+}
+
 export interface SubscriptionsServer {
   dispose(): Promise<void>;
 }
@@ -46,6 +53,8 @@ export function attachSubscriptions(
   maxPayload: number,
   /** Counts operations and logs refusals, as the Apollo plugin does over HTTP. */
   observer?: GraphqlObserver,
+  /** What a socket authenticated as an agent executes against: the agent's operations only. */
+  agentSchema?: GraphQLSchema,
 ): SubscriptionsServer {
   // The same mapping as for HTTP: domain codes, validation messages, no internals.
   const format = (e: GraphQLError) => {
@@ -54,8 +63,30 @@ export function attachSubscriptions(
     const f = formatError(e.toJSON(), e);
     return new GraphQLError(f.message, { extensions: f.extensions, path: f.path });
   };
+  // An agent's socket: every operation is checked again (a revoked agent is refused) and runs
+  // against the agent schema, where no other operation exists.
+  const agentExecutionArgs = async (params: Readonly<Record<string, unknown>> | undefined, payload: { query: string; variables?: Record<string, unknown> | null; operationName?: string | null }) => {
+    let agent: Agent;
+    try {
+      agent = await services.agentEnrolment.authenticate(agentCredentialFrom(params) ?? "");
+    } catch (err) {
+      if (err instanceof DomainError) return [format(new GraphQLError(err.message, { originalError: err }))];
+      throw err;
+    }
+    let document;
+    try {
+      document = parse(payload.query);
+    } catch (err) {
+      return [new GraphQLError((err as Error).message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
+    }
+    // The codes Apollo gives these over HTTP: an operation outside the agent schema is refused here.
+    const errors = validate(agentSchema!, document, [...specifiedRules, queryLimits()]);
+    if (errors.length > 0) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } }));
+    const contextValue: AgentContext = { agent, services };
+    return { schema: agentSchema!, document, variableValues: payload.variables ?? undefined, operationName: payload.operationName ?? undefined, contextValue };
+  };
   const wsServer = new WebSocketServer({ server: httpServer, path, maxPayload });
-  const cleanup = useServer<Record<string, unknown>, { context?: RequestContext }>(
+  const cleanup = useServer<Record<string, unknown>, { context?: RequestContext; agent?: Agent }>(
     {
       schema,
       // The same depth and cost limits as over HTTP.
@@ -64,6 +95,11 @@ export function attachSubscriptions(
       subscribe: subscribeWithFastPath,
       onConnect: async (ctx) => {
         try {
+          const agentCredential = agentCredentialFrom(ctx.connectionParams);
+          if (agentCredential !== undefined && agentSchema) {
+            ctx.extra.agent = await services.agentEnrolment.authenticate(agentCredential);
+            return true;
+          }
           ctx.extra.context = await createRequestContext(services, authorizationFrom(ctx.connectionParams));
           return true;
         } catch (err) {
@@ -77,7 +113,8 @@ export function attachSubscriptions(
           throw err;
         }
       },
-      onSubscribe: async (ctx) => {
+      onSubscribe: async (ctx, _id, payload) => {
+        if (ctx.extra.agent && agentSchema) return agentExecutionArgs(ctx.connectionParams, payload);
         try {
           ctx.extra.context = await createRequestContext(services, authorizationFrom(ctx.connectionParams));
         } catch (err) {

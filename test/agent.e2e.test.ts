@@ -1,0 +1,238 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { agentSocket, enrolAgent } from "./helpers/agent.js";
+import { exists } from "./helpers/processes.js";
+import { ADMIN_KEY, eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
+
+// Remote agents as real processes on loopback: `node dist/src/cli.js agent ...` against a real hookd.
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../src/cli.js");
+const TOKEN = `mutation($input: CreateAgentTokenInput!) { createAgentToken(input: $input) { token agentToken { id kind name expiresAt } } }`;
+const SET = `mutation($input: SetHookConfigInput!) { setHookConfig(input: $input) { hook } }`;
+const TRIGGER = `mutation($input: TriggerHookInput!) { triggerHook(input: $input) { id status runner error logLineCount executionServer { id name } } }`;
+const EXECUTION = `query($id: ID!) { execution(id: $id) { id status runner error exitCode logLineCount logLines(first: 10000) { seq stream text } } }`;
+const SERVERS = `{ executionServers { id name hostname os kind online lastSeenAt labels } }`;
+
+interface AgentProcess {
+  child: ChildProcess;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function startAgent(url: string, args: string[], env: Record<string, string> = {}): AgentProcess {
+  const child = spawn(process.execPath, [CLI, "agent", "--url", url, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    child,
+    output: () => out,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+describe("remote agents", () => {
+  let server: TestServer;
+  let dir: string;
+  const agents: AgentProcess[] = [];
+  const leftovers: number[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "hookd-agent-test-"));
+    server = await startServer({ HOOKD_LEASE_SECONDS: "1.5", HOOKD_KILL_GRACE_MS: "300" });
+  });
+  after(async () => {
+    for (const a of agents) await a.stop("SIGKILL");
+    for (const pid of leftovers) if (exists(pid)) process.kill(pid, "SIGKILL");
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const script = (name: string, body: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, body);
+    chmodSync(file, 0o755);
+    return file;
+  };
+  const configure = (hook: string, linux: string) => server.ok(SET, { input: { hook, enabled: true, commands: { linux, mac: null, windows: null } } });
+  const token = async (name: string, kind = "SERVER") => (await server.ok(TOKEN, { input: { kind, name } })).createAgentToken;
+  const serverNamed = async (name: string) => ((await server.ok(SERVERS)).executionServers as any[]).find((s) => s.name === name);
+  const execution = async (id: string) => (await server.ok(EXECUTION, { id })).execution;
+  const launch = (args: string[], env: Record<string, string> = {}) => {
+    const a = startAgent(server.url, args, env);
+    agents.push(a);
+    return a;
+  };
+
+  let renderB: { id: string; stateDir: string; agentId: string };
+
+  test("a SERVER agent enrols with a single-use token, registers itself, and runs the workspace's hooks once it is the default execution server; the embedded runner does not", async () => {
+    const { token: secret, agentToken } = await token("render-b");
+    assert.equal(agentToken.kind, "SERVER");
+    assert.equal(agentToken.name, "render-b");
+    const expiresIn = new Date(agentToken.expiresAt).getTime() - Date.now();
+    assert.ok(expiresIn > 3500_000 && expiresIn <= 3600_000, `expires in about 1 h (got ${expiresIn} ms)`);
+    const stateDir = path.join(dir, "state-b");
+    const agent = launch(["--token", secret, "--hostname", "render-b", "--state-dir", stateDir, "--labels", "gpu, linux"], { AGENT_MARK: "render-b" });
+    const row = await eventually(async () => {
+      const s = await serverNamed("render-b");
+      return s?.online ? s : null;
+    }, "render-b online");
+    assert.deepEqual([row.hostname, row.os, row.kind, row.labels], ["render-b", "linux", "SERVER", ["gpu", "linux"]]);
+    assert.ok(row.lastSeenAt);
+
+    // The credential is kept where only the agent's user reads it; the token is used up.
+    const file = path.join(stateDir, "agent.json");
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(statSync(stateDir).mode & 0o777, 0o700);
+    const state = JSON.parse(readFileSync(file, "utf8"));
+    assert.match(state.credential, /^hka_/);
+    assert.ok(!readFileSync(file, "utf8").includes(secret), "the enrolment token is not kept");
+    const again = await fetch(`${server.url}/agent/enrol`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: secret, hostname: "thief", os: "linux" }) });
+    assert.equal(again.status, 401);
+    assert.match(((await again.json()) as any).error.message, /already used/);
+    renderB = { id: row.id, stateDir, agentId: state.agentId };
+
+    await server.ok(`mutation($id: ID!) { updateSettings(input: { defaultExecutionServer: $id }) { defaultExecutionServer { id } } }`, { id: row.id });
+    const many = script("many.sh", `#!/bin/sh\necho "ran on $AGENT_MARK"\ni=1\nwhile [ $i -le 300 ]; do echo "line $i"; echo "err $i" >&2; i=$((i+1)); done\n`);
+    await configure("POST_DONE_SERVER", many);
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: true } })).triggerHook;
+    assert.equal(run.status, "SUCCEEDED", run.error);
+    assert.equal(run.runner, `agent:${state.agentId}`);
+    assert.equal(run.executionServer.name, "render-b");
+    const stored = await execution(run.id);
+    assert.equal(stored.logLineCount, 601);
+    assert.deepEqual(stored.logLines.map((l: any) => l.seq), Array.from({ length: 601 }, (_, i) => i + 1), "every line once, in order");
+    assert.equal(stored.logLines[0].text, "ran on render-b", "it ran in the agent's process, not hookd's");
+    assert.equal(stored.logLines.filter((l: any) => l.stream === "STDERR").length, 300);
+
+    // Agent stopped: its server goes offline, and its work waits QUEUED (the embedded runner does not take it).
+    await agent.stop();
+    await eventually(async () => !(await serverNamed("render-b")).online, "render-b offline");
+    const [queued] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await execution(queued.id)).status, "QUEUED");
+
+    // Started again without a token: the kept credential; it takes what waited.
+    const restarted = launch(["--state-dir", stateDir, "--hostname", "render-b"], { AGENT_MARK: "render-b again" });
+    const done = await eventually(async () => {
+      const e = await execution(queued.id);
+      return e.status === "SUCCEEDED" ? e : null;
+    }, "the queued run to finish on the restarted agent");
+    assert.equal(done.runner, `agent:${state.agentId}`);
+    assert.equal(done.logLines[0].text, "ran on render-b again");
+    assert.match(restarted.output(), /connected to/);
+  });
+
+  test("cancel of a remote run ends its whole process group on the agent's side", async () => {
+    const pids = path.join(dir, "cancel.pids");
+    const tree = script("tree.sh", `#!/bin/sh\nsleep 60 &\necho "$$ $!" > '${pids}'\necho ready\nwait\n`);
+    await configure("POST_DONE_SERVER", tree);
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+    await eventually(async () => (await execution(run.id)).logLines.some((l: any) => l.text === "ready"), "the hook to start on the agent");
+    const [shell, child] = readFileSync(pids, "utf8").trim().split(" ").map(Number);
+    leftovers.push(shell, child);
+    assert.ok(exists(shell) && exists(child));
+    await server.ok(`mutation($id: ID!) { cancelExecution(id: $id) { id } }`, { id: run.id });
+    const ended = await eventually(async () => {
+      const e = await execution(run.id);
+      return e.status === "CANCELLED" ? e : null;
+    }, "the run to be CANCELLED");
+    assert.match(ended.error, /cancelled/);
+    await eventually(async () => !exists(shell) && !exists(child), "the hook's process group to be gone");
+  });
+
+  test("kill -9 of the agent mid-run fails the run when its lease expires, saying so; the restarted agent takes new work without a new token", async () => {
+    const pidFile = path.join(dir, "long.pid");
+    const long = script("long.sh", `#!/bin/sh\necho $$ > '${pidFile}'\necho started\nexec sleep 60\n`);
+    await configure("POST_DONE_SERVER", long);
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+    await eventually(async () => (await execution(run.id)).logLines.some((l: any) => l.text === "started"), "the hook to start");
+    leftovers.push(Number(readFileSync(pidFile, "utf8")));
+    const running = agents.at(-1)!;
+    await running.stop("SIGKILL");
+    const failed = await eventually(async () => {
+      const e = await execution(run.id);
+      return e.status === "FAILED" ? e : null;
+    }, "the run to fail at lease expiry");
+    assert.match(failed.error, /stopped renewing its lease/);
+    assert.match(failed.error, new RegExp(`agent:${renderB.agentId}`));
+    assert.equal(failed.logLines.at(-1).text, failed.error);
+
+    const quick = script("quick.sh", `#!/bin/sh\necho quick\n`);
+    await configure("POST_DONE_SERVER", quick);
+    launch(["--state-dir", renderB.stateDir, "--hostname", "render-b"]);
+    await eventually(async () => (await serverNamed("render-b")).online, "render-b online again");
+    const [next] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: true } })).triggerHook;
+    assert.equal(next.status, "SUCCEEDED", next.error);
+    assert.equal(next.runner, `agent:${renderB.agentId}`);
+  });
+
+  test("log lines are stored by the agent's seq: resent ones once, a gap not at all, and the outcome only once every line is there", async () => {
+    const enrolled = await enrolAgent(server, "render-c");
+    const socket = agentSocket(server.url, enrolled.credential);
+    try {
+      await configure("POST_DONE_SERVER", script("never.sh", "#!/bin/sh\nexit 0\n"));
+      // Queued for render-c, which no process serves: the test plays its agent.
+      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false, executionServer: enrolled.executionServerId } })).triggerHook;
+      assert.equal(run.status, "QUEUED");
+      const LOG = `mutation($id: ID!, $lines: [AgentLogLineInput!]!) { agentLog(executionId: $id, lines: $lines) { acknowledged } }`;
+      const line = (seq: number) => ({ seq, stream: "STDOUT", at: new Date().toISOString(), text: `line ${seq}` });
+      expectError({ status: 200, ...(await socket.run(LOG, { id: run.id, lines: [line(1)] })) }, "CONFLICT", /no longer held by this agent/);
+      const claim = await socket.run(`mutation($id: ID!) { agentClaim(executionId: $id) { id hook timeoutSeconds leaseSeconds } }`, { id: run.id });
+      assert.equal(claim.data.agentClaim.id, run.id);
+      assert.equal((await socket.run(LOG, { id: run.id, lines: [1, 2, 3].map(line) })).data.agentLog.acknowledged, 3);
+      assert.equal((await socket.run(LOG, { id: run.id, lines: [2, 3, 4].map(line) })).data.agentLog.acknowledged, 4, "resent lines are ignored, the new one stored");
+      assert.equal((await socket.run(LOG, { id: run.id, lines: [7, 8].map(line) })).data.agentLog.acknowledged, 4, "a gap stores nothing");
+      const FINISH = `mutation($id: ID!, $lastSeq: Int!) { agentFinish(executionId: $id, outcome: { status: FAILED, exitCode: 2, error: "exited with code 2" }, lastSeq: $lastSeq) }`;
+      expectError({ status: 200, ...(await socket.run(FINISH, { id: run.id, lastSeq: 8 })) }, "CONFLICT", /holds lines 1\.\.4.*send lines 5\.\.8/);
+      assert.equal((await socket.run(FINISH, { id: run.id, lastSeq: 4 })).data.agentFinish, true);
+      const stored = await execution(run.id);
+      assert.equal(stored.status, "FAILED");
+      assert.equal(stored.exitCode, 2);
+      assert.deepEqual(stored.logLines.map((l: any) => `${l.seq} ${l.text}`), ["1 line 1", "2 line 2", "3 line 3", "4 line 4", "5 exited with code 2"]);
+      assert.equal(stored.logLineCount, 5);
+      assert.equal((await socket.run(FINISH, { id: run.id, lastSeq: 5 })).data?.agentFinish ?? false, false, "a second outcome is not stored");
+    } finally {
+      await socket.client.dispose();
+    }
+  });
+
+  test("an agent credential reaches only the agent's operations, on executions of its own server", async () => {
+    const enrolled = await enrolAgent(server, "render-d");
+    const socket = agentSocket(server.url, enrolled.credential);
+    try {
+      // Over HTTP it is no API key.
+      expectError(await server.gql(`{ me { id } }`, {}, enrolled.credential), "UNAUTHENTICATED", /agent credential is not an API key/);
+      // Over its socket, no other operation exists for it.
+      for (const query of [`{ me { id } }`, `{ executionServers { id } }`, `mutation { createAgentToken(input: { kind: SERVER, name: "x" }) { token } }`, `mutation { cancelExecution(id: "x") { id } }`]) {
+        const result = await socket.run(query);
+        assert.match(result.errors?.[0]?.message ?? "", /Cannot query field/, `${query}: ${JSON.stringify(result)}`);
+        assert.equal(result.errors?.[0]?.extensions?.code, "GRAPHQL_VALIDATION_FAILED");
+      }
+      assert.equal((await socket.run(`{ agent { name kind } }`)).data.agent.name, "render-d");
+      // Another server's execution (hookd's own): as if it did not exist.
+      const self = (await server.ok(`{ settings { defaultExecutionServer { id } } }`)).settings.defaultExecutionServer.id;
+      const embedded = ((await server.ok(SERVERS)).executionServers as any[]).find((s) => s.name === "hookd-test-host");
+      const [other] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false, executionServer: self } })).triggerHook;
+      const [theirs] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false, executionServer: embedded.id } })).triggerHook;
+      for (const id of [other.id, theirs.id]) {
+        expectError({ status: 200, ...(await socket.run(`mutation($id: ID!) { agentClaim(executionId: $id) { id } }`, { id })) }, "NOT_FOUND", /not assigned to agent 'render-d'/);
+        expectError({ status: 200, ...(await socket.run(`mutation($id: ID!) { agentFinish(executionId: $id, outcome: { status: SUCCEEDED }, lastSeq: 0) }`, { id })) }, "NOT_FOUND", /not assigned/);
+      }
+      // And an API key cannot call the agent's operations.
+      expectError(await server.gql(`mutation { agentClaim(executionId: "x") { id } }`, {}, ADMIN_KEY), "GRAPHQL_VALIDATION_FAILED", /Cannot query field "agentClaim"/);
+    } finally {
+      await socket.client.dispose();
+    }
+  });
+});
