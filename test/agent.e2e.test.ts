@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { agentSocket, enrolAgent } from "./helpers/agent.js";
@@ -201,7 +202,7 @@ describe("remote agents", () => {
       assert.equal(stored.exitCode, 2);
       assert.deepEqual(stored.logLines.map((l: any) => `${l.seq} ${l.text}`), ["1 line 1", "2 line 2", "3 line 3", "4 line 4", "5 exited with code 2"]);
       assert.equal(stored.logLineCount, 5);
-      assert.equal((await socket.run(FINISH, { id: run.id, lastSeq: 5 })).data?.agentFinish ?? false, false, "a second outcome is not stored");
+      assert.deepEqual(await socket.run(FINISH, { id: run.id, lastSeq: 5 }), { data: { agentFinish: false } }, "a second outcome (a finish sent again) is not stored");
     } finally {
       await socket.client.dispose();
     }
@@ -233,6 +234,123 @@ describe("remote agents", () => {
       expectError(await server.gql(`mutation { agentClaim(executionId: "x") { id } }`, {}, ADMIN_KEY), "GRAPHQL_VALIDATION_FAILED", /Cannot query field "agentClaim"/);
     } finally {
       await socket.client.dispose();
+    }
+  });
+});
+
+/** A port free now, so a restarted hookd comes back at the same address. */
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** A TCP relay between the agent and hookd whose connections the test can cut. */
+async function relay(target: number): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
+  const open = new Set<net.Socket>();
+  const srv = net.createServer((client) => {
+    const upstream = net.connect(target, "127.0.0.1");
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.on("close", () => open.delete(s));
+      s.on("error", () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
+    cut: () => {
+      for (const s of open) s.destroy();
+    },
+    close: () => {
+      for (const s of open) s.destroy();
+      return new Promise((r) => srv.close(() => r()));
+    },
+  };
+}
+
+describe("remote agents: connections lost mid-run", () => {
+  let dir: string;
+  let dataDir: string;
+  let port: number;
+  let server: TestServer;
+  const agents: AgentProcess[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "hookd-agent-loss-"));
+    dataDir = path.join(dir, "data");
+    port = await freePort();
+    // Leases long enough to outlast a hookd restart.
+    server = await startServer({ PORT: String(port), HOOKD_LEASE_SECONDS: "20" }, { dataDir });
+  });
+  after(async () => {
+    for (const a of agents) await a.stop("SIGKILL");
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const slow = (n: number) => {
+    const file = path.join(dir, `slow-${n}.sh`);
+    writeFileSync(file, `#!/bin/sh\ni=1\nwhile [ $i -le ${n} ]; do echo "line $i"; sleep 0.02; i=$((i+1)); done\n`);
+    chmodSync(file, 0o755);
+    return file;
+  };
+  const execution = async (id: string) => (await server.ok(EXECUTION, { id })).execution;
+  const expectAllLines = (e: any, n: number) => {
+    assert.equal(e.status, "SUCCEEDED", e.error);
+    assert.equal(e.logLineCount, n);
+    assert.deepEqual(
+      e.logLines.map((l: any) => `${l.seq} ${l.text}`),
+      Array.from({ length: n }, (_, i) => `${i + 1} line ${i + 1}`),
+      "every line stored once, in order, with no gap",
+    );
+  };
+
+  async function setUp(name: string, url: string): Promise<string> {
+    const { token } = (await server.ok(TOKEN, { input: { kind: "SERVER", name } })).createAgentToken;
+    const agent = startAgent(url, ["--token", token, "--hostname", name, "--state-dir", path.join(dir, name)]);
+    agents.push(agent);
+    const row = await eventually(async () => ((await server.ok(SERVERS)).executionServers as any[]).find((s) => s.name === name && s.online), `${name} online`);
+    await server.ok(`mutation($id: ID!) { updateSettings(input: { defaultExecutionServer: $id }) { hooksEnabled } }`, { id: row.id });
+    return row.id;
+  }
+
+  test("hookd restarts while an agent runs a hook: the agent reconnects and finishes, every line stored once", async () => {
+    await setUp("render-r", `http://127.0.0.1:${port}`);
+    await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: slow(150), mac: null, windows: null } } });
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+    await eventually(async () => (await execution(run.id)).logLines.length >= 20, "some lines stored");
+    await server.close();
+    await new Promise((r) => setTimeout(r, 300));
+    server = await startServer({ PORT: String(port), HOOKD_LEASE_SECONDS: "20" }, { dataDir });
+    const done = await eventually(async () => {
+      const e = await execution(run.id);
+      return e.status === "RUNNING" || e.status === "QUEUED" ? null : e;
+    }, "the run to finish after the restart", 30_000);
+    expectAllLines(done, 150);
+  });
+
+  test("the agent's socket is cut mid-log: it reconnects and the log resumes from the acknowledged seq", async () => {
+    const cutter = await relay(port);
+    try {
+      await setUp("render-s", cutter.url);
+      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: slow(150), mac: null, windows: null } } });
+      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+      await eventually(async () => (await execution(run.id)).logLines.length >= 20, "some lines stored");
+      cutter.cut();
+      await new Promise((r) => setTimeout(r, 200));
+      cutter.cut();
+      const done = await eventually(async () => {
+        const e = await execution(run.id);
+        return e.status === "RUNNING" ? null : e;
+      }, "the run to finish after the cut", 30_000);
+      expectAllLines(done, 150);
+      assert.match(agents.at(-1)!.output(), /disconnected from hookd/);
+    } finally {
+      await cutter.close();
     }
   });
 });

@@ -277,7 +277,12 @@ export class AgentGateway implements RunnerListener {
     if (!FINAL.includes(outcome.status)) throw badInput("outcome.status", `must be one of ${FINAL.join(", ")} (got ${outcome.status})`);
     if (!Number.isInteger(lastSeq) || lastSeq < 0) throw badInput("lastSeq", `must be a whole number >= 0 (got ${lastSeq})`);
     return this.serialized(id, async (state) => {
-      await this.own(agent, id);
+      const e = await this.own(agent, id);
+      // Ended meanwhile (lease expired, deadline passed), or a finish sent again after a reconnect.
+      if (e.status !== ExecutionStatus.RUNNING || e.runnerId !== agentRunnerId(agent)) {
+        this.forget(id);
+        return false;
+      }
       const last = await this.lastStored(id, state);
       if (last !== lastSeq) throw conflict("lastSeq", `hookd holds lines 1..${last} of execution ${id}; send lines ${last + 1}..${lastSeq} before finishing`);
       const run: RunOutcome = {

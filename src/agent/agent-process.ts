@@ -315,7 +315,6 @@ class RemoteRun {
         return;
       } catch (err) {
         if (err instanceof AgentRequestError && (err.code === "CONFLICT" || err.code === "NOT_FOUND")) {
-          if (/send lines/.test(err.message)) continue; // cannot happen after send() drained; kept for safety
           this.lost = true;
           this.agent.log.warn(`execution ${this.spec.id}: ${err.message}`);
           return;
