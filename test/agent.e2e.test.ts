@@ -1,6 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import net from "node:net";
@@ -317,6 +317,37 @@ describe("remote agents: connections lost mid-run", () => {
     await server.ok(`mutation($id: ID!) { updateSettings(input: { defaultExecutionServer: $id }) { hooksEnabled } }`, { id: row.id });
     return row.id;
   }
+
+  test("hookd agent-token create prints a token the agent enrols with; a token for another name is refused and stays good", async () => {
+    const cli = spawnSync(process.execPath, [CLI, "agent-token", "create", "--kind", "server", "--name", "render-cli"], { env: { ...process.env, HOOKD_DATA_DIR: dataDir }, encoding: "utf8" });
+    assert.equal(cli.status, 0, cli.stderr);
+    const token = /\b(hke_[A-Za-z0-9_-]+)/.exec(cli.stdout)?.[1];
+    assert.ok(token, cli.stdout);
+    assert.match(cli.stdout, /SERVER agent 'render-cli', single use/);
+    const enrol = (name: string) => fetch(`${server.url}/agent/enrol`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, name, hostname: "h", os: "linux" }) });
+    const wrong = await enrol("render-other");
+    assert.equal(wrong.status, 400);
+    assert.match(((await wrong.json()) as any).error.message, /this enrolment token is for 'render-cli', not 'render-other'/);
+    const right = await enrol("render-cli");
+    assert.equal(right.status, 200);
+    assert.match(((await right.json()) as any).credential, /^hka_/);
+    const bad = spawnSync(process.execPath, [CLI, "agent-token", "create", "--kind", "client", "--name", "ws"], { env: { ...process.env, HOOKD_DATA_DIR: dataDir }, encoding: "utf8" });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /input.user: a CLIENT agent runs the hooks of one user's client: name the user/);
+  });
+
+  test("an agent on hookd's machine keeps its own execution server: a hookd (re)started on that hostname never takes it over", async () => {
+    const enrolled = await enrolAgent(server, "same-host-agent", "moved-host");
+    await server.close();
+    server = await startServer({ PORT: String(port), HOOKD_LEASE_SECONDS: "20" }, { dataDir, hostname: "moved-host" });
+    const self = server.app.bootstrap.self;
+    assert.notEqual(self.id, enrolled.executionServerId, "hookd registered its own server");
+    assert.deepEqual(self.labels, ["embedded"]);
+    const agentRow = ((await server.ok(SERVERS)).executionServers as any[]).find((r) => r.id === enrolled.executionServerId);
+    assert.deepEqual([agentRow.name, agentRow.hostname, agentRow.online], ["same-host-agent", "moved-host", false]);
+    await server.close();
+    server = await startServer({ PORT: String(port), HOOKD_LEASE_SECONDS: "20" }, { dataDir });
+  });
 
   test("hookd restarts while an agent runs a hook: the agent reconnects and finishes, every line stored once", async () => {
     await setUp("render-r", `http://127.0.0.1:${port}`);
