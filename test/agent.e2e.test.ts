@@ -178,6 +178,29 @@ describe("remote agents", () => {
     assert.equal(next.runner, `agent:${renderB.agentId}`);
   });
 
+  test("a CLIENT agent runs post-done-client for its user's job, on its own machine", async () => {
+    const ana = await server.user("ana@studio.example", "EMPLOYEE");
+    const { token: secret, agentToken } = (await server.ok(TOKEN, { input: { kind: "CLIENT", name: "ana-ws", user: ana.id } })).createAgentToken;
+    assert.equal(agentToken.kind, "CLIENT");
+    launch(["--token", secret, "--name", "ana-ws", "--hostname", "ana-ws", "--state-dir", path.join(dir, "state-ana")], { AGENT_MARK: "ana's machine" });
+    const client = await eventually(async () => {
+      const s = await serverNamed("ana-ws");
+      return s?.online ? s : null;
+    }, "ana-ws online");
+    assert.deepEqual([client.kind, client.hostname], ["CLIENT", "ana-ws"]);
+    await configure("POST_DONE_CLIENT", script("client.sh", `#!/bin/sh\necho "client hook on $AGENT_MARK"\n`));
+    const job = { name: "shot", source: `user:ana@studio.example`, destination: `user:ana@studio.example`, tasks: [{ source: "/a", destination: "/b", size: 1 }], client: client.id };
+    const { submitJob } = await server.ok(`mutation($i: SubmitJobInput!) { submitJob(input: $i) { id } }`, { i: job }, ana.key);
+    await server.ok(`mutation($id: ID!) { updateJobStatus(id: $id, status: DONE) { status } }`, { id: submitJob.id }, ana.key);
+    const run = await eventually(async () => {
+      const { job } = await server.ok(`query($id: ID!) { job(id: $id) { executions { id hook status runner } } }`, { id: submitJob.id });
+      return (job.executions as any[]).find((e) => e.hook === "POST_DONE_CLIENT" && e.status !== "QUEUED" && e.status !== "RUNNING");
+    }, "post-done-client to finish");
+    assert.equal(run.status, "SUCCEEDED");
+    assert.match(run.runner, /^agent:/);
+    assert.equal((await execution(run.id)).logLines[0].text, "client hook on ana's machine");
+  });
+
   test("log lines are stored by the agent's seq: resent ones once, a gap not at all, and the outcome only once every line is there", async () => {
     const enrolled = await enrolAgent(server, "render-c");
     const socket = agentSocket(server.url, enrolled.credential);
