@@ -201,6 +201,41 @@ describe("remote agents", () => {
     assert.equal((await execution(run.id)).logLines[0].text, "client hook on ana's machine");
   });
 
+  test("a revoked agent is disconnected at once, its credential refused, and what it ran fails when its lease expires", async () => {
+    const { token: secret } = await token("render-e");
+    const agent = launch(["--token", secret, "--hostname", "render-e", "--state-dir", path.join(dir, "state-e")]);
+    const row = await eventually(async () => {
+      const s = await serverNamed("render-e");
+      return s?.online ? s : null;
+    }, "render-e online");
+    const pidFile = path.join(dir, "revoke.pid");
+    await configure("POST_DONE_SERVER", script("revoked.sh", `#!/bin/sh\necho $$ > '${pidFile}'\necho started\nexec sleep 60\n`));
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false, executionServer: row.id } })).triggerHook;
+    await eventually(async () => (await execution(run.id)).logLines.some((l: any) => l.text === "started"), "the hook to start");
+    const hookPid = Number(readFileSync(pidFile, "utf8"));
+    leftovers.push(hookPid);
+    const { executionServers } = await server.ok(`{ executionServers { name agents { id name prefix revokedAt } } }`);
+    const [enrolled] = (executionServers as any[]).find((s) => s.name === "render-e").agents;
+    assert.equal(enrolled.revokedAt, null);
+    const { revokeAgent } = await server.ok(`mutation($id: ID!) { revokeAgent(id: $id) { id revokedAt } }`, { id: enrolled.id });
+    assert.ok(revokeAgent.revokedAt);
+    await eventually(async () => agent.child.exitCode !== null, "the agent to exit");
+    assert.equal(agent.child.exitCode, 2);
+    assert.match(agent.output(), /refused the agent's credential \(4403 this agent was revoked\)/);
+    await eventually(async () => !exists(hookPid), "the agent to end its hook on the way out");
+    await eventually(async () => !(await serverNamed("render-e")).online, "render-e offline");
+    const failed = await eventually(async () => {
+      const e = await execution(run.id);
+      return e.status === "FAILED" ? e : null;
+    }, "the run to fail at lease expiry");
+    assert.match(failed.error, /stopped renewing its lease/);
+    // Started again with its kept credential: refused.
+    const again = launch(["--state-dir", path.join(dir, "state-e")]);
+    await eventually(async () => again.child.exitCode !== null, "the restarted agent to give up");
+    assert.equal(again.child.exitCode, 2);
+    assert.match(again.output(), /revoked/);
+  });
+
   test("log lines are stored by the agent's seq: resent ones once, a gap not at all, and the outcome only once every line is there", async () => {
     const enrolled = await enrolAgent(server, "render-c");
     const socket = agentSocket(server.url, enrolled.credential);

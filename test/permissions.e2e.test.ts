@@ -80,6 +80,7 @@ const TABLE: Record<string, Op> = {
   "Mutation.createVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { createVolume(input: { code: "v-${u()}" }) { id } }` }) },
   "Mutation.updateVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { updateVolume(code: "ghost", input: { name: "x" }) { id } }` }) },
   "Mutation.createAgentToken": { rule: "ADMIN", doc: () => ({ query: `mutation { createAgentToken(input: { kind: SERVER, name: "a-${u()}" }) { token } }` }) },
+  "Mutation.revokeAgent": { rule: "ADMIN", doc: () => ({ query: `mutation { revokeAgent(id: "${GHOST}") { id } }` }) },
   "Mutation.deleteVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { deleteVolume(code: "ghost") { id } }` }) },
 
   "Subscription.jobUpdated": { rule: "OWNER", doc: (f) => ({ query: `subscription($id: ID!) { jobUpdated(id: $id) { status } }`, variables: { id: f.jobId } }) },

@@ -50,6 +50,8 @@ export class AgentEnrolmentService {
   constructor(
     private readonly store: Store,
     private readonly audit: AuditService,
+    /** Told of a revoke once it is stored: the gateway disconnects the agent. */
+    private readonly onRevoked: (agentId: string) => void = () => undefined,
   ) {
     // Every operation of an agent authenticates; a revoke (a write to Agent) drops the cache.
     this.byHash = new EntityCache(store, [Agent], 1000);
@@ -120,6 +122,25 @@ export class AgentEnrolmentService {
       await this.audit.record(em, "hookd", "agent.enrol", "Agent", agent.id, null, { kind: agent.kind, name: agent.name, executionServerId: server.id, hostname: info.hostname });
       return { agent, server, credential };
     });
+  }
+
+  agentsOf(executionServerId: string): Promise<Agent[]> {
+    return this.store.manager.find(Agent, { where: { executionServerId }, order: { createdAt: "ASC" } });
+  }
+
+  /** Revokes an agent: its credential is refused from now on, and it is disconnected. */
+  async revoke(id: string, actor: Actor): Promise<Agent> {
+    const revoked = await this.store.transaction(async (em) => {
+      const agent = await em.findOneBy(Agent, { id });
+      if (!agent) throw notFound("agent", id);
+      if (agent.revokedAt !== null) return agent;
+      agent.revokedAt = new Date();
+      await em.update(Agent, { id }, { revokedAt: agent.revokedAt });
+      await this.audit.record(em, actor, "agent.revoke", "Agent", id, null, { name: agent.name, executionServerId: agent.executionServerId });
+      return agent;
+    });
+    this.onRevoked(revoked.id);
+    return revoked;
   }
 
   /** The agent a credential belongs to; UNAUTHENTICATED naming why not. */

@@ -75,6 +75,8 @@ class AssignmentStream implements AsyncIterableIterator<Assignment> {
   constructor(
     readonly agent: Agent,
     private readonly onClose: () => void,
+    /** Closes the agent's socket (a revoke). */
+    readonly closeSocket: (code: number, reason: string) => void,
   ) {}
 
   push(a: Assignment): void {
@@ -185,10 +187,10 @@ export class AgentGateway implements RunnerListener {
   }
 
   /** An agent connects: its server is online, and it hears what is QUEUED for it now, then as it comes. */
-  async connect(agent: Agent, hello: AgentHello): Promise<AsyncIterable<Assignment>> {
+  async connect(agent: Agent, hello: AgentHello, closeSocket: (code: number, reason: string) => void = () => undefined): Promise<AsyncIterable<Assignment>> {
     const info = checkHello(hello);
     const serverId = agent.executionServerId;
-    const stream: AssignmentStream = new AssignmentStream(agent, () => this.disconnected(stream));
+    const stream: AssignmentStream = new AssignmentStream(agent, () => this.disconnected(stream), closeSocket);
     let set = this.streams.get(serverId);
     if (!set) this.streams.set(serverId, (set = new Set()));
     set.add(stream);
@@ -202,6 +204,17 @@ export class AgentGateway implements RunnerListener {
     const queued = await this.store.manager.find(Execution, { select: { id: true }, where: { status: ExecutionStatus.QUEUED, executionServerId: serverId }, order: { createdAt: "ASC" }, take: QUEUED_ON_CONNECT });
     if (queued.length > 0) stream.push({ queued: queued.map((e) => e.id), cancel: [] });
     return stream;
+  }
+
+  /** A revoked agent is disconnected at once (4403); what it held fails when its leases expire. */
+  revoked(agentId: string): void {
+    for (const set of this.streams.values()) {
+      for (const s of [...set]) {
+        if (s.agent.id !== agentId) continue;
+        s.closeSocket(4403, "this agent was revoked");
+        s.close();
+      }
+    }
   }
 
   /** Takes a QUEUED execution of the agent's server: its snapshot, or null when it is no longer QUEUED. */

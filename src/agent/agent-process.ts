@@ -150,13 +150,21 @@ export class RemoteAgent {
     this.resolveDone();
   }
 
+  /** True once hookd refused the credential: nothing more can be reported. */
+  refused = false;
+
+  /** The credential was refused (revoked): end the hooks (their groups, with the kill grace), then stop. */
   private fatal(err: Error): void {
     if (this.stopped) return;
     this.stopped = true;
-    for (const run of this.runs.values()) run.controller.abort(err);
+    this.refused = true;
     if (this.renewTimer) clearInterval(this.renewTimer);
-    void this.client?.dispose();
-    this.fail(err);
+    for (const run of this.runs.values()) run.controller.abort(err);
+    void Promise.race([Promise.allSettled([...this.runs.values()].map((r) => r.finished)), sleep(this.options.killGraceMs + 5000)]).then(async () => {
+      await this.client?.dispose();
+      this.hooks.close();
+      this.fail(err);
+    });
   }
 
   private subscribeAssignments(): void {
@@ -302,7 +310,7 @@ class RemoteRun {
     this.sealed = true;
     this.notify();
     await sending;
-    for (let attempt = 0; !this.lost; attempt++) {
+    for (let attempt = 0; !this.lost && !this.agent.refused; attempt++) {
       try {
         const vars = {
           id: this.spec.id,
@@ -351,7 +359,7 @@ class RemoteRun {
    * it holds; what is past it is sent again (after a reconnect, or a batch hookd could not take).
    */
   private async send(): Promise<void> {
-    for (let failures = 0; !this.lost; ) {
+    for (let failures = 0; !this.lost && !this.agent.refused; ) {
       if (this.lines.length === 0) {
         if (this.sealed) return;
         await new Promise<void>((r) => {

@@ -11,6 +11,8 @@ import { AgentResolver } from "./agent.resolver.js";
 export interface AgentContext {
   agent: Agent;
   services: Services;
+  /** Closes the agent's socket (hookd disconnects a revoked agent). */
+  closeSocket(code: number, reason: string): void;
 }
 
 /**

@@ -76,7 +76,7 @@ class AgentOutcomeInput {
 }
 
 function assignments({ args, context }: SubscribeResolverData<unknown, Record<string, unknown>, AgentContext>): Promise<AsyncIterable<Assignment>> {
-  return context.services.agentGateway.connect(context.agent, args.hello as AgentHelloInput);
+  return context.services.agentGateway.connect(context.agent, args.hello as AgentHelloInput, context.closeSocket);
 }
 
 @Resolver()

@@ -65,7 +65,7 @@ export function attachSubscriptions(
   };
   // An agent's socket: every operation is checked again (a revoked agent is refused) and runs
   // against the agent schema, where no other operation exists.
-  const agentExecutionArgs = async (params: Readonly<Record<string, unknown>> | undefined, payload: { query: string; variables?: Record<string, unknown> | null; operationName?: string | null }) => {
+  const agentExecutionArgs = async (params: Readonly<Record<string, unknown>> | undefined, payload: { query: string; variables?: Record<string, unknown> | null; operationName?: string | null }, closeSocket: AgentContext["closeSocket"]) => {
     let agent: Agent;
     try {
       agent = await services.agentEnrolment.authenticate(agentCredentialFrom(params) ?? "");
@@ -82,7 +82,7 @@ export function attachSubscriptions(
     // The codes Apollo gives these over HTTP: an operation outside the agent schema is refused here.
     const errors = validate(agentSchema!, document, [...specifiedRules, queryLimits()]);
     if (errors.length > 0) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } }));
-    const contextValue: AgentContext = { agent, services };
+    const contextValue: AgentContext = { agent, services, closeSocket };
     return { schema: agentSchema!, document, variableValues: payload.variables ?? undefined, operationName: payload.operationName ?? undefined, contextValue };
   };
   const wsServer = new WebSocketServer({ server: httpServer, path, maxPayload });
@@ -114,7 +114,7 @@ export function attachSubscriptions(
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
-        if (ctx.extra.agent && agentSchema) return agentExecutionArgs(ctx.connectionParams, payload);
+        if (ctx.extra.agent && agentSchema) return agentExecutionArgs(ctx.connectionParams, payload, (code, reason) => ctx.extra.socket.close(code, reason));
         try {
           ctx.extra.context = await createRequestContext(services, authorizationFrom(ctx.connectionParams));
         } catch (err) {

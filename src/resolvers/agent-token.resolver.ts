@@ -1,4 +1,6 @@
-import { Arg, Authorized, Ctx, Field, ID, InputType, Int, Mutation, ObjectType, Resolver } from "type-graphql";
+import { Arg, Authorized, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Resolver, Root } from "type-graphql";
+import { Agent } from "../entities/agent.entity.js";
+import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { Access } from "../domain/roles.js";
 import { AgentToken } from "../entities/agent-token.entity.js";
 import { ExecutionServerKind } from "../entities/execution-server.entity.js";
@@ -29,7 +31,7 @@ class CreatedAgentToken {
   agentToken: AgentToken;
 }
 
-@Resolver()
+@Resolver(() => ExecutionServer)
 export class AgentTokenResolver {
   constructor(private readonly services: Services) {}
 
@@ -37,5 +39,16 @@ export class AgentTokenResolver {
   @Mutation(() => CreatedAgentToken, { description: "An enrolment token for `hookd agent`: single use, it expires (default 1 h)." })
   createAgentToken(@Arg("input", () => CreateAgentTokenInput) input: CreateAgentTokenInput, @Ctx() ctx: RequestContext): Promise<CreatedAgentToken> {
     return this.services.agentEnrolment.createToken(input, ctx.principal.user);
+  }
+
+  @Authorized(Access.ADMIN)
+  @Mutation(() => Agent, { description: "Revokes an agent: it is disconnected at once and its credential refused; what it was running fails when its leases expire." })
+  revokeAgent(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Agent> {
+    return this.services.agentEnrolment.revoke(id, ctx.principal.user);
+  }
+
+  @FieldResolver(() => [Agent], { description: "The agents enrolled for this server or client (revoked ones included)." })
+  agents(@Root() server: ExecutionServer): Promise<Agent[]> {
+    return this.services.agentEnrolment.agentsOf(server.id);
   }
 }

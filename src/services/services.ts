@@ -77,7 +77,7 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     executionQueue,
     lifecycle,
     localRunners,
-    agentEnrolment: new AgentEnrolmentService(store, audit),
+    agentEnrolment: new AgentEnrolmentService(store, audit, (id) => agentGateway!.revoked(id)),
     agentGateway,
     settings,
     users: new UserService(store, audit, pubsub),
