@@ -195,10 +195,15 @@ export class AgentGateway implements RunnerListener {
     if (!set) this.streams.set(serverId, (set = new Set()));
     set.add(stream);
     const now = new Date();
-    await this.store.transaction(async (em) => {
-      await em.update(ExecutionServer, { id: serverId }, { online: true, lastSeenAt: now, hostname: info.hostname, os: info.os, labels: info.labels });
-      await em.update(Agent, { id: agent.id }, { hostname: info.hostname, os: info.os, version: info.version });
-    });
+    try {
+      await this.store.transaction(async (em) => {
+        await em.update(ExecutionServer, { id: serverId }, { online: true, lastSeenAt: now, hostname: info.hostname, os: info.os, labels: info.labels });
+        await em.update(Agent, { id: agent.id }, { hostname: info.hostname, os: info.os, version: info.version });
+      });
+    } catch (err) {
+      stream.close();
+      throw err;
+    }
     this.lastSeen.set(serverId, now.getTime());
     this.logger.info(`agent ${agent.name} connected`, { agent: agent.id, hostname: info.hostname, os: info.os, version: info.version ?? undefined });
     const queued = await this.store.manager.find(Execution, { select: { id: true }, where: { status: ExecutionStatus.QUEUED, executionServerId: serverId }, order: { createdAt: "ASC" }, take: QUEUED_ON_CONNECT });
@@ -337,7 +342,10 @@ export class AgentGateway implements RunnerListener {
     if (!state) this.logs.set(id, (state = { last: null, chain: Promise.resolve() }));
     const s = state;
     const result = s.chain.then(() => work(s));
-    s.chain = result.catch(() => undefined);
+    s.chain = result.catch((err) => {
+      // Not this agent's (or not held): keep no state for ids an agent merely named.
+      if (err instanceof DomainError && s.last === null) this.logs.delete(id);
+    });
     return result;
   }
 

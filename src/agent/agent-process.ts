@@ -88,7 +88,8 @@ export class RemoteAgent {
   private client: Client | null = null;
   private readonly pending = new Set<string>();
   private readonly runs = new Map<string, RemoteRun>();
-  private claiming = 0;
+  /** Claims under way: they count against the concurrency, and their ids are not claimed twice. */
+  private readonly claimingIds = new Set<string>();
   private stopped = false;
   private leaseMs = 30_000;
   private renewTimer: NodeJS.Timeout | null = null;
@@ -179,7 +180,8 @@ export class RemoteAgent {
             this.pending.delete(id);
             this.runs.get(id)?.controller.abort(new Error("cancelled"));
           }
-          for (const id of a.queued) if (!this.runs.has(id)) this.pending.add(id);
+          // An id may be offered twice (a notice and the list on connect): claim it once.
+          for (const id of a.queued) if (!this.runs.has(id) && !this.claimingIds.has(id)) this.pending.add(id);
           this.pump();
         },
         error: (err) => {
@@ -220,20 +222,19 @@ export class RemoteAgent {
   }
 
   private pump(): void {
-    while (!this.stopped && this.runs.size + this.claiming < this.options.concurrency && this.pending.size > 0) {
+    while (!this.stopped && this.runs.size + this.claimingIds.size < this.options.concurrency && this.pending.size > 0) {
       const id = this.pending.values().next().value as string;
       this.pending.delete(id);
-      this.claiming++;
+      this.claimingIds.add(id);
       this.request<{ agentClaim: ClaimedSpec | null }>(CLAIM, { id })
         .then((r) => {
-          this.claiming--;
-          if (r.agentClaim) this.execute(r.agentClaim);
+          if (r.agentClaim && !this.runs.has(id)) this.execute(r.agentClaim);
         })
-        .catch((err) => {
-          this.claiming--;
-          this.log.warn(`could not claim execution ${id}: ${(err as Error).message}`);
-        })
-        .finally(() => this.pump());
+        .catch((err) => this.log.warn(`could not claim execution ${id}: ${(err as Error).message}`))
+        .finally(() => {
+          this.claimingIds.delete(id);
+          this.pump();
+        });
     }
   }
 
