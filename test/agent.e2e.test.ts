@@ -152,6 +152,27 @@ describe("remote agents", () => {
     await eventually(async () => !exists(shell) && !exists(child), "the hook's process group to be gone");
   });
 
+  test("a hook configured for render-b runs on render-b's agent, and its timeout ends the whole process group there", async () => {
+    // The workspace default goes back to hookd's own server: only the hook's override names render-b.
+    await server.ok(`mutation($id: ID!) { updateSettings(input: { defaultExecutionServer: $id }) { hooksEnabled } }`, { id: server.app.bootstrap.self.id });
+    const pids = path.join(dir, "timeout.pids");
+    const tree = script("timeout.sh", `#!/bin/sh\nsleep 60 &\necho "$$ $!" > '${pids}'\necho ready\nwait\n`);
+    await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: tree, mac: null, windows: null }, timeoutSeconds: 1, executionServer: renderB.id } });
+    try {
+      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: true } })).triggerHook;
+      const [shell, child] = readFileSync(pids, "utf8").trim().split(" ").map(Number);
+      leftovers.push(shell, child);
+      assert.equal(run.status, "TIMED_OUT", run.error);
+      assert.equal(run.runner, `agent:${renderB.agentId}`);
+      assert.equal(run.executionServer.name, "render-b");
+      assert.match(run.error, /timed out after 1 s/);
+      await eventually(async () => !exists(shell) && !exists(child), "the hook's process group to be gone");
+    } finally {
+      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", timeoutSeconds: null, executionServer: null } });
+      await server.ok(`mutation($id: ID!) { updateSettings(input: { defaultExecutionServer: $id }) { hooksEnabled } }`, { id: renderB.id });
+    }
+  });
+
   test("kill -9 of the agent mid-run fails the run when its lease expires, saying so; the restarted agent takes new work without a new token", async () => {
     const pidFile = path.join(dir, "long.pid");
     const long = script("long.sh", `#!/bin/sh\necho $$ > '${pidFile}'\necho started\nexec sleep 60\n`);
