@@ -173,6 +173,20 @@ describe("remote agents", () => {
     }
   });
 
+  test("pre-publish on the agent answers prePublish with the JSON it wrote to ${PATH_JSON_OUTPUT}", async () => {
+    const approve = script("approve.py", `#!/usr/bin/python3\nimport json, os, sys\nd = json.load(open(sys.argv[1]))\njson.dump({"guidelines": "checked on " + os.environ["AGENT_MARK"], "files": [{"id": f["id"], "can_publish": True, "path": "/mnt/" + f["filename"]} for f in d["files"]]}, open(sys.argv[2], "w"))\n`);
+    await server.ok(SET, { input: { hook: "PRE_PUBLISH_SERVER", enabled: true, commands: { linux: `${approve} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}`, mac: null, windows: null } } });
+    try {
+      const id = "11111111-2222-3333-4444-555555555555";
+      const { prePublish } = await server.ok(`mutation($f: [JSONObject!]!) { prePublish(input: { files: $f }) { state guidelines entries { id canPublish path } } }`, { f: [{ id, filename: "shot.exr", size: 1 }] });
+      assert.equal(prePublish.state, "VALIDATED");
+      assert.match(prePublish.guidelines, /checked on render-b/, "the answer came from the agent's process");
+      assert.deepEqual(prePublish.entries, [{ id, canPublish: true, path: "/mnt/shot.exr" }]);
+    } finally {
+      await server.ok(SET, { input: { hook: "PRE_PUBLISH_SERVER", enabled: false } });
+    }
+  });
+
   test("kill -9 of the agent mid-run fails the run when its lease expires, saying so; the restarted agent takes new work without a new token", async () => {
     const pidFile = path.join(dir, "long.pid");
     const long = script("long.sh", `#!/bin/sh\necho $$ > '${pidFile}'\necho started\nexec sleep 60\n`);
