@@ -213,7 +213,7 @@ describe("remote agents", () => {
     assert.equal(next.runner, `agent:${renderB.agentId}`);
   });
 
-  test("a CLIENT agent runs post-done-client for its user's job, on its own machine", async () => {
+  test("a CLIENT agent runs post-done-client for its user's job on its own machine, and its pre-submit-client refusal refuses a submission", async () => {
     const ana = await server.user("ana@studio.example", "EMPLOYEE");
     const { token: secret, agentToken } = (await server.ok(TOKEN, { input: { kind: "CLIENT", name: "ana-ws", user: ana.id } })).createAgentToken;
     assert.equal(agentToken.kind, "CLIENT");
@@ -234,6 +234,15 @@ describe("remote agents", () => {
     assert.equal(run.status, "SUCCEEDED");
     assert.match(run.runner, /^agent:/);
     assert.equal((await execution(run.id)).logLines[0].text, "client hook on ana's machine");
+
+    // A blocking client hook through the agent: its refusal refuses the submission.
+    await configure("PRE_SUBMIT_CLIENT", script("refuse.sh", `#!/bin/sh\necho "no renders from $AGENT_MARK today" >&2\nexit 1\n`));
+    try {
+      const refused = await server.gql(`mutation($i: SubmitJobInput!) { submitJob(input: $i) { id } }`, { i: { ...job, name: "refused" } }, ana.key);
+      expectError(refused, "HOOK_FAILED", /no renders from ana's machine today/);
+    } finally {
+      await server.ok(SET, { input: { hook: "PRE_SUBMIT_CLIENT", enabled: false } });
+    }
   });
 
   test("a revoked agent is disconnected at once, its credential refused, and what it ran fails when its lease expires", async () => {
