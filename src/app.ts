@@ -17,6 +17,8 @@ import { currentOs } from "./domain/os.js";
 import type { ExecutionServer } from "./entities/execution-server.entity.js";
 import { WorkspaceSettings } from "./entities/workspace-settings.entity.js";
 import { graphqlPostRoute, httpDispatcher } from "./http/graphql-post.route.js";
+import { AGENT_ENROL_PATH, agentEnrolRoute } from "./agent/agent-enrol.route.js";
+import { buildAgentSchema } from "./agent/agent-schema.js";
 import { graphqlIdeRouter } from "./http/graphql-ide.js";
 import { dashboardRouter } from "./http/dashboard.js";
 import { AuthRateLimit, clientAddress, TooManyFailures } from "./http/auth-rate-limit.js";
@@ -125,6 +127,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   await services.executionQueue.init();
   const leftovers = removeLeftovers(config.executor.tempDir);
   if (leftovers > 0) logger.info("removed hook input files a stopped hookd left", { tempDir: config.executor.tempDir, directories: leftovers });
+  // Remote agents take the work of their own servers through the same queue notices.
+  await services.agentGateway.init();
   // This hookd runs the hooks of its own execution server, by the same lease path any runner takes.
   const hooks = new LocalHookRunner({ spawner, tempDir: config.executor.tempDir, killGraceMs: config.executor.killGraceMs, keepTempFiles: config.executor.keepTempFiles });
   const runner = new EmbeddedRunner(boot.self, services.lifecycle, services.executionQueue, store, services.pubsub, hooks, logger, {
@@ -141,6 +145,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   logger.info("execution queue ready", { queue: config.executor.queue, concurrency: config.executor.concurrency, tempDir: config.executor.tempDir });
   await warnIfHooksRunElsewhere(services, boot.self, logger);
   const schema = await buildHookdSchema(services);
+  const agentSchema = await buildAgentSchema(services);
 
   const expressApp = express();
   expressApp.disable("x-powered-by");
@@ -152,7 +157,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
 
   const formatError = createErrorFormatter({ development: config.development, log: (m, e) => logger.error(m, e) });
   const authLimit = new AuthRateLimit(config.authFailureLimit.attempts, config.authFailureLimit.windowSeconds, logger);
-  const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES, authLimit, operations.graphql);
+  const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES, authLimit, operations.graphql, agentSchema);
 
   const costLimit = new CostLimit(schema);
   const apollo = new ApolloServer<RequestContext>({
@@ -245,6 +250,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     }
   });
   if (operations.metricsRoute) expressApp.get("/metrics", operations.metricsRoute);
+  expressApp.post(AGENT_ENROL_PATH, parseJson, agentEnrolRoute(services));
   expressApp.use(graphqlIdeRouter(GRAPHQL_PATH));
   expressApp.use(
     GRAPHQL_PATH,
@@ -295,6 +301,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       await recovery.stop();
       await runner.destroy();
       services.localRunners.delete(runner);
+      await services.agentGateway.destroy();
       await services.executionQueue.destroy();
       await operations.stop();
       await spawner.destroy();

@@ -14,6 +14,8 @@ import { RetentionService } from "./operations/retention.service.js";
 import { dataSourceOptions } from "./store/data-source-options.js";
 import { printHookdSchema } from "./schema/print-schema.js";
 import { createServices } from "./services/services.js";
+import { runAgentCommand } from "./agent/agent-command.js";
+import type { ExecutionServerKind } from "./entities/execution-server.entity.js";
 
 const USAGE = `usage: hookd <command>
 
@@ -26,6 +28,11 @@ const USAGE = `usage: hookd <command>
   key create --email E [--label L]        print a new API key for an existing user
   key list --email E                      list a user's API keys (id, prefix, label, state)
   key revoke <id or prefix>               revoke an API key; it stops working at once
+  agent-token create --kind server|client --name N [--user EMAIL] [--expires-in SECONDS]
+                                          print a single-use enrolment token for hookd agent (default: 1 h)
+  agent --url URL [--token T] [--name N] [--hostname H] [--state-dir DIR] [--labels a,b] [--concurrency N]
+                                          run hooks on this machine for hookd at URL (see the README, "Agents");
+                                          --token on the first start only
   prune [--dry-run]                       delete history older than HOOKD_RETENTION_DAYS (the server
                                           also does this hourly); --dry-run says what would go
   backup <file>                           a consistent copy of the live SQLite database (see the README)
@@ -99,10 +106,28 @@ async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { email: { type: "string" }, role: { type: "string" }, label: { type: "string" }, keep: { type: "boolean" }, "dry-run": { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    options: {
+      email: { type: "string" },
+      role: { type: "string" },
+      label: { type: "string" },
+      keep: { type: "boolean" },
+      "dry-run": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+      // hookd agent and hookd agent-token
+      url: { type: "string" },
+      token: { type: "string" },
+      name: { type: "string" },
+      hostname: { type: "string" },
+      "state-dir": { type: "string" },
+      labels: { type: "string" },
+      concurrency: { type: "string" },
+      kind: { type: "string" },
+      user: { type: "string" },
+      "expires-in": { type: "string" },
+    },
   });
   // "user" and "key" take a verb; the rest of the positionals are the command's arguments.
-  const grouped = positionals[0] === "user" || positionals[0] === "key";
+  const grouped = positionals[0] === "user" || positionals[0] === "key" || positionals[0] === "agent-token";
   const command = positionals.slice(0, grouped ? 2 : 1).join(" ") || "serve";
   const args = positionals.slice(grouped ? 2 : 1);
   const oneArgument = (what: string): string => {
@@ -181,6 +206,24 @@ async function main(argv: string[]): Promise<void> {
       });
       return;
     }
+    case "agent-token create": {
+      const kind = required(values, "kind").toUpperCase();
+      const name = required(values, "name");
+      const seconds = values["expires-in"] === undefined ? undefined : Number(values["expires-in"]);
+      await withServices(async (services) => {
+        let user: string | null = null;
+        if (typeof values.user === "string") {
+          const found = await services.users.findByEmail(values.user);
+          if (!found) throw new DomainError("NOT_FOUND", `no user has email '${values.user}'`);
+          user = found.id;
+        }
+        const { token, agentToken } = await services.agentEnrolment.createToken({ kind: kind as ExecutionServerKind, name, user, expiresInSeconds: seconds }, "cli");
+        console.log(`enrolment token for ${agentToken.kind} agent '${agentToken.name}', single use, until ${agentToken.expiresAt.toISOString()} (shown only this once):\n\n  ${token}\n\nOn the agent's machine: hookd agent --url <hookd's address> --token ${token}`);
+      });
+      return;
+    }
+    case "agent":
+      return runAgentCommand(values);
     case "prune": {
       const config = loadConfig();
       const dryRun = values["dry-run"] === true;

@@ -32,3 +32,17 @@ test("deploy/hookd.service: its own user, a RuntimeDirectory for the temp files,
   const verify = spawnSync("systemd-analyze", ["verify", UNIT], { encoding: "utf8" });
   if (verify.error === undefined) assert.equal(verify.stderr.trim(), "", "systemd-analyze verify has nothing to say");
 });
+
+test("deploy/hookd-agent.service: its own user, the credential in its StateDirectory, the hooks' files in its RuntimeDirectory", () => {
+  const file = fileURLToPath(new URL("../../deploy/hookd-agent.service", import.meta.url));
+  const unit = directives(readFileSync(file, "utf8"));
+  assert.deepEqual(unit.get("User"), ["hookd-agent"]);
+  assert.deepEqual(unit.get("StateDirectory"), ["hookd-agent"]);
+  assert.match(unit.get("ExecStart")![0], /dist\/src\/cli\.js agent --url \$\{HOOKD_URL\} --state-dir \/var\/lib\/hookd-agent$/);
+  // LocalHookRunner writes the input files under os.tmpdir(), which is $TMPDIR.
+  assert.deepEqual(unit.get("RuntimeDirectory"), ["hookd-agent"]);
+  assert.ok(unit.get("Environment")?.includes("TMPDIR=/run/hookd-agent"));
+  assert.deepEqual(unit.get("KillMode"), ["mixed"]);
+  const verify = spawnSync("systemd-analyze", ["verify", file], { encoding: "utf8" });
+  if (verify.error === undefined) assert.equal(verify.stderr.trim(), "", "systemd-analyze verify has nothing to say");
+});

@@ -7,22 +7,24 @@ import path from "node:path";
 import { isObjectType } from "graphql";
 import { ADMIN_KEY, startServer, type TestServer } from "./helpers/server.js";
 import { subscribe } from "./helpers/ws.js";
+import { agentSocket, enrolAgent } from "./helpers/agent.js";
+import { buildAgentSchema } from "../src/agent/agent-schema.js";
 
 // Every operation of the schema × every kind of caller → allowed, or the exact error code.
 // "allowed" means the permission check passed: the operation may still answer NOT_FOUND or
 // BAD_USER_INPUT for the (often made-up) target, but never FORBIDDEN or UNAUTHENTICATED.
 
-type Role = "admin" | "auditor" | "employee" | "owner" | "other" | "nokey" | "revoked";
-const ROLES: Role[] = ["admin", "auditor", "employee", "owner", "other", "nokey", "revoked"];
+type Role = "admin" | "auditor" | "employee" | "owner" | "other" | "nokey" | "revoked" | "agent";
+const ROLES: Role[] = ["admin", "auditor", "employee", "owner", "other", "nokey", "revoked", "agent"];
 type Rule = "ANY" | "OWNER" | "ELEVATED" | "AUDIT" | "ADMIN";
 
 /** What each rule allows; everyone else gets the code given. */
 const EXPECT: Record<Rule, Record<Role, string>> = {
-  ANY: { admin: "allowed", auditor: "allowed", employee: "allowed", owner: "allowed", other: "allowed", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED" },
-  OWNER: { admin: "allowed", auditor: "allowed", employee: "allowed", owner: "allowed", other: "NOT_FOUND", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED" },
-  ELEVATED: { admin: "allowed", auditor: "allowed", employee: "allowed", owner: "FORBIDDEN", other: "FORBIDDEN", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED" },
-  AUDIT: { admin: "allowed", auditor: "allowed", employee: "FORBIDDEN", owner: "FORBIDDEN", other: "FORBIDDEN", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED" },
-  ADMIN: { admin: "allowed", auditor: "FORBIDDEN", employee: "FORBIDDEN", owner: "FORBIDDEN", other: "FORBIDDEN", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED" },
+  ANY: { admin: "allowed", auditor: "allowed", employee: "allowed", owner: "allowed", other: "allowed", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED", agent: "UNAUTHENTICATED" },
+  OWNER: { admin: "allowed", auditor: "allowed", employee: "allowed", owner: "allowed", other: "NOT_FOUND", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED", agent: "UNAUTHENTICATED" },
+  ELEVATED: { admin: "allowed", auditor: "allowed", employee: "allowed", owner: "FORBIDDEN", other: "FORBIDDEN", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED", agent: "UNAUTHENTICATED" },
+  AUDIT: { admin: "allowed", auditor: "allowed", employee: "FORBIDDEN", owner: "FORBIDDEN", other: "FORBIDDEN", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED", agent: "UNAUTHENTICATED" },
+  ADMIN: { admin: "allowed", auditor: "FORBIDDEN", employee: "FORBIDDEN", owner: "FORBIDDEN", other: "FORBIDDEN", nokey: "UNAUTHENTICATED", revoked: "UNAUTHENTICATED", agent: "UNAUTHENTICATED" },
 };
 
 interface Fixtures {
@@ -78,6 +80,8 @@ const TABLE: Record<string, Op> = {
   "Mutation.updateUser": { rule: "ADMIN", doc: () => ({ query: `mutation { updateUser(id: "${GHOST}", input: { metadata: { external: { a: 1 } } }) { id } }` }) },
   "Mutation.createVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { createVolume(input: { code: "v-${u()}" }) { id } }` }) },
   "Mutation.updateVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { updateVolume(code: "ghost", input: { name: "x" }) { id } }` }) },
+  "Mutation.createAgentToken": { rule: "ADMIN", doc: () => ({ query: `mutation { createAgentToken(input: { kind: SERVER, name: "a-${u()}" }) { token } }` }) },
+  "Mutation.revokeAgent": { rule: "ADMIN", doc: () => ({ query: `mutation { revokeAgent(id: "${GHOST}") { id } }` }) },
   "Mutation.deleteVolume": { rule: "ADMIN", doc: () => ({ query: `mutation { deleteVolume(code: "ghost") { id } }` }) },
 
   "Subscription.jobUpdated": { rule: "OWNER", doc: (f) => ({ query: `subscription($id: ID!) { jobUpdated(id: $id) { status } }`, variables: { id: f.jobId } }) },
@@ -91,6 +95,7 @@ describe("permissions: every operation × every caller", () => {
   let work: string;
   const keys = {} as Record<Role, string | null>;
   let fixtures: Fixtures;
+  let agent: { credential: string; executionServerId: string };
 
   before(async () => {
     work = mkdtempSync(path.join(tmpdir(), "hookd-perm-"));
@@ -107,6 +112,9 @@ describe("permissions: every operation × every caller", () => {
     const keyId = (await server.ok(`query { me { apiKeys { id } } }`, {}, revoked.key)).me.apiKeys[0].id;
     await server.ok(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: keyId });
     keys.revoked = revoked.key;
+    // An agent's own credential is no API key: it reaches none of these (its own operations: below).
+    agent = await enrolAgent(server, "perm-agent");
+    keys.agent = agent.credential;
 
     const approve = path.join(work, "approve.py");
     writeFileSync(approve, `#!/usr/bin/python3\nimport json, sys\nd = json.load(open(sys.argv[1]))\njson.dump({"files": [{"id": f["id"], "can_publish": True, "path": "/tmp/x"} for f in d["files"]]}, open(sys.argv[2], "w"))\n`);
@@ -150,6 +158,60 @@ describe("permissions: every operation × every caller", () => {
     // NOT_FOUND is the expected answer to a non-owner; for everyone else it is about the made-up target.
     return code === "FORBIDDEN" || code === "UNAUTHENTICATED" || (code === "NOT_FOUND" && TABLE[op].rule === "OWNER" && role === "other") ? code : "allowed";
   }
+
+  test("agent credential on its own socket: no operation of the schema exists for it", async () => {
+    const socket = agentSocket(server.url, agent.credential);
+    try {
+      const wrong: string[] = [];
+      for (const op of Object.keys(TABLE)) {
+        const { query, variables } = TABLE[op].doc(fixtures);
+        const res = await socket.run(query, variables);
+        if (res.errors?.[0]?.extensions?.code !== "GRAPHQL_VALIDATION_FAILED") wrong.push(`${op}: ${JSON.stringify(res).slice(0, 200)}`);
+      }
+      assert.deepEqual(wrong, []);
+    } finally {
+      await socket.client.dispose();
+    }
+  });
+
+  test("the agent's operations: only an agent credential reaches them, and only on its own server's executions", async () => {
+    const agentSchema = await buildAgentSchema(server.app.services);
+    const AGENT_OPS: Record<string, { query: string; variables?: Record<string, unknown> }> = {
+      "Query.agent": { query: "{ agent { id } }" },
+      "Mutation.agentClaim": { query: `mutation($id: ID!) { agentClaim(executionId: $id) { id } }`, variables: { id: fixtures.executionId } },
+      "Mutation.agentRenew": { query: `mutation($id: ID!) { agentRenew(executionIds: [$id]) { lost } }`, variables: { id: fixtures.executionId } },
+      "Mutation.agentLog": { query: `mutation($id: ID!) { agentLog(executionId: $id, lines: [{ seq: 1, stream: STDOUT, at: "2026-01-01T00:00:00Z", text: "x" }]) { acknowledged } }`, variables: { id: fixtures.executionId } },
+      "Mutation.agentFinish": { query: `mutation($id: ID!) { agentFinish(executionId: $id, outcome: { status: SUCCEEDED }, lastSeq: 0) }`, variables: { id: fixtures.executionId } },
+      "Subscription.agentAssignments": { query: `subscription { agentAssignments(hello: { hostname: "h", os: "linux" }) { queued } }` },
+    };
+    const ops = ["Query", "Mutation", "Subscription"].flatMap((type) => {
+      const t = agentSchema.getType(type);
+      return t && isObjectType(t) ? Object.keys(t.getFields()).map((f) => `${type}.${f}`) : [];
+    });
+    assert.deepEqual([...ops].sort(), Object.keys(AGENT_OPS).sort(), "the table covers every agent operation");
+    const wrong: string[] = [];
+    for (const [op, { query, variables }] of Object.entries(AGENT_OPS)) {
+      // API keys of every role, over HTTP: the operation does not exist in their schema.
+      for (const role of ["admin", "employee", "owner"] as Role[]) {
+        const res = await server.gql(query, variables ?? {}, keys[role]);
+        if (res.errors?.[0]?.extensions?.code !== "GRAPHQL_VALIDATION_FAILED") wrong.push(`${op} as ${role}: ${JSON.stringify(res).slice(0, 200)}`);
+      }
+    }
+    // The agent itself: the fixture's execution belongs to hookd's own server, not the agent's.
+    const socket = agentSocket(server.url, agent.credential);
+    try {
+      for (const op of ["Mutation.agentClaim", "Mutation.agentLog", "Mutation.agentFinish"]) {
+        const res = await socket.run(AGENT_OPS[op].query, AGENT_OPS[op].variables);
+        if (res.errors?.[0]?.extensions?.code !== "NOT_FOUND") wrong.push(`${op} as the agent, on another server's execution: ${JSON.stringify(res).slice(0, 200)}`);
+      }
+      const renewed = await socket.run(AGENT_OPS["Mutation.agentRenew"].query, AGENT_OPS["Mutation.agentRenew"].variables);
+      assert.deepEqual(renewed.data?.agentRenew?.lost, [fixtures.executionId], "renewing another runner's execution extends nothing");
+      assert.ok((await socket.run(AGENT_OPS["Query.agent"].query)).data?.agent?.id);
+    } finally {
+      await socket.client.dispose();
+    }
+    assert.deepEqual(wrong, []);
+  });
 
   for (const role of ROLES) {
     test(`${role}: each operation is allowed or refused with the exact code`, async () => {

@@ -1,3 +1,5 @@
+import { Agent } from "./agent.entity.js";
+import { AgentToken } from "./agent-token.entity.js";
 import { ApiKey } from "./api-key.entity.js";
 import { AuditEvent } from "./audit-event.entity.js";
 import { ExecutionLogLine } from "./execution-log-line.entity.js";
@@ -12,4 +14,4 @@ import { User } from "./user.entity.js";
 import { Volume } from "./volume.entity.js";
 import { WorkspaceSettings } from "./workspace-settings.entity.js";
 
-export const ENTITIES = [User, ApiKey, WorkspaceSettings, HookConfig, Queue, QueueHook, Volume, ExecutionServer, Job, Execution, ExecutionLogLine, Publish, AuditEvent];
+export const ENTITIES = [User, ApiKey, WorkspaceSettings, HookConfig, Queue, QueueHook, Volume, ExecutionServer, Job, Execution, ExecutionLogLine, Publish, AuditEvent, AgentToken, Agent];

@@ -8,7 +8,7 @@ import { Execution, ExecutionStatus, isFinished } from "../entities/execution.en
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import type { Logger } from "../logger.js";
-import type { PubSub } from "../pubsub/pubsub.js";
+import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
 import { EntityCache } from "../store/entity-cache.js";
 import { StaleWriteError, type Store, type WriteOp } from "../store/store.js";
 import type { ExecutionLog } from "./execution-log.js";
@@ -227,6 +227,42 @@ export class ExecutionLifecycle {
     this.known.delete(id);
     const finished = Object.assign(new Execution(), row ?? { id }, set);
     this.announce(finished, stored);
+    return finished;
+  }
+
+  /**
+   * A remote runner's outcome (an agent): its log lines are already stored, 1..`log.lastSeq`,
+   * through the agent's own appends; the error becomes one more line. Conditional on the holder,
+   * like finish. Null when the runner no longer held it.
+   */
+  async finishRemote(id: string, runnerId: string, outcome: RunOutcome, log: { lastSeq: number; droppedBytes: number }): Promise<Execution | null> {
+    const now = this.now();
+    const lines: LogLineEvent[] = [];
+    let seq = log.lastSeq;
+    if (outcome.status !== ExecutionStatus.SUCCEEDED && outcome.error) lines.push({ executionId: id, seq: ++seq, stream: LogStream.SYSTEM, at: now, text: outcome.error });
+    const set = {
+      status: outcome.status,
+      exitCode: outcome.exitCode ?? null,
+      signal: outcome.signal ?? null,
+      error: outcome.error ?? null,
+      output: outcome.output ?? null,
+      finishedAt: now,
+      logLineCount: seq,
+      droppedBytes: log.droppedBytes,
+      pid: null,
+      leaseExpiresAt: null,
+      deadlineAt: null,
+    };
+    if (!(await this.conditional(id, set, { status: ExecutionStatus.RUNNING, runnerId }, [{ logLines: lines }]))) {
+      this.known.delete(id);
+      this.logger.warn(`execution ${id}: runner ${runnerId} finished it (${outcome.status}) after losing its lease; the outcome was not stored`);
+      return null;
+    }
+    if (lines.length > 0) this.pubsub.publish("executionLog", id, lines);
+    const row = this.known.get(id) ?? (await this.store.findById(Execution, id).catch(() => null));
+    this.known.delete(id);
+    const finished = Object.assign(new Execution(), row ?? { id }, set);
+    this.announce(finished);
     return finished;
   }
 

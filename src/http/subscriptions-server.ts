@@ -3,7 +3,9 @@ import { execute, getOperationAST, GraphQLError, parse, specifiedRules, validate
 import { CloseCode } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
+import type { AgentContext } from "../agent/agent-schema.js";
 import { DomainError } from "../domain/errors.js";
+import type { Agent } from "../entities/agent.entity.js";
 import { createRequestContext, type RequestContext } from "../schema/context.js";
 import { subscribeWithFastPath } from "./execution-log-fast-path.js";
 import { queryLimits } from "../schema/limits.js";
@@ -31,6 +33,11 @@ function operationTypeOf(query: string): "query" | "mutation" | "subscription" |
   }
 }
 
+/** An agent's credential from connection_init's payload: `{ "agentCredential": "hka_..." }`. */
+function agentCredentialFrom(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
+  return typeof params?.agentCredential === "string" ? params.agentCredential : undefined;
+}
+
 export interface SubscriptionsServer {
   dispose(): Promise<void>;
 }
@@ -50,6 +57,8 @@ export function attachSubscriptions(
   authLimit: AuthRateLimit,
   /** Counts operations and logs refusals, as the Apollo plugin does over HTTP. */
   observer?: GraphqlObserver,
+  /** What a socket authenticated as an agent executes against: the agent's operations only. */
+  agentSchema?: GraphQLSchema,
 ): SubscriptionsServer {
   const refuseCost = (args: ExecutionArgs) => {
     const refusal = costRefusal(args.schema, args.document, args.variableValues ?? undefined, args.operationName);
@@ -62,8 +71,30 @@ export function attachSubscriptions(
     const f = formatError(e.toJSON(), e);
     return new GraphQLError(f.message, { extensions: f.extensions, path: f.path });
   };
+  // An agent's socket: every operation is checked again (a revoked agent is refused) and runs
+  // against the agent schema, where no other operation exists.
+  const agentExecutionArgs = async (params: Readonly<Record<string, unknown>> | undefined, payload: { query: string; variables?: Record<string, unknown> | null; operationName?: string | null }, closeSocket: AgentContext["closeSocket"]) => {
+    let agent: Agent;
+    try {
+      agent = await services.agentEnrolment.authenticate(agentCredentialFrom(params) ?? "");
+    } catch (err) {
+      if (err instanceof DomainError) return [format(new GraphQLError(err.message, { originalError: err }))];
+      throw err;
+    }
+    let document;
+    try {
+      document = parse(payload.query);
+    } catch (err) {
+      return [new GraphQLError((err as Error).message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
+    }
+    // The codes Apollo gives these over HTTP: an operation outside the agent schema is refused here.
+    const errors = validate(agentSchema!, document, [...specifiedRules, queryLimits()]);
+    if (errors.length > 0) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } }));
+    const contextValue: AgentContext = { agent, services, closeSocket };
+    return { schema: agentSchema!, document, variableValues: payload.variables ?? undefined, operationName: payload.operationName ?? undefined, contextValue };
+  };
   const wsServer = new WebSocketServer({ server: httpServer, path, maxPayload });
-  const cleanup = useServer<Record<string, unknown>, { context?: RequestContext }>(
+  const cleanup = useServer<Record<string, unknown>, { context?: RequestContext; agent?: Agent }>(
     {
       schema,
       // The same depth and cost limits as over HTTP.
@@ -82,7 +113,12 @@ export function attachSubscriptions(
         const address = clientAddress(ctx.extra.request.socket);
         const authorization = authorizationFrom(ctx.connectionParams);
         try {
-          if (authorization !== undefined) await authLimit.check(address);
+          const agentCredential = agentCredentialFrom(ctx.connectionParams);
+          if (authorization !== undefined || agentCredential !== undefined) await authLimit.check(address);
+          if (agentCredential !== undefined && agentSchema) {
+            ctx.extra.agent = await services.agentEnrolment.authenticate(agentCredential);
+            return true;
+          }
           ctx.extra.context = await createRequestContext(services, authorization);
           return true;
         } catch (err) {
@@ -92,7 +128,7 @@ export function attachSubscriptions(
             return false;
           }
           if (err instanceof DomainError && err.code === "UNAUTHENTICATED") {
-            if (authorization !== undefined) await authLimit.failed(address);
+            if (authorization !== undefined || agentCredentialFrom(ctx.connectionParams) !== undefined) await authLimit.failed(address);
             // 4401 Unauthorized with hookd's own message (a close reason holds at most 123 bytes).
             observer?.operation("unknown", "unauthenticated");
             observer?.refused("UNAUTHENTICATED", { transport: "websocket", reason: err.message });
@@ -105,6 +141,7 @@ export function attachSubscriptions(
       onSubscribe: async (ctx, _id, payload) => {
         if (jsonDepth(payload.variables) > MAX_JSON_DEPTH) return [format(new GraphQLError(jsonTooDeepMessage("variables"), { extensions: { code: "BAD_REQUEST" } }))];
         if (documentDepth(payload.query) > MAX_JSON_DEPTH) return [format(new GraphQLError(jsonTooDeepMessage("the query document"), { extensions: { code: "BAD_REQUEST" } }))];
+        if (ctx.extra.agent && agentSchema) return agentExecutionArgs(ctx.connectionParams, payload, (code, reason) => ctx.extra.socket.close(code, reason));
         try {
           ctx.extra.context = await createRequestContext(services, authorizationFrom(ctx.connectionParams));
         } catch (err) {

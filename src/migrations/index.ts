@@ -3,6 +3,7 @@ import { WorkflowAndAudit1795363320632 } from "./1795363320632-workflow-and-audi
 import { UserClientMetadataJobSettings1796158820098 } from "./1796158820098-user-client-metadata-job-settings.js";
 import { ExecutionLeases1796158936338 } from "./1796158936338-execution-leases.js";
 import { UserDisabled1796159077318 } from "./1796159077318-user-disabled.js";
+import { RemoteAgents1796162408793 } from "./1796162408793-remote-agents.js";
 
 // In order; each runs once, recorded in the "migrations" table.
-export const MIGRATIONS = [Initial1763800000000, WorkflowAndAudit1795363320632, UserClientMetadataJobSettings1796158820098, ExecutionLeases1796158936338, UserDisabled1796159077318];
+export const MIGRATIONS = [Initial1763800000000, WorkflowAndAudit1795363320632, UserClientMetadataJobSettings1796158820098, ExecutionLeases1796158936338, UserDisabled1796159077318, RemoteAgents1796162408793];

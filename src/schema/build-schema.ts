@@ -1,6 +1,7 @@
 import "./enums.js";
 import type { GraphQLSchema } from "graphql";
 import { buildSchema } from "type-graphql";
+import { AgentTokenResolver } from "../resolvers/agent-token.resolver.js";
 import { AuditResolver } from "../resolvers/audit.resolver.js";
 import { ExecutionResolver } from "../resolvers/execution.resolver.js";
 import { ExecutionServerResolver } from "../resolvers/execution-server.resolver.js";
@@ -17,7 +18,7 @@ import type { Services } from "../services/services.js";
 import { authChecker } from "./auth-checker.js";
 import { validateArgs } from "./validate-args.js";
 
-export const RESOLVERS = [UserResolver, SettingsResolver, HookConfigResolver, QueueResolver, VolumeResolver, ExecutionServerResolver, ExecutionResolver, SubscriptionResolver, JobResolver, PublishResolver, AuditResolver] as const;
+export const RESOLVERS = [UserResolver, SettingsResolver, HookConfigResolver, QueueResolver, VolumeResolver, ExecutionServerResolver, ExecutionResolver, SubscriptionResolver, JobResolver, PublishResolver, AuditResolver, AgentTokenResolver] as const;
 
 /**
  * Builds the schema for one app. Resolvers are constructed with that app's services, so two apps

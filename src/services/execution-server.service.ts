@@ -1,4 +1,6 @@
+import { In } from "typeorm";
 import { badInput, notFound } from "../domain/errors.js";
+import { Agent } from "../entities/agent.entity.js";
 import { OS_NAMES, type OsName } from "../domain/os.js";
 import type { User } from "../entities/user.entity.js";
 import type { MetadataInputFields } from "../entities/metadata.embedded.js";
@@ -51,7 +53,10 @@ export class ExecutionServerService {
    */
   async registerSelf(hostname: string, os: OsName): Promise<ExecutionServer> {
     return this.store.transaction(async (em) => {
-      let server = await em.findOneBy(ExecutionServer, { hostname, kind: ExecutionServerKind.SERVER });
+      // An agent's execution server may share the hostname (an agent on hookd's own machine): never take it over.
+      const candidates = await em.findBy(ExecutionServer, { hostname, kind: ExecutionServerKind.SERVER });
+      const bound = candidates.length === 0 ? [] : await em.find(Agent, { select: { executionServerId: true }, where: { executionServerId: In(candidates.map((c) => c.id)) } });
+      let server = candidates.find((c) => !bound.some((a) => a.executionServerId === c.id)) ?? null;
       if (!server) server = em.create(ExecutionServer, { hostname, name: hostname, kind: ExecutionServerKind.SERVER, ownerId: null, labels: ["embedded"] });
       server.os = os;
       server.online = true;

@@ -1,3 +1,5 @@
+import { AgentEnrolmentService } from "../agent/agent-enrolment.service.js";
+import { AgentGateway } from "../agent/agent-gateway.service.js";
 import type { ExecutorConfig } from "../config.js";
 import type { ExecutionServer } from "../entities/execution-server.entity.js";
 import { ExecutionLifecycle } from "../executor/execution-lifecycle.service.js";
@@ -26,6 +28,9 @@ export interface Services {
   lifecycle: ExecutionLifecycle;
   /** Runners in this process (the embedded one, once started): who can take work at once. */
   localRunners: Set<{ serves(server: ExecutionServer): boolean }>;
+  /** Remote agents: enrolment tokens and credentials, and the runner gateway they connect to. */
+  agentEnrolment: AgentEnrolmentService;
+  agentGateway: AgentGateway;
   settings: SettingsService;
   users: UserService;
   queues: QueueService;
@@ -54,11 +59,13 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
   const hookConfigs = new HookConfigService(store, settings, queues, audit);
   const executionQueue = deps.executionQueue ?? new EmbeddedExecutionQueue();
   const localRunners = new Set<{ serves(server: ExecutionServer): boolean }>();
+  let agentGateway: AgentGateway | null = null;
   const lifecycle = new ExecutionLifecycle(store, pubsub, executionQueue, deps.logger, {
     leaseMs: deps.executor.leaseMs,
     killGraceMs: deps.executor.killGraceMs,
-    servedNow: (server) => server.online || [...localRunners].some((r) => r.serves(server)),
+    servedNow: (server) => server.online || [...localRunners].some((r) => r.serves(server)) || agentGateway!.serves(server),
   });
+  agentGateway = new AgentGateway(store, pubsub, lifecycle, executionQueue, deps.logger, { leaseMs: deps.executor.leaseMs, logCapBytes: deps.executor.logCapBytes });
   const executions = new ExecutionService(store, hookConfigs, lifecycle, pubsub, audit);
   const volumes = new VolumeService(store, audit);
   const executionServers = new ExecutionServerService(store);
@@ -70,6 +77,8 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     executionQueue,
     lifecycle,
     localRunners,
+    agentEnrolment: new AgentEnrolmentService(store, audit, (id) => agentGateway!.revoked(id)),
+    agentGateway,
     settings,
     users: new UserService(store, audit, pubsub),
     queues,

@@ -152,6 +152,8 @@ export class UserService {
     const apiKey = await this.findKey(hash);
     // The lookup is by hash; comparing again in constant time keeps the check itself timing-safe.
     if (!apiKey || !timingSafeEqual(Buffer.from(apiKey.hash, "hex"), Buffer.from(hash, "hex"))) {
+      // An agent's credential reaches only the agent's own operations, over its WebSocket.
+      if (secret.startsWith("hka_")) throw unauthenticated("an agent credential is not an API key: it may call only the agent operations, over the agent's WebSocket connection");
       throw unauthenticated("invalid API key");
     }
     if (apiKey.revokedAt !== null) throw unauthenticated(`API key ${apiKey.prefix}… was revoked on ${apiKey.revokedAt.toISOString()}`);

@@ -1,0 +1,382 @@
+import { In } from "typeorm";
+import { badInput, conflict, DomainError } from "../domain/errors.js";
+import type { HookPoint } from "../domain/hook-points.js";
+import type { OsName } from "../domain/os.js";
+import { Agent } from "../entities/agent.entity.js";
+import { ExecutionLogLine, LogStream } from "../entities/execution-log-line.entity.js";
+import { ExecutionServer } from "../entities/execution-server.entity.js";
+import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
+import type { JsonObject } from "../entities/metadata.embedded.js";
+import type { ExecutionLifecycle, Renewal, RunOutcome } from "../executor/execution-lifecycle.service.js";
+import type { ExecutionQueue, RunnerListener } from "../executor/execution-queue.js";
+import type { Logger } from "../logger.js";
+import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
+import { StaleWriteError, type Store } from "../store/store.js";
+import { checkHello, type AgentHello } from "./agent-enrolment.service.js";
+
+/** The runner id an agent holds leases as. */
+export const agentRunnerId = (agent: Pick<Agent, "id">) => `agent:${agent.id}`;
+
+/** Lines one agentLog call may carry (the socket's message limit bounds the bytes). */
+export const MAX_LOG_BATCH = 5000;
+/** QUEUED ids sent to an agent when it connects, oldest first; more come by the next notices. */
+const QUEUED_ON_CONNECT = 1000;
+const LAST_SEEN_RESOLUTION_MS = 10_000;
+
+export interface AgentGatewayOptions {
+  leaseMs: number;
+  logCapBytes: number;
+}
+
+/** What an agent hears over its assignment stream: work to claim, runs to end. Ids only. */
+export interface Assignment {
+  queued: string[];
+  cancel: string[];
+}
+
+/** What an agent needs to run a claimed execution: the snapshot LocalHookRunner takes, plus its limits. */
+export interface AgentHookSpec {
+  id: string;
+  hook: HookPoint;
+  command: string | null;
+  os: OsName | null;
+  input: JsonObject;
+  timeoutSeconds: number;
+  jobId: string | null;
+  publishId: string | null;
+  leaseSeconds: number;
+  logCapBytes: number;
+}
+
+export interface AgentLogLine {
+  seq: number;
+  stream: LogStream;
+  at: Date;
+  text: string;
+}
+
+export interface AgentOutcome {
+  status: ExecutionStatus;
+  exitCode?: number | null;
+  signal?: string | null;
+  error?: string | null;
+  output?: JsonObject | null;
+  droppedBytes?: number | null;
+}
+
+const FINAL: ExecutionStatus[] = [ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.CANCELLED];
+
+/** One agent connection's assignment stream: a push queue that graphql-ws reads; its end is the disconnect. */
+class AssignmentStream implements AsyncIterableIterator<Assignment> {
+  private readonly buffer: Assignment[] = [];
+  private waiting: ((r: IteratorResult<Assignment>) => void) | null = null;
+  private done = false;
+
+  constructor(
+    readonly agent: Agent,
+    private readonly onClose: () => void,
+    /** Closes the agent's socket (a revoke). */
+    readonly closeSocket: (code: number, reason: string) => void,
+  ) {}
+
+  push(a: Assignment): void {
+    if (this.done) return;
+    if (this.waiting) {
+      const w = this.waiting;
+      this.waiting = null;
+      w({ value: a, done: false });
+      return;
+    }
+    // A slow reader gets one merged notice, not an unbounded backlog.
+    const last = this.buffer.at(-1);
+    if (last) {
+      last.queued.push(...a.queued.filter((id) => !last.queued.includes(id)));
+      last.cancel.push(...a.cancel.filter((id) => !last.cancel.includes(id)));
+    } else this.buffer.push({ queued: [...a.queued], cancel: [...a.cancel] });
+  }
+
+  next(): Promise<IteratorResult<Assignment>> {
+    const value = this.buffer.shift();
+    if (value) return Promise.resolve({ value, done: false });
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  return(): Promise<IteratorResult<Assignment>> {
+    this.close();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(err: unknown): Promise<IteratorResult<Assignment>> {
+    this.close();
+    return Promise.reject(err);
+  }
+
+  close(): void {
+    if (this.done) return;
+    this.done = true;
+    this.waiting?.({ value: undefined, done: true });
+    this.waiting = null;
+    this.onClose();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+interface LogState {
+  /** The last seq stored (null: not read from the store yet). */
+  last: number | null;
+  /** Appends and the finish of one execution run one at a time, in order. */
+  chain: Promise<unknown>;
+}
+
+/**
+ * The server's side of remote agents: a runner gateway. Agents connect out to hookd and hear of
+ * QUEUED work for their own execution server (or client); they claim, renew, log and finish
+ * through the lifecycle like the embedded runner, as runner `agent:<agent id>`. Every operation
+ * goes through `own`, so an agent touches only executions of its own server.
+ */
+export class AgentGateway implements RunnerListener {
+  /** Open assignment streams by execution server id. */
+  private readonly streams = new Map<string, Set<AssignmentStream>>();
+  private readonly logs = new Map<string, LogState>();
+  /** Executions an agent of this process claimed, and their server: where a cancel goes. */
+  private readonly heldServer = new Map<string, string>();
+  private readonly lastSeen = new Map<string, number>();
+  private readonly writes = new Set<Promise<unknown>>();
+  private detach: (() => void) | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly pubsub: PubSub,
+    private readonly lifecycle: ExecutionLifecycle,
+    private readonly queue: ExecutionQueue,
+    private readonly logger: Logger,
+    private readonly options: AgentGatewayOptions,
+  ) {}
+
+  /** Agents' servers are offline until their agent connects to this process (a restart dropped every socket). */
+  async init(): Promise<void> {
+    const agents = await this.store.manager.find(Agent, { select: { executionServerId: true } });
+    if (agents.length > 0) await this.store.transaction((em) => em.update(ExecutionServer, { id: In(agents.map((a) => a.executionServerId)), online: true }, { online: false }));
+    this.detach = this.queue.attach(this);
+  }
+
+  async destroy(): Promise<void> {
+    this.detach?.();
+    for (const set of this.streams.values()) for (const s of [...set]) s.close();
+    await Promise.allSettled([...this.writes]);
+  }
+
+  /** Whether a connected agent serves `server` (the lifecycle's servedNow). */
+  serves(server: ExecutionServer): boolean {
+    return (this.streams.get(server.id)?.size ?? 0) > 0;
+  }
+
+  offered(serverId: string, executionIds: string[]): void {
+    for (const s of this.streams.get(serverId) ?? []) s.push({ queued: executionIds, cancel: [] });
+  }
+
+  cancelled(executionId: string): void {
+    // Ids only: the agent that does not hold it ignores it; its renewal would tell it too.
+    const serverId = this.heldServer.get(executionId);
+    if (serverId === undefined) return;
+    for (const s of this.streams.get(serverId) ?? []) s.push({ queued: [], cancel: [executionId] });
+  }
+
+  /** An agent connects: its server is online, and it hears what is QUEUED for it now, then as it comes. */
+  async connect(agent: Agent, hello: AgentHello, closeSocket: (code: number, reason: string) => void = () => undefined): Promise<AsyncIterable<Assignment>> {
+    const info = checkHello(hello);
+    const serverId = agent.executionServerId;
+    const stream: AssignmentStream = new AssignmentStream(agent, () => this.disconnected(stream), closeSocket);
+    let set = this.streams.get(serverId);
+    if (!set) this.streams.set(serverId, (set = new Set()));
+    set.add(stream);
+    const now = new Date();
+    try {
+      await this.store.transaction(async (em) => {
+        await em.update(ExecutionServer, { id: serverId }, { online: true, lastSeenAt: now, hostname: info.hostname, os: info.os, labels: info.labels });
+        await em.update(Agent, { id: agent.id }, { hostname: info.hostname, os: info.os, version: info.version });
+      });
+    } catch (err) {
+      stream.close();
+      throw err;
+    }
+    this.lastSeen.set(serverId, now.getTime());
+    this.logger.info(`agent ${agent.name} connected`, { agent: agent.id, hostname: info.hostname, os: info.os, version: info.version ?? undefined });
+    const queued = await this.store.manager.find(Execution, { select: { id: true }, where: { status: ExecutionStatus.QUEUED, executionServerId: serverId }, order: { createdAt: "ASC" }, take: QUEUED_ON_CONNECT });
+    if (queued.length > 0) stream.push({ queued: queued.map((e) => e.id), cancel: [] });
+    return stream;
+  }
+
+  /** A revoked agent is disconnected at once (4403); what it held fails when its leases expire. */
+  revoked(agentId: string): void {
+    for (const set of this.streams.values()) {
+      for (const s of [...set]) {
+        if (s.agent.id !== agentId) continue;
+        s.closeSocket(4403, "this agent was revoked");
+        s.close();
+      }
+    }
+  }
+
+  /** Takes a QUEUED execution of the agent's server: its snapshot, or null when it is no longer QUEUED. */
+  async claim(agent: Agent, id: string): Promise<AgentHookSpec | null> {
+    await this.own(agent, id);
+    let e = await this.lifecycle.claim(id, agentRunnerId(agent));
+    if (!e) {
+      // A claim sent again after a reconnect, whose first answer was lost: the same lease.
+      const current = await this.lifecycle.get(id);
+      if (current?.status !== ExecutionStatus.RUNNING || current.runnerId !== agentRunnerId(agent)) return null;
+      e = current;
+    } else this.logs.set(id, { last: 0, chain: Promise.resolve() });
+    this.heldServer.set(id, agent.executionServerId);
+    return {
+      id: e.id,
+      hook: e.hook,
+      command: e.command,
+      os: e.os,
+      input: e.input,
+      timeoutSeconds: e.timeoutSeconds,
+      jobId: e.jobId,
+      publishId: e.publishId,
+      leaseSeconds: this.options.leaseMs / 1000,
+      logCapBytes: this.options.logCapBytes,
+    };
+  }
+
+  /** Extends the agent's leases; the answer says which it lost and which to cancel. */
+  async renew(agent: Agent, ids: string[]): Promise<Renewal> {
+    const renewal = await this.lifecycle.renew(agentRunnerId(agent), ids);
+    for (const id of renewal.lost) this.forget(id);
+    this.seen(agent.executionServerId);
+    return renewal;
+  }
+
+  /**
+   * Stores the agent's log lines with the agent's own seqs, conditional on its lease: a seq
+   * already stored is ignored, a batch that does not continue the stored lines stores nothing.
+   * Returns the last seq stored, from which the agent sends next.
+   */
+  appendLog(agent: Agent, id: string, lines: AgentLogLine[]): Promise<number> {
+    if (lines.length > MAX_LOG_BATCH) throw badInput("lines", `at most ${MAX_LOG_BATCH} lines per call (got ${lines.length})`);
+    return this.serialized(id, async (state) => {
+      const runnerId = agentRunnerId(agent);
+      await this.held(agent, id);
+      const last = await this.lastStored(id, state);
+      const fresh = lines.filter((l) => l.seq > last).sort((a, b) => a.seq - b.seq);
+      if (fresh.length === 0 || fresh[0].seq !== last + 1) return last;
+      const rows: LogLineEvent[] = [];
+      for (const [i, l] of fresh.entries()) {
+        if (l.seq !== last + 1 + i) throw badInput(`lines[${i}].seq`, `seqs must be consecutive: expected ${last + 1 + i}, got ${l.seq}`);
+        if (!Object.values(LogStream).includes(l.stream)) throw badInput(`lines[${i}].stream`, `must be STDOUT, STDERR or SYSTEM`);
+        rows.push({ executionId: id, seq: l.seq, stream: l.stream, at: l.at instanceof Date && !Number.isNaN(l.at.getTime()) ? l.at : new Date(), text: l.text });
+      }
+      try {
+        // The no-op update makes the insert conditional on the lease, in one transaction.
+        await this.store.write([{ update: Execution, id, set: { runnerId }, expect: { status: ExecutionStatus.RUNNING, runnerId } }, { logLines: rows }]);
+      } catch (err) {
+        if (err instanceof StaleWriteError) throw lostLease(id);
+        throw err;
+      }
+      state.last = rows.at(-1)!.seq;
+      this.pubsub.publish("executionLog", id, rows);
+      return state.last;
+    });
+  }
+
+  /**
+   * The agent's outcome, once every line up to `lastSeq` is stored. False when the agent no
+   * longer held the execution (the record already says what happened).
+   */
+  finish(agent: Agent, id: string, outcome: AgentOutcome, lastSeq: number): Promise<boolean> {
+    if (!FINAL.includes(outcome.status)) throw badInput("outcome.status", `must be one of ${FINAL.join(", ")} (got ${outcome.status})`);
+    if (!Number.isInteger(lastSeq) || lastSeq < 0) throw badInput("lastSeq", `must be a whole number >= 0 (got ${lastSeq})`);
+    return this.serialized(id, async (state) => {
+      const e = await this.own(agent, id);
+      // Ended meanwhile (lease expired, deadline passed), or a finish sent again after a reconnect.
+      if (e.status !== ExecutionStatus.RUNNING || e.runnerId !== agentRunnerId(agent)) {
+        this.forget(id);
+        return false;
+      }
+      const last = await this.lastStored(id, state);
+      if (last !== lastSeq) throw conflict("lastSeq", `hookd holds lines 1..${last} of execution ${id}; send lines ${last + 1}..${lastSeq} before finishing`);
+      const run: RunOutcome = {
+        status: outcome.status as RunOutcome["status"],
+        exitCode: outcome.exitCode ?? null,
+        signal: outcome.signal ?? null,
+        error: outcome.error ?? null,
+        output: outcome.output ?? null,
+      };
+      const finished = await this.lifecycle.finishRemote(id, agentRunnerId(agent), run, { lastSeq, droppedBytes: Math.max(0, outcome.droppedBytes ?? 0) });
+      this.forget(id);
+      return finished !== null;
+    });
+  }
+
+  /** The one check of what an agent may touch: executions of its own execution server (or client). */
+  private async own(agent: Agent, id: string): Promise<Execution> {
+    const e = await this.lifecycle.get(id);
+    if (!e || e.executionServerId !== agent.executionServerId) throw new DomainError("NOT_FOUND", `execution '${id}' is not assigned to agent '${agent.name}'`);
+    return e;
+  }
+
+  /** Own, and held by this agent now. */
+  private async held(agent: Agent, id: string): Promise<Execution> {
+    const e = await this.own(agent, id);
+    if (e.status !== ExecutionStatus.RUNNING || e.runnerId !== agentRunnerId(agent)) throw lostLease(id, e.status);
+    return e;
+  }
+
+  private async lastStored(id: string, state: LogState): Promise<number> {
+    if (state.last !== null) return state.last;
+    const row = await this.store.manager.createQueryBuilder(ExecutionLogLine, "l").select("MAX(l.seq)", "last").where("l.executionId = :id", { id }).getRawOne<{ last: number | null }>();
+    return (state.last = Number(row?.last ?? 0));
+  }
+
+  private serialized<T>(id: string, work: (state: LogState) => Promise<T>): Promise<T> {
+    let state = this.logs.get(id);
+    // After a hookd restart the agent comes back with lines already stored: read them once.
+    if (!state) this.logs.set(id, (state = { last: null, chain: Promise.resolve() }));
+    const s = state;
+    const result = s.chain.then(() => work(s));
+    s.chain = result.catch((err) => {
+      // Not this agent's (or not held): keep no state for ids an agent merely named.
+      if (err instanceof DomainError && s.last === null) this.logs.delete(id);
+    });
+    return result;
+  }
+
+  private forget(id: string): void {
+    this.logs.delete(id);
+    this.heldServer.delete(id);
+  }
+
+  private seen(serverId: string): void {
+    const now = Date.now();
+    if (now - (this.lastSeen.get(serverId) ?? 0) < LAST_SEEN_RESOLUTION_MS) return;
+    this.lastSeen.set(serverId, now);
+    this.track(this.store.transaction((em) => em.update(ExecutionServer, { id: serverId }, { lastSeenAt: new Date(now) })));
+  }
+
+  private disconnected(stream: AssignmentStream): void {
+    const serverId = stream.agent.executionServerId;
+    const set = this.streams.get(serverId);
+    set?.delete(stream);
+    this.logger.info(`agent ${stream.agent.name} disconnected`, { agent: stream.agent.id });
+    if (set && set.size > 0) return;
+    this.streams.delete(serverId);
+    this.track(this.store.transaction((em) => em.update(ExecutionServer, { id: serverId }, { online: false, lastSeenAt: new Date() })));
+  }
+
+  private track(p: Promise<unknown>): void {
+    const tracked = p.catch((err) => this.logger.warn(`could not record an agent's state: ${String(err)}`)).finally(() => this.writes.delete(tracked));
+    this.writes.add(tracked);
+  }
+}
+
+function lostLease(id: string, status?: ExecutionStatus): DomainError {
+  return conflict("executionId", `execution ${id} is no longer held by this agent${status ? ` (it is ${status})` : ""}: stop it; its outcome is not wanted`);
+}

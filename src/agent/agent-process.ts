@@ -1,0 +1,394 @@
+import os from "node:os";
+import { createClient, type Client } from "graphql-ws";
+import WebSocket from "ws";
+import { currentOs } from "../domain/os.js";
+import { ExecaSpawner } from "../executor/execa-spawner.js";
+import { LocalHookRunner, type HookSpec } from "../executor/local-hook-runner.js";
+import type { Logger } from "../logger.js";
+import { HOOKD_VERSION } from "../version.js";
+import { readState, stateFile, writeState, type AgentState } from "./agent-state.js";
+
+// `hookd agent`: runs, on another machine, the hooks hookd assigns to one execution server or
+// client. It connects out (graphql-ws, authenticated by its own credential), claims what it is
+// told is QUEUED, runs it with LocalHookRunner (the embedded runner's rules), streams the log by
+// seq, renews its lease and reports the outcome. See docs/agent-protocol.md.
+
+export interface AgentOptions {
+  /** hookd's base address: http(s)://host:port (a path prefix is kept). */
+  url: string;
+  /** Enrolment token: needed on the first start only. */
+  token?: string;
+  /** When given, must be the token's name (a check that the right token went to the right machine). */
+  name?: string;
+  hostname: string;
+  labels: string[];
+  stateDir: string;
+  concurrency: number;
+  tempDir: string;
+  killGraceMs: number;
+  logger: Logger;
+}
+
+const ASSIGNMENTS = `subscription($hello: AgentHelloInput!) { agentAssignments(hello: $hello) { queued cancel } }`;
+const CLAIM = `mutation($id: ID!) { agentClaim(executionId: $id) { id hook command os input timeoutSeconds jobId publishId leaseSeconds logCapBytes } }`;
+const RENEW = `mutation($ids: [ID!]!) { agentRenew(executionIds: $ids) { lost cancel } }`;
+const LOG = `mutation($id: ID!, $lines: [AgentLogLineInput!]!) { agentLog(executionId: $id, lines: $lines) { acknowledged } }`;
+const FINISH = `mutation($id: ID!, $outcome: AgentOutcomeInput!, $lastSeq: Int!) { agentFinish(executionId: $id, outcome: $outcome, lastSeq: $lastSeq) }`;
+
+/** Per agentLog call: well inside the server's 1 MiB message limit even when every byte needs escaping. */
+const BATCH_LINES = 1000;
+const BATCH_BYTES = 128 * 1024;
+const MAX_BACKOFF_MS = 30_000;
+/** Close codes after which reconnecting cannot help: the credential is refused. */
+const FATAL_CLOSE = new Set([4400, 4401, 4403]);
+
+interface ClaimedSpec extends HookSpec {
+  leaseSeconds: number;
+  logCapBytes: number;
+}
+
+export class AgentRequestError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Exponential with full jitter, so agents cut off together do not come back together. */
+export const backoffMs = (retries: number) => Math.round(Math.min(MAX_BACKOFF_MS, 500 * 2 ** retries) * (0.5 + Math.random() / 2));
+const formatBytes = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`);
+const isCloseEvent = (e: unknown): e is { code: number; reason: string } => typeof e === "object" && e !== null && typeof (e as { code?: unknown }).code === "number";
+
+/** Trades the enrolment token for the agent's own credential and keeps it (first start only). */
+export async function enrol(options: Pick<AgentOptions, "url" | "token" | "name" | "hostname" | "labels" | "stateDir">): Promise<AgentState> {
+  const existing = readState(options.stateDir);
+  if (existing) return existing;
+  if (!options.token) throw new Error(`not enrolled yet (no ${stateFile(options.stateDir)}): pass --token with an enrolment token (createAgentToken, or hookd agent-token create)`);
+  const res = await fetch(new URL("agent/enrol", withSlash(options.url)), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token: options.token, name: options.name, hostname: options.hostname, os: currentOs(), labels: options.labels, version: HOOKD_VERSION }),
+  });
+  const body = (await res.json().catch(() => ({}))) as { error?: { message?: string }; agentId?: string; name?: string; kind?: "SERVER" | "CLIENT"; executionServerId?: string; credential?: string };
+  if (!res.ok || !body.credential) throw new Error(`enrolment refused by ${options.url} (HTTP ${res.status}): ${body.error?.message ?? "no answer"}`);
+  const state: AgentState = { url: options.url, agentId: body.agentId!, name: body.name!, kind: body.kind!, executionServerId: body.executionServerId!, credential: body.credential, enrolledAt: new Date().toISOString() };
+  writeState(options.stateDir, state);
+  return state;
+}
+
+const withSlash = (url: string) => (url.endsWith("/") ? url : `${url}/`);
+
+/** The graphql-ws address for hookd's base address: ws(s)://.../graphql. */
+export const socketUrl = (url: string) => new URL("graphql", withSlash(url)).toString().replace(/^http/, "ws");
+
+export class RemoteAgent {
+  private client: Client | null = null;
+  private readonly pending = new Set<string>();
+  private readonly runs = new Map<string, RemoteRun>();
+  /** Claims under way: they count against the concurrency, and their ids are not claimed twice. */
+  private readonly claimingIds = new Set<string>();
+  private stopped = false;
+  private leaseMs = 30_000;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private renewing = false;
+  private readonly hooks: LocalHookRunner;
+  private fail!: (err: Error) => void;
+  /** Settles when the agent stops: resolved by stop(), rejected when the credential is refused. */
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+
+  constructor(
+    private readonly state: AgentState,
+    private readonly options: AgentOptions,
+  ) {
+    this.hooks = new LocalHookRunner({ spawner: new ExecaSpawner(), tempDir: options.tempDir, killGraceMs: options.killGraceMs, keepTempFiles: false });
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.fail = reject;
+    });
+  }
+
+  get log(): Logger {
+    return this.options.logger;
+  }
+
+  /** Connects (outbound only) and keeps reconnecting until stopped. */
+  start(): void {
+    this.client = createClient({
+      url: socketUrl(this.options.url),
+      webSocketImpl: WebSocket,
+      connectionParams: { agentCredential: this.state.credential },
+      lazy: false,
+      keepAlive: 10_000,
+      retryAttempts: Number.MAX_SAFE_INTEGER,
+      retryWait: (retries) => sleep(backoffMs(retries)),
+      shouldRetry: (e) => !(isCloseEvent(e) && FATAL_CLOSE.has(e.code)) && !this.stopped,
+      on: {
+        connected: () => this.log.info(`connected to ${this.options.url} as ${this.state.kind} agent ${this.state.name}`),
+        closed: (e) => {
+          if (this.stopped) return;
+          const why = isCloseEvent(e) ? `${e.code}${e.reason ? ` ${e.reason}` : ""}` : "closed";
+          if (isCloseEvent(e) && FATAL_CLOSE.has(e.code)) this.fatal(new Error(`hookd refused the agent's credential (${why}); enrol again: remove ${stateFile(this.options.stateDir)} and pass a new --token`));
+          else this.log.warn(`disconnected from hookd (${why}); reconnecting`);
+        },
+      },
+    });
+    this.subscribeAssignments();
+  }
+
+  /** Ends what runs (recorded CANCELLED where hookd can be told), then disconnects. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    for (const run of this.runs.values()) run.controller.abort(new Error("the agent stopped"));
+    await Promise.race([Promise.allSettled([...this.runs.values()].map((r) => r.finished)), sleep(5000)]);
+    this.stopped = true;
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    await this.client?.dispose();
+    this.hooks.close();
+    this.resolveDone();
+  }
+
+  /** True once hookd refused the credential: nothing more can be reported. */
+  refused = false;
+
+  /** The credential was refused (revoked): end the hooks (their groups, with the kill grace), then stop. */
+  private fatal(err: Error): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.refused = true;
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    for (const run of this.runs.values()) run.controller.abort(err);
+    void Promise.race([Promise.allSettled([...this.runs.values()].map((r) => r.finished)), sleep(this.options.killGraceMs + 5000)]).then(async () => {
+      await this.client?.dispose();
+      this.hooks.close();
+      this.fail(err);
+    });
+  }
+
+  private subscribeAssignments(): void {
+    const hello = { hostname: this.options.hostname, os: currentOs(), labels: this.options.labels, version: HOOKD_VERSION };
+    this.client!.subscribe<{ agentAssignments: { queued: string[]; cancel: string[] } }>(
+      { query: ASSIGNMENTS, variables: { hello } },
+      {
+        next: (result) => {
+          if (result.errors) return this.fatal(new Error(`hookd refused the agent's connection: ${result.errors.map((e) => e.message).join("; ")}`));
+          const a = result.data!.agentAssignments;
+          for (const id of a.cancel) {
+            this.pending.delete(id);
+            this.runs.get(id)?.controller.abort(new Error("cancelled"));
+          }
+          // An id may be offered twice (a notice and the list on connect): claim it once.
+          for (const id of a.queued) if (!this.runs.has(id) && !this.claimingIds.has(id)) this.pending.add(id);
+          this.pump();
+        },
+        error: (err) => {
+          if (Array.isArray(err)) return this.fatal(new Error(`hookd refused the agent's connection: ${err.map((e: { message: string }) => e.message).join("; ")}`));
+          if (!this.stopped) this.log.warn(`assignment stream ended: ${isCloseEvent(err) ? err.code : String(err)}`);
+        },
+        // hookd completes the stream only when it stops; listen again on the next connection.
+        complete: () => {
+          if (!this.stopped) setTimeout(() => !this.stopped && this.subscribeAssignments(), backoffMs(0));
+        },
+      },
+    );
+  }
+
+  /** One operation over the socket; it waits out a reconnect (graphql-ws sends it again then). */
+  request<T>(query: string, variables: Record<string, unknown>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let data: T | undefined;
+      this.client!.subscribe<T>(
+        { query, variables },
+        {
+          next: (result) => {
+            if (result.errors?.length) {
+              const e = result.errors[0] as { message: string; extensions?: { code?: string } };
+              reject(new AgentRequestError(e.extensions?.code ?? "INTERNAL", e.message));
+            } else data = result.data as T;
+          },
+          error: (err) => {
+            if (Array.isArray(err)) {
+              const e = err[0] as { message: string; extensions?: { code?: string } };
+              reject(new AgentRequestError(e.extensions?.code ?? "GRAPHQL_VALIDATION_FAILED", e.message));
+            } else reject(err instanceof Error ? err : new Error(isCloseEvent(err) ? `socket closed (${err.code})` : String(err)));
+          },
+          complete: () => (data === undefined ? reject(new Error("no answer")) : resolve(data)),
+        },
+      );
+    });
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.runs.size + this.claimingIds.size < this.options.concurrency && this.pending.size > 0) {
+      const id = this.pending.values().next().value as string;
+      this.pending.delete(id);
+      this.claimingIds.add(id);
+      this.request<{ agentClaim: ClaimedSpec | null }>(CLAIM, { id })
+        .then((r) => {
+          if (r.agentClaim && !this.runs.has(id)) this.execute(r.agentClaim);
+        })
+        .catch((err) => this.log.warn(`could not claim execution ${id}: ${(err as Error).message}`))
+        .finally(() => {
+          this.claimingIds.delete(id);
+          this.pump();
+        });
+    }
+  }
+
+  private execute(spec: ClaimedSpec): void {
+    const run = new RemoteRun(this, spec);
+    this.runs.set(spec.id, run);
+    this.leaseMs = spec.leaseSeconds * 1000;
+    this.renewTimer ??= setInterval(() => void this.renew(), Math.max(100, Math.floor(this.leaseMs / 3)));
+    this.log.info(`running ${spec.hook} (execution ${spec.id})`);
+    run.finished = run
+      .go(this.hooks)
+      .catch((err) => this.log.error(`execution ${spec.id} could not be run`, err))
+      .finally(() => {
+        this.runs.delete(spec.id);
+        this.pump();
+      });
+  }
+
+  /** Renews every lease held; hookd's answer says what was lost or cancelled meanwhile. */
+  private async renew(): Promise<void> {
+    if (this.runs.size === 0 || this.renewing || this.stopped) return;
+    this.renewing = true;
+    try {
+      const { agentRenew } = await this.request<{ agentRenew: { lost: string[]; cancel: string[] } }>(RENEW, { ids: [...this.runs.keys()] });
+      for (const id of agentRenew.lost) this.runs.get(id)?.lose();
+      for (const id of agentRenew.cancel) this.runs.get(id)?.controller.abort(new Error("cancelled"));
+    } catch (err) {
+      this.log.warn(`could not renew leases: ${(err as Error).message}`);
+    } finally {
+      this.renewing = false;
+    }
+  }
+}
+
+interface PendingLine {
+  seq: number;
+  stream: "STDOUT" | "STDERR" | "SYSTEM";
+  at: string;
+  text: string;
+}
+
+/** One claimed execution on the agent: its process, its unacknowledged log lines, its end. */
+class RemoteRun {
+  readonly controller = new AbortController();
+  finished: Promise<void> = Promise.resolve();
+  /** Lines not yet acknowledged, seq ascending (bounded: output past the cap is only counted). */
+  private lines: PendingLine[] = [];
+  private seq = 0;
+  private bytes = 0;
+  private droppedBytes = 0;
+  private droppedLines = 0;
+  private sealed = false;
+  private lost = false;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly agent: RemoteAgent,
+    private readonly spec: ClaimedSpec,
+  ) {}
+
+  /** hookd no longer counts this run as the agent's: end it and report nothing. */
+  lose(): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.controller.abort(new Error("lease lost"));
+    this.agent.log.warn(`execution ${this.spec.id}: hookd says this agent no longer holds it; ended, outcome not reported`);
+    this.notify();
+  }
+
+  async go(hooks: LocalHookRunner): Promise<void> {
+    const sending = this.send();
+    const outcome = await hooks.run(this.spec, { signal: this.controller.signal, onLine: (stream, text, at) => this.output(stream, text, at) });
+    if (this.droppedBytes > 0) this.push("SYSTEM", `output cap of ${formatBytes(this.spec.logCapBytes)} reached: ${this.droppedLines} more lines (${formatBytes(this.droppedBytes)}) were not stored; the hook kept running`, new Date());
+    this.sealed = true;
+    this.notify();
+    await sending;
+    for (let attempt = 0; !this.lost && !this.agent.refused; attempt++) {
+      try {
+        const vars = {
+          id: this.spec.id,
+          lastSeq: this.seq,
+          outcome: { status: outcome.status, exitCode: outcome.exitCode ?? null, signal: outcome.signal ?? null, error: outcome.error ?? null, output: outcome.output ?? null, droppedBytes: this.droppedBytes },
+        };
+        const { agentFinish } = await this.agent.request<{ agentFinish: boolean }>(FINISH, vars);
+        if (!agentFinish) this.agent.log.warn(`execution ${this.spec.id}: hookd had already ended it; this outcome (${outcome.status}) was not stored`);
+        else this.agent.log.info(`finished ${this.spec.hook} (execution ${this.spec.id}): ${outcome.status}`);
+        return;
+      } catch (err) {
+        if (err instanceof AgentRequestError && (err.code === "CONFLICT" || err.code === "NOT_FOUND")) {
+          this.lost = true;
+          this.agent.log.warn(`execution ${this.spec.id}: ${err.message}`);
+          return;
+        }
+        await sleep(backoffMs(attempt));
+      }
+    }
+  }
+
+  private output(stream: "stdout" | "stderr", text: string, at: Date): void {
+    const size = Buffer.byteLength(text) + 1;
+    if (this.droppedBytes > 0 || this.bytes + size > this.spec.logCapBytes) {
+      this.droppedBytes += size;
+      this.droppedLines++;
+      return;
+    }
+    this.bytes += size;
+    this.push(stream === "stdout" ? "STDOUT" : "STDERR", text, at);
+  }
+
+  private push(stream: PendingLine["stream"], text: string, at: Date): void {
+    this.lines.push({ seq: ++this.seq, stream, at: at.toISOString(), text });
+    if (this.lines.length >= BATCH_LINES) this.notify();
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  /**
+   * Sends the lines in batches until every one is acknowledged. hookd answers with the last seq
+   * it holds; what is past it is sent again (after a reconnect, or a batch hookd could not take).
+   */
+  private async send(): Promise<void> {
+    for (let failures = 0; !this.lost && !this.agent.refused; ) {
+      if (this.lines.length === 0) {
+        if (this.sealed) return;
+        await new Promise<void>((r) => {
+          this.wake = r;
+          setTimeout(r, 50);
+        });
+        continue;
+      }
+      const batch: PendingLine[] = [];
+      let bytes = 0;
+      for (const l of this.lines) {
+        if (batch.length >= BATCH_LINES || (batch.length > 0 && bytes + l.text.length > BATCH_BYTES)) break;
+        batch.push(l);
+        bytes += l.text.length;
+      }
+      try {
+        const { agentLog } = await this.agent.request<{ agentLog: { acknowledged: number } }>(LOG, { id: this.spec.id, lines: batch });
+        const acked = agentLog.acknowledged;
+        this.lines = this.lines.filter((l) => l.seq > acked);
+        failures = 0;
+      } catch (err) {
+        if (err instanceof AgentRequestError && (err.code === "CONFLICT" || err.code === "NOT_FOUND")) return this.lose();
+        this.agent.log.warn(`execution ${this.spec.id}: could not send log lines: ${(err as Error).message}`);
+        await sleep(backoffMs(failures++));
+      }
+    }
+  }
+}
+
+/** The agent's defaults for this machine. */
+export const defaultHostname = () => os.hostname();

@@ -1,0 +1,118 @@
+import { Arg, Ctx, Field, Float, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
+import { GraphQLJSONObject } from "graphql-scalars";
+import { HookPoint } from "../domain/hook-points.js";
+import { LogStream } from "../entities/execution-log-line.entity.js";
+import { ExecutionServerKind } from "../entities/execution-server.entity.js";
+import { ExecutionStatus } from "../entities/execution.entity.js";
+import type { JsonObject } from "../entities/metadata.embedded.js";
+import type { AgentContext } from "./agent-schema.js";
+import type { Assignment } from "./agent-gateway.service.js";
+
+// The agent's operations: the whole of the schema an agent credential reaches (agent-schema.ts).
+
+@ObjectType({ description: "The agent the credential belongs to." })
+class AgentSelf {
+  @Field(() => ID) id: string;
+  @Field() name: string;
+  @Field(() => ExecutionServerKind) kind: ExecutionServerKind;
+  @Field(() => ID) executionServerId: string;
+}
+
+@ObjectType({ description: "Executions to claim (QUEUED for this agent's server) and runs to end. Ids only." })
+class AgentAssignment {
+  @Field(() => [ID]) queued: string[];
+  @Field(() => [ID]) cancel: string[];
+}
+
+@ObjectType({ description: "A claimed execution: what LocalHookRunner needs to run it, and its limits." })
+class AgentHookSpec {
+  @Field(() => ID) id: string;
+  @Field(() => HookPoint) hook: HookPoint;
+  @Field(() => String, { nullable: true }) command: string | null;
+  @Field(() => String, { nullable: true }) os: string | null;
+  @Field(() => GraphQLJSONObject) input: JsonObject;
+  @Field(() => Int) timeoutSeconds: number;
+  @Field(() => ID, { nullable: true }) jobId: string | null;
+  @Field(() => ID, { nullable: true }) publishId: string | null;
+  @Field(() => Float, { description: "Renew the lease well within this (a third of it)." }) leaseSeconds: number;
+  @Field(() => Int, { description: "Output bytes stored at most; the agent counts what is past it." }) logCapBytes: number;
+}
+
+@ObjectType()
+class AgentRenewal {
+  @Field(() => [ID], { description: "No longer held: stop them; their outcome is not wanted." }) lost: string[];
+  @Field(() => [ID], { description: "Still held and cancelled: end their process groups, then finish them CANCELLED." }) cancel: string[];
+}
+
+@ObjectType()
+class AgentLogAck {
+  @Field(() => Int, { description: "The last seq hookd holds: send from the next one." }) acknowledged: number;
+}
+
+@InputType()
+class AgentHelloInput {
+  @Field() hostname: string;
+  @Field({ description: "linux, mac or windows" }) os: string;
+  @Field(() => [String], { nullable: true }) labels?: string[];
+  @Field(() => String, { nullable: true }) version?: string;
+}
+
+@InputType()
+class AgentLogLineInput {
+  @Field(() => Int) seq: number;
+  @Field(() => LogStream) stream: LogStream;
+  @Field() at: Date;
+  @Field() text: string;
+}
+
+@InputType()
+class AgentOutcomeInput {
+  @Field(() => ExecutionStatus) status: ExecutionStatus;
+  @Field(() => Int, { nullable: true }) exitCode?: number;
+  @Field(() => String, { nullable: true }) signal?: string;
+  @Field(() => String, { nullable: true }) error?: string;
+  @Field(() => GraphQLJSONObject, { nullable: true }) output?: JsonObject;
+  @Field(() => Int, { nullable: true, description: "Output bytes past the cap, not sent." }) droppedBytes?: number;
+}
+
+function assignments({ args, context }: SubscribeResolverData<unknown, Record<string, unknown>, AgentContext>): Promise<AsyncIterable<Assignment>> {
+  return context.services.agentGateway.connect(context.agent, args.hello as AgentHelloInput, context.closeSocket);
+}
+
+@Resolver()
+export class AgentResolver {
+  @Query(() => AgentSelf)
+  agent(@Ctx() ctx: AgentContext): AgentSelf {
+    return ctx.agent;
+  }
+
+  @Subscription(() => AgentAssignment, { subscribe: assignments, description: "The agent's connection: its server is online while this runs. First what is QUEUED now, then as it comes." })
+  agentAssignments(@Root() assignment: Assignment, @Arg("hello", () => AgentHelloInput) _hello: AgentHelloInput): AgentAssignment {
+    return assignment;
+  }
+
+  @Mutation(() => AgentHookSpec, { nullable: true, description: "Claims a QUEUED execution (a lease); null when another runner took it or it ended." })
+  agentClaim(@Ctx() ctx: AgentContext, @Arg("executionId", () => ID) executionId: string): Promise<AgentHookSpec | null> {
+    return ctx.services.agentGateway.claim(ctx.agent, executionId);
+  }
+
+  @Mutation(() => AgentRenewal)
+  agentRenew(@Ctx() ctx: AgentContext, @Arg("executionIds", () => [ID]) executionIds: string[]): Promise<AgentRenewal> {
+    return ctx.services.agentGateway.renew(ctx.agent, executionIds);
+  }
+
+  @Mutation(() => AgentLogAck, { description: "Stores lines by their seq: a seq already stored is ignored; a batch that leaves a gap stores nothing." })
+  async agentLog(@Ctx() ctx: AgentContext, @Arg("executionId", () => ID) executionId: string, @Arg("lines", () => [AgentLogLineInput]) lines: AgentLogLineInput[]): Promise<AgentLogAck> {
+    return { acknowledged: await ctx.services.agentGateway.appendLog(ctx.agent, executionId, lines) };
+  }
+
+  @Mutation(() => Boolean, { description: "The outcome, once lines 1..lastSeq are stored. False: the agent no longer held it." })
+  agentFinish(
+    @Ctx() ctx: AgentContext,
+    @Arg("executionId", () => ID) executionId: string,
+    @Arg("outcome", () => AgentOutcomeInput) outcome: AgentOutcomeInput,
+    @Arg("lastSeq", () => Int) lastSeq: number,
+  ): Promise<boolean> {
+    return ctx.services.agentGateway.finish(ctx.agent, executionId, outcome, lastSeq);
+  }
+}

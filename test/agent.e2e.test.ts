@@ -1,0 +1,489 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { agentSocket, enrolAgent } from "./helpers/agent.js";
+import { exists } from "./helpers/processes.js";
+import { ADMIN_KEY, eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
+
+// Remote agents as real processes on loopback: `node dist/src/cli.js agent ...` against a real hookd.
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../src/cli.js");
+const TOKEN = `mutation($input: CreateAgentTokenInput!) { createAgentToken(input: $input) { token agentToken { id kind name expiresAt } } }`;
+const SET = `mutation($input: SetHookConfigInput!) { setHookConfig(input: $input) { hook } }`;
+const TRIGGER = `mutation($input: TriggerHookInput!) { triggerHook(input: $input) { id status runner error logLineCount executionServer { id name } } }`;
+const EXECUTION = `query($id: ID!) { execution(id: $id) { id status runner error exitCode logLineCount logLines(first: 10000) { seq stream text } } }`;
+const SERVERS = `{ executionServers { id name hostname os kind online lastSeenAt labels } }`;
+
+interface AgentProcess {
+  child: ChildProcess;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function startAgent(url: string, args: string[], env: Record<string, string> = {}): AgentProcess {
+  const child = spawn(process.execPath, [CLI, "agent", "--url", url, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    child,
+    output: () => out,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+describe("remote agents", () => {
+  let server: TestServer;
+  let dir: string;
+  const agents: AgentProcess[] = [];
+  const leftovers: number[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "hookd-agent-test-"));
+    server = await startServer({ HOOKD_LEASE_SECONDS: "1.5", HOOKD_KILL_GRACE_MS: "300" });
+  });
+  after(async () => {
+    for (const a of agents) await a.stop("SIGKILL");
+    for (const pid of leftovers) if (exists(pid)) process.kill(pid, "SIGKILL");
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const script = (name: string, body: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, body);
+    chmodSync(file, 0o755);
+    return file;
+  };
+  const configure = (hook: string, linux: string) => server.ok(SET, { input: { hook, enabled: true, commands: { linux, mac: null, windows: null } } });
+  const token = async (name: string, kind = "SERVER") => (await server.ok(TOKEN, { input: { kind, name } })).createAgentToken;
+  const serverNamed = async (name: string) => ((await server.ok(SERVERS)).executionServers as any[]).find((s) => s.name === name);
+  const execution = async (id: string) => (await server.ok(EXECUTION, { id })).execution;
+  const launch = (args: string[], env: Record<string, string> = {}) => {
+    const a = startAgent(server.url, args, env);
+    agents.push(a);
+    return a;
+  };
+
+  let renderB: { id: string; stateDir: string; agentId: string };
+
+  test("a SERVER agent enrols with a single-use token, registers itself, and runs the workspace's hooks once it is the default execution server; the embedded runner does not", async () => {
+    const { token: secret, agentToken } = await token("render-b");
+    assert.equal(agentToken.kind, "SERVER");
+    assert.equal(agentToken.name, "render-b");
+    const expiresIn = new Date(agentToken.expiresAt).getTime() - Date.now();
+    assert.ok(expiresIn > 3500_000 && expiresIn <= 3600_000, `expires in about 1 h (got ${expiresIn} ms)`);
+    const stateDir = path.join(dir, "state-b");
+    const agent = launch(["--token", secret, "--hostname", "render-b", "--state-dir", stateDir, "--labels", "gpu, linux"], { AGENT_MARK: "render-b" });
+    const row = await eventually(async () => {
+      const s = await serverNamed("render-b");
+      return s?.online ? s : null;
+    }, "render-b online");
+    assert.deepEqual([row.hostname, row.os, row.kind, row.labels], ["render-b", "linux", "SERVER", ["gpu", "linux"]]);
+    assert.ok(row.lastSeenAt);
+
+    // The credential is kept where only the agent's user reads it; the token is used up.
+    const file = path.join(stateDir, "agent.json");
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(statSync(stateDir).mode & 0o777, 0o700);
+    const state = JSON.parse(readFileSync(file, "utf8"));
+    assert.match(state.credential, /^hka_/);
+    assert.ok(!readFileSync(file, "utf8").includes(secret), "the enrolment token is not kept");
+    const again = await fetch(`${server.url}/agent/enrol`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: secret, hostname: "thief", os: "linux" }) });
+    assert.equal(again.status, 401);
+    assert.match(((await again.json()) as any).error.message, /already used/);
+    renderB = { id: row.id, stateDir, agentId: state.agentId };
+
+    await server.ok(`mutation($id: ID!) { updateSettings(input: { defaultExecutionServer: $id }) { defaultExecutionServer { id } } }`, { id: row.id });
+    const many = script("many.sh", `#!/bin/sh\necho "ran on $AGENT_MARK"\ni=1\nwhile [ $i -le 300 ]; do echo "line $i"; echo "err $i" >&2; i=$((i+1)); done\n`);
+    await configure("POST_DONE_SERVER", many);
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: true } })).triggerHook;
+    assert.equal(run.status, "SUCCEEDED", run.error);
+    assert.equal(run.runner, `agent:${state.agentId}`);
+    assert.equal(run.executionServer.name, "render-b");
+    const stored = await execution(run.id);
+    assert.equal(stored.logLineCount, 601);
+    assert.deepEqual(stored.logLines.map((l: any) => l.seq), Array.from({ length: 601 }, (_, i) => i + 1), "every line once, in order");
+    assert.equal(stored.logLines[0].text, "ran on render-b", "it ran in the agent's process, not hookd's");
+    assert.equal(stored.logLines.filter((l: any) => l.stream === "STDERR").length, 300);
+
+    // Agent stopped: its server goes offline, and its work waits QUEUED (the embedded runner does not take it).
+    await agent.stop();
+    await eventually(async () => !(await serverNamed("render-b")).online, "render-b offline");
+    const [queued] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await execution(queued.id)).status, "QUEUED");
+
+    // Started again without a token: the kept credential; it takes what waited.
+    const restarted = launch(["--state-dir", stateDir, "--hostname", "render-b"], { AGENT_MARK: "render-b again" });
+    const done = await eventually(async () => {
+      const e = await execution(queued.id);
+      return e.status === "SUCCEEDED" ? e : null;
+    }, "the queued run to finish on the restarted agent");
+    assert.equal(done.runner, `agent:${state.agentId}`);
+    assert.equal(done.logLines[0].text, "ran on render-b again");
+    assert.match(restarted.output(), /connected to/);
+  });
+
+  test("cancel of a remote run ends its whole process group on the agent's side", async () => {
+    const pids = path.join(dir, "cancel.pids");
+    const tree = script("tree.sh", `#!/bin/sh\nsleep 60 &\necho "$$ $!" > '${pids}'\necho ready\nwait\n`);
+    await configure("POST_DONE_SERVER", tree);
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+    await eventually(async () => (await execution(run.id)).logLines.some((l: any) => l.text === "ready"), "the hook to start on the agent");
+    const [shell, child] = readFileSync(pids, "utf8").trim().split(" ").map(Number);
+    leftovers.push(shell, child);
+    assert.ok(exists(shell) && exists(child));
+    await server.ok(`mutation($id: ID!) { cancelExecution(id: $id) { id } }`, { id: run.id });
+    const ended = await eventually(async () => {
+      const e = await execution(run.id);
+      return e.status === "CANCELLED" ? e : null;
+    }, "the run to be CANCELLED");
+    assert.match(ended.error, /cancelled/);
+    await eventually(async () => !exists(shell) && !exists(child), "the hook's process group to be gone");
+  });
+
+  test("a hook configured for render-b runs on render-b's agent, and its timeout ends the whole process group there", async () => {
+    // The workspace default goes back to hookd's own server: only the hook's override names render-b.
+    await server.ok(`mutation($id: ID!) { updateSettings(input: { defaultExecutionServer: $id }) { hooksEnabled } }`, { id: server.app.bootstrap.self.id });
+    const pids = path.join(dir, "timeout.pids");
+    const tree = script("timeout.sh", `#!/bin/sh\nsleep 60 &\necho "$$ $!" > '${pids}'\necho ready\nwait\n`);
+    await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: tree, mac: null, windows: null }, timeoutSeconds: 1, executionServer: renderB.id } });
+    try {
+      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: true } })).triggerHook;
+      const [shell, child] = readFileSync(pids, "utf8").trim().split(" ").map(Number);
+      leftovers.push(shell, child);
+      assert.equal(run.status, "TIMED_OUT", run.error);
+      assert.equal(run.runner, `agent:${renderB.agentId}`);
+      assert.equal(run.executionServer.name, "render-b");
+      assert.match(run.error, /timed out after 1 s/);
+      await eventually(async () => !exists(shell) && !exists(child), "the hook's process group to be gone");
+    } finally {
+      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", timeoutSeconds: null, executionServer: null } });
+      await server.ok(`mutation($id: ID!) { updateSettings(input: { defaultExecutionServer: $id }) { hooksEnabled } }`, { id: renderB.id });
+    }
+  });
+
+  test("pre-publish on the agent answers prePublish with the JSON it wrote to ${PATH_JSON_OUTPUT}", async () => {
+    const approve = script("approve.py", `#!/usr/bin/python3\nimport json, os, sys\nd = json.load(open(sys.argv[1]))\njson.dump({"guidelines": "checked on " + os.environ["AGENT_MARK"], "files": [{"id": f["id"], "can_publish": True, "path": "/mnt/" + f["filename"]} for f in d["files"]]}, open(sys.argv[2], "w"))\n`);
+    await server.ok(SET, { input: { hook: "PRE_PUBLISH_SERVER", enabled: true, commands: { linux: `${approve} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}`, mac: null, windows: null } } });
+    try {
+      const id = "11111111-2222-3333-4444-555555555555";
+      const { prePublish } = await server.ok(`mutation($f: [JSONObject!]!) { prePublish(input: { files: $f }) { state guidelines entries { id canPublish path } } }`, { f: [{ id, filename: "shot.exr", size: 1 }] });
+      assert.equal(prePublish.state, "VALIDATED");
+      assert.match(prePublish.guidelines, /checked on render-b/, "the answer came from the agent's process");
+      assert.deepEqual(prePublish.entries, [{ id, canPublish: true, path: "/mnt/shot.exr" }]);
+    } finally {
+      await server.ok(SET, { input: { hook: "PRE_PUBLISH_SERVER", enabled: false } });
+    }
+  });
+
+  test("kill -9 of the agent mid-run fails the run when its lease expires, saying so; the restarted agent takes new work without a new token", async () => {
+    const pidFile = path.join(dir, "long.pid");
+    const long = script("long.sh", `#!/bin/sh\necho $$ > '${pidFile}'\necho started\nexec sleep 60\n`);
+    await configure("POST_DONE_SERVER", long);
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+    await eventually(async () => (await execution(run.id)).logLines.some((l: any) => l.text === "started"), "the hook to start");
+    leftovers.push(Number(readFileSync(pidFile, "utf8")));
+    const running = agents.at(-1)!;
+    await running.stop("SIGKILL");
+    const failed = await eventually(async () => {
+      const e = await execution(run.id);
+      return e.status === "FAILED" ? e : null;
+    }, "the run to fail at lease expiry");
+    assert.match(failed.error, /stopped renewing its lease/);
+    assert.match(failed.error, new RegExp(`agent:${renderB.agentId}`));
+    assert.equal(failed.logLines.at(-1).text, failed.error);
+
+    const quick = script("quick.sh", `#!/bin/sh\necho quick\n`);
+    await configure("POST_DONE_SERVER", quick);
+    launch(["--state-dir", renderB.stateDir, "--hostname", "render-b"]);
+    await eventually(async () => (await serverNamed("render-b")).online, "render-b online again");
+    const [next] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: true } })).triggerHook;
+    assert.equal(next.status, "SUCCEEDED", next.error);
+    assert.equal(next.runner, `agent:${renderB.agentId}`);
+  });
+
+  test("a CLIENT agent runs post-done-client for its user's job on its own machine, and its pre-submit-client refusal refuses a submission", async () => {
+    const ana = await server.user("ana@studio.example", "EMPLOYEE");
+    const { token: secret, agentToken } = (await server.ok(TOKEN, { input: { kind: "CLIENT", name: "ana-ws", user: ana.id } })).createAgentToken;
+    assert.equal(agentToken.kind, "CLIENT");
+    launch(["--token", secret, "--name", "ana-ws", "--hostname", "ana-ws", "--state-dir", path.join(dir, "state-ana")], { AGENT_MARK: "ana's machine" });
+    const client = await eventually(async () => {
+      const s = await serverNamed("ana-ws");
+      return s?.online ? s : null;
+    }, "ana-ws online");
+    assert.deepEqual([client.kind, client.hostname], ["CLIENT", "ana-ws"]);
+    await configure("POST_DONE_CLIENT", script("client.sh", `#!/bin/sh\necho "client hook on $AGENT_MARK"\n`));
+    const job = { name: "shot", source: `user:ana@studio.example`, destination: `user:ana@studio.example`, tasks: [{ source: "/a", destination: "/b", size: 1 }], client: client.id };
+    const { submitJob } = await server.ok(`mutation($i: SubmitJobInput!) { submitJob(input: $i) { id } }`, { i: job }, ana.key);
+    await server.ok(`mutation($id: ID!) { updateJobStatus(id: $id, status: DONE) { status } }`, { id: submitJob.id }, ana.key);
+    const run = await eventually(async () => {
+      const { job } = await server.ok(`query($id: ID!) { job(id: $id) { executions { id hook status runner } } }`, { id: submitJob.id });
+      return (job.executions as any[]).find((e) => e.hook === "POST_DONE_CLIENT" && e.status !== "QUEUED" && e.status !== "RUNNING");
+    }, "post-done-client to finish");
+    assert.equal(run.status, "SUCCEEDED");
+    assert.match(run.runner, /^agent:/);
+    assert.equal((await execution(run.id)).logLines[0].text, "client hook on ana's machine");
+
+    // A blocking client hook through the agent: its refusal refuses the submission.
+    await configure("PRE_SUBMIT_CLIENT", script("refuse.sh", `#!/bin/sh\necho "no renders from $AGENT_MARK today" >&2\nexit 1\n`));
+    try {
+      const refused = await server.gql(`mutation($i: SubmitJobInput!) { submitJob(input: $i) { id } }`, { i: { ...job, name: "refused" } }, ana.key);
+      expectError(refused, "HOOK_FAILED", /no renders from ana's machine today/);
+    } finally {
+      await server.ok(SET, { input: { hook: "PRE_SUBMIT_CLIENT", enabled: false } });
+    }
+  });
+
+  test("a revoked agent is disconnected at once, its credential refused, and what it ran fails when its lease expires", async () => {
+    const { token: secret } = await token("render-e");
+    const agent = launch(["--token", secret, "--hostname", "render-e", "--state-dir", path.join(dir, "state-e")]);
+    const row = await eventually(async () => {
+      const s = await serverNamed("render-e");
+      return s?.online ? s : null;
+    }, "render-e online");
+    const pidFile = path.join(dir, "revoke.pid");
+    await configure("POST_DONE_SERVER", script("revoked.sh", `#!/bin/sh\necho $$ > '${pidFile}'\necho started\nexec sleep 60\n`));
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false, executionServer: row.id } })).triggerHook;
+    await eventually(async () => (await execution(run.id)).logLines.some((l: any) => l.text === "started"), "the hook to start");
+    const hookPid = Number(readFileSync(pidFile, "utf8"));
+    leftovers.push(hookPid);
+    const { executionServers } = await server.ok(`{ executionServers { name agents { id name prefix revokedAt } } }`);
+    const [enrolled] = (executionServers as any[]).find((s) => s.name === "render-e").agents;
+    assert.equal(enrolled.revokedAt, null);
+    const { revokeAgent } = await server.ok(`mutation($id: ID!) { revokeAgent(id: $id) { id revokedAt } }`, { id: enrolled.id });
+    assert.ok(revokeAgent.revokedAt);
+    await eventually(async () => agent.child.exitCode !== null, "the agent to exit");
+    assert.equal(agent.child.exitCode, 2);
+    assert.match(agent.output(), /refused the agent's credential \(4403 this agent was revoked\)/);
+    await eventually(async () => !exists(hookPid), "the agent to end its hook on the way out");
+    await eventually(async () => !(await serverNamed("render-e")).online, "render-e offline");
+    const failed = await eventually(async () => {
+      const e = await execution(run.id);
+      return e.status === "FAILED" ? e : null;
+    }, "the run to fail at lease expiry");
+    assert.match(failed.error, /stopped renewing its lease/);
+    // Started again with its kept credential: refused.
+    const again = launch(["--state-dir", path.join(dir, "state-e")]);
+    await eventually(async () => again.child.exitCode !== null, "the restarted agent to give up");
+    assert.equal(again.child.exitCode, 2);
+    assert.match(again.output(), /revoked/);
+  });
+
+  test("log lines are stored by the agent's seq: resent ones once, a gap not at all, and the outcome only once every line is there", async () => {
+    const enrolled = await enrolAgent(server, "render-c");
+    const socket = agentSocket(server.url, enrolled.credential);
+    try {
+      await configure("POST_DONE_SERVER", script("never.sh", "#!/bin/sh\nexit 0\n"));
+      // Queued for render-c, which no process serves: the test plays its agent.
+      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false, executionServer: enrolled.executionServerId } })).triggerHook;
+      assert.equal(run.status, "QUEUED");
+      const LOG = `mutation($id: ID!, $lines: [AgentLogLineInput!]!) { agentLog(executionId: $id, lines: $lines) { acknowledged } }`;
+      const line = (seq: number) => ({ seq, stream: "STDOUT", at: new Date().toISOString(), text: `line ${seq}` });
+      expectError({ status: 200, ...(await socket.run(LOG, { id: run.id, lines: [line(1)] })) }, "CONFLICT", /no longer held by this agent/);
+      const claim = await socket.run(`mutation($id: ID!) { agentClaim(executionId: $id) { id hook timeoutSeconds leaseSeconds } }`, { id: run.id });
+      assert.equal(claim.data.agentClaim.id, run.id);
+      assert.equal((await socket.run(LOG, { id: run.id, lines: [1, 2, 3].map(line) })).data.agentLog.acknowledged, 3);
+      assert.equal((await socket.run(LOG, { id: run.id, lines: [2, 3, 4].map(line) })).data.agentLog.acknowledged, 4, "resent lines are ignored, the new one stored");
+      assert.equal((await socket.run(LOG, { id: run.id, lines: [7, 8].map(line) })).data.agentLog.acknowledged, 4, "a gap stores nothing");
+      const FINISH = `mutation($id: ID!, $lastSeq: Int!) { agentFinish(executionId: $id, outcome: { status: FAILED, exitCode: 2, error: "exited with code 2" }, lastSeq: $lastSeq) }`;
+      expectError({ status: 200, ...(await socket.run(FINISH, { id: run.id, lastSeq: 8 })) }, "CONFLICT", /holds lines 1\.\.4.*send lines 5\.\.8/);
+      assert.equal((await socket.run(FINISH, { id: run.id, lastSeq: 4 })).data.agentFinish, true);
+      const stored = await execution(run.id);
+      assert.equal(stored.status, "FAILED");
+      assert.equal(stored.exitCode, 2);
+      assert.deepEqual(stored.logLines.map((l: any) => `${l.seq} ${l.text}`), ["1 line 1", "2 line 2", "3 line 3", "4 line 4", "5 exited with code 2"]);
+      assert.equal(stored.logLineCount, 5);
+      assert.deepEqual(await socket.run(FINISH, { id: run.id, lastSeq: 5 }), { data: { agentFinish: false } }, "a second outcome (a finish sent again) is not stored");
+    } finally {
+      await socket.client.dispose();
+    }
+  });
+
+  test("an agent credential reaches only the agent's operations, on executions of its own server", async () => {
+    const enrolled = await enrolAgent(server, "render-d");
+    const socket = agentSocket(server.url, enrolled.credential);
+    try {
+      // Over HTTP it is no API key.
+      expectError(await server.gql(`{ me { id } }`, {}, enrolled.credential), "UNAUTHENTICATED", /agent credential is not an API key/);
+      // Over its socket, no other operation exists for it.
+      for (const query of [`{ me { id } }`, `{ executionServers { id } }`, `mutation { createAgentToken(input: { kind: SERVER, name: "x" }) { token } }`, `mutation { cancelExecution(id: "x") { id } }`]) {
+        const result = await socket.run(query);
+        assert.match(result.errors?.[0]?.message ?? "", /Cannot query field/, `${query}: ${JSON.stringify(result)}`);
+        assert.equal(result.errors?.[0]?.extensions?.code, "GRAPHQL_VALIDATION_FAILED");
+      }
+      assert.equal((await socket.run(`{ agent { name kind } }`)).data.agent.name, "render-d");
+      // Another server's execution (hookd's own): as if it did not exist.
+      const self = (await server.ok(`{ settings { defaultExecutionServer { id } } }`)).settings.defaultExecutionServer.id;
+      const embedded = ((await server.ok(SERVERS)).executionServers as any[]).find((s) => s.name === "hookd-test-host");
+      const [other] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false, executionServer: self } })).triggerHook;
+      const [theirs] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false, executionServer: embedded.id } })).triggerHook;
+      for (const id of [other.id, theirs.id]) {
+        expectError({ status: 200, ...(await socket.run(`mutation($id: ID!) { agentClaim(executionId: $id) { id } }`, { id })) }, "NOT_FOUND", /not assigned to agent 'render-d'/);
+        expectError({ status: 200, ...(await socket.run(`mutation($id: ID!) { agentFinish(executionId: $id, outcome: { status: SUCCEEDED }, lastSeq: 0) }`, { id })) }, "NOT_FOUND", /not assigned/);
+      }
+      // And an API key cannot call the agent's operations.
+      expectError(await server.gql(`mutation { agentClaim(executionId: "x") { id } }`, {}, ADMIN_KEY), "GRAPHQL_VALIDATION_FAILED", /Cannot query field "agentClaim"/);
+    } finally {
+      await socket.client.dispose();
+    }
+  });
+});
+
+/** A port free now, so a restarted hookd comes back at the same address. */
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** A TCP relay between the agent and hookd whose connections the test can cut. */
+async function relay(target: number): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
+  const open = new Set<net.Socket>();
+  const srv = net.createServer((client) => {
+    const upstream = net.connect(target, "127.0.0.1");
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.on("close", () => open.delete(s));
+      s.on("error", () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
+    cut: () => {
+      for (const s of open) s.destroy();
+    },
+    close: () => {
+      for (const s of open) s.destroy();
+      return new Promise((r) => srv.close(() => r()));
+    },
+  };
+}
+
+describe("remote agents: connections lost mid-run", () => {
+  let dir: string;
+  let dataDir: string;
+  let port: number;
+  let server: TestServer;
+  const agents: AgentProcess[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "hookd-agent-loss-"));
+    dataDir = path.join(dir, "data");
+    port = await freePort();
+    // Leases long enough to outlast a hookd restart.
+    server = await startServer({ PORT: String(port), HOOKD_LEASE_SECONDS: "20" }, { dataDir });
+  });
+  after(async () => {
+    for (const a of agents) await a.stop("SIGKILL");
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const slow = (n: number) => {
+    const file = path.join(dir, `slow-${n}.sh`);
+    writeFileSync(file, `#!/bin/sh\ni=1\nwhile [ $i -le ${n} ]; do echo "line $i"; sleep 0.02; i=$((i+1)); done\n`);
+    chmodSync(file, 0o755);
+    return file;
+  };
+  const execution = async (id: string) => (await server.ok(EXECUTION, { id })).execution;
+  const expectAllLines = (e: any, n: number) => {
+    assert.equal(e.status, "SUCCEEDED", e.error);
+    assert.equal(e.logLineCount, n);
+    assert.deepEqual(
+      e.logLines.map((l: any) => `${l.seq} ${l.text}`),
+      Array.from({ length: n }, (_, i) => `${i + 1} line ${i + 1}`),
+      "every line stored once, in order, with no gap",
+    );
+  };
+
+  async function setUp(name: string, url: string): Promise<string> {
+    const { token } = (await server.ok(TOKEN, { input: { kind: "SERVER", name } })).createAgentToken;
+    const agent = startAgent(url, ["--token", token, "--hostname", name, "--state-dir", path.join(dir, name)]);
+    agents.push(agent);
+    const row = await eventually(async () => ((await server.ok(SERVERS)).executionServers as any[]).find((s) => s.name === name && s.online), `${name} online`);
+    await server.ok(`mutation($id: ID!) { updateSettings(input: { defaultExecutionServer: $id }) { hooksEnabled } }`, { id: row.id });
+    return row.id;
+  }
+
+  test("hookd agent-token create prints a token the agent enrols with; a token for another name is refused and stays good", async () => {
+    const cli = spawnSync(process.execPath, [CLI, "agent-token", "create", "--kind", "server", "--name", "render-cli"], { env: { ...process.env, HOOKD_DATA_DIR: dataDir }, encoding: "utf8" });
+    assert.equal(cli.status, 0, cli.stderr);
+    const token = /\b(hke_[A-Za-z0-9_-]+)/.exec(cli.stdout)?.[1];
+    assert.ok(token, cli.stdout);
+    assert.match(cli.stdout, /SERVER agent 'render-cli', single use/);
+    const enrol = (name: string) => fetch(`${server.url}/agent/enrol`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, name, hostname: "h", os: "linux" }) });
+    const wrong = await enrol("render-other");
+    assert.equal(wrong.status, 400);
+    assert.match(((await wrong.json()) as any).error.message, /this enrolment token is for 'render-cli', not 'render-other'/);
+    const right = await enrol("render-cli");
+    assert.equal(right.status, 200);
+    assert.match(((await right.json()) as any).credential, /^hka_/);
+    const bad = spawnSync(process.execPath, [CLI, "agent-token", "create", "--kind", "client", "--name", "ws"], { env: { ...process.env, HOOKD_DATA_DIR: dataDir }, encoding: "utf8" });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /input.user: a CLIENT agent runs the hooks of one user's client: name the user/);
+  });
+
+  test("an agent on hookd's machine keeps its own execution server: a hookd (re)started on that hostname never takes it over", async () => {
+    const enrolled = await enrolAgent(server, "same-host-agent", "moved-host");
+    await server.close();
+    server = await startServer({ PORT: String(port), HOOKD_LEASE_SECONDS: "20" }, { dataDir, hostname: "moved-host" });
+    const self = server.app.bootstrap.self;
+    assert.notEqual(self.id, enrolled.executionServerId, "hookd registered its own server");
+    assert.deepEqual(self.labels, ["embedded"]);
+    const agentRow = ((await server.ok(SERVERS)).executionServers as any[]).find((r) => r.id === enrolled.executionServerId);
+    assert.deepEqual([agentRow.name, agentRow.hostname, agentRow.online], ["same-host-agent", "moved-host", false]);
+    await server.close();
+    server = await startServer({ PORT: String(port), HOOKD_LEASE_SECONDS: "20" }, { dataDir });
+  });
+
+  test("hookd restarts while an agent runs a hook: the agent reconnects and finishes, every line stored once", async () => {
+    await setUp("render-r", `http://127.0.0.1:${port}`);
+    await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: slow(150), mac: null, windows: null } } });
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+    await eventually(async () => (await execution(run.id)).logLines.length >= 20, "some lines stored");
+    await server.close();
+    await new Promise((r) => setTimeout(r, 300));
+    server = await startServer({ PORT: String(port), HOOKD_LEASE_SECONDS: "20" }, { dataDir });
+    const done = await eventually(async () => {
+      const e = await execution(run.id);
+      return e.status === "RUNNING" || e.status === "QUEUED" ? null : e;
+    }, "the run to finish after the restart", 30_000);
+    expectAllLines(done, 150);
+  });
+
+  test("the agent's socket is cut mid-log: it reconnects and the log resumes from the acknowledged seq", async () => {
+    const cutter = await relay(port);
+    try {
+      await setUp("render-s", cutter.url);
+      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: slow(150), mac: null, windows: null } } });
+      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+      await eventually(async () => (await execution(run.id)).logLines.length >= 20, "some lines stored");
+      cutter.cut();
+      await new Promise((r) => setTimeout(r, 200));
+      cutter.cut();
+      const done = await eventually(async () => {
+        const e = await execution(run.id);
+        return e.status === "RUNNING" ? null : e;
+      }, "the run to finish after the cut", 30_000);
+      expectAllLines(done, 150);
+      assert.match(agents.at(-1)!.output(), /disconnected from hookd/);
+    } finally {
+      await cutter.close();
+    }
+  });
+});
