@@ -1,6 +1,7 @@
 import { In, LessThan } from "typeorm";
 import { conflict, notFound } from "../domain/errors.js";
 import { hookPointInfo } from "../domain/hook-points.js";
+import { Agent } from "../entities/agent.entity.js";
 import { AuditEvent } from "../entities/audit-event.entity.js";
 import { ExecutionLogLine, LogStream } from "../entities/execution-log-line.entity.js";
 import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
@@ -60,6 +61,8 @@ export interface Renewal {
 }
 
 const RUNNER_PREFIX = "hookd:";
+/** Agents' runner ids: `agent:<agent id>`. */
+const AGENT_PREFIX = "agent:";
 /** Executions kept in memory at most (see `known`). */
 const MAX_KNOWN = 10_000;
 
@@ -420,6 +423,10 @@ export class ExecutionLifecycle {
     if (id?.startsWith(RUNNER_PREFIX)) {
       const server = await this.store.manager.findOneBy(ExecutionServer, { id: id.slice(RUNNER_PREFIX.length) });
       if (server) return server.name;
+    }
+    if (id?.startsWith(AGENT_PREFIX)) {
+      const agent = await this.store.manager.findOneBy(Agent, { id: id.slice(AGENT_PREFIX.length) });
+      if (agent) return `${agent.name} (agent)`;
     }
     return id ?? "(unknown)";
   }
