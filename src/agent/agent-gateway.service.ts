@@ -1,7 +1,5 @@
 import { In } from "typeorm";
 import { badInput, conflict, DomainError } from "../domain/errors.js";
-import type { HookPoint } from "../domain/hook-points.js";
-import type { OsName } from "../domain/os.js";
 import { Agent } from "../entities/agent.entity.js";
 import { ExecutionLogLine, LogStream } from "../entities/execution-log-line.entity.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
@@ -9,6 +7,7 @@ import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { ExecutionLifecycle, Renewal, RunOutcome } from "../executor/execution-lifecycle.service.js";
 import type { ExecutionQueue, RunnerListener } from "../executor/execution-queue.js";
+import type { HookSpec } from "../executor/local-hook-runner.js";
 import type { Logger } from "../logger.js";
 import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
 import { StaleWriteError, type Store } from "../store/store.js";
@@ -35,15 +34,7 @@ export interface Assignment {
 }
 
 /** What an agent needs to run a claimed execution: the snapshot LocalHookRunner takes, plus its limits. */
-export interface AgentHookSpec {
-  id: string;
-  hook: HookPoint;
-  command: string | null;
-  os: OsName | null;
-  input: JsonObject;
-  timeoutSeconds: number;
-  jobId: string | null;
-  publishId: string | null;
+export interface AgentHookSpec extends HookSpec {
   leaseSeconds: number;
   logCapBytes: number;
 }

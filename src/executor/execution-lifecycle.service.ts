@@ -191,12 +191,7 @@ export class ExecutionLifecycle {
   async finish(id: string, runnerId: string, outcome: RunOutcome, log: ExecutionLog): Promise<Execution | null> {
     if (outcome.status !== ExecutionStatus.SUCCEEDED && outcome.error) log.system(outcome.error);
     const set = {
-      status: outcome.status,
-      exitCode: outcome.exitCode ?? null,
-      signal: outcome.signal ?? null,
-      error: outcome.error ?? null,
-      output: outcome.output ?? null,
-      ...(outcome.argv !== undefined ? { argv: outcome.argv } : {}),
+      ...outcomeColumns(outcome),
       finishedAt: this.now(),
       logLineCount: log.seal(),
       droppedBytes: log.dropped,
@@ -244,11 +239,7 @@ export class ExecutionLifecycle {
     let seq = log.lastSeq;
     if (outcome.status !== ExecutionStatus.SUCCEEDED && outcome.error) lines.push({ executionId: id, seq: ++seq, stream: LogStream.SYSTEM, at: now, text: outcome.error });
     const set = {
-      status: outcome.status,
-      exitCode: outcome.exitCode ?? null,
-      signal: outcome.signal ?? null,
-      error: outcome.error ?? null,
-      output: outcome.output ?? null,
+      ...outcomeColumns(outcome),
       finishedAt: now,
       logLineCount: seq,
       droppedBytes: log.droppedBytes,
@@ -446,6 +437,18 @@ export class ExecutionLifecycle {
       ...(stored ? { stored: Object.assign(new Execution(), e) } : {}),
     });
   }
+}
+
+/** A runner's outcome as the execution's columns. */
+function outcomeColumns(outcome: RunOutcome) {
+  return {
+    status: outcome.status,
+    exitCode: outcome.exitCode ?? null,
+    signal: outcome.signal ?? null,
+    error: outcome.error ?? null as string | null,
+    output: outcome.output ?? null,
+    ...(outcome.argv !== undefined ? { argv: outcome.argv } : {}),
+  };
 }
 
 function waitingText(server: ExecutionServer): string {
