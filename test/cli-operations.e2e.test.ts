@@ -1,13 +1,12 @@
 import "reflect-metadata";
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { openStore } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
@@ -16,37 +15,10 @@ import { ExecutionLogLine, LogStream } from "../src/entities/execution-log-line.
 import { ADMIN_KEY, eventually, startServer } from "./helpers/server.js";
 import { sampleExecution } from "./helpers/store.js";
 import { subscribe } from "./helpers/ws.js";
+import { CLI, serveProcess } from "./helpers/serve-process.js";
 
-const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
 
-/** `hookd serve` as a real process, once it logged its listening line. */
-function serve(env: Record<string, string>): Promise<{ url: string; stdout: () => string; stop(): Promise<number | null>; child: ChildProcess }> {
-  const child = spawn(process.execPath, [CLI, "serve"], { env: { ...process.env, PORT: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hookd did not start:\n${out}\n${err}`)), 20_000);
-    child.on("exit", (code) => reject(new Error(`hookd exited with ${code}:\n${out}\n${err}`)));
-    child.stdout!.on("data", () => {
-      const m = /listening on (http:\/\/[^/\s]+)\/graphql/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      resolve({
-        child,
-        url: m[1],
-        stdout: () => out,
-        stop: () =>
-          new Promise((done) => {
-            child.removeAllListeners("exit");
-            child.on("exit", (code) => done(code));
-            child.kill("SIGTERM");
-          }),
-      });
-    });
-  });
-}
+const serve = serveProcess;
 
 /** The CLI run without blocking this process's event loop (an in-process server keeps working). */
 function cli(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {

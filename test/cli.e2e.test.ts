@@ -1,48 +1,13 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { CLI, serveProcess } from "./helpers/serve-process.js";
 
-const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
 
-interface Running {
-  child: ChildProcess;
-  url: string;
-  stdout: () => string;
-  stop(): Promise<number | null>;
-}
-
-/** Starts `hookd serve` as a real process and waits for its listening line. */
-function serve(env: Record<string, string>): Promise<Running> {
-  const child = spawn(process.execPath, [CLI, "serve"], { env: { ...process.env, PORT: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hookd did not start:\n${out}\n${err}`)), 20_000);
-    child.on("exit", (code) => reject(new Error(`hookd exited with ${code}:\n${out}\n${err}`)));
-    child.stdout!.on("data", () => {
-      const m = /listening on (http:\/\/[^/\s]+)\/graphql/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      resolve({
-        child,
-        url: m[1],
-        stdout: () => out,
-        stop: () =>
-          new Promise((done) => {
-            child.removeAllListeners("exit");
-            child.on("exit", (code) => done(code));
-            child.kill("SIGTERM");
-          }),
-      });
-    });
-  });
-}
+const serve = serveProcess;
 
 async function me(url: string, key: string): Promise<{ status: number; body: any }> {
   const res = await fetch(`${url}/graphql`, {

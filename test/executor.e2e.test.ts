@@ -1,6 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -12,6 +12,7 @@ import { defaultAddonPath } from "../src/executor/addon-spawner.js";
 import { ExecutionServer, ExecutionServerKind } from "../src/entities/execution-server.entity.js";
 import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js";
 import { exists } from "./helpers/processes.js";
+import { serveProcess } from "./helpers/serve-process.js";
 import { ADMIN_KEY, eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
 
 const PY = "/usr/bin/python3";
@@ -589,7 +590,7 @@ describe("executor: leases, waiting and restarts", () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-kill9-"));
     const hooks = scripts();
     let server: TestServer | undefined;
-    let child: ReturnType<typeof spawn> | undefined;
+    let child: ChildProcess | undefined;
     let hookGroup = 0;
     try {
       // Seed another server's QUEUED work first, through an in-process hookd on the same data.
@@ -600,17 +601,9 @@ describe("executor: leases, waiting and restarts", () => {
       await server.close();
       server = undefined;
 
-      const cli = path.join(process.cwd(), "dist", "src", "cli.js");
-      child = spawn(process.execPath, [cli, "serve"], { env: { ...process.env, HOOKD_DATA_DIR: dataDir, PORT: "0", HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY }, stdio: ["ignore", "pipe", "inherit"] });
-      let out = "";
-      const url = await new Promise<string>((resolve, reject) => {
-        child!.stdout!.on("data", (d: Buffer) => {
-          out += d.toString();
-          const m = /listening on (http:\/\/\S+)\/graphql/.exec(out);
-          if (m) resolve(m[1]);
-        });
-        child!.once("exit", (code) => reject(new Error(`hookd exited (${code}): ${out}`)));
-      });
+      const hookd = await serveProcess({ HOOKD_DATA_DIR: dataDir, HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY });
+      child = hookd.child;
+      const url = hookd.url;
       const call = async (query: string, variables: Record<string, unknown> = {}) => {
         const res = await fetch(`${url}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` }, body: JSON.stringify({ query, variables }) });
         const body = (await res.json()) as { data?: any; errors?: unknown };

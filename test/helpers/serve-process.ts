@@ -1,0 +1,43 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+/** The compiled command line (dist/src/cli.js). */
+export const CLI = fileURLToPath(new URL("../../src/cli.js", import.meta.url));
+
+export interface ServeProcess {
+  child: ChildProcess;
+  /** http://host:port, from its listening line. */
+  url: string;
+  stdout: () => string;
+  /** SIGTERM, then its exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `hookd serve` as a real process (PORT=0 unless `env` says) and waits for its listening line. */
+export function serveProcess(env: Record<string, string>): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [CLI, "serve"], { env: { ...process.env, PORT: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hookd did not start:\n${out}\n${err}`)), 20_000);
+    child.on("exit", (code) => reject(new Error(`hookd exited with ${code}:\n${out}\n${err}`)));
+    child.stdout!.on("data", () => {
+      const m = /listening on (http:\/\/[^/\s]+)\/graphql/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      resolve({
+        child,
+        url: m[1],
+        stdout: () => out,
+        stop: () =>
+          new Promise((done) => {
+            child.removeAllListeners("exit");
+            child.on("exit", (code) => done(code));
+            child.kill("SIGTERM");
+          }),
+      });
+    });
+  });
+}
