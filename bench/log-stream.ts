@@ -106,7 +106,10 @@ async function main() {
   const printer = path.join(dir, "printer.py");
   writeFileSync(printer, PRINTER);
   chmodSync(printer, 0o755);
-  const nodeFlags = [...(process.env.HOOKD_BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.HOOKD_BENCH_PROFILE}`] : []), ...(process.env.HOOKD_BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean)];
+  const nodeFlags = [
+    ...(process.env.HOOKD_BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.HOOKD_BENCH_PROFILE}`] : []),
+    ...(process.env.HOOKD_BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean),
+  ];
   const server = spawn(process.execPath, [...nodeFlags, CLI, "serve"], {
     env: { ...process.env, HOOKD_DATA_DIR: path.join(dir, "data"), PORT: "0", HOST: "127.0.0.1", HOOKD_BOOTSTRAP_ADMIN_KEY: KEY, HOOKD_LOG_CAP_BYTES: String(200 * 1024 * 1024) },
     stdio: ["ignore", "pipe", "inherit"],

@@ -88,7 +88,10 @@ async function main() {
 
     // hookd
     const port = await freePort();
-    const hookd = spawn(process.execPath, [...(process.env.HOOKD_BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.HOOKD_BENCH_PROFILE}`] : []), CLI, "serve"], { env: { ...process.env, HOOKD_DATA_DIR: path.join(dir, "data"), PORT: String(port), HOST: "127.0.0.1", HOOKD_BOOTSTRAP_ADMIN_KEY: KEY, HOOKD_EXECUTOR_CONCURRENCY: "16" }, stdio: ["ignore", "pipe", "inherit"] });
+    const hookd = spawn(process.execPath, [...(process.env.HOOKD_BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.HOOKD_BENCH_PROFILE}`] : []), CLI, "serve"], {
+      env: { ...process.env, HOOKD_DATA_DIR: path.join(dir, "data"), PORT: String(port), HOST: "127.0.0.1", HOOKD_BOOTSTRAP_ADMIN_KEY: KEY, HOOKD_EXECUTOR_CONCURRENCY: "16" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     children.push(hookd);
     await new Promise<void>((resolve) => hookd.stdout!.on("data", (d) => String(d).includes("listening on") && resolve()));
     const url = `http://127.0.0.1:${port}/graphql`;
@@ -130,7 +133,10 @@ async function main() {
     const barePort = await freePort();
     let bare: ChildProcess | null = null;
     if (TARGETS.includes("bare")) {
-      bare = spawn(process.execPath, [new URL("./bare-server.js", import.meta.url).pathname], { env: { ...process.env, PORT: String(barePort), BARE_HOOKS: JSON.stringify(hooks) }, stdio: ["ignore", "pipe", "inherit"] });
+      bare = spawn(process.execPath, [new URL("./bare-server.js", import.meta.url).pathname], {
+        env: { ...process.env, PORT: String(barePort), BARE_HOOKS: JSON.stringify(hooks) },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
       children.push(bare);
       await new Promise<void>((resolve) => bare!.stdout!.on("data", (d) => String(d).includes("listening") && resolve()));
     }
@@ -167,7 +173,14 @@ async function main() {
         const body = (await res.json()) as { status: string };
         if (body.status !== "SUCCEEDED") throw new Error(`bare: ${body.status}`);
       };
-      const targets = ([["hookd", hookdOnce], ["floor", floorOnce], ["webhook", webhookOnce], ["bare", bareOnce]] as const).filter(([t]) => TARGETS.includes(t));
+      const targets = (
+        [
+          ["hookd", hookdOnce],
+          ["floor", floorOnce],
+          ["webhook", webhookOnce],
+          ["bare", bareOnce],
+        ] as const
+      ).filter(([t]) => TARGETS.includes(t));
       if (!warmedUp && WARMUP_SECONDS > 0) {
         for (const [target, once] of targets) {
           console.error(`warming up ${target} with the ${name} hook: ${WARMUP_SECONDS} s at concurrency 16`);
@@ -202,19 +215,30 @@ async function main() {
     }
     console.log(`| target | hook | concurrency | requests | req/s | p50 ms | p99 ms | server CPU ms/req | machine CPU ms/req |\n|---|---|---|---|---|---|---|---|---|\n${rows.join("\n")}`);
     for (const name of Object.keys(hooks)) {
-      const h16 = results[`hookd/${name}/c16`], w16 = results[`webhook/${name}/c16`], f16 = results[`floor/${name}/c16`];
-      const h1 = results[`hookd/${name}/c1`], w1 = results[`webhook/${name}/c1`];
+      const h16 = results[`hookd/${name}/c16`],
+        w16 = results[`webhook/${name}/c16`],
+        f16 = results[`floor/${name}/c16`];
+      const h1 = results[`hookd/${name}/c1`],
+        w1 = results[`webhook/${name}/c1`];
       if (h16 && w16 && h1 && w1) console.log(`${name}: c16 hookd/webhook ${(h16.rps / w16.rps).toFixed(2)}x; c1 p50 hookd ${h1.p50} ms vs webhook ${w1.p50} ms`);
       if (h16 && f16) console.log(`${name}: c16 hookd/floor ${(h16.rps / f16.rps).toFixed(2)}x`);
-      const b16 = results[`bare/${name}/c16`], b1 = results[`bare/${name}/c1`];
+      const b16 = results[`bare/${name}/c16`],
+        b1 = results[`bare/${name}/c1`];
       if (b16 && w16 && b1 && w1) console.log(`${name}: c16 bare/webhook ${(b16.rps / w16.rps).toFixed(2)}x; c1 p50 bare ${b1.p50} ms vs webhook ${w1.p50} ms`);
       // What hookd's API and records cost per run beyond the same OS work done by bare Node.
-      if (h16 && b16 && h1 && b1) console.log(`${name}: hookd over bare: c16 +${(h16.serverMs - b16.serverMs).toFixed(2)} ms server CPU per run (${(h16.rps / b16.rps).toFixed(2)}x its req/s); c1 p50 +${(h1.p50 - b1.p50).toFixed(2)} ms`);
+      if (h16 && b16 && h1 && b1)
+        console.log(
+          `${name}: hookd over bare: c16 +${(h16.serverMs - b16.serverMs).toFixed(2)} ms server CPU per run (${(h16.rps / b16.rps).toFixed(2)}x its req/s); c1 p50 +${(h1.p50 - b1.p50).toFixed(2)} ms`,
+        );
     }
     if (TARGETS.includes("hookd")) {
       // Every run hookd answered is in its database with its log, read from the file itself.
       const db = new Database(path.join(dir, "data", "hookd.sqlite"), { readonly: true });
-      const stored = db.prepare(`SELECT COUNT(*) AS executions, SUM(status = 'SUCCEEDED') AS succeeded, (SELECT COUNT(*) FROM execution_log_line) AS lines FROM execution`).get() as { executions: number; succeeded: number; lines: number };
+      const stored = db.prepare(`SELECT COUNT(*) AS executions, SUM(status = 'SUCCEEDED') AS succeeded, (SELECT COUNT(*) FROM execution_log_line) AS lines FROM execution`).get() as {
+        executions: number;
+        succeeded: number;
+        lines: number;
+      };
       db.close();
       console.log(`hookd answered ${hookdRuns} runs; stored: ${stored.executions} executions, ${stored.succeeded} SUCCEEDED, ${stored.lines} log lines`);
       if (stored.executions !== hookdRuns || stored.succeeded !== hookdRuns || stored.lines < hookdRuns) throw new Error("hookd did not persist every execution and its log");

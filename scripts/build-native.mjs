@@ -74,8 +74,7 @@ rmSync(join(out, "hookd-spawn-helper"), { force: true });
 if (!headers) {
   rmSync(addonBinary, { force: true });
   console.warn(
-    `build-native: warning: Node's C headers (node_api.h, uv.h) were not found next to ${process.execPath} ` +
-      "(or under npm_config_nodedir); the spawn addon was not built and hookd will use execa",
+    `build-native: warning: Node's C headers (node_api.h, uv.h) were not found next to ${process.execPath} ` + "(or under npm_config_nodedir); the spawn addon was not built and hookd will use execa",
   );
 } else {
   build({

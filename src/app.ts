@@ -184,7 +184,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       {
         async requestDidStart() {
           return {
-            async didResolveOperation({ request, document, schema }) {
+            async didResolveOperation({ request, document }) {
               const refusal = costLimit.refusal(document, request.variables, request.operationName);
               if (refusal) throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
             },
@@ -192,7 +192,15 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
         },
       },
       // Open WebSockets would keep the HTTP server from draining: close them first.
-      { async serverWillStart() { return { async drainServer() { await subscriptions.dispose(); } }; } },
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await subscriptions.dispose();
+            },
+          };
+        },
+      },
     ],
   });
   await apollo.start();
@@ -215,7 +223,9 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       return await createRequestContext(services, req.headers.authorization);
     } catch (err) {
       if (err instanceof TooManyFailures) {
-        throw new GraphQLError(err.message, { extensions: { code: "TOO_MANY_REQUESTS", retryAfter: err.retryAfterSeconds, http: { status: 429, headers: new HeaderMap([["retry-after", String(err.retryAfterSeconds)]]) } } });
+        throw new GraphQLError(err.message, {
+          extensions: { code: "TOO_MANY_REQUESTS", retryAfter: err.retryAfterSeconds, http: { status: 429, headers: new HeaderMap([["retry-after", String(err.retryAfterSeconds)]]) } },
+        });
       }
       if (err instanceof DomainError && err.code === "UNAUTHENTICATED") {
         // A key that was sent and is wrong counts towards the address's limit; a missing one does not.
@@ -233,7 +243,13 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) logger.error("unhandled HTTP error", err);
     const message =
-      err.type === "entity.too.large" ? `request body is larger than ${MAX_BODY}` : err.type === "entity.parse.failed" ? "request body is not valid JSON" : status === 500 ? "internal server error" : (err.message ?? "bad request");
+      err.type === "entity.too.large"
+        ? `request body is larger than ${MAX_BODY}`
+        : err.type === "entity.parse.failed"
+          ? "request body is not valid JSON"
+          : status === 500
+            ? "internal server error"
+            : (err.message ?? "bad request");
     res.statusCode = status;
     res.setHeader("content-type", "application/json; charset=utf-8");
     res.end(JSON.stringify({ errors: [{ message, extensions: { code: status === 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST" } }] }));

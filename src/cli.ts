@@ -218,7 +218,9 @@ async function main(argv: string[]): Promise<void> {
           user = found.id;
         }
         const { token, agentToken } = await services.agentEnrolment.createToken({ kind: kind as ExecutionServerKind, name, user, expiresInSeconds: seconds }, "cli");
-        console.log(`enrolment token for ${agentToken.kind} agent '${agentToken.name}', single use, until ${agentToken.expiresAt.toISOString()} (shown only this once):\n\n  ${token}\n\nOn the agent's machine: hookd agent --url <hookd's address> --token ${token}`);
+        console.log(
+          `enrolment token for ${agentToken.kind} agent '${agentToken.name}', single use, until ${agentToken.expiresAt.toISOString()} (shown only this once):\n\n  ${token}\n\nOn the agent's machine: hookd agent --url <hookd's address> --token ${token}`,
+        );
       });
       return;
     }

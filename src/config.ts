@@ -106,9 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (env.HOOKD_BOOTSTRAP_ADMIN_KEY !== undefined && env.HOOKD_BOOTSTRAP_ADMIN_KEY !== "") {
     const key = env.HOOKD_BOOTSTRAP_ADMIN_KEY;
     if (key.length < MIN_BOOTSTRAP_KEY_LENGTH || /\s/.test(key)) {
-      problems.push(
-        `HOOKD_BOOTSTRAP_ADMIN_KEY must be at least ${MIN_BOOTSTRAP_KEY_LENGTH} characters with no spaces (got ${key.length} characters); generate one with: openssl rand -hex 24`,
-      );
+      problems.push(`HOOKD_BOOTSTRAP_ADMIN_KEY must be at least ${MIN_BOOTSTRAP_KEY_LENGTH} characters with no spaces (got ${key.length} characters); generate one with: openssl rand -hex 24`);
     } else {
       bootstrapAdminKey = key;
     }
@@ -152,7 +150,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (Object.hasOwn(REMOVED_SPAWNERS, spawner)) {
     problems.push(REMOVED_SPAWNERS[spawner]);
   } else if (!SPAWNER_KINDS.includes(spawner)) {
-    problems.push(`HOOKD_SPAWNER must be one of ${SPAWNER_KINDS.join(", ")} (got '${env.HOOKD_SPAWNER}'); 'auto' takes the spawn addon (Linux, built by npm run build with a C compiler) where it works, else execa`);
+    problems.push(
+      `HOOKD_SPAWNER must be one of ${SPAWNER_KINDS.join(", ")} (got '${env.HOOKD_SPAWNER}'); 'auto' takes the spawn addon (Linux, built by npm run build with a C compiler) where it works, else execa`,
+    );
   }
   const executor: ExecutorConfig = {
     queue: "embedded",

@@ -56,7 +56,12 @@ export async function runDemo(out: (line: string) => void = console.log, keep = 
       { files: entries },
     );
     out(`\n   hookd answers (publish ${prePublish.id}):`);
-    out(`   guidelines: ${prePublish.guidelines.replace(/<[^>]+>/g, "").replace(/&lt;/g, "<").replace(/&gt;/g, ">")}`);
+    out(
+      `   guidelines: ${prePublish.guidelines
+        .replace(/<[^>]+>/g, "")
+        .replace(/&lt;/g, "<")
+        .replace(/&gt;/g, ">")}`,
+    );
     out(`   a comment is ${prePublish.commentRequired ? "required" : "optional"}; a time report is ${prePublish.timeReportRequired ? "required" : "optional"}`);
     out(`   statuses: ${prePublish.statuses.map((s: any) => `${s.label}${s.default ? " (default)" : ""}`).join(", ")}`);
     for (const e of prePublish.entries) {
@@ -66,10 +71,17 @@ export async function runDemo(out: (line: string) => void = console.log, keep = 
 
     const accepted = prePublish.entries.filter((e: any) => !e.rejected && (e.canPublish || e.canUpload));
     out(`\n3. The vendor submits the ${accepted.length} accepted entries with a comment and the time spent (submitPublish):`);
-    const { submitPublish } = await gql(
-      `mutation($input: SubmitPublishInput!) { submitPublish(input: $input) { state job { id code status tasks } } }`,
-      { input: { publishId: prePublish.id, entries: accepted.map((e: any, i: number) => ({ id: e.id, comment: i === 0 ? "v002: fixed the edge flicker" : "first lighting pass", timeReport: 3600 * (i + 1), metadata: { artist: "vendor" } })) } },
-    );
+    const { submitPublish } = await gql(`mutation($input: SubmitPublishInput!) { submitPublish(input: $input) { state job { id code status tasks } } }`, {
+      input: {
+        publishId: prePublish.id,
+        entries: accepted.map((e: any, i: number) => ({
+          id: e.id,
+          comment: i === 0 ? "v002: fixed the edge flicker" : "first lighting pass",
+          timeReport: 3600 * (i + 1),
+          metadata: { artist: "vendor" },
+        })),
+      },
+    });
     out(`   publish ${submitPublish.state}; upload job ${submitPublish.job.code} (${submitPublish.job.status}) with ${submitPublish.job.tasks.length} task(s)`);
 
     out("\n4. The transfer engine uploads the files and reports the job DONE (updateJobStatus):");

@@ -98,7 +98,11 @@ describe("remote agents", () => {
     const state = JSON.parse(readFileSync(file, "utf8"));
     assert.match(state.credential, /^hka_/);
     assert.ok(!readFileSync(file, "utf8").includes(secret), "the enrolment token is not kept");
-    const again = await fetch(`${server.url}/agent/enrol`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: secret, hostname: "thief", os: "linux" }) });
+    const again = await fetch(`${server.url}/agent/enrol`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: secret, hostname: "thief", os: "linux" }),
+    });
     assert.equal(again.status, 401);
     assert.match(((await again.json()) as any).error.message, /already used/);
     renderB = { id: row.id, stateDir, agentId: state.agentId };
@@ -112,7 +116,11 @@ describe("remote agents", () => {
     assert.equal(run.executionServer.name, "render-b");
     const stored = await execution(run.id);
     assert.equal(stored.logLineCount, 601);
-    assert.deepEqual(stored.logLines.map((l: any) => l.seq), Array.from({ length: 601 }, (_, i) => i + 1), "every line once, in order");
+    assert.deepEqual(
+      stored.logLines.map((l: any) => l.seq),
+      Array.from({ length: 601 }, (_, i) => i + 1),
+      "every line once, in order",
+    );
     assert.equal(stored.logLines[0].text, "ran on render-b", "it ran in the agent's process, not hookd's");
     assert.equal(stored.logLines.filter((l: any) => l.stream === "STDERR").length, 300);
 
@@ -174,11 +182,16 @@ describe("remote agents", () => {
   });
 
   test("pre-publish on the agent answers prePublish with the JSON it wrote to ${PATH_JSON_OUTPUT}", async () => {
-    const approve = script("approve.py", `#!/usr/bin/python3\nimport json, os, sys\nd = json.load(open(sys.argv[1]))\njson.dump({"guidelines": "checked on " + os.environ["AGENT_MARK"], "files": [{"id": f["id"], "can_publish": True, "path": "/mnt/" + f["filename"]} for f in d["files"]]}, open(sys.argv[2], "w"))\n`);
+    const approve = script(
+      "approve.py",
+      `#!/usr/bin/python3\nimport json, os, sys\nd = json.load(open(sys.argv[1]))\njson.dump({"guidelines": "checked on " + os.environ["AGENT_MARK"], "files": [{"id": f["id"], "can_publish": True, "path": "/mnt/" + f["filename"]} for f in d["files"]]}, open(sys.argv[2], "w"))\n`,
+    );
     await server.ok(SET, { input: { hook: "PRE_PUBLISH_SERVER", enabled: true, commands: { linux: `${approve} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}`, mac: null, windows: null } } });
     try {
       const id = "11111111-2222-3333-4444-555555555555";
-      const { prePublish } = await server.ok(`mutation($f: [JSONObject!]!) { prePublish(input: { files: $f }) { state guidelines entries { id canPublish path } } }`, { f: [{ id, filename: "shot.exr", size: 1 }] });
+      const { prePublish } = await server.ok(`mutation($f: [JSONObject!]!) { prePublish(input: { files: $f }) { state guidelines entries { id canPublish path } } }`, {
+        f: [{ id, filename: "shot.exr", size: 1 }],
+      });
       assert.equal(prePublish.state, "VALIDATED");
       assert.match(prePublish.guidelines, /checked on render-b/, "the answer came from the agent's process");
       assert.deepEqual(prePublish.entries, [{ id, canPublish: true, path: "/mnt/shot.exr" }]);
@@ -305,7 +318,10 @@ describe("remote agents", () => {
       const stored = await execution(run.id);
       assert.equal(stored.status, "FAILED");
       assert.equal(stored.exitCode, 2);
-      assert.deepEqual(stored.logLines.map((l: any) => `${l.seq} ${l.text}`), ["1 line 1", "2 line 2", "3 line 3", "4 line 4", "5 exited with code 2"]);
+      assert.deepEqual(
+        stored.logLines.map((l: any) => `${l.seq} ${l.text}`),
+        ["1 line 1", "2 line 2", "3 line 3", "4 line 4", "5 exited with code 2"],
+      );
       assert.equal(stored.logLineCount, 5);
       assert.deepEqual(await socket.run(FINISH, { id: run.id, lastSeq: 5 }), { data: { agentFinish: false } }, "a second outcome (a finish sent again) is not stored");
     } finally {
@@ -320,7 +336,12 @@ describe("remote agents", () => {
       // Over HTTP it is no API key.
       expectError(await server.gql(`{ me { id } }`, {}, enrolled.credential), "UNAUTHENTICATED", /agent credential is not an API key/);
       // Over its socket, no other operation exists for it.
-      for (const query of [`{ me { id } }`, `{ executionServers { id } }`, `mutation { createAgentToken(input: { kind: SERVER, name: "x" }) { token } }`, `mutation { cancelExecution(id: "x") { id } }`]) {
+      for (const query of [
+        `{ me { id } }`,
+        `{ executionServers { id } }`,
+        `mutation { createAgentToken(input: { kind: SERVER, name: "x" }) { token } }`,
+        `mutation { cancelExecution(id: "x") { id } }`,
+      ]) {
         const result = await socket.run(query);
         assert.match(result.errors?.[0]?.message ?? "", /Cannot query field/, `${query}: ${JSON.stringify(result)}`);
         assert.equal(result.errors?.[0]?.extensions?.code, "GRAPHQL_VALIDATION_FAILED");
@@ -429,7 +450,8 @@ describe("remote agents: connections lost mid-run", () => {
     const token = /\b(hke_[A-Za-z0-9_-]+)/.exec(cli.stdout)?.[1];
     assert.ok(token, cli.stdout);
     assert.match(cli.stdout, /SERVER agent 'render-cli', single use/);
-    const enrol = (name: string) => fetch(`${server.url}/agent/enrol`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, name, hostname: "h", os: "linux" }) });
+    const enrol = (name: string) =>
+      fetch(`${server.url}/agent/enrol`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, name, hostname: "h", os: "linux" }) });
     const wrong = await enrol("render-other");
     assert.equal(wrong.status, 400);
     assert.match(((await wrong.json()) as any).error.message, /this enrolment token is for 'render-cli', not 'render-other'/);
@@ -462,10 +484,14 @@ describe("remote agents: connections lost mid-run", () => {
     await server.close();
     await new Promise((r) => setTimeout(r, 300));
     server = await startServer({ PORT: String(port), HOOKD_LEASE_SECONDS: "20" }, { dataDir });
-    const done = await eventually(async () => {
-      const e = await execution(run.id);
-      return e.status === "RUNNING" || e.status === "QUEUED" ? null : e;
-    }, "the run to finish after the restart", 30_000);
+    const done = await eventually(
+      async () => {
+        const e = await execution(run.id);
+        return e.status === "RUNNING" || e.status === "QUEUED" ? null : e;
+      },
+      "the run to finish after the restart",
+      30_000,
+    );
     expectAllLines(done, 150);
   });
 
@@ -479,10 +505,14 @@ describe("remote agents: connections lost mid-run", () => {
       cutter.cut();
       await new Promise((r) => setTimeout(r, 200));
       cutter.cut();
-      const done = await eventually(async () => {
-        const e = await execution(run.id);
-        return e.status === "RUNNING" ? null : e;
-      }, "the run to finish after the cut", 30_000);
+      const done = await eventually(
+        async () => {
+          const e = await execution(run.id);
+          return e.status === "RUNNING" ? null : e;
+        },
+        "the run to finish after the cut",
+        30_000,
+      );
       expectAllLines(done, 150);
       assert.match(agents.at(-1)!.output(), /disconnected from hookd/);
     } finally {

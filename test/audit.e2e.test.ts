@@ -39,19 +39,10 @@ describe("the audit trail", () => {
 
     const all = await events();
     const mine = all.filter((e) => e.actorId === me.id).reverse();
-    assert.deepEqual(mine.map((e) => e.action), [
-      "settings.update",
-      "hookConfig.set",
-      "queue.create",
-      "queue.update",
-      "queueHook.set",
-      "queueHook.remove",
-      "volume.create",
-      "volume.update",
-      "volume.delete",
-      "queue.delete",
-      "settings.update",
-    ]);
+    assert.deepEqual(
+      mine.map((e) => e.action),
+      ["settings.update", "hookConfig.set", "queue.create", "queue.update", "queueHook.set", "queueHook.remove", "volume.create", "volume.update", "volume.delete", "queue.delete", "settings.update"],
+    );
     assert.ok(mine.every((e) => e.actor === "admin@localhost"));
     const [settingsOff] = mine;
     assert.equal(settingsOff.before.hooksEnabled, true);
@@ -108,12 +99,16 @@ describe("the audit trail", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     for (let i = 0; i < 100; i++) {
-      const page: any = (await server.ok(`query($after: String) { auditEvents(first: 5, after: $after) { nodes { at action targetId } pageInfo { hasNextPage endCursor } } }`, { after: cursor })).auditEvents;
+      const page: any = (await server.ok(`query($after: String) { auditEvents(first: 5, after: $after) { nodes { at action targetId } pageInfo { hasNextPage endCursor } } }`, { after: cursor }))
+        .auditEvents;
       seen.push(...page.nodes.map((n: any) => `${n.at}|${n.action}|${n.targetId}`));
       if (!page.pageInfo.hasNextPage) break;
       cursor = page.pageInfo.endCursor;
     }
-    assert.deepEqual(seen, all.map((n) => `${n.at}|${n.action}|${n.targetId}`));
+    assert.deepEqual(
+      seen,
+      all.map((n) => `${n.at}|${n.action}|${n.targetId}`),
+    );
   });
 
   test("ADMIN and audit roles read the trail; others are refused", async () => {

@@ -17,7 +17,6 @@ import { sampleExecution } from "./helpers/store.js";
 import { subscribe } from "./helpers/ws.js";
 import { CLI, serveProcess } from "./helpers/serve-process.js";
 
-
 const serve = serveProcess;
 
 /** The CLI run without blocking this process's event loop (an in-process server keeps working). */
@@ -31,7 +30,11 @@ function cli(args: string[], env: Record<string, string>): Promise<{ status: num
 }
 
 async function me(url: string, key: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${url}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ query: "{ me { email role disabled } }" }) });
+  const res = await fetch(`${url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query: "{ me { email role disabled } }" }),
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -151,7 +154,10 @@ describe("the hookd command, for operators", () => {
     const recent = new Date(Date.now() - 29 * 24 * 60 * 60 * 1000);
     const ids = [randomUUID(), randomUUID()];
     await store.transaction(async (em) => {
-      for (const [id, at] of [[ids[0], old], [ids[1], recent]] as const) {
+      for (const [id, at] of [
+        [ids[0], old],
+        [ids[1], recent],
+      ] as const) {
         await em.insert(Execution, Object.assign(sampleExecution(), { id, status: ExecutionStatus.SUCCEEDED, createdAt: at, startedAt: at, finishedAt: at, logLineCount: 2 }) as never);
         for (const seq of [1, 2]) await em.insert(ExecutionLogLine, Object.assign(new ExecutionLogLine(), { executionId: id, seq, stream: LogStream.STDOUT, at, text: "x" }) as never);
       }
@@ -181,7 +187,9 @@ describe("the hookd command, for operators", () => {
       const script = path.join(hooksDir, "chatty.sh");
       writeFileSync(script, `#!/bin/sh\ni=0\nwhile [ $i -lt 40 ]; do echo "line $i of a hook that writes"; i=$((i+1)); done\n`);
       chmodSync(script, 0o755);
-      await server.ok(`mutation($input: SetHookConfigInput!) { setHookConfig(input: $input) { hook } }`, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: `${script} \${PATH_JSON_INPUT}` } } });
+      await server.ok(`mutation($input: SetHookConfigInput!) { setHookConfig(input: $input) { hook } }`, {
+        input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: `${script} \${PATH_JSON_INPUT}` } },
+      });
 
       // Hooks keep being triggered, through the API, until the backup is done.
       let writing = true;
@@ -189,7 +197,8 @@ describe("the hookd command, for operators", () => {
         while (writing) await server.ok(`mutation { triggerHook(input: { hook: POST_DONE_SERVER, wait: true }) { id } }`);
       };
       const loads = [writer(), writer(), writer()];
-      const finishedBefore = async () => (await server.app.dataSource.getRepository(Execution).find({ select: { id: true, logLineCount: true }, where: FINISHED_STATUSES.map((status) => ({ status })) }));
+      const finishedBefore = async () =>
+        await server.app.dataSource.getRepository(Execution).find({ select: { id: true, logLineCount: true }, where: FINISHED_STATUSES.map((status) => ({ status })) });
       await eventually(async () => (await finishedBefore()).length >= 20, "twenty finished executions");
       const before = await finishedBefore();
 

@@ -1,11 +1,10 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CLI, serveProcess } from "./helpers/serve-process.js";
-
 
 const serve = serveProcess;
 
@@ -115,7 +114,11 @@ describe("the hookd command", () => {
     // Started again, the execution is as the orderly stop recorded it (not failed by crash recovery).
     const again = await serve({ HOOKD_DATA_DIR: dataDir });
     try {
-      const res = await fetch(`${again.url}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ query: `{ execution(id: "${execution.id}") { status error } }` }) });
+      const res = await fetch(`${again.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: `{ execution(id: "${execution.id}") { status error } }` }),
+      });
       const { data } = (await res.json()) as { data: any };
       assert.deepEqual(data.execution, { status: "CANCELLED", error: "cancelled; process group killed" });
     } finally {

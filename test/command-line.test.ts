@@ -23,7 +23,7 @@ describe("POSIX splitting (linux, mac)", () => {
     assert.deepEqual(argv(`/bin/echo 'a b' '$HOME \\n "x"'`), ["/bin/echo", "a b", `$HOME \\n "x"`]);
   });
 
-  test("double quotes group; backslash escapes only \" \\ $ ` inside them", () => {
+  test('double quotes group; backslash escapes only " \\ $ ` inside them', () => {
     assert.deepEqual(argv(`/bin/echo "a b" "say \\"hi\\"" "back\\\\slash" "keep \\n and \\d"`), ["/bin/echo", "a b", `say "hi"`, "back\\slash", "keep \\n and \\d"]);
     assert.deepEqual(argv(`x "\\$HOME" "\\\`cmd\\\`"`), ["x", "$HOME", "`cmd`"]);
   });
@@ -109,7 +109,12 @@ describe("tokens", () => {
   });
 
   test("a token not allowed for the hook is refused, naming it", () => {
-    refuses(() => validateCommandLine("/opt/x.sh ${PATH_JSON_INPUT} ${PATH_JSON_OUTPUT}", "linux", ["PATH_JSON_INPUT"]), "token-not-allowed", /\$\{PATH_JSON_OUTPUT\} is not allowed here \(allowed: \$\{PATH_JSON_INPUT\}\)/, 30);
+    refuses(
+      () => validateCommandLine("/opt/x.sh ${PATH_JSON_INPUT} ${PATH_JSON_OUTPUT}", "linux", ["PATH_JSON_INPUT"]),
+      "token-not-allowed",
+      /\$\{PATH_JSON_OUTPUT\} is not allowed here \(allowed: \$\{PATH_JSON_INPUT\}\)/,
+      30,
+    );
     assert.deepEqual(validateCommandLine("/opt/x.sh ${PATH_JSON_INPUT}", "linux", ["PATH_JSON_INPUT"]).tokens, ["PATH_JSON_INPUT"]);
   });
 });

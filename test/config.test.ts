@@ -91,7 +91,10 @@ test("HOOKD_SPAWNER: auto by default, addon or execa on request, the removed hel
 test("the spawn addon asked for but not built stops start-up with what to do; auto falls back to execa and says so", async () => {
   const missing = { addon: path.join(tmpdir(), `no-such-addon-${process.pid}.node`) };
   const built = { addon: defaultAddonPath() };
-  await assert.rejects(startSpawner("addon", silentLogger, missing), /HOOKD_SPAWNER=addon: the spawn addon .*no-such-addon.* was not built; install a C compiler \(cc\) and Node's C headers and run npm run build, or set HOOKD_SPAWNER=execa or auto/);
+  await assert.rejects(
+    startSpawner("addon", silentLogger, missing),
+    /HOOKD_SPAWNER=addon: the spawn addon .*no-such-addon.* was not built; install a C compiler \(cc\) and Node's C headers and run npm run build, or set HOOKD_SPAWNER=execa or auto/,
+  );
 
   const start = async (kind: "auto" | "execa", paths: typeof missing) => {
     const said: Array<[string, string]> = [];
@@ -114,7 +117,10 @@ test("the spawn addon asked for but not built stops start-up with what to do; au
   try {
     const fallback = await start("auto", { addon: broken });
     assert.equal(fallback.kind, "execa");
-    assert.deepEqual(fallback.said.map(([level]) => level), ["warn"]);
+    assert.deepEqual(
+      fallback.said.map(([level]) => level),
+      ["warn"],
+    );
     assert.match(fallback.said[0][1], /hooks start through execa \(the spawn addon .*broken-addon.* could not be loaded: /);
     await assert.rejects(startSpawner("addon", silentLogger, { addon: broken }), /HOOKD_SPAWNER=addon: the spawn addon .*broken-addon.* could not be loaded: .*; set HOOKD_SPAWNER=execa or auto/);
   } finally {
@@ -152,6 +158,7 @@ test("failed authentications: 20 per 60 s per address by default; HOOKD_AUTH_FAI
   assert.deepEqual(loadConfig({ HOOKD_AUTH_FAILURES: "5", HOOKD_AUTH_FAILURE_WINDOW_SECONDS: "10" }).authFailureLimit, { attempts: 5, windowSeconds: 10 });
   assert.throws(
     () => loadConfig({ HOOKD_AUTH_FAILURES: "0", HOOKD_AUTH_FAILURE_WINDOW_SECONDS: "x" }),
-    (err: ConfigError) => err.problems.some((p) => p.startsWith("HOOKD_AUTH_FAILURES must be a whole number from 1")) && err.problems.some((p) => p.startsWith("HOOKD_AUTH_FAILURE_WINDOW_SECONDS must be")),
+    (err: ConfigError) =>
+      err.problems.some((p) => p.startsWith("HOOKD_AUTH_FAILURES must be a whole number from 1")) && err.problems.some((p) => p.startsWith("HOOKD_AUTH_FAILURE_WINDOW_SECONDS must be")),
   );
 });

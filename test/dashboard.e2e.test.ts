@@ -165,7 +165,7 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
       await page.locator(".log-lines .ansi-blue-fg", { hasText: "after the gate" }).waitFor();
       await page.locator("h1 .status", { hasText: /succeeded/i }).waitFor();
       // The input the script saw carries the edited payload.
-      assert.match(await page.locator("details.json", { hasText: "Input" }).locator("pre").textContent() ?? "", /from the dashboard test/);
+      assert.match((await page.locator("details.json", { hasText: "Input" }).locator("pre").textContent()) ?? "", /from the dashboard test/);
       await page.getByLabel("Search").fill("gate");
       await page.locator("[data-log-count]", { hasText: "1 matching" }).waitFor();
       assert.equal(await page.locator(".log-lines .line").count(), 1);
@@ -297,7 +297,10 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
       await page.locator("#hook-configs ~ table td", { hasText: "PRE_SUBMIT_CLIENT" }).first().waitFor();
       const effective = page.locator("section[aria-labelledby=effective-hooks]");
       await effective.getByLabel("Hook point").selectOption("PUBLISH_SERVER");
-      await effective.locator("td", { hasText: /not configured/i }).first().waitFor();
+      await effective
+        .locator("td", { hasText: /not configured/i })
+        .first()
+        .waitFor();
       await page.locator("section[aria-labelledby=servers] td", { hasText: "hookd-test-host" }).first().waitFor();
       assert.match(await page.locator("section[aria-labelledby=servers] .status").first().innerText(), /online/i);
       await shot(page, "configuration");
@@ -309,7 +312,11 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
     mkdirSync(path.join(root, "moon", "comp", "v001"), { recursive: true });
     await server.ok(`mutation($p: String!) { createVolume(input: { code: "projects", paths: { linux: $p } }) { id } }`, { p: root });
     await server.ok(SET, {
-      input: { hook: "PRE_PUBLISH_SERVER", enabled: true, commands: { linux: `${PY} ${path.join(EXAMPLES, "pre_publish.py")} --root ${root} --volume projects \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}` } },
+      input: {
+        hook: "PRE_PUBLISH_SERVER",
+        enabled: true,
+        commands: { linux: `${PY} ${path.join(EXAMPLES, "pre_publish.py")} --root ${root} --volume projects \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}` },
+      },
     });
     const vendor = await server.user("vendor@example.com", "STANDARD");
     const other = await server.user("other-vendor@example.com", "STANDARD");
@@ -361,7 +368,7 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
           [which, text],
         );
       await setEditor("headers", JSON.stringify({ Authorization: `Bearer ${ADMIN_KEY}` }));
-      await setEditor("query", 'subscription { executionUpdated(filter: { hook: POST_SUBMIT_SERVER }) { id status } }');
+      await setEditor("query", "subscription { executionUpdated(filter: { hook: POST_SUBMIT_SERVER }) { id status } }");
       // GraphiQL parses the edited query after a debounce and picks WebSocket or HTTP by that parse.
       await page.waitForTimeout(600);
       await page.locator(".graphiql-execute-button").click();
@@ -385,9 +392,17 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
 
   test("laptop and wide screens: the main pages never scroll sideways", async () => {
     await withPage("layout", ADMIN_KEY, async (page) => {
-      for (const size of [{ width: 1280, height: 720 }, { width: 1920, height: 1080 }]) {
+      for (const size of [
+        { width: 1280, height: 720 },
+        { width: 1920, height: 1080 },
+      ]) {
         await page.setViewportSize(size);
-        for (const [address, ready] of [["/executions", "tr[data-execution]"], ["/configuration", "#servers"], ["/jobs", "tr[data-job]"], ["/audit", "tr[data-audit]"]]) {
+        for (const [address, ready] of [
+          ["/executions", "tr[data-execution]"],
+          ["/configuration", "#servers"],
+          ["/jobs", "tr[data-job]"],
+          ["/audit", "tr[data-audit]"],
+        ]) {
           await page.goto(`${server.url}${address}`);
           await page.locator(ready).first().waitFor();
           const [scroll, client] = await page.evaluate(() => [(globalThis as any).document.documentElement.scrollWidth, (globalThis as any).document.documentElement.clientWidth]);

@@ -54,18 +54,28 @@ describe("execution lifecycle", () => {
 
   const fresh = (extra: Partial<Execution> = {}) => Object.assign(sampleExecution(), { id: uuidV7(), createdAt: clock, ...extra });
   const read = async (id: string) => (await store.findById(Execution, id))!;
-  const event = (targetId: string | null) => Object.assign(new AuditEvent(), { at: clock, actorId: null, actor: "cli", action: "execution.trigger", targetType: "execution", targetId, before: null, after: null });
+  const event = (targetId: string | null) =>
+    Object.assign(new AuditEvent(), { at: clock, actorId: null, actor: "cli", action: "execution.trigger", targetType: "execution", targetId, before: null, after: null });
 
   test("create stores QUEUED with the server, its deadline and, where no runner is online, what it waits for; then offers it", async () => {
     const here = fresh();
     const there = fresh();
     offered.length = 0;
-    await lifecycle.create([{ execution: here, server: self }, { execution: there, server: renderB }], [{ insert: AuditEvent, rows: [event(here.id), event(there.id)] }]);
+    await lifecycle.create(
+      [
+        { execution: here, server: self },
+        { execution: there, server: renderB },
+      ],
+      [{ insert: AuditEvent, rows: [event(here.id), event(there.id)] }],
+    );
     const a = await read(here.id);
     const b = await read(there.id);
     assert.deepEqual([a.status, a.executionServerId, a.waitingFor, a.deadlineAt?.toISOString()], [ExecutionStatus.QUEUED, self.id, null, "2026-12-01T14:01:00.000Z"]);
     assert.deepEqual([b.status, b.executionServerId, b.waitingFor], [ExecutionStatus.QUEUED, renderB.id, "execution server 'render-b' (render-b.studio): no runner for it is online"]);
-    assert.deepEqual(offered, [[self.id, [here.id]], [renderB.id, [there.id]]]);
+    assert.deepEqual(offered, [
+      [self.id, [here.id]],
+      [renderB.id, [there.id]],
+    ]);
     assert.equal(await store.manager.countBy(AuditEvent, { targetId: here.id }), 1);
   });
 
@@ -90,7 +100,10 @@ describe("execution lifecycle", () => {
     assert.equal(claimed?.status, ExecutionStatus.RUNNING);
     assert.equal(await lifecycle.claim(e.id, "hookd:b"), null);
     const row = await read(e.id);
-    assert.deepEqual([row.status, row.runnerId, row.leaseExpiresAt?.toISOString(), row.startedAt?.toISOString()], [ExecutionStatus.RUNNING, "hookd:a", "2026-12-01T14:00:10.000Z", clock.toISOString()]);
+    assert.deepEqual(
+      [row.status, row.runnerId, row.leaseExpiresAt?.toISOString(), row.startedAt?.toISOString()],
+      [ExecutionStatus.RUNNING, "hookd:a", "2026-12-01T14:00:10.000Z", clock.toISOString()],
+    );
     // timeout 30 s + kill grace + one lease
     assert.equal(row.deadlineAt?.toISOString(), "2026-12-01T14:00:40.200Z");
   });
@@ -137,7 +150,10 @@ describe("execution lifecycle", () => {
   test("an expired lease is FAILED with the reason in words; a live lease of another runner is left alone", async () => {
     const stale = fresh();
     const live = fresh();
-    await lifecycle.create([{ execution: stale, server: renderB }, { execution: live, server: renderB }]);
+    await lifecycle.create([
+      { execution: stale, server: renderB },
+      { execution: live, server: renderB },
+    ]);
     await lifecycle.claim(stale.id, embeddedRunnerId(renderB.id));
     clock = new Date(clock.getTime() + 5_000);
     await lifecycle.claim(live.id, embeddedRunnerId(renderB.id));
@@ -154,7 +170,10 @@ describe("execution lifecycle", () => {
   test("renewal extends the lease and answers what was lost and what to cancel", async () => {
     const a = fresh();
     const b = fresh();
-    await lifecycle.create([{ execution: a, server: self }, { execution: b, server: self }]);
+    await lifecycle.create([
+      { execution: a, server: self },
+      { execution: b, server: self },
+    ]);
     await lifecycle.claim(a.id, "hookd:r");
     await lifecycle.claim(b.id, "hookd:r");
     cancelled.length = 0;
@@ -174,13 +193,19 @@ describe("execution lifecycle", () => {
     const done = await lifecycle.requestCancel(e.id, () => [event(e.id)]);
     assert.deepEqual([done.status, done.error], [ExecutionStatus.CANCELLED, "cancelled before it started"]);
     assert.equal(await lifecycle.claim(e.id, "hookd:r"), null);
-    await assert.rejects(lifecycle.requestCancel(e.id, () => []), /already finished: CANCELLED/);
+    await assert.rejects(
+      lifecycle.requestCancel(e.id, () => []),
+      /already finished: CANCELLED/,
+    );
   });
 
   test("QUEUED past the schedule-to-start limit fails, naming the server; RUNNING past its deadline is TIMED_OUT and its runner told", async () => {
     const waiting = fresh();
     const stuck = fresh({ timeoutSeconds: 1 });
-    await lifecycle.create([{ execution: waiting, server: renderB }, { execution: stuck, server: self }]);
+    await lifecycle.create([
+      { execution: waiting, server: renderB },
+      { execution: stuck, server: self },
+    ]);
     await lifecycle.claim(stuck.id, "hookd:r");
     cancelled.length = 0;
     clock = new Date(clock.getTime() + 30_000);

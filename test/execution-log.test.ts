@@ -42,7 +42,10 @@ test("a failed log write: the outcome is still stored, and logLineCount counts o
   assert.equal(stored.status, ExecutionStatus.SUCCEEDED);
   assert.equal(stored.logLineCount, 3);
   const lines = await store.manager.find(ExecutionLogLine, { where: { executionId: execution.id }, order: { seq: "ASC" } });
-  assert.deepEqual(lines.map((l) => `${l.seq} ${l.text}`), ["1 line 1", "2 line 2", "3 line 3", "5 in the way"]);
+  assert.deepEqual(
+    lines.map((l) => `${l.seq} ${l.text}`),
+    ["1 line 1", "2 line 2", "3 line 3", "5 in the way"],
+  );
   assert.deepEqual(published, [1, 2, 3], "only stored lines reach live readers");
 });
 

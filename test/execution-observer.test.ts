@@ -28,7 +28,17 @@ test("an outcome published without the row (as a broker would) is read from the 
       droppedBytes: 1234,
     });
     await store.transaction((em) => em.insert(Execution, execution as never));
-    const event = { id: execution.id, hook: execution.hook, queue: execution.queue, jobId: null, publishId: null, executionServerId: null, status: ExecutionStatus.TIMED_OUT, exitCode: null, error: execution.error };
+    const event = {
+      id: execution.id,
+      hook: execution.hook,
+      queue: execution.queue,
+      jobId: null,
+      publishId: null,
+      executionServerId: null,
+      status: ExecutionStatus.TIMED_OUT,
+      exitCode: null,
+      error: execution.error,
+    };
     pubsub.publish("executionUpdated", execution.id, { ...event, status: ExecutionStatus.RUNNING });
     pubsub.publish("executionUpdated", execution.id, event);
     pubsub.publish("executionUpdated", execution.id, event);

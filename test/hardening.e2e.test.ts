@@ -56,7 +56,10 @@ describe("hardening", () => {
       const { job } = await server.ok(`query($id: ID!) { job(id: $id) { taskCount all: tasks page: tasks(first: 2, after: 250) } }`, { id: jobId }, vendor.key);
       assert.equal(job.taskCount, 300);
       assert.equal(job.all.length, 100);
-      assert.deepEqual(job.page.map((t: any) => t.source.path), ["/out/f250.exr", "/out/f251.exr"]);
+      assert.deepEqual(
+        job.page.map((t: any) => t.source.path),
+        ["/out/f250.exr", "/out/f251.exr"],
+      );
       expectError(await server.gql(`query($id: ID!) { job(id: $id) { tasks(first: 1001) } }`, { id: jobId }, vendor.key), "BAD_USER_INPUT", /first: must be a whole number from 1 to 1000/);
     });
 
@@ -105,7 +108,11 @@ describe("hardening", () => {
       assert.equal(answer.errors[0].extensions.code, "BAD_REQUEST");
       assert.match(answer.errors[0].message, new RegExp(`the request body is nested more than ${MAX_JSON_DEPTH} levels deep`));
       // Written inline in the document, it is refused before graphql-js parses it.
-      const inline = await server.gql(`mutation { submitJob(input: { name: "deep", source: "volume:projects", destination: "volume:projects", tasks: [{ source: "/a", destination: "/b", size: 1 }], metadata: { external: ${"{a:".repeat(100_000)}{}${"}".repeat(100_000)} } }) { id } }`, {}, vendor.key);
+      const inline = await server.gql(
+        `mutation { submitJob(input: { name: "deep", source: "volume:projects", destination: "volume:projects", tasks: [{ source: "/a", destination: "/b", size: 1 }], metadata: { external: ${"{a:".repeat(100_000)}{}${"}".repeat(100_000)} } }) { id } }`,
+        {},
+        vendor.key,
+      );
       assert.equal(inline.status, 400);
       expectError(inline, "BAD_REQUEST", new RegExp(`the query document is nested more than ${MAX_JSON_DEPTH} levels deep`));
       // And over WebSocket.
@@ -136,7 +143,11 @@ describe("hardening", () => {
     });
 
     test("a STANDARD user's tasks show volume paths in volume notation; elevated users see the server path", async () => {
-      const { submitJob } = await server.ok(SUBMIT, { i: { name: "paths", source: `user:${vendor.id}`, destination: "volume:projects", tasks: [{ source: "/out/a.exr", destination: "/srv/projects/moon/a.exr", size: 1 }] } }, vendor.key);
+      const { submitJob } = await server.ok(
+        SUBMIT,
+        { i: { name: "paths", source: `user:${vendor.id}`, destination: "volume:projects", tasks: [{ source: "/out/a.exr", destination: "/srv/projects/moon/a.exr", size: 1 }] } },
+        vendor.key,
+      );
       const query = `query($id: ID!) { job(id: $id) { tasks } }`;
       const mine = (await server.ok(query, { id: submitJob.id }, vendor.key)).job.tasks[0];
       assert.equal(mine.destination.path, "volume=projects/moon/a.exr");
@@ -167,7 +178,11 @@ describe("hardening", () => {
       } finally {
         await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: false } });
       }
-      const unknown = await server.gql(SUBMIT, { i: { name: "u", source: `user:${vendor.id}`, destination: "volume:projects", tasks: [{ source: "/a", destination: "volume=nosuch/x", size: 1 }] } }, vendor.key);
+      const unknown = await server.gql(
+        SUBMIT,
+        { i: { name: "u", source: `user:${vendor.id}`, destination: "volume:projects", tasks: [{ source: "/a", destination: "volume=nosuch/x", size: 1 }] } },
+        vendor.key,
+      );
       expectError(unknown, "BAD_USER_INPUT", /unknown volume 'nosuch'/);
       assert.doesNotMatch(unknown.errors![0].message, /projects/);
     });
@@ -315,7 +330,10 @@ describe("hardening", () => {
       try {
         const name = `race ${randomUUID()}`;
         const submitting = server.gql(SUBMIT, { i: { name, queue: "doomed", source: "volume:projects", destination: "volume:projects", tasks: tasks(1) } });
-        await eventually(async () => (await server.ok(`{ executions(filter: { hook: PRE_SUBMIT_SERVER, queue: "doomed" }) { nodes { status } } }`)).executions.nodes.some((e: any) => e.status === "RUNNING"), "pre-submit running");
+        await eventually(
+          async () => (await server.ok(`{ executions(filter: { hook: PRE_SUBMIT_SERVER, queue: "doomed" }) { nodes { status } } }`)).executions.nodes.some((e: any) => e.status === "RUNNING"),
+          "pre-submit running",
+        );
         await server.ok(`mutation { deleteQueue(code: "doomed") { code } }`);
         expectError(await submitting, "CONFLICT", /queue 'doomed' was deleted while the job was being submitted; nothing was stored/);
         const { jobs } = await server.ok(`{ jobs(first: 500) { nodes { name } } }`);
@@ -327,11 +345,19 @@ describe("hardening", () => {
 
     test("a submission whose answer selects a field the caller may not read is refused before the job exists", async () => {
       const name = `sel ${randomUUID()}`;
-      const res = await server.gql(`mutation($i: SubmitJobInput!) { submitJob(input: $i) { id executions { id } } }`, { i: { name, source: `user:${vendor.id}`, destination: "volume:projects", tasks: tasks(1) } }, vendor.key);
+      const res = await server.gql(
+        `mutation($i: SubmitJobInput!) { submitJob(input: $i) { id executions { id } } }`,
+        { i: { name, source: `user:${vendor.id}`, destination: "volume:projects", tasks: tasks(1) } },
+        vendor.key,
+      );
       expectError(res, "FORBIDDEN", /Job.executions requires/);
       const { jobs } = await server.ok(`{ jobs(first: 500) { nodes { name } } }`);
       assert.ok(!jobs.nodes.some((j: any) => j.name === name));
-      const pre = await server.gql(`mutation($input: PrePublishInput!) { prePublish(input: $input) { id executions { id } } }`, { input: { files: [{ id: randomUUID(), filename: "x", size: 1 }] } }, vendor.key);
+      const pre = await server.gql(
+        `mutation($input: PrePublishInput!) { prePublish(input: $input) { id executions { id } } }`,
+        { input: { files: [{ id: randomUUID(), filename: "x", size: 1 }] } },
+        vendor.key,
+      );
       expectError(pre, "FORBIDDEN", /Publish.executions requires/);
     });
 
@@ -339,7 +365,11 @@ describe("hardening", () => {
       await server.ok(`mutation { createQueue(input: { code: "held", status: PAUSED }) { id } }`);
       const { submitJob } = await server.ok(SUBMIT, { i: { name: `held ${randomUUID()}`, queue: "held", source: "volume:projects", destination: "volume:projects", tasks: tasks(1) } });
       for (const status of ["RUNNING", "DONE"]) {
-        expectError(await server.gql(`mutation($id: ID!, $s: JobStatus!) { updateJobStatus(id: $id, status: $s) { status } }`, { id: submitJob.id, s: status }), "CONFLICT", /is held: its queue 'held' is paused/);
+        expectError(
+          await server.gql(`mutation($id: ID!, $s: JobStatus!) { updateJobStatus(id: $id, status: $s) { status } }`, { id: submitJob.id, s: status }),
+          "CONFLICT",
+          /is held: its queue 'held' is paused/,
+        );
       }
       assert.equal((await server.ok(`query($id: ID!) { job(id: $id) { status } }`, { id: submitJob.id })).job.status, "SUBMITTED");
     });
@@ -372,11 +402,18 @@ describe("failed authentication is rate limited per client address", () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-ratelimit-"));
     const warnings: string[] = [];
     const logger = { info() {}, warn: (m: string) => void warnings.push(m), error() {} };
-    const app = await createApp(loadConfig({ HOOKD_DATA_DIR: dataDir, PORT: "0", HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, HOOKD_AUTH_FAILURES: "3", HOOKD_AUTH_FAILURE_WINDOW_SECONDS: "600" }), { logger, hostname: "hookd-test-host" });
+    const app = await createApp(loadConfig({ HOOKD_DATA_DIR: dataDir, PORT: "0", HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, HOOKD_AUTH_FAILURES: "3", HOOKD_AUTH_FAILURE_WINDOW_SECONDS: "600" }), {
+      logger,
+      hostname: "hookd-test-host",
+    });
     try {
       const url = await app.listen();
       const post = (key: string | null) =>
-        fetch(`${url}/graphql`, { method: "POST", headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) }, body: JSON.stringify({ query: "{ me { id } }" }) });
+        fetch(`${url}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+          body: JSON.stringify({ query: "{ me { id } }" }),
+        });
       // A missing key is not a guess: it does not count.
       for (let i = 0; i < 5; i++) assert.equal((await post(null)).status, 401);
       for (let i = 0; i < 3; i++) assert.equal((await post(`hkd_wrong${i}`)).status, 401);
@@ -387,11 +424,14 @@ describe("failed authentication is rate limited per client address", () => {
       const body = (await limited.json()) as any;
       assert.equal(body.errors[0].extensions.code, "TOO_MANY_REQUESTS");
       assert.match(body.errors[0].message, /too many failed authentications from this address; retry after \d+ s/);
-      const ws = subscribe(url, "hkd_wrong4", "subscription { jobUpdated(id: \"x\") { status } }");
+      const ws = subscribe(url, "hkd_wrong4", 'subscription { jobUpdated(id: "x") { status } }');
       const ended = await ws.ended;
       await ws.dispose();
       assert.equal(ended.close?.code, 4429, JSON.stringify(ended));
-      assert.ok(warnings.some((w) => /authentication: .* failed 3 times within 600 s; further attempts get 429/.test(w)), warnings.join("\n"));
+      assert.ok(
+        warnings.some((w) => /authentication: .* failed 3 times within 600 s; further attempts get 429/.test(w)),
+        warnings.join("\n"),
+      );
     } finally {
       await app.close();
       rmSync(dataDir, { recursive: true, force: true });

@@ -117,7 +117,7 @@ describe("hook configurations", () => {
 
   test("fields left out keep their value; null clears an OS and the timeout", async () => {
     await server.ok(SET, { input: { hook: "POST_DONE_SERVER", commands: { mac: "/opt/hooks/mac.sh ${PATH_JSON_INPUT}" } } });
-    let read = await server.ok(GET, { hook: "POST_DONE_SERVER" });
+    const read = await server.ok(GET, { hook: "POST_DONE_SERVER" });
     assert.equal(read.hookConfig.enabled, true);
     assert.match(read.hookConfig.commands.linux, /post done\.py/);
     assert.equal(read.hookConfig.commands.mac, "/opt/hooks/mac.sh ${PATH_JSON_INPUT}");
@@ -136,7 +136,12 @@ describe("hook configurations", () => {
 
   const refused: [string, Record<string, unknown>, string, RegExp][] = [
     ["an unknown token", { commands: { linux: "/opt/x.sh ${HOME}" } }, "BAD_USER_INPUT", /input\.commands\.linux: .*\$\{HOME\}/],
-    ["${PATH_JSON_OUTPUT} on a hook other than pre-publish", { commands: { linux: "/opt/x.sh ${PATH_JSON_INPUT} ${PATH_JSON_OUTPUT}" } }, "BAD_USER_INPUT", /input\.commands\.linux: .*PATH_JSON_OUTPUT.*only for PRE_PUBLISH_SERVER/],
+    [
+      "${PATH_JSON_OUTPUT} on a hook other than pre-publish",
+      { commands: { linux: "/opt/x.sh ${PATH_JSON_INPUT} ${PATH_JSON_OUTPUT}" } },
+      "BAD_USER_INPUT",
+      /input\.commands\.linux: .*PATH_JSON_OUTPUT.*only for PRE_PUBLISH_SERVER/,
+    ],
     ["unbalanced quotes", { commands: { linux: `/opt/x.sh "\${PATH_JSON_INPUT}` } }, "BAD_USER_INPUT", /input\.commands\.linux: .*unbalanced/],
     ["unbalanced quotes on windows", { commands: { windows: `"C:\\Program Files\\x.exe \${PATH_JSON_INPUT}` } }, "BAD_USER_INPUT", /input\.commands\.windows: .*unbalanced/],
     ["an empty command", { commands: { linux: "   " } }, "BAD_USER_INPUT", /input\.commands\.linux: the command line is empty/],
@@ -188,7 +193,19 @@ describe("effective hooks", () => {
   test("the workspace entry alone, in the default queue", async () => {
     const data = await server.ok(EFFECTIVE, { hook: "POST_DONE_SERVER" });
     assert.deepEqual(data.effectiveHooks, [
-      { source: "WORKSPACE", mode: null, queue: null, enabled: true, os: "linux", command: "/opt/ws.sh ${PATH_JSON_INPUT}", timeoutSeconds: 600, willRun: true, skipReason: null, skipMessage: null, executionServer: { hostname: "hookd-test-host" } },
+      {
+        source: "WORKSPACE",
+        mode: null,
+        queue: null,
+        enabled: true,
+        os: "linux",
+        command: "/opt/ws.sh ${PATH_JSON_INPUT}",
+        timeoutSeconds: 600,
+        willRun: true,
+        skipReason: null,
+        skipMessage: null,
+        executionServer: { hostname: "hookd-test-host" },
+      },
     ]);
   });
 
@@ -259,7 +276,10 @@ describe("effective hooks", () => {
   test("hooks disabled in the settings: nothing runs, and every entry says why", async () => {
     await server.ok(`mutation { updateSettings(input: { hooksEnabled: false }) { hooksEnabled } }`);
     const data = await server.ok(EFFECTIVE, { queue: "vfx", hook: "POST_DONE_SERVER" });
-    assert.deepEqual(data.effectiveHooks.map((e: any) => e.skipReason), ["HOOKS_DISABLED", "HOOKS_DISABLED"]);
+    assert.deepEqual(
+      data.effectiveHooks.map((e: any) => e.skipReason),
+      ["HOOKS_DISABLED", "HOOKS_DISABLED"],
+    );
     await server.ok(`mutation { updateSettings(input: { hooksEnabled: true }) { hooksEnabled } }`);
   });
 

@@ -15,7 +15,24 @@ const PY = "/usr/bin/python3";
 const SUBMIT = `mutation($input: SubmitJobInput!) { submitJob(input: $input) { id code createdAt } }`;
 const STATUS = `mutation($id: ID!, $status: JobStatus!) { updateJobStatus(id: $id, status: $status) { status message } }`;
 const ORIGINAL_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/;
-const UPLOAD_JOB_FIELDS = ["id", "code", "name", "status", "created", "queue", "queue_hr", "source", "source_hr", "destination", "destination_hr", "engine", "engine_hr", "tasks", "clients", "version"];
+const UPLOAD_JOB_FIELDS = [
+  "id",
+  "code",
+  "name",
+  "status",
+  "created",
+  "queue",
+  "queue_hr",
+  "source",
+  "source_hr",
+  "destination",
+  "destination_hr",
+  "engine",
+  "engine_hr",
+  "tasks",
+  "clients",
+  "version",
+];
 const originalForm = (iso: string) => iso.slice(0, 19);
 
 describe("the JSON hooks receive", () => {
@@ -75,15 +92,27 @@ if hook == "pre-publish-server":
       await server.ok(`mutation($input: SetHookConfigInput!) { setHookConfig(input: $input) { hook } }`, { input: { hook, enabled: true, commands: { linux: line } } });
     }
     await server.ok(`mutation { updateSettings(input: { metadata: { external: { lvl: "workspace", studio: "oslo" }, internal: { ws_secret: 1, lvl: "workspace" } } }) { hooksEnabled } }`);
-    volumeId = (await server.ok(`mutation($p: String!) { createVolume(input: { code: "projects", name: "Project storage", paths: { linux: $p }, metadata: { external: { lvl: "volume" } } }) { id } }`, { p: path.join(dir, "projects") })).createVolume.id;
+    volumeId = (
+      await server.ok(`mutation($p: String!) { createVolume(input: { code: "projects", name: "Project storage", paths: { linux: $p }, metadata: { external: { lvl: "volume" } } }) { id } }`, {
+        p: path.join(dir, "projects"),
+      })
+    ).createVolume.id;
     await server.ok(`mutation { createQueue(input: { code: "vfx", name: "VFX deliveries", metadata: { external: { lvl: "queue", q: true }, internal: { budget: 7 } } }) { id } }`);
     vendor = await server.user("vendor@example.com", "EMPLOYEE");
     // User metadata: set at creation (here: after, through updateUser); a half left out is kept.
     await server.ok(`mutation($id: ID!) { updateUser(id: $id, input: { metadata: { external: { lvl: "user", company: "Vendor Ltd" }, internal: { rate: "B" } } }) { id } }`, { id: vendor.id });
-    const { updateUser } = await server.ok(`mutation($id: ID!) { updateUser(id: $id, input: { metadata: { internal: { rate: "B", lvl: "user" } } }) { metadata { external internal } } }`, { id: vendor.id });
+    const { updateUser } = await server.ok(`mutation($id: ID!) { updateUser(id: $id, input: { metadata: { internal: { rate: "B", lvl: "user" } } }) { metadata { external internal } } }`, {
+      id: vendor.id,
+    });
     assert.deepEqual(updateUser.metadata, { external: { lvl: "user", company: "Vendor Ltd" }, internal: { rate: "B", lvl: "user" } });
     // The vendor's client on this host (so its client hooks run here), with metadata of its own.
-    clientId = (await server.ok(`mutation { registerClient(input: { name: "vendor-ws", hostname: "hookd-test-host", os: "linux", metadata: { external: { lvl: "client", site: "london" }, internal: { seat: 3 } } }) { id metadata { external } } }`, {}, vendor.key)).registerClient.id;
+    clientId = (
+      await server.ok(
+        `mutation { registerClient(input: { name: "vendor-ws", hostname: "hookd-test-host", os: "linux", metadata: { external: { lvl: "client", site: "london" }, internal: { seat: 3 } } }) { id metadata { external } } }`,
+        {},
+        vendor.key,
+      )
+    ).registerClient.id;
   });
   after(async () => {
     await server.close();
@@ -104,7 +133,7 @@ if hook == "pre-publish-server":
     ...extra,
   });
 
-  test("job hooks: original status words, original dates, tasks from \"0\", settings, metadata workspace → volume → queue → user → job, clients aggregated over the workspace, and a job's own hook data", async () => {
+  test('job hooks: original status words, original dates, tasks from "0", settings, metadata workspace → volume → queue → user → job, clients aggregated over the workspace, and a job\'s own hook data', async () => {
     const settings = { priority: 3, bucketsize: 2, nested: { a: [1, 2] } };
     const hooks = [{ when: "hook-job-post-done-server", data: { note: "from the job specification" } }];
     const { submitJob } = await server.ok(SUBMIT, { input: job({ settings, hooks }) }, vendor.key);
@@ -112,7 +141,30 @@ if hook == "pre-publish-server":
     const pre = await ofJob("pre-submit-server", submitJob.id);
     assert.equal(pre.status, "waiting");
     const post = await ofJob("post-submit-server", submitJob.id);
-    assert.deepEqual(Object.keys(post).sort(), ["clients", "code", "created", "destination", "destination_hr", "engine", "engine_hr", "hook", "id", "metadata", "name", "queue", "queue_hr", "settings", "size", "source", "source_hr", "status", "tasks", "user", "user_hr", "version"]);
+    assert.deepEqual(Object.keys(post).sort(), [
+      "clients",
+      "code",
+      "created",
+      "destination",
+      "destination_hr",
+      "engine",
+      "engine_hr",
+      "hook",
+      "id",
+      "metadata",
+      "name",
+      "queue",
+      "queue_hr",
+      "settings",
+      "size",
+      "source",
+      "source_hr",
+      "status",
+      "tasks",
+      "user",
+      "user_hr",
+      "version",
+    ]);
     assert.equal(post.status, "waiting");
     assert.match(post.created, ORIGINAL_DATE);
     assert.equal(post.created, originalForm(submitJob.createdAt), "the job's creation, in UTC without Z");
@@ -132,7 +184,16 @@ if hook == "pre-publish-server":
     const workspace = { internal: { ws_secret: 1, lvl: "workspace" }, external: { lvl: "workspace", studio: "oslo" } };
     assert.deepEqual(post.clients, [
       { role: "server", id: serverId, name: "hookd-test-host", hostname: "hookd-test-host", os: "linux", metadata: workspace },
-      { role: "client", id: clientId, name: "vendor-ws", hostname: "hookd-test-host", os: "linux", user: vendor.id, user_hr: "vendor@example.com", metadata: { internal: { ws_secret: 1, lvl: "workspace", seat: 3 }, external: { lvl: "client", studio: "oslo", site: "london" } } },
+      {
+        role: "client",
+        id: clientId,
+        name: "vendor-ws",
+        hostname: "hookd-test-host",
+        os: "linux",
+        user: vendor.id,
+        user_hr: "vendor@example.com",
+        metadata: { internal: { ws_secret: 1, lvl: "workspace", seat: 3 }, external: { lvl: "client", studio: "oslo", site: "london" } },
+      },
     ]);
     assert.ok(!("data" in post), "data only for the hook point the job names");
     await ofJob("pre-submit-client", submitJob.id);
@@ -167,9 +228,21 @@ if hook == "pre-publish-server":
   });
 
   test("publish hooks: aggregated metadata; publish-server has the upload job's fields, each entry pre-publish's whole answer merged with the submission, and v_hr the volume's name", async () => {
-    const comp = { id: "0b6c1f0e-4a1d-4c62-9d8e-3a2b1c0d9e8f", filename: "moon_comp_v002", is_dir: true, files: [{ filename: "moon_comp.1001.exr", size: 100 }, { filename: "moon_comp.1002.exr", size: 100 }] };
+    const comp = {
+      id: "0b6c1f0e-4a1d-4c62-9d8e-3a2b1c0d9e8f",
+      filename: "moon_comp_v002",
+      is_dir: true,
+      files: [
+        { filename: "moon_comp.1001.exr", size: 100 },
+        { filename: "moon_comp.1002.exr", size: 100 },
+      ],
+    };
     const notes = { id: "7d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a", filename: "notes.txt", is_dir: false, size: 5 };
-    const { prePublish } = await server.ok(`mutation($input: PrePublishInput!) { prePublish(input: $input) { id } }`, { input: { files: [comp, notes], client: clientId, hostname: "vendor-ws", ip: "203.0.113.7", metadata: { note: "sent by the vendor" } } }, vendor.key);
+    const { prePublish } = await server.ok(
+      `mutation($input: PrePublishInput!) { prePublish(input: $input) { id } }`,
+      { input: { files: [comp, notes], client: clientId, hostname: "vendor-ws", ip: "203.0.113.7", metadata: { note: "sent by the vendor" } } },
+      vendor.key,
+    );
     const [pre] = captured("pre-publish-server");
     real.set("pre-publish-server", pre);
     assert.deepEqual(Object.keys(pre).sort(), ["client", "files", "hook", "hostname", "ip", "metadata", "size", "user", "user_hr"]);
@@ -201,7 +274,10 @@ if hook == "pre-publish-server":
       filename: "moon_comp_v002",
       is_dir: true,
       size: 200,
-      files: [{ filename: "moon_comp.1001.exr", size: 100, is_dir: false }, { filename: "moon_comp.1002.exr", size: 100, is_dir: false }],
+      files: [
+        { filename: "moon_comp.1001.exr", size: 100, is_dir: false },
+        { filename: "moon_comp.1002.exr", size: 100, is_dir: false },
+      ],
       ident: "moon_comp_v002",
       can_publish: true,
       can_upload: false,
@@ -245,7 +321,10 @@ if hook == "pre-publish-server":
       await server.ok(SET, { input: { hook: "PUBLISH_SERVER", commands: { linux: hookConfig.commands.linux } } });
       assert.equal((await server.ok(`mutation($id: ID!) { retryJob(id: $id) { status } }`, { id: submitJob.id }, vendor.key)).retryJob.status, "RUNNING");
       assert.equal((await server.ok(STATUS, { id: submitJob.id, status: "DONE" }, vendor.key)).updateJobStatus.status, "DONE");
-      assert.ok(captured("publish-server").some((c) => c.id === submitJob.id), "publish-server ran again");
+      assert.ok(
+        captured("publish-server").some((c) => c.id === submitJob.id),
+        "publish-server ran again",
+      );
     } finally {
       await server.ok(SET, { input: { hook: "PUBLISH_SERVER", commands: { linux: hookConfig.commands.linux } } });
     }
@@ -259,7 +338,11 @@ if hook == "pre-publish-server":
       assert.ok(actual, `a real ${dashed} payload was captured`);
       const sample = samplePayload(hook, HOOKD_VERSION);
       // `data` is there only for a job that carries a hook of its own for that point; samples carry none.
-      assert.deepEqual(keys(sample), keys(actual).filter((k) => k !== "data"), dashed);
+      assert.deepEqual(
+        keys(sample),
+        keys(actual).filter((k) => k !== "data"),
+        dashed,
+      );
       assert.equal(sample.hook, dashed);
       if (actual.tasks) {
         const counted = (o: object) => Object.keys(o).map((_, i) => String(i));

@@ -10,7 +10,30 @@ const PY = "/usr/bin/python3";
 const SET = `mutation($input: SetHookConfigInput!) { setHookConfig(input: $input) { hook } }`;
 const SUBMIT = `mutation($input: SubmitJobInput!) { submitJob(input: $input) { id code name status size source sourceHr destination destinationHr engine tasks queue { code } user { email } } }`;
 const STATUS = `mutation($id: ID!, $status: JobStatus!, $message: String) { updateJobStatus(id: $id, status: $status, message: $message) { id status failCount message } }`;
-const JOB_FIELDS = ["hook", "id", "code", "name", "version", "status", "created", "size", "user", "user_hr", "queue", "queue_hr", "source", "source_hr", "destination", "destination_hr", "engine", "engine_hr", "tasks", "clients", "metadata", "settings"];
+const JOB_FIELDS = [
+  "hook",
+  "id",
+  "code",
+  "name",
+  "version",
+  "status",
+  "created",
+  "size",
+  "user",
+  "user_hr",
+  "queue",
+  "queue_hr",
+  "source",
+  "source_hr",
+  "destination",
+  "destination_hr",
+  "engine",
+  "engine_hr",
+  "tasks",
+  "clients",
+  "metadata",
+  "settings",
+];
 
 describe("jobs and their hooks", () => {
   let server: TestServer;
@@ -31,7 +54,9 @@ describe("jobs and their hooks", () => {
     chmodSync(capture, 0o755);
     server = await startServer();
     selfId = (await server.ok(`{ settings { defaultExecutionServer { id } } }`)).settings.defaultExecutionServer.id;
-    await server.ok(`mutation { createVolume(input: { code: "projects", paths: { linux: "/mnt/projects" }, metadata: { external: { level: "volume", v: 1 }, internal: { cost: "volume" } } }) { id } }`);
+    await server.ok(
+      `mutation { createVolume(input: { code: "projects", paths: { linux: "/mnt/projects" }, metadata: { external: { level: "volume", v: 1 }, internal: { cost: "volume" } } }) { id } }`,
+    );
     await server.ok(`mutation { updateSettings(input: { metadata: { external: { level: "workspace", studio: "oslo" }, internal: { secret: "ws", cost: "ws" } } }) { hooksEnabled } }`);
     await server.ok(`mutation { createQueue(input: { code: "vfx", name: "VFX deliveries", metadata: { external: { level: "queue", q: true }, internal: { budget: 7 } } }) { id } }`);
   });
@@ -119,7 +144,14 @@ describe("jobs and their hooks", () => {
       external: { level: "job", studio: "oslo", v: 1, q: true, shot: "sq010_sh020" },
     });
     assert.deepEqual(input.clients, [
-      { role: "server", id: selfId, name: "hookd-test-host", hostname: "hookd-test-host", os: "linux", metadata: { internal: { secret: "ws", cost: "ws" }, external: { level: "workspace", studio: "oslo" } } },
+      {
+        role: "server",
+        id: selfId,
+        name: "hookd-test-host",
+        hostname: "hookd-test-host",
+        os: "linux",
+        metadata: { internal: { secret: "ws", cost: "ws" }, external: { level: "workspace", studio: "oslo" } },
+      },
     ]);
   });
 
@@ -166,13 +198,21 @@ describe("jobs and their hooks", () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(captured("post-done-server").length, 1, "post-done ran once");
     const executions = await executionsOf(submitJob.id);
-    assert.deepEqual(executions.map((e) => [e.hook, e.status]), [["POST_DONE_SERVER", "SUCCEEDED"]]);
+    assert.deepEqual(
+      executions.map((e) => [e.hook, e.status]),
+      [["POST_DONE_SERVER", "SUCCEEDED"]],
+    );
   });
 
   test("FAILED runs post-failed every time it fails; retryJob moves it back to RUNNING", async () => {
     await hookOn("POST_FAILED_SERVER");
     const { submitJob } = await server.ok(SUBMIT, { input: job() });
-    assert.deepEqual((await server.ok(STATUS, { id: submitJob.id, status: "FAILED", message: "disk full" })).updateJobStatus, { id: submitJob.id, status: "FAILED", failCount: 1, message: "disk full" });
+    assert.deepEqual((await server.ok(STATUS, { id: submitJob.id, status: "FAILED", message: "disk full" })).updateJobStatus, {
+      id: submitJob.id,
+      status: "FAILED",
+      failCount: 1,
+      message: "disk full",
+    });
     expectError(await server.gql(STATUS, { id: submitJob.id, status: "RUNNING" }), "CONFLICT", /use retryJob/);
     assert.equal((await server.ok(`mutation($id: ID!) { retryJob(id: $id) { status } }`, { id: submitJob.id })).retryJob.status, "RUNNING");
     expectError(await server.gql(`mutation($id: ID!) { retryJob(id: $id) { status } }`, { id: submitJob.id }), "CONFLICT", /only a FAILED job can be retried/);
@@ -219,14 +259,26 @@ describe("jobs and their hooks", () => {
       const [pre] = captured("pre-submit-client");
       assert.equal(pre.input.hook, "pre-submit-client");
       assert.deepEqual(pre.input.metadata.internal, { secret: "ws", cost: "volume", budget: 9 });
-      assert.deepEqual(pre.input.clients.map((c: any) => [c.role, c.name]), [["server", "hookd-test-host"], ["client", "td-workstation"]]);
+      assert.deepEqual(
+        pre.input.clients.map((c: any) => [c.role, c.name]),
+        [
+          ["server", "hookd-test-host"],
+          ["client", "td-workstation"],
+        ],
+      );
       assert.equal(pre.input.clients[1].user_hr, "td@studio.example");
       const executions = await eventually(async () => {
         const e = await executionsOf(submitJob.id);
         return e.length === 2 && e.every((x) => x.status === "SUCCEEDED") && e;
       }, "post-submit-client to finish");
       assert.equal(captured("post-submit-client").length, 1);
-      assert.deepEqual(executions.map((e) => [e.hook, e.status]), [["PRE_SUBMIT_CLIENT", "SUCCEEDED"], ["POST_SUBMIT_CLIENT", "SUCCEEDED"]]);
+      assert.deepEqual(
+        executions.map((e) => [e.hook, e.status]),
+        [
+          ["PRE_SUBMIT_CLIENT", "SUCCEEDED"],
+          ["POST_SUBMIT_CLIENT", "SUCCEEDED"],
+        ],
+      );
     });
 
     test("never run for a STANDARD user's client: recorded SKIPPED with the reason", async () => {
@@ -234,20 +286,28 @@ describe("jobs and their hooks", () => {
       const client = (await server.ok(`mutation { registerClient(input: { name: "vendor-laptop", hostname: "hookd-test-host", os: "linux" }) { id } }`, {}, vendor.key)).registerClient;
       await hookOn("PRE_SUBMIT_CLIENT");
       await hookOn("POST_DONE_CLIENT");
-      const { submitJob } = await server.ok(SUBMIT, { input: job({ client: client.id, source: "user:vendor@example.com", metadata: { external: { level: "job", shot: "sq010_sh020" } } }) }, vendor.key);
+      const { submitJob } = await server.ok(
+        SUBMIT,
+        { input: job({ client: client.id, source: "user:vendor@example.com", metadata: { external: { level: "job", shot: "sq010_sh020" } } }) },
+        vendor.key,
+      );
       await server.ok(STATUS, { id: submitJob.id, status: "DONE" }, vendor.key);
       assert.equal(captured("pre-submit-client").length + captured("post-done-client").length, 0);
       const executions = await executionsOf(submitJob.id);
-      assert.deepEqual(executions.map((e) => [e.hook, e.status, e.skipReason]), [
-        ["PRE_SUBMIT_CLIENT", "SKIPPED", "CLIENT_NOT_ELEVATED"],
-        ["POST_DONE_CLIENT", "SKIPPED", "CLIENT_NOT_ELEVATED"],
-      ]);
+      assert.deepEqual(
+        executions.map((e) => [e.hook, e.status, e.skipReason]),
+        [
+          ["PRE_SUBMIT_CLIENT", "SKIPPED", "CLIENT_NOT_ELEVATED"],
+          ["POST_DONE_CLIENT", "SKIPPED", "CLIENT_NOT_ELEVATED"],
+        ],
+      );
       assert.match(executions[0].error, /client hooks never run for a STANDARD user's client \('vendor-laptop' belongs to vendor@example\.com\)/);
     });
 
     test("a client that is not connected leaves its execution QUEUED, saying which server it waits for", async () => {
       const employee = (await server.ok(`{ users { id email } }`)).users.find((u: any) => u.email === "td@studio.example");
-      const remote = (await server.ok(`mutation($u: ID!) { registerClient(input: { name: "remote-ws", hostname: "ws042.studio.example", os: "linux", user: $u }) { id } }`, { u: employee.id })).registerClient;
+      const remote = (await server.ok(`mutation($u: ID!) { registerClient(input: { name: "remote-ws", hostname: "ws042.studio.example", os: "linux", user: $u }) { id } }`, { u: employee.id }))
+        .registerClient;
       await hookOn("POST_SUBMIT_CLIENT");
       const { submitJob } = await server.ok(SUBMIT, { input: job({ client: remote.id }) });
       const [execution] = await executionsOf(submitJob.id);
@@ -267,8 +327,12 @@ describe("jobs and their hooks", () => {
       await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: `${capture} workspace \${PATH_JSON_INPUT}` } } });
       await server.ok(`mutation { createQueue(input: { code: "ovr" }) { id } }`);
       await server.ok(`mutation { createQueue(input: { code: "app" }) { id } }`);
-      await server.ok(`mutation($c: String!) { setQueueHook(input: { queue: "ovr", hook: POST_DONE_SERVER, mode: OVERRIDE, commands: { linux: $c } }) { id } }`, { c: `${capture} queue-ovr \${PATH_JSON_INPUT}` });
-      await server.ok(`mutation($c: String!) { setQueueHook(input: { queue: "app", hook: POST_DONE_SERVER, mode: APPEND, commands: { linux: $c } }) { id } }`, { c: `${capture} queue-app \${PATH_JSON_INPUT}` });
+      await server.ok(`mutation($c: String!) { setQueueHook(input: { queue: "ovr", hook: POST_DONE_SERVER, mode: OVERRIDE, commands: { linux: $c } }) { id } }`, {
+        c: `${capture} queue-ovr \${PATH_JSON_INPUT}`,
+      });
+      await server.ok(`mutation($c: String!) { setQueueHook(input: { queue: "app", hook: POST_DONE_SERVER, mode: APPEND, commands: { linux: $c } }) { id } }`, {
+        c: `${capture} queue-app \${PATH_JSON_INPUT}`,
+      });
       const done = async (queue: string) => {
         const { submitJob } = await server.ok(SUBMIT, { input: job({ queue }) });
         await server.ok(STATUS, { id: submitJob.id, status: "DONE" });
@@ -277,7 +341,10 @@ describe("jobs and their hooks", () => {
       };
 
       const overridden = await done("ovr");
-      assert.deepEqual((await executionsOf(overridden)).map((e) => e.hook), ["POST_DONE_SERVER"]);
+      assert.deepEqual(
+        (await executionsOf(overridden)).map((e) => e.hook),
+        ["POST_DONE_SERVER"],
+      );
       assert.equal(captured("workspace").length, 0);
       assert.equal(captured("queue-ovr").length, 1);
       assert.equal(captured("queue-ovr")[0].input.hook, "post-done-server");
@@ -285,10 +352,13 @@ describe("jobs and their hooks", () => {
 
       const appended = await done("app");
       const ran = (await server.ok(`query($id: ID!) { job(id: $id) { executions { source mode logLines { text } } } }`, { id: appended })).job.executions;
-      assert.deepEqual(ran.map((e: any) => [e.source, e.mode, e.logLines[0].text]), [
-        ["WORKSPACE", null, "captured workspace"],
-        ["QUEUE", "APPEND", "captured queue-app"],
-      ]);
+      assert.deepEqual(
+        ran.map((e: any) => [e.source, e.mode, e.logLines[0].text]),
+        [
+          ["WORKSPACE", null, "captured workspace"],
+          ["QUEUE", "APPEND", "captured queue-app"],
+        ],
+      );
       assert.deepEqual(captured("workspace")[0].input, captured("queue-app")[0].input, "both entries get the same JSON");
 
       await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: false } });
@@ -326,19 +396,30 @@ describe("jobs and their hooks", () => {
         if (!page.pageInfo.hasNextPage) break;
         cursor = page.pageInfo.endCursor;
       }
-      assert.deepEqual(seen, all.map((n: any) => n.id));
+      assert.deepEqual(
+        seen,
+        all.map((n: any) => n.id),
+      );
       const done = (await server.ok(`{ jobs(filter: { status: DONE }, first: 500) { nodes { status } } }`)).jobs.nodes;
       assert.ok(done.length > 0 && done.every((n: any) => n.status === "DONE"));
     });
 
     test("jobUpdated follows one job's status", async () => {
       const { submitJob } = await server.ok(SUBMIT, { input: job() });
-      const sub = subscribe<{ jobUpdated: { status: string; message: string | null } }>(server.url, ADMIN_KEY, `subscription($id: ID!) { jobUpdated(id: $id) { id code status message } }`, { id: submitJob.id });
+      const sub = subscribe<{ jobUpdated: { status: string; message: string | null } }>(server.url, ADMIN_KEY, `subscription($id: ID!) { jobUpdated(id: $id) { id code status message } }`, {
+        id: submitJob.id,
+      });
       await new Promise((r) => setTimeout(r, 200));
       await server.ok(STATUS, { id: submitJob.id, status: "RUNNING", message: "50%" });
       await server.ok(STATUS, { id: submitJob.id, status: "DONE" });
       await eventually(async () => sub.events.length === 2, "two events");
-      assert.deepEqual(sub.events.map((e) => [e.jobUpdated.status, e.jobUpdated.message]), [["RUNNING", "50%"], ["DONE", "50%"]]);
+      assert.deepEqual(
+        sub.events.map((e) => [e.jobUpdated.status, e.jobUpdated.message]),
+        [
+          ["RUNNING", "50%"],
+          ["DONE", "50%"],
+        ],
+      );
       await sub.dispose();
     });
   });

@@ -15,7 +15,11 @@ test("the migrations build exactly the schema the entities describe, in WAL mode
     const config = loadConfig({ HOOKD_DATA_DIR: dir });
     const store = await openStore(config);
     const pending = await store.dataSource.driver.createSchemaBuilder().log();
-    assert.deepEqual(pending.upQueries.map((q) => q.query), [], "entities changed without a migration");
+    assert.deepEqual(
+      pending.upQueries.map((q) => q.query),
+      [],
+      "entities changed without a migration",
+    );
     const [{ journal_mode }] = await store.dataSource.query("PRAGMA journal_mode");
     assert.equal(journal_mode, "wal");
     const [{ foreign_keys }] = await store.dataSource.query("PRAGMA foreign_keys");
@@ -47,7 +51,9 @@ test("the user/client metadata and job settings migration keeps existing rows, w
     await before.runMigrations();
     await before.query(`INSERT INTO "user" ("id", "email", "role") VALUES ('u1', 'old@example.com', 'STANDARD')`);
     await before.query(`INSERT INTO "execution_server" ("id", "name", "hostname", "os", "kind", "ownerId", "online", "labels") VALUES ('c1', 'ws', 'ws', 'mac', 'CLIENT', 'u1', 0, '[]')`);
-    await before.query(`INSERT INTO "queue" ("id", "code", "name", "priority", "isDefault", "status", "metadataInternal", "metadataExternal") VALUES ('q1', 'default', 'default', 500, 1, 'WAITING', '{}', '{}')`);
+    await before.query(
+      `INSERT INTO "queue" ("id", "code", "name", "priority", "isDefault", "status", "metadataInternal", "metadataExternal") VALUES ('q1', 'default', 'default', 500, 1, 'WAITING', '{}', '{}')`,
+    );
     await before.query(`INSERT INTO "job" ("id", "code", "name", "queueId", "status", "createdAt", "userId", "source", "sourceHr", "destination", "destinationHr", "engine", "tasks", "size", "failCount", "updatedAt", "metadataExternal", "metadataInternal")
       VALUES ('j1', 'old_job', 'old job', 'q1', 'DONE', '2026-01-01 00:00:00', 'u1', 'user:u1', 'old@example.com', 'user:u1', 'old@example.com', 'default', '[]', 0, 0, '2026-01-01 00:00:00', '{"a":1}', '{}')`);
     await before.destroy();

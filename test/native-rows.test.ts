@@ -17,7 +17,6 @@ before(async () => {
 });
 after(() => close());
 
-
 test("rows written with prepared statements read back through TypeORM unchanged, and the other way round", async () => {
   const written = sample();
   await store.write([{ insert: Execution, rows: [written] }]);
@@ -25,7 +24,14 @@ test("rows written with prepared statements read back through TypeORM unchanged,
   const viaTypeorm = await store.manager.findOneByOrFail(Execution, { id: written.id });
   assert.deepEqual({ ...viaTypeorm }, { ...written });
 
-  const set = { status: ExecutionStatus.SUCCEEDED, exitCode: 0, output: { answer: [1, 2] }, startedAt: new Date("2026-11-25T06:00:01.001Z"), finishedAt: new Date("2026-11-25T06:00:02.999Z"), pid: null };
+  const set = {
+    status: ExecutionStatus.SUCCEEDED,
+    exitCode: 0,
+    output: { answer: [1, 2] },
+    startedAt: new Date("2026-11-25T06:00:01.001Z"),
+    finishedAt: new Date("2026-11-25T06:00:02.999Z"),
+    pid: null,
+  };
   await store.write([{ update: Execution, id: written.id, set }]);
   const updated = await store.manager.findOneByOrFail(Execution, { id: written.id });
   assert.deepEqual({ ...updated }, { ...written, ...set });
@@ -46,7 +52,14 @@ test("prepared-statement rows are stored exactly as TypeORM stores them, column 
     return row;
   };
   // Every kind of column: text, integer, json (object and array), datetime, booleans absent, nulls.
-  const fields = { exitCode: 0, output: { answer: [1, "two", null] }, startedAt: new Date("2026-11-25T06:00:01.001Z"), finishedAt: new Date("2026-11-25T06:00:02.999Z"), error: "exited with code 2", pid: 4242 };
+  const fields = {
+    exitCode: 0,
+    output: { answer: [1, "two", null] },
+    startedAt: new Date("2026-11-25T06:00:01.001Z"),
+    finishedAt: new Date("2026-11-25T06:00:02.999Z"),
+    error: "exited with code 2",
+    pid: 4242,
+  };
   const native = Object.assign(sample(), fields);
   await store.write([{ insert: Execution, rows: [native] }]);
   const typeorm = await store.transaction((em) => em.save(Object.assign(sample(), { ...fields, createdAt: native.createdAt })));
@@ -63,7 +76,13 @@ test("prepared-statement rows are stored exactly as TypeORM stores them, column 
 test("a batch is one transaction: a failing write leaves none of it", async () => {
   const good = sample();
   const event = Object.assign(new AuditEvent(), { at: new Date(), actorId: null, actor: "cli", action: "x", targetType: "execution", targetId: null as unknown as string, before: null, after: null });
-  await assert.rejects(store.write([{ insert: Execution, rows: [good] }, { insert: AuditEvent, rows: [event] }]), /NOT NULL constraint failed: audit_event.targetId/);
+  await assert.rejects(
+    store.write([
+      { insert: Execution, rows: [good] },
+      { insert: AuditEvent, rows: [event] },
+    ]),
+    /NOT NULL constraint failed: audit_event.targetId/,
+  );
   assert.equal(await store.manager.findOneBy(Execution, { id: good.id }), null);
   // The store goes on working after a failed batch.
   const next = sample();
@@ -89,12 +108,11 @@ test("writes issued in one turn are committed together, and each caller still ge
     commits = 0;
     const [a, b] = [sample(), sample()];
     const bad = Object.assign(new AuditEvent(), { at: new Date(), actorId: null, actor: "cli", action: "x", targetType: "execution", targetId: null as unknown as string, before: null, after: null });
-    const results = await Promise.allSettled([
-      store.write([{ insert: Execution, rows: [a] }]),
-      store.write([{ insert: AuditEvent, rows: [bad] }]),
-      store.write([{ insert: Execution, rows: [b] }]),
-    ]);
-    assert.deepEqual(results.map((r) => r.status), ["fulfilled", "rejected", "fulfilled"]);
+    const results = await Promise.allSettled([store.write([{ insert: Execution, rows: [a] }]), store.write([{ insert: AuditEvent, rows: [bad] }]), store.write([{ insert: Execution, rows: [b] }])]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["fulfilled", "rejected", "fulfilled"],
+    );
     assert.match(String((results[1] as PromiseRejectedResult).reason), /NOT NULL constraint failed: audit_event.targetId/);
     assert.ok(await store.findById(Execution, a.id));
     assert.ok(await store.findById(Execution, b.id));

@@ -36,7 +36,15 @@ const value = (samples: Sample[], name: string, labels: Record<string, string> =
 function collectingLogger(): { logger: Logger; lines: Record<string, any>[]; raw: string[] } {
   const lines: Record<string, any>[] = [];
   const raw: string[] = [];
-  const logger = createLogger({ level: "info", destination: { write: (s: string) => (raw.push(s), lines.push(JSON.parse(s))) } });
+  const logger = createLogger({
+    level: "info",
+    destination: {
+      write: (s: string) => {
+        raw.push(s);
+        lines.push(JSON.parse(s));
+      },
+    },
+  });
   return { logger, lines, raw };
 }
 
@@ -128,12 +136,18 @@ describe("operations: metrics and the log of what ran", () => {
     assert.equal(value(now, "hookd_execution_duration_seconds_count", { hook: "POST_DONE_SERVER" }), 4);
     assert.equal(value(now, "hookd_execution_queue_wait_seconds_count"), 4);
     // The script's three lines, and hookd's own line about a failure.
-    assert.equal(value(now, "hookd_log_lines_total"), finished.reduce((sum, e) => sum + e.logLineCount, 0));
+    assert.equal(
+      value(now, "hookd_log_lines_total"),
+      finished.reduce((sum, e) => sum + e.logLineCount, 0),
+    );
     assert.ok(value(now, "hookd_log_lines_total") >= 4 * 3);
     assert.equal(value(now, "hookd_log_bytes_dropped_total"), 0);
     assert.equal(value(now, "hookd_executions_running", { execution_server: "hookd-test-host" }), 0);
     assert.equal(value(now, "hookd_executions_queued", { execution_server: "hookd-test-host" }), 0);
-    assert.ok(now.some((s) => s.name === "hookd_executions_running" && s.labels.execution_server === "hookd-test-host"), "a series per execution server, idle ones too");
+    assert.ok(
+      now.some((s) => s.name === "hookd_executions_running" && s.labels.execution_server === "hookd-test-host"),
+      "a series per execution server, idle ones too",
+    );
     assert.equal(value(now, "hookd_agents_connected"), 0);
     assert.ok(value(now, "hookd_graphql_requests_total", { operation_type: "mutation", outcome: "success" }) >= 5);
     assert.ok(value(now, "hookd_graphql_requests_total", { operation_type: "query", outcome: "success" }) >= 1);
@@ -144,7 +158,12 @@ describe("operations: metrics and the log of what ran", () => {
     assert.ok(samples.some((s) => s.name === "nodejs_eventloop_lag_seconds"));
     // No high-cardinality labels: never an execution id.
     for (const run of runs) assert.ok(!text.includes(run.id));
-    for (const s of now) for (const label of Object.keys(s.labels)) assert.ok(["hook", "status", "execution_server", "operation_type", "outcome", "le", "quantile", "type", "version", "major", "minor", "patch", "kind", "space"].includes(label), `label ${label} of ${s.name}`);
+    for (const s of now)
+      for (const label of Object.keys(s.labels))
+        assert.ok(
+          ["hook", "status", "execution_server", "operation_type", "outcome", "le", "quantile", "type", "version", "major", "minor", "patch", "kind", "space"].includes(label),
+          `label ${label} of ${s.name}`,
+        );
   });
 
   test("the running gauge counts from the store while a hook runs", async () => {
@@ -178,7 +197,13 @@ describe("logger", () => {
     logger.warn("shown", { hook: "POST_DONE_SERVER" });
     logger.error("failed", new Error("boom"));
     const lines = raw.map((s) => JSON.parse(s));
-    assert.deepEqual(lines.map((l) => [l.level, l.msg]), [["warn", "shown"], ["error", "failed"]]);
+    assert.deepEqual(
+      lines.map((l) => [l.level, l.msg]),
+      [
+        ["warn", "shown"],
+        ["error", "failed"],
+      ],
+    );
     assert.equal(lines[0].hook, "POST_DONE_SERVER");
     assert.equal(lines[1].err.message, "boom");
     assert.match(lines[1].err.stack, /boom/);

@@ -59,12 +59,18 @@ const TABLE: Record<string, Op> = {
 
   "Mutation.submitJob": { rule: "ANY", doc: () => ({ query: `mutation($i: SubmitJobInput!) { submitJob(input: $i) { id } }`, variables: { i: JOB("admin@localhost") } }) },
   "Mutation.registerClient": { rule: "ANY", doc: () => ({ query: `mutation { registerClient(input: { name: "ws", hostname: "ws-${u()}", os: "linux" }) { id } }` }) },
-  "Mutation.prePublish": { rule: "ANY", doc: () => ({ query: `mutation($f: [JSONObject!]!) { prePublish(input: { files: $f }) { id } }`, variables: { f: [{ id: randomUUID(), filename: "x", size: 1 }] } }) },
+  "Mutation.prePublish": {
+    rule: "ANY",
+    doc: () => ({ query: `mutation($f: [JSONObject!]!) { prePublish(input: { files: $f }) { id } }`, variables: { f: [{ id: randomUUID(), filename: "x", size: 1 }] } }),
+  },
   "Mutation.createApiKey": { rule: "ANY", doc: () => ({ query: `mutation { createApiKey(label: "t") { apiKey { id } } }` }) },
   "Mutation.revokeApiKey": { rule: "ANY", doc: () => ({ query: `mutation { revokeApiKey(id: "${GHOST}") { id } }` }) },
   "Mutation.updateJobStatus": { rule: "OWNER", doc: (f) => ({ query: `mutation($id: ID!) { updateJobStatus(id: $id, status: RUNNING) { status } }`, variables: { id: f.jobId } }) },
   "Mutation.retryJob": { rule: "OWNER", doc: (f) => ({ query: `mutation($id: ID!) { retryJob(id: $id) { status } }`, variables: { id: f.jobId } }) },
-  "Mutation.submitPublish": { rule: "OWNER", doc: (f) => ({ query: `mutation($id: ID!) { submitPublish(input: { publishId: $id, entries: [{ id: "ghost" }] }) { state } }`, variables: { id: f.publishId } }) },
+  "Mutation.submitPublish": {
+    rule: "OWNER",
+    doc: (f) => ({ query: `mutation($id: ID!) { submitPublish(input: { publishId: $id, entries: [{ id: "ghost" }] }) { state } }`, variables: { id: f.publishId } }),
+  },
   "Query.samplePayload": { rule: "ADMIN", doc: () => ({ query: `{ samplePayload(hook: POST_DONE_SERVER) }` }) },
   "Mutation.triggerHook": { rule: "ADMIN", doc: () => ({ query: `mutation { triggerHook(input: { hook: POST_FAILED_CLIENT }) { id } }` }) },
   "Mutation.retryExecution": { rule: "ADMIN", doc: () => ({ query: `mutation { retryExecution(id: "${GHOST}") { id } }` }) },
@@ -117,9 +123,14 @@ describe("permissions: every operation × every caller", () => {
     keys.agent = agent.credential;
 
     const approve = path.join(work, "approve.py");
-    writeFileSync(approve, `#!/usr/bin/python3\nimport json, sys\nd = json.load(open(sys.argv[1]))\njson.dump({"files": [{"id": f["id"], "can_publish": True, "path": "/tmp/x"} for f in d["files"]]}, open(sys.argv[2], "w"))\n`);
+    writeFileSync(
+      approve,
+      `#!/usr/bin/python3\nimport json, sys\nd = json.load(open(sys.argv[1]))\njson.dump({"files": [{"id": f["id"], "can_publish": True, "path": "/tmp/x"} for f in d["files"]]}, open(sys.argv[2], "w"))\n`,
+    );
     chmodSync(approve, 0o755);
-    await server.ok(`mutation($l: String!) { setHookConfig(input: { hook: PRE_PUBLISH_SERVER, enabled: true, commands: { linux: $l } }) { hook } }`, { l: `${approve} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}` });
+    await server.ok(`mutation($l: String!) { setHookConfig(input: { hook: PRE_PUBLISH_SERVER, enabled: true, commands: { linux: $l } }) { hook } }`, {
+      l: `${approve} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}`,
+    });
     await server.ok(`mutation { setHookConfig(input: { hook: POST_DONE_SERVER, enabled: true, commands: { linux: "/bin/true" } }) { hook } }`);
     const jobId = (await server.ok(`mutation($i: SubmitJobInput!) { submitJob(input: $i) { id } }`, { i: JOB("owner@vendor.example") }, owner.key)).submitJob.id;
     const publishId = (await server.ok(`mutation($f: [JSONObject!]!) { prePublish(input: { files: $f }) { id } }`, { f: [{ id: randomUUID(), filename: "x", size: 1 }] }, owner.key)).prePublish.id;
@@ -180,7 +191,10 @@ describe("permissions: every operation × every caller", () => {
       "Query.agent": { query: "{ agent { id } }" },
       "Mutation.agentClaim": { query: `mutation($id: ID!) { agentClaim(executionId: $id) { id } }`, variables: { id: fixtures.executionId } },
       "Mutation.agentRenew": { query: `mutation($id: ID!) { agentRenew(executionIds: [$id]) { lost } }`, variables: { id: fixtures.executionId } },
-      "Mutation.agentLog": { query: `mutation($id: ID!) { agentLog(executionId: $id, lines: [{ seq: 1, stream: STDOUT, at: "2026-01-01T00:00:00Z", text: "x" }]) { acknowledged } }`, variables: { id: fixtures.executionId } },
+      "Mutation.agentLog": {
+        query: `mutation($id: ID!) { agentLog(executionId: $id, lines: [{ seq: 1, stream: STDOUT, at: "2026-01-01T00:00:00Z", text: "x" }]) { acknowledged } }`,
+        variables: { id: fixtures.executionId },
+      },
       "Mutation.agentFinish": { query: `mutation($id: ID!) { agentFinish(executionId: $id, outcome: { status: SUCCEEDED }, lastSeq: 0) }`, variables: { id: fixtures.executionId } },
       "Subscription.agentAssignments": { query: `subscription { agentAssignments(hello: { hostname: "h", os: "linux" }) { queued } }` },
     };
@@ -241,10 +255,19 @@ describe("internal metadata never reaches a STANDARD user", () => {
     await server.ok(`mutation($m: JSONObject) { createQueue(input: { code: "vfx", default: true, metadata: { internal: $m } }) { id } }`, { m: internal });
     await server.ok(`mutation($m: JSONObject) { createVolume(input: { code: "projects", paths: { linux: "/mnt/p" }, metadata: { internal: $m } }) { id } }`, { m: internal });
     const vendor = await server.user("vendor@example.com", "STANDARD");
-    const job = (await server.ok(`mutation($m: JSONObject) { submitJob(input: { name: "j", source: "user:vendor@example.com", destination: "volume:projects", tasks: [{ source: "/a", destination: "volume=projects/x", size: 1 }], metadata: { external: $m } }) { id } }`, { m: { note: "x" } }, vendor.key)).submitJob;
+    const job = (
+      await server.ok(
+        `mutation($m: JSONObject) { submitJob(input: { name: "j", source: "user:vendor@example.com", destination: "volume:projects", tasks: [{ source: "/a", destination: "volume=projects/x", size: 1 }], metadata: { external: $m } }) { id } }`,
+        { m: { note: "x" } },
+        vendor.key,
+      )
+    ).submitJob;
     await server.ok(`mutation($id: ID!, $m: JSONObject) { updateUser(id: $id, input: { metadata: { internal: $m } }) { id } }`, { id: vendor.id, m: internal });
     // The client's internal metadata is set by an ADMIN (a STANDARD user may set none).
-    await server.ok(`mutation($m: JSONObject, $u: ID!) { registerClient(input: { name: "ws", hostname: "vendor-ws", os: "mac", user: $u, metadata: { internal: $m } }) { id } }`, { m: internal, u: vendor.id });
+    await server.ok(`mutation($m: JSONObject, $u: ID!) { registerClient(input: { name: "ws", hostname: "vendor-ws", os: "mac", user: $u, metadata: { internal: $m } }) { id } }`, {
+      m: internal,
+      u: vendor.id,
+    });
 
     for (const query of [
       `{ settings { metadata { internal } } }`,

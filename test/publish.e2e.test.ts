@@ -1,11 +1,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
+import { expectError, startServer, type TestServer } from "./helpers/server.js";
 
 const PY = "/usr/bin/python3";
 const EXAMPLES = fileURLToPath(new URL("../../examples/hooks/", import.meta.url));
@@ -38,7 +38,13 @@ describe("the publish workflow with the example hooks", () => {
   });
 
   const configureExamples = async () => {
-    await server.ok(SET, { input: { hook: "PRE_PUBLISH_SERVER", enabled: true, commands: { linux: `${PY} ${path.join(EXAMPLES, "pre_publish.py")} --root ${root} --volume projects \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}` } } });
+    await server.ok(SET, {
+      input: {
+        hook: "PRE_PUBLISH_SERVER",
+        enabled: true,
+        commands: { linux: `${PY} ${path.join(EXAMPLES, "pre_publish.py")} --root ${root} --volume projects \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}` },
+      },
+    });
     await server.ok(SET, { input: { hook: "PUBLISH_SERVER", enabled: true, commands: { linux: `${PY} ${path.join(EXAMPLES, "publish.py")} \${PATH_JSON_INPUT}` } } });
   };
 
@@ -50,7 +56,13 @@ describe("the publish workflow with the example hooks", () => {
     await configureExamples();
     const good = dir("moon_comp_v002", [...seq("moon_comp", [1001, 1002, 1003]), { filename: "preview.mov", size: 500, is_dir: false }]);
     const gaps = dir("moon_lighting_v001", seq("moon_lighting", [1001, 1002, 1005, 1006, 1008]));
-    const odd = dir("moon_anim_v001", [...seq("anim", [1, 2].map((n) => 1000 + n)), { filename: "setup.exe", size: 10, is_dir: false }]);
+    const odd = dir("moon_anim_v001", [
+      ...seq(
+        "anim",
+        [1, 2].map((n) => 1000 + n),
+      ),
+      { filename: "setup.exe", size: 10, is_dir: false },
+    ]);
     const stale = dir("moon_comp_v005", seq("c", [1001]));
     const single = { id: randomUUID(), filename: "Final_FINAL.mov", size: 42, is_dir: false };
     const unknown = dir("mars_comp_v001", seq("c", [1001]));
@@ -67,8 +79,18 @@ describe("the publish workflow with the example hooks", () => {
     ]);
     const [e1, e2, e3, e4, e5, e6] = prePublish.entries;
     assert.deepEqual(e1, {
-      id: good.id, filename: "moon_comp_v002", isDir: true, size: 3500, ident: "moon comp v002", canPublish: true, rejected: false, canUpload: true,
-      warning: null, info: "3 frame(s) in 1 sequence(s)", commentLabel: "What changed in v002?", path: path.join(root, "moon", "comp", "v002"),
+      id: good.id,
+      filename: "moon_comp_v002",
+      isDir: true,
+      size: 3500,
+      ident: "moon comp v002",
+      canPublish: true,
+      rejected: false,
+      canUpload: true,
+      warning: null,
+      info: "3 frame(s) in 1 sequence(s)",
+      commentLabel: "What changed in v002?",
+      path: path.join(root, "moon", "comp", "v002"),
     });
     assert.equal(e2.canPublish, true);
     assert.equal(e2.warning, "moon_lighting.exr: frames missing: 1003-1004, 1007");
@@ -104,10 +126,15 @@ describe("the publish workflow with the example hooks", () => {
     assert.equal(submitPublish.state, "SUBMITTED");
     assert.equal(submitPublish.job.status, "SUBMITTED");
     assert.equal(submitPublish.job.size, 2000);
-    assert.deepEqual(submitPublish.job.tasks.map((t: any) => [t.source.path, t.destination.path, t.destination.volume_hr, t.destination.relative_path]), [
-      ["moon_comp_v002", path.join(root, "moon", "comp", "v002"), "projects", "moon/comp/v002"],
-    ]);
-    expectError(await server.gql(SUBMIT, { input: { publishId: prePublish.id, entries: [{ id: good.id, comment: "again", timeReport: 1 }] } }), "CONFLICT", /is SUBMITTED; only a VALIDATED publish can be submitted/);
+    assert.deepEqual(
+      submitPublish.job.tasks.map((t: any) => [t.source.path, t.destination.path, t.destination.volume_hr, t.destination.relative_path]),
+      [["moon_comp_v002", path.join(root, "moon", "comp", "v002"), "projects", "moon/comp/v002"]],
+    );
+    expectError(
+      await server.gql(SUBMIT, { input: { publishId: prePublish.id, entries: [{ id: good.id, comment: "again", timeReport: 1 }] } }),
+      "CONFLICT",
+      /is SUBMITTED; only a VALIDATED publish can be submitted/,
+    );
 
     // The transfer engine uploads, then reports the job done.
     mkdirSync(path.join(root, "moon", "comp", "v002"));
@@ -116,18 +143,62 @@ describe("the publish workflow with the example hooks", () => {
     const publish = (await server.ok(`query($id: ID!) { publish(id: $id) { state error executions { hook status input } } }`, { id: prePublish.id })).publish;
     assert.equal(publish.state, "PUBLISHED");
     assert.equal(publish.error, null);
-    assert.deepEqual(publish.executions.map((e: any) => [e.hook, e.status]), [["PRE_PUBLISH_SERVER", "SUCCEEDED"], ["PUBLISH_SERVER", "SUCCEEDED"]]);
+    assert.deepEqual(
+      publish.executions.map((e: any) => [e.hook, e.status]),
+      [
+        ["PRE_PUBLISH_SERVER", "SUCCEEDED"],
+        ["PUBLISH_SERVER", "SUCCEEDED"],
+      ],
+    );
     const ingestInput = publish.executions[1].input;
     assert.equal(ingestInput.hook, "publish-server");
     assert.deepEqual(ingestInput.metadata, { internal: {}, external: { vendor: "interpost" } });
     const [entry] = ingestInput.files;
     const volumeId = (await server.ok(`{ volume(code: "projects") { id } }`)).volume.id;
     assert.deepEqual(
-      { path: entry.path, comment: entry.comment, status: entry.status, time_report: entry.time_report, metadata: entry.metadata, ident: entry.ident, can_publish: entry.can_publish, is_dir: entry.is_dir, filename: entry.filename, v: entry.v, v_hr: entry.v_hr, id: entry.id, size: entry.size },
-      { path: path.join(root, "moon", "comp", "v002"), comment: "first pass", status: "pending_review", time_report: 5400, metadata: { artist: "ola" }, ident: "moon comp v002", can_publish: true, is_dir: true, filename: "moon_comp_v002", v: volumeId, v_hr: "projects", id: good.id, size: 2000 },
+      {
+        path: entry.path,
+        comment: entry.comment,
+        status: entry.status,
+        time_report: entry.time_report,
+        metadata: entry.metadata,
+        ident: entry.ident,
+        can_publish: entry.can_publish,
+        is_dir: entry.is_dir,
+        filename: entry.filename,
+        v: entry.v,
+        v_hr: entry.v_hr,
+        id: entry.id,
+        size: entry.size,
+      },
+      {
+        path: path.join(root, "moon", "comp", "v002"),
+        comment: "first pass",
+        status: "pending_review",
+        time_report: 5400,
+        metadata: { artist: "ola" },
+        ident: "moon comp v002",
+        can_publish: true,
+        is_dir: true,
+        filename: "moon_comp_v002",
+        v: volumeId,
+        v_hr: "projects",
+        id: good.id,
+        size: 2000,
+      },
     );
     const sidecar = JSON.parse(readFileSync(path.join(root, "moon", "comp", "v002.publish.json"), "utf8"));
-    assert.deepEqual(sidecar, { ident: "moon comp v002", filename: "moon_comp_v002", published_by: "admin@localhost", comment: "first pass", status: "pending_review", time_report: 5400, metadata: { artist: "ola" }, volume: "projects", size: 2000 });
+    assert.deepEqual(sidecar, {
+      ident: "moon comp v002",
+      filename: "moon_comp_v002",
+      published_by: "admin@localhost",
+      comment: "first pass",
+      status: "pending_review",
+      time_report: 5400,
+      metadata: { artist: "ola" },
+      volume: "projects",
+      size: 2000,
+    });
   });
 
   test("a failing publish-server fails the upload job; retrying the job re-runs it", async () => {
@@ -148,7 +219,14 @@ describe("the publish workflow with the example hooks", () => {
     assert.equal((await server.ok(`mutation($id: ID!) { retryJob(id: $id) { status } }`, { id: jobId })).retryJob.status, "DONE");
     publish = (await server.ok(`query($id: ID!) { publish(id: $id) { state error executions { hook status } } }`, { id: prePublish.id })).publish;
     assert.equal(publish.state, "PUBLISHED");
-    assert.deepEqual(publish.executions.map((e: any) => [e.hook, e.status]), [["PRE_PUBLISH_SERVER", "SUCCEEDED"], ["PUBLISH_SERVER", "FAILED"], ["PUBLISH_SERVER", "SUCCEEDED"]]);
+    assert.deepEqual(
+      publish.executions.map((e: any) => [e.hook, e.status]),
+      [
+        ["PRE_PUBLISH_SERVER", "SUCCEEDED"],
+        ["PUBLISH_SERVER", "FAILED"],
+        ["PUBLISH_SERVER", "SUCCEEDED"],
+      ],
+    );
     assert.equal(JSON.parse(readFileSync(path.join(root, "moon", "lighting", "v001.publish.json"), "utf8")).status, "final");
   });
 
@@ -195,9 +273,17 @@ describe("pre-publish answers that break the rules", () => {
     ["an entry answered twice", write(`{"files": [{"id": i, "rejected": True} for i in ids] + [{"id": ids[0], "rejected": True}]}`), /entry '.+' is answered twice \(files\[0\] and files\[2\]\)/],
     ["a boolean that is not one", write(`{"files": [{"id": i, "can_publish": "yes", "path": "/mnt/x"} for i in ids]}`), /entry '.+': can_publish must be true or false \(got "yes"\)/],
     ["an uploadable entry without a path", write(`{"files": [{"id": i, "can_upload": True} for i in ids]}`), /entry '.+' \(a_b_v001\) may be uploaded \(can_upload is true\) but has no path/],
-    ["two default statuses", write(`{"statuses": [{"label": "A", "value": "a", "default": True}, {"label": "B", "value": "b", "default": True}], "files": [{"id": i, "rejected": True} for i in ids]}`), /statuses: at most one may be the default \("a", "b" are\)/],
+    [
+      "two default statuses",
+      write(`{"statuses": [{"label": "A", "value": "a", "default": True}, {"label": "B", "value": "b", "default": True}], "files": [{"id": i, "rejected": True} for i in ids]}`),
+      /statuses: at most one may be the default \("a", "b" are\)/,
+    ],
     ["an unknown volume", write(`{"files": [{"id": i, "can_publish": True, "path": "volume=nowhere/x"} for i in ids]}`), /entry '.+': path: unknown volume 'nowhere'/],
-    ["a relative path", write(`{"files": [{"id": i, "can_publish": True, "path": "deliveries/x"} for i in ids]}`), /entry '.+': path: must be an absolute path .* or in volume notation .*\(got 'deliveries\/x'\)/],
+    [
+      "a relative path",
+      write(`{"files": [{"id": i, "can_publish": True, "path": "deliveries/x"} for i in ids]}`),
+      /entry '.+': path: must be an absolute path .* or in volume notation .*\(got 'deliveries\/x'\)/,
+    ],
     ["no files list", write(`{"guidelines": "hi"}`), /the answer must have a files list/],
     ["no output file", "print('forgot to answer')", /the hook exited 0 but wrote no output file at \$\{PATH_JSON_OUTPUT\}/],
     ["invalid JSON", `open(sys.argv[2], "w").write('{"files": [')`, /the output file is not valid JSON: Unexpected end of JSON input at line 1, column 12 \(position 11\)/],
@@ -225,7 +311,13 @@ describe("pre-publish answers that break the rules", () => {
     const bad: [unknown, RegExp][] = [
       [[], /input\.files: must be a non-empty list/],
       [[{ filename: "x", size: 1 }], /input\.files\[0\]: id must be a non-empty text/],
-      [[{ id, filename: "a", size: 1 }, { id, filename: "b", size: 1 }], /input\.files\[1\]: id '.+' is used twice/],
+      [
+        [
+          { id, filename: "a", size: 1 },
+          { id, filename: "b", size: 1 },
+        ],
+        /input\.files\[1\]: id '.+' is used twice/,
+      ],
       [[{ id, filename: "../etc", size: 1 }], /filename '\.\.\/etc' must be a plain name/],
       [[{ id, filename: "x", size: -4 }], /size must be a whole number of bytes, 0 or more/],
       [[{ id, filename: "d", is_dir: "yes" }], /is_dir must be true or false/],
@@ -235,7 +327,15 @@ describe("pre-publish answers that break the rules", () => {
 
   test("directory sizes are computed when absent", async () => {
     await answering(write(`{"files": [{"id": f["id"], "rejected": True, "info": str(f["size"])} for f in d["files"]]}`));
-    const nested = { id: randomUUID(), filename: "shot", is_dir: true, files: [{ filename: "a.exr", size: 10 }, { filename: "sub", is_dir: true, files: [{ filename: "b.exr", size: 5 }] }] };
+    const nested = {
+      id: randomUUID(),
+      filename: "shot",
+      is_dir: true,
+      files: [
+        { filename: "a.exr", size: 10 },
+        { filename: "sub", is_dir: true, files: [{ filename: "b.exr", size: 5 }] },
+      ],
+    };
     const { prePublish } = await server.ok(PRE, { input: { files: [nested] } });
     assert.equal(prePublish.entries[0].size, 15);
     assert.equal(prePublish.entries[0].info, "15");

@@ -51,7 +51,10 @@ describe("queues", () => {
       metadata: { external: { a: 1 }, internal: { b: 2 } },
       jobCount: 0,
     });
-    assert.deepEqual((await queues()).map((q) => q.code), ["urgent", "default", "vfx.comp_2-A"]);
+    assert.deepEqual(
+      (await queues()).map((q) => q.code),
+      ["urgent", "default", "vfx.comp_2-A"],
+    );
   });
 
   const refused: [string, string, string, RegExp][] = [
@@ -87,11 +90,20 @@ describe("queues", () => {
 
   test("making another queue the default moves the flag: exactly one default", async () => {
     await server.ok(`mutation { updateQueue(code: "rush", input: { default: true }) { code } }`);
-    assert.deepEqual((await queues()).filter((q) => q.default).map((q) => q.code), ["rush"]);
+    assert.deepEqual(
+      (await queues()).filter((q) => q.default).map((q) => q.code),
+      ["rush"],
+    );
     await server.ok(`mutation { createQueue(input: { code: "newdef", default: true }) { code } }`);
-    assert.deepEqual((await queues()).filter((q) => q.default).map((q) => q.code), ["newdef"]);
+    assert.deepEqual(
+      (await queues()).filter((q) => q.default).map((q) => q.code),
+      ["newdef"],
+    );
     await server.ok(`mutation { updateQueue(code: "default", input: { default: true }) { code } }`);
-    assert.deepEqual((await queues()).filter((q) => q.default).map((q) => q.code), ["default"]);
+    assert.deepEqual(
+      (await queues()).filter((q) => q.default).map((q) => q.code),
+      ["default"],
+    );
   });
 
   test("the default queue cannot be un-defaulted", async () => {
@@ -104,7 +116,10 @@ describe("queues", () => {
 
   test("deleting a queue moves its jobs to the default queue", async () => {
     for (const name of ["one", "two"]) {
-      await server.ok(`mutation($name: String!) { submitJob(input: { name: $name, queue: "rush", source: "user:admin@localhost", destination: "user:admin@localhost", tasks: [{ source: "/in/a", destination: "/out/a", size: 1 }] }) { id } }`, { name });
+      await server.ok(
+        `mutation($name: String!) { submitJob(input: { name: $name, queue: "rush", source: "user:admin@localhost", destination: "user:admin@localhost", tasks: [{ source: "/in/a", destination: "/out/a", size: 1 }] }) { id } }`,
+        { name },
+      );
     }
     assert.equal((await server.ok(`{ queue(code: "rush") { jobCount } }`)).queue.jobCount, 2);
     const data = await server.ok(`mutation { deleteQueue(code: "rush") { code movedJobs movedTo { code jobCount } } }`);
@@ -138,14 +153,26 @@ describe("queue hooks", () => {
 
   test("setQueueHook creates an entry, enabled by default, listed on the queue", async () => {
     const data = await server.ok(SET, { input: { queue: "vfx", hook: "POST_SUBMIT_SERVER", mode: "APPEND", commands: { linux: "/opt/a.sh ${PATH_JSON_INPUT}" } } });
-    assert.deepEqual(data.setQueueHook, { hook: "POST_SUBMIT_SERVER", mode: "APPEND", enabled: true, commands: { linux: "/opt/a.sh ${PATH_JSON_INPUT}", mac: null, windows: null }, timeoutSeconds: null });
+    assert.deepEqual(data.setQueueHook, {
+      hook: "POST_SUBMIT_SERVER",
+      mode: "APPEND",
+      enabled: true,
+      commands: { linux: "/opt/a.sh ${PATH_JSON_INPUT}", mac: null, windows: null },
+      timeoutSeconds: null,
+    });
     const read = await server.ok(`{ queue(code: "vfx") { hooks { hook mode } } }`);
     assert.deepEqual(read.queue.hooks, [{ hook: "POST_SUBMIT_SERVER", mode: "APPEND" }]);
   });
 
   test("setQueueHook again replaces mode and keeps commands not given", async () => {
     const data = await server.ok(SET, { input: { queue: "vfx", hook: "POST_SUBMIT_SERVER", mode: "OVERRIDE", commands: { mac: "/opt/m.sh" }, timeoutSeconds: 9 } });
-    assert.deepEqual(data.setQueueHook, { hook: "POST_SUBMIT_SERVER", mode: "OVERRIDE", enabled: true, commands: { linux: "/opt/a.sh ${PATH_JSON_INPUT}", mac: "/opt/m.sh", windows: null }, timeoutSeconds: 9 });
+    assert.deepEqual(data.setQueueHook, {
+      hook: "POST_SUBMIT_SERVER",
+      mode: "OVERRIDE",
+      enabled: true,
+      commands: { linux: "/opt/a.sh ${PATH_JSON_INPUT}", mac: "/opt/m.sh", windows: null },
+      timeoutSeconds: 9,
+    });
     assert.equal((await server.ok(`{ queue(code: "vfx") { hooks { hook } } }`)).queue.hooks.length, 1);
   });
 

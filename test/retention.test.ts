@@ -38,7 +38,9 @@ async function seedExecution(store: Store, at: Date, options: { lines?: number; 
   });
   await store.transaction(async (em) => {
     await em.insert(Execution, execution as never);
-    const lines = Array.from({ length: options.lines ?? 0 }, (_, i) => Object.assign(new ExecutionLogLine(), { executionId: execution.id, seq: i + 1, stream: LogStream.STDOUT, at, text: options.text ?? `line ${i}` }));
+    const lines = Array.from({ length: options.lines ?? 0 }, (_, i) =>
+      Object.assign(new ExecutionLogLine(), { executionId: execution.id, seq: i + 1, stream: LogStream.STDOUT, at, text: options.text ?? `line ${i}` }),
+    );
     for (let i = 0; i < lines.length; i += 200) await em.insert(ExecutionLogLine, lines.slice(i, i + 200) as never);
   });
   return execution.id;

@@ -14,7 +14,21 @@ test("the schema has the operations the foundation promises", async () => {
   for (const op of ["settings:", "hookConfigs:", "hookConfig(", "effectiveHooks(", "queues:", "queue(", "volumes:", "executionServers:", "me:", "users:"]) {
     assert.ok(sdl.includes(`  ${op}`), `Query.${op} is missing`);
   }
-  for (const op of ["updateSettings(", "setHookConfig(", "createQueue(", "updateQueue(", "deleteQueue(", "setQueueHook(", "removeQueueHook(", "createVolume(", "updateVolume(", "deleteVolume(", "createUser(", "createApiKey(", "revokeApiKey("]) {
+  for (const op of [
+    "updateSettings(",
+    "setHookConfig(",
+    "createQueue(",
+    "updateQueue(",
+    "deleteQueue(",
+    "setQueueHook(",
+    "removeQueueHook(",
+    "createVolume(",
+    "updateVolume(",
+    "deleteVolume(",
+    "createUser(",
+    "createApiKey(",
+    "revokeApiKey(",
+  ]) {
     assert.ok(sdl.includes(`  ${op}`), `Mutation.${op} is missing`);
   }
 });

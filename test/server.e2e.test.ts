@@ -10,8 +10,7 @@ describe("server: health, IDE, authentication, malformed requests", () => {
   after(() => server.close());
 
   /** A POST to /graphql with this exact body, for requests server.gql cannot make. */
-  const postRaw = (body: string, authorization = `Bearer ${ADMIN_KEY}`) =>
-    fetch(`${server.url}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization }, body });
+  const postRaw = (body: string, authorization = `Bearer ${ADMIN_KEY}`) => fetch(`${server.url}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization }, body });
 
   test("GET /healthz answers while the database is reachable", async () => {
     const res = await fetch(`${server.url}/healthz`);
@@ -132,7 +131,7 @@ describe("server: health, IDE, authentication, malformed requests", () => {
     // `POST /graphql` goes straight to Apollo; with a query string it takes the Express route.
     const cases: { name: string; body: string; headers: Record<string, string> }[] = [
       { name: "a query", body: JSON.stringify({ query: "{ me { email role } }" }), headers: {} },
-      { name: "a domain error", body: JSON.stringify({ query: "{ volume(code: \"nope\") { code } }" }), headers: {} },
+      { name: "a domain error", body: JSON.stringify({ query: '{ volume(code: "nope") { code } }' }), headers: {} },
       { name: "no API key", body: JSON.stringify({ query: "{ me { email } }" }), headers: { authorization: "" } },
       { name: "malformed JSON", body: '{"query": "{ me ', headers: {} },
       { name: "not an object", body: '"{ me { email } }"', headers: {} },

@@ -12,9 +12,7 @@ import { inheritEnv, type ExitStatus, type SpawnRequest, type Spawner } from "..
 // Runs real processes through both spawners: they must behave the same.
 
 const addonPath = defaultAddonPath();
-const addonSkip = existsSync(addonPath)
-  ? false
-  : `the spawn addon ${addonPath} was not built (run \`npm run build\` with a C compiler and Node's headers installed)`;
+const addonSkip = existsSync(addonPath) ? false : `the spawn addon ${addonPath} was not built (run \`npm run build\` with a C compiler and Node's headers installed)`;
 
 const baseEnv = { PATH: "/usr/bin:/bin" };
 
@@ -75,7 +73,7 @@ before(async () => {
   await writeFile(join(dir, "plain.txt"), "not a program\n", { mode: 0o644 });
   await writeFile(join(dir, "garbage"), "\x01\x02\x03 2>/dev/null\necho hi from sh $0 $1\n", { mode: 0o755 });
   for (const sub of ["bin1", "bin2", "bin3"]) await mkdir(join(dir, sub));
-  await writeFile(join(dir, "bin1", "myhook"), "#!/bin/sh\necho \"found $0 $1\"\n", { mode: 0o755 });
+  await writeFile(join(dir, "bin1", "myhook"), '#!/bin/sh\necho "found $0 $1"\n', { mode: 0o755 });
   await writeFile(join(dir, "bin2", "twice"), "#!/bin/sh\necho not executable\n", { mode: 0o644 });
   await writeFile(join(dir, "bin3", "twice"), "#!/bin/sh\necho from bin3\n", { mode: 0o755 });
   // hookd's own environment: must not reach hooks
@@ -244,9 +242,19 @@ for (const { kind, make, skip } of kinds) {
       // inherited without close-on-exec (a test harness may do that); the addon closes those too.
       const inherited = kind === "execa" ? await inheritableFds() : new Set<string>();
       const fds = await run(spawner, { argv: ["/bin/ls", "/proc/self/fd"] });
-      assert.deepEqual(fds.stdout.toString().split("\n").filter((fd) => fd && !inherited.has(fd)), ["0", "1", "2", "3"]);
+      assert.deepEqual(
+        fds.stdout
+          .toString()
+          .split("\n")
+          .filter((fd) => fd && !inherited.has(fd)),
+        ["0", "1", "2", "3"],
+      );
       const status = await run(spawner, { argv: ["/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"] });
-      const [blocked, ignored] = status.stdout.toString().trim().split("\n").map((line) => BigInt(`0x${line.split("\t")[1]}`));
+      const [blocked, ignored] = status.stdout
+        .toString()
+        .trim()
+        .split("\n")
+        .map((line) => BigInt(`0x${line.split("\t")[1]}`));
       assert.equal(blocked, 0n);
       // Nothing ignored: not hookd's SIGPIPE, and (unlike glibc's posix_spawn) not glibc's internal
       // signals 32 and 33 either.
@@ -271,9 +279,7 @@ for (const { kind, make, skip } of kinds) {
     });
 
     test("100 concurrent spawns all complete", async () => {
-      const results = await Promise.all(
-        Array.from({ length: 100 }, (_, i) => run(spawner, { argv: ["/bin/sh", "-c", 'echo "$0"; exit $(($0 % 7))', String(i)] })),
-      );
+      const results = await Promise.all(Array.from({ length: 100 }, (_, i) => run(spawner, { argv: ["/bin/sh", "-c", 'echo "$0"; exit $(($0 % 7))', String(i)] })));
       results.forEach((r, i) => {
         assert.equal(r.stdout.toString(), `${i}\n`);
         assert.deepEqual(r.closed, { code: i % 7, signal: null });
@@ -326,9 +332,7 @@ describe("addon spawner lifecycle", { skip: addonSkip }, () => {
     await a.init();
     await b.init();
     try {
-      const runs = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => run(i % 2 ? b : a, { argv: ["/bin/sh", "-c", 'echo "$0"; echo "e$0" >&2; exit $(($0 % 5))', String(i)] })),
-      );
+      const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => run(i % 2 ? b : a, { argv: ["/bin/sh", "-c", 'echo "$0"; echo "e$0" >&2; exit $(($0 % 5))', String(i)] })));
       runs.forEach((r, i) => {
         assert.equal(r.stdout.toString(), `${i}\n`);
         assert.equal(r.stderr.toString(), `e${i}\n`);

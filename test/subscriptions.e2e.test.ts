@@ -43,10 +43,16 @@ describe("subscriptions: live execution logs", () => {
 
   test("replay then live: joining a running hook mid-way gives every line once, in order, then the outcome", async () => {
     const release = path.join(dir, "go-on");
-    const hook = script("steady.py", `#!${PY}\nimport os, sys, time\nfor i in range(1, 3001):\n    print("line %d" % i, flush=True)\n    if i == 1000:\n        while not os.path.exists(${JSON.stringify(release)}): time.sleep(0.01)\n    elif i % 50 == 0: time.sleep(0.005)\nprint("done", file=sys.stderr)\n`);
+    const hook = script(
+      "steady.py",
+      `#!${PY}\nimport os, sys, time\nfor i in range(1, 3001):\n    print("line %d" % i, flush=True)\n    if i == 1000:\n        while not os.path.exists(${JSON.stringify(release)}): time.sleep(0.01)\n    elif i % 50 == 0: time.sleep(0.005)\nprint("done", file=sys.stderr)\n`,
+    );
     await configure("POST_DONE_SERVER", hook);
     const [{ id }] = (await server.ok(TRIGGER, { hook: "POST_DONE_SERVER", wait: false })).triggerHook;
-    await eventually(async () => (await server.ok(`query($id: ID!) { execution(id: $id) { logLines(after: 999, first: 1) { seq } } }`, { id })).execution.logLines.length === 1, "1000 lines to be stored");
+    await eventually(
+      async () => (await server.ok(`query($id: ID!) { execution(id: $id) { logLines(after: 999, first: 1) { seq } } }`, { id })).execution.logLines.length === 1,
+      "1000 lines to be stored",
+    );
     const sub = subscribe<LogEvent>(server.url, ADMIN_KEY, LOG_SUB, { id });
     // Let the replay start before the hook goes on, so the seam is crossed while it prints.
     await eventually(async () => sub.events.length > 0, "the replay");
@@ -54,8 +60,15 @@ describe("subscriptions: live execution logs", () => {
     const end = await sub.ended;
     assert.equal(end.completed, true, JSON.stringify(end));
     const lines = linesOf(sub.events);
-    assert.deepEqual(lines.map((l) => l.seq), Array.from({ length: 3001 }, (_, i) => i + 1), "every seq once, in order");
-    assert.deepEqual(lines.slice(0, 3000).map((l) => l.text), Array.from({ length: 3000 }, (_, i) => `line ${i + 1}`));
+    assert.deepEqual(
+      lines.map((l) => l.seq),
+      Array.from({ length: 3001 }, (_, i) => i + 1),
+      "every seq once, in order",
+    );
+    assert.deepEqual(
+      lines.slice(0, 3000).map((l) => l.text),
+      Array.from({ length: 3000 }, (_, i) => `line ${i + 1}`),
+    );
     assert.deepEqual(lines[3000], { seq: 3001, stream: "STDERR", text: "done" });
     const last = sub.events[sub.events.length - 1].executionLog;
     assert.deepEqual(last.lines, []);
@@ -74,19 +87,25 @@ describe("subscriptions: live execution logs", () => {
   });
 
   test("a finished execution replays and completes; reconnecting with after gets exactly the rest", async () => {
-    const hook = script("ten.sh", "#!/bin/sh\nfor i in 1 2 3 4 5 6 7 8 9 10; do echo \"n$i\"; done\nexit 3\n");
+    const hook = script("ten.sh", '#!/bin/sh\nfor i in 1 2 3 4 5 6 7 8 9 10; do echo "n$i"; done\nexit 3\n');
     await configure("POST_FAILED_SERVER", hook);
     const [{ id, status: st }] = (await server.ok(TRIGGER, { hook: "POST_FAILED_SERVER", wait: true })).triggerHook;
     assert.equal(st, "FAILED");
     const full = subscribe<LogEvent>(server.url, ADMIN_KEY, LOG_SUB, { id });
     assert.equal((await full.ended).completed, true);
-    assert.deepEqual(linesOf(full.events).map((l) => l.text), ["n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9", "n10", "exited with code 3"]);
+    assert.deepEqual(
+      linesOf(full.events).map((l) => l.text),
+      ["n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9", "n10", "exited with code 3"],
+    );
     assert.deepEqual(full.events.at(-1)!.executionLog.finished, { id, status: "FAILED", exitCode: 3, error: "exited with code 3" });
     await full.dispose();
 
     const rest = subscribe<LogEvent>(server.url, ADMIN_KEY, LOG_SUB, { id, after: 7 });
     assert.equal((await rest.ended).completed, true);
-    assert.deepEqual(linesOf(rest.events).map((l) => l.seq), [8, 9, 10, 11]);
+    assert.deepEqual(
+      linesOf(rest.events).map((l) => l.seq),
+      [8, 9, 10, 11],
+    );
     await rest.dispose();
   });
 
@@ -110,7 +129,14 @@ describe("subscriptions: live execution logs", () => {
     }
     assert.deepEqual(results[0], results[1]);
     const lines = results[0].flatMap((e: any) => e.log.l);
-    assert.deepEqual(lines.map((l: any) => [l.__typename, l.seq, l.n]), [["ExecutionLogLine", 1, 1], ["ExecutionLogLine", 2, 2], ["ExecutionLogLine", 3, 3]]);
+    assert.deepEqual(
+      lines.map((l: any) => [l.__typename, l.seq, l.n]),
+      [
+        ["ExecutionLogLine", 1, 1],
+        ["ExecutionLogLine", 2, 2],
+        ["ExecutionLogLine", 3, 3],
+      ],
+    );
     // stdout and stderr are separate pipes: their relative order is the hook's, not fixed here.
     assert.deepEqual(lines.map((l: any) => `${l.stream} ${l.text}`).sort(), ["STDERR err1", "STDOUT out1", "STDOUT out2"]);
     assert.match(lines[0].at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -157,7 +183,8 @@ describe("subscriptions: live execution logs", () => {
     const hook = script("access.py", `#!${PY}\nimport os, time\nprint("started", flush=True)\nwhile not os.path.exists(${JSON.stringify(release)}): time.sleep(0.02)\n`);
     await configure("POST_DONE_CLIENT", hook);
     const { settings } = await server.ok(`{ settings { defaultExecutionServer { id } } }`);
-    const [{ id }] = (await server.ok(`mutation($s: ID) { triggerHook(input: { hook: POST_DONE_CLIENT, executionServer: $s, wait: false }) { id } }`, { s: settings.defaultExecutionServer.id })).triggerHook;
+    const [{ id }] = (await server.ok(`mutation($s: ID) { triggerHook(input: { hook: POST_DONE_CLIENT, executionServer: $s, wait: false }) { id } }`, { s: settings.defaultExecutionServer.id }))
+      .triggerHook;
     const auditor = await server.user("auditor@example.com", "EMPLOYEE");
     await server.ok(`mutation { updateSettings(input: { auditRoles: [EMPLOYEE] }) { auditRoles } }`);
     const byRole = subscribe<LogEvent>(server.url, auditor.key, LOG_SUB, { id });
@@ -188,9 +215,15 @@ describe("subscriptions: live execution logs", () => {
     await new Promise((r) => setTimeout(r, 300));
     writeFileSync(release, "");
     const ends = await Promise.all(live.map((s) => s.ended));
-    assert.ok(ends.every((e) => e.completed), JSON.stringify(ends.find((e) => !e.completed)));
+    assert.ok(
+      ends.every((e) => e.completed),
+      JSON.stringify(ends.find((e) => !e.completed)),
+    );
     for (const s of live) {
-      assert.deepEqual(linesOf(s.events).map((l) => l.seq), Array.from({ length: 2000 }, (_, i) => i + 1));
+      assert.deepEqual(
+        linesOf(s.events).map((l) => l.seq),
+        Array.from({ length: 2000 }, (_, i) => i + 1),
+      );
       await s.dispose();
     }
   });
@@ -198,7 +231,7 @@ describe("subscriptions: live execution logs", () => {
   test("a subscriber that stops reading does not grow the server's memory, and catches up when it reads again", async () => {
     const hook = script("flood.py", `#!${PY}\nimport sys\nw = sys.stdout.write\npad = "y" * 90\nfor i in range(200000):\n    w("%08d %s\\n" % (i, pad))\n`);
     await configure("PUBLISH_SERVER", hook);
-        // A raw graphql-ws conversation over a socket whose reading we pause.
+    // A raw graphql-ws conversation over a socket whose reading we pause.
     const socket = new WebSocket(server.url.replace(/^http/, "ws") + "/graphql", "graphql-transport-ws");
     await new Promise((r) => socket.once("open", r));
     socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${ADMIN_KEY}` } }));
@@ -231,7 +264,10 @@ describe("subscriptions: live execution logs", () => {
     }
     const total = (await status(id)).logLineCount;
     assert.equal(seqs.length, total, "every stored line delivered exactly once");
-    assert.ok(seqs.every((s, i) => s === i + 1), "in order, no gap");
+    assert.ok(
+      seqs.every((s, i) => s === i + 1),
+      "in order, no gap",
+    );
     assert.equal((finished as unknown as { status: string }).status, "SUCCEEDED");
   });
 });
@@ -247,9 +283,17 @@ describe("subscriptions: execution status", () => {
   test("executionUpdated reports each stored status of matching executions only: QUEUED, RUNNING, the outcome", async () => {
     await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: "/bin/sleep 0.2" } } });
     await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: "/bin/true" } } });
-    const sub = subscribe<{ executionUpdated: { id: string; hook: string; status: string } }>(server.url, ADMIN_KEY, `subscription { executionUpdated(filter: { hook: POST_DONE_SERVER }) { id hook status exitCode error } }`);
+    const sub = subscribe<{ executionUpdated: { id: string; hook: string; status: string } }>(
+      server.url,
+      ADMIN_KEY,
+      `subscription { executionUpdated(filter: { hook: POST_DONE_SERVER }) { id hook status exitCode error } }`,
+    );
     const here = subscribe<{ executionUpdated: { id: string } }>(server.url, ADMIN_KEY, `subscription { executionUpdated(filter: { executionServer: "${server.app.bootstrap.self.id}" }) { id } }`);
-    const elsewhere = subscribe<{ executionUpdated: { id: string } }>(server.url, ADMIN_KEY, `subscription { executionUpdated(filter: { executionServer: "00000000-0000-4000-8000-000000000000" }) { id } }`);
+    const elsewhere = subscribe<{ executionUpdated: { id: string } }>(
+      server.url,
+      ADMIN_KEY,
+      `subscription { executionUpdated(filter: { executionServer: "00000000-0000-4000-8000-000000000000" }) { id } }`,
+    );
     await new Promise((r) => setTimeout(r, 200));
     await server.ok(TRIGGER, { hook: "POST_SUBMIT_SERVER", wait: true });
     const [first] = (await server.ok(TRIGGER, { hook: "POST_DONE_SERVER", wait: false })).triggerHook;

@@ -22,7 +22,11 @@ describe("users and API keys", () => {
 
   test("createUser refuses a bad email and a duplicate, naming the field", async () => {
     expectError(await server.gql(`mutation { createUser(input: { email: "not-an-email", role: STANDARD }) { id } }`), "BAD_USER_INPUT", /input\.email: must be an email address/);
-    expectError(await server.gql(`mutation { createUser(input: { email: "artist@example.com", role: STANDARD }) { id } }`), "CONFLICT", /input\.email: a user with email 'artist@example.com' already exists/);
+    expectError(
+      await server.gql(`mutation { createUser(input: { email: "artist@example.com", role: STANDARD }) { id } }`),
+      "CONFLICT",
+      /input\.email: a user with email 'artist@example.com' already exists/,
+    );
     assert.equal((await server.ok(`{ users { id } }`)).users.length, 2);
   });
 

@@ -18,14 +18,17 @@ export async function runAgentCommand(values: Record<string, string | boolean | 
     token: str("token"),
     name: str("name"),
     hostname: str("hostname") ?? os.hostname(),
-    labels: (str("labels") ?? "").split(",").map((l) => l.trim()).filter((l) => l !== ""),
+    labels: (str("labels") ?? "")
+      .split(",")
+      .map((l) => l.trim())
+      .filter((l) => l !== ""),
     stateDir,
     concurrency,
     tempDir: os.tmpdir(),
     killGraceMs: 2000,
     logger: createLogger({ level: "info" }),
   };
-  let state;
+  let state: Awaited<ReturnType<typeof enrol>>;
   try {
     state = await enrol(options);
   } catch (err) {

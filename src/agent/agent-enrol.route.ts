@@ -15,12 +15,16 @@ export function agentEnrolRoute(services: Services) {
     try {
       if (typeof body.token !== "string" || body.token === "") throw new DomainError("BAD_USER_INPUT", "token: the enrolment token is required", "token");
       const labels = Array.isArray(body.labels) ? body.labels.map(String) : [];
-      const { agent, server, credential } = await services.agentEnrolment.enrol(body.token, {
-        hostname: String(body.hostname ?? ""),
-        os: String(body.os ?? ""),
-        labels,
-        version: typeof body.version === "string" ? body.version : null,
-      }, typeof body.name === "string" ? body.name : null);
+      const { agent, server, credential } = await services.agentEnrolment.enrol(
+        body.token,
+        {
+          hostname: String(body.hostname ?? ""),
+          os: String(body.os ?? ""),
+          labels,
+          version: typeof body.version === "string" ? body.version : null,
+        },
+        typeof body.name === "string" ? body.name : null,
+      );
       res.json({ agentId: agent.id, name: agent.name, kind: agent.kind, executionServerId: server.id, credential });
     } catch (err) {
       if (err instanceof DomainError && STATUS[err.code]) {

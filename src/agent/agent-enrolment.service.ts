@@ -61,7 +61,8 @@ export class AgentEnrolmentService {
     if (!Object.values(ExecutionServerKind).includes(input.kind)) throw badInput("input.kind", `must be SERVER or CLIENT (got '${input.kind}')`);
     const name = assertName("input.name", input.name);
     const seconds = input.expiresInSeconds ?? DEFAULT_TOKEN_SECONDS;
-    if (!Number.isInteger(seconds) || seconds < 60 || seconds > MAX_TOKEN_SECONDS) throw badInput("input.expiresInSeconds", `must be a whole number of seconds from 60 to ${MAX_TOKEN_SECONDS} (got ${seconds})`);
+    if (!Number.isInteger(seconds) || seconds < 60 || seconds > MAX_TOKEN_SECONDS)
+      throw badInput("input.expiresInSeconds", `must be a whole number of seconds from 60 to ${MAX_TOKEN_SECONDS} (got ${seconds})`);
     let userId: string | null = null;
     if (input.kind === ExecutionServerKind.CLIENT) {
       if (!input.user) throw badInput("input.user", "a CLIENT agent runs the hooks of one user's client: name the user");
@@ -73,7 +74,15 @@ export class AgentEnrolmentService {
     const token = `${AGENT_TOKEN_PREFIX}${randomBytes(24).toString("base64url")}`;
     const agentToken = await this.store.transaction(async (em) => {
       const row = await em.save(
-        em.create(AgentToken, { kind: input.kind, name, userId, hash: sha256(token), expiresAt: new Date(Date.now() + seconds * 1000), usedAt: null, createdById: typeof actor === "object" ? actor.id : null }),
+        em.create(AgentToken, {
+          kind: input.kind,
+          name,
+          userId,
+          hash: sha256(token),
+          expiresAt: new Date(Date.now() + seconds * 1000),
+          usedAt: null,
+          createdById: typeof actor === "object" ? actor.id : null,
+        }),
       );
       await this.audit.record(em, actor, "agentToken.create", "AgentToken", row.id, null, { kind: row.kind, name: row.name, userId, expiresAt: row.expiresAt });
       return row;
@@ -101,7 +110,7 @@ export class AgentEnrolmentService {
       if (used.affected === 0) throw unauthenticated(`enrolment token ${row.id} was already used`);
       const where = row.kind === ExecutionServerKind.CLIENT ? { kind: row.kind, ownerId: row.userId!, name: row.name } : { kind: row.kind, ownerId: IsNull(), name: row.name };
       let server = await em.findOneBy(ExecutionServer, where);
-      if (server && server.labels.includes("embedded")) throw badInput("token", `'${row.name}' is a hookd's own execution server; enrol the agent under another name`);
+      if (server?.labels.includes("embedded")) throw badInput("token", `'${row.name}' is a hookd's own execution server; enrol the agent under another name`);
       server ??= em.create(ExecutionServer, { kind: row.kind, name: row.name, ownerId: row.userId, online: false, lastSeenAt: null });
       Object.assign(server, { hostname: info.hostname, os: info.os, labels: info.labels });
       server = await em.save(server);

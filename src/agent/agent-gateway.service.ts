@@ -197,7 +197,12 @@ export class AgentGateway implements RunnerListener {
     }
     this.lastSeen.set(serverId, now.getTime());
     this.logger.info(`agent ${agent.name} connected`, { agent: agent.id, hostname: info.hostname, os: info.os, version: info.version ?? undefined });
-    const queued = await this.store.manager.find(Execution, { select: { id: true }, where: { status: ExecutionStatus.QUEUED, executionServerId: serverId }, order: { createdAt: "ASC" }, take: QUEUED_ON_CONNECT });
+    const queued = await this.store.manager.find(Execution, {
+      select: { id: true },
+      where: { status: ExecutionStatus.QUEUED, executionServerId: serverId },
+      order: { createdAt: "ASC" },
+      take: QUEUED_ON_CONNECT,
+    });
     if (queued.length > 0) stream.push({ queued: queued.map((e) => e.id), cancel: [] });
     return stream;
   }

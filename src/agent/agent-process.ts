@@ -74,7 +74,15 @@ export async function enrol(options: Pick<AgentOptions, "url" | "token" | "name"
   });
   const body = (await res.json().catch(() => ({}))) as { error?: { message?: string }; agentId?: string; name?: string; kind?: "SERVER" | "CLIENT"; executionServerId?: string; credential?: string };
   if (!res.ok || !body.credential) throw new Error(`enrolment refused by ${options.url} (HTTP ${res.status}): ${body.error?.message ?? "no answer"}`);
-  const state: AgentState = { url: options.url, agentId: body.agentId!, name: body.name!, kind: body.kind!, executionServerId: body.executionServerId!, credential: body.credential, enrolledAt: new Date().toISOString() };
+  const state: AgentState = {
+    url: options.url,
+    agentId: body.agentId!,
+    name: body.name!,
+    kind: body.kind!,
+    executionServerId: body.executionServerId!,
+    credential: body.credential,
+    enrolledAt: new Date().toISOString(),
+  };
   writeState(options.stateDir, state);
   return state;
 }
@@ -131,7 +139,8 @@ export class RemoteAgent {
         closed: (e) => {
           if (this.stopped) return;
           const why = isCloseEvent(e) ? `${e.code}${e.reason ? ` ${e.reason}` : ""}` : "closed";
-          if (isCloseEvent(e) && FATAL_CLOSE.has(e.code)) this.fatal(new Error(`hookd refused the agent's credential (${why}); enrol again: remove ${stateFile(this.options.stateDir)} and pass a new --token`));
+          if (isCloseEvent(e) && FATAL_CLOSE.has(e.code))
+            this.fatal(new Error(`hookd refused the agent's credential (${why}); enrol again: remove ${stateFile(this.options.stateDir)} and pass a new --token`));
           else this.log.warn(`disconnected from hookd (${why}); reconnecting`);
         },
       },
@@ -307,7 +316,12 @@ class RemoteRun {
   async go(hooks: LocalHookRunner): Promise<void> {
     const sending = this.send();
     const outcome = await hooks.run(this.spec, { signal: this.controller.signal, onLine: (stream, text, at) => this.output(stream, text, at) });
-    if (this.droppedBytes > 0) this.push("SYSTEM", `output cap of ${formatBytes(this.spec.logCapBytes)} reached: ${this.droppedLines} more lines (${formatBytes(this.droppedBytes)}) were not stored; the hook kept running`, new Date());
+    if (this.droppedBytes > 0)
+      this.push(
+        "SYSTEM",
+        `output cap of ${formatBytes(this.spec.logCapBytes)} reached: ${this.droppedLines} more lines (${formatBytes(this.droppedBytes)}) were not stored; the hook kept running`,
+        new Date(),
+      );
     this.sealed = true;
     this.notify();
     await sending;
@@ -316,7 +330,14 @@ class RemoteRun {
         const vars = {
           id: this.spec.id,
           lastSeq: this.seq,
-          outcome: { status: outcome.status, exitCode: outcome.exitCode ?? null, signal: outcome.signal ?? null, error: outcome.error ?? null, output: outcome.output ?? null, droppedBytes: this.droppedBytes },
+          outcome: {
+            status: outcome.status,
+            exitCode: outcome.exitCode ?? null,
+            signal: outcome.signal ?? null,
+            error: outcome.error ?? null,
+            output: outcome.output ?? null,
+            droppedBytes: this.droppedBytes,
+          },
         };
         const { agentFinish } = await this.agent.request<{ agentFinish: boolean }>(FINISH, vars);
         if (!agentFinish) this.agent.log.warn(`execution ${this.spec.id}: hookd had already ended it; this outcome (${outcome.status}) was not stored`);

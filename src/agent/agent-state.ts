@@ -30,7 +30,8 @@ export function readState(dir: string): AgentState | null {
     throw err;
   }
   const state = JSON.parse(text) as Partial<AgentState>;
-  if (typeof state.credential !== "string" || typeof state.agentId !== "string") throw new Error(`${stateFile(dir)} is not an agent state file (no credential): remove it and enrol again with --token`);
+  if (typeof state.credential !== "string" || typeof state.agentId !== "string")
+    throw new Error(`${stateFile(dir)} is not an agent state file (no credential): remove it and enrol again with --token`);
   return state as AgentState;
 }
 

@@ -114,9 +114,7 @@ function keysIn(env: NodeJS.ProcessEnv): string[] {
 
 /** An exit status from the addon: the code, or minus the signal number. */
 function nativeExit(value: number, groupEmpty: boolean): ExitStatus {
-  return value >= 0
-    ? { code: value, signal: null, groupEmpty }
-    : { code: null, signal: signalNames.get(-value) ?? (`SIG${-value}` as NodeJS.Signals), groupEmpty };
+  return value >= 0 ? { code: value, signal: null, groupEmpty } : { code: null, signal: signalNames.get(-value) ?? (`SIG${-value}` as NodeJS.Signals), groupEmpty };
 }
 
 // os.constants.errno knows ENOEXEC and the like, which util.getSystemErrorName (libuv) does not.

@@ -61,8 +61,10 @@ function splitPosix(line: string): string[] {
       inWord = false;
     } else if (c === "\\") {
       inWord = true;
-      if (i + 1 >= line.length) word += "\\"; // a lone trailing backslash stays literal
-      else if (line[i + 1] === "\n") i++; // line continuation
+      if (i + 1 >= line.length)
+        word += "\\"; // a lone trailing backslash stays literal
+      else if (line[i + 1] === "\n")
+        i++; // line continuation
       else word += line[++i];
     } else if (c === "'") {
       const close = line.indexOf("'", i + 1);
@@ -155,11 +157,7 @@ export function validateCommandLine(line: string, os: CommandOs, allowed: readon
   const parsed = parseCommandLine(line, os);
   const refused = parsed.tokens.find((t) => !allowed.includes(t));
   if (refused) {
-    throw new CommandLineError(
-      "token-not-allowed",
-      `${tokenText(refused)} is not allowed here (allowed: ${allowed.map(tokenText).join(", ") || "none"})`,
-      line.indexOf(tokenText(refused)) + 1,
-    );
+    throw new CommandLineError("token-not-allowed", `${tokenText(refused)} is not allowed here (allowed: ${allowed.map(tokenText).join(", ") || "none"})`, line.indexOf(tokenText(refused)) + 1);
   }
   return parsed;
 }

@@ -207,7 +207,12 @@ export class EmbeddedRunner implements RunnerListener {
    * process group is ended when it still runs this execution, and the execution FAILED.
    */
   private async recover(): Promise<void> {
-    const held = await this.store.manager.find(Execution, { where: [{ status: ExecutionStatus.RUNNING, runnerId: this.id }, { status: ExecutionStatus.RUNNING, runnerId: IsNull() }] });
+    const held = await this.store.manager.find(Execution, {
+      where: [
+        { status: ExecutionStatus.RUNNING, runnerId: this.id },
+        { status: ExecutionStatus.RUNNING, runnerId: IsNull() },
+      ],
+    });
     for (const e of held) {
       // The recorded group id may have been reused by an unrelated program since.
       const ended = e.pid !== null && (await groupRunsExecution(e.pid, e.id)) && (await killProcessGroup(e.pid).catch(() => false));

@@ -172,7 +172,12 @@ export class ExecutionLifecycle {
     if (ids.length === 0) return { lost: [], cancel: [] };
     const until = new Date(this.now().getTime() + this.options.leaseMs);
     await this.store.transaction((em) =>
-      em.createQueryBuilder().update(Execution).set({ leaseExpiresAt: until }).where({ id: In(ids), runnerId, status: ExecutionStatus.RUNNING }).execute(),
+      em
+        .createQueryBuilder()
+        .update(Execution)
+        .set({ leaseExpiresAt: until })
+        .where({ id: In(ids), runnerId, status: ExecutionStatus.RUNNING })
+        .execute(),
     );
     const rows = await this.store.manager.find(Execution, { select: { id: true, status: true, runnerId: true, cancelRequestedAt: true }, where: { id: In(ids) } });
     const held = rows.filter((r) => r.status === ExecutionStatus.RUNNING && r.runnerId === runnerId);
@@ -364,7 +369,9 @@ export class ExecutionLifecycle {
     const row = await this.store.findById(Execution, id);
     if (!row) return false;
     // Lines a holder stored while running are counted only when it finishes: count what is there.
-    const { last } = (await this.store.manager.createQueryBuilder(ExecutionLogLine, "l").select("MAX(l.seq)", "last").where("l.executionId = :id", { id }).getRawOne<{ last: number | null }>()) ?? { last: null };
+    const { last } = (await this.store.manager.createQueryBuilder(ExecutionLogLine, "l").select("MAX(l.seq)", "last").where("l.executionId = :id", { id }).getRawOne<{ last: number | null }>()) ?? {
+      last: null,
+    };
     const seq = Math.max(Number(last ?? 0), row.logLineCount) + 1;
     const set = { ...outcome, finishedAt: this.now(), pid: null, leaseExpiresAt: null, deadlineAt: null, waitingFor: null, logLineCount: seq };
     const line = { executionId: id, seq, stream: LogStream.SYSTEM, at: this.now(), text: outcome.error };
@@ -445,7 +452,7 @@ function outcomeColumns(outcome: RunOutcome) {
     status: outcome.status,
     exitCode: outcome.exitCode ?? null,
     signal: outcome.signal ?? null,
-    error: outcome.error ?? null as string | null,
+    error: outcome.error ?? (null as string | null),
     output: outcome.output ?? null,
     ...(outcome.argv !== undefined ? { argv: outcome.argv } : {}),
   };

@@ -52,7 +52,14 @@ export async function groupAlive(pgid: number): Promise<boolean> {
  */
 async function memberEnvironments(pgid: number): Promise<(string[] | null)[]> {
   const live = ((await listGroup(pgid)) ?? []).filter((m) => m.state !== "Z");
-  return Promise.all(live.map((m) => readFile(`/proc/${m.pid}/environ`, "utf8").then((e) => e.split("\0"), () => null)));
+  return Promise.all(
+    live.map((m) =>
+      readFile(`/proc/${m.pid}/environ`, "utf8").then(
+        (e) => e.split("\0"),
+        () => null,
+      ),
+    ),
+  );
 }
 
 /**

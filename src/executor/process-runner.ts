@@ -174,7 +174,7 @@ async function findOnPath(program: string, envPath: string | undefined): Promise
 async function explainSpawnFailure(program: string, code: string | undefined, envPath: string | undefined): Promise<string> {
   const file = program.includes("/") ? program : await findOnPath(program, envPath);
   if (file === null) return `command not found: ${program}`;
-  let info;
+  let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(file);
   } catch {

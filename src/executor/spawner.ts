@@ -60,8 +60,7 @@ export function validateRequest(req: SpawnRequest): void {
     err.code = "ERR_INVALID_ARG_VALUE";
     throw err;
   };
-  if (!Array.isArray(req.argv) || req.argv.length === 0 || typeof req.argv[0] !== "string" || req.argv[0] === "")
-    bad("argv", "must start with a non-empty program name");
+  if (!Array.isArray(req.argv) || req.argv.length === 0 || typeof req.argv[0] !== "string" || req.argv[0] === "") bad("argv", "must start with a non-empty program name");
   for (const arg of req.argv) if (typeof arg !== "string" || arg.includes("\0")) bad("argv", "must be strings without null bytes");
   if (req.cwd !== undefined && (typeof req.cwd !== "string" || req.cwd.includes("\0"))) bad("cwd", "must be a string without null bytes");
 }

@@ -17,13 +17,15 @@ const SERVER_PATHS = ["/graphql", "/metrics", "/healthz"];
 export function dashboardRouter(dir: string = DASHBOARD_DIR): Router {
   const router = express.Router();
   const index = path.join(dir, "index.html");
-  router.use(
-    "/assets",
-    express.static(path.join(dir, "assets"), { immutable: true, maxAge: "365d", index: false, fallthrough: false }),
-  );
+  router.use("/assets", express.static(path.join(dir, "assets"), { immutable: true, maxAge: "365d", index: false, fallthrough: false }));
   router.use((req, res, next) => {
     // Only page addresses: a missing file or an API client gets the ordinary 404.
-    if ((req.method !== "GET" && req.method !== "HEAD") || SERVER_PATHS.some((p) => req.path === p || req.path.startsWith(`${p}/`)) || path.extname(req.path) !== "" || req.accepts(["text/html", "application/json"]) !== "text/html") {
+    if (
+      (req.method !== "GET" && req.method !== "HEAD") ||
+      SERVER_PATHS.some((p) => req.path === p || req.path.startsWith(`${p}/`)) ||
+      path.extname(req.path) !== "" ||
+      req.accepts(["text/html", "application/json"]) !== "text/html"
+    ) {
       next();
       return;
     }

@@ -47,7 +47,7 @@ const hasDirectives = (node: { directives?: readonly unknown[] }) => (node.direc
 /** The plan for an executionLog subscription the fast path can serve, or null (exported for tests). */
 export function executionLogFastPath(args: Pick<ExecutionArgs, "schema" | "document" | "operationName">): Plan | null {
   const operation = getOperationAST(args.document, args.operationName);
-  if (!operation || operation.operation !== "subscription" || hasDirectives(operation)) return null;
+  if (operation?.operation !== "subscription" || hasDirectives(operation)) return null;
   const roots = operation.selectionSet.selections;
   if (roots.length !== 1 || roots[0].kind !== Kind.FIELD || roots[0].name.value !== "executionLog" || hasDirectives(roots[0])) return null;
   const root = roots[0];

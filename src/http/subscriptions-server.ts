@@ -73,7 +73,11 @@ export function attachSubscriptions(
   };
   // An agent's socket: every operation is checked again (a revoked agent is refused) and runs
   // against the agent schema, where no other operation exists.
-  const agentExecutionArgs = async (params: Readonly<Record<string, unknown>> | undefined, payload: { query: string; variables?: Record<string, unknown> | null; operationName?: string | null }, closeSocket: AgentContext["closeSocket"]) => {
+  const agentExecutionArgs = async (
+    params: Readonly<Record<string, unknown>> | undefined,
+    payload: { query: string; variables?: Record<string, unknown> | null; operationName?: string | null },
+    closeSocket: AgentContext["closeSocket"],
+  ) => {
     let agent: Agent;
     try {
       agent = await services.agentEnrolment.authenticate(agentCredentialFrom(params) ?? "");
@@ -81,7 +85,7 @@ export function attachSubscriptions(
       if (err instanceof DomainError) return [format(new GraphQLError(err.message, { originalError: err }))];
       throw err;
     }
-    let document;
+    let document: ReturnType<typeof parse>;
     try {
       document = parse(payload.query);
     } catch (err) {

@@ -4,40 +4,61 @@ import type { MigrationInterface, QueryRunner } from "typeorm";
 // fill the new columns with empty metadata ('{}'), no settings ('{}') and no job hooks ('[]').
 
 export class UserClientMetadataJobSettings1796158820098 implements MigrationInterface {
-    name = 'UserClientMetadataJobSettings1796158820098'
+  name = "UserClientMetadataJobSettings1796158820098";
 
-    public async up(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`CREATE TABLE "temporary_execution_server" ("id" varchar PRIMARY KEY NOT NULL, "name" varchar(200) NOT NULL, "hostname" varchar(255) NOT NULL, "os" varchar(16) NOT NULL, "kind" varchar(16) NOT NULL, "ownerId" varchar, "online" boolean NOT NULL, "lastSeenAt" datetime, "labels" text NOT NULL, "createdAt" datetime NOT NULL DEFAULT (datetime('now')), "metadataExternal" text NOT NULL, "metadataInternal" text NOT NULL, CONSTRAINT "FK_fbd640262c1def5cc3c9bf3a33f" FOREIGN KEY ("ownerId") REFERENCES "user" ("id") ON DELETE CASCADE ON UPDATE NO ACTION)`);
-        await queryRunner.query(`INSERT INTO "temporary_execution_server"("id", "name", "hostname", "os", "kind", "ownerId", "online", "lastSeenAt", "labels", "createdAt", "metadataExternal", "metadataInternal") SELECT "id", "name", "hostname", "os", "kind", "ownerId", "online", "lastSeenAt", "labels", "createdAt", '{}', '{}' FROM "execution_server"`);
-        await queryRunner.query(`DROP TABLE "execution_server"`);
-        await queryRunner.query(`ALTER TABLE "temporary_execution_server" RENAME TO "execution_server"`);
-        await queryRunner.query(`DROP INDEX "IDX_2161521cd27cc6f4d29fac9d38"`);
-        await queryRunner.query(`CREATE TABLE "temporary_job" ("id" varchar(36) PRIMARY KEY NOT NULL, "code" varchar(128) NOT NULL, "name" varchar(255) NOT NULL, "queueId" varchar NOT NULL, "status" varchar(16) NOT NULL, "createdAt" datetime NOT NULL, "userId" varchar, "source" varchar(255) NOT NULL, "sourceHr" varchar(255) NOT NULL, "destination" varchar(255) NOT NULL, "destinationHr" varchar(255) NOT NULL, "engine" varchar(64) NOT NULL, "tasks" text NOT NULL, "size" bigint NOT NULL, "clientId" varchar, "volumeId" varchar, "message" text, "failCount" integer NOT NULL, "publishId" varchar, "updatedAt" datetime NOT NULL, "metadataExternal" text NOT NULL, "metadataInternal" text NOT NULL, "settings" text NOT NULL, "hooks" text NOT NULL, CONSTRAINT "UQ_091dae5295365c58ce136d789d4" UNIQUE ("code"), CONSTRAINT "FK_640e856f3a9554e16c28b161c2f" FOREIGN KEY ("queueId") REFERENCES "queue" ("id") ON DELETE RESTRICT ON UPDATE NO ACTION)`);
-        await queryRunner.query(`INSERT INTO "temporary_job"("id", "code", "name", "queueId", "status", "createdAt", "userId", "source", "sourceHr", "destination", "destinationHr", "engine", "tasks", "size", "clientId", "volumeId", "message", "failCount", "publishId", "updatedAt", "metadataExternal", "metadataInternal", "settings", "hooks") SELECT "id", "code", "name", "queueId", "status", "createdAt", "userId", "source", "sourceHr", "destination", "destinationHr", "engine", "tasks", "size", "clientId", "volumeId", "message", "failCount", "publishId", "updatedAt", "metadataExternal", "metadataInternal", '{}', '[]' FROM "job"`);
-        await queryRunner.query(`DROP TABLE "job"`);
-        await queryRunner.query(`ALTER TABLE "temporary_job" RENAME TO "job"`);
-        await queryRunner.query(`CREATE INDEX "IDX_2161521cd27cc6f4d29fac9d38" ON "job" ("createdAt", "id") `);
-        await queryRunner.query(`CREATE TABLE "temporary_user" ("id" varchar PRIMARY KEY NOT NULL, "email" varchar(320) NOT NULL, "role" varchar(16) NOT NULL, "createdAt" datetime NOT NULL DEFAULT (datetime('now')), "metadataExternal" text NOT NULL, "metadataInternal" text NOT NULL, CONSTRAINT "UQ_e12875dfb3b1d92d7d7c5377e22" UNIQUE ("email"))`);
-        await queryRunner.query(`INSERT INTO "temporary_user"("id", "email", "role", "createdAt", "metadataExternal", "metadataInternal") SELECT "id", "email", "role", "createdAt", '{}', '{}' FROM "user"`);
-        await queryRunner.query(`DROP TABLE "user"`);
-        await queryRunner.query(`ALTER TABLE "temporary_user" RENAME TO "user"`);
-    }
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(
+      `CREATE TABLE "temporary_execution_server" ("id" varchar PRIMARY KEY NOT NULL, "name" varchar(200) NOT NULL, "hostname" varchar(255) NOT NULL, "os" varchar(16) NOT NULL, "kind" varchar(16) NOT NULL, "ownerId" varchar, "online" boolean NOT NULL, "lastSeenAt" datetime, "labels" text NOT NULL, "createdAt" datetime NOT NULL DEFAULT (datetime('now')), "metadataExternal" text NOT NULL, "metadataInternal" text NOT NULL, CONSTRAINT "FK_fbd640262c1def5cc3c9bf3a33f" FOREIGN KEY ("ownerId") REFERENCES "user" ("id") ON DELETE CASCADE ON UPDATE NO ACTION)`,
+    );
+    await queryRunner.query(
+      `INSERT INTO "temporary_execution_server"("id", "name", "hostname", "os", "kind", "ownerId", "online", "lastSeenAt", "labels", "createdAt", "metadataExternal", "metadataInternal") SELECT "id", "name", "hostname", "os", "kind", "ownerId", "online", "lastSeenAt", "labels", "createdAt", '{}', '{}' FROM "execution_server"`,
+    );
+    await queryRunner.query(`DROP TABLE "execution_server"`);
+    await queryRunner.query(`ALTER TABLE "temporary_execution_server" RENAME TO "execution_server"`);
+    await queryRunner.query(`DROP INDEX "IDX_2161521cd27cc6f4d29fac9d38"`);
+    await queryRunner.query(
+      `CREATE TABLE "temporary_job" ("id" varchar(36) PRIMARY KEY NOT NULL, "code" varchar(128) NOT NULL, "name" varchar(255) NOT NULL, "queueId" varchar NOT NULL, "status" varchar(16) NOT NULL, "createdAt" datetime NOT NULL, "userId" varchar, "source" varchar(255) NOT NULL, "sourceHr" varchar(255) NOT NULL, "destination" varchar(255) NOT NULL, "destinationHr" varchar(255) NOT NULL, "engine" varchar(64) NOT NULL, "tasks" text NOT NULL, "size" bigint NOT NULL, "clientId" varchar, "volumeId" varchar, "message" text, "failCount" integer NOT NULL, "publishId" varchar, "updatedAt" datetime NOT NULL, "metadataExternal" text NOT NULL, "metadataInternal" text NOT NULL, "settings" text NOT NULL, "hooks" text NOT NULL, CONSTRAINT "UQ_091dae5295365c58ce136d789d4" UNIQUE ("code"), CONSTRAINT "FK_640e856f3a9554e16c28b161c2f" FOREIGN KEY ("queueId") REFERENCES "queue" ("id") ON DELETE RESTRICT ON UPDATE NO ACTION)`,
+    );
+    await queryRunner.query(
+      `INSERT INTO "temporary_job"("id", "code", "name", "queueId", "status", "createdAt", "userId", "source", "sourceHr", "destination", "destinationHr", "engine", "tasks", "size", "clientId", "volumeId", "message", "failCount", "publishId", "updatedAt", "metadataExternal", "metadataInternal", "settings", "hooks") SELECT "id", "code", "name", "queueId", "status", "createdAt", "userId", "source", "sourceHr", "destination", "destinationHr", "engine", "tasks", "size", "clientId", "volumeId", "message", "failCount", "publishId", "updatedAt", "metadataExternal", "metadataInternal", '{}', '[]' FROM "job"`,
+    );
+    await queryRunner.query(`DROP TABLE "job"`);
+    await queryRunner.query(`ALTER TABLE "temporary_job" RENAME TO "job"`);
+    await queryRunner.query(`CREATE INDEX "IDX_2161521cd27cc6f4d29fac9d38" ON "job" ("createdAt", "id") `);
+    await queryRunner.query(
+      `CREATE TABLE "temporary_user" ("id" varchar PRIMARY KEY NOT NULL, "email" varchar(320) NOT NULL, "role" varchar(16) NOT NULL, "createdAt" datetime NOT NULL DEFAULT (datetime('now')), "metadataExternal" text NOT NULL, "metadataInternal" text NOT NULL, CONSTRAINT "UQ_e12875dfb3b1d92d7d7c5377e22" UNIQUE ("email"))`,
+    );
+    await queryRunner.query(
+      `INSERT INTO "temporary_user"("id", "email", "role", "createdAt", "metadataExternal", "metadataInternal") SELECT "id", "email", "role", "createdAt", '{}', '{}' FROM "user"`,
+    );
+    await queryRunner.query(`DROP TABLE "user"`);
+    await queryRunner.query(`ALTER TABLE "temporary_user" RENAME TO "user"`);
+  }
 
-    public async down(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`ALTER TABLE "user" RENAME TO "temporary_user"`);
-        await queryRunner.query(`CREATE TABLE "user" ("id" varchar PRIMARY KEY NOT NULL, "email" varchar(320) NOT NULL, "role" varchar(16) NOT NULL, "createdAt" datetime NOT NULL DEFAULT (datetime('now')), CONSTRAINT "UQ_e12875dfb3b1d92d7d7c5377e22" UNIQUE ("email"))`);
-        await queryRunner.query(`INSERT INTO "user"("id", "email", "role", "createdAt") SELECT "id", "email", "role", "createdAt" FROM "temporary_user"`);
-        await queryRunner.query(`DROP TABLE "temporary_user"`);
-        await queryRunner.query(`DROP INDEX "IDX_2161521cd27cc6f4d29fac9d38"`);
-        await queryRunner.query(`ALTER TABLE "job" RENAME TO "temporary_job"`);
-        await queryRunner.query(`CREATE TABLE "job" ("id" varchar(36) PRIMARY KEY NOT NULL, "code" varchar(128) NOT NULL, "name" varchar(255) NOT NULL, "queueId" varchar NOT NULL, "status" varchar(16) NOT NULL, "createdAt" datetime NOT NULL, "userId" varchar, "source" varchar(255) NOT NULL, "sourceHr" varchar(255) NOT NULL, "destination" varchar(255) NOT NULL, "destinationHr" varchar(255) NOT NULL, "engine" varchar(64) NOT NULL, "tasks" text NOT NULL, "size" bigint NOT NULL, "clientId" varchar, "volumeId" varchar, "message" text, "failCount" integer NOT NULL, "publishId" varchar, "updatedAt" datetime NOT NULL, "metadataExternal" text NOT NULL, "metadataInternal" text NOT NULL, CONSTRAINT "UQ_091dae5295365c58ce136d789d4" UNIQUE ("code"), CONSTRAINT "FK_640e856f3a9554e16c28b161c2f" FOREIGN KEY ("queueId") REFERENCES "queue" ("id") ON DELETE RESTRICT ON UPDATE NO ACTION)`);
-        await queryRunner.query(`INSERT INTO "job"("id", "code", "name", "queueId", "status", "createdAt", "userId", "source", "sourceHr", "destination", "destinationHr", "engine", "tasks", "size", "clientId", "volumeId", "message", "failCount", "publishId", "updatedAt", "metadataExternal", "metadataInternal") SELECT "id", "code", "name", "queueId", "status", "createdAt", "userId", "source", "sourceHr", "destination", "destinationHr", "engine", "tasks", "size", "clientId", "volumeId", "message", "failCount", "publishId", "updatedAt", "metadataExternal", "metadataInternal" FROM "temporary_job"`);
-        await queryRunner.query(`DROP TABLE "temporary_job"`);
-        await queryRunner.query(`CREATE INDEX "IDX_2161521cd27cc6f4d29fac9d38" ON "job" ("createdAt", "id") `);
-        await queryRunner.query(`ALTER TABLE "execution_server" RENAME TO "temporary_execution_server"`);
-        await queryRunner.query(`CREATE TABLE "execution_server" ("id" varchar PRIMARY KEY NOT NULL, "name" varchar(200) NOT NULL, "hostname" varchar(255) NOT NULL, "os" varchar(16) NOT NULL, "kind" varchar(16) NOT NULL, "ownerId" varchar, "online" boolean NOT NULL, "lastSeenAt" datetime, "labels" text NOT NULL, "createdAt" datetime NOT NULL DEFAULT (datetime('now')), CONSTRAINT "FK_fbd640262c1def5cc3c9bf3a33f" FOREIGN KEY ("ownerId") REFERENCES "user" ("id") ON DELETE CASCADE ON UPDATE NO ACTION)`);
-        await queryRunner.query(`INSERT INTO "execution_server"("id", "name", "hostname", "os", "kind", "ownerId", "online", "lastSeenAt", "labels", "createdAt") SELECT "id", "name", "hostname", "os", "kind", "ownerId", "online", "lastSeenAt", "labels", "createdAt" FROM "temporary_execution_server"`);
-        await queryRunner.query(`DROP TABLE "temporary_execution_server"`);
-    }
-
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`ALTER TABLE "user" RENAME TO "temporary_user"`);
+    await queryRunner.query(
+      `CREATE TABLE "user" ("id" varchar PRIMARY KEY NOT NULL, "email" varchar(320) NOT NULL, "role" varchar(16) NOT NULL, "createdAt" datetime NOT NULL DEFAULT (datetime('now')), CONSTRAINT "UQ_e12875dfb3b1d92d7d7c5377e22" UNIQUE ("email"))`,
+    );
+    await queryRunner.query(`INSERT INTO "user"("id", "email", "role", "createdAt") SELECT "id", "email", "role", "createdAt" FROM "temporary_user"`);
+    await queryRunner.query(`DROP TABLE "temporary_user"`);
+    await queryRunner.query(`DROP INDEX "IDX_2161521cd27cc6f4d29fac9d38"`);
+    await queryRunner.query(`ALTER TABLE "job" RENAME TO "temporary_job"`);
+    await queryRunner.query(
+      `CREATE TABLE "job" ("id" varchar(36) PRIMARY KEY NOT NULL, "code" varchar(128) NOT NULL, "name" varchar(255) NOT NULL, "queueId" varchar NOT NULL, "status" varchar(16) NOT NULL, "createdAt" datetime NOT NULL, "userId" varchar, "source" varchar(255) NOT NULL, "sourceHr" varchar(255) NOT NULL, "destination" varchar(255) NOT NULL, "destinationHr" varchar(255) NOT NULL, "engine" varchar(64) NOT NULL, "tasks" text NOT NULL, "size" bigint NOT NULL, "clientId" varchar, "volumeId" varchar, "message" text, "failCount" integer NOT NULL, "publishId" varchar, "updatedAt" datetime NOT NULL, "metadataExternal" text NOT NULL, "metadataInternal" text NOT NULL, CONSTRAINT "UQ_091dae5295365c58ce136d789d4" UNIQUE ("code"), CONSTRAINT "FK_640e856f3a9554e16c28b161c2f" FOREIGN KEY ("queueId") REFERENCES "queue" ("id") ON DELETE RESTRICT ON UPDATE NO ACTION)`,
+    );
+    await queryRunner.query(
+      `INSERT INTO "job"("id", "code", "name", "queueId", "status", "createdAt", "userId", "source", "sourceHr", "destination", "destinationHr", "engine", "tasks", "size", "clientId", "volumeId", "message", "failCount", "publishId", "updatedAt", "metadataExternal", "metadataInternal") SELECT "id", "code", "name", "queueId", "status", "createdAt", "userId", "source", "sourceHr", "destination", "destinationHr", "engine", "tasks", "size", "clientId", "volumeId", "message", "failCount", "publishId", "updatedAt", "metadataExternal", "metadataInternal" FROM "temporary_job"`,
+    );
+    await queryRunner.query(`DROP TABLE "temporary_job"`);
+    await queryRunner.query(`CREATE INDEX "IDX_2161521cd27cc6f4d29fac9d38" ON "job" ("createdAt", "id") `);
+    await queryRunner.query(`ALTER TABLE "execution_server" RENAME TO "temporary_execution_server"`);
+    await queryRunner.query(
+      `CREATE TABLE "execution_server" ("id" varchar PRIMARY KEY NOT NULL, "name" varchar(200) NOT NULL, "hostname" varchar(255) NOT NULL, "os" varchar(16) NOT NULL, "kind" varchar(16) NOT NULL, "ownerId" varchar, "online" boolean NOT NULL, "lastSeenAt" datetime, "labels" text NOT NULL, "createdAt" datetime NOT NULL DEFAULT (datetime('now')), CONSTRAINT "FK_fbd640262c1def5cc3c9bf3a33f" FOREIGN KEY ("ownerId") REFERENCES "user" ("id") ON DELETE CASCADE ON UPDATE NO ACTION)`,
+    );
+    await queryRunner.query(
+      `INSERT INTO "execution_server"("id", "name", "hostname", "os", "kind", "ownerId", "online", "lastSeenAt", "labels", "createdAt") SELECT "id", "name", "hostname", "os", "kind", "ownerId", "online", "lastSeenAt", "labels", "createdAt" FROM "temporary_execution_server"`,
+    );
+    await queryRunner.query(`DROP TABLE "temporary_execution_server"`);
+  }
 }

@@ -6,4 +6,11 @@ import { UserDisabled1796159077318 } from "./1796159077318-user-disabled.js";
 import { RemoteAgents1796162408793 } from "./1796162408793-remote-agents.js";
 
 // In order; each runs once, recorded in the "migrations" table.
-export const MIGRATIONS = [Initial1763800000000, WorkflowAndAudit1795363320632, UserClientMetadataJobSettings1796158820098, ExecutionLeases1796158936338, UserDisabled1796159077318, RemoteAgents1796162408793];
+export const MIGRATIONS = [
+  Initial1763800000000,
+  WorkflowAndAudit1795363320632,
+  UserClientMetadataJobSettings1796158820098,
+  ExecutionLeases1796158936338,
+  UserDisabled1796159077318,
+  RemoteAgents1796162408793,
+];

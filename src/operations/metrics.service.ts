@@ -37,7 +37,12 @@ export class MetricsService {
     this.queueWait = new Histogram({ name: "hookd_execution_queue_wait_seconds", help: "How long executions waited QUEUED before they started.", buckets: WAIT_BUCKETS, registers });
     this.logLinesTotal = new Counter({ name: "hookd_log_lines_total", help: "Log lines stored for finished executions.", registers });
     this.logBytesDroppedTotal = new Counter({ name: "hookd_log_bytes_dropped_total", help: "Output bytes of finished executions not stored because the log cap was reached.", registers });
-    this.graphqlRequestsTotal = new Counter({ name: "hookd_graphql_requests_total", help: "GraphQL operations, by type (query, mutation, subscription, unknown) and outcome (success, error, unauthenticated).", labelNames: ["operation_type", "outcome"], registers });
+    this.graphqlRequestsTotal = new Counter({
+      name: "hookd_graphql_requests_total",
+      help: "GraphQL operations, by type (query, mutation, subscription, unknown) and outcome (success, error, unauthenticated).",
+      labelNames: ["operation_type", "outcome"],
+      registers,
+    });
 
     // Per execution server (a handful of machines), counted from the store at scrape time.
     const perServer = async (status: ExecutionStatus): Promise<Map<string, number>> => {

@@ -102,7 +102,10 @@ export class RetentionService {
       .where(`l.executionId IN (${this.expired(em, cutoff).select("e.id").getQuery()})`)
       .setParameters(this.expired(em, cutoff).getParameters())
       .getCount();
-    const auditEvents = await em.createQueryBuilder(AuditEvent, "a").where("a.at < :cutoff", { cutoff: this.param(em, AuditEvent, "at", cutoff) }).getCount();
+    const auditEvents = await em
+      .createQueryBuilder(AuditEvent, "a")
+      .where("a.at < :cutoff", { cutoff: this.param(em, AuditEvent, "at", cutoff) })
+      .getCount();
     return { cutoff, executions, logLines, auditEvents };
   }
 
@@ -118,7 +121,9 @@ export class RetentionService {
       // Lines first, in bounded transactions: one execution may have hundreds of thousands.
       for (;;) {
         const deleted = await this.store.transaction(async (em) => {
-          const lineIds = (await em.createQueryBuilder(ExecutionLogLine, "l").select("l.id", "id").where("l.executionId IN (:...ids)", { ids }).limit(this.lineBatchSize).getRawMany<{ id: number }>()).map((r) => r.id);
+          const lineIds = (
+            await em.createQueryBuilder(ExecutionLogLine, "l").select("l.id", "id").where("l.executionId IN (:...ids)", { ids }).limit(this.lineBatchSize).getRawMany<{ id: number }>()
+          ).map((r) => r.id);
           if (lineIds.length > 0) await em.createQueryBuilder().delete().from(ExecutionLogLine).whereInIds(lineIds).execute();
           return lineIds.length;
         });
@@ -132,7 +137,14 @@ export class RetentionService {
     for (;;) {
       if (this.stopped) return counts;
       const deleted = await this.store.transaction(async (em) => {
-        const ids = (await em.createQueryBuilder(AuditEvent, "a").select("a.id", "id").where("a.at < :cutoff", { cutoff: this.param(em, AuditEvent, "at", cutoff) }).limit(this.batchSize).getRawMany<{ id: string }>()).map((r) => r.id);
+        const ids = (
+          await em
+            .createQueryBuilder(AuditEvent, "a")
+            .select("a.id", "id")
+            .where("a.at < :cutoff", { cutoff: this.param(em, AuditEvent, "at", cutoff) })
+            .limit(this.batchSize)
+            .getRawMany<{ id: string }>()
+        ).map((r) => r.id);
         if (ids.length > 0) await em.createQueryBuilder().delete().from(AuditEvent).whereInIds(ids).execute();
         return ids.length;
       });
@@ -145,14 +157,16 @@ export class RetentionService {
 
   /** Finished executions older than the cutoff that no open job or publish still refers to. */
   private expired(em: EntityManager, cutoff: Date): SelectQueryBuilder<Execution> {
-    return em
-      .createQueryBuilder(Execution, "e")
-      // createdAt (never later than finishedAt) bounds the scan to the old end of its index.
-      .where("e.createdAt < :cutoff", { cutoff: this.param(em, Execution, "createdAt", cutoff) })
-      .andWhere("e.status IN (:...finished)", { finished: FINISHED_STATUSES })
-      .andWhere("COALESCE(e.finishedAt, e.createdAt) < :cutoff")
-      .andWhere(`NOT EXISTS (SELECT 1 FROM "job" j WHERE j."id" = e."jobId" AND j."status" IN (:...openJob))`, { openJob: OPEN_JOB })
-      .andWhere(`NOT EXISTS (SELECT 1 FROM "publish" p WHERE p."id" = e."publishId" AND p."state" IN (:...openPublish))`, { openPublish: OPEN_PUBLISH });
+    return (
+      em
+        .createQueryBuilder(Execution, "e")
+        // createdAt (never later than finishedAt) bounds the scan to the old end of its index.
+        .where("e.createdAt < :cutoff", { cutoff: this.param(em, Execution, "createdAt", cutoff) })
+        .andWhere("e.status IN (:...finished)", { finished: FINISHED_STATUSES })
+        .andWhere("COALESCE(e.finishedAt, e.createdAt) < :cutoff")
+        .andWhere(`NOT EXISTS (SELECT 1 FROM "job" j WHERE j."id" = e."jobId" AND j."status" IN (:...openJob))`, { openJob: OPEN_JOB })
+        .andWhere(`NOT EXISTS (SELECT 1 FROM "publish" p WHERE p."id" = e."publishId" AND p."state" IN (:...openPublish))`, { openPublish: OPEN_PUBLISH })
+    );
   }
 
   /** A date as the driver stores it in that column, so comparing with it in SQL is exact. */

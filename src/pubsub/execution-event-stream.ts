@@ -76,7 +76,14 @@ export class ExecutionEventStream implements AsyncIterableIterator<ExecutionEven
 
   private onEvent(event: ExecutionEvent): void {
     const f = this.filter;
-    if ((f.hook && event.hook !== f.hook) || (f.queue && event.queue !== f.queue) || (f.job && event.jobId !== f.job) || (f.executionServer && event.executionServerId !== f.executionServer) || (f.status && event.status !== f.status)) return;
+    if (
+      (f.hook && event.hook !== f.hook) ||
+      (f.queue && event.queue !== f.queue) ||
+      (f.job && event.jobId !== f.job) ||
+      (f.executionServer && event.executionServerId !== f.executionServer) ||
+      (f.status && event.status !== f.status)
+    )
+      return;
     // Re-inserting moves the execution to the end: the order stays the order of last change.
     this.pending.delete(event.id);
     if (this.pending.size >= this.maxPending) this.pending.delete(this.pending.keys().next().value!);

@@ -103,7 +103,9 @@ export class ExecutionResolver {
   }
 
   @Authorized(Access.ADMIN)
-  @Mutation(() => [Execution], { description: "Runs what effectiveHooks resolves for the hook and queue, with the payload merged over a sample. Returns the executions (finished ones with wait: true)." })
+  @Mutation(() => [Execution], {
+    description: "Runs what effectiveHooks resolves for the hook and queue, with the payload merged over a sample. Returns the executions (finished ones with wait: true).",
+  })
   triggerHook(@Arg("input") input: TriggerHookInput, @Ctx() ctx: RequestContext): Promise<Execution[]> {
     return this.services.executions.trigger(input, ctx.principal.user);
   }
@@ -121,11 +123,7 @@ export class ExecutionResolver {
   }
 
   @FieldResolver(() => [ExecutionLogLine], { description: "Log lines with seq > after, in order; poll with the last seq seen." })
-  logLines(
-    @Root() execution: Execution,
-    @Arg("after", () => Int, { defaultValue: 0 }) after: number,
-    @Arg("first", () => Int, { defaultValue: 1000 }) first: number,
-  ): Promise<ExecutionLogLine[]> {
+  logLines(@Root() execution: Execution, @Arg("after", () => Int, { defaultValue: 0 }) after: number, @Arg("first", () => Int, { defaultValue: 1000 }) first: number): Promise<ExecutionLogLine[]> {
     return this.services.executions.logLines(execution.id, after, first);
   }
 

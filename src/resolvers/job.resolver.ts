@@ -83,7 +83,10 @@ class SubmitJobInput {
   @Field(() => GraphQLJSONObject, { nullable: true, description: "The original's job settings: stored, and passed to hooks as `settings`." })
   settings?: JsonObject;
 
-  @Field(() => [JobHookInput], { nullable: true, description: "Hooks of the job's own: when that hook point fires for this job, its input carries `data`. A publish-server entry makes publish-server run when the job is reported DONE." })
+  @Field(() => [JobHookInput], {
+    nullable: true,
+    description: "Hooks of the job's own: when that hook point fires for this job, its input carries `data`. A publish-server entry makes publish-server run when the job is reported DONE.",
+  })
   @ValidateNested()
   hooks?: JobHookInput[];
 }

@@ -122,7 +122,9 @@ export class PublishResolver {
     return publish.jobId ? this.services.jobs.get(publish.jobId, ctx.principal.user) : Promise.resolve(null);
   }
 
-  @FieldResolver(() => [PublishEntry], { description: "The entries with pre-publish's verdict, a page at a time: entries after+1 to after+first, in the order they were sent (entryCount says how many there are)." })
+  @FieldResolver(() => [PublishEntry], {
+    description: "The entries with pre-publish's verdict, a page at a time: entries after+1 to after+first, in the order they were sent (entryCount says how many there are).",
+  })
   entries(
     @Root() publish: Publish,
     @Arg("first", () => Int, { defaultValue: 1000, description: "At most 1000." }) first: number,

@@ -94,7 +94,9 @@ export class SubscriptionResolver {
   @Authorized(Access.AUDIT)
   @Subscription(() => ExecutionStatusEvent, {
     subscribe: ({ args, context }: SubscribeResolverData<unknown, Record<string, unknown>, RequestContext>) =>
-      new ExecutionEventStream(context.services.pubsub, (args.filter ?? {}) as ExecutionUpdatedFilter, async () => assertAccess(await context.reauthenticate(), [Access.AUDIT], "subscription.executionUpdated")),
+      new ExecutionEventStream(context.services.pubsub, (args.filter ?? {}) as ExecutionUpdatedFilter, async () =>
+        assertAccess(await context.reauthenticate(), [Access.AUDIT], "subscription.executionUpdated"),
+      ),
     description: "Every status change (queued, running, finished) of matching executions. A slow reader gets each execution's latest status.",
   })
   executionUpdated(@Root() event: ExecutionEvent, @Arg("filter", () => ExecutionUpdatedFilter, { nullable: true }) _filter?: ExecutionUpdatedFilter): ExecutionStatusEvent {

@@ -45,11 +45,7 @@ export class UserResolver {
 
   @Authorized()
   @Mutation(() => CreatedApiKey, { description: "Creates a key for `user` (default: the caller). Only an ADMIN may create keys for others." })
-  createApiKey(
-    @Ctx() ctx: RequestContext,
-    @Arg("user", () => ID, { nullable: true }) user?: string,
-    @Arg("label", () => String, { nullable: true }) label?: string,
-  ): Promise<CreatedApiKey> {
+  createApiKey(@Ctx() ctx: RequestContext, @Arg("user", () => ID, { nullable: true }) user?: string, @Arg("label", () => String, { nullable: true }) label?: string): Promise<CreatedApiKey> {
     const userId = user ?? ctx.principal.user.id;
     this.services.users.assertSelfOrAdmin(ctx.principal.user, userId);
     return this.services.users.createApiKey(userId, label ?? null, ctx.principal.user);

@@ -18,14 +18,27 @@ import type { Services } from "../services/services.js";
 import { authChecker } from "./auth-checker.js";
 import { validateArgs } from "./validate-args.js";
 
-export const RESOLVERS = [UserResolver, SettingsResolver, HookConfigResolver, QueueResolver, VolumeResolver, ExecutionServerResolver, ExecutionResolver, SubscriptionResolver, JobResolver, PublishResolver, AuditResolver, AgentTokenResolver] as const;
+export const RESOLVERS = [
+  UserResolver,
+  SettingsResolver,
+  HookConfigResolver,
+  QueueResolver,
+  VolumeResolver,
+  ExecutionServerResolver,
+  ExecutionResolver,
+  SubscriptionResolver,
+  JobResolver,
+  PublishResolver,
+  AuditResolver,
+  AgentTokenResolver,
+] as const;
 
 /**
  * Builds the schema for one app. Resolvers are constructed with that app's services, so two apps
  * in one process (tests) never share state.
  */
 export async function buildHookdSchema(services: Services): Promise<GraphQLSchema> {
-  const instances = new Map<Function, unknown>();
+  const instances = new Map<abstract new (...args: never) => unknown, unknown>();
   return buildSchema({
     resolvers: [...RESOLVERS],
     authChecker,

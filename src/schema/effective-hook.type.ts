@@ -50,4 +50,3 @@ export class EffectiveHook implements EffectiveHookEntry {
   @Field(() => String, { nullable: true, description: "The reason in words, for an administrator." })
   skipMessage: string | null;
 }
-

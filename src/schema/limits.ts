@@ -45,8 +45,9 @@ export function queryLimits(maxDepth = MAX_DEPTH, maxFields = MAX_FIELDS): Valid
       OperationDefinition(operation) {
         const { depth, fields } = measure(operation.selectionSet, fragments, 1, new Set());
         const name = operation.name ? `operation '${operation.name.value}'` : "the operation";
-        if (depth > maxDepth) context.reportError(new GraphQLError(`${name} is nested ${depth} levels deep; the limit is ${maxDepth}`, { nodes: [operation]}));
-        if (fields > maxFields) context.reportError(new GraphQLError(`${name} selects ${fields} fields; the limit is ${maxFields} (ask for fewer fields or page with first/after)`, { nodes: [operation]}));
+        if (depth > maxDepth) context.reportError(new GraphQLError(`${name} is nested ${depth} levels deep; the limit is ${maxDepth}`, { nodes: [operation] }));
+        if (fields > maxFields)
+          context.reportError(new GraphQLError(`${name} selects ${fields} fields; the limit is ${maxFields} (ask for fewer fields or page with first/after)`, { nodes: [operation] }));
       },
     };
   };

@@ -10,10 +10,12 @@ import type { RequestContext } from "./context.js";
  */
 function fieldAccess(): Map<string, Access[]> {
   const storage = getMetadataStorage();
+  // biome-ignore lint/complexity/noBannedTypes: type-graphql keeps class targets as Function
   const typeName = (target: Function | undefined) => storage.objectTypes.find((o) => o.target === target)?.name;
   const access = new Map<string, Access[]>();
   for (const rule of storage.authorizedFields) {
     const resolver = storage.fieldResolvers.find((f) => f.target === rule.target && f.methodName === rule.fieldName);
+    // biome-ignore lint/complexity/noBannedTypes: as above
     const type = resolver ? typeName(resolver.getObjectType?.() as Function | undefined) : typeName(rule.target);
     if (type) access.set(`${type}.${resolver?.schemaName ?? rule.fieldName}`, rule.roles as Access[]);
   }

@@ -26,7 +26,9 @@ export class ExecutionServerService {
     const hostname = assertName("input.hostname", input.hostname, 255);
     if (!OS_NAMES.includes(input.os)) throw badInput("input.os", `must be one of ${OS_NAMES.join(", ")} (got '${input.os}')`);
     return this.store.transaction(async (em) => {
-      const client = (await em.findOneBy(ExecutionServer, { kind: ExecutionServerKind.CLIENT, ownerId: owner.id, hostname })) ?? em.create(ExecutionServer, { kind: ExecutionServerKind.CLIENT, ownerId: owner.id, hostname, online: false, lastSeenAt: null });
+      const client =
+        (await em.findOneBy(ExecutionServer, { kind: ExecutionServerKind.CLIENT, ownerId: owner.id, hostname })) ??
+        em.create(ExecutionServer, { kind: ExecutionServerKind.CLIENT, ownerId: owner.id, hostname, online: false, lastSeenAt: null });
       Object.assign(client, { name, os: input.os, labels: input.labels ?? client.labels ?? [] });
       applyMetadata("input.metadata", client.metadata, input.metadata);
       return em.save(client);

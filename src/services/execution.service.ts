@@ -57,7 +57,6 @@ interface RecordOptions {
 /** Reasons that leave a trace: the entry was meant to run but could not (SPEC §1/§2 SKIPPED). */
 const RECORDED_SKIPS: readonly SkipReason[] = [SkipReason.HOOKS_DISABLED, SkipReason.NO_COMMAND_FOR_OS, SkipReason.NO_EXECUTION_SERVER];
 
-
 export class ExecutionService {
   constructor(
     private readonly store: Store,
@@ -107,7 +106,10 @@ export class ExecutionService {
     const audit = (e: Execution) => [this.audit.event(actor, "execution.trigger", "execution", e.id, null, { hook: e.hook, queue: e.queue, source: e.source, command: e.command, status: e.status })];
     const { entries, executions, finished } = await this.record(input.hook, payload, input.queue ?? null, { triggeredBy: actor }, input.executionServer ?? null, { audit, wait: input.wait ?? false });
     if (executions.length === 0) {
-      const why = entries.map((e) => e.skipMessage).filter(Boolean).join("; ");
+      const why = entries
+        .map((e) => e.skipMessage)
+        .filter(Boolean)
+        .join("; ");
       throw badInput("input.hook", `nothing runs for ${input.hook}${input.queue ? ` in queue '${input.queue}'` : ""}: ${why}`);
     }
     return finished ?? executions;
@@ -185,12 +187,7 @@ export class ExecutionService {
   async logLines(executionId: string, after = 0, first = 1000): Promise<ExecutionLogLine[]> {
     if (!Number.isInteger(first) || first < 1 || first > MAX_LOG_PAGE) throw badInput("first", `must be a whole number from 1 to ${MAX_LOG_PAGE} (got ${first})`);
     if (!Number.isInteger(after) || after < 0) throw badInput("after", `must be a sequence number, 0 or more (got ${after})`);
-    return this.store.manager
-      .createQueryBuilder(ExecutionLogLine, "l")
-      .where("l.executionId = :executionId AND l.seq > :after", { executionId, after })
-      .orderBy("l.seq", "ASC")
-      .take(first)
-      .getMany();
+    return this.store.manager.createQueryBuilder(ExecutionLogLine, "l").where("l.executionId = :executionId AND l.seq > :after", { executionId, after }).orderBy("l.seq", "ASC").take(first).getMany();
   }
 
   /**
@@ -215,7 +212,11 @@ export class ExecutionService {
       const unsubscribe = this.pubsub.subscribe("executionUpdated", id, (event) => {
         if (!isFinished(event.status)) return;
         if (event.stored) done(() => resolve(event.stored!));
-        else this.get(id).then((e) => done(() => resolve(e)), (err) => done(() => reject(err)));
+        else
+          this.get(id).then(
+            (e) => done(() => resolve(e)),
+            (err) => done(() => reject(err)),
+          );
       });
       const timer = setTimeout(() => done(() => reject(new DomainError("CONFLICT", `execution ${id} did not finish within ${Math.round(timeoutMs / 1000)} s`))), timeoutMs);
       if (options.known) {
@@ -244,7 +245,8 @@ export class ExecutionService {
   private fromEntry(entry: EffectiveHookEntry, input: JsonObject, queue: string | null, context: RunContext): Partial<Execution> {
     if (entry.willRun && context.skip) entry = { ...entry, willRun: false, skipReason: context.skip.reason, skipMessage: context.skip.message };
     // Nowhere to run (a client hook tried without a client): recorded, never left waiting.
-    if (entry.willRun && entry.executionServer === null) entry = { ...entry, willRun: false, skipReason: SkipReason.NO_EXECUTION_SERVER, skipMessage: `${entry.hook} runs on a job's client; name the client to run it on (executionServer)` };
+    if (entry.willRun && entry.executionServer === null)
+      entry = { ...entry, willRun: false, skipReason: SkipReason.NO_EXECUTION_SERVER, skipMessage: `${entry.hook} runs on a job's client; name the client to run it on (executionServer)` };
     const runs = entry.willRun;
     return {
       id: uuidV7(),
@@ -286,6 +288,35 @@ export class ExecutionService {
 
   private copyConfiguration(e: Execution): Partial<Execution> {
     const { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, timeoutSeconds } = e;
-    return { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, timeoutSeconds, waitingFor: null, argv: null, output: null, exitCode: null, signal: null, error: null, skipReason: null, pid: null, runnerId: null, leaseExpiresAt: null, deadlineAt: null, cancelRequestedAt: null, logLineCount: 0, droppedBytes: 0, startedAt: null, finishedAt: null };
+    return {
+      hook,
+      source,
+      mode,
+      configId,
+      queue,
+      command,
+      os,
+      executionServerId,
+      jobId,
+      publishId,
+      input,
+      timeoutSeconds,
+      waitingFor: null,
+      argv: null,
+      output: null,
+      exitCode: null,
+      signal: null,
+      error: null,
+      skipReason: null,
+      pid: null,
+      runnerId: null,
+      leaseExpiresAt: null,
+      deadlineAt: null,
+      cancelRequestedAt: null,
+      logLineCount: 0,
+      droppedBytes: 0,
+      startedAt: null,
+      finishedAt: null,
+    };
   }
 }

@@ -17,7 +17,11 @@ export const JOB_HOOK_POINTS: readonly HookPoint[] = HOOK_POINTS.filter((p) => p
  * `publish-server`, or the GraphQL enum `PUBLISH_SERVER`.
  */
 export function hookPointFromName(name: string): HookPoint | null {
-  const dashed = name.trim().toLowerCase().replace(/_/g, "-").replace(/^hook-job-/, "");
+  const dashed = name
+    .trim()
+    .toLowerCase()
+    .replace(/_/g, "-")
+    .replace(/^hook-job-/, "");
   return HOOK_POINTS.find((p) => hookPointInfo(p).dashed === dashed) ?? null;
 }
 

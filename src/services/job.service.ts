@@ -102,7 +102,8 @@ export class JobService {
     const client = input.client ? await this.resolveClient(input.client, actor) : null;
     // Internal metadata is the workspace's (README: STANDARD users never read it); letting them
     // set it on their job would override it for every server hook.
-    if (input.metadata?.internal !== undefined && actor.role === UserRole.STANDARD) throw new DomainError("FORBIDDEN", "input.metadata.internal: STANDARD users may not set internal metadata; send external metadata only", "input.metadata.internal");
+    if (input.metadata?.internal !== undefined && actor.role === UserRole.STANDARD)
+      throw new DomainError("FORBIDDEN", "input.metadata.internal: STANDARD users may not set internal metadata; send external metadata only", "input.metadata.internal");
     if (!Array.isArray(input.tasks) || input.tasks.length === 0) throw badInput("input.tasks", "a job needs at least one task (a file with source, destination and size)");
     if (input.tasks.length > MAX_TASKS) throw badInput("input.tasks", `at most ${MAX_TASKS} tasks per job (got ${input.tasks.length})`);
     const hooks = parseJobHooks("input.hooks", input.hooks);
@@ -116,7 +117,9 @@ export class JobService {
       const sourceField = `input.tasks[${i}].source`;
       tasks.push({
         // A publish's sources are the vendor's file names, never paths to parse (SPEC §3.3).
-        source: extra.sourcesAreNames ? { path: nonEmpty(sourceField, task.source), volume: null, volume_hr: null, relative_path: null } : taskPath(resolve(sourceField, nonEmpty(sourceField, task.source))),
+        source: extra.sourcesAreNames
+          ? { path: nonEmpty(sourceField, task.source), volume: null, volume_hr: null, relative_path: null }
+          : taskPath(resolve(sourceField, nonEmpty(sourceField, task.source))),
         destination: taskPath(resolve(`input.tasks[${i}].destination`, nonEmpty(`input.tasks[${i}].destination`, task.destination))),
         size: task.size,
         ...(task.metadata ? { metadata: task.metadata } : {}),
@@ -159,7 +162,12 @@ export class JobService {
       if (failed) {
         const why = failed.error ?? failed.status;
         // The hook's error (its stderr) and the execution are for ADMIN and audit roles only.
-        throw new DomainError("HOOK_FAILED", detailed ? `${hookPointInfo(hook).dashed} refused the job: ${why} (execution ${failed.id})` : `${hookPointInfo(hook).dashed} refused the job; nothing was stored (an administrator can see why in the hook's execution)`);
+        throw new DomainError(
+          "HOOK_FAILED",
+          detailed
+            ? `${hookPointInfo(hook).dashed} refused the job: ${why} (execution ${failed.id})`
+            : `${hookPointInfo(hook).dashed} refused the job; nothing was stored (an administrator can see why in the hook's execution)`,
+        );
       }
     }
     const saved = await this.store.transaction(async (em) => {
@@ -193,16 +201,21 @@ export class JobService {
         if (!result.ok) return this.updateStatus(id, JobStatus.FAILED, result.error ?? "publish-server failed", actor);
       }
     }
-    const job = await this.transition(id, actor, (current, queue) => {
-      if (!NEXT[current.status].includes(status)) {
-        const hint = current.status === JobStatus.FAILED && status === JobStatus.RUNNING ? "; use retryJob to run a failed job again" : "";
-        throw conflict("status", `job '${current.code}' is ${current.status}; it cannot become ${status}${hint}`);
-      }
-      // A held job cannot start, nor be reported done without having started.
-      if ((status === JobStatus.RUNNING || status === JobStatus.DONE) && current.status === JobStatus.SUBMITTED && queue.status === QueueStatus.PAUSED) throw heldConflict(current, queue);
-      current.status = status;
-      if (status === JobStatus.FAILED) current.failCount += 1;
-    }, message);
+    const job = await this.transition(
+      id,
+      actor,
+      (current, queue) => {
+        if (!NEXT[current.status].includes(status)) {
+          const hint = current.status === JobStatus.FAILED && status === JobStatus.RUNNING ? "; use retryJob to run a failed job again" : "";
+          throw conflict("status", `job '${current.code}' is ${current.status}; it cannot become ${status}${hint}`);
+        }
+        // A held job cannot start, nor be reported done without having started.
+        if ((status === JobStatus.RUNNING || status === JobStatus.DONE) && current.status === JobStatus.SUBMITTED && queue.status === QueueStatus.PAUSED) throw heldConflict(current, queue);
+        current.status = status;
+        if (status === JobStatus.FAILED) current.failCount += 1;
+      },
+      message,
+    );
     if (status === JobStatus.DONE) {
       await this.runHooks(HookPoint.POST_DONE_SERVER, job, false);
       await this.runHooks(HookPoint.POST_DONE_CLIENT, job, false);
@@ -215,10 +228,15 @@ export class JobService {
 
   /** failed → running. A publish upload whose ingest failed runs publish-server again at once. */
   async retry(id: string, actor: User): Promise<Job> {
-    const job = await this.transition(id, actor, (current) => {
-      if (current.status !== JobStatus.FAILED) throw conflict("id", `job '${current.code}' is ${current.status}; only a FAILED job can be retried`);
-      current.status = JobStatus.RUNNING;
-    }, null);
+    const job = await this.transition(
+      id,
+      actor,
+      (current) => {
+        if (current.status !== JobStatus.FAILED) throw conflict("id", `job '${current.code}' is ${current.status}; only a FAILED job can be retried`);
+        current.status = JobStatus.RUNNING;
+      },
+      null,
+    );
     if (job.publishId && (await this.ingestFailed(job.publishId))) return this.updateStatus(job.id, JobStatus.DONE, "publish-server retried", actor);
     return job;
   }
@@ -251,7 +269,9 @@ export class JobService {
     if (!Number.isInteger(after) || after < 0) throw badInput("after", `must be a task number, 0 or more (got ${after})`);
     const tasks: JobTask[] = Array.isArray(job.tasks)
       ? job.tasks.slice(after, after + first)
-      : (await this.store.manager.query(`SELECT t.value AS value FROM "job" j, json_each(j."tasks") t WHERE j."id" = ? ORDER BY t."key" LIMIT ? OFFSET ?`, [job.id, first, after])).map((row: { value: string }) => JSON.parse(row.value));
+      : (await this.store.manager.query(`SELECT t.value AS value FROM "job" j, json_each(j."tasks") t WHERE j."id" = ? ORDER BY t."key" LIMIT ? OFFSET ?`, [job.id, first, after])).map(
+          (row: { value: string }) => JSON.parse(row.value),
+        );
     return isElevated(actor.role) ? tasks : tasks.map((t) => ({ ...t, source: inVolumeNotation(t.source), destination: inVolumeNotation(t.destination) }));
   }
 
@@ -331,7 +351,10 @@ export class JobService {
       const elevated = sources.clientUser !== null && isElevated(sources.clientUser.role);
       const context = elevated
         ? { jobId: job.id }
-        : { jobId: job.id, skip: { reason: SkipReason.CLIENT_NOT_ELEVATED, message: `client hooks never run for a STANDARD user's client ('${client.name}' belongs to ${sources.clientUser?.email ?? "no user"})` } };
+        : {
+            jobId: job.id,
+            skip: { reason: SkipReason.CLIENT_NOT_ELEVATED, message: `client hooks never run for a STANDARD user's client ('${client.name}' belongs to ${sources.clientUser?.email ?? "no user"})` },
+          };
       executions = await this.executions.run(hook, jobPayload(hook, sources, elevated), sources.queue.code, context, client.id);
     } else {
       executions = await this.executions.run(hook, jobPayload(hook, sources, false), sources.queue.code, { jobId: job.id });
@@ -369,7 +392,8 @@ export class JobService {
     switch (type) {
       case "user": {
         // Any other answer would tell a STANDARD user which emails have accounts.
-        if (actor.role === UserRole.STANDARD && key !== actor.id && key.toLowerCase() !== actor.email) throw badInput(field, `a STANDARD user may name only themselves as a user party (user:${actor.email}); use a volume, client or server otherwise`);
+        if (actor.role === UserRole.STANDARD && key !== actor.id && key.toLowerCase() !== actor.email)
+          throw badInput(field, `a STANDARD user may name only themselves as a user party (user:${actor.email}); use a volume, client or server otherwise`);
         const user = (await em.findOneBy(User, { id: key })) ?? (await em.findOneBy(User, { email: key.toLowerCase() }));
         if (!user) throw badInput(field, `no user has id or email '${key}'`);
         return { ident: `user:${user.id}`, hr: user.email, volume: null };
@@ -401,7 +425,13 @@ export class JobService {
 
   /** A code from the name: lowercase letters, digits, '_', '.', '-', made unique with a counter. */
   private async generateCode(name: string): Promise<string> {
-    const base = name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9._-]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 100) || "job";
+    const base =
+      name
+        .toLowerCase()
+        .normalize("NFKD")
+        .replace(/[^a-z0-9._-]+/g, "_")
+        .replace(/^_+|_+$/g, "")
+        .slice(0, 100) || "job";
     // One query for the codes taken (not one per counter value: a name used 10k times took 10k).
     const rows: { code: string }[] = await this.store.manager.query(`SELECT "code" FROM "job" WHERE "code" = ? OR ("code" LIKE ? ESCAPE '\\')`, [base, `${base.replace(/[\\%_]/g, "\\$&")}\\_%`]);
     const taken = new Set(rows.map((r) => r.code));

@@ -22,7 +22,24 @@ export interface PublishPayloadSources {
 }
 
 /** The upload job's standard fields that publish-server gets too (the original: "very similar to the standard data passed on to a job lifecycle hook"). */
-export const UPLOAD_JOB_FIELDS = ["id", "code", "name", "status", "created", "queue", "queue_hr", "source", "source_hr", "destination", "destination_hr", "engine", "engine_hr", "tasks", "clients", "version"] as const;
+export const UPLOAD_JOB_FIELDS = [
+  "id",
+  "code",
+  "name",
+  "status",
+  "created",
+  "queue",
+  "queue_hr",
+  "source",
+  "source_hr",
+  "destination",
+  "destination_hr",
+  "engine",
+  "engine_hr",
+  "tasks",
+  "clients",
+  "version",
+] as const;
 
 /** pre-publish-server's input, and the publish part of publish-server's. */
 export function publishPayload(hook: HookPoint.PRE_PUBLISH_SERVER | HookPoint.PUBLISH_SERVER, s: PublishPayloadSources): JsonObject {

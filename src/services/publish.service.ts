@@ -84,7 +84,10 @@ export class PublishService {
     const ran = await this.executions.run(HookPoint.PRE_PUBLISH_SERVER, payload, null, { publishId: id, triggeredBy: actor });
     if (ran.length === 0 || ran.every((e) => e.status === ExecutionStatus.SKIPPED)) {
       const entries = await this.executions.explain(HookPoint.PRE_PUBLISH_SERVER);
-      throw new DomainError("CONFLICT", `pre-publish-server is not configured, so nothing can validate this publish: ${entries}; an ADMIN sets it with setHookConfig(input: { hook: PRE_PUBLISH_SERVER, ... })`);
+      throw new DomainError(
+        "CONFLICT",
+        `pre-publish-server is not configured, so nothing can validate this publish: ${entries}; an ADMIN sets it with setHookConfig(input: { hook: PRE_PUBLISH_SERVER, ... })`,
+      );
     }
     // With a queue APPEND entry, the last entry that ran has the final say.
     const done = await this.executions.waitForAll(ran.filter((e) => e.status !== ExecutionStatus.SKIPPED));
@@ -95,7 +98,7 @@ export class PublishService {
     if (failed) throw new DomainError("HOOK_FAILED", detailed ? `pre-publish-server failed: ${failed.error ?? failed.status} (execution ${failed.id})` : plain);
     const answering = done[done.length - 1];
     const answer = answering.output ?? {};
-    let checked;
+    let checked: ReturnType<typeof checkAnswer>;
     try {
       checked = checkAnswer(answer, files);
       const os = (await this.servers.find(answering.executionServerId))?.os ?? "linux";
@@ -103,7 +106,7 @@ export class PublishService {
       const resolve = await this.volumes.pathResolver(os, { listVolumes: true });
       for (const entry of checked.entries) {
         if (!entry.path) continue;
-        let resolved;
+        let resolved: ReturnType<Awaited<ReturnType<VolumeService["pathResolver"]>>>;
         try {
           resolved = resolve(`entry '${entry.id}': path`, entry.path);
         } catch (err) {
@@ -165,11 +168,13 @@ export class PublishService {
       if (!entry.canPublish && !entry.canUpload) return void problems.push(`${where}: entry '${e.id}' (${entry.filename}) may not be published or uploaded`);
       const comment = e.comment?.trim() || null;
       if (publish.commentRequired && !comment) problems.push(`${where}: entry '${e.id}' needs a comment${entry.commentLabel ? ` (${entry.commentLabel})` : ""}`);
-      if (e.timeReport !== undefined && e.timeReport !== null && (!Number.isInteger(e.timeReport) || e.timeReport < 0)) problems.push(`${where}: timeReport must be a whole number of seconds, 0 or more (got ${e.timeReport})`);
+      if (e.timeReport !== undefined && e.timeReport !== null && (!Number.isInteger(e.timeReport) || e.timeReport < 0))
+        problems.push(`${where}: timeReport must be a whole number of seconds, 0 or more (got ${e.timeReport})`);
       if (publish.timeReportRequired && (e.timeReport === undefined || e.timeReport === null)) problems.push(`${where}: entry '${e.id}' needs a time report (timeReport, in seconds)`);
       if (publish.metadataRequired && (!e.metadata || Object.keys(e.metadata).length === 0)) problems.push(`${where}: entry '${e.id}' needs metadata`);
       let status = e.status ?? null;
-      if (status !== null && !offered.includes(status)) problems.push(`${where}: status '${status}' was not offered; choose one of ${offered.length ? offered.map((v) => `'${v}'`).join(", ") : "(none were offered)"}`);
+      if (status !== null && !offered.includes(status))
+        problems.push(`${where}: status '${status}' was not offered; choose one of ${offered.length ? offered.map((v) => `'${v}'`).join(", ") : "(none were offered)"}`);
       if (status === null && offered.length > 0) {
         status = fallback;
         if (status === null) problems.push(`${where}: entry '${e.id}' needs a status; choose one of ${offered.map((v) => `'${v}'`).join(", ")}`);
@@ -202,7 +207,11 @@ export class PublishService {
   /** For reading: without the entries, files and answer, which a field reads when asked for. */
   async find(id: string, actor: User): Promise<Publish> {
     const columns = this.store.dataSource.getMetadata(Publish).columns.filter((c) => !HEAVY_COLUMNS.includes(c.propertyName));
-    const publish = await this.store.manager.createQueryBuilder(Publish, "p").select(columns.map((c) => `p.${c.propertyPath}`)).where("p.id = :id", { id }).getOne();
+    const publish = await this.store.manager
+      .createQueryBuilder(Publish, "p")
+      .select(columns.map((c) => `p.${c.propertyPath}`))
+      .where("p.id = :id", { id })
+      .getOne();
     if (!publish || (!isElevated(actor.role) && publish.userId !== actor.id)) throw notFound("publish", id);
     return publish;
   }
@@ -212,7 +221,11 @@ export class PublishService {
     if (!Number.isInteger(first) || first < 1 || first > MAX_ENTRY_PAGE) throw badInput("first", `must be a whole number from 1 to ${MAX_ENTRY_PAGE} (got ${first})`);
     if (!Number.isInteger(after) || after < 0) throw badInput("after", `must be an entry number, 0 or more (got ${after})`);
     if (Array.isArray(publish.entries)) return publish.entries.slice(after, after + first);
-    const rows: { value: string }[] = await this.store.manager.query(`SELECT e.value AS value FROM "publish" p, json_each(p."entries") e WHERE p."id" = ? ORDER BY e."key" LIMIT ? OFFSET ?`, [publish.id, first, after]);
+    const rows: { value: string }[] = await this.store.manager.query(`SELECT e.value AS value FROM "publish" p, json_each(p."entries") e WHERE p."id" = ? ORDER BY e."key" LIMIT ? OFFSET ?`, [
+      publish.id,
+      first,
+      after,
+    ]);
     return rows.map((row) => JSON.parse(row.value));
   }
 
@@ -253,7 +266,7 @@ export class PublishService {
       .filter((f) => submitted.has(String(f.id)))
       .map((f) => {
         const entry = entryById.get(String(f.id))!;
-        return ingestEntry(f, answered.get(entry.id) ?? {}, entry, submitted.get(entry.id)!, entry.volumeId ? volumeNames.get(entry.volumeId) ?? null : null);
+        return ingestEntry(f, answered.get(entry.id) ?? {}, entry, submitted.get(entry.id)!, entry.volumeId ? (volumeNames.get(entry.volumeId) ?? null) : null);
       });
     const settings = await this.settings.get();
     const payload = publishServerPayload(

@@ -28,10 +28,35 @@ const metadata = (internal: JsonObject, external: JsonObject) => Object.assign(n
 function sources(status: JobStatus): JobPayloadSources {
   const settings = Object.assign(new WorkspaceSettings(), { defaultExecutionServerId: SERVER_ID, metadata: metadata({ studio_code: "ACME" }, { studio: "Acme VFX" }) });
   const volume = Object.assign(new Volume(), { id: VOLUME_ID, code: "projects", name: "Projects", metadata: metadata({}, { storage: "nas01" }) });
-  const queue = Object.assign(new Queue(), { id: QUEUE_ID, code: "default", name: "default", priority: 500, isDefault: true, status: QueueStatus.WAITING, description: null, metadata: metadata({}, {}) });
+  const queue = Object.assign(new Queue(), {
+    id: QUEUE_ID,
+    code: "default",
+    name: "default",
+    priority: 500,
+    isDefault: true,
+    status: QueueStatus.WAITING,
+    description: null,
+    metadata: metadata({}, {}),
+  });
   const user = Object.assign(new User(), { id: USER_ID, email: "vendor@example.com", role: UserRole.EMPLOYEE, metadata: metadata({ rate: "B" }, { company: "Vendor Ltd" }) });
-  const server = Object.assign(new ExecutionServer(), { id: SERVER_ID, name: "hookd-server", hostname: "hookd-server", os: "linux", kind: ExecutionServerKind.SERVER, ownerId: null, metadata: metadata({}, {}) });
-  const client = Object.assign(new ExecutionServer(), { id: CLIENT_ID, name: "vendor-ws01", hostname: "vendor-ws01", os: "mac", kind: ExecutionServerKind.CLIENT, ownerId: USER_ID, metadata: metadata({}, { site: "london" }) });
+  const server = Object.assign(new ExecutionServer(), {
+    id: SERVER_ID,
+    name: "hookd-server",
+    hostname: "hookd-server",
+    os: "linux",
+    kind: ExecutionServerKind.SERVER,
+    ownerId: null,
+    metadata: metadata({}, {}),
+  });
+  const client = Object.assign(new ExecutionServer(), {
+    id: CLIENT_ID,
+    name: "vendor-ws01",
+    hostname: "vendor-ws01",
+    os: "mac",
+    kind: ExecutionServerKind.CLIENT,
+    ownerId: USER_ID,
+    metadata: metadata({}, { site: "london" }),
+  });
   const job = Object.assign(new Job(), {
     id: "5e8c7a5f-2b1d-4c3e-9f0a-1b2c3d4e5f60",
     code: "moonshot_delivery_0001",
@@ -86,13 +111,38 @@ function publishSample(hook: HookPoint.PRE_PUBLISH_SERVER | HookPoint.PUBLISH_SE
   const base = { user: s.user!, settings: s.settings, client: s.client, hostname: "vendor-ws01", ip: "203.0.113.7", sentMetadata: {} };
   if (hook === HookPoint.PRE_PUBLISH_SERVER) return publishPayload(hook, { ...base, files: sent });
   const entry = (e: JsonObject, path: string, ident: string): PublishEntry => ({
-    id: String(e.id), filename: String(e.filename), isDir: e.is_dir === true, size: Number(e.size), ident, canPublish: true, rejected: false, canUpload: false,
-    warning: null, info: null, commentLabel: null, path, volumeId: VOLUME_ID, volumeCode: "projects", files: (e.files as JsonObject[] | undefined) ?? null,
+    id: String(e.id),
+    filename: String(e.filename),
+    isDir: e.is_dir === true,
+    size: Number(e.size),
+    ident,
+    canPublish: true,
+    rejected: false,
+    canUpload: false,
+    warning: null,
+    info: null,
+    commentLabel: null,
+    path,
+    volumeId: VOLUME_ID,
+    volumeCode: "projects",
+    files: (e.files as JsonObject[] | undefined) ?? null,
   });
   const submitted = (id: string): SubmittedEntry => ({ id, comment: "final comp, approved by sup", status: "pending_review", timeReport: 5400, metadata: { artist: "vendor" } });
   const files = [
-    ingestEntry(sent[0], { id: sent[0].id, ident: "sq010_sh020 comp v003", can_publish: true, path: "volume=projects/moon/sq010/sh020/comp/v003" }, entry(sent[0], "/mnt/projects/moon/sq010/sh020/comp/v003", "sq010_sh020 comp v003"), submitted(String(sent[0].id)), "Projects"),
-    ingestEntry(sent[1], { id: sent[1].id, ident: "notes", can_publish: true, path: "volume=projects/moon/sq010/sh020/comp/v003/notes.txt" }, entry(sent[1], "/mnt/projects/moon/sq010/sh020/comp/v003/notes.txt", "notes"), submitted(String(sent[1].id)), "Projects"),
+    ingestEntry(
+      sent[0],
+      { id: sent[0].id, ident: "sq010_sh020 comp v003", can_publish: true, path: "volume=projects/moon/sq010/sh020/comp/v003" },
+      entry(sent[0], "/mnt/projects/moon/sq010/sh020/comp/v003", "sq010_sh020 comp v003"),
+      submitted(String(sent[0].id)),
+      "Projects",
+    ),
+    ingestEntry(
+      sent[1],
+      { id: sent[1].id, ident: "notes", can_publish: true, path: "volume=projects/moon/sq010/sh020/comp/v003/notes.txt" },
+      entry(sent[1], "/mnt/projects/moon/sq010/sh020/comp/v003/notes.txt", "notes"),
+      submitted(String(sent[1].id)),
+      "Projects",
+    ),
   ];
   // The upload job as submitPublish creates it: one task per entry, to its destination.
   const taskOf = (e: JsonObject) => ({
@@ -100,7 +150,14 @@ function publishSample(hook: HookPoint.PRE_PUBLISH_SERVER | HookPoint.PUBLISH_SE
     destination: { path: String(e.path), volume: VOLUME_ID, volume_hr: "projects", relative_path: String(e.path).replace("/mnt/projects/", "") },
     size: Number(e.size),
   });
-  Object.assign(s.job, { code: "publish_sq010_sh020_comp_v003_and_1_more", name: "publish sq010_sh020_comp_v003 and 1 more", engine: "publish", tasks: files.map(taskOf), size: files.reduce((n, f) => n + Number(f.size), 0), publishId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d" });
+  Object.assign(s.job, {
+    code: "publish_sq010_sh020_comp_v003_and_1_more",
+    name: "publish sq010_sh020_comp_v003 and 1 more",
+    engine: "publish",
+    tasks: files.map(taskOf),
+    size: files.reduce((n, f) => n + Number(f.size), 0),
+    publishId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+  });
   return { ...publishServerPayload(publishPayload(hook, { ...base, files }), jobPayload(hook, s, false)), version };
 }
 

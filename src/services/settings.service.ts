@@ -33,37 +33,39 @@ export class SettingsService {
   }
 
   async update(input: UpdateSettings, actor: Actor): Promise<WorkspaceSettings> {
-    if (input.auditRoles !== undefined && input.auditRoles.includes(UserRole.STANDARD)) {
+    if (input.auditRoles?.includes(UserRole.STANDARD)) {
       throw badInput("input.auditRoles", "STANDARD users may never audit hooks or read execution logs; allowed: ADMIN, EMPLOYEE");
     }
     const limit = input.scheduleToStartSeconds;
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > MAX_SCHEDULE_TO_START_SECONDS)) {
       throw badInput("input.scheduleToStartSeconds", `must be a whole number of seconds from 1 to ${MAX_SCHEDULE_TO_START_SECONDS} (got ${limit})`);
     }
-    return this.store.transaction(async (em) => {
-      const settings = (await em.findOneBy(WorkspaceSettings, { id: WorkspaceSettings.ID })) ?? new WorkspaceSettings();
-      const before = snapshot(settings);
-      if (input.hooksEnabled !== undefined) settings.hooksEnabled = input.hooksEnabled;
-      if (input.auditRoles !== undefined) settings.auditRoles = [...new Set(input.auditRoles)];
-      if (limit !== undefined) settings.scheduleToStartSeconds = limit;
-      applyMetadata("input.metadata", settings.metadata, input.metadata);
-      if (input.defaultExecutionServer !== undefined) {
-        if (input.defaultExecutionServer === null) {
-          throw badInput("input.defaultExecutionServer", "cannot be cleared: hooks need a default execution server; give the id of another server");
+    return this.store
+      .transaction(async (em) => {
+        const settings = (await em.findOneBy(WorkspaceSettings, { id: WorkspaceSettings.ID })) ?? new WorkspaceSettings();
+        const before = snapshot(settings);
+        if (input.hooksEnabled !== undefined) settings.hooksEnabled = input.hooksEnabled;
+        if (input.auditRoles !== undefined) settings.auditRoles = [...new Set(input.auditRoles)];
+        if (limit !== undefined) settings.scheduleToStartSeconds = limit;
+        applyMetadata("input.metadata", settings.metadata, input.metadata);
+        if (input.defaultExecutionServer !== undefined) {
+          if (input.defaultExecutionServer === null) {
+            throw badInput("input.defaultExecutionServer", "cannot be cleared: hooks need a default execution server; give the id of another server");
+          }
+          const server = await em.findOneBy(ExecutionServer, { id: input.defaultExecutionServer });
+          if (!server) throw badInput("input.defaultExecutionServer", `no execution server has id '${input.defaultExecutionServer}'`);
+          if (server.kind !== ExecutionServerKind.SERVER) {
+            throw badInput("input.defaultExecutionServer", `'${server.name}' is a client; the default must be a site server (kind SERVER)`);
+          }
+          settings.defaultExecutionServerId = server.id;
         }
-        const server = await em.findOneBy(ExecutionServer, { id: input.defaultExecutionServer });
-        if (!server) throw badInput("input.defaultExecutionServer", `no execution server has id '${input.defaultExecutionServer}'`);
-        if (server.kind !== ExecutionServerKind.SERVER) {
-          throw badInput("input.defaultExecutionServer", `'${server.name}' is a client; the default must be a site server (kind SERVER)`);
-        }
-        settings.defaultExecutionServerId = server.id;
-      }
-      const saved = await em.save(settings);
-      await this.audit.record(em, actor, "settings.update", "settings", String(WorkspaceSettings.ID), before, saved);
-      return saved;
-    }).then((saved) => {
-      if (input.auditRoles !== undefined) this.pubsub.publish("accessChanged", "*", { reason: "audit roles changed" });
-      return saved;
-    });
+        const saved = await em.save(settings);
+        await this.audit.record(em, actor, "settings.update", "settings", String(WorkspaceSettings.ID), before, saved);
+        return saved;
+      })
+      .then((saved) => {
+        if (input.auditRoles !== undefined) this.pubsub.publish("accessChanged", "*", { reason: "audit roles changed" });
+        return saved;
+      });
   }
 }

@@ -120,21 +120,23 @@ export class UserService {
 
   /** Revokes a key. `actor` may revoke their own keys; only an ADMIN may revoke others'. */
   async revokeApiKey(id: string, actor: User): Promise<ApiKey> {
-    return this.store.transaction(async (em) => {
-      const key = await em.findOneBy(ApiKey, { id });
-      // Someone else's key id answers as not found, so ids cannot be probed.
-      if (!key || (key.userId !== actor.id && actor.role !== UserRole.ADMIN)) throw notFound("API key", id);
-      if (key.revokedAt === null) {
-        const before = snapshot(key);
-        key.revokedAt = new Date();
-        await em.save(key);
-        await this.audit.record(em, actor, "apiKey.revoke", "apiKey", key.id, before, key);
-      }
-      return key;
-    }).then((key) => {
-      this.pubsub.publish("accessChanged", "*", { reason: "an API key was revoked" });
-      return key;
-    });
+    return this.store
+      .transaction(async (em) => {
+        const key = await em.findOneBy(ApiKey, { id });
+        // Someone else's key id answers as not found, so ids cannot be probed.
+        if (!key || (key.userId !== actor.id && actor.role !== UserRole.ADMIN)) throw notFound("API key", id);
+        if (key.revokedAt === null) {
+          const before = snapshot(key);
+          key.revokedAt = new Date();
+          await em.save(key);
+          await this.audit.record(em, actor, "apiKey.revoke", "apiKey", key.id, before, key);
+        }
+        return key;
+      })
+      .then((key) => {
+        this.pubsub.publish("accessChanged", "*", { reason: "an API key was revoked" });
+        return key;
+      });
   }
 
   /** Resolves an `Authorization` header value to its user, or throws UNAUTHENTICATED saying why. */
@@ -178,28 +180,29 @@ export class UserService {
     return { ...created, user, generated: configuredKey === null };
   }
 
-
   /**
    * Revokes a key by its id or its prefix (as `key list` shows it), for the command line, which
    * acts as an administrator.
    */
   async revokeApiKeyByAdmin(idOrPrefix: string, actor: Actor): Promise<ApiKey> {
-    return this.store.transaction(async (em) => {
-      const matches = await em.find(ApiKey, { where: [{ id: idOrPrefix }, { prefix: idOrPrefix }], relations: { user: true } });
-      if (matches.length === 0) throw notFound("API key", idOrPrefix);
-      if (matches.length > 1) throw conflict("key", `${matches.length} keys start with '${idOrPrefix}'; give the key's id instead`);
-      const [key] = matches;
-      if (key.revokedAt === null) {
-        const before = snapshot(key);
-        key.revokedAt = new Date();
-        await em.save(ApiKey, key);
-        await this.audit.record(em, actor, "apiKey.revoke", "apiKey", key.id, before, key);
-      }
-      return key;
-    }).then((key) => {
-      this.pubsub.publish("accessChanged", "*", { reason: "an API key was revoked" });
-      return key;
-    });
+    return this.store
+      .transaction(async (em) => {
+        const matches = await em.find(ApiKey, { where: [{ id: idOrPrefix }, { prefix: idOrPrefix }], relations: { user: true } });
+        if (matches.length === 0) throw notFound("API key", idOrPrefix);
+        if (matches.length > 1) throw conflict("key", `${matches.length} keys start with '${idOrPrefix}'; give the key's id instead`);
+        const [key] = matches;
+        if (key.revokedAt === null) {
+          const before = snapshot(key);
+          key.revokedAt = new Date();
+          await em.save(ApiKey, key);
+          await this.audit.record(em, actor, "apiKey.revoke", "apiKey", key.id, before, key);
+        }
+        return key;
+      })
+      .then((key) => {
+        this.pubsub.publish("accessChanged", "*", { reason: "an API key was revoked" });
+        return key;
+      });
   }
 
   /** Changes a user's role. The last enabled ADMIN keeps theirs, so someone can still administer. */

@@ -138,7 +138,14 @@ export class VolumeService {
       for (const { volume, prefix } of prefixes) {
         if (same(normalized, prefix)) return { path: normalized, volume, relativePath: "" };
         if (normalized.length > prefix.length && same(normalized.slice(0, prefix.length + 1), prefix + sep)) {
-          return { path: normalized, volume, relativePath: normalized.slice(prefix.length + 1).split(/[/\\]+/).join("/") };
+          return {
+            path: normalized,
+            volume,
+            relativePath: normalized
+              .slice(prefix.length + 1)
+              .split(/[/\\]+/)
+              .join("/"),
+          };
         }
       }
       return { path: normalized, volume: null, relativePath: null };

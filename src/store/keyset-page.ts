@@ -15,9 +15,7 @@ export interface Page<T> {
  * store's own format, so "newer than the cursor" means the same in SQL as in JavaScript.
  */
 export class KeysetPager<T extends ObjectLiteral & { id: string }> {
-  constructor(
-    private readonly timeColumn: keyof T & string,
-  ) {}
+  constructor(private readonly timeColumn: keyof T & string) {}
 
   cursorOf(row: T): string {
     return Buffer.from(`${(row[this.timeColumn] as Date).toISOString()}|${row.id}`).toString("base64url");
@@ -40,7 +38,11 @@ export class KeysetPager<T extends ObjectLiteral & { id: string }> {
       const at = this.dbValue(qb, date);
       qb.andWhere(new Brackets((w) => w.where(`${column} < :keysetAt`, { keysetAt: at }).orWhere(`${column} = :keysetAt AND ${alias}.id < :keysetId`, { keysetAt: at, keysetId: id })));
     }
-    const rows = await qb.orderBy(column, "DESC").addOrderBy(`${alias}.id`, "DESC").take(first + 1).getMany();
+    const rows = await qb
+      .orderBy(column, "DESC")
+      .addOrderBy(`${alias}.id`, "DESC")
+      .take(first + 1)
+      .getMany();
     const nodes = rows.slice(0, first);
     return { nodes, hasNextPage: rows.length > first, endCursor: nodes.length > 0 ? this.cursorOf(nodes[nodes.length - 1]) : null };
   }

@@ -76,12 +76,17 @@ export class NativeRows {
         return quote(c.databaseName);
       };
       // With nothing to set, the id is set to itself: the statement still says whether the row matched.
-      const assignments = names.length > 0 ? names.map((n) => `${column(n)} = ?`) : [`${quote(table.metadata.primaryColumns[0].databaseName)} = ${quote(table.metadata.primaryColumns[0].databaseName)}`];
+      const assignments =
+        names.length > 0 ? names.map((n) => `${column(n)} = ?`) : [`${quote(table.metadata.primaryColumns[0].databaseName)} = ${quote(table.metadata.primaryColumns[0].databaseName)}`];
       const where = [`${quote(table.metadata.primaryColumns[0].databaseName)} = ?`, ...conditions.map((c) => (expect[c] === null ? `${column(c)} IS NULL` : `${column(c)} = ?`))];
       statement = this.db.prepare(`UPDATE ${quote(table.metadata.tableName)} SET ${assignments.join(", ")} WHERE ${where.join(" AND ")}`);
       table.updates.set(key, statement);
     }
-    const values = [...names.map((n) => this.persistent(table.byProperty.get(n)!, set[n])), id, ...conditions.filter((c) => expect[c] !== null).map((c) => this.persistent(table.byProperty.get(c)!, expect[c]))];
+    const values = [
+      ...names.map((n) => this.persistent(table.byProperty.get(n)!, set[n])),
+      id,
+      ...conditions.filter((c) => expect[c] !== null).map((c) => this.persistent(table.byProperty.get(c)!, expect[c])),
+    ];
     return (statement.run(...values) as { changes: number }).changes;
   }
 

@@ -16,7 +16,10 @@ export function agentSocket(url: string, credential: string): AgentSocket {
     run: (query, variables = {}) =>
       new Promise((resolve) => {
         let result: any = {};
-        client.subscribe({ query, variables }, { next: (r) => (result = r), error: (e) => resolve({ errors: Array.isArray(e) ? e : [{ message: String((e as any)?.reason ?? e) }] }), complete: () => resolve(result) });
+        client.subscribe(
+          { query, variables },
+          { next: (r) => (result = r), error: (e) => resolve({ errors: Array.isArray(e) ? e : [{ message: String((e as any)?.reason ?? e) }] }), complete: () => resolve(result) },
+        );
       }),
   };
 }

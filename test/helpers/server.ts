@@ -53,10 +53,7 @@ export async function startServer(env: Record<string, string> = {}, options: { d
     gql,
     ok,
     async user(email, role) {
-      const data = await ok(
-        `mutation($email: String!, $role: UserRole!) { createUser(input: {email: $email, role: $role}) { id } }`,
-        { email, role },
-      );
+      const data = await ok(`mutation($email: String!, $role: UserRole!) { createUser(input: {email: $email, role: $role}) { id } }`, { email, role });
       const id = data.createUser.id as string;
       const keyData = await ok(`mutation($id: ID!) { createApiKey(user: $id) { secret } }`, { id });
       return { id, key: keyData.createApiKey.secret as string };

@@ -33,7 +33,8 @@ export function subscribe<T = any>(httpUrl: string, key: string | null, query: s
         },
         error: (err: unknown) => {
           if (Array.isArray(err)) resolve({ completed: false, errors: err });
-          else if (err && typeof err === "object" && "code" in err && "reason" in err) resolve({ completed: false, close: { code: (err as { code: number }).code, reason: String((err as { reason: unknown }).reason) } });
+          else if (err && typeof err === "object" && "code" in err && "reason" in err)
+            resolve({ completed: false, close: { code: (err as { code: number }).code, reason: String((err as { reason: unknown }).reason) } });
           else resolve({ completed: false, errors: [{ message: String(err) }] });
         },
         complete: () => resolve({ completed: true }),

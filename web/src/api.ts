@@ -121,9 +121,7 @@ export interface Me {
 
 /** Who the key belongs to and what the workspace lets that role read. */
 export async function signIn(api: Api): Promise<Me> {
-  const data = await api.query<{ me: { id: string; email: string; role: Role }; settings: { auditRoles: Role[] } }>(
-    "{ me { id email role } settings { auditRoles } }",
-  );
+  const data = await api.query<{ me: { id: string; email: string; role: Role }; settings: { auditRoles: Role[] } }>("{ me { id email role } settings { auditRoles } }");
   const role = data.me.role;
   return { ...data.me, admin: role === "ADMIN", elevated: role !== "STANDARD", canAudit: role === "ADMIN" || data.settings.auditRoles.includes(role) };
 }

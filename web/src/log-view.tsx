@@ -24,7 +24,11 @@ function AnsiText({ text, highlight }: { text: string; highlight: string }) {
       {parts.map((p, i) => {
         const classes = [p.fg && `${p.fg}-fg`, p.bg && `${p.bg}-bg`, ...(p.decorations ?? []).map((d) => `ansi-${d}`)].filter(Boolean).join(" ");
         return (
-          <span key={i} className={classes || undefined} style={p.fg_truecolor || p.bg_truecolor ? { color: p.fg_truecolor ? `rgb(${p.fg_truecolor})` : undefined, background: p.bg_truecolor ? `rgb(${p.bg_truecolor})` : undefined } : undefined}>
+          <span
+            key={i}
+            className={classes || undefined}
+            style={p.fg_truecolor || p.bg_truecolor ? { color: p.fg_truecolor ? `rgb(${p.fg_truecolor})` : undefined, background: p.bg_truecolor ? `rgb(${p.bg_truecolor})` : undefined } : undefined}
+          >
             {highlight ? <Highlighted text={p.content} needle={highlight} /> : p.content}
           </span>
         );
@@ -185,6 +189,7 @@ export function LogView({ api, executionId, onFinished }: { api: Api; executionI
           {error}
         </p>
       )}
+      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard to scroll it (WCAG 2.1.1) */}
       <div className="log-lines" ref={scroller} onScroll={onScroll} tabIndex={0} role="log" aria-label="Log lines" aria-live="off">
         <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
           {virtualizer.getVirtualItems().map((item) => {

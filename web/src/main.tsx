@@ -34,6 +34,7 @@ function SignIn({ onSignedIn, notice }: { onSignedIn: (api: Api, me: Me) => void
         <h1 id="signin-title">hookd</h1>
         <p>Sign in with your API key. It is kept in this tab only (session storage).</p>
         <label htmlFor="api-key">API key</label>
+        {/* biome-ignore lint/a11y/noAutofocus: the sign-in page has one field and nothing else to do */}
         <input id="api-key" type="password" autoComplete="off" value={key} onChange={(e) => setKey(e.target.value)} placeholder="hkd_…" required autoFocus />
         {error && (
           <p role="alert" className="error">
@@ -54,7 +55,12 @@ function Nav({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   const items: [string, string][] = [
     ...(me.canAudit ? ([["/executions", "Executions"]] as [string, string][]) : []),
     ["/jobs", "Jobs & publishes"],
-    ...(me.canAudit ? ([["/configuration", "Configuration"], ["/audit", "Audit trail"]] as [string, string][]) : []),
+    ...(me.canAudit
+      ? ([
+          ["/configuration", "Configuration"],
+          ["/audit", "Audit trail"],
+        ] as [string, string][])
+      : []),
   ];
   return (
     <header className="topbar">

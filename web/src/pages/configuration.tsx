@@ -24,7 +24,16 @@ function CommandsCell({ commands }: { commands: Commands }) {
 function HookConfigs() {
   const { data, error } = useQuery<{
     settings: { hooksEnabled: boolean };
-    hookConfigs: { hook: string; scriptName: string; enabled: boolean; commands: Commands; effectiveTimeoutSeconds: number; timeoutSeconds: number | null; updatedAt: string | null; executionServer: { name: string } | null }[];
+    hookConfigs: {
+      hook: string;
+      scriptName: string;
+      enabled: boolean;
+      commands: Commands;
+      effectiveTimeoutSeconds: number;
+      timeoutSeconds: number | null;
+      updatedAt: string | null;
+      executionServer: { name: string } | null;
+    }[];
   }>("{ settings { hooksEnabled } hookConfigs { hook scriptName enabled commands { linux mac windows } effectiveTimeoutSeconds timeoutSeconds updatedAt executionServer { name } } }");
   return (
     <section aria-labelledby="hook-configs">
@@ -87,7 +96,19 @@ function EffectiveHooks({ queues }: { queues: QueueRow[] }) {
   const [queue, setQueue] = useState("");
   const [hook, setHook] = useState<string>("POST_DONE_SERVER");
   const { data, error } = useQuery<{
-    effectiveHooks: { source: string; mode: string | null; queue: string | null; enabled: boolean; command: string | null; os: string | null; timeoutSeconds: number; willRun: boolean; skipReason: string | null; skipMessage: string | null; executionServer: { name: string } | null }[];
+    effectiveHooks: {
+      source: string;
+      mode: string | null;
+      queue: string | null;
+      enabled: boolean;
+      command: string | null;
+      os: string | null;
+      timeoutSeconds: number;
+      willRun: boolean;
+      skipReason: string | null;
+      skipMessage: string | null;
+      executionServer: { name: string } | null;
+    }[];
   }>(
     "query($hook: HookPoint!, $queue: String) { effectiveHooks(hook: $hook, queue: $queue) { source mode queue enabled command os timeoutSeconds willRun skipReason skipMessage executionServer { name } } }",
     { hook, queue: queue || undefined },
@@ -129,9 +150,7 @@ function EffectiveHooks({ queues }: { queues: QueueRow[] }) {
             {data.effectiveHooks.map((h, i) => (
               <tr key={i}>
                 <td>{i + 1}</td>
-                <td>
-                  {h.source === "QUEUE" ? `queue ${h.queue} (${h.mode?.toLowerCase()})` : "workspace"}
-                </td>
+                <td>{h.source === "QUEUE" ? `queue ${h.queue} (${h.mode?.toLowerCase()})` : "workspace"}</td>
                 <td>{h.command ? <code>{h.command}</code> : <span className="muted">—</span>}</td>
                 <td>{h.executionServer ? `${h.executionServer.name}${h.os ? ` (${h.os})` : ""}` : "—"}</td>
                 <td>{h.willRun ? <StatusBadge status="WILL_RUN" /> : <StatusBadge status="SKIPPED" />}</td>
@@ -271,10 +290,9 @@ function TestRun({ queues }: { queues: QueueRow[] }) {
       return;
     }
     try {
-      const data = await api.query<{ triggerHook: { id: string; status: string }[] }>(
-        "mutation($input: TriggerHookInput!) { triggerHook(input: $input) { id status } }",
-        { input: { hook, queue: queue || undefined, payload: parsed } },
-      );
+      const data = await api.query<{ triggerHook: { id: string; status: string }[] }>("mutation($input: TriggerHookInput!) { triggerHook(input: $input) { id status } }", {
+        input: { hook, queue: queue || undefined, payload: parsed },
+      });
       if (data.triggerHook.length === 1) navigate(`/executions/${data.triggerHook[0].id}`);
       else setResult(data.triggerHook);
     } catch (err) {

@@ -120,7 +120,9 @@ export function ExecutionPage({ id }: { id: string }) {
           </Field>
           {e.error && <Field label="Error">{<span className="error-text">{e.error}</span>}</Field>}
           <Field label="Exit">{e.exitCode !== null ? `code ${e.exitCode}` : e.signal ? `signal ${e.signal}` : "—"}</Field>
-          <Field label="Ran on">{e.executionServer ? `${e.executionServer.name} (${e.executionServer.hostname}, ${e.executionServer.kind.toLowerCase()})` : e.waitingFor ? `waiting for ${e.waitingFor}` : "—"}</Field>
+          <Field label="Ran on">
+            {e.executionServer ? `${e.executionServer.name} (${e.executionServer.hostname}, ${e.executionServer.kind.toLowerCase()})` : e.waitingFor ? `waiting for ${e.waitingFor}` : "—"}
+          </Field>
           <Field label="Queue">{e.queue ?? "—"}</Field>
           <Field label="Source">{e.mode ? `${e.source} (${e.mode})` : e.source}</Field>
           <Field label="Triggered by">{e.triggeredBy?.email ?? "—"}</Field>

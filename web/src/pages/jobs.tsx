@@ -166,10 +166,7 @@ export function JobPage({ id }: { id: string }) {
     queue { code } user { email } metadata { external ${me.elevated ? "internal" : ""} }
     ${me.elevated ? "client { name }" : ""} ${me.canAudit ? `executions { ${ROW_FIELDS} }` : ""} } }`;
   const { data, error, reload } = useQuery<{ job: JobDetail }>(query, { id });
-  useEffect(
-    () => api.subscribe("subscription($id: ID!) { jobUpdated(id: $id) { id status } }", { id }, { next: () => reload() }),
-    [api, id],
-  );
+  useEffect(() => api.subscribe("subscription($id: ID!) { jobUpdated(id: $id) { id status } }", { id }, { next: () => reload() }), [api, id]);
   if (error) return <ErrorBox error={error} />;
   const j = data?.job;
   if (!j) return <p className="loading">Loading…</p>;
@@ -232,7 +229,19 @@ interface PublishDetail {
   metadata: Record<string, unknown>;
   user: { email: string } | null;
   job: { id: string; code: string; status: string } | null;
-  entries: { id: string; filename: string; isDir: boolean; size: number; ident: string | null; canPublish: boolean; rejected: boolean; canUpload: boolean; warning: string | null; info: string | null; path: string | null }[];
+  entries: {
+    id: string;
+    filename: string;
+    isDir: boolean;
+    size: number;
+    ident: string | null;
+    canPublish: boolean;
+    rejected: boolean;
+    canUpload: boolean;
+    warning: string | null;
+    info: string | null;
+    path: string | null;
+  }[];
   executions?: ExecutionRow[];
 }
 
@@ -241,10 +250,7 @@ export function PublishPage({ id }: { id: string }) {
   const query = `query($id: ID!) { publish(id: $id) { id state hostname ip guidelines error jobId createdAt updatedAt metadata user { email } job { id code status }
     entries { id filename isDir size ident canPublish rejected canUpload warning info path } ${me.canAudit ? `executions { ${ROW_FIELDS} }` : ""} } }`;
   const { data, error, reload } = useQuery<{ publish: PublishDetail }>(query, { id });
-  useEffect(
-    () => api.subscribe("subscription($id: ID!) { publishUpdated(id: $id) { id state } }", { id }, { next: () => reload() }),
-    [api, id],
-  );
+  useEffect(() => api.subscribe("subscription($id: ID!) { publishUpdated(id: $id) { id state } }", { id }, { next: () => reload() }), [api, id]);
   if (error) return <ErrorBox error={error} />;
   const p = data?.publish;
   if (!p) return <p className="loading">Loading…</p>;
@@ -261,7 +267,9 @@ export function PublishPage({ id }: { id: string }) {
           <Field label="State">
             <StatusBadge status={p.state} />
           </Field>
-          <Field label="Ingest">{p.state === "PUBLISHED" ? "published" : p.state === "FAILED" ? <span className="error-text">{p.error ?? "failed"}</span> : "not yet (waiting for the upload job)"}</Field>
+          <Field label="Ingest">
+            {p.state === "PUBLISHED" ? "published" : p.state === "FAILED" ? <span className="error-text">{p.error ?? "failed"}</span> : "not yet (waiting for the upload job)"}
+          </Field>
           <Field label="Upload job">{p.job ? <Link href={`/jobs/${p.job.id}`}>{p.job.code}</Link> : "—"}</Field>
           <Field label="From">{[p.hostname, p.ip].filter(Boolean).join(" / ") || "—"}</Field>
         </dl>
@@ -301,7 +309,15 @@ export function PublishPage({ id }: { id: string }) {
               </td>
               <td>{e.ident ?? "—"}</td>
               <td>
-                {e.rejected ? <StatusBadge status="REJECTED" /> : e.canPublish ? <StatusBadge status="CAN_PUBLISH" /> : e.canUpload ? <StatusBadge status="UPLOAD_ONLY" /> : <StatusBadge status="BLOCKED" />}
+                {e.rejected ? (
+                  <StatusBadge status="REJECTED" />
+                ) : e.canPublish ? (
+                  <StatusBadge status="CAN_PUBLISH" />
+                ) : e.canUpload ? (
+                  <StatusBadge status="UPLOAD_ONLY" />
+                ) : (
+                  <StatusBadge status="BLOCKED" />
+                )}
                 {e.info && <div className="muted">{e.info}</div>}
               </td>
               <td>{e.warning ? <span className="warning-text">{e.warning}</span> : "—"}</td>
