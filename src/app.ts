@@ -120,7 +120,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const checkpointer = new WalCheckpointer(store, config.databasePath, logger);
   checkpointer.start();
   logger.info("database open and migrated", { database: config.databasePath });
-  const services = createServices(store, { executor: config.executor, logger });
+  const services = createServices(store, { executor: config.executor, logger, secretKey: config.secretKey });
   await services.pubsub.init();
   const boot = await bootstrap(services, options.hostname ?? os.hostname());
   const operations = createOperations(services, config.operations, logger, boot.self.id);
@@ -136,6 +136,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     leaseMs: config.executor.leaseMs,
     pollMs: 1000,
     logCapBytes: config.executor.logCapBytes,
+    secrets: services.secrets,
   });
   services.localRunners.add(runner);
   // First what this runner held before its restart (ended as interrupted), then what anyone's expired lease left.

@@ -17,6 +17,8 @@ export interface HookdConfig {
   development: boolean;
   /** Log SQL statements (HOOKD_LOG_SQL=1). */
   logSql: boolean;
+  /** AES-256-GCM key for secrets (HOOKD_SECRET_KEY, 32 bytes); null: setSecret is refused. */
+  secretKey: Buffer | null;
   /** pino level of hookd's own log (HOOKD_LOG_LEVEL). */
   logLevel: LogLevel;
   executor: ExecutorConfig;
@@ -192,6 +194,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     windowSeconds: int("HOOKD_AUTH_FAILURE_WINDOW_SECONDS", 60, 1, 86_400, " seconds"),
   };
 
+  let secretKey: Buffer | null = null;
+  const rawSecretKey = env.HOOKD_SECRET_KEY?.trim();
+  if (rawSecretKey) {
+    const decoded = /^[0-9a-fA-F]{64}$/.test(rawSecretKey) ? Buffer.from(rawSecretKey, "hex") : /^[A-Za-z0-9+/]{43}=?$/.test(rawSecretKey) ? Buffer.from(rawSecretKey, "base64") : null;
+    if (decoded === null || decoded.length !== 32)
+      problems.push(`HOOKD_SECRET_KEY must be 32 bytes as 64 hex digits or 44 base64 characters (got ${rawSecretKey.length} characters); generate one with: openssl rand -base64 32`);
+    else secretKey = decoded;
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -204,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     development: env.NODE_ENV === "development",
     logSql: bool(env.HOOKD_LOG_SQL),
     logLevel,
+    secretKey,
     executor,
     operations,
     authFailureLimit,

@@ -7,6 +7,7 @@ import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { ExecutionLifecycle, Renewal, RunOutcome } from "../executor/execution-lifecycle.service.js";
 import type { ExecutionQueue, RunnerListener } from "../executor/execution-queue.js";
+import { maskSecrets } from "../executor/execution-log.js";
 import type { HookSpec } from "../executor/local-hook-runner.js";
 import type { Logger } from "../logger.js";
 import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
@@ -25,6 +26,8 @@ const LAST_SEEN_RESOLUTION_MS = 10_000;
 export interface AgentGatewayOptions {
   leaseMs: number;
   logCapBytes: number;
+  /** The secrets a hook asks for, and every value to mask in what agents send. */
+  secrets: { envFor(names: readonly string[] | undefined): Promise<Record<string, string> | null>; maskList(): Promise<string[]> };
 }
 
 /** What an agent hears over its assignment stream: work to claim, runs to end. Ids only. */
@@ -35,6 +38,9 @@ export interface Assignment {
 
 /** What an agent needs to run a claimed execution: the snapshot LocalHookRunner takes, plus its limits. */
 export interface AgentHookSpec extends HookSpec {
+  attempt: number;
+  retryOfId: string | null;
+  env: Record<string, string> | null;
   leaseSeconds: number;
   logCapBytes: number;
 }
@@ -238,6 +244,9 @@ export class AgentGateway implements RunnerListener {
       timeoutSeconds: e.timeoutSeconds,
       jobId: e.jobId,
       publishId: e.publishId,
+      attempt: e.attempt,
+      retryOfId: e.retryOfId,
+      env: await this.options.secrets.envFor(e.policy?.env),
       leaseSeconds: this.options.leaseMs / 1000,
       logCapBytes: this.options.logCapBytes,
     };
@@ -265,10 +274,12 @@ export class AgentGateway implements RunnerListener {
       const fresh = lines.filter((l) => l.seq > last).sort((a, b) => a.seq - b.seq);
       if (fresh.length === 0 || fresh[0].seq !== last + 1) return last;
       const rows: LogLineEvent[] = [];
+      // Masked here, where every line an agent sends passes once, before it is stored or streamed.
+      const secrets = await this.options.secrets.maskList();
       for (const [i, l] of fresh.entries()) {
         if (l.seq !== last + 1 + i) throw badInput(`lines[${i}].seq`, `seqs must be consecutive: expected ${last + 1 + i}, got ${l.seq}`);
         if (!Object.values(LogStream).includes(l.stream)) throw badInput(`lines[${i}].stream`, `must be STDOUT, STDERR or SYSTEM`);
-        rows.push({ executionId: id, seq: l.seq, stream: l.stream, at: l.at instanceof Date && !Number.isNaN(l.at.getTime()) ? l.at : new Date(), text: l.text });
+        rows.push({ executionId: id, seq: l.seq, stream: l.stream, at: l.at instanceof Date && !Number.isNaN(l.at.getTime()) ? l.at : new Date(), text: maskSecrets(l.text, secrets) });
       }
       try {
         // The no-op update makes the insert conditional on the lease, in one transaction.
@@ -303,7 +314,7 @@ export class AgentGateway implements RunnerListener {
         status: outcome.status as RunOutcome["status"],
         exitCode: outcome.exitCode ?? null,
         signal: outcome.signal ?? null,
-        error: outcome.error ?? null,
+        error: outcome.error ? maskSecrets(outcome.error, await this.options.secrets.maskList()) : null,
         output: outcome.output ?? null,
       };
       const finished = await this.lifecycle.finishRemote(id, agentRunnerId(agent), run, { lastSeq, droppedBytes: Math.max(0, outcome.droppedBytes ?? 0) });

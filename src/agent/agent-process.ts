@@ -30,7 +30,7 @@ export interface AgentOptions {
 }
 
 const ASSIGNMENTS = `subscription($hello: AgentHelloInput!) { agentAssignments(hello: $hello) { queued cancel } }`;
-const CLAIM = `mutation($id: ID!) { agentClaim(executionId: $id) { id hook command os input timeoutSeconds jobId publishId leaseSeconds logCapBytes } }`;
+const CLAIM = `mutation($id: ID!) { agentClaim(executionId: $id) { id hook command os input timeoutSeconds jobId publishId attempt retryOfId env leaseSeconds logCapBytes } }`;
 const RENEW = `mutation($ids: [ID!]!) { agentRenew(executionIds: $ids) { lost cancel } }`;
 const LOG = `mutation($id: ID!, $lines: [AgentLogLineInput!]!) { agentLog(executionId: $id, lines: $lines) { acknowledged } }`;
 const FINISH = `mutation($id: ID!, $outcome: AgentOutcomeInput!, $lastSeq: Int!) { agentFinish(executionId: $id, outcome: $outcome, lastSeq: $lastSeq) }`;

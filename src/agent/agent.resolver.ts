@@ -34,6 +34,9 @@ class AgentHookSpec {
   @Field(() => Int) timeoutSeconds: number;
   @Field(() => ID, { nullable: true }) jobId: string | null;
   @Field(() => ID, { nullable: true }) publishId: string | null;
+  @Field(() => Int, { description: "1 for a first run (HOOKD_ATTEMPT)." }) attempt: number;
+  @Field(() => ID, { nullable: true, description: "The first attempt of its retry chain (HOOKD_IDEMPOTENCY_KEY is its id)." }) retryOfId: string | null;
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "The secrets the hook's policy asks for, as environment variables." }) env: Record<string, string> | null;
   @Field(() => Float, { description: "Renew the lease well within this (a third of it)." }) leaseSeconds: number;
   @Field(() => Int, { description: "Output bytes stored at most; the agent counts what is past it." }) logCapBytes: number;
 }

@@ -1,5 +1,6 @@
 import type { ExecutionServer } from "../entities/execution-server.entity.js";
 import type { HookCommands } from "../entities/hook-commands.embedded.js";
+import type { HookPolicy } from "./hook-policy.js";
 import type { QueueHookMode } from "../entities/queue-hook.entity.js";
 import type { HookPoint } from "./hook-points.js";
 import type { OsName } from "./os.js";
@@ -20,6 +21,8 @@ export enum SkipReason {
   NO_EXECUTION_SERVER = "NO_EXECUTION_SERVER",
   /** A *_CLIENT hook for a client whose user is STANDARD: never run, for privacy and security. */
   CLIENT_NOT_ELEVATED = "CLIENT_NOT_ELEVATED",
+  /** A queue's APPEND entry of a blocking hook whose workspace entry refused (or failed): the chain stops. */
+  EARLIER_ENTRY_FAILED = "EARLIER_ENTRY_FAILED",
 }
 
 /** One entry of what runs for a hook point in a queue, in order, and why an entry does not run. */
@@ -41,6 +44,8 @@ export interface EffectiveHookEntry {
   /** The command line for that OS, as configured. */
   command: string | null;
   timeoutSeconds: number;
+  /** Retries, concurrency and secrets for this entry (a queue entry without its own takes the workspace's). */
+  policy: HookPolicy;
   willRun: boolean;
   skipReason: SkipReason | null;
   /** The reason in words, for an administrator. */

@@ -4,6 +4,8 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
 import { HookPoint } from "../domain/hook-points.js";
 import type { OsName } from "../domain/os.js";
 import { HookSource, SkipReason } from "../domain/effective-hooks.js";
+import type { HookPolicy } from "../domain/hook-policy.js";
+import { HookPolicyType } from "../schema/hook-policy.type.js";
 import type { JsonObject } from "./metadata.embedded.js";
 import { QueueHookMode } from "./queue-hook.entity.js";
 
@@ -118,6 +120,30 @@ export class Execution {
   /** The first execution of a retry chain. */
   @Column({ type: "varchar", nullable: true })
   retryOfId: string | null;
+
+  @Field(() => HookPolicyType, { nullable: true, description: "The entry's policy when this ran (a snapshot; the attempts of one chain keep it)." })
+  @Column({ type: "simple-json", nullable: true })
+  policy: HookPolicy | null;
+
+  /** QUEUED until this execution has finished: a queue's APPEND entry waits for the workspace entry. */
+  @Field(() => ID, { nullable: true, name: "runsAfter", description: "Waits for this execution to finish first (the workspace entry, for an APPEND entry)." })
+  @Column({ type: "varchar", nullable: true })
+  afterId: string | null;
+
+  @Field(() => Date, { nullable: true, description: "An attempt waiting for its backoff: it does not start before this." })
+  @Column({ type: Date, nullable: true })
+  notBefore: Date | null;
+
+  @Field(() => Date, { nullable: true, description: "A failed attempt that will be retried: when its next attempt may start (nextAttempt is that execution)." })
+  @Column({ type: Date, nullable: true })
+  nextAttemptAt: Date | null;
+
+  @Column({ type: "varchar", nullable: true })
+  nextAttemptId: string | null;
+
+  @Field(() => String, { nullable: true, description: "The policy's concurrencyKey for this run's input: runs with the same key run one at a time." })
+  @Column({ type: "varchar", length: 500, nullable: true })
+  concurrencyKey: string | null;
 
   @Column({ type: "varchar", nullable: true })
   triggeredById: string | null;

@@ -9,9 +9,10 @@ import { HookConfig } from "./hook-config.entity.js";
 import { Job } from "./job.entity.js";
 import { Publish } from "./publish.entity.js";
 import { QueueHook } from "./queue-hook.entity.js";
+import { Secret } from "./secret.entity.js";
 import { Queue } from "./queue.entity.js";
 import { User } from "./user.entity.js";
 import { Volume } from "./volume.entity.js";
 import { WorkspaceSettings } from "./workspace-settings.entity.js";
 
-export const ENTITIES = [User, ApiKey, WorkspaceSettings, HookConfig, Queue, QueueHook, Volume, ExecutionServer, Job, Execution, ExecutionLogLine, Publish, AuditEvent, AgentToken, Agent];
+export const ENTITIES = [User, ApiKey, WorkspaceSettings, HookConfig, Queue, QueueHook, Volume, ExecutionServer, Job, Execution, ExecutionLogLine, Publish, AuditEvent, AgentToken, Agent, Secret];

@@ -1,6 +1,8 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { Column, Entity, Index, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn, type Relation } from "typeorm";
 import { HookPoint } from "../domain/hook-points.js";
+import type { HookPolicy } from "../domain/hook-policy.js";
+import { HookPolicyType } from "../schema/hook-policy.type.js";
 import { HookCommands } from "./hook-commands.embedded.js";
 import type { Queue } from "./queue.entity.js";
 
@@ -45,6 +47,10 @@ export class QueueHook {
   @Field(() => Int, { nullable: true, description: "Configured timeout; null means the hook point's default." })
   @Column({ type: "integer", nullable: true })
   timeoutSeconds: number | null = null;
+
+  @Field(() => HookPolicyType, { nullable: true, description: "This queue's policy for the hook point; null: the workspace entry's." })
+  @Column({ type: "simple-json", nullable: true })
+  policy: HookPolicy | null = null;
 
   @Field()
   @UpdateDateColumn()

@@ -1,4 +1,4 @@
-import { In, IsNull } from "typeorm";
+import { In, IsNull, LessThanOrEqual } from "typeorm";
 import { LogStream } from "../entities/execution-log-line.entity.js";
 import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
 import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
@@ -19,6 +19,8 @@ export interface EmbeddedRunnerOptions {
   /** How often the store is asked for QUEUED work this runner may have missed. */
   pollMs: number;
   logCapBytes: number;
+  /** The secrets a hook asks for, and every value to mask in logs. */
+  secrets?: { envFor(names: readonly string[] | undefined): Promise<Record<string, string> | null>; maskList(): Promise<string[]> };
 }
 
 /** How long a hook runs before its process group is recorded (see run()). */
@@ -146,14 +148,31 @@ export class EmbeddedRunner implements RunnerListener {
   }
 
   private async run(execution: Execution, controller: AbortController, release: () => void): Promise<void> {
-    const log = new ExecutionLog(this.store, this.pubsub, execution.id, { capBytes: this.options.logCapBytes });
+    let env: Record<string, string> | null;
+    let secrets: string[];
+    try {
+      env = (await this.options.secrets?.envFor(execution.policy?.env)) ?? null;
+      secrets = (await this.options.secrets?.maskList()) ?? [];
+    } catch (err) {
+      // Never run a hook whose secrets could leak unmasked (or that would run without the ones it asked for).
+      const log = new ExecutionLog(this.store, this.pubsub, execution.id, { capBytes: this.options.logCapBytes });
+      release();
+      await this.lifecycle.finish(
+        execution.id,
+        this.id,
+        { status: ExecutionStatus.FAILED, error: `hookd could not read the hook's secrets: ${err instanceof Error ? err.message : String(err)}` },
+        log,
+      );
+      return;
+    }
+    const log = new ExecutionLog(this.store, this.pubsub, execution.id, { capBytes: this.options.logCapBytes, secrets });
     // The process group is recorded once the hook has run for a moment: most hooks are done
     // sooner, and their argv goes with the outcome instead (one write fewer per run). A crash in
     // that moment leaves the group unrecorded: the run is still failed at the next start.
     let record: NodeJS.Timeout | undefined;
-    const outcome = await this.hooks.run(execution, {
+    const outcome = await this.hooks.run(env ? { ...execution, env } : execution, {
       signal: controller.signal,
-      onLine: (stream, text, at) => log.output(stream === "stdout" ? LogStream.STDOUT : LogStream.STDERR, text, at),
+      onLine: (stream, text, at, partial) => log.output(stream === "stdout" ? LogStream.STDOUT : LogStream.STDERR, text, at, partial),
       onStart: (pid, argv) => {
         record = setTimeout(() => this.lifecycle.started(execution.id, this.id, { pid, argv }), RECORD_START_AFTER_MS);
       },
@@ -162,7 +181,7 @@ export class EmbeddedRunner implements RunnerListener {
         release();
       },
     });
-    await this.lifecycle.finish(execution.id, this.id, outcome, log);
+    await this.lifecycle.finish(execution.id, this.id, { ...outcome, error: log.mask(outcome.error) }, log);
   }
 
   /** Renews the leases of what runs here; ends what was lost or cancelled meanwhile. */
@@ -185,9 +204,14 @@ export class EmbeddedRunner implements RunnerListener {
         for (const s of servers) this.served.set(s.id, true);
         const room = this.options.concurrency - this.busy - this.pending.size;
         if (room <= 0) return;
+        // Not what waits for an earlier entry or for its backoff: they are offered when their time comes.
+        const queued = { status: ExecutionStatus.QUEUED, executionServerId: In(servers.map((s) => s.id)), afterId: IsNull() };
         const rows = await this.store.manager.find(Execution, {
           select: { id: true },
-          where: { status: ExecutionStatus.QUEUED, executionServerId: In(servers.map((s) => s.id)) },
+          where: [
+            { ...queued, notBefore: IsNull() },
+            { ...queued, notBefore: LessThanOrEqual(new Date()) },
+          ],
           order: { createdAt: "ASC" },
           take: room,
         });

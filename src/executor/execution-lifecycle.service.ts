@@ -1,5 +1,7 @@
-import { In, LessThan } from "typeorm";
+import { type EntityManager, In, IsNull, LessThan, Not } from "typeorm";
 import { conflict, notFound } from "../domain/errors.js";
+import { SkipReason } from "../domain/effective-hooks.js";
+import { backoffMs, type FailureKind, retryable } from "../domain/hook-policy.js";
 import { hookPointInfo } from "../domain/hook-points.js";
 import { Agent } from "../entities/agent.entity.js";
 import { AuditEvent } from "../entities/audit-event.entity.js";
@@ -12,6 +14,7 @@ import type { Logger } from "../logger.js";
 import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
 import { EntityCache } from "../store/entity-cache.js";
 import { StaleWriteError, type Store, type WriteOp } from "../store/store.js";
+import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionLog } from "./execution-log.js";
 import type { ExecutionQueue } from "./execution-queue.js";
 
@@ -50,6 +53,8 @@ export interface LifecycleOptions {
   /** True when a runner for this server can take work now (this process's, or a connected one). */
   servedNow(server: ExecutionServer): boolean;
   now?: () => Date;
+  /** For the jitter of retry backoffs (tests may fix it). */
+  random?: () => number;
 }
 
 /** The answer to a lease renewal: what the runner must stop. */
@@ -86,6 +91,7 @@ export class ExecutionLifecycle {
   private readonly known = new Map<string, Execution>();
   private readonly settingsCache: EntityCache<WorkspaceSettings>;
   private readonly now: () => Date;
+  private readonly wakeTimers = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly store: Store,
@@ -112,8 +118,9 @@ export class ExecutionLifecycle {
     for (const { execution, server } of queued) {
       // Blocking hooks keep their caller waiting: they may wait for a runner only as long as they may run.
       const wait = hookPointInfo(execution.hook).blocking ? execution.timeoutSeconds : limit;
-      execution.deadlineAt = new Date(now.getTime() + wait * 1000);
-      execution.waitingFor = server === null ? "no execution server" : this.options.servedNow(server) ? null : waitingText(server);
+      // An entry that waits for the one before it starts its wait for a runner once that one has finished.
+      execution.deadlineAt = execution.afterId ? null : new Date((execution.notBefore ?? now).getTime() + wait * 1000);
+      execution.waitingFor = execution.afterId ? waitingForEarlier(execution.afterId) : server === null ? "no execution server" : this.options.servedNow(server) ? null : waitingText(server);
       execution.executionServerId = server?.id ?? null;
     }
     const rows = items.map((i) => i.execution);
@@ -124,7 +131,7 @@ export class ExecutionLifecycle {
     }
     const byServer = new Map<string, string[]>();
     for (const { execution } of queued) {
-      if (execution.executionServerId === null) continue;
+      if (execution.executionServerId === null || execution.afterId !== null) continue;
       const ids = byServer.get(execution.executionServerId) ?? [];
       ids.push(execution.id);
       byServer.set(execution.executionServerId, ids);
@@ -139,8 +146,28 @@ export class ExecutionLifecycle {
   async claim(id: string, runnerId: string): Promise<Execution | null> {
     const row = this.known.get(id) ?? (await this.store.findById(Execution, id));
     if (!row || row.status !== ExecutionStatus.QUEUED) return null;
+    let running: Execution;
+    if (hasStartRules(row)) {
+      // Checked and taken in one transaction, so two runners cannot both take the last slot.
+      const taken = await this.claimChecked(id, runnerId);
+      if (taken === null) return null;
+      running = taken;
+    } else {
+      const set = this.claimColumns(row, runnerId);
+      if (!(await this.conditional(id, set, { status: ExecutionStatus.QUEUED }))) {
+        this.known.delete(id);
+        return null;
+      }
+      running = Object.assign(new Execution(), row, set);
+    }
+    this.remember(running);
+    this.announce(running);
+    return Object.assign(new Execution(), running);
+  }
+
+  private claimColumns(row: Execution, runnerId: string) {
     const now = this.now();
-    const set = {
+    return {
       status: ExecutionStatus.RUNNING,
       runnerId,
       startedAt: now,
@@ -148,14 +175,59 @@ export class ExecutionLifecycle {
       deadlineAt: new Date(now.getTime() + row.timeoutSeconds * 1000 + this.options.killGraceMs + this.options.leaseMs),
       waitingFor: null,
     };
-    if (!(await this.conditional(id, set, { status: ExecutionStatus.QUEUED }))) {
-      this.known.delete(id);
+  }
+
+  /** A claim under start rules: the rules are read and the claim written in one transaction; null (with the reason stored) when it must wait. */
+  private async claimChecked(id: string, runnerId: string): Promise<Execution | null> {
+    const result = await this.store.transaction(async (em): Promise<{ waiting?: Execution; running?: Execution } | null> => {
+      const row = await em.findOneBy(Execution, { id });
+      if (!row || row.status !== ExecutionStatus.QUEUED) return null;
+      const reason = await this.whyWaiting(row, em);
+      if (reason !== null) {
+        if (row.waitingFor === reason) return null;
+        await em.update(Execution, { id, status: ExecutionStatus.QUEUED }, { waitingFor: reason });
+        return { waiting: Object.assign(row, { waitingFor: reason }) };
+      }
+      const set = this.claimColumns(row, runnerId);
+      const { affected } = await em.update(Execution, { id, status: ExecutionStatus.QUEUED }, set);
+      return affected === 1 ? { running: Object.assign(row, set) } : null;
+    });
+    if (result?.waiting) {
+      if (this.known.has(id)) this.remember(result.waiting);
+      this.announce(result.waiting);
       return null;
     }
-    const running = Object.assign(new Execution(), row, set);
-    this.remember(running);
-    this.announce(running);
-    return Object.assign(new Execution(), running);
+    return result?.running ?? null;
+  }
+
+  /**
+   * Which QUEUED executions may be claimed now: null when `e` may start, else why it waits. A
+   * queue's APPEND entry waits for the entry before it, a retry for its backoff, a run for its
+   * entry's maxConcurrent and for older runs with the same concurrency key (one at a time, in order).
+   */
+  async whyWaiting(e: Execution, em: EntityManager = this.store.manager): Promise<string | null> {
+    if (e.afterId !== null) return waitingForEarlier(e.afterId);
+    if (e.notBefore !== null && e.notBefore > this.now()) return `attempt ${e.attempt} waits for its retry backoff until ${clockTime(e.notBefore)}`;
+    const same = { configId: e.configId, hook: e.hook };
+    const max = e.policy?.maxConcurrent ?? null;
+    if (max !== null) {
+      const running = await em.count(Execution, { where: { ...same, status: ExecutionStatus.RUNNING } });
+      if (running >= max) return `${running} runs of this entry are running; its maxConcurrent is ${max}`;
+    }
+    if (e.concurrencyKey !== null) {
+      const key = { ...same, concurrencyKey: e.concurrencyKey };
+      // uuid v7 ids sort by creation: "older" without a tie on equal timestamps.
+      const ahead = await em.findOne(Execution, {
+        select: { id: true, status: true },
+        where: [
+          { ...key, status: ExecutionStatus.RUNNING },
+          { ...key, status: ExecutionStatus.QUEUED, id: LessThan(e.id) },
+        ],
+        order: { id: "ASC" },
+      });
+      if (ahead) return `waits for execution ${ahead.id} (${ahead.status}), which has the same concurrency key '${e.concurrencyKey}'`;
+    }
+    return null;
   }
 
   /** The holder started the hook: its process group and argv, so a restart can end what is left. */
@@ -195,8 +267,12 @@ export class ExecutionLifecycle {
    */
   async finish(id: string, runnerId: string, outcome: RunOutcome, log: ExecutionLog): Promise<Execution | null> {
     if (outcome.status !== ExecutionStatus.SUCCEEDED && outcome.error) log.system(outcome.error);
+    const before = this.known.get(id) ?? (await this.store.findById(Execution, id).catch(() => null));
+    const plan = before ? await this.planRetry(before, outcome.status, failureOf(outcome)) : NO_RETRY;
+    if (plan.note) log.system(plan.note);
     const set = {
       ...outcomeColumns(outcome),
+      ...plan.columns,
       finishedAt: this.now(),
       logLineCount: log.seal(),
       droppedBytes: log.dropped,
@@ -215,7 +291,7 @@ export class ExecutionLifecycle {
           set.error = set.error ? `${set.error}; ${lost}` : lost;
           set.droppedBytes = log.dropped + log.unstoredBytes;
         }
-        return [{ update: Execution, id, set, expect: { status: ExecutionStatus.RUNNING, runnerId } }];
+        return [{ update: Execution, id, set, expect: { status: ExecutionStatus.RUNNING, runnerId } }, ...plan.ops];
       });
     } catch (err) {
       if (err instanceof StaleWriteError) {
@@ -226,10 +302,11 @@ export class ExecutionLifecycle {
       stored = false;
       this.logger.error(`could not store the log of execution ${id}`, err);
     }
-    const row = this.known.get(id) ?? (await this.store.findById(Execution, id).catch(() => null));
+    const row = this.known.get(id) ?? before;
     this.known.delete(id);
     const finished = Object.assign(new Execution(), row ?? { id }, set);
     this.announce(finished, stored);
+    await this.followUp(finished, plan.next);
     return finished;
   }
 
@@ -243,8 +320,12 @@ export class ExecutionLifecycle {
     const lines: LogLineEvent[] = [];
     let seq = log.lastSeq;
     if (outcome.status !== ExecutionStatus.SUCCEEDED && outcome.error) lines.push({ executionId: id, seq: ++seq, stream: LogStream.SYSTEM, at: now, text: outcome.error });
+    const before = this.known.get(id) ?? (await this.store.findById(Execution, id).catch(() => null));
+    const plan = before ? await this.planRetry(before, outcome.status, failureOf(outcome)) : NO_RETRY;
+    if (plan.note) lines.push({ executionId: id, seq: ++seq, stream: LogStream.SYSTEM, at: now, text: plan.note });
     const set = {
       ...outcomeColumns(outcome),
+      ...plan.columns,
       finishedAt: now,
       logLineCount: seq,
       droppedBytes: log.droppedBytes,
@@ -252,16 +333,17 @@ export class ExecutionLifecycle {
       leaseExpiresAt: null,
       deadlineAt: null,
     };
-    if (!(await this.conditional(id, set, { status: ExecutionStatus.RUNNING, runnerId }, [{ logLines: lines }]))) {
+    if (!(await this.conditional(id, set, { status: ExecutionStatus.RUNNING, runnerId }, [{ logLines: lines }, ...plan.ops]))) {
       this.known.delete(id);
       this.logger.warn(`execution ${id}: runner ${runnerId} finished it (${outcome.status}) after losing its lease; the outcome was not stored`);
       return null;
     }
     if (lines.length > 0) this.pubsub.publish("executionLog", id, lines);
-    const row = this.known.get(id) ?? (await this.store.findById(Execution, id).catch(() => null));
+    const row = this.known.get(id) ?? before;
     this.known.delete(id);
     const finished = Object.assign(new Execution(), row ?? { id }, set);
     this.announce(finished);
+    await this.followUp(finished, plan.next);
     return finished;
   }
 
@@ -275,6 +357,11 @@ export class ExecutionLifecycle {
     for (let attempt = 0; attempt < 3; attempt++) {
       const current = await this.store.findById(Execution, id);
       if (!current) throw notFound("execution", id);
+      // Cancelling a failed attempt whose retry waits cancels the retry: the chain stops.
+      if (isFinished(current.status) && current.nextAttemptId !== null) {
+        const next = await this.store.findById(Execution, current.nextAttemptId);
+        if (next && !isFinished(next.status)) return this.requestCancel(next.id, audit);
+      }
       if (isFinished(current.status)) throw conflict("id", `execution ${id} already finished: ${current.status}`);
       const events = [{ insert: AuditEvent, rows: audit(current) }];
       if (current.status === ExecutionStatus.QUEUED) {
@@ -284,6 +371,7 @@ export class ExecutionLifecycle {
         const cancelled = Object.assign(current, set);
         this.announce(cancelled, true);
         this.queue.cancel(id);
+        await this.followUp(cancelled, null);
         return cancelled;
       }
       if (!(await this.conditional(id, { cancelRequestedAt: this.now() }, { status: ExecutionStatus.RUNNING, runnerId: current.runnerId }, events))) continue;
@@ -316,7 +404,7 @@ export class ExecutionLifecycle {
    */
   async interrupted(id: string, runnerId: string | null, leftoverEnded: boolean): Promise<boolean> {
     const error = `interrupted: hookd stopped while this execution was running${leftoverEnded ? "; its leftover process group was ended" : ""}`;
-    return this.end(id, { status: ExecutionStatus.RUNNING, runnerId }, { status: ExecutionStatus.FAILED, error });
+    return this.end(id, { status: ExecutionStatus.RUNNING, runnerId }, { status: ExecutionStatus.FAILED, error }, { kind: "runner-lost" });
   }
 
   /** RUNNING executions whose holder stopped renewing: FAILED, the outcome unknown. Returns how many. */
@@ -327,7 +415,7 @@ export class ExecutionLifecycle {
     for (const e of rows) {
       const renewed = new Date(e.leaseExpiresAt!.getTime() - this.options.leaseMs);
       const error = `runner ${await this.runnerName(e)} stopped renewing its lease at ${clockTime(renewed)}; the hook's outcome is unknown`;
-      if (await this.end(e.id, { status: ExecutionStatus.RUNNING, runnerId: e.runnerId, leaseExpiresAt: e.leaseExpiresAt }, { status: ExecutionStatus.FAILED, error })) {
+      if (await this.end(e.id, { status: ExecutionStatus.RUNNING, runnerId: e.runnerId, leaseExpiresAt: e.leaseExpiresAt }, { status: ExecutionStatus.FAILED, error }, { kind: "runner-lost" })) {
         this.logger.warn(`execution ${e.id} (${e.hook}): ${error}`);
         n++;
       }
@@ -348,14 +436,17 @@ export class ExecutionLifecycle {
       if (e.status === ExecutionStatus.QUEUED) {
         const blocking = hookPointInfo(e.hook).blocking;
         const waited = Math.round((e.deadlineAt!.getTime() - e.createdAt.getTime()) / 1000);
-        const error = `no runner for ${await this.serverName(e.executionServerId)} came online within ${formatSeconds(waited)}${blocking ? " (a blocking hook waits at most its timeout)" : ""}`;
+        const error =
+          e.waitingFor !== null && hasStartRules(e) && e.executionServerId !== null
+            ? `did not start within ${formatSeconds(waited)}: ${e.waitingFor}${blocking ? " (a blocking hook waits at most its timeout)" : ""}`
+            : `no runner for ${await this.serverName(e.executionServerId)} came online within ${formatSeconds(waited)}${blocking ? " (a blocking hook waits at most its timeout)" : ""}`;
         if (await this.end(e.id, { status: ExecutionStatus.QUEUED }, { status: ExecutionStatus.FAILED, error })) {
           this.queue.cancel(e.id);
           n++;
         }
       } else {
         const error = `timed out after ${formatSeconds(e.timeoutSeconds)}; runner ${await this.runnerName(e)} did not end it in time, so hookd recorded the timeout and told the runner to end its process group`;
-        if (await this.end(e.id, { status: ExecutionStatus.RUNNING, runnerId: e.runnerId }, { status: ExecutionStatus.TIMED_OUT, error })) {
+        if (await this.end(e.id, { status: ExecutionStatus.RUNNING, runnerId: e.runnerId }, { status: ExecutionStatus.TIMED_OUT, error }, { kind: "timed-out" })) {
           this.queue.cancel(e.id);
           n++;
         }
@@ -365,20 +456,148 @@ export class ExecutionLifecycle {
   }
 
   /** Moves an execution to a final status if it still is as `expect` says; the reason becomes its last log line. */
-  private async end(id: string, expect: Partial<Execution>, outcome: { status: ExecutionStatus; error: string }): Promise<boolean> {
+  private async end(id: string, expect: Partial<Execution>, outcome: { status: ExecutionStatus; error: string }, failure: FailureKind | null = null): Promise<boolean> {
     const row = await this.store.findById(Execution, id);
     if (!row) return false;
+    const plan = failure ? await this.planRetry(row, outcome.status, failure) : NO_RETRY;
     // Lines a holder stored while running are counted only when it finishes: count what is there.
     const { last } = (await this.store.manager.createQueryBuilder(ExecutionLogLine, "l").select("MAX(l.seq)", "last").where("l.executionId = :id", { id }).getRawOne<{ last: number | null }>()) ?? {
       last: null,
     };
     const seq = Math.max(Number(last ?? 0), row.logLineCount) + 1;
-    const set = { ...outcome, finishedAt: this.now(), pid: null, leaseExpiresAt: null, deadlineAt: null, waitingFor: null, logLineCount: seq };
-    const line = { executionId: id, seq, stream: LogStream.SYSTEM, at: this.now(), text: outcome.error };
-    if (!(await this.conditional(id, set, expect, [{ logLines: [line] }]))) return false;
+    const lines = [{ executionId: id, seq, stream: LogStream.SYSTEM, at: this.now(), text: outcome.error }];
+    if (plan.note) lines.push({ executionId: id, seq: seq + 1, stream: LogStream.SYSTEM, at: this.now(), text: plan.note });
+    const set = { ...outcome, ...plan.columns, finishedAt: this.now(), pid: null, leaseExpiresAt: null, deadlineAt: null, waitingFor: null, logLineCount: seq + lines.length - 1 };
+    if (!(await this.conditional(id, set, expect, [{ logLines: lines }, ...plan.ops]))) return false;
     this.known.delete(id);
-    this.announce(Object.assign(row, set), true);
+    const ended = Object.assign(row, set);
+    this.announce(ended, true);
+    await this.followUp(ended, plan.next);
     return true;
+  }
+
+  // ---- what follows a final outcome: the next attempt, the entries waiting for this one ----
+
+  /**
+   * The next attempt under the execution's retry policy, stored with its outcome (so a restart
+   * between attempts loses nothing): QUEUED, not before its backoff, linked to the first attempt.
+   */
+  private async planRetry(row: Execution, status: ExecutionStatus, failure: FailureKind | null): Promise<RetryPlan> {
+    const policy = row.policy?.retry ?? null;
+    if (policy === null || failure === null || (status !== ExecutionStatus.FAILED && status !== ExecutionStatus.TIMED_OUT)) return NO_RETRY;
+    const of = `attempt ${row.attempt} of ${policy.maxAttempts}`;
+    const { retry, why } = retryable(policy, failure);
+    if (!retry) return { ...NO_RETRY, note: `${of}: not retried: ${why}` };
+    if (row.attempt >= policy.maxAttempts) return { ...NO_RETRY, note: `${of}: ${why}; no attempts left` };
+    const now = this.now();
+    const notBefore = new Date(now.getTime() + backoffMs(policy, row.attempt + 1, this.options.random));
+    let timeoutSeconds = row.timeoutSeconds;
+    if (hookPointInfo(row.hook).blocking) {
+      // The caller waits: every attempt must end within the first attempt's timeout.
+      const first = row.retryOfId === null ? row : ((await this.store.findById(Execution, row.retryOfId)) ?? row);
+      const left = Math.floor((first.createdAt.getTime() + first.timeoutSeconds * 1000 - notBefore.getTime()) / 1000);
+      if (left < 1) return { ...NO_RETRY, note: `${of}: ${why}; not retried: no time is left within the hook's timeout of ${formatSeconds(first.timeoutSeconds)}, which its caller waits for` };
+      timeoutSeconds = Math.min(timeoutSeconds, left);
+    }
+    const wait = hookPointInfo(row.hook).blocking ? timeoutSeconds : (await this.settings()).scheduleToStartSeconds;
+    const next = Object.assign(new Execution(), nextAttemptOf(row), {
+      id: uuidV7(),
+      attempt: row.attempt + 1,
+      retryOfId: row.retryOfId ?? row.id,
+      timeoutSeconds,
+      notBefore,
+      deadlineAt: new Date(notBefore.getTime() + wait * 1000),
+      waitingFor: `attempt ${row.attempt + 1} waits for its retry backoff until ${clockTime(notBefore)}`,
+      createdAt: now,
+    });
+    return {
+      next,
+      note: `${of}: ${why}; attempt ${next.attempt} (execution ${next.id}) at ${clockTime(notBefore)}`,
+      columns: { nextAttemptAt: notBefore, nextAttemptId: next.id },
+      ops: [{ insert: Execution, rows: [next] }],
+    };
+  }
+
+  /**
+   * After `done` reached a final status: its next attempt is announced and woken at its time; the
+   * entries that waited for it run (or, when a blocking hook's entry refused, are SKIPPED: the
+   * chain stops); runs that waited for its concurrency slot are offered again.
+   */
+  private async followUp(done: Execution, next: Execution | null): Promise<void> {
+    try {
+      if (next) {
+        this.remember(next);
+        this.announce(next);
+        this.wake(next);
+      }
+      const waiting = await this.store.manager.find(Execution, { where: { afterId: done.id, status: ExecutionStatus.QUEUED } });
+      for (const w of waiting) await this.settleWaiting(w, done, next);
+      if (done.policy?.maxConcurrent || done.concurrencyKey !== null) {
+        const where = { configId: done.configId, hook: done.hook, status: ExecutionStatus.QUEUED, afterId: IsNull() };
+        const rows = await this.store.manager.find(Execution, {
+          select: { id: true, executionServerId: true },
+          where: done.concurrencyKey !== null && !done.policy?.maxConcurrent ? { ...where, concurrencyKey: done.concurrencyKey } : where,
+          order: { id: "ASC" },
+          take: Math.max(1, done.policy?.maxConcurrent ?? 1),
+        });
+        for (const r of rows) if (r.executionServerId !== null) this.queue.offer(r.executionServerId, [r.id]);
+      }
+    } catch (err) {
+      this.logger.error(`could not start what follows execution ${done.id}`, err);
+    }
+  }
+
+  private async settleWaiting(w: Execution, done: Execution, next: Execution | null): Promise<void> {
+    const expect = { status: ExecutionStatus.QUEUED, afterId: done.id };
+    let set: Partial<Execution>;
+    if (next) set = { afterId: next.id, waitingFor: waitingForEarlier(next.id) };
+    else if (hookPointInfo(w.hook).blocking && done.status !== ExecutionStatus.SUCCEEDED) {
+      const error = `not run: the entry before it (execution ${done.id}) ended ${done.status}${done.error ? `: ${done.error}` : ""}`;
+      set = { status: ExecutionStatus.SKIPPED, skipReason: SkipReason.EARLIER_ENTRY_FAILED, error, afterId: null, waitingFor: null, deadlineAt: null, finishedAt: this.now() };
+    } else {
+      const wait = hookPointInfo(w.hook).blocking ? w.timeoutSeconds : (await this.settings()).scheduleToStartSeconds;
+      set = { afterId: null, waitingFor: null, deadlineAt: new Date(this.now().getTime() + wait * 1000) };
+    }
+    if (!(await this.conditional(w.id, set, expect))) return; // cancelled meanwhile
+    const row = Object.assign(this.known.get(w.id) ?? w, set);
+    if (isFinished(row.status)) this.known.delete(w.id);
+    this.announce(row);
+    if (row.afterId === null && !isFinished(row.status) && row.executionServerId !== null) this.queue.offer(row.executionServerId, [row.id]);
+  }
+
+  /** Offers an attempt to its runners once its backoff is over (the runners' poll finds it too, after a restart). */
+  private wake(e: Execution): void {
+    if (e.executionServerId === null || e.notBefore === null) return;
+    const serverId = e.executionServerId;
+    const timer = setTimeout(
+      () => {
+        this.wakeTimers.delete(timer);
+        this.queue.offer(serverId, [e.id]);
+      },
+      Math.max(0, e.notBefore.getTime() - this.now().getTime()),
+    );
+    timer.unref();
+    this.wakeTimers.add(timer);
+  }
+
+  /**
+   * Start-up: entries left waiting for an execution that finished while no hookd was there to
+   * follow up (a stop between the two writes) are settled now.
+   */
+  async resumeChains(): Promise<void> {
+    const waiting = await this.store.manager.find(Execution, { where: { status: ExecutionStatus.QUEUED, afterId: Not(IsNull()) } });
+    for (const w of waiting) {
+      const before = await this.store.findById(Execution, w.afterId!);
+      if (before && isFinished(before.status)) await this.settleWaiting(w, before, before.nextAttemptId ? await this.store.findById(Execution, before.nextAttemptId) : null);
+    }
+    const retries = await this.store.manager.find(Execution, { where: { status: ExecutionStatus.QUEUED, notBefore: Not(IsNull()) } });
+    for (const r of retries) this.wake(r);
+  }
+
+  /** Stops the backoff timers (the attempts stay stored, QUEUED). */
+  close(): void {
+    for (const t of this.wakeTimers) clearTimeout(t);
+    this.wakeTimers.clear();
   }
 
   // ---- reads and helpers ----
@@ -462,4 +681,70 @@ function waitingText(server: ExecutionServer): string {
   return server.kind === ExecutionServerKind.CLIENT
     ? `client '${server.name}' (${server.hostname}): it is not connected`
     : `execution server '${server.name}' (${server.hostname}): no runner for it is online`;
+}
+
+interface RetryPlan {
+  next: Execution | null;
+  /** A system log line saying whether and when it is retried. */
+  note: string | null;
+  columns: { nextAttemptAt: Date | null; nextAttemptId: string | null } | Record<string, never>;
+  ops: WriteOp[];
+}
+
+const NO_RETRY: RetryPlan = { next: null, note: null, columns: {}, ops: [] };
+
+/** Rules that may hold a QUEUED execution back (see whyWaiting); most have none, and claim on the fast path. */
+function hasStartRules(e: Execution): boolean {
+  return e.afterId !== null || e.notBefore !== null || (e.policy?.maxConcurrent ?? null) !== null || e.concurrencyKey !== null;
+}
+
+const waitingForEarlier = (id: string) => `waits for execution ${id} (the entry before it) to finish`;
+
+/** How a runner's failed outcome counts for the retry rules. */
+function failureOf(outcome: RunOutcome): FailureKind | null {
+  if (outcome.status === ExecutionStatus.TIMED_OUT) return { kind: "timed-out" };
+  if (outcome.status !== ExecutionStatus.FAILED) return null;
+  if (outcome.exitCode !== undefined && outcome.exitCode !== null && outcome.exitCode !== 0) return { kind: "exit", exitCode: outcome.exitCode };
+  if (outcome.signal) return { kind: "signal" };
+  if (outcome.error?.startsWith("hookd lost track")) return { kind: "runner-lost" };
+  return { kind: "other" };
+}
+
+/** A new attempt: the same configuration and input, nothing of the previous run. */
+function nextAttemptOf(e: Execution): Partial<Execution> {
+  const { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, triggeredById, policy, concurrencyKey } = e;
+  return {
+    hook,
+    source,
+    mode,
+    configId,
+    queue,
+    command,
+    os,
+    executionServerId,
+    jobId,
+    publishId,
+    input,
+    triggeredById,
+    policy,
+    concurrencyKey,
+    status: ExecutionStatus.QUEUED,
+    afterId: null,
+    nextAttemptAt: null,
+    nextAttemptId: null,
+    argv: null,
+    output: null,
+    exitCode: null,
+    signal: null,
+    error: null,
+    skipReason: null,
+    pid: null,
+    runnerId: null,
+    leaseExpiresAt: null,
+    cancelRequestedAt: null,
+    logLineCount: 0,
+    droppedBytes: 0,
+    startedAt: null,
+    finishedAt: null,
+  };
 }

@@ -9,6 +9,35 @@ export interface ExecutionLogOptions {
   flushIntervalMs?: number;
   /** Lines per batch at most (one INSERT each). */
   maxBatch?: number;
+  /** Secret values to mask (`***`) in every line before it is stored or streamed. */
+  secrets?: readonly string[];
+}
+
+export const MASK = "***";
+
+/**
+ * Masks every secret value in `text`. `values` longest first, so a value that contains another is
+ * masked whole. Every line a hook writes passes here once on the server, from this process's
+ * runner and from agents alike, before it is stored or streamed.
+ */
+export function maskSecrets(text: string, values: readonly string[]): string {
+  let out = text;
+  for (const v of values) if (v.length > 0 && out.includes(v)) out = out.split(v).join(MASK);
+  return out;
+}
+
+/** Length of the longest end of `text` that could begin a secret value (it may continue in the next piece). */
+function openSecretTail(text: string, values: readonly string[]): number {
+  let longest = 0;
+  for (const v of values) {
+    for (let n = Math.min(v.length - 1, text.length); n > longest; n--) {
+      if (text.endsWith(v.slice(0, n))) {
+        longest = n;
+        break;
+      }
+    }
+  }
+  return longest;
 }
 
 const MIB = 1024 * 1024;
@@ -33,6 +62,9 @@ export class ExecutionLog {
   private writeError: unknown = null;
   private readonly flushIntervalMs: number;
   private readonly maxBatch: number;
+  private readonly secrets: readonly string[];
+  /** Per stream: the end of a piece of a long line held back because a secret may continue in the next piece. */
+  private readonly carry = new Map<LogStream, { text: string; at: Date }>();
 
   constructor(
     private readonly store: Store,
@@ -42,6 +74,7 @@ export class ExecutionLog {
   ) {
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
     this.maxBatch = options.maxBatch ?? 1000;
+    this.secrets = options.secrets ?? [];
   }
 
   get lineCount(): number {
@@ -52,8 +85,28 @@ export class ExecutionLog {
     return this.droppedBytes;
   }
 
-  /** A line of the hook's output. */
-  output(stream: LogStream.STDOUT | LogStream.STDERR, text: string, at: Date): void {
+  /**
+   * A line of the hook's output. `partial`: a piece of a line too long for one row (or a last
+   * line without a newline), continued in the next piece of the same stream.
+   */
+  output(stream: LogStream.STDOUT | LogStream.STDERR, text: string, at: Date, partial = false): void {
+    if (this.secrets.length > 0) {
+      const held = this.carry.get(stream);
+      this.carry.delete(stream);
+      text = maskSecrets(held ? held.text + text : text, this.secrets);
+      if (partial) {
+        const tail = openSecretTail(text, this.secrets);
+        if (tail > 0) {
+          this.carry.set(stream, { text: text.slice(text.length - tail), at });
+          text = text.slice(0, text.length - tail);
+          if (text === "") return;
+        }
+      }
+    }
+    this.store1(stream, text, at);
+  }
+
+  private store1(stream: LogStream.STDOUT | LogStream.STDERR, text: string, at: Date): void {
     const size = Buffer.byteLength(text) + 1;
     if (this.droppedBytes > 0 || this.storedBytes + size > this.options.capBytes) {
       this.droppedBytes += size;
@@ -64,14 +117,29 @@ export class ExecutionLog {
     this.append(stream, text, at);
   }
 
-  /** A line from hookd itself; always stored. */
+  /** A line from hookd itself; always stored (masked too: an error quotes the hook's stderr). */
   system(text: string): void {
-    this.append(LogStream.SYSTEM, text, new Date());
+    this.flushCarry();
+    this.append(LogStream.SYSTEM, this.secrets.length > 0 ? maskSecrets(text, this.secrets) : text, new Date());
+  }
+
+  /** `text` with the secret values masked (the execution's error quotes the hook's stderr). */
+  mask(text: string): string;
+  mask(text: string | null | undefined): string | null | undefined;
+  mask(text: string | null | undefined): string | null | undefined {
+    return text && this.secrets.length > 0 ? maskSecrets(text, this.secrets) : text;
+  }
+
+  /** What was held back at the end of a partial line is a line's end after all. */
+  private flushCarry(): void {
+    for (const [stream, held] of this.carry) this.store1(stream as LogStream.STDOUT | LogStream.STDERR, held.text, held.at);
+    this.carry.clear();
   }
 
   /** Ends the log: adds the cap line if output was dropped. Returns the final line count. */
   seal(): number {
     if (!this.sealed) {
+      this.flushCarry();
       this.sealed = true;
       if (this.droppedBytes > 0) {
         this.system(`output cap of ${formatBytes(this.options.capBytes)} reached: ${this.droppedLines} more lines (${formatBytes(this.droppedBytes)}) were not stored; the hook kept running`);

@@ -20,6 +20,8 @@ export class ExecutionRecovery {
   /** One sweep at once (start-up: what expired while nothing ran), then one per interval. */
   async start(): Promise<void> {
     await this.sweep();
+    // Retries and APPEND entries whose follow-up a stop interrupted.
+    await this.lifecycle.resumeChains().catch((err) => this.logger.error("could not resume retry chains", err));
     this.timer = setInterval(() => void this.sweep(), this.intervalMs);
     this.timer.unref();
   }
@@ -28,6 +30,7 @@ export class ExecutionRecovery {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.sweeping;
+    this.lifecycle.close();
   }
 
   sweep(): Promise<void> {

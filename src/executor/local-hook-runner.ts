@@ -21,6 +21,12 @@ export interface HookSpec {
   timeoutSeconds: number;
   jobId: string | null;
   publishId: string | null;
+  /** 1 for a first run; HOOKD_ATTEMPT. */
+  attempt?: number;
+  /** The first attempt of a retry chain: HOOKD_IDEMPOTENCY_KEY is its id, the same for every attempt. */
+  retryOfId?: string | null;
+  /** Secrets the hook's policy asks for (env), decrypted for this run only. */
+  env?: Record<string, string> | null;
 }
 
 export interface LocalHookRunnerOptions {
@@ -35,7 +41,8 @@ export interface LocalHookRunnerOptions {
 
 export interface RunHooks {
   signal: AbortSignal;
-  onLine(stream: OutputStream, text: string, at: Date): void;
+  /** `partial`: the line goes on in the next piece (a line longer than a row, or a last line without a newline). */
+  onLine(stream: OutputStream, text: string, at: Date, partial: boolean): void;
   /** The process started (its group id) with this argv. */
   onStart?(pid: number, argv: string[]): void;
   /** The hook's processes are gone; its outcome is still being worked out. */
@@ -90,7 +97,7 @@ export class LocalHookRunner {
             tail.push(line.text);
             if (tail.length > STDERR_TAIL) tail.shift();
           }
-          hooks.onLine(line.stream, line.text, line.at);
+          hooks.onLine(line.stream, line.text, line.at, line.partial);
         },
         onSpawn: (pid) => hooks.onStart?.(pid, startArgv),
       });
@@ -118,9 +125,15 @@ export class LocalHookRunner {
     this.dir = null;
   }
 
-  /** The runner's environment plus the hook's own variables (SPEC §2), which win. */
+  /** The runner's environment plus the hook's secrets and its own variables (SPEC §2), which win. */
   private hookEnv(hook: string, spec: HookSpec): NodeJS.ProcessEnv {
-    const own: Record<string, string> = { HOOKD_HOOK: hook, HOOKD_EXECUTION_ID: spec.id };
+    const own: Record<string, string> = {
+      ...(spec.env ?? {}),
+      HOOKD_HOOK: hook,
+      HOOKD_EXECUTION_ID: spec.id,
+      HOOKD_ATTEMPT: String(spec.attempt ?? 1),
+      HOOKD_IDEMPOTENCY_KEY: spec.retryOfId ?? spec.id,
+    };
     if (spec.jobId) own.HOOKD_JOB_ID = spec.jobId;
     if (spec.publishId) own.HOOKD_PUBLISH_ID = spec.publishId;
     return inheritEnv(this.baseEnv, own);

@@ -142,6 +142,11 @@ export class ExecutionResolver {
     return this.services.executionServers.find(execution.executionServerId);
   }
 
+  @FieldResolver(() => Execution, { nullable: true, description: "The attempt that follows this failed one under its retry policy (QUEUED until nextAttemptAt)." })
+  nextAttempt(@Root() execution: Execution): Promise<Execution | null> {
+    return execution.nextAttemptId ? this.services.executions.get(execution.nextAttemptId) : Promise.resolve(null);
+  }
+
   @FieldResolver(() => Execution, { nullable: true, description: "The first execution of a retry chain." })
   retryOf(@Root() execution: Execution): Promise<Execution | null> {
     return execution.retryOfId ? this.services.executions.get(execution.retryOfId) : Promise.resolve(null);

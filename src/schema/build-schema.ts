@@ -11,6 +11,7 @@ import { PublishResolver } from "../resolvers/publish.resolver.js";
 import { QueueResolver } from "../resolvers/queue.resolver.js";
 import { SettingsResolver } from "../resolvers/settings.resolver.js";
 import { SubscriptionResolver } from "../resolvers/subscription.resolver.js";
+import { SecretResolver } from "../resolvers/secret.resolver.js";
 import { UserResolver } from "../resolvers/user.resolver.js";
 import { VolumeResolver } from "../resolvers/volume.resolver.js";
 import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
@@ -31,6 +32,7 @@ export const RESOLVERS = [
   PublishResolver,
   AuditResolver,
   AgentTokenResolver,
+  SecretResolver,
 ] as const;
 
 /**

@@ -1,6 +1,8 @@
 import { Field, Int, ObjectType } from "type-graphql";
 import { HookSource, SkipReason, type EffectiveHookEntry } from "../domain/effective-hooks.js";
+import type { HookPolicy } from "../domain/hook-policy.js";
 import { HookPoint } from "../domain/hook-points.js";
+import { HookPolicyType } from "./hook-policy.type.js";
 import type { OsName } from "../domain/os.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { HookCommands } from "../entities/hook-commands.embedded.js";
@@ -40,6 +42,9 @@ export class EffectiveHook implements EffectiveHookEntry {
 
   @Field(() => Int)
   timeoutSeconds: number;
+
+  @Field(() => HookPolicyType, { description: "The policy its runs get: the entry's own, or for a queue entry without one the workspace entry's." })
+  policy: HookPolicy;
 
   @Field()
   willRun: boolean;

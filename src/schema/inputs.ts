@@ -4,6 +4,7 @@ import { Field, ID, InputType, Int } from "type-graphql";
 import { HookPoint } from "../domain/hook-points.js";
 import { UserRole } from "../domain/roles.js";
 import { QueueHookMode } from "../entities/queue-hook.entity.js";
+import { HookPolicyInputType } from "./hook-policy.type.js";
 import { QueueStatus } from "../entities/queue.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 
@@ -74,6 +75,9 @@ export class SetHookConfigInput {
 
   @Field(() => ID, { nullable: true, description: "Run on this server instead of the default; null removes the override." })
   executionServer?: string | null;
+
+  @Field(() => HookPolicyInputType, { nullable: true, description: "Retries, concurrency and secrets; replaces the whole policy; null removes it." })
+  policy?: HookPolicyInputType | null;
 }
 
 @InputType()
@@ -148,6 +152,9 @@ export class SetQueueHookInput {
 
   @Field(() => Int, { nullable: true })
   timeoutSeconds?: number | null;
+
+  @Field(() => HookPolicyInputType, { nullable: true, description: "This queue's own policy for the hook point; null: the workspace entry's; left out: kept." })
+  policy?: HookPolicyInputType | null;
 }
 
 @InputType()

@@ -6,6 +6,8 @@ import { AuditEvent } from "../entities/audit-event.entity.js";
 import { ExecutionLogLine } from "../entities/execution-log-line.entity.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { Execution, ExecutionStatus, isFinished } from "../entities/execution.entity.js";
+import { QueueHookMode } from "../entities/queue-hook.entity.js";
+import { renderConcurrencyKey } from "../domain/hook-policy.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { User } from "../entities/user.entity.js";
 import type { ExecutionLifecycle } from "../executor/execution-lifecycle.service.js";
@@ -80,10 +82,23 @@ export class ExecutionService {
     const recorded = entries.filter((e) => e.willRun || (e.enabled && e.skipReason !== null && RECORDED_SKIPS.includes(e.skipReason)));
     if (recorded.length === 0) return { entries, executions: [] };
     const executions = recorded.map((entry) => ({ execution: Object.assign(new Execution(), this.fromEntry(entry, input, queueCode ?? entry.queue, context)), server: entry.executionServer }));
+    // A queue's APPEND entry runs after the workspace entry (and, for a blocking hook, only if that one succeeds).
+    for (let i = 1; i < executions.length; i++) {
+      const before = executions[i - 1].execution;
+      const e = executions[i].execution;
+      if (e.mode === QueueHookMode.APPEND && e.status === ExecutionStatus.QUEUED && before.status === ExecutionStatus.QUEUED) e.afterId = before.id;
+    }
     const audit = (e: Execution) => options.audit?.(e) ?? [];
     // Listen before anything is stored, so a finish cannot be missed.
     const stop = options.wait ? new AbortController() : null;
-    const finished = stop && executions.map(({ execution: e }) => this.waitFor(e.id, this.waitLimitMs(e), { known: e, signal: stop.signal }));
+    let limit = 0;
+    const finished =
+      stop &&
+      executions.map(({ execution: e }) => {
+        // One that runs after another waits for that one too.
+        limit = e.afterId ? limit + this.waitLimitMs(e) : this.waitLimitMs(e);
+        return this.waitFor(e.id, limit, { known: e, signal: stop.signal });
+      });
     try {
       await this.lifecycle.create(executions, [{ insert: AuditEvent, rows: executions.flatMap((i) => audit(i.execution)) }]);
     } catch (err) {
@@ -195,7 +210,15 @@ export class ExecutionService {
    * the caller holds the execution as just created and subscribes before dispatching it, so there
    * is nothing to read first.
    */
-  waitFor(id: string, timeoutMs: number, options: { known?: Execution; signal?: AbortSignal } = {}): Promise<Execution> {
+  async waitFor(id: string, timeoutMs: number, options: { known?: Execution; signal?: AbortSignal } = {}): Promise<Execution> {
+    const until = Date.now() + timeoutMs;
+    let e = await this.waitForOne(id, timeoutMs, options);
+    // A failed attempt with a retry to come: the outcome is the last attempt's.
+    while (e.nextAttemptId !== null) e = await this.waitForOne(e.nextAttemptId, Math.max(1, until - Date.now()), { signal: options.signal });
+    return e;
+  }
+
+  private waitForOne(id: string, timeoutMs: number, options: { known?: Execution; signal?: AbortSignal } = {}): Promise<Execution> {
     return new Promise((resolve, reject) => {
       let settled = false;
       const done = (fn: () => void) => {
@@ -234,7 +257,13 @@ export class ExecutionService {
 
   /** Waits for each execution to finish (or to fail for want of a runner). */
   waitForAll(executions: Execution[]): Promise<Execution[]> {
-    return Promise.all(executions.map((e) => this.waitFor(e.id, this.waitLimitMs(e))));
+    let limit = 0;
+    return Promise.all(
+      executions.map((e) => {
+        limit = e.afterId ? limit + this.waitLimitMs(e) : this.waitLimitMs(e);
+        return this.waitFor(e.id, limit);
+      }),
+    );
   }
 
   /** A blocking hook may wait its timeout for a runner, then run its timeout; a minute more for the rest. */
@@ -270,6 +299,12 @@ export class ExecutionService {
       exitCode: null,
       signal: null,
       timeoutSeconds: entry.timeoutSeconds,
+      policy: entry.policy,
+      concurrencyKey: runs && entry.policy.concurrencyKey !== null ? renderConcurrencyKey(entry.policy.concurrencyKey, input).slice(0, 500) : null,
+      afterId: null,
+      notBefore: null,
+      nextAttemptAt: null,
+      nextAttemptId: null,
       attempt: 1,
       retryOfId: null,
       triggeredById: context.triggeredBy?.id ?? null,
@@ -287,8 +322,14 @@ export class ExecutionService {
   }
 
   private copyConfiguration(e: Execution): Partial<Execution> {
-    const { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, timeoutSeconds } = e;
+    const { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, timeoutSeconds, policy, concurrencyKey } = e;
     return {
+      policy,
+      concurrencyKey,
+      afterId: null,
+      notBefore: null,
+      nextAttemptAt: null,
+      nextAttemptId: null,
       hook,
       source,
       mode,

@@ -7,6 +7,7 @@ import { QueueHook, QueueHookMode } from "../entities/queue-hook.entity.js";
 import { Queue } from "../entities/queue.entity.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import { HookSource, SkipReason, type EffectiveHookEntry } from "../domain/effective-hooks.js";
+import { type HookPolicy, type HookPolicyInput, NO_POLICY, parseHookPolicy } from "../domain/hook-policy.js";
 import { EntityCache } from "../store/entity-cache.js";
 import type { Store } from "../store/store.js";
 import { applyCommands, type CommandsInput } from "./hook-commands.js";
@@ -21,6 +22,8 @@ export interface SetHookConfig {
   commands?: CommandsInput;
   timeoutSeconds?: number | null;
   executionServer?: string | null;
+  /** Replaces the whole policy; null removes it. */
+  policy?: HookPolicyInput | null;
 }
 
 /** Resolutions kept at most; past it the cache starts over (keys include caller-given client ids). */
@@ -55,6 +58,7 @@ export class HookConfigService {
 
   async set(input: SetHookConfig, actor: Actor): Promise<HookConfig> {
     assertTimeout("input.timeoutSeconds", input.timeoutSeconds);
+    const policy = input.policy === undefined || input.policy === null ? input.policy : parseHookPolicy("input.policy", input.policy);
     return this.store.transaction(async (em) => {
       const existing = await em.findOneBy(HookConfig, { hook: input.hook });
       const before = snapshot(existing);
@@ -62,6 +66,7 @@ export class HookConfigService {
       if (input.commands !== undefined) config.commands = applyCommands("input.commands", input.hook, input.commands, config.commands);
       if (input.enabled !== undefined) config.enabled = input.enabled;
       if (input.timeoutSeconds !== undefined) config.timeoutSeconds = input.timeoutSeconds;
+      if (policy !== undefined) config.policy = policy;
       if (input.executionServer !== undefined) {
         if (input.executionServer !== null) {
           if (hookPointInfo(input.hook).client) {
@@ -101,7 +106,7 @@ export class HookConfigService {
     const overriding = queueHook?.enabled && queueHook.mode === QueueHookMode.OVERRIDE ? queueHook : null;
 
     const entries: EffectiveHookEntry[] = [];
-    const base = (source: HookSource, configId: string, enabled: boolean, commands: HookCommands, timeout: number | null) => {
+    const base = (source: HookSource, configId: string, enabled: boolean, commands: HookCommands, timeout: number | null, policy: HookPolicy | null) => {
       const entry: EffectiveHookEntry = {
         hook,
         source,
@@ -114,6 +119,7 @@ export class HookConfigService {
         os: server?.os ?? null,
         command: server ? commands[server.os] : null,
         timeoutSeconds: timeout ?? hookPointInfo(hook).defaultTimeoutSeconds,
+        policy: policy ?? NO_POLICY,
         willRun: true,
         skipReason: null,
         skipMessage: null,
@@ -143,17 +149,17 @@ export class HookConfigService {
     };
 
     if (workspace) {
-      const entry = base(HookSource.WORKSPACE, workspace.hook, workspace.enabled, workspace.commands, workspace.timeoutSeconds);
+      const entry = base(HookSource.WORKSPACE, workspace.hook, workspace.enabled, workspace.commands, workspace.timeoutSeconds, workspace.policy);
       check(entry);
       entries.push(entry);
     } else {
-      const entry = base(HookSource.WORKSPACE, hook, false, this.unconfigured(hook).commands, null);
+      const entry = base(HookSource.WORKSPACE, hook, false, this.unconfigured(hook).commands, null, null);
       if (!settings.hooksEnabled) skip(entry, SkipReason.HOOKS_DISABLED, "hooks are disabled in the workspace settings");
       skip(entry, SkipReason.NOT_CONFIGURED, `${hook} is not configured in the workspace`);
       entries.push(entry);
     }
     if (queueHook) {
-      const entry = base(HookSource.QUEUE, queueHook.id, queueHook.enabled, queueHook.commands, queueHook.timeoutSeconds);
+      const entry = base(HookSource.QUEUE, queueHook.id, queueHook.enabled, queueHook.commands, queueHook.timeoutSeconds, queueHook.policy ?? workspace?.policy ?? null);
       entry.mode = queueHook.mode;
       entry.queue = queue.code;
       check(entry);

@@ -1,3 +1,4 @@
+import { type HookPolicyInput, parseHookPolicy } from "../domain/hook-policy.js";
 import type { EntityManager } from "typeorm";
 import { badInput, conflict, notFound } from "../domain/errors.js";
 import { HookPoint } from "../domain/hook-points.js";
@@ -30,6 +31,8 @@ export interface SetQueueHook {
   commands: CommandsInput;
   enabled?: boolean;
   timeoutSeconds?: number | null;
+  /** This queue's policy for the hook point (null: the workspace entry's); left out: kept. */
+  policy?: HookPolicyInput | null;
 }
 
 export class QueueService {
@@ -148,6 +151,7 @@ export class QueueService {
 
   async setHook(input: SetQueueHook, actor: Actor): Promise<QueueHook> {
     assertTimeout("input.timeoutSeconds", input.timeoutSeconds);
+    const policy = input.policy === undefined || input.policy === null ? input.policy : parseHookPolicy("input.policy", input.policy);
     return this.store.transaction(async (em) => {
       const queue = await em.findOneBy(Queue, { code: input.queue });
       if (!queue) throw notFound("queue", input.queue);
@@ -158,6 +162,7 @@ export class QueueService {
       entry.commands = applyCommands("input.commands", input.hook, input.commands, entry.commands);
       if (input.enabled !== undefined) entry.enabled = input.enabled;
       if (input.timeoutSeconds !== undefined) entry.timeoutSeconds = input.timeoutSeconds;
+      if (policy !== undefined) entry.policy = policy;
       const saved = await em.save(entry);
       await this.audit.record(em, actor, "queueHook.set", "queueHook", `${queue.code}/${input.hook}`, before, saved);
       return saved;

@@ -7,6 +7,7 @@ import { EmbeddedExecutionQueue, type ExecutionQueue } from "../executor/executi
 import type { Logger } from "../logger.js";
 import { InProcessPubSub, type PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
+import { SecretService } from "./secret.service.js";
 import { AuditService } from "./audit.service.js";
 import { ExecutionServerService } from "./execution-server.service.js";
 import { ExecutionService } from "./execution.service.js";
@@ -41,6 +42,7 @@ export interface Services {
   jobs: JobService;
   publishes: PublishService;
   audit: AuditService;
+  secrets: SecretService;
 }
 
 export interface ServiceDeps {
@@ -49,11 +51,14 @@ export interface ServiceDeps {
   /** Swappable infrastructure; the embedded defaults when left out. */
   pubsub?: PubSub;
   executionQueue?: ExecutionQueue;
+  /** HOOKD_SECRET_KEY; without it secrets cannot be set. */
+  secretKey?: Buffer | null;
 }
 
 export function createServices(store: Store, deps: ServiceDeps): Services {
   const pubsub = deps.pubsub ?? new InProcessPubSub();
   const audit = new AuditService(store);
+  const secrets = new SecretService(store, audit, deps.secretKey ?? null);
   const settings = new SettingsService(store, audit, pubsub);
   const queues = new QueueService(store, audit);
   const hookConfigs = new HookConfigService(store, settings, queues, audit);
@@ -65,7 +70,7 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     killGraceMs: deps.executor.killGraceMs,
     servedNow: (server) => server.online || [...localRunners].some((r) => r.serves(server)) || agentGateway!.serves(server),
   });
-  agentGateway = new AgentGateway(store, pubsub, lifecycle, executionQueue, deps.logger, { leaseMs: deps.executor.leaseMs, logCapBytes: deps.executor.logCapBytes });
+  agentGateway = new AgentGateway(store, pubsub, lifecycle, executionQueue, deps.logger, { leaseMs: deps.executor.leaseMs, logCapBytes: deps.executor.logCapBytes, secrets });
   const executions = new ExecutionService(store, hookConfigs, lifecycle, pubsub, audit);
   const volumes = new VolumeService(store, audit);
   const executionServers = new ExecutionServerService(store);
@@ -89,5 +94,6 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     jobs,
     publishes: new PublishService(store, settings, volumes, executionServers, executions, jobs, pubsub, jobEvents),
     audit,
+    secrets,
   };
 }

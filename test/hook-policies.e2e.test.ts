@@ -1,0 +1,225 @@
+import "reflect-metadata";
+import { after, before, beforeEach, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
+
+// Hook policies (issue 22) with real hookd servers and real scripts: APPEND order, retries with
+// backoff, exit-code classification, a restart between attempts, cancel, secrets and masking.
+
+const SET = `mutation($input: SetHookConfigInput!) { setHookConfig(input: $input) { hook policy { retry { maxAttempts } env } } }`;
+const SET_QUEUE_HOOK = `mutation($input: SetQueueHookInput!) { setQueueHook(input: $input) { id } }`;
+const TRIGGER = `mutation($input: TriggerHookInput!) { triggerHook(input: $input) { id status attempt exitCode error source mode startedAt finishedAt skipReason } }`;
+const EXECUTION = `query($id: ID!) { execution(id: $id) { id status attempt exitCode error startedAt finishedAt createdAt notBefore nextAttemptAt nextAttempt { id status attempt } retryOf { id } logLines { seq stream text } } }`;
+const SUBMIT = `mutation($input: SubmitJobInput!) { submitJob(input: $input) { id } }`;
+const ms = (iso: string) => new Date(iso).getTime();
+
+function script(dir: string, name: string, body: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, `#!/bin/sh\n${body}\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
+
+describe("hook policies", () => {
+  let server: TestServer;
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "hookd-policies-"));
+    server = await startServer();
+    await server.ok(`mutation { createQueue(input: { code: "vfx" }) { id } }`);
+  });
+  after(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    for (const hook of ["PRE_SUBMIT_SERVER", "POST_SUBMIT_SERVER"]) await server.ok(SET, { input: { hook, enabled: false, commands: { linux: null }, policy: null } });
+    await server.gql(`mutation { removeQueueHook(queue: "vfx", hook: POST_SUBMIT_SERVER) { id } }`);
+    await server.gql(`mutation { removeQueueHook(queue: "vfx", hook: PRE_SUBMIT_SERVER) { id } }`);
+  });
+  const execution = async (id: string) => (await server.ok(EXECUTION, { id })).execution;
+
+  test("a queue's APPEND entry starts only after the workspace entry has finished", async () => {
+    const slow = script(dir, "slow.sh", `sleep 1; date +%s%N > ${dir}/workspace.done`);
+    const append = script(dir, "append.sh", `test -f ${dir}/workspace.done && echo "workspace entry was done"`);
+    await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: slow } } });
+    await server.ok(SET_QUEUE_HOOK, { input: { queue: "vfx", hook: "POST_SUBMIT_SERVER", mode: "APPEND", commands: { linux: append } } });
+    const effective = (await server.ok(`{ effectiveHooks(hook: POST_SUBMIT_SERVER, queue: "vfx") { source mode willRun } }`)).effectiveHooks;
+    assert.deepEqual(
+      effective.map((e: any) => `${e.source}/${e.mode}`),
+      ["WORKSPACE/null", "QUEUE/APPEND"],
+    );
+    const ran = (await server.ok(TRIGGER, { input: { hook: "POST_SUBMIT_SERVER", queue: "vfx", wait: true } })).triggerHook;
+    assert.deepEqual(
+      ran.map((e: any) => [e.source, e.status]),
+      [
+        ["WORKSPACE", "SUCCEEDED"],
+        ["QUEUE", "SUCCEEDED"],
+      ],
+      JSON.stringify(ran),
+    );
+    // The append script succeeds only if the workspace entry's file exists when it runs.
+    assert.ok(ms(ran[1].startedAt) >= ms(ran[0].finishedAt), "the APPEND entry started after the workspace entry finished");
+    rmSync(path.join(dir, "workspace.done"), { force: true });
+  });
+
+  test("a refusing workspace entry of a blocking hook stops the chain: the APPEND entry is SKIPPED and never runs", async () => {
+    const refuse = script(dir, "refuse.sh", `sleep 0.3; echo "REJECTED: locked" >&2; exit 3`);
+    const marker = path.join(dir, "append-ran");
+    const append = script(dir, "append-pre.sh", `touch ${marker}`);
+    await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: true, commands: { linux: refuse } } });
+    await server.ok(SET_QUEUE_HOOK, { input: { queue: "vfx", hook: "PRE_SUBMIT_SERVER", mode: "APPEND", commands: { linux: append } } });
+    const result = await server.gql(SUBMIT, {
+      input: { name: "refused", queue: "vfx", source: "user:admin@localhost", destination: "user:admin@localhost", tasks: [{ source: "/a", destination: "/b", size: 1 }] },
+    });
+    expectError(result, "HOOK_FAILED", /pre-submit-server refused the job: exited with code 3/);
+    const runs = (await server.ok(`{ executions(filter: { hook: PRE_SUBMIT_SERVER, queue: "vfx" }, first: 2) { nodes { source status skipReason error } } }`)).executions.nodes;
+    const appended = runs.find((e: any) => e.source === "QUEUE");
+    assert.equal(appended.status, "SKIPPED");
+    assert.equal(appended.skipReason, "EARLIER_ENTRY_FAILED");
+    assert.match(appended.error, /not run: the entry before it \(execution .+\) ended FAILED: exited with code 3/);
+    assert.equal(existsSync(marker), false, "the APPEND script never ran");
+  });
+
+  test("retries with backoff: each attempt its own execution, linked, with HOOKD_ATTEMPT and one HOOKD_IDEMPOTENCY_KEY", async () => {
+    const log = path.join(dir, "attempts.log");
+    const flaky = script(dir, "flaky.sh", `echo "$HOOKD_ATTEMPT $HOOKD_IDEMPOTENCY_KEY" >> ${log}; [ "$HOOKD_ATTEMPT" -ge 3 ] && exit 0; echo "busy" >&2; exit 75`);
+    await server.ok(SET, {
+      input: {
+        hook: "POST_SUBMIT_SERVER",
+        enabled: true,
+        commands: { linux: flaky },
+        policy: { retry: { maxAttempts: 3, initialDelaySeconds: 0.3, factor: 2, jitter: 0, retryExitCodes: ["75-78"] } },
+      },
+    });
+    const effective = (
+      await server.ok(
+        `{ effectiveHooks(hook: POST_SUBMIT_SERVER) { policy { retry { maxAttempts initialDelaySeconds factor maxDelaySeconds jitter retryExitCodes permanentExitCodes retryTimedOut retryRunnerLost } } } }`,
+      )
+    ).effectiveHooks;
+    assert.deepEqual(effective[0].policy.retry, {
+      maxAttempts: 3,
+      initialDelaySeconds: 0.3,
+      factor: 2,
+      maxDelaySeconds: 300,
+      jitter: 0,
+      retryExitCodes: ["75-78"],
+      permanentExitCodes: [],
+      retryTimedOut: true,
+      retryRunnerLost: true,
+    });
+    const [last] = (await server.ok(TRIGGER, { input: { hook: "POST_SUBMIT_SERVER", wait: true } })).triggerHook;
+    assert.equal(last.status, "SUCCEEDED");
+    assert.equal(last.attempt, 3);
+    const third = await execution(last.id);
+    const firstId = third.retryOf.id;
+    const first = await execution(firstId);
+    const second = await execution(first.nextAttempt.id);
+    assert.equal(first.status, "FAILED");
+    assert.equal(first.exitCode, 75);
+    assert.equal(second.attempt, 2);
+    assert.equal(second.retryOf.id, firstId);
+    assert.equal(second.nextAttempt.id, third.id);
+    assert.equal(third.nextAttempt, null);
+    // Backoff: 0.3 s, then 0.6 s (no jitter); wide tolerances, the order is what counts.
+    const gap1 = ms(first.nextAttemptAt) - ms(first.finishedAt);
+    const gap2 = ms(second.nextAttemptAt) - ms(second.finishedAt);
+    assert.ok(gap1 >= 250 && gap1 < 1000, `first backoff ${gap1} ms`);
+    assert.ok(gap2 >= 550 && gap2 < 1500, `second backoff ${gap2} ms`);
+    assert.ok(ms(second.startedAt) >= ms(first.nextAttemptAt), "attempt 2 did not start before its time");
+    assert.ok(ms(third.startedAt) >= ms(second.nextAttemptAt), "attempt 3 did not start before its time");
+    assert.match(first.logLines.at(-1).text, /attempt 1 of 3: exit code 75; attempt 2 \(execution .+\) at /);
+    assert.deepEqual(readFileSync(log, "utf8").trim().split("\n"), [`1 ${firstId}`, `2 ${firstId}`, `3 ${firstId}`]);
+  });
+
+  test("exit codes: permanent ones and ones outside the list do not retry; listed ones do", async () => {
+    const exitWith = script(dir, "exit-with.sh", `exit $(cat ${dir}/code)`);
+    await server.ok(SET, {
+      input: {
+        hook: "POST_SUBMIT_SERVER",
+        enabled: true,
+        commands: { linux: exitWith },
+        policy: { retry: { maxAttempts: 2, initialDelaySeconds: 0, jitter: 0, retryExitCodes: ["1-80"], permanentExitCodes: ["2"] } },
+      },
+    });
+    const run = async (code: number) => {
+      writeFileSync(path.join(dir, "code"), String(code));
+      const [e] = (await server.ok(TRIGGER, { input: { hook: "POST_SUBMIT_SERVER", wait: true } })).triggerHook;
+      const chain = await execution(e.id);
+      return chain.retryOf ? await execution(chain.retryOf.id) : chain;
+    };
+    const permanent = await run(2);
+    assert.equal(permanent.nextAttempt, null);
+    assert.match(permanent.logLines.at(-1).text, /attempt 1 of 2: not retried: exit code 2 is marked permanent/);
+    const unlisted = await run(99);
+    assert.equal(unlisted.nextAttempt, null);
+    assert.match(unlisted.logLines.at(-1).text, /not retried: exit code 99 is not among the codes that retry/);
+    const listed = await run(7);
+    assert.equal(listed.nextAttempt.attempt, 2);
+    assert.equal(listed.nextAttempt.status, "FAILED");
+  });
+
+  test("refused policies name the field and the rule", async () => {
+    const bad: [unknown, RegExp][] = [
+      [{ retry: { maxAttempts: 0 } }, /input\.policy\.retry\.maxAttempts: must be a whole number from 1 to 20 \(got 0\)/],
+      [{ retry: { maxAttempts: 2, retryExitCodes: ["9-3"] } }, /input\.policy\.retry\.retryExitCodes\[0\]: must be an exit code from 1 to 255/],
+      [{ retry: { maxAttempts: 2, jitter: 2 } }, /input\.policy\.retry\.jitter: must be a number from 0 to 1 \(got 2\)/],
+      [{ concurrencyKey: "${job..queue}" }, /input\.policy\.concurrencyKey: '\$\{job\.\.queue\}' is not a path/],
+      [{ env: ["HOOKD_X"] }, /input\.policy\.env\[0\]: 'HOOKD_X': HOOKD_ variables are hookd's own/],
+    ];
+    for (const [policy, message] of bad) expectError(await server.gql(SET, { input: { hook: "POST_DONE_SERVER", policy } }), "BAD_USER_INPUT", message);
+    assert.equal((await server.ok(`{ hookConfig(hook: POST_DONE_SERVER) { policy { env } } }`)).hookConfig.policy, null, "nothing was stored");
+  });
+
+  test("cancelling a failed attempt whose retry waits cancels the retry: the chain stops", async () => {
+    const fail = script(dir, "fail.sh", "exit 1");
+    await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: fail }, policy: { retry: { maxAttempts: 5, initialDelaySeconds: 600 } } } });
+    const [first] = (await server.ok(TRIGGER, { input: { hook: "POST_SUBMIT_SERVER" } })).triggerHook;
+    const failed = await eventually(async () => {
+      const e = await execution(first.id);
+      return e.nextAttempt ? e : null;
+    }, "the retry is scheduled");
+    assert.equal(failed.nextAttempt.status, "QUEUED");
+    assert.ok(ms(failed.nextAttemptAt) - ms(failed.finishedAt) > 400_000, "600 s less at most 20 % jitter");
+    const cancelled = (await server.ok(`mutation($id: ID!) { cancelExecution(id: $id) { id status } }`, { id: first.id })).cancelExecution;
+    assert.deepEqual(cancelled, { id: failed.nextAttempt.id, status: "CANCELLED" });
+    assert.equal((await execution(failed.nextAttempt.id)).nextAttempt, null);
+  });
+});
+
+describe("hook policies across a restart", () => {
+  test("a retry stored before hookd stopped runs after it starts again", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-policies-restart-"));
+    const hookDir = mkdtempSync(path.join(tmpdir(), "hookd-policies-restart-hooks-"));
+    try {
+      const flaky = script(hookDir, "flaky.sh", `echo "$HOOKD_ATTEMPT" >> ${hookDir}/runs; [ "$HOOKD_ATTEMPT" -ge 2 ]`);
+      let server = await startServer({}, { dataDir });
+      await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: flaky }, policy: { retry: { maxAttempts: 2, initialDelaySeconds: 2, jitter: 0 } } } });
+      const [first] = (await server.ok(TRIGGER, { input: { hook: "POST_SUBMIT_SERVER" } })).triggerHook;
+      const failed = await eventually(async () => {
+        const e = (await server.ok(EXECUTION, { id: first.id })).execution;
+        return e.nextAttempt ? e : null;
+      }, "the retry is scheduled");
+      await server.close();
+      assert.deepEqual(readFileSync(path.join(hookDir, "runs"), "utf8").trim().split("\n"), ["1"], "only the first attempt ran before the stop");
+      server = await startServer({}, { dataDir });
+      try {
+        const done = await eventually(async () => {
+          const e = (await server.ok(EXECUTION, { id: failed.nextAttempt.id })).execution;
+          return e.status === "SUCCEEDED" ? e : null;
+        }, "attempt 2 ran after the restart");
+        assert.equal(done.attempt, 2);
+        assert.ok(ms(done.startedAt) >= ms(failed.nextAttemptAt));
+      } finally {
+        await server.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(hookDir, { recursive: true, force: true });
+    }
+  });
+});
