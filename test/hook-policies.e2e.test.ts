@@ -223,3 +223,108 @@ describe("hook policies across a restart", () => {
     }
   });
 });
+
+describe("concurrency keys and secrets", () => {
+  let server: TestServer;
+  let dir: string;
+  const SECRET = "s3cr3t-Value-0123456789abcdef";
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "hookd-policies-keys-"));
+    server = await startServer({ HOOKD_SECRET_KEY: "k".repeat(43).replace(/k/g, "A") + "=" });
+  });
+  after(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const execution = async (id: string) => (await server.ok(EXECUTION + "", { id })).execution;
+
+  test("runs with the same concurrency key run one at a time, in order, while another key's runs go on", async () => {
+    // A1 holds its key until the test has seen A2 wait, and until B (another key) has run meanwhile.
+    const hook = path.join(dir, "keyed.py");
+    writeFileSync(
+      hook,
+      `#!/usr/bin/env python3\nimport json, os, sys, time\nd = json.load(open(sys.argv[-1]))\ntag = d["tag"]\nroot = ${JSON.stringify(dir)}\nif tag == "A1":\n    for f in ("B.done", "release"):\n        t = time.time()\n        while not os.path.exists(os.path.join(root, f)) and time.time() - t < 20: time.sleep(0.02)\nif tag == "A2":\n    print("A1 done before A2:", os.path.exists(os.path.join(root, "A1.done")))\nopen(os.path.join(root, tag + ".done"), "w").close()\n`,
+    );
+    chmodSync(hook, 0o755);
+    await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: `${hook} \${PATH_JSON_INPUT}` }, policy: { concurrencyKey: "${queue_hr}" } } });
+    const trigger = async (tag: string, key: string) => (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: { tag, queue_hr: key } } })).triggerHook[0].id as string;
+    const a1 = await trigger("A1", "comp");
+    await eventually(async () => (await execution(a1)).status === "RUNNING", "A1 runs");
+    const a2 = await trigger("A2", "comp");
+    const b = await trigger("B", "lighting");
+    const waiting = await eventually(async () => {
+      const e = (await server.ok(`query($id: ID!) { execution(id: $id) { status waitingFor concurrencyKey } }`, { id: a2 })).execution;
+      return e.waitingFor?.includes("same concurrency key") ? e : null;
+    }, "A2 waits for A1");
+    assert.equal(waiting.status, "QUEUED");
+    assert.equal(waiting.concurrencyKey, "comp");
+    assert.match(waiting.waitingFor, new RegExp(`waits for execution ${a1} \\(RUNNING\\), which has the same concurrency key 'comp'`));
+    await eventually(async () => (await execution(b)).status === "SUCCEEDED", "B (another key) ran while A1 held its key");
+    assert.equal((await execution(a1)).status, "RUNNING");
+    writeFileSync(path.join(dir, "release"), "");
+    const second = await eventually(async () => {
+      const e = await execution(a2);
+      return e.status === "SUCCEEDED" ? e : null;
+    }, "A2 ran after A1");
+    assert.deepEqual(
+      second.logLines.map((l: any) => l.text),
+      ["A1 done before A2: True"],
+    );
+  });
+
+  test("secrets: write-only, given to hooks through env, masked in every stored and streamed line", async () => {
+    expectError(await server.gql(`mutation { setSecret(name: "1BAD", value: "whatever") { name } }`), "BAD_USER_INPUT", /name: '1BAD' is not a secret name/);
+    const set = (await server.ok(`mutation { setSecret(name: "API_TOKEN", value: "${SECRET}") { name updatedAt } }`)).setSecret;
+    assert.equal(set.name, "API_TOKEN");
+    assert.deepEqual((await server.ok(`{ secrets { name } }`)).secrets, [{ name: "API_TOKEN" }]);
+    const audit = JSON.stringify((await server.ok(`{ auditEvents(filter: { action: "secret.set" }) { nodes { before after } } }`)).auditEvents);
+    assert.ok(!audit.includes(SECRET), "the audit trail has no value");
+    const go = path.join(dir, "go");
+    const leaky = script(
+      dir,
+      "leaky.sh",
+      [
+        `while [ ! -f ${go} ]; do sleep 0.02; done`,
+        `[ "$API_TOKEN" = "${SECRET}" ] && echo "env ok"`,
+        `echo "whole: $API_TOKEN"`,
+        // Split across two writes (two output chunks) of one line.
+        `head=\${API_TOKEN%????????}; printf 'split: %s' "$head"; sleep 0.2; printf '%s end\\n' "\${API_TOKEN#"$head"}"`,
+        `printf '{"auth":"%s","n":1}\\n' "$API_TOKEN"`,
+        // A line longer than a stored row (64 KiB): the secret straddles the cut between two pieces.
+        `printf '%65526s' '' | tr ' ' x; printf '%s\\n' "$API_TOKEN"`,
+        `echo "failed with $API_TOKEN" >&2`,
+        `printf 'last line without a newline %s' "$API_TOKEN"`,
+        "exit 1",
+      ].join("\n"),
+    );
+    await server.ok(SET, { input: { hook: "POST_FAILED_SERVER", enabled: true, commands: { linux: leaky }, policy: { env: ["API_TOKEN", "NOT_SET"] } } });
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_FAILED_SERVER" } })).triggerHook;
+    const streamed: string[] = [];
+    const stop = server.app.services.pubsub.subscribe("executionLog", run.id, (lines) => {
+      for (const l of lines) streamed.push(l.text);
+    });
+    writeFileSync(go, "");
+    const done = await eventually(async () => {
+      const e = (await server.ok(`query($id: ID!) { execution(id: $id) { status error logLineCount logLines(first: 100) { text stream } } }`, { id: run.id })).execution;
+      return e.status === "FAILED" ? e : null;
+    }, "the leaky hook ran");
+    stop();
+    const stored: string[] = done.logLines.map((l: any) => l.text);
+    assert.equal(stored[0], "env ok", "the hook got its secret");
+    for (const text of [...stored, ...streamed, done.error]) {
+      assert.ok(!text.includes(SECRET), `no line holds the secret: ${text.slice(-120)}`);
+      for (let n = 8; n < SECRET.length; n++) assert.ok(!text.endsWith(SECRET.slice(0, n)) || text.endsWith("***"), `no line ends in part of it: ${text.slice(-60)}`);
+    }
+    assert.ok(stored.includes("whole: ***"));
+    assert.ok(stored.includes("split: *** end"));
+    assert.ok(stored.includes(`{"auth":"***","n":1}`));
+    assert.ok(stored.includes("failed with ***"));
+    assert.ok(stored.includes("last line without a newline ***"));
+    // The long line's pieces (a stored row holds 64 KiB at most), masked across the cut.
+    const long = stored.findIndex((t) => t.startsWith("xxxx"));
+    assert.ok(stored[long] + stored[long + 1] === `${"x".repeat(65526)}***`, `the long line's pieces end in ${JSON.stringify(stored[long].slice(-20))} + ${JSON.stringify(stored[long + 1])}`);
+    assert.match(done.error, /exited with code 1; last stderr: failed with \*\*\*/);
+    assert.ok(streamed.length > 0, "lines were streamed");
+  });
+});

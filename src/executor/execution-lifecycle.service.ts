@@ -113,6 +113,15 @@ export class ExecutionLifecycle {
    */
   async create(items: NewExecution[], alsoStore: WriteOp[] = []): Promise<Execution[]> {
     const now = this.now();
+    // Columns a caller may leave out: no policy, no link, no rule.
+    for (const { execution: e } of items) {
+      e.policy ??= null;
+      e.afterId ??= null;
+      e.notBefore ??= null;
+      e.nextAttemptAt ??= null;
+      e.nextAttemptId ??= null;
+      e.concurrencyKey ??= null;
+    }
     const queued = items.filter((i) => i.execution.status === ExecutionStatus.QUEUED);
     const limit = queued.length > 0 ? (await this.settings()).scheduleToStartSeconds : 0;
     for (const { execution, server } of queued) {
@@ -695,7 +704,7 @@ const NO_RETRY: RetryPlan = { next: null, note: null, columns: {}, ops: [] };
 
 /** Rules that may hold a QUEUED execution back (see whyWaiting); most have none, and claim on the fast path. */
 function hasStartRules(e: Execution): boolean {
-  return e.afterId !== null || e.notBefore !== null || (e.policy?.maxConcurrent ?? null) !== null || e.concurrencyKey !== null;
+  return (e.afterId ?? null) !== null || (e.notBefore ?? null) !== null || (e.policy?.maxConcurrent ?? null) !== null || (e.concurrencyKey ?? null) !== null;
 }
 
 const waitingForEarlier = (id: string) => `waits for execution ${id} (the entry before it) to finish`;
