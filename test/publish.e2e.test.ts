@@ -217,14 +217,16 @@ describe("the publish workflow with the example hooks", () => {
 
     mkdirSync(path.join(root, "moon", "lighting", "v001"));
     assert.equal((await server.ok(`mutation($id: ID!) { retryJob(id: $id) { status } }`, { id: jobId })).retryJob.status, "DONE");
-    publish = (await server.ok(`query($id: ID!) { publish(id: $id) { state error executions { hook status } } }`, { id: prePublish.id })).publish;
+    publish = (await server.ok(`query($id: ID!) { publish(id: $id) { state error executions { id hook status attempt retryOf { id } } } }`, { id: prePublish.id })).publish;
     assert.equal(publish.state, "PUBLISHED");
+    const ingest = publish.executions[1].id;
+    // The retried publish-server is the next attempt of the failed one, linked to it.
     assert.deepEqual(
-      publish.executions.map((e: any) => [e.hook, e.status]),
+      publish.executions.map((e: any) => [e.hook, e.status, e.attempt, e.retryOf?.id ?? null]),
       [
-        ["PRE_PUBLISH_SERVER", "SUCCEEDED"],
-        ["PUBLISH_SERVER", "FAILED"],
-        ["PUBLISH_SERVER", "SUCCEEDED"],
+        ["PRE_PUBLISH_SERVER", "SUCCEEDED", 1, null],
+        ["PUBLISH_SERVER", "FAILED", 1, null],
+        ["PUBLISH_SERVER", "SUCCEEDED", 2, ingest],
       ],
     );
     assert.equal(JSON.parse(readFileSync(path.join(root, "moon", "lighting", "v001.publish.json"), "utf8")).status, "final");

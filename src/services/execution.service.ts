@@ -36,6 +36,11 @@ export interface RunContext {
   triggeredBy?: User | null;
   /** Record what would run as SKIPPED with this reason instead (client hooks of STANDARD users). */
   skip?: { reason: SkipReason; message: string };
+  /**
+   * Earlier, finished runs of the same hook that this run tries again (retryJob's publish-server):
+   * each entry's new execution is the next attempt of that entry's latest one (retryOf, attempt + 1).
+   */
+  continues?: Execution[];
 }
 
 export interface ExecutionFilter {
@@ -82,6 +87,7 @@ export class ExecutionService {
     const recorded = entries.filter((e) => e.willRun || (e.enabled && e.skipReason !== null && RECORDED_SKIPS.includes(e.skipReason)));
     if (recorded.length === 0) return { entries, executions: [] };
     const executions = recorded.map((entry) => ({ execution: Object.assign(new Execution(), this.fromEntry(entry, input, queueCode ?? entry.queue, context)), server: entry.executionServer }));
+    if (context.continues?.length) for (const { execution } of executions) continueChain(execution, context.continues);
     // A queue's APPEND entry runs after the workspace entry (and, for a blocking hook, only if that one succeeds).
     for (let i = 1; i < executions.length; i++) {
       const before = executions[i - 1].execution;
@@ -360,4 +366,13 @@ export class ExecutionService {
       finishedAt: null,
     };
   }
+}
+
+/** Makes `e` the next attempt of the latest earlier run of its entry (same hook and configuration entry), if there is one. */
+function continueChain(e: Execution, earlier: readonly Execution[]): void {
+  let latest: Execution | null = null;
+  for (const x of earlier) if (x.hook === e.hook && x.configId === e.configId && x.source === e.source && (latest === null || x.attempt > latest.attempt)) latest = x;
+  if (latest === null) return;
+  e.attempt = latest.attempt + 1;
+  e.retryOfId = latest.retryOfId ?? latest.id;
 }

@@ -273,7 +273,7 @@ export class PublishService {
       publishPayload(HookPoint.PUBLISH_SERVER, { user, settings, client, hostname: publish.hostname, ip: publish.ip, sentMetadata: publish.metadata, files }),
       await this.jobs.payloadFor(HookPoint.PUBLISH_SERVER, job),
     );
-    const ran = await this.executions.run(HookPoint.PUBLISH_SERVER, payload, null, { publishId: publish.id, jobId: job.id });
+    const ran = await this.executions.run(HookPoint.PUBLISH_SERVER, payload, null, { publishId: publish.id, jobId: job.id, continues: await this.earlierIngests(job.id) });
     const done = await this.executions.waitForAll(ran.filter((e) => e.status !== ExecutionStatus.SKIPPED));
     const failed = done.find((e) => FAILED_RUN.includes(e.status));
     const error = failed ? `${INGEST_FAILED}: ${failed.error ?? failed.status} (execution ${failed.id})` : null;
@@ -284,6 +284,14 @@ export class PublishService {
     });
     this.pubsub.publish("publishUpdated", publish.id, { id: publish.id, state: failed ? PublishState.FAILED : PublishState.PUBLISHED, error });
     return failed ? { ok: false, error: error! } : { ok: true };
+  }
+
+  /** A retried job's failed publish-server runs: the new run is their next attempt, so the chain and HOOKD_IDEMPOTENCY_KEY carry on. */
+  private earlierIngests(jobId: string): Promise<Execution[]> {
+    return this.store.manager.find(Execution, {
+      select: { id: true, hook: true, configId: true, source: true, attempt: true, retryOfId: true },
+      where: { jobId, hook: HookPoint.PUBLISH_SERVER, status: In([ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.CANCELLED]) },
+    });
   }
 
   /**
@@ -300,7 +308,7 @@ export class PublishService {
     const files = Array.isArray(data.files) ? (data.files as JsonObject[]).filter((f) => f !== null && typeof f === "object") : [];
     const settings = await this.settings.get();
     const payload = publishServerPayload(publishPayload(HookPoint.PUBLISH_SERVER, { user, settings, client, hostname: null, ip: null, sentMetadata: {}, files }), jobFields);
-    const ran = await this.executions.run(HookPoint.PUBLISH_SERVER, payload, null, { jobId: job.id });
+    const ran = await this.executions.run(HookPoint.PUBLISH_SERVER, payload, null, { jobId: job.id, continues: await this.earlierIngests(job.id) });
     const done = await this.executions.waitForAll(ran.filter((e) => e.status !== ExecutionStatus.SKIPPED));
     const failed = done.find((e) => FAILED_RUN.includes(e.status));
     return failed ? { ok: false, error: `publish-server failed: ${failed.error ?? failed.status} (execution ${failed.id})` } : { ok: true };
