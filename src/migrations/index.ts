@@ -5,6 +5,7 @@ import { ExecutionLeases1796158936338 } from "./1796158936338-execution-leases.j
 import { UserDisabled1796159077318 } from "./1796159077318-user-disabled.js";
 import { RemoteAgents1796162408793 } from "./1796162408793-remote-agents.js";
 import { HookPolicies1796170000000 } from "./1796170000000-hook-policies.js";
+import { IdempotencyKeys1796170000001 } from "./1796170000001-idempotency-keys.js";
 
 // In order; each runs once, recorded in the "migrations" table.
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   UserDisabled1796159077318,
   RemoteAgents1796162408793,
   HookPolicies1796170000000,
+  IdempotencyKeys1796170000001,
 ];

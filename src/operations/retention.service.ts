@@ -23,6 +23,8 @@ export interface RetentionOptions {
   intervalMs?: number;
   /** The time, for tests that move it. */
   now?: () => Date;
+  /** Idempotency keys past their 24 h: pruned on the same timer, whatever `days` says. */
+  idempotency?: { prune(): Promise<number> };
 }
 
 export interface PruneCounts {
@@ -68,10 +70,15 @@ export class RetentionService {
 
   /** Runs a prune soon after start-up and then every interval; the timer never keeps the process alive. */
   start(): void {
-    if (!this.enabled || this.timer) return;
+    if ((!this.enabled && !this.options.idempotency) || this.timer) return;
     const tick = () => {
       if (this.stopped || this.running) return;
-      this.running = this.prune()
+      this.running = (this.options.idempotency?.prune() ?? Promise.resolve(0))
+        .then((keys) => {
+          if (keys > 0) this.logger.info("retention: pruned expired idempotency keys", { idempotencyKeys: keys });
+        })
+        .catch((err) => this.logger.error("retention: pruning idempotency keys failed", err))
+        .then(() => this.prune())
         .then((counts) => {
           if (counts.executions + counts.auditEvents > 0) this.logger.info("retention: pruned old history", { ...counts, cutoff: counts.cutoff.toISOString(), days: this.options.days });
         })

@@ -89,6 +89,12 @@ class SubmitJobInput {
   })
   @ValidateNested()
   hooks?: JobHookInput[];
+
+  @Field(() => String, {
+    nullable: true,
+    description: "Makes a repeat safe: the same key by the same user within 24 h answers with the first result and runs nothing again (another input with it is a CONFLICT). E.g. a UUID per request.",
+  })
+  idempotencyKey?: string;
 }
 
 @InputType()

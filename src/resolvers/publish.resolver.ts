@@ -30,6 +30,12 @@ class PrePublishInput {
 
   @Field(() => GraphQLJSONObject, { nullable: true })
   metadata?: JsonObject;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "Makes a repeat safe: the same key by the same user within 24 h answers with the first result and runs nothing again (another input with it is a CONFLICT). E.g. a UUID per request.",
+  })
+  idempotencyKey?: string;
 }
 
 @InputType()
@@ -57,6 +63,12 @@ class SubmitPublishInput {
 
   @Field(() => [SubmitPublishEntryInput])
   entries: SubmitPublishEntryInput[];
+
+  @Field(() => String, {
+    nullable: true,
+    description: "Makes a repeat safe: the same key by the same user within 24 h answers with the first result and runs nothing again (another input with it is a CONFLICT). E.g. a UUID per request.",
+  })
+  idempotencyKey?: string;
 }
 
 @ObjectType({ description: "A state change of a publish." })
@@ -87,7 +99,7 @@ export class PublishResolver {
   @Mutation(() => Publish, { description: "Submits the accepted entries with comment, status, time report and metadata; creates the upload job. Reporting that job DONE runs publish-server." })
   async submitPublish(@Arg("input") input: SubmitPublishInput, @Ctx() ctx: RequestContext, @Info() info: GraphQLResolveInfo): Promise<Publish> {
     await assertSelectionReadable(info, ctx);
-    return this.services.publishes.submit(input.publishId, input.entries, ctx.principal.user);
+    return this.services.publishes.submit(input.publishId, input.entries, ctx.principal.user, input.idempotencyKey);
   }
 
   @Authorized()

@@ -1,4 +1,4 @@
-import type { SelectQueryBuilder } from "typeorm";
+import { In, type SelectQueryBuilder } from "typeorm";
 import { badInput, conflict, DomainError, notFound } from "../domain/errors.js";
 import { SkipReason, type EffectiveHookEntry } from "../domain/effective-hooks.js";
 import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
@@ -20,6 +20,7 @@ import { uuidV7 } from "../store/uuid-v7.js";
 import { HOOKD_VERSION } from "../version.js";
 import type { Actor, AuditService } from "./audit.service.js";
 import type { HookConfigService } from "./hook-config.service.js";
+import type { IdempotencyService } from "./idempotency.service.js";
 
 export interface TriggerHook {
   hook: HookPoint;
@@ -27,6 +28,8 @@ export interface TriggerHook {
   queue?: string | null;
   executionServer?: string | null;
   wait?: boolean;
+  /** A repeat with the same key within 24 h answers with the first executions and runs nothing again. */
+  idempotencyKey?: string | null;
 }
 
 /** Where a run comes from, recorded on its executions. */
@@ -71,6 +74,7 @@ export class ExecutionService {
     private readonly lifecycle: ExecutionLifecycle,
     private readonly pubsub: PubSub,
     private readonly audit: AuditService,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   /**
@@ -123,6 +127,25 @@ export class ExecutionService {
   }
 
   async trigger(input: TriggerHook, actor: User): Promise<Execution[]> {
+    const { idempotencyKey, ...request } = input;
+    return this.idempotency.once({
+      userId: actor.id,
+      operation: "triggerHook",
+      key: idempotencyKey,
+      input: request,
+      run: () => this.triggerOnce(request, actor),
+      ids: (executions) => executions.map((e) => e.id),
+      load: (ids) => this.getAll(ids),
+    });
+  }
+
+  /** Executions by id, in the order of `ids`. */
+  private async getAll(ids: string[]): Promise<Execution[]> {
+    const rows = new Map((await this.store.manager.find(Execution, { where: { id: In(ids) } })).map((e) => [e.id, e]));
+    return ids.map((id) => rows.get(id)).filter((e): e is Execution => e !== undefined);
+  }
+
+  private async triggerOnce(input: TriggerHook, actor: User): Promise<Execution[]> {
     const payload = { ...this.sample(input.hook), ...(input.payload ?? {}), hook: hookPointInfo(input.hook).dashed };
     const audit = (e: Execution) => [this.audit.event(actor, "execution.trigger", "execution", e.id, null, { hook: e.hook, queue: e.queue, source: e.source, command: e.command, status: e.status })];
     const { entries, executions, finished } = await this.record(input.hook, payload, input.queue ?? null, { triggeredBy: actor }, input.executionServer ?? null, { audit, wait: input.wait ?? false });

@@ -17,6 +17,7 @@ import type { Store } from "../store/store.js";
 import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionServerService } from "./execution-server.service.js";
 import type { JobEvents } from "./job-events.js";
+import type { IdempotencyService } from "./idempotency.service.js";
 import type { ExecutionService } from "./execution.service.js";
 import { parseJobHooks, type JobHookInput } from "./job-hooks.js";
 import { jobPayload, type JobPayloadSources } from "./job-payload.js";
@@ -46,6 +47,8 @@ export interface SubmitJob {
   settings?: JsonObject | null;
   /** The original's job `hooks`: [{ when: "hook-job-publish-server", data }]. */
   hooks?: JobHookInput[] | null;
+  /** A repeat with the same key within 24 h answers with the first job and runs nothing again. */
+  idempotencyKey?: string | null;
 }
 
 export interface JobFilter {
@@ -82,6 +85,7 @@ export class JobService {
     private readonly executions: ExecutionService,
     private readonly pubsub: PubSub,
     private readonly events: JobEvents,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   /**
@@ -90,6 +94,19 @@ export class JobService {
    * holding up the caller.
    */
   async submit(input: SubmitJob, actor: User, extra: { publishId?: string; sourcesAreNames?: boolean } = {}): Promise<Job> {
+    const { idempotencyKey, ...request } = input;
+    return this.idempotency.once({
+      userId: actor.id,
+      operation: "submitJob",
+      key: idempotencyKey,
+      input: request,
+      run: () => this.submitOnce(request, actor, extra),
+      ids: (job) => [job.id],
+      load: ([id]) => this.get(id, actor),
+    });
+  }
+
+  private async submitOnce(input: SubmitJob, actor: User, extra: { publishId?: string; sourcesAreNames?: boolean }): Promise<Job> {
     const name = assertName("input.name", input.name, 255);
     if (input.code !== undefined) assertCode("input.code", input.code);
     const queue = input.queue ? await this.queues.get(input.queue) : await this.queues.getDefault();

@@ -15,6 +15,7 @@ import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionServerService } from "./execution-server.service.js";
 import type { ExecutionService } from "./execution.service.js";
 import type { JobEvents } from "./job-events.js";
+import type { IdempotencyService } from "./idempotency.service.js";
 import { INGEST_FAILED, mayUseClient, seesDetails, type JobService } from "./job.service.js";
 import { AnswerError, checkAnswer, normalizeFiles } from "./publish-answer.js";
 import { ingestEntry, publishPayload, publishServerPayload } from "./publish-payload.js";
@@ -28,6 +29,8 @@ export interface PrePublish {
   hostname?: string | null;
   ip?: string | null;
   metadata?: JsonObject | null;
+  /** A repeat with the same key within 24 h answers with the first verdict and runs nothing again. */
+  idempotencyKey?: string | null;
 }
 
 export interface SubmitPublishEntry {
@@ -64,6 +67,7 @@ export class PublishService {
     private readonly jobs: JobService,
     private readonly pubsub: PubSub,
     events: JobEvents,
+    private readonly idempotency: IdempotencyService,
   ) {
     // The upload job's DONE report runs publish-server first; its outcome decides DONE or FAILED.
     events.onDelivered((job) => this.ingest(job));
@@ -71,6 +75,19 @@ export class PublishService {
 
   /** Runs pre-publish-server on the proposed entries and returns its checked verdict. */
   async prePublish(input: PrePublish, actor: User): Promise<Publish> {
+    const { idempotencyKey, ...request } = input;
+    return this.idempotency.once({
+      userId: actor.id,
+      operation: "prePublish",
+      key: idempotencyKey,
+      input: request,
+      run: () => this.prePublishOnce(request, actor),
+      ids: (publish) => [publish.id],
+      load: ([id]) => this.get(id, actor),
+    });
+  }
+
+  private async prePublishOnce(input: PrePublish, actor: User): Promise<Publish> {
     const { files, problems } = normalizeFiles(input.files);
     if (problems.length > 0) throw badInput("input.files", problems.join("; "));
     if (input.metadata) assertMetadata("input.metadata", input.metadata);
@@ -147,7 +164,19 @@ export class PublishService {
   }
 
   /** Submits the accepted entries: creates the upload job whose tasks carry each destination. */
-  async submit(publishId: string, entries: SubmitPublishEntry[], actor: User): Promise<Publish> {
+  async submit(publishId: string, entries: SubmitPublishEntry[], actor: User, idempotencyKey?: string | null): Promise<Publish> {
+    return this.idempotency.once({
+      userId: actor.id,
+      operation: "submitPublish",
+      key: idempotencyKey,
+      input: { publishId, entries },
+      run: () => this.submitOnce(publishId, entries, actor),
+      ids: (publish) => [publish.id],
+      load: ([id]) => this.get(id, actor),
+    });
+  }
+
+  private async submitOnce(publishId: string, entries: SubmitPublishEntry[], actor: User): Promise<Publish> {
     const publish = await this.get(publishId, actor);
     if (publish.state !== PublishState.VALIDATED) throw conflict("input.publishId", `publish ${publishId} is ${publish.state}; only a VALIDATED publish can be submitted`);
     if (!Array.isArray(entries) || entries.length === 0) throw badInput("input.entries", "submit at least one entry");

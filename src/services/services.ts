@@ -8,6 +8,7 @@ import type { Logger } from "../logger.js";
 import { InProcessPubSub, type PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
 import { SecretService } from "./secret.service.js";
+import { IdempotencyService } from "./idempotency.service.js";
 import { AuditService } from "./audit.service.js";
 import { ExecutionServerService } from "./execution-server.service.js";
 import { ExecutionService } from "./execution.service.js";
@@ -43,6 +44,7 @@ export interface Services {
   publishes: PublishService;
   audit: AuditService;
   secrets: SecretService;
+  idempotency: IdempotencyService;
 }
 
 export interface ServiceDeps {
@@ -59,6 +61,7 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
   const pubsub = deps.pubsub ?? new InProcessPubSub();
   const audit = new AuditService(store);
   const secrets = new SecretService(store, audit, deps.secretKey ?? null);
+  const idempotency = new IdempotencyService(store, deps.logger);
   const settings = new SettingsService(store, audit, pubsub);
   const queues = new QueueService(store, audit);
   const hookConfigs = new HookConfigService(store, settings, queues, audit);
@@ -71,11 +74,11 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     servedNow: (server) => server.online || [...localRunners].some((r) => r.serves(server)) || agentGateway!.serves(server),
   });
   agentGateway = new AgentGateway(store, pubsub, lifecycle, executionQueue, deps.logger, { leaseMs: deps.executor.leaseMs, logCapBytes: deps.executor.logCapBytes, secrets });
-  const executions = new ExecutionService(store, hookConfigs, lifecycle, pubsub, audit);
+  const executions = new ExecutionService(store, hookConfigs, lifecycle, pubsub, audit, idempotency);
   const volumes = new VolumeService(store, audit);
   const executionServers = new ExecutionServerService(store);
   const jobEvents = new JobEvents();
-  const jobs = new JobService(store, settings, queues, volumes, executionServers, executions, pubsub, jobEvents);
+  const jobs = new JobService(store, settings, queues, volumes, executionServers, executions, pubsub, jobEvents, idempotency);
   return {
     store,
     pubsub,
@@ -92,8 +95,9 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     hookConfigs,
     executions,
     jobs,
-    publishes: new PublishService(store, settings, volumes, executionServers, executions, jobs, pubsub, jobEvents),
+    publishes: new PublishService(store, settings, volumes, executionServers, executions, jobs, pubsub, jobEvents, idempotency),
     audit,
     secrets,
+    idempotency,
   };
 }
