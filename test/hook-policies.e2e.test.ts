@@ -2,8 +2,10 @@ import "reflect-metadata";
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
 
 // Hook policies (issue 22) with real hookd servers and real scripts: APPEND order, retries with
@@ -326,5 +328,29 @@ describe("concurrency keys and secrets", () => {
     assert.ok(stored[long] + stored[long + 1] === `${"x".repeat(65526)}***`, `the long line's pieces end in ${JSON.stringify(stored[long].slice(-20))} + ${JSON.stringify(stored[long + 1])}`);
     assert.match(done.error, /exited with code 1; last stderr: failed with \*\*\*/);
     assert.ok(streamed.length > 0, "lines were streamed");
+  });
+
+  test("on an agent too, a secret cut where a long line is split into rows is masked", async () => {
+    await server.ok(`mutation { setSecret(name: "API_TOKEN", value: "${SECRET}") { name } }`);
+    const { token } = (await server.ok(`mutation { createAgentToken(input: { kind: SERVER, name: "mask-agent" }) { token } }`)).createAgentToken;
+    const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../src/cli.js");
+    const agent = spawn(process.execPath, [cli, "agent", "--url", server.url, "--token", token, "--hostname", "mask-agent", "--state-dir", path.join(dir, "agent-state")], { stdio: "ignore" });
+    try {
+      const agentServer = await eventually(async () => {
+        const s = (await server.ok(`{ executionServers { id name online } }`)).executionServers.find((x: any) => x.name === "mask-agent");
+        return s?.online ? s : null;
+      }, "the agent is online");
+      // The secret straddles the 64 KiB cut (65526 x, then 10 of its characters in the first row).
+      const long = script(dir, "long-line.sh", `printf '%65526s' '' | tr ' ' x; printf '%s\\n' "$API_TOKEN"; echo "after"`);
+      await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: long }, policy: { env: ["API_TOKEN"] } } });
+      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_SUBMIT_SERVER", executionServer: agentServer.id, wait: true } })).triggerHook;
+      assert.equal(run.status, "SUCCEEDED", JSON.stringify(run));
+      const stored: string[] = (await server.ok(`query($id: ID!) { execution(id: $id) { runner logLines { text } } }`, { id: run.id })).execution.logLines.map((l: any) => l.text);
+      for (const text of stored) assert.ok(!text.includes(SECRET.slice(0, 10)) && !text.includes(SECRET.slice(10)), `no row holds a part of the secret: ...${text.slice(-40)}`);
+      assert.equal(stored.join("|"), `${"x".repeat(65526)}|***|after`);
+    } finally {
+      agent.kill("SIGKILL");
+      await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: false, policy: null } });
+    }
   });
 });

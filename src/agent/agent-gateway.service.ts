@@ -7,7 +7,7 @@ import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { ExecutionLifecycle, Renewal, RunOutcome } from "../executor/execution-lifecycle.service.js";
 import type { ExecutionQueue, RunnerListener } from "../executor/execution-queue.js";
-import { maskSecrets } from "../executor/execution-log.js";
+import { maskPiece, maskSecrets } from "../executor/execution-log.js";
 import type { HookSpec } from "../executor/local-hook-runner.js";
 import type { Logger } from "../logger.js";
 import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
@@ -50,6 +50,8 @@ export interface AgentLogLine {
   stream: LogStream;
   at: Date;
   text: string;
+  /** A piece of a line too long for one row (or a last line without a newline): the line goes on in the next piece of its stream. */
+  partial?: boolean | null;
 }
 
 export interface AgentOutcome {
@@ -127,6 +129,12 @@ interface LogState {
   last: number | null;
   /** Appends and the finish of one execution run one at a time, in order. */
   chain: Promise<unknown>;
+  /**
+   * Per stream: the end of a partial piece held back because a secret may go on in the next
+   * piece; it begins that stream's next row (or a row of its own at the finish). Held in memory:
+   * a hookd restart between the two pieces loses these few characters, never shows them.
+   */
+  held: Map<LogStream, { text: string; at: Date }>;
 }
 
 /**
@@ -233,7 +241,7 @@ export class AgentGateway implements RunnerListener {
       const current = await this.lifecycle.get(id);
       if (current?.status !== ExecutionStatus.RUNNING || current.runnerId !== agentRunnerId(agent)) return null;
       e = current;
-    } else this.logs.set(id, { last: 0, chain: Promise.resolve() });
+    } else this.logs.set(id, { last: 0, chain: Promise.resolve(), held: new Map() });
     this.heldServer.set(id, agent.executionServerId);
     return {
       id: e.id,
@@ -276,10 +284,20 @@ export class AgentGateway implements RunnerListener {
       const rows: LogLineEvent[] = [];
       // Masked here, where every line an agent sends passes once, before it is stored or streamed.
       const secrets = await this.options.secrets.maskList();
+      // Worked on a copy: a batch refused below leaves what is held as it was.
+      const held = new Map(state.held);
       for (const [i, l] of fresh.entries()) {
         if (l.seq !== last + 1 + i) throw badInput(`lines[${i}].seq`, `seqs must be consecutive: expected ${last + 1 + i}, got ${l.seq}`);
         if (!Object.values(LogStream).includes(l.stream)) throw badInput(`lines[${i}].stream`, `must be STDOUT, STDERR or SYSTEM`);
-        rows.push({ executionId: id, seq: l.seq, stream: l.stream, at: l.at instanceof Date && !Number.isNaN(l.at.getTime()) ? l.at : new Date(), text: maskSecrets(l.text, secrets) });
+        const at = l.at instanceof Date && !Number.isNaN(l.at.getTime()) ? l.at : new Date();
+        if (l.stream === LogStream.SYSTEM || secrets.length === 0) {
+          rows.push({ executionId: id, seq: l.seq, stream: l.stream, at, text: maskSecrets(l.text, secrets) });
+          continue;
+        }
+        const piece = maskPiece(held.get(l.stream)?.text ?? "", l.text, l.partial === true, secrets);
+        held.delete(l.stream);
+        if (piece.held !== "") held.set(l.stream, { text: piece.held, at });
+        rows.push({ executionId: id, seq: l.seq, stream: l.stream, at, text: piece.text });
       }
       try {
         // The no-op update makes the insert conditional on the lease, in one transaction.
@@ -289,6 +307,7 @@ export class AgentGateway implements RunnerListener {
         throw err;
       }
       state.last = rows.at(-1)!.seq;
+      state.held = held;
       this.pubsub.publish("executionLog", id, rows);
       return state.last;
     });
@@ -317,7 +336,9 @@ export class AgentGateway implements RunnerListener {
         error: outcome.error ? maskSecrets(outcome.error, await this.options.secrets.maskList()) : null,
         output: outcome.output ?? null,
       };
-      const finished = await this.lifecycle.finishRemote(id, agentRunnerId(agent), run, { lastSeq, droppedBytes: Math.max(0, outcome.droppedBytes ?? 0) });
+      // What was held back at the end of a partial piece is a line's end after all.
+      const held = [...state.held].map(([stream, h]) => ({ stream, text: h.text, at: h.at }));
+      const finished = await this.lifecycle.finishRemote(id, agentRunnerId(agent), run, { lastSeq, droppedBytes: Math.max(0, outcome.droppedBytes ?? 0), held });
       this.forget(id);
       return finished !== null;
     });
@@ -346,7 +367,7 @@ export class AgentGateway implements RunnerListener {
   private serialized<T>(id: string, work: (state: LogState) => Promise<T>): Promise<T> {
     let state = this.logs.get(id);
     // After a hookd restart the agent comes back with lines already stored: read them once.
-    if (!state) this.logs.set(id, (state = { last: null, chain: Promise.resolve() }));
+    if (!state) this.logs.set(id, (state = { last: null, chain: Promise.resolve(), held: new Map() }));
     const s = state;
     const result = s.chain.then(() => work(s));
     s.chain = result.catch((err) => {

@@ -283,6 +283,8 @@ interface PendingLine {
   stream: "STDOUT" | "STDERR" | "SYSTEM";
   at: string;
   text: string;
+  /** Goes on in the next piece of its stream: hookd masks a secret cut between the two. */
+  partial?: boolean;
 }
 
 /** One claimed execution on the agent: its process, its unacknowledged log lines, its end. */
@@ -315,7 +317,7 @@ class RemoteRun {
 
   async go(hooks: LocalHookRunner): Promise<void> {
     const sending = this.send();
-    const outcome = await hooks.run(this.spec, { signal: this.controller.signal, onLine: (stream, text, at) => this.output(stream, text, at) });
+    const outcome = await hooks.run(this.spec, { signal: this.controller.signal, onLine: (stream, text, at, partial) => this.output(stream, text, at, partial) });
     if (this.droppedBytes > 0)
       this.push(
         "SYSTEM",
@@ -354,7 +356,7 @@ class RemoteRun {
     }
   }
 
-  private output(stream: "stdout" | "stderr", text: string, at: Date): void {
+  private output(stream: "stdout" | "stderr", text: string, at: Date, partial: boolean): void {
     const size = Buffer.byteLength(text) + 1;
     if (this.droppedBytes > 0 || this.bytes + size > this.spec.logCapBytes) {
       this.droppedBytes += size;
@@ -362,11 +364,11 @@ class RemoteRun {
       return;
     }
     this.bytes += size;
-    this.push(stream === "stdout" ? "STDOUT" : "STDERR", text, at);
+    this.push(stream === "stdout" ? "STDOUT" : "STDERR", text, at, partial);
   }
 
-  private push(stream: PendingLine["stream"], text: string, at: Date): void {
-    this.lines.push({ seq: ++this.seq, stream, at: at.toISOString(), text });
+  private push(stream: PendingLine["stream"], text: string, at: Date, partial = false): void {
+    this.lines.push({ seq: ++this.seq, stream, at: at.toISOString(), text, ...(partial ? { partial: true } : {}) });
     if (this.lines.length >= BATCH_LINES) this.notify();
   }
 

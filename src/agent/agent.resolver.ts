@@ -66,6 +66,8 @@ class AgentLogLineInput {
   @Field(() => LogStream) stream: LogStream;
   @Field() at: Date;
   @Field() text: string;
+  @Field(() => Boolean, { nullable: true, description: "A piece of a line too long for one row (or a last line without a newline): it goes on in the next line of its stream." })
+  partial?: boolean;
 }
 
 @InputType()

@@ -324,10 +324,17 @@ export class ExecutionLifecycle {
    * through the agent's own appends; the error becomes one more line. Conditional on the holder,
    * like finish. Null when the runner no longer held it.
    */
-  async finishRemote(id: string, runnerId: string, outcome: RunOutcome, log: { lastSeq: number; droppedBytes: number }): Promise<Execution | null> {
+  async finishRemote(
+    id: string,
+    runnerId: string,
+    outcome: RunOutcome,
+    log: { lastSeq: number; droppedBytes: number; held?: { stream: LogStream; text: string; at: Date }[] },
+  ): Promise<Execution | null> {
     const now = this.now();
     const lines: LogLineEvent[] = [];
     let seq = log.lastSeq;
+    // Output the receiver held back (a partial piece's end, masked): stored first, as the runner's.
+    for (const h of log.held ?? []) lines.push({ executionId: id, seq: ++seq, stream: h.stream, at: h.at, text: h.text });
     if (outcome.status !== ExecutionStatus.SUCCEEDED && outcome.error) lines.push({ executionId: id, seq: ++seq, stream: LogStream.SYSTEM, at: now, text: outcome.error });
     const before = this.known.get(id) ?? (await this.store.findById(Execution, id).catch(() => null));
     const plan = before ? await this.planRetry(before, outcome.status, failureOf(outcome)) : NO_RETRY;

@@ -26,6 +26,17 @@ export function maskSecrets(text: string, values: readonly string[]): string {
   return out;
 }
 
+/**
+ * Masks one piece of a hook's output. `held`: what was held back from the previous piece of the
+ * same stream. A `partial` piece (its line goes on in the next piece) keeps back its end while
+ * that end could begin a secret value, so a value cut between two pieces is masked whole.
+ */
+export function maskPiece(held: string, text: string, partial: boolean, values: readonly string[]): { text: string; held: string } {
+  const masked = maskSecrets(held + text, values);
+  const tail = partial ? openSecretTail(masked, values) : 0;
+  return tail > 0 ? { text: masked.slice(0, masked.length - tail), held: masked.slice(masked.length - tail) } : { text: masked, held: "" };
+}
+
 /** Length of the longest end of `text` that could begin a secret value (it may continue in the next piece). */
 function openSecretTail(text: string, values: readonly string[]): number {
   let longest = 0;
@@ -91,17 +102,11 @@ export class ExecutionLog {
    */
   output(stream: LogStream.STDOUT | LogStream.STDERR, text: string, at: Date, partial = false): void {
     if (this.secrets.length > 0) {
-      const held = this.carry.get(stream);
+      const piece = maskPiece(this.carry.get(stream)?.text ?? "", text, partial, this.secrets);
       this.carry.delete(stream);
-      text = maskSecrets(held ? held.text + text : text, this.secrets);
-      if (partial) {
-        const tail = openSecretTail(text, this.secrets);
-        if (tail > 0) {
-          this.carry.set(stream, { text: text.slice(text.length - tail), at });
-          text = text.slice(0, text.length - tail);
-          if (text === "") return;
-        }
-      }
+      if (piece.held !== "") this.carry.set(stream, { text: piece.held, at });
+      text = piece.text;
+      if (text === "" && piece.held !== "") return;
     }
     this.store1(stream, text, at);
   }
