@@ -95,7 +95,7 @@ export class IdempotencyService {
 
   /** Null when this request inserted the row (it runs); else the row of the request that did. */
   private async claim(where: Pick<IdempotencyKey, "userId" | "operation" | "key">, hash: string): Promise<IdempotencyKey | null> {
-    for (;;) {
+    for (let tries = 0; ; tries++) {
       try {
         return await this.store.transaction(async (em) => {
           const now = this.now();
@@ -111,7 +111,8 @@ export class IdempotencyService {
         });
       } catch (err) {
         // Another writer (a concurrent transaction on PostgreSQL) inserted it first: read theirs.
-        if (!isUniqueViolation(err)) throw err;
+        // (The insert is the one statement here that can conflict, whether the store reports it raw or as CONFLICT.)
+        if (tries >= 10 || !(isUniqueViolation(err) || (err instanceof DomainError && err.code === "CONFLICT"))) throw err;
       }
     }
   }
