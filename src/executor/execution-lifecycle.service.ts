@@ -191,6 +191,9 @@ export class ExecutionLifecycle {
     const result = await this.store.transaction(async (em): Promise<{ waiting?: Execution; running?: Execution } | null> => {
       const row = await em.findOneBy(Execution, { id });
       if (!row || row.status !== ExecutionStatus.QUEUED) return null;
+      // Where transactions run concurrently (PostgreSQL), the count-then-claim of one entry's runs
+      // takes that entry's lock first (held to commit), so two claimers cannot both take its last slot.
+      if (em.connection.options.type === "postgres") await em.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`hookd:claim:${row.hook}:${row.configId}`]);
       const reason = await this.whyWaiting(row, em);
       if (reason !== null) {
         if (row.waitingFor === reason) return null;
