@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { agentSocket, enrolAgent } from "./helpers/agent.js";
 import { eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
 
 // Hook policies (issue 22) with real hookd servers and real scripts: APPEND order, retries with
@@ -240,6 +241,32 @@ describe("concurrency keys and secrets", () => {
     rmSync(dir, { recursive: true, force: true });
   });
   const execution = async (id: string) => (await server.ok(EXECUTION + "", { id })).execution;
+
+  test("maxConcurrent holds when two runners claim at the same moment: one takes the slot, the other run waits", async () => {
+    // Two agents (raw sockets) of one server claim two runs together, round after round; on
+    // PostgreSQL the two claims run in concurrent transactions.
+    const enrolled = await enrolAgent(server, "racing");
+    const sockets = [agentSocket(server.url, enrolled.credential), agentSocket(server.url, enrolled.credential)];
+    const CLAIM = `mutation($id: ID!) { agentClaim(executionId: $id) { id } }`;
+    const FINISH = `mutation($id: ID!) { agentFinish(executionId: $id, outcome: { status: SUCCEEDED }, lastSeq: 0) }`;
+    try {
+      await server.ok(SET, { input: { hook: "POST_FAILED_SERVER", enabled: true, commands: { linux: "/bin/true" }, policy: { maxConcurrent: 1 } } });
+      for (let round = 0; round < 10; round++) {
+        const trigger = async () => (await server.ok(TRIGGER, { input: { hook: "POST_FAILED_SERVER", executionServer: enrolled.executionServerId } })).triggerHook[0].id as string;
+        const ids = [await trigger(), await trigger()];
+        const claims = await Promise.all(ids.map((id, i) => sockets[i].run(CLAIM, { id })));
+        const taken = claims.filter((c) => c.data?.agentClaim).map((c) => c.data.agentClaim.id);
+        assert.equal(taken.length, 1, `round ${round}: one claim took the one slot (${JSON.stringify(claims)})`);
+        const waiting = (await execution(ids.find((id) => id !== taken[0])!)) as any;
+        assert.equal(waiting.status, "QUEUED");
+        await sockets[0].run(FINISH, { id: taken[0] });
+        await server.ok(`mutation($id: ID!) { cancelExecution(id: $id) { id } }`, { id: waiting.id });
+      }
+    } finally {
+      for (const s of sockets) await s.client.dispose();
+      await server.ok(SET, { input: { hook: "POST_FAILED_SERVER", enabled: false, policy: null } });
+    }
+  });
 
   test("runs with the same concurrency key run one at a time, in order, while another key's runs go on", async () => {
     // A1 holds its key until the test has seen A2 wait, and until B (another key) has run meanwhile.
