@@ -166,6 +166,29 @@ describe("hook policies", () => {
     assert.equal(listed.nextAttempt.status, "FAILED");
   });
 
+  test("a chain run again by hand after its attempts ran out gets the policy's attempts afresh", async () => {
+    const fail = script(dir, "always-fails.sh", "exit 1");
+    await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: fail }, policy: { retry: { maxAttempts: 2, initialDelaySeconds: 0, jitter: 0 } } } });
+    const [second] = (await server.ok(TRIGGER, { input: { hook: "POST_SUBMIT_SERVER", wait: true } })).triggerHook;
+    assert.equal(second.attempt, 2);
+    assert.match((await execution(second.id)).logLines.at(-1).text, /attempt 2 of 2: exit code 1; no attempts left/);
+    const again = (await server.ok(`mutation($id: ID!) { retryExecution(id: $id) { id attempt } }`, { id: second.id })).retryExecution;
+    assert.equal(again.attempt, 3);
+    const third = await eventually(async () => {
+      const e = await execution(again.id);
+      return e.nextAttempt ? e : null;
+    }, "attempt 3 failed and is retried");
+    assert.match(third.logLines.at(-1).text, /attempt 3 \(1 of 2 since attempt 3, run again by hand\): exit code 1; attempt 4/);
+    const fourth = await eventually(async () => {
+      const e = await execution(third.nextAttempt.id);
+      return e.status === "FAILED" ? e : null;
+    }, "attempt 4 ran");
+    assert.equal(fourth.attempt, 4);
+    assert.equal(fourth.retryOf.id, third.retryOf.id, "one chain");
+    assert.equal(fourth.nextAttempt, null);
+    assert.match(fourth.logLines.at(-1).text, /attempt 4 \(2 of 2 since attempt 3, run again by hand\): exit code 1; no attempts left/);
+  });
+
   test("refused policies name the field and the rule", async () => {
     const bad: [unknown, RegExp][] = [
       [{ retry: { maxAttempts: 0 } }, /input\.policy\.retry\.maxAttempts: must be a whole number from 1 to 20 \(got 0\)/],

@@ -504,12 +504,15 @@ export class ExecutionLifecycle {
   private async planRetry(row: Execution, status: ExecutionStatus, failure: FailureKind | null): Promise<RetryPlan> {
     const policy = row.policy?.retry ?? null;
     if (policy === null || failure === null || (status !== ExecutionStatus.FAILED && status !== ExecutionStatus.TIMED_OUT)) return NO_RETRY;
-    const of = `attempt ${row.attempt} of ${policy.maxAttempts}`;
+    // A chain continued by hand (retryExecution, retryJob) starts the policy's attempts afresh there.
+    const start = row.attempt < policy.maxAttempts ? 1 : (await this.runStart(row)).attempt;
+    const n = row.attempt - start + 1;
+    const of = start === 1 ? `attempt ${row.attempt} of ${policy.maxAttempts}` : `attempt ${row.attempt} (${n} of ${policy.maxAttempts} since attempt ${start}, run again by hand)`;
     const { retry, why } = retryable(policy, failure);
     if (!retry) return { ...NO_RETRY, note: `${of}: not retried: ${why}` };
-    if (row.attempt >= policy.maxAttempts) return { ...NO_RETRY, note: `${of}: ${why}; no attempts left` };
+    if (n >= policy.maxAttempts) return { ...NO_RETRY, note: `${of}: ${why}; no attempts left` };
     const now = this.now();
-    const notBefore = new Date(now.getTime() + backoffMs(policy, row.attempt + 1, this.options.random));
+    const notBefore = new Date(now.getTime() + backoffMs(policy, n + 1, this.options.random));
     let timeoutSeconds = row.timeoutSeconds;
     if (hookPointInfo(row.hook).blocking) {
       // The caller waits: every attempt must end within the first attempt's timeout.
@@ -535,6 +538,24 @@ export class ExecutionLifecycle {
       columns: { nextAttemptAt: notBefore, nextAttemptId: next.id },
       ops: [{ insert: Execution, rows: [next] }],
     };
+  }
+
+  /**
+   * The attempt that began the automatic retries `row` is part of: the latest at or before it that
+   * no retry policy created (the first run, or one run again by hand); policy-made attempts wait
+   * for a backoff (notBefore), the others do not.
+   */
+  private async runStart(row: Execution): Promise<Execution> {
+    if (row.notBefore === null || row.retryOfId === null) return row;
+    const started = await this.store.manager.findOne(Execution, {
+      select: { id: true, attempt: true },
+      where: [
+        { retryOfId: row.retryOfId, attempt: LessThan(row.attempt), notBefore: IsNull() },
+        { id: row.retryOfId, attempt: LessThan(row.attempt) },
+      ],
+      order: { attempt: "DESC" },
+    });
+    return started ?? row;
   }
 
   /**
