@@ -184,7 +184,13 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       {
         async requestDidStart() {
           return {
-            async didResolveOperation({ request, document }) {
+            async didResolveOperation({ request, document, operation }) {
+              // Apollo would run it as a query and fail on the first non-null field: say where subscriptions go.
+              if (operation?.operation === "subscription") {
+                throw new GraphQLError("subscriptions run over a WebSocket (graphql-ws protocol) at /graphql; HTTP carries queries and mutations", {
+                  extensions: { code: "BAD_REQUEST", http: { status: 400 } },
+                });
+              }
               const refusal = costLimit.refusal(document, request.variables, request.operationName);
               if (refusal) throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
             },
