@@ -16,6 +16,7 @@ import { ADMIN_KEY, eventually, startServer } from "./helpers/server.js";
 import { sampleExecution } from "./helpers/store.js";
 import { subscribe } from "./helpers/ws.js";
 import { CLI, serveProcess } from "./helpers/serve-process.js";
+import { ensureTestDatabaseSync } from "./helpers/test-database.js";
 
 const serve = serveProcess;
 
@@ -53,7 +54,7 @@ describe("the hookd command, for operators", () => {
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
     const port = (blocker.address() as net.AddressInfo).port;
     try {
-      const failed = spawnSync(process.execPath, [CLI, "serve"], { env: { ...process.env, HOOKD_DATA_DIR: dataDir, PORT: String(port) }, encoding: "utf8" });
+      const failed = spawnSync(process.execPath, [CLI, "serve"], { env: { ...process.env, ...ensureTestDatabaseSync(dataDir), HOOKD_DATA_DIR: dataDir, PORT: String(port) }, encoding: "utf8" });
       assert.equal(failed.status, 2, failed.stderr);
       assert.match(failed.stderr, /EADDRINUSE.*set PORT \(or HOST\) to a free address/);
       assert.doesNotMatch(failed.stdout, /hkd_/);
@@ -73,7 +74,7 @@ describe("the hookd command, for operators", () => {
 
   test("user set-role, user disable / enable and key revoke take effect at once on a running server", async () => {
     const dataDir = tempDir();
-    const env = { HOOKD_DATA_DIR: dataDir };
+    const env = { ...ensureTestDatabaseSync(dataDir), HOOKD_DATA_DIR: dataDir };
     const server = await serve({ ...env, HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY });
     try {
       const created = await cli(["user", "create", "--email", "vendor@example.com", "--role", "STANDARD"], env);
@@ -125,7 +126,7 @@ describe("the hookd command, for operators", () => {
 
   test("a user disabled by the command line: its open subscriptions end with the server's next request", { timeout: 30_000 }, async () => {
     const dataDir = tempDir();
-    const env = { HOOKD_DATA_DIR: dataDir };
+    const env = { ...ensureTestDatabaseSync(dataDir), HOOKD_DATA_DIR: dataDir };
     const server = await serve({ ...env, HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY });
     try {
       const created = await cli(["user", "create", "--email", "second-admin@example.com", "--role", "ADMIN"], env);
@@ -148,7 +149,7 @@ describe("the hookd command, for operators", () => {
 
   test("prune --dry-run says what would go and deletes nothing; prune deletes it", async () => {
     const dataDir = tempDir();
-    const env = { HOOKD_DATA_DIR: dataDir, HOOKD_RETENTION_DAYS: "30" };
+    const env = { ...ensureTestDatabaseSync(dataDir), HOOKD_DATA_DIR: dataDir, HOOKD_RETENTION_DAYS: "30" };
     const store = await openStore(loadConfig(env));
     const old = new Date(Date.now() - 31 * 24 * 60 * 60 * 1000);
     const recent = new Date(Date.now() - 29 * 24 * 60 * 60 * 1000);

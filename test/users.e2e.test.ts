@@ -38,7 +38,7 @@ describe("users and API keys", () => {
     assert.match(secret, /^hkd_[A-Za-z0-9_-]{32}$/);
     assert.equal(apiKey.prefix, secret.slice(0, 12));
     assert.equal(apiKey.label, "laptop");
-    const rows = await server.app.dataSource.query(`SELECT hash FROM api_key WHERE id = ?`, [apiKey.id]);
+    const rows = await server.app.dataSource.createQueryBuilder().select("k.hash", "hash").from("api_key", "k").where("k.id = :id", { id: apiKey.id }).getRawMany();
     assert.equal(rows.length, 1);
     assert.notEqual(rows[0].hash, secret);
     assert.match(rows[0].hash, /^[0-9a-f]{64}$/);
