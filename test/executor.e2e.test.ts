@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
+import pg from "pg";
 import os from "node:os";
 import { defaultAddonPath } from "../src/executor/addon-spawner.js";
 import { ExecutionServer, ExecutionServerKind } from "../src/entities/execution-server.entity.js";
@@ -90,7 +91,7 @@ path = sys.argv[2]
 st = os.stat(path)
 print(json.dumps({"argv": sys.argv[1:], "input": json.load(open(path)), "mode": oct(stat.S_IMODE(st.st_mode)),
   "dirmode": oct(stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode)),
-  "env": {k: v for k, v in os.environ.items() if k.startswith("HOOKD_")}}))
+  "env": {k: v for k, v in os.environ.items() if k.startswith("HOOKD_") and not k.startswith("HOOKD_TEST_")}}))
 `,
       );
       await configure("POST_DONE_SERVER", { linux: `${q(echo)} --in \${PATH_JSON_INPUT} --also=\${PATH_JSON_INPUT}`, windows: "C:\\hooks\\never.exe ${PATH_JSON_INPUT}" });
@@ -261,6 +262,7 @@ sys.stdout.write("no newline at the end"); sys.stdout.flush()
         "flood.py",
         `#!${PY}
 import sys
+import { databaseEnv, onPostgres } from "./helpers/test-database.js";
 w = sys.stdout.write
 line = "x" * 90
 for i in range(500000):
@@ -727,6 +729,15 @@ describe("executor: leases, waiting and restarts", () => {
 
 /** Reads an execution straight from a data directory's SQLite file (while another process serves it). */
 async function readExecution(dataDir: string, id: string): Promise<{ status: string; pid: number | null } | undefined> {
+  if (onPostgres) {
+    const client = new pg.Client({ connectionString: databaseEnv(dataDir).HOOKD_DATABASE_URL });
+    await client.connect();
+    try {
+      return (await client.query(`SELECT status, pid FROM execution WHERE id = $1`, [id])).rows[0];
+    } finally {
+      await client.end();
+    }
+  }
   const db = new Database(path.join(dataDir, "hookd.sqlite"), { readonly: true, fileMustExist: true });
   try {
     return db.prepare(`SELECT status, pid FROM execution WHERE id = ?`).get(id) as { status: string; pid: number | null } | undefined;

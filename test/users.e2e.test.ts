@@ -73,6 +73,15 @@ describe("users and API keys", () => {
     expectError(await server.gql(`{ me { email } }`, {}, own.createApiKey.secret), "UNAUTHENTICATED");
   });
 
+  test("createUser racing itself with one email: one user, every other request CONFLICT naming input.email", async () => {
+    // Sent at once, several pass the service's check before any commits (on PostgreSQL); the constraint decides.
+    const results = await Promise.all(Array.from({ length: 6 }, () => server.gql(`mutation { createUser(input: { email: "race@example.com", role: STANDARD }) { id } }`)));
+    const created = results.filter((r) => r.errors === undefined);
+    assert.equal(created.length, 1, JSON.stringify(results));
+    for (const r of results.filter((r) => r.errors !== undefined)) expectError(r, "CONFLICT", /^input\.email: a user with email 'race@example\.com' already exists$/);
+    assert.equal((await server.ok(`{ users { email } }`)).users.filter((u: { email: string }) => u.email === "race@example.com").length, 1);
+  });
+
   test("only an ADMIN lists and creates users", async () => {
     const e = await server.user("emp@example.com", "EMPLOYEE");
     expectError(await server.gql(`{ users { email } }`, {}, e.key), "FORBIDDEN", /query\.users requires the ADMIN role; your role is EMPLOYEE/);
