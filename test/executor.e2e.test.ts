@@ -15,6 +15,7 @@ import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js"
 import { exists } from "./helpers/processes.js";
 import { serveProcess } from "./helpers/serve-process.js";
 import { ADMIN_KEY, eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
+import { databaseEnv, onPostgres } from "./helpers/test-database.js";
 
 const PY = "/usr/bin/python3";
 const SET = `mutation($input: SetHookConfigInput!) { setHookConfig(input: $input) { hook } }`;
@@ -262,7 +263,6 @@ sys.stdout.write("no newline at the end"); sys.stdout.flush()
         "flood.py",
         `#!${PY}
 import sys
-import { databaseEnv, onPostgres } from "./helpers/test-database.js";
 w = sys.stdout.write
 line = "x" * 90
 for i in range(500000):
