@@ -46,3 +46,18 @@ export async function serveProcess(env: Record<string, string>): Promise<ServePr
     });
   });
 }
+
+/**
+ * Runs the command line without blocking this process's event loop (an in-process server keeps
+ * answering, and its keep-alive connections do not time out under a blocked loop); under
+ * HOOKD_TEST_DB=postgres on the database of `env.HOOKD_DATA_DIR`.
+ */
+export async function runCli(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const database = env.HOOKD_DATA_DIR ? await ensureTestDatabase(env.HOOKD_DATA_DIR) : {};
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...database, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  return new Promise((resolve) => child.on("exit", (status) => resolve({ status, stdout, stderr })));
+}
