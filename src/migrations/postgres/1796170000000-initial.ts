@@ -70,9 +70,6 @@ export class PostgresInitial1796170000000 implements MigrationInterface {
     );
     await queryRunner.query(`ALTER TABLE "execution_server" ADD CONSTRAINT "FK_fbd640262c1def5cc3c9bf3a33f" FOREIGN KEY ("ownerId") REFERENCES "user"("id") ON DELETE CASCADE ON UPDATE NO ACTION`);
     await queryRunner.query(`ALTER TABLE "api_key" ADD CONSTRAINT "FK_277972f4944205eb29127f9bb6c" FOREIGN KEY ("userId") REFERENCES "user"("id") ON DELETE CASCADE ON UPDATE NO ACTION`);
-    await queryRunner.query(
-      `ALTER TABLE "execution_log_line" ADD CONSTRAINT "FK_e0eb21c3ea3726539c42761c9fa" FOREIGN KEY ("executionId") REFERENCES "execution"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
-    );
     await queryRunner.query(`ALTER TABLE "queue_hook" ADD CONSTRAINT "FK_d131037c1d177d9106e3303ca8c" FOREIGN KEY ("queueId") REFERENCES "queue"("id") ON DELETE CASCADE ON UPDATE NO ACTION`);
     await queryRunner.query(`ALTER TABLE "job" ADD CONSTRAINT "FK_640e856f3a9554e16c28b161c2f" FOREIGN KEY ("queueId") REFERENCES "queue"("id") ON DELETE RESTRICT ON UPDATE NO ACTION`);
   }
@@ -80,7 +77,6 @@ export class PostgresInitial1796170000000 implements MigrationInterface {
   public async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`ALTER TABLE "job" DROP CONSTRAINT "FK_640e856f3a9554e16c28b161c2f"`);
     await queryRunner.query(`ALTER TABLE "queue_hook" DROP CONSTRAINT "FK_d131037c1d177d9106e3303ca8c"`);
-    await queryRunner.query(`ALTER TABLE "execution_log_line" DROP CONSTRAINT "FK_e0eb21c3ea3726539c42761c9fa"`);
     await queryRunner.query(`ALTER TABLE "api_key" DROP CONSTRAINT "FK_277972f4944205eb29127f9bb6c"`);
     await queryRunner.query(`ALTER TABLE "execution_server" DROP CONSTRAINT "FK_fbd640262c1def5cc3c9bf3a33f"`);
     await queryRunner.query(`DROP TABLE "workspace_settings"`);
