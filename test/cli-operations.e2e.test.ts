@@ -165,7 +165,7 @@ describe("the hookd command, for operators", () => {
         for (const seq of [1, 2]) await em.insert(ExecutionLogLine, Object.assign(new ExecutionLogLine(), { executionId: id, seq, stream: LogStream.STDOUT, at, text: "x" }) as never);
       }
     });
-    await store.dataSource.destroy();
+    await store.destroy();
 
     const dry = await cli(["prune", "--dry-run"], env);
     assert.equal(dry.status, 0, dry.stderr);
@@ -173,11 +173,11 @@ describe("the hookd command, for operators", () => {
     const real = await cli(["prune"], env);
     assert.equal(real.status, 0, real.stderr);
     assert.match(real.stdout, /deleted 1 finished execution\(s\), 2 log line\(s\)/);
-    const db = new Database(path.join(dataDir, "hookd.sqlite"), { readonly: true });
+    const check = await openStore(loadConfig(env));
     try {
-      assert.deepEqual(db.prepare(`SELECT "id" FROM "execution"`).all(), [{ id: ids[1] }]);
+      assert.deepEqual(await check.manager.find(Execution, { select: { id: true } }), [Object.assign(new Execution(), { id: ids[1] })]);
     } finally {
-      db.close();
+      await check.destroy();
     }
     const again = await cli(["prune", "--dry-run"], env);
     assert.match(again.stdout, /would delete 0 finished execution\(s\)/);
