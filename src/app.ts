@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -40,6 +41,7 @@ import { WalCheckpointer } from "./store/wal-checkpointer.js";
 import type { CreatedApiKey } from "./services/user.service.js";
 import { dataSourceOptions } from "./store/data-source-options.js";
 import { Store } from "./store/store.js";
+import { createPubSub } from "./pubsub/pubsub-factory.js";
 
 export const GRAPHQL_PATH = "/graphql";
 /** Largest request body accepted; a GraphQL document with its variables is far smaller. */
@@ -120,8 +122,19 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const checkpointer = new WalCheckpointer(store, config.databasePath, logger);
   checkpointer.start();
   logger.info("database open and migrated", { database: config.databasePath });
-  const services = createServices(store, { executor: config.executor, logger });
-  await services.pubsub.init();
+  // Connected before anything else uses it: Redis that does not answer stops start-up here, naming its URL.
+  const instanceId = randomUUID();
+  const pubsub = createPubSub(config.pubsub, instanceId, logger);
+  try {
+    await pubsub.init();
+  } catch (err) {
+    await checkpointer.stop();
+    await store.dataSource.destroy().catch(() => undefined);
+    await spawner.destroy();
+    throw err;
+  }
+  if (pubsub.distributed) logger.info("live events through Redis", { prefix: config.pubsub.prefix, instance: instanceId });
+  const services = createServices(store, { executor: config.executor, logger, pubsub, instanceId });
   const boot = await bootstrap(services, options.hostname ?? os.hostname());
   const operations = createOperations(services, config.operations, logger, boot.self.id);
   await services.executionQueue.init();

@@ -10,7 +10,7 @@ import type { JsonObject } from "../entities/metadata.embedded.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import type { Logger } from "../logger.js";
 import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
-import { EntityCache } from "../store/entity-cache.js";
+import { type ChangeSource, EntityCache } from "../store/entity-cache.js";
 import { StaleWriteError, type Store, type WriteOp } from "../store/store.js";
 import type { ExecutionLog } from "./execution-log.js";
 import type { ExecutionQueue } from "./execution-queue.js";
@@ -50,6 +50,8 @@ export interface LifecycleOptions {
   /** True when a runner for this server can take work now (this process's, or a connected one). */
   servedNow(server: ExecutionServer): boolean;
   now?: () => Date;
+  /** Where the settings cache hears of writes (default: this process's store). */
+  changes?: ChangeSource;
 }
 
 /** The answer to a lease renewal: what the runner must stop. */
@@ -94,7 +96,7 @@ export class ExecutionLifecycle {
     private readonly logger: Logger,
     private readonly options: LifecycleOptions,
   ) {
-    this.settingsCache = new EntityCache(store, [WorkspaceSettings], 1);
+    this.settingsCache = new EntityCache(options.changes ?? store, [WorkspaceSettings], 1);
     this.now = options.now ?? (() => new Date());
   }
 
