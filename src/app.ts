@@ -149,6 +149,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     leaseMs: config.executor.leaseMs,
     pollMs: 1000,
     logCapBytes: config.executor.logCapBytes,
+    ...(pubsub.distributed ? { instanceId } : {}),
   });
   services.localRunners.add(runner);
   // First what this runner held before its restart (ended as interrupted), then what anyone's expired lease left.

@@ -1,4 +1,4 @@
-import { In, IsNull } from "typeorm";
+import { In, IsNull, LessThan, Like } from "typeorm";
 import { LogStream } from "../entities/execution-log-line.entity.js";
 import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
 import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
@@ -19,6 +19,12 @@ export interface EmbeddedRunnerOptions {
   /** How often the store is asked for QUEUED work this runner may have missed. */
   pollMs: number;
   logCapBytes: number;
+  /**
+   * Set when several hookd instances share the database (a distributed pub/sub): this one's id.
+   * Its runner id then carries it, and at start-up it ends only runs of this server whose lease
+   * expired (another live instance may hold the rest).
+   */
+  instanceId?: string;
 }
 
 /** How long a hook runs before its process group is recorded (see run()). */
@@ -59,7 +65,7 @@ export class EmbeddedRunner implements RunnerListener {
     private readonly logger: Logger,
     private readonly options: EmbeddedRunnerOptions,
   ) {
-    this.id = embeddedRunnerId(self.id);
+    this.id = embeddedRunnerId(self.id, options.instanceId);
     this.served.set(self.id, true);
   }
 
@@ -207,12 +213,17 @@ export class EmbeddedRunner implements RunnerListener {
    * process group is ended when it still runs this execution, and the execution FAILED.
    */
   private async recover(): Promise<void> {
-    const held = await this.store.manager.find(Execution, {
-      where: [
-        { status: ExecutionStatus.RUNNING, runnerId: this.id },
-        { status: ExecutionStatus.RUNNING, runnerId: IsNull() },
-      ],
-    });
+    const held = this.options.instanceId
+      ? // A new instance id each start: what an earlier instance on this host left is known by its expired lease.
+        await this.store.manager.find(Execution, {
+          where: { status: ExecutionStatus.RUNNING, runnerId: Like(`${embeddedRunnerId(this.self.id)}/%`), leaseExpiresAt: LessThan(new Date()) },
+        })
+      : await this.store.manager.find(Execution, {
+          where: [
+            { status: ExecutionStatus.RUNNING, runnerId: this.id },
+            { status: ExecutionStatus.RUNNING, runnerId: IsNull() },
+          ],
+        });
     for (const e of held) {
       // The recorded group id may have been reused by an unrelated program since.
       const ended = e.pid !== null && (await groupRunsExecution(e.pid, e.id)) && (await killProcessGroup(e.pid).catch(() => false));

@@ -68,8 +68,12 @@ const AGENT_PREFIX = "agent:";
 /** Executions kept in memory at most (see `known`). */
 const MAX_KNOWN = 10_000;
 
-/** The runner id of a hookd's embedded runner for its own execution server. */
-export const embeddedRunnerId = (serverId: string) => `${RUNNER_PREFIX}${serverId}`;
+/**
+ * The runner id of a hookd's embedded runner for its own execution server. Several instances on
+ * one host share that server; each then runs under its own id (`instance`), so one instance's
+ * restart never takes the other's runs for its own.
+ */
+export const embeddedRunnerId = (serverId: string, instance?: string) => `${RUNNER_PREFIX}${serverId}${instance ? `/${instance}` : ""}`;
 
 export function formatSeconds(s: number): string {
   if (s >= 3600 && s % 3600 === 0) return `${s / 3600} h`;
@@ -421,8 +425,9 @@ export class ExecutionLifecycle {
   private async runnerName(e: Execution): Promise<string> {
     const id = e.runnerId;
     if (id?.startsWith(RUNNER_PREFIX)) {
-      const server = await this.store.manager.findOneBy(ExecutionServer, { id: id.slice(RUNNER_PREFIX.length) });
-      if (server) return server.name;
+      const [serverId, instance] = id.slice(RUNNER_PREFIX.length).split("/");
+      const server = await this.store.manager.findOneBy(ExecutionServer, { id: serverId });
+      if (server) return instance ? `${server.name} (hookd instance ${instance.slice(0, 8)})` : server.name;
     }
     if (id?.startsWith(AGENT_PREFIX)) {
       const agent = await this.store.manager.findOneBy(Agent, { id: id.slice(AGENT_PREFIX.length) });
