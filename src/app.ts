@@ -1,6 +1,5 @@
 import "reflect-metadata";
 import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import type { AddressInfo } from "node:net";
@@ -11,8 +10,8 @@ import { expressMiddleware } from "@as-integrations/express5";
 import express from "express";
 import { HeaderMap } from "@apollo/server";
 import { GraphQLError, type GraphQLSchema } from "graphql";
-import { DataSource } from "typeorm";
-import type { HookdConfig } from "./config.js";
+import type { DataSource } from "typeorm";
+import { redactPassword, type HookdConfig } from "./config.js";
 import { DomainError } from "./domain/errors.js";
 import { currentOs } from "./domain/os.js";
 import type { ExecutionServer } from "./entities/execution-server.entity.js";
@@ -37,11 +36,11 @@ import { EmbeddedRunner } from "./executor/embedded-runner.js";
 import { ExecutionRecovery } from "./executor/execution-recovery.js";
 import { LocalHookRunner, removeLeftovers } from "./executor/local-hook-runner.js";
 import { startSpawner } from "./executor/spawner-factory.js";
-import { WalCheckpointer } from "./store/wal-checkpointer.js";
 import type { CreatedApiKey } from "./services/user.service.js";
-import { dataSourceOptions } from "./store/data-source-options.js";
-import { Store } from "./store/store.js";
 import { createPubSub } from "./pubsub/pubsub-factory.js";
+import { openStore } from "./store/create-store.js";
+
+export { openStore } from "./store/create-store.js";
 
 export const GRAPHQL_PATH = "/graphql";
 /** Largest request body accepted; a GraphQL document with its variables is far smaller. */
@@ -77,15 +76,6 @@ export interface AppOptions {
   hostname?: string;
 }
 
-/** Opens the database and brings its schema up to date. */
-export async function openStore(config: HookdConfig): Promise<Store> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const dataSource = new DataSource(dataSourceOptions(config));
-  await dataSource.initialize();
-  await dataSource.runMigrations({ transaction: "each" });
-  return new Store(dataSource);
-}
-
 /** First-start rows: settings, the default queue, this server (the first admin comes after listen). Idempotent. */
 async function bootstrap(services: Services, hostname: string): Promise<BootstrapResult> {
   await services.store.transaction(async (em) => {
@@ -115,21 +105,18 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   // First, so a spawner that cannot work stops start-up before anything is opened.
   const spawner = await startSpawner(config.executor.spawner, logger);
   logger.info("hook spawner ready", { spawner: spawner.kind, asked: config.executor.spawner });
-  const store = await openStore(config).catch(async (err) => {
+  const store = await openStore(config, { serve: { logger } }).catch(async (err) => {
     await spawner.destroy();
     throw err;
   });
-  const checkpointer = new WalCheckpointer(store, config.databasePath, logger);
-  checkpointer.start();
-  logger.info("database open and migrated", { database: config.databasePath });
+  logger.info("database open and migrated", { store: store.kind, database: store.kind === "sqlite" ? config.databasePath : redactPassword((config.database as { url: string }).url) });
   // Connected before anything else uses it: Redis that does not answer stops start-up here, naming its URL.
   const instanceId = randomUUID();
   const pubsub = createPubSub(config.pubsub, instanceId, logger);
   try {
     await pubsub.init();
   } catch (err) {
-    await checkpointer.stop();
-    await store.dataSource.destroy().catch(() => undefined);
+    await store.destroy().catch(() => undefined);
     await spawner.destroy();
     throw err;
   }
@@ -337,9 +324,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       await spawner.destroy();
       await services.pubsub.destroy();
       await services.executionServers.markOffline(boot.self.id).catch((err) => logger.warn(`could not mark this server offline: ${String(err)}`));
-      await store.drain();
-      await checkpointer.stop();
-      await store.dataSource.destroy();
+      await store.destroy();
     },
   };
 }

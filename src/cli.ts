@@ -98,7 +98,7 @@ async function withServices<T>(work: (services: ReturnType<typeof createServices
   } finally {
     await store.drain();
     await pubsub.destroy();
-    await store.dataSource.destroy();
+    await store.destroy();
   }
 }
 
@@ -250,6 +250,12 @@ async function main(argv: string[]): Promise<void> {
     case "backup": {
       const file = oneArgument("the file to write");
       const config = loadConfig();
+      if (config.database.type === "postgres") {
+        throw new DomainError(
+          "BAD_USER_INPUT",
+          'hookd backup copies the embedded SQLite file; on PostgreSQL (HOOKD_DB_TYPE=postgres) back up with PostgreSQL\'s own tools, e.g. pg_dump --format=custom --file=hookd.dump "$HOOKD_DATABASE_URL"',
+        );
+      }
       if (!existsSync(config.databasePath)) throw new DomainError("NOT_FOUND", `there is no database at ${config.databasePath} (set HOOKD_DATA_DIR or HOOKD_DATABASE)`);
       // Opened without running migrations: a backup taken before an upgrade is of the old schema.
       const dataSource = new DataSource(dataSourceOptions(config));

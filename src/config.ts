@@ -8,8 +8,10 @@ export interface HookdConfig {
   host: string;
   port: number;
   dataDir: string;
-  /** SQLite database file (under dataDir unless HOOKD_DATABASE is set). */
+  /** SQLite database file (under dataDir unless HOOKD_DATABASE is set); unused on PostgreSQL. */
   databasePath: string;
+  /** Which store: the embedded SQLite file (default) or a PostgreSQL server. */
+  database: DatabaseConfig;
   /** Key for the first ADMIN, instead of a generated one; ignored once an admin exists. */
   bootstrapAdminKey: string | null;
   bootstrapAdminEmail: string;
@@ -35,6 +37,8 @@ export interface PubSubConfig {
   /** Before every Redis channel name (HOOKD_REDIS_PREFIX, default "hookd:"): workspaces sharing one Redis use different ones. */
   prefix: string;
 }
+
+export type DatabaseConfig = { type: "sqlite" } | { type: "postgres" /** HOOKD_DATABASE_URL */; url: string /** Connections in the pool (HOOKD_DATABASE_POOL_SIZE). */; poolSize: number };
 
 /** Running hookd as a service: metrics and retention. */
 export interface OperationsConfig {
@@ -129,8 +133,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
 
   const dbType = env.HOOKD_DB_TYPE?.trim() || "sqlite";
-  if (dbType !== "sqlite") {
-    problems.push(`HOOKD_DB_TYPE='${dbType}' is not supported yet; the only store in this version is 'sqlite' (unset HOOKD_DB_TYPE)`);
+  const databaseUrl = env.HOOKD_DATABASE_URL?.trim() || "";
+  if (dbType !== "sqlite" && dbType !== "postgres") {
+    problems.push(`HOOKD_DB_TYPE must be 'sqlite' (the default: a file under HOOKD_DATA_DIR) or 'postgres' (with HOOKD_DATABASE_URL) (got '${dbType}')`);
+  } else if (dbType === "postgres") {
+    if (databaseUrl === "") {
+      problems.push("HOOKD_DB_TYPE=postgres needs HOOKD_DATABASE_URL, e.g. postgres://hookd:secret@db.example.com:5432/hookd");
+    } else if (!isPostgresUrl(databaseUrl)) {
+      problems.push(
+        `HOOKD_DATABASE_URL must be a postgres:// or postgresql:// URL with a host and a database name, e.g. postgres://hookd:secret@db.example.com:5432/hookd (got '${redactPassword(databaseUrl)}')`,
+      );
+    }
+  } else if (databaseUrl !== "") {
+    problems.push("HOOKD_DATABASE_URL is set but HOOKD_DB_TYPE is not 'postgres': set HOOKD_DB_TYPE=postgres to use it, or unset HOOKD_DATABASE_URL for the embedded SQLite store");
   }
 
   const int = (name: string, fallback: number, min: number, max: number, unit = ""): number => {
@@ -215,6 +230,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     problems.push(`HOOKD_REDIS_PREFIX must be at most 100 characters with no spaces (got '${prefix}')`);
   }
   const pubsub: PubSubConfig = { kind: pubsubKind === "redis" ? "redis" : "memory", redisUrl, prefix };
+  const poolSize = int("HOOKD_DATABASE_POOL_SIZE", 10, 1, 1000, " connections");
+  const database: DatabaseConfig = dbType === "postgres" ? { type: "postgres", url: databaseUrl, poolSize } : { type: "sqlite" };
   const authFailureLimit = {
     attempts: int("HOOKD_AUTH_FAILURES", 20, 1, 1_000_000),
     windowSeconds: int("HOOKD_AUTH_FAILURE_WINDOW_SECONDS", 60, 1, 86_400, " seconds"),
@@ -227,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port,
     dataDir,
     databasePath,
+    database,
     bootstrapAdminKey,
     bootstrapAdminEmail,
     development: env.NODE_ENV === "development",
@@ -238,6 +256,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     pubsub,
     ...overrides,
   };
+}
+
+function isPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "postgres:" || url.protocol === "postgresql:") && url.hostname !== "" && url.pathname.length > 1;
+  } catch {
+    return false;
+  }
+}
+
+/** A URL as it may appear in an error message: without its password. */
+export function redactPassword(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = "***";
+    return url.toString();
+  } catch {
+    return value.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@");
+  }
 }
 
 /**

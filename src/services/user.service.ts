@@ -5,7 +5,6 @@ import { ApiKey } from "../entities/api-key.entity.js";
 import { User } from "../entities/user.entity.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import { type ChangeSource, EntityCache } from "../store/entity-cache.js";
-import { externalChangeSignal } from "../store/external-change-signal.js";
 import type { Store } from "../store/store.js";
 import { snapshot, type Actor, type AuditService } from "./audit.service.js";
 import type { MetadataInputFields } from "../entities/metadata.embedded.js";
@@ -47,7 +46,7 @@ export class UserService {
     changes: ChangeSource = store,
   ) {
     this.keys = new EntityCache(changes, [ApiKey, User], MAX_CACHED_KEYS);
-    this.externalChange = externalChangeSignal(store.dataSource);
+    this.externalChange = store.externalChangeSignal();
   }
 
   private findKey(hash: string): Promise<ApiKey | null> {

@@ -1,6 +1,10 @@
-import path from "node:path";
+import { forcePostgres } from "./test-database.js";
 
-/** The database several hookd processes share in a test: its environment, and drop() when done. */
+/**
+ * The database several hookd processes share in a test: always PostgreSQL (SQLite serves one
+ * process; a second refuses to start on its file). Its environment, and drop() when done.
+ */
 export async function multiInstanceDatabase(dir: string): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
-  return { env: { HOOKD_DATA_DIR: path.join(dir, "data") }, drop: async () => undefined };
+  const { vars, drop } = await forcePostgres(dir);
+  return { env: vars, drop };
 }
