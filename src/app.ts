@@ -11,7 +11,7 @@ import express from "express";
 import { HeaderMap } from "@apollo/server";
 import { GraphQLError, type GraphQLSchema } from "graphql";
 import type { DataSource } from "typeorm";
-import { redactPassword, type HookdConfig } from "./config.js";
+import { ConfigError, redactPassword, type HookdConfig } from "./config.js";
 import { DomainError } from "./domain/errors.js";
 import { currentOs } from "./domain/os.js";
 import type { ExecutionServer } from "./entities/execution-server.entity.js";
@@ -38,6 +38,7 @@ import { LocalHookRunner, removeLeftovers } from "./executor/local-hook-runner.j
 import { startSpawner } from "./executor/spawner-factory.js";
 import type { CreatedApiKey } from "./services/user.service.js";
 import { createPubSub } from "./pubsub/pubsub-factory.js";
+import { InstanceRegistry, pubsubOf, refusal } from "./services/instance-registry.service.js";
 import { openStore } from "./store/create-store.js";
 
 export { openStore } from "./store/create-store.js";
@@ -113,14 +114,25 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   // Connected before anything else uses it: Redis that does not answer stops start-up here, naming its URL.
   const instanceId = randomUUID();
   const pubsub = createPubSub(config.pubsub, instanceId, logger);
+  const registry = new InstanceRegistry(store, { id: instanceId, hostname: options.hostname ?? os.hostname(), pid: process.pid, pubsub: pubsubOf(config.pubsub) }, logger);
   try {
-    await pubsub.init();
+    await pubsub.init().catch((err: Error) => {
+      throw new ConfigError([err.message]);
+    });
+    // Several instances on one database must share events the same way: else stop here, saying what to set.
+    const why = refusal(registry.self, await registry.register());
+    if (why) {
+      await registry.stop();
+      throw new ConfigError([why]);
+    }
   } catch (err) {
+    await pubsub.destroy().catch(() => undefined);
     await store.destroy().catch(() => undefined);
     await spawner.destroy();
     throw err;
   }
-  if (pubsub.distributed) logger.info("live events through Redis", { prefix: config.pubsub.prefix, instance: instanceId });
+  registry.start();
+  logger.info(pubsub.distributed ? "live events through Redis" : "live events in this process", { prefix: pubsub.distributed ? config.pubsub.prefix : undefined, instance: instanceId });
   const services = createServices(store, { executor: config.executor, logger, pubsub, instanceId });
   const boot = await bootstrap(services, options.hostname ?? os.hostname());
   const operations = createOperations(services, config.operations, logger, boot.self.id);
@@ -323,6 +335,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       await operations.stop();
       await spawner.destroy();
       await services.pubsub.destroy();
+      await registry.stop();
       await services.executionServers.markOffline(boot.self.id).catch((err) => logger.warn(`could not mark this server offline: ${String(err)}`));
       await store.destroy();
     },

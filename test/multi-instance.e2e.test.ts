@@ -168,15 +168,30 @@ describe("several hookd instances on one PostgreSQL and one Redis", { skip: onPo
   test("queued through both instances, each execution is claimed and run exactly once, within each runner's limit", async () => {
     const ran = path.join(dir, "ran.txt");
     // Each run appends its id, and how many run at once on its instance's limit is checked by the runner count below.
-    await configure(a, "POST_DONE_SERVER", script("once.sh", `echo "$HOOKD_EXECUTION_ID" >> ${ran}; sleep 0.05`));
+    await configure(a, "POST_DONE_SERVER", script("once.sh", `echo "$HOOKD_EXECUTION_ID start $(date +%s%N)" >> ${ran}; sleep 0.05; echo "$HOOKD_EXECUTION_ID end $(date +%s%N)" >> ${ran}`));
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) ids.push(...(await (i % 2 ? a : b).ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", wait: false } })).triggerHook.map((r: any) => r.id));
     const results = await Promise.all(ids.map((id) => finished(a, id)));
     for (const r of results) assert.equal(r.status, "SUCCEEDED", r.error);
-    const lines = readFileSync(ran, "utf8").trim().split("\n");
-    assert.deepEqual([...lines].sort(), [...ids].sort(), "every execution ran, none twice");
-    const runners = new Set(results.map((r) => r.runner));
-    assert.ok([...runners].every((r) => [a.instance, b.instance].some((i) => r.endsWith(`/${i}`))));
+    const marks = readFileSync(ran, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "));
+    const starts = marks.filter((m) => m[1] === "start").map((m) => m[0]);
+    assert.deepEqual([...starts].sort(), [...ids].sort(), "every execution ran, none twice");
+    // At no moment did one instance's runner run more hooks than its limit (HOOKD_EXECUTOR_CONCURRENCY=3).
+    const runnerOf = new Map(results.map((r) => [r.id, r.runner as string]));
+    for (const runner of new Set(runnerOf.values())) {
+      assert.ok(
+        [a.instance, b.instance].some((i) => runner.endsWith(`/${i}`)),
+        runner,
+      );
+      let now = 0;
+      let most = 0;
+      const events = marks.filter((m) => runnerOf.get(m[0]) === runner).sort((x, y) => (BigInt(x[2]) < BigInt(y[2]) ? -1 : BigInt(x[2]) > BigInt(y[2]) ? 1 : x[1] === "end" ? -1 : 1));
+      for (const [, kind] of events) most = Math.max(most, (now += kind === "start" ? 1 : -1));
+      assert.ok(most <= 3, `${runner} ran ${most} hooks at once`);
+    }
   });
 
   test("an agent connected to one instance runs work queued through the other", async () => {
@@ -209,6 +224,24 @@ describe("several hookd instances on one PostgreSQL and one Redis", { skip: onPo
     } finally {
       agent.kill("SIGTERM");
     }
+  });
+
+  test("a third instance that would not share events the same way refuses to start, saying what to set", async () => {
+    const { HOOKD_PUBSUB: _p, HOOKD_REDIS_URL: _u, HOOKD_REDIS_PREFIX: _x, ...memoryEnv } = env;
+    // Started side by side: each is refused on its own.
+    await Promise.all([
+      assert.rejects(serveProcess(memoryEnv), (err: Error) => {
+        assert.match(err.message, /exited with 2/);
+        assert.match(err.message, /another hookd instance serves this database \(instance [0-9a-f]{8} on .*, pid \d+, heartbeat \d+ s ago\) and HOOKD_PUBSUB is 'memory' here/);
+        assert.match(err.message, /set HOOKD_PUBSUB=redis with the same HOOKD_REDIS_URL and HOOKD_REDIS_PREFIX on every instance/);
+        return true;
+      }),
+      assert.rejects(serveProcess({ ...env, HOOKD_REDIS_PREFIX: "elsewhere:" }), /on Redis prefix 'hookd-test-[0-9a-f]+:', this one on 'elsewhere:'/),
+      assert.rejects(serveProcess({ ...env, HOOKD_REDIS_URL: "redis://127.0.0.1:1" }), /cannot connect to Redis at redis:\/\/127\.0\.0\.1:1.*HOOKD_REDIS_URL/),
+    ]);
+    // The refused ones left nothing behind: the two still serve, and a run still works.
+    const [r] = (await b.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", wait: true } })).triggerHook;
+    assert.notEqual(r.status, "QUEUED");
   });
 
   test("kill -9 of one instance mid-run: the other fails that instance's leased runs at lease expiry, touches nothing else, and loses no acknowledged execution", async () => {

@@ -1,4 +1,4 @@
-import { In, LessThan } from "typeorm";
+import { type EntityManager, In, LessThan, type SelectQueryBuilder } from "typeorm";
 import { conflict, notFound } from "../domain/errors.js";
 import { hookPointInfo } from "../domain/hook-points.js";
 import { Agent } from "../entities/agent.entity.js";
@@ -145,15 +145,7 @@ export class ExecutionLifecycle {
   async claim(id: string, runnerId: string): Promise<Execution | null> {
     const row = this.known.get(id) ?? (await this.store.findById(Execution, id));
     if (!row || row.status !== ExecutionStatus.QUEUED) return null;
-    const now = this.now();
-    const set = {
-      status: ExecutionStatus.RUNNING,
-      runnerId,
-      startedAt: now,
-      leaseExpiresAt: new Date(now.getTime() + this.options.leaseMs),
-      deadlineAt: new Date(now.getTime() + row.timeoutSeconds * 1000 + this.options.killGraceMs + this.options.leaseMs),
-      waitingFor: null,
-    };
+    const set = this.claimColumns(row, runnerId, this.now());
     if (!(await this.conditional(id, set, { status: ExecutionStatus.QUEUED }))) {
       this.known.delete(id);
       return null;
@@ -162,6 +154,71 @@ export class ExecutionLifecycle {
     this.remember(running);
     this.announce(running);
     return Object.assign(new Execution(), running);
+  }
+
+  /**
+   * The QUEUED executions of `serverIds` that a runner may claim now, oldest first: the one place
+   * that says which may be claimed (eligibility conditions go here, for every runner and store).
+   */
+  claimable(em: EntityManager, serverIds: string[]): SelectQueryBuilder<Execution> {
+    return em
+      .createQueryBuilder(Execution, "e")
+      .where("e.status = :queued", { queued: ExecutionStatus.QUEUED })
+      .andWhere("e.executionServerId IN (:...servers)", { servers: serverIds })
+      .orderBy("e.createdAt", "ASC");
+  }
+
+  /** Ids of up to `limit` claimable executions of `serverIds` (they may be claimed by another runner meanwhile). */
+  async claimableIds(serverIds: string[], limit: number): Promise<string[]> {
+    if (serverIds.length === 0 || limit <= 0) return [];
+    const rows = await this.claimable(this.store.manager, serverIds).select("e.id", "id").limit(limit).getRawMany<{ id: string }>();
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Claims up to `limit` claimable executions of `serverIds` for `runnerId` at once, on PostgreSQL:
+   * `FOR UPDATE SKIP LOCKED` on the executions table, so runners of several instances take
+   * different rows instead of racing for the same ones. The same transition as claim(). On SQLite
+   * (one process) it claims the claimable ids one by one.
+   */
+  async claimNext(serverIds: string[], runnerId: string, limit: number): Promise<Execution[]> {
+    if (serverIds.length === 0 || limit <= 0) return [];
+    if (this.store.kind !== "postgres") {
+      const claimed: Execution[] = [];
+      for (const id of await this.claimableIds(serverIds, limit)) {
+        const e = await this.claim(id, runnerId);
+        if (e) claimed.push(e);
+      }
+      return claimed;
+    }
+    const now = this.now();
+    const running = await this.store.transaction(async (em) => {
+      const rows = await this.claimable(em, serverIds).limit(limit).setLock("pessimistic_write").setOnLocked("skip_locked").getMany();
+      const out: Execution[] = [];
+      for (const row of rows) {
+        const set = this.claimColumns(row, runnerId, now);
+        await em.update(Execution, { id: row.id, status: ExecutionStatus.QUEUED }, set);
+        out.push(Object.assign(new Execution(), row, set));
+      }
+      return out;
+    });
+    for (const e of running) {
+      this.remember(e);
+      this.announce(e);
+    }
+    return running.map((e) => Object.assign(new Execution(), e));
+  }
+
+  /** What a claim writes: RUNNING for `runnerId`, with a lease and the deadline of its timeout. */
+  private claimColumns(row: Execution, runnerId: string, now: Date) {
+    return {
+      status: ExecutionStatus.RUNNING,
+      runnerId,
+      startedAt: now,
+      leaseExpiresAt: new Date(now.getTime() + this.options.leaseMs),
+      deadlineAt: new Date(now.getTime() + row.timeoutSeconds * 1000 + this.options.killGraceMs + this.options.leaseMs),
+      waitingFor: null,
+    };
   }
 
   /** The holder started the hook: its process group and argv, so a restart can end what is left. */
