@@ -202,7 +202,7 @@ async function setup(name: string) {
   chmodSync(printer, 0o755);
   const database = `hookd_bench_${randomBytes(4).toString("hex")}`;
   const admin = new pg.Client({ connectionString: PG });
-  const common = { HOOKD_LOG_CAP_BYTES: String(200 * 1024 * 1024), HOOKD_LOG_LEVEL: "warn", HOOKD_RETENTION_DAYS: "0" };
+  const common = { HOOKD_LOG_CAP_BYTES: String(200 * 1024 * 1024), HOOKD_RETENTION_DAYS: "0" };
   let env: Record<string, string>;
   if (name === "sqlite") env = { ...common, HOOKD_DATA_DIR: path.join(dir, "data") };
   else {
