@@ -114,13 +114,16 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   // Connected before anything else uses it: Redis that does not answer stops start-up here, naming its URL.
   const instanceId = randomUUID();
   const pubsub = createPubSub(config.pubsub, instanceId, logger);
-  const registry = new InstanceRegistry(store, { id: instanceId, hostname: options.hostname ?? os.hostname(), pid: process.pid, pubsub: pubsubOf(config.pubsub) }, logger);
+  // The machine's own hostname (not the execution server's name): a pid means something only there.
+  const registry = new InstanceRegistry(store, { id: instanceId, hostname: os.hostname(), pid: process.pid, pubsub: pubsubOf(config.pubsub) }, logger);
   try {
     await pubsub.init().catch((err: Error) => {
       throw new ConfigError([err.message]);
     });
-    // Several instances on one database must share events the same way: else stop here, saying what to set.
-    const why = refusal(registry.self, await registry.register());
+    // Several instances on one database must share events the same way: else stop here, saying what
+    // to set. SQLite is served by one process (its lock file refuses a second before this).
+    const live = await registry.register();
+    const why = store.kind === "postgres" ? refusal(registry.self, live) : null;
     if (why) {
       await registry.stop();
       throw new ConfigError([why]);
