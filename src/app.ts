@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import { randomUUID } from "node:crypto";
 import http from "node:http";
 import os from "node:os";
 import type { AddressInfo } from "node:net";
@@ -10,7 +11,7 @@ import express from "express";
 import { HeaderMap } from "@apollo/server";
 import { GraphQLError, type GraphQLSchema } from "graphql";
 import type { DataSource } from "typeorm";
-import { redactPassword, type HookdConfig } from "./config.js";
+import { ConfigError, redactPassword, type HookdConfig } from "./config.js";
 import { DomainError } from "./domain/errors.js";
 import { currentOs } from "./domain/os.js";
 import type { ExecutionServer } from "./entities/execution-server.entity.js";
@@ -36,6 +37,8 @@ import { ExecutionRecovery } from "./executor/execution-recovery.js";
 import { LocalHookRunner, removeLeftovers } from "./executor/local-hook-runner.js";
 import { startSpawner } from "./executor/spawner-factory.js";
 import type { CreatedApiKey } from "./services/user.service.js";
+import { createPubSub } from "./pubsub/pubsub-factory.js";
+import { InstanceRegistry, pubsubOf, refusal } from "./services/instance-registry.service.js";
 import { openStore } from "./store/create-store.js";
 
 export { openStore } from "./store/create-store.js";
@@ -108,8 +111,32 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     throw err;
   });
   logger.info("database open and migrated", { store: store.kind, database: store.kind === "sqlite" ? config.databasePath : redactPassword((config.database as { url: string }).url) });
-  const services = createServices(store, { executor: config.executor, logger });
-  await services.pubsub.init();
+  // Connected before anything else uses it: Redis that does not answer stops start-up here, naming its URL.
+  const instanceId = randomUUID();
+  const pubsub = createPubSub(config.pubsub, instanceId, logger);
+  // The machine's own hostname (not the execution server's name): a pid means something only there.
+  const registry = new InstanceRegistry(store, { id: instanceId, hostname: os.hostname(), pid: process.pid, pubsub: pubsubOf(config.pubsub) }, logger);
+  try {
+    await pubsub.init().catch((err: Error) => {
+      throw new ConfigError([err.message]);
+    });
+    // Several instances on one database must share events the same way: else stop here, saying what
+    // to set. SQLite is served by one process (its lock file refuses a second before this).
+    const live = await registry.register();
+    const why = store.kind === "postgres" ? refusal(registry.self, live) : null;
+    if (why) {
+      await registry.stop();
+      throw new ConfigError([why]);
+    }
+  } catch (err) {
+    await pubsub.destroy().catch(() => undefined);
+    await store.destroy().catch(() => undefined);
+    await spawner.destroy();
+    throw err;
+  }
+  registry.start();
+  logger.info(pubsub.distributed ? "live events through Redis" : "live events in this process", { prefix: pubsub.distributed ? config.pubsub.prefix : undefined, instance: instanceId });
+  const services = createServices(store, { executor: config.executor, logger, pubsub, instanceId });
   const boot = await bootstrap(services, options.hostname ?? os.hostname());
   const operations = createOperations(services, config.operations, logger, boot.self.id);
   await services.executionQueue.init();
@@ -124,6 +151,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     leaseMs: config.executor.leaseMs,
     pollMs: 1000,
     logCapBytes: config.executor.logCapBytes,
+    ...(pubsub.distributed ? { instanceId } : {}),
   });
   services.localRunners.add(runner);
   // First what this runner held before its restart (ended as interrupted), then what anyone's expired lease left.
@@ -316,6 +344,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       await operations.stop();
       await spawner.destroy();
       await services.pubsub.destroy();
+      await registry.stop();
       await services.executionServers.markOffline(boot.self.id).catch((err) => logger.warn(`could not mark this server offline: ${String(err)}`));
       await store.destroy();
     },

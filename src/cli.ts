@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import "reflect-metadata";
+import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
+import { createPubSub } from "./pubsub/pubsub-factory.js";
 import { createApp, openStore } from "./app.js";
 import { runDemo } from "./demo.js";
 import { ConfigError, loadConfig } from "./config.js";
@@ -88,9 +90,14 @@ async function serve(): Promise<void> {
 async function withServices<T>(work: (services: ReturnType<typeof createServices>) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const store = await openStore(config);
+  // With several instances, a revoke here must reach their caches and open subscriptions: through the broker.
+  const pubsub = createPubSub(config.pubsub, randomUUID(), silentLogger);
   try {
-    return await work(createServices(store, { executor: config.executor, logger: silentLogger }));
+    await pubsub.init();
+    return await work(createServices(store, { executor: config.executor, logger: silentLogger, pubsub }));
   } finally {
+    await store.drain();
+    await pubsub.destroy();
     await store.destroy();
   }
 }

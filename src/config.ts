@@ -25,6 +25,17 @@ export interface HookdConfig {
   /** Failed authentications allowed per client address per window before it gets 429. */
   authFailureLimit: { attempts: number; windowSeconds: number };
   operations: OperationsConfig;
+  /** Live events, cache invalidation and dispatch notices: in this process, or shared by several through Redis. */
+  pubsub: PubSubConfig;
+}
+
+export interface PubSubConfig {
+  /** "memory" (one hookd process) or "redis" (several, behind a load balancer) (HOOKD_PUBSUB). */
+  kind: "memory" | "redis";
+  /** HOOKD_REDIS_URL: required for redis. */
+  redisUrl: string | null;
+  /** Before every Redis channel name (HOOKD_REDIS_PREFIX, default "hookd:"): workspaces sharing one Redis use different ones. */
+  prefix: string;
 }
 
 export type DatabaseConfig = { type: "sqlite" } | { type: "postgres" /** HOOKD_DATABASE_URL */; url: string /** Connections in the pool (HOOKD_DATABASE_POOL_SIZE). */; poolSize: number };
@@ -202,6 +213,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     metricsToken,
     retentionDays: int("HOOKD_RETENTION_DAYS", 90, 0, 36_500, " days (0 keeps everything)"),
   };
+  const pubsubKind = env.HOOKD_PUBSUB?.trim() || "memory";
+  const redisUrl = env.HOOKD_REDIS_URL?.trim() || null;
+  const prefix = env.HOOKD_REDIS_PREFIX ?? "hookd:";
+  if (pubsubKind !== "memory" && pubsubKind !== "redis") {
+    problems.push(`HOOKD_PUBSUB must be 'memory' (one hookd process) or 'redis' (several instances sharing events through Redis) (got '${pubsubKind}')`);
+  } else if (pubsubKind === "redis" && redisUrl === null) {
+    problems.push("HOOKD_PUBSUB=redis needs HOOKD_REDIS_URL: set it to the Redis server's URL, e.g. HOOKD_REDIS_URL=redis://127.0.0.1:6379");
+  } else if (pubsubKind === "memory" && redisUrl !== null) {
+    problems.push("HOOKD_REDIS_URL is set but HOOKD_PUBSUB is 'memory', so Redis would not be used: set HOOKD_PUBSUB=redis, or unset HOOKD_REDIS_URL");
+  }
+  if (redisUrl !== null && !/^rediss?:\/\/[^/\s]+/.test(redisUrl)) {
+    problems.push(`HOOKD_REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379 (got '${redisUrl}')`);
+  }
+  if (prefix.length > 100 || /\s/.test(prefix)) {
+    problems.push(`HOOKD_REDIS_PREFIX must be at most 100 characters with no spaces (got '${prefix}')`);
+  }
+  const pubsub: PubSubConfig = { kind: pubsubKind === "redis" ? "redis" : "memory", redisUrl, prefix };
   const poolSize = int("HOOKD_DATABASE_POOL_SIZE", 10, 1, 1000, " connections");
   const database: DatabaseConfig = dbType === "postgres" ? { type: "postgres", url: databaseUrl, poolSize } : { type: "sqlite" };
   const authFailureLimit = {
@@ -225,6 +253,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     executor,
     operations,
     authFailureLimit,
+    pubsub,
     ...overrides,
   };
 }

@@ -188,3 +188,25 @@ test("failed authentications: 20 per 60 s per address by default; HOOKD_AUTH_FAI
       err.problems.some((p) => p.startsWith("HOOKD_AUTH_FAILURES must be a whole number from 1")) && err.problems.some((p) => p.startsWith("HOOKD_AUTH_FAILURE_WINDOW_SECONDS must be")),
   );
 });
+
+test("HOOKD_PUBSUB: memory by default; redis needs HOOKD_REDIS_URL; a URL without redis, or a wrong one, says what to set", () => {
+  assert.deepEqual(loadConfig({}).pubsub, { kind: "memory", redisUrl: null, prefix: "hookd:" });
+  assert.deepEqual(loadConfig({ HOOKD_PUBSUB: "redis", HOOKD_REDIS_URL: "redis://10.0.0.5:6379/2", HOOKD_REDIS_PREFIX: "studio-a:" }).pubsub, {
+    kind: "redis",
+    redisUrl: "redis://10.0.0.5:6379/2",
+    prefix: "studio-a:",
+  });
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return err.problems.join("\n");
+    }
+    assert.fail("accepted");
+  };
+  assert.match(problems({ HOOKD_PUBSUB: "redis" }), /HOOKD_PUBSUB=redis needs HOOKD_REDIS_URL: set it to .*redis:\/\/127\.0\.0\.1:6379/);
+  assert.match(problems({ HOOKD_PUBSUB: "kafka" }), /HOOKD_PUBSUB must be 'memory' .* or 'redis' .*got 'kafka'/);
+  assert.match(problems({ HOOKD_REDIS_URL: "redis://127.0.0.1:6379" }), /HOOKD_REDIS_URL is set but HOOKD_PUBSUB is 'memory'.*set HOOKD_PUBSUB=redis/);
+  assert.match(problems({ HOOKD_PUBSUB: "redis", HOOKD_REDIS_URL: "127.0.0.1:6379" }), /HOOKD_REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+});

@@ -6,6 +6,7 @@ import { ExecutionLogLine } from "./execution-log-line.entity.js";
 import { ExecutionServer } from "./execution-server.entity.js";
 import { Execution } from "./execution.entity.js";
 import { HookConfig } from "./hook-config.entity.js";
+import { HookdInstance } from "./hookd-instance.entity.js";
 import { Job } from "./job.entity.js";
 import { Publish } from "./publish.entity.js";
 import { QueueHook } from "./queue-hook.entity.js";
@@ -14,4 +15,21 @@ import { User } from "./user.entity.js";
 import { Volume } from "./volume.entity.js";
 import { WorkspaceSettings } from "./workspace-settings.entity.js";
 
-export const ENTITIES = [User, ApiKey, WorkspaceSettings, HookConfig, Queue, QueueHook, Volume, ExecutionServer, Job, Execution, ExecutionLogLine, Publish, AuditEvent, AgentToken, Agent];
+export const ENTITIES = [
+  User,
+  ApiKey,
+  WorkspaceSettings,
+  HookConfig,
+  Queue,
+  QueueHook,
+  Volume,
+  ExecutionServer,
+  Job,
+  Execution,
+  ExecutionLogLine,
+  Publish,
+  AuditEvent,
+  AgentToken,
+  Agent,
+  HookdInstance,
+];

@@ -1,4 +1,4 @@
-import { In, LessThan } from "typeorm";
+import { type EntityManager, In, LessThan, type SelectQueryBuilder } from "typeorm";
 import { conflict, notFound } from "../domain/errors.js";
 import { hookPointInfo } from "../domain/hook-points.js";
 import { Agent } from "../entities/agent.entity.js";
@@ -10,7 +10,7 @@ import type { JsonObject } from "../entities/metadata.embedded.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import type { Logger } from "../logger.js";
 import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
-import { EntityCache } from "../store/entity-cache.js";
+import { type ChangeSource, EntityCache } from "../store/entity-cache.js";
 import { StaleWriteError, type Store, type WriteOp } from "../store/store.js";
 import type { ExecutionLog } from "./execution-log.js";
 import type { ExecutionQueue } from "./execution-queue.js";
@@ -50,6 +50,8 @@ export interface LifecycleOptions {
   /** True when a runner for this server can take work now (this process's, or a connected one). */
   servedNow(server: ExecutionServer): boolean;
   now?: () => Date;
+  /** Where the settings cache hears of writes (default: this process's store). */
+  changes?: ChangeSource;
 }
 
 /** The answer to a lease renewal: what the runner must stop. */
@@ -66,8 +68,12 @@ const AGENT_PREFIX = "agent:";
 /** Executions kept in memory at most (see `known`). */
 const MAX_KNOWN = 10_000;
 
-/** The runner id of a hookd's embedded runner for its own execution server. */
-export const embeddedRunnerId = (serverId: string) => `${RUNNER_PREFIX}${serverId}`;
+/**
+ * The runner id of a hookd's embedded runner for its own execution server. Several instances on
+ * one host share that server; each then runs under its own id (`instance`), so one instance's
+ * restart never takes the other's runs for its own.
+ */
+export const embeddedRunnerId = (serverId: string, instance?: string) => `${RUNNER_PREFIX}${serverId}${instance ? `/${instance}` : ""}`;
 
 export function formatSeconds(s: number): string {
   if (s >= 3600 && s % 3600 === 0) return `${s / 3600} h`;
@@ -94,7 +100,7 @@ export class ExecutionLifecycle {
     private readonly logger: Logger,
     private readonly options: LifecycleOptions,
   ) {
-    this.settingsCache = new EntityCache(store, [WorkspaceSettings], 1);
+    this.settingsCache = new EntityCache(options.changes ?? store, [WorkspaceSettings], 1);
     this.now = options.now ?? (() => new Date());
   }
 
@@ -139,15 +145,7 @@ export class ExecutionLifecycle {
   async claim(id: string, runnerId: string): Promise<Execution | null> {
     const row = this.known.get(id) ?? (await this.store.findById(Execution, id));
     if (!row || row.status !== ExecutionStatus.QUEUED) return null;
-    const now = this.now();
-    const set = {
-      status: ExecutionStatus.RUNNING,
-      runnerId,
-      startedAt: now,
-      leaseExpiresAt: new Date(now.getTime() + this.options.leaseMs),
-      deadlineAt: new Date(now.getTime() + row.timeoutSeconds * 1000 + this.options.killGraceMs + this.options.leaseMs),
-      waitingFor: null,
-    };
+    const set = this.claimColumns(row, runnerId, this.now());
     if (!(await this.conditional(id, set, { status: ExecutionStatus.QUEUED }))) {
       this.known.delete(id);
       return null;
@@ -156,6 +154,71 @@ export class ExecutionLifecycle {
     this.remember(running);
     this.announce(running);
     return Object.assign(new Execution(), running);
+  }
+
+  /**
+   * The QUEUED executions of `serverIds` that a runner may claim now, oldest first: the one place
+   * that says which may be claimed (eligibility conditions go here, for every runner and store).
+   */
+  claimable(em: EntityManager, serverIds: string[]): SelectQueryBuilder<Execution> {
+    return em
+      .createQueryBuilder(Execution, "e")
+      .where("e.status = :queued", { queued: ExecutionStatus.QUEUED })
+      .andWhere("e.executionServerId IN (:...servers)", { servers: serverIds })
+      .orderBy("e.createdAt", "ASC");
+  }
+
+  /** Ids of up to `limit` claimable executions of `serverIds` (they may be claimed by another runner meanwhile). */
+  async claimableIds(serverIds: string[], limit: number): Promise<string[]> {
+    if (serverIds.length === 0 || limit <= 0) return [];
+    const rows = await this.claimable(this.store.manager, serverIds).select("e.id", "id").limit(limit).getRawMany<{ id: string }>();
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Claims up to `limit` claimable executions of `serverIds` for `runnerId` at once, on PostgreSQL:
+   * `FOR UPDATE SKIP LOCKED` on the executions table, so runners of several instances take
+   * different rows instead of racing for the same ones. The same transition as claim(). On SQLite
+   * (one process) it claims the claimable ids one by one.
+   */
+  async claimNext(serverIds: string[], runnerId: string, limit: number): Promise<Execution[]> {
+    if (serverIds.length === 0 || limit <= 0) return [];
+    if (this.store.kind !== "postgres") {
+      const claimed: Execution[] = [];
+      for (const id of await this.claimableIds(serverIds, limit)) {
+        const e = await this.claim(id, runnerId);
+        if (e) claimed.push(e);
+      }
+      return claimed;
+    }
+    const now = this.now();
+    const running = await this.store.transaction(async (em) => {
+      const rows = await this.claimable(em, serverIds).limit(limit).setLock("pessimistic_write").setOnLocked("skip_locked").getMany();
+      const out: Execution[] = [];
+      for (const row of rows) {
+        const set = this.claimColumns(row, runnerId, now);
+        await em.update(Execution, { id: row.id, status: ExecutionStatus.QUEUED }, set);
+        out.push(Object.assign(new Execution(), row, set));
+      }
+      return out;
+    });
+    for (const e of running) {
+      this.remember(e);
+      this.announce(e);
+    }
+    return running.map((e) => Object.assign(new Execution(), e));
+  }
+
+  /** What a claim writes: RUNNING for `runnerId`, with a lease and the deadline of its timeout. */
+  private claimColumns(row: Execution, runnerId: string, now: Date) {
+    return {
+      status: ExecutionStatus.RUNNING,
+      runnerId,
+      startedAt: now,
+      leaseExpiresAt: new Date(now.getTime() + this.options.leaseMs),
+      deadlineAt: new Date(now.getTime() + row.timeoutSeconds * 1000 + this.options.killGraceMs + this.options.leaseMs),
+      waitingFor: null,
+    };
   }
 
   /** The holder started the hook: its process group and argv, so a restart can end what is left. */
@@ -419,8 +482,9 @@ export class ExecutionLifecycle {
   private async runnerName(e: Execution): Promise<string> {
     const id = e.runnerId;
     if (id?.startsWith(RUNNER_PREFIX)) {
-      const server = await this.store.manager.findOneBy(ExecutionServer, { id: id.slice(RUNNER_PREFIX.length) });
-      if (server) return server.name;
+      const [serverId, instance] = id.slice(RUNNER_PREFIX.length).split("/");
+      const server = await this.store.manager.findOneBy(ExecutionServer, { id: serverId });
+      if (server) return instance ? `${server.name} (hookd instance ${instance.slice(0, 8)})` : server.name;
     }
     if (id?.startsWith(AGENT_PREFIX)) {
       const agent = await this.store.manager.findOneBy(Agent, { id: id.slice(AGENT_PREFIX.length) });

@@ -4,6 +4,7 @@ import { UserClientMetadataJobSettings1796158820098 } from "./1796158820098-user
 import { ExecutionLeases1796158936338 } from "./1796158936338-execution-leases.js";
 import { UserDisabled1796159077318 } from "./1796159077318-user-disabled.js";
 import { RemoteAgents1796162408793 } from "./1796162408793-remote-agents.js";
+import { HookdInstances1796180000000 } from "./1796180000000-hookd-instances.js";
 
 // In order; each runs once, recorded in the "migrations" table.
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   ExecutionLeases1796158936338,
   UserDisabled1796159077318,
   RemoteAgents1796162408793,
+  HookdInstances1796180000000,
 ];
