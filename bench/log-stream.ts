@@ -2,6 +2,7 @@
 // follows executionLog live. Reports end-to-end lines/s, line latency (hook timestamp → arrival)
 // p50/p99, and hookd's peak RSS (VmHWM). hookd runs as its own process.
 //   npm run build && node dist/bench/log-stream.js [--lines 200000] [--warmup 20000]
+//   --store postgres                runs hookd on a throwaway PostgreSQL database (bench/bench-store.ts)
 //   HOOKD_BENCH_PROFILE=/tmp/prof   also writes a CPU profile of hookd
 //   BENCH_DEBUG=1                   also prints latency along the run, event sizes and CPU seconds
 import { spawn } from "node:child_process";
@@ -10,6 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
+import { benchStore } from "./bench-store.js";
 import { processCpuMs } from "./proc-stats.js";
 
 const arg = (name: string) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined);
@@ -103,6 +105,7 @@ async function run(gql: Gql, client: Client, dir: string, lines: number, tag: st
 
 async function main() {
   const dir = mkdtempSync(path.join(tmpdir(), "hookd-bench-log-"));
+  const store = await benchStore(process.argv.includes("--store") ? process.argv[process.argv.indexOf("--store") + 1] : "sqlite");
   const printer = path.join(dir, "printer.py");
   writeFileSync(printer, PRINTER);
   chmodSync(printer, 0o755);
@@ -111,7 +114,7 @@ async function main() {
     ...(process.env.HOOKD_BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean),
   ];
   const server = spawn(process.execPath, [...nodeFlags, CLI, "serve"], {
-    env: { ...process.env, HOOKD_DATA_DIR: path.join(dir, "data"), PORT: "0", HOST: "127.0.0.1", HOOKD_BOOTSTRAP_ADMIN_KEY: KEY, HOOKD_LOG_CAP_BYTES: String(200 * 1024 * 1024) },
+    env: { ...process.env, ...store.env, HOOKD_DATA_DIR: path.join(dir, "data"), PORT: "0", HOST: "127.0.0.1", HOOKD_BOOTSTRAP_ADMIN_KEY: KEY, HOOKD_LOG_CAP_BYTES: String(200 * 1024 * 1024) },
     stdio: ["ignore", "pipe", "inherit"],
   });
   try {
@@ -156,6 +159,7 @@ async function main() {
     server.kill("SIGTERM");
     await new Promise((r) => server.once("exit", r));
     rmSync(dir, { recursive: true, force: true });
+    await store.drop();
   }
 }
 

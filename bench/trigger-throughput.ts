@@ -6,6 +6,7 @@
 //           addon, output, exit; no GraphQL, no records (bench/bare-server.ts)
 // at concurrency 1 and 16, for a /bin/sh hook and a /usr/bin/python3 hook reading ~1 KB.
 //   npm run build && node dist/bench/trigger-throughput.js [--seconds 20] [--rounds 4] [--hooks sh,python] [--targets hookd,floor,webhook,bare] [--warmup-seconds 45]
+//   --store postgres runs hookd on a throwaway PostgreSQL database (bench/bench-store.ts; default sqlite).
 //   HOOKD_BENCH_PROFILE=/tmp/prof also writes a CPU profile of hookd.
 import { spawn, type ChildProcess } from "node:child_process";
 import Database from "better-sqlite3";
@@ -13,6 +14,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { benchStore } from "./bench-store.js";
 import { spawnHelperOf, freePort, machineCpuMs, processCpuMs } from "./proc-stats.js";
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
@@ -76,6 +78,7 @@ function summary(tally: Tally) {
 
 async function main() {
   const dir = mkdtempSync(path.join(tmpdir(), "hookd-bench-trigger-"));
+  const store = await benchStore(process.argv.includes("--store") ? process.argv[process.argv.indexOf("--store") + 1] : "sqlite");
   const children: ChildProcess[] = [];
   try {
     const sh = path.join(dir, "hook.sh");
@@ -89,7 +92,7 @@ async function main() {
     // hookd
     const port = await freePort();
     const hookd = spawn(process.execPath, [...(process.env.HOOKD_BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.HOOKD_BENCH_PROFILE}`] : []), CLI, "serve"], {
-      env: { ...process.env, HOOKD_DATA_DIR: path.join(dir, "data"), PORT: String(port), HOST: "127.0.0.1", HOOKD_BOOTSTRAP_ADMIN_KEY: KEY, HOOKD_EXECUTOR_CONCURRENCY: "16" },
+      env: { ...process.env, ...store.env, HOOKD_DATA_DIR: path.join(dir, "data"), PORT: String(port), HOST: "127.0.0.1", HOOKD_BOOTSTRAP_ADMIN_KEY: KEY, HOOKD_EXECUTOR_CONCURRENCY: "16" },
       stdio: ["ignore", "pipe", "inherit"],
     });
     children.push(hookd);
@@ -233,13 +236,13 @@ async function main() {
     }
     if (TARGETS.includes("hookd")) {
       // Every run hookd answered is in its database with its log, read from the file itself.
-      const db = new Database(path.join(dir, "data", "hookd.sqlite"), { readonly: true });
-      const stored = db.prepare(`SELECT COUNT(*) AS executions, SUM(status = 'SUCCEEDED') AS succeeded, (SELECT COUNT(*) FROM execution_log_line) AS lines FROM execution`).get() as {
-        executions: number;
-        succeeded: number;
-        lines: number;
-      };
-      db.close();
+      let stored: { executions: number; succeeded: number; lines: number };
+      if (store.kind === "postgres") stored = await store.counts();
+      else {
+        const db = new Database(path.join(dir, "data", "hookd.sqlite"), { readonly: true });
+        stored = db.prepare(`SELECT COUNT(*) AS executions, SUM(status = 'SUCCEEDED') AS succeeded, (SELECT COUNT(*) FROM execution_log_line) AS lines FROM execution`).get() as typeof stored;
+        db.close();
+      }
       console.log(`hookd answered ${hookdRuns} runs; stored: ${stored.executions} executions, ${stored.succeeded} SUCCEEDED, ${stored.lines} log lines`);
       if (stored.executions !== hookdRuns || stored.succeeded !== hookdRuns || stored.lines < hookdRuns) throw new Error("hookd did not persist every execution and its log");
     }
@@ -247,6 +250,7 @@ async function main() {
     for (const c of children) c.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
     rmSync(dir, { recursive: true, force: true });
+    await store.drop();
   }
 }
 

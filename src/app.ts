@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { mkdirSync } from "node:fs";
+import { randomUUID } from "node:crypto";
 import http from "node:http";
 import os from "node:os";
 import type { AddressInfo } from "node:net";
@@ -10,8 +10,8 @@ import { expressMiddleware } from "@as-integrations/express5";
 import express from "express";
 import { HeaderMap } from "@apollo/server";
 import { GraphQLError, type GraphQLSchema } from "graphql";
-import { DataSource } from "typeorm";
-import type { HookdConfig } from "./config.js";
+import type { DataSource } from "typeorm";
+import { ConfigError, redactPassword, type HookdConfig } from "./config.js";
 import { DomainError } from "./domain/errors.js";
 import { currentOs } from "./domain/os.js";
 import type { ExecutionServer } from "./entities/execution-server.entity.js";
@@ -36,10 +36,12 @@ import { EmbeddedRunner } from "./executor/embedded-runner.js";
 import { ExecutionRecovery } from "./executor/execution-recovery.js";
 import { LocalHookRunner, removeLeftovers } from "./executor/local-hook-runner.js";
 import { startSpawner } from "./executor/spawner-factory.js";
-import { WalCheckpointer } from "./store/wal-checkpointer.js";
 import type { CreatedApiKey } from "./services/user.service.js";
-import { dataSourceOptions } from "./store/data-source-options.js";
-import { Store } from "./store/store.js";
+import { createPubSub } from "./pubsub/pubsub-factory.js";
+import { InstanceRegistry, pubsubOf, refusal } from "./services/instance-registry.service.js";
+import { openStore } from "./store/create-store.js";
+
+export { openStore } from "./store/create-store.js";
 
 export const GRAPHQL_PATH = "/graphql";
 /** Largest request body accepted; a GraphQL document with its variables is far smaller. */
@@ -75,15 +77,6 @@ export interface AppOptions {
   hostname?: string;
 }
 
-/** Opens the database and brings its schema up to date. */
-export async function openStore(config: HookdConfig): Promise<Store> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const dataSource = new DataSource(dataSourceOptions(config));
-  await dataSource.initialize();
-  await dataSource.runMigrations({ transaction: "each" });
-  return new Store(dataSource);
-}
-
 /** First-start rows: settings, the default queue, this server (the first admin comes after listen). Idempotent. */
 async function bootstrap(services: Services, hostname: string): Promise<BootstrapResult> {
   await services.store.transaction(async (em) => {
@@ -113,15 +106,37 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   // First, so a spawner that cannot work stops start-up before anything is opened.
   const spawner = await startSpawner(config.executor.spawner, logger);
   logger.info("hook spawner ready", { spawner: spawner.kind, asked: config.executor.spawner });
-  const store = await openStore(config).catch(async (err) => {
+  const store = await openStore(config, { serve: { logger } }).catch(async (err) => {
     await spawner.destroy();
     throw err;
   });
-  const checkpointer = new WalCheckpointer(store, config.databasePath, logger);
-  checkpointer.start();
-  logger.info("database open and migrated", { database: config.databasePath });
-  const services = createServices(store, { executor: config.executor, logger, secretKey: config.secretKey });
-  await services.pubsub.init();
+  logger.info("database open and migrated", { store: store.kind, database: store.kind === "sqlite" ? config.databasePath : redactPassword((config.database as { url: string }).url) });
+  // Connected before anything else uses it: Redis that does not answer stops start-up here, naming its URL.
+  const instanceId = randomUUID();
+  const pubsub = createPubSub(config.pubsub, instanceId, logger);
+  // The machine's own hostname (not the execution server's name): a pid means something only there.
+  const registry = new InstanceRegistry(store, { id: instanceId, hostname: os.hostname(), pid: process.pid, pubsub: pubsubOf(config.pubsub) }, logger);
+  try {
+    await pubsub.init().catch((err: Error) => {
+      throw new ConfigError([err.message]);
+    });
+    // Several instances on one database must share events the same way: else stop here, saying what
+    // to set. SQLite is served by one process (its lock file refuses a second before this).
+    const live = await registry.register();
+    const why = store.kind === "postgres" ? refusal(registry.self, live) : null;
+    if (why) {
+      await registry.stop();
+      throw new ConfigError([why]);
+    }
+  } catch (err) {
+    await pubsub.destroy().catch(() => undefined);
+    await store.destroy().catch(() => undefined);
+    await spawner.destroy();
+    throw err;
+  }
+  registry.start();
+  logger.info(pubsub.distributed ? "live events through Redis" : "live events in this process", { prefix: pubsub.distributed ? config.pubsub.prefix : undefined, instance: instanceId });
+  const services = createServices(store, { executor: config.executor, logger, pubsub, instanceId, secretKey: config.secretKey });
   const boot = await bootstrap(services, options.hostname ?? os.hostname());
   const operations = createOperations(services, config.operations, logger, boot.self.id);
   await services.executionQueue.init();
@@ -137,6 +152,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     pollMs: 1000,
     logCapBytes: config.executor.logCapBytes,
     secrets: services.secrets,
+    ...(pubsub.distributed ? { instanceId } : {}),
   });
   services.localRunners.add(runner);
   // First what this runner held before its restart (ended as interrupted), then what anyone's expired lease left.
@@ -185,7 +201,13 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       {
         async requestDidStart() {
           return {
-            async didResolveOperation({ request, document }) {
+            async didResolveOperation({ request, document, operation }) {
+              // Apollo would run it as a query and fail on the first non-null field: say where subscriptions go.
+              if (operation?.operation === "subscription") {
+                throw new GraphQLError("subscriptions run over a WebSocket (graphql-ws protocol) at /graphql; HTTP carries queries and mutations", {
+                  extensions: { code: "BAD_REQUEST", http: { status: 400 } },
+                });
+              }
               const refusal = costLimit.refusal(document, request.variables, request.operationName);
               if (refusal) throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
             },
@@ -323,10 +345,9 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       await operations.stop();
       await spawner.destroy();
       await services.pubsub.destroy();
+      await registry.stop();
       await services.executionServers.markOffline(boot.self.id).catch((err) => logger.warn(`could not mark this server offline: ${String(err)}`));
-      await store.drain();
-      await checkpointer.stop();
-      await store.dataSource.destroy();
+      await store.destroy();
     },
   };
 }

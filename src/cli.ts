@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import "reflect-metadata";
+import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
+import { createPubSub } from "./pubsub/pubsub-factory.js";
 import { createApp, openStore } from "./app.js";
 import { runDemo } from "./demo.js";
 import { ConfigError, loadConfig } from "./config.js";
@@ -88,11 +90,15 @@ async function serve(): Promise<void> {
 async function withServices<T>(work: (services: ReturnType<typeof createServices>) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const store = await openStore(config);
+  // With several instances, a revoke here must reach their caches and open subscriptions: through the broker.
+  const pubsub = createPubSub(config.pubsub, randomUUID(), silentLogger);
   try {
-    return await work(createServices(store, { executor: config.executor, logger: silentLogger }));
+    await pubsub.init();
+    return await work(createServices(store, { executor: config.executor, logger: silentLogger, pubsub }));
   } finally {
     await store.drain();
-    await store.dataSource.destroy();
+    await pubsub.destroy();
+    await store.destroy();
   }
 }
 
@@ -244,6 +250,12 @@ async function main(argv: string[]): Promise<void> {
     case "backup": {
       const file = oneArgument("the file to write");
       const config = loadConfig();
+      if (config.database.type === "postgres") {
+        throw new DomainError(
+          "BAD_USER_INPUT",
+          'hookd backup copies the embedded SQLite file; on PostgreSQL (HOOKD_DB_TYPE=postgres) back up with PostgreSQL\'s own tools, e.g. pg_dump --format=custom --file=hookd.dump "$HOOKD_DATABASE_URL"',
+        );
+      }
       if (!existsSync(config.databasePath)) throw new DomainError("NOT_FOUND", `there is no database at ${config.databasePath} (set HOOKD_DATA_DIR or HOOKD_DATABASE)`);
       // Opened without running migrations: a backup taken before an upgrade is of the old schema.
       const dataSource = new DataSource(dataSourceOptions(config));

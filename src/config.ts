@@ -8,8 +8,10 @@ export interface HookdConfig {
   host: string;
   port: number;
   dataDir: string;
-  /** SQLite database file (under dataDir unless HOOKD_DATABASE is set). */
+  /** SQLite database file (under dataDir unless HOOKD_DATABASE is set); unused on PostgreSQL. */
   databasePath: string;
+  /** Which store: the embedded SQLite file (default) or a PostgreSQL server. */
+  database: DatabaseConfig;
   /** Key for the first ADMIN, instead of a generated one; ignored once an admin exists. */
   bootstrapAdminKey: string | null;
   bootstrapAdminEmail: string;
@@ -25,7 +27,20 @@ export interface HookdConfig {
   /** Failed authentications allowed per client address per window before it gets 429. */
   authFailureLimit: { attempts: number; windowSeconds: number };
   operations: OperationsConfig;
+  /** Live events, cache invalidation and dispatch notices: in this process, or shared by several through Redis. */
+  pubsub: PubSubConfig;
 }
+
+export interface PubSubConfig {
+  /** "memory" (one hookd process) or "redis" (several, behind a load balancer) (HOOKD_PUBSUB). */
+  kind: "memory" | "redis";
+  /** HOOKD_REDIS_URL: required for redis. */
+  redisUrl: string | null;
+  /** Before every Redis channel name (HOOKD_REDIS_PREFIX, default "hookd:"): workspaces sharing one Redis use different ones. */
+  prefix: string;
+}
+
+export type DatabaseConfig = { type: "sqlite" } | { type: "postgres" /** HOOKD_DATABASE_URL */; url: string /** Connections in the pool (HOOKD_DATABASE_POOL_SIZE). */; poolSize: number };
 
 /** Running hookd as a service: metrics and retention. */
 export interface OperationsConfig {
@@ -120,8 +135,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
 
   const dbType = env.HOOKD_DB_TYPE?.trim() || "sqlite";
-  if (dbType !== "sqlite") {
-    problems.push(`HOOKD_DB_TYPE='${dbType}' is not supported yet; the only store in this version is 'sqlite' (unset HOOKD_DB_TYPE)`);
+  const databaseUrl = env.HOOKD_DATABASE_URL?.trim() || "";
+  if (dbType !== "sqlite" && dbType !== "postgres") {
+    problems.push(`HOOKD_DB_TYPE must be 'sqlite' (the default: a file under HOOKD_DATA_DIR) or 'postgres' (with HOOKD_DATABASE_URL) (got '${dbType}')`);
+  } else if (dbType === "postgres") {
+    if (databaseUrl === "") {
+      problems.push("HOOKD_DB_TYPE=postgres needs HOOKD_DATABASE_URL, e.g. postgres://hookd:secret@db.example.com:5432/hookd");
+    } else if (!isPostgresUrl(databaseUrl)) {
+      problems.push(
+        `HOOKD_DATABASE_URL must be a postgres:// or postgresql:// URL with a host and a database name, e.g. postgres://hookd:secret@db.example.com:5432/hookd (got '${redactPassword(databaseUrl)}')`,
+      );
+    }
+  } else if (databaseUrl !== "") {
+    problems.push("HOOKD_DATABASE_URL is set but HOOKD_DB_TYPE is not 'postgres': set HOOKD_DB_TYPE=postgres to use it, or unset HOOKD_DATABASE_URL for the embedded SQLite store");
   }
 
   const int = (name: string, fallback: number, min: number, max: number, unit = ""): number => {
@@ -189,6 +215,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     metricsToken,
     retentionDays: int("HOOKD_RETENTION_DAYS", 90, 0, 36_500, " days (0 keeps everything)"),
   };
+  const pubsubKind = env.HOOKD_PUBSUB?.trim() || "memory";
+  const redisUrl = env.HOOKD_REDIS_URL?.trim() || null;
+  const prefix = env.HOOKD_REDIS_PREFIX ?? "hookd:";
+  if (pubsubKind !== "memory" && pubsubKind !== "redis") {
+    problems.push(`HOOKD_PUBSUB must be 'memory' (one hookd process) or 'redis' (several instances sharing events through Redis) (got '${pubsubKind}')`);
+  } else if (pubsubKind === "redis" && redisUrl === null) {
+    problems.push("HOOKD_PUBSUB=redis needs HOOKD_REDIS_URL: set it to the Redis server's URL, e.g. HOOKD_REDIS_URL=redis://127.0.0.1:6379");
+  } else if (pubsubKind === "memory" && redisUrl !== null) {
+    problems.push("HOOKD_REDIS_URL is set but HOOKD_PUBSUB is 'memory', so Redis would not be used: set HOOKD_PUBSUB=redis, or unset HOOKD_REDIS_URL");
+  }
+  if (redisUrl !== null && !/^rediss?:\/\/[^/\s]+/.test(redisUrl)) {
+    problems.push(`HOOKD_REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379 (got '${redisUrl}')`);
+  }
+  if (prefix.length > 100 || /\s/.test(prefix)) {
+    problems.push(`HOOKD_REDIS_PREFIX must be at most 100 characters with no spaces (got '${prefix}')`);
+  }
+  const pubsub: PubSubConfig = { kind: pubsubKind === "redis" ? "redis" : "memory", redisUrl, prefix };
+  const poolSize = int("HOOKD_DATABASE_POOL_SIZE", 10, 1, 1000, " connections");
+  const database: DatabaseConfig = dbType === "postgres" ? { type: "postgres", url: databaseUrl, poolSize } : { type: "sqlite" };
   const authFailureLimit = {
     attempts: int("HOOKD_AUTH_FAILURES", 20, 1, 1_000_000),
     windowSeconds: int("HOOKD_AUTH_FAILURE_WINDOW_SECONDS", 60, 1, 86_400, " seconds"),
@@ -210,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port,
     dataDir,
     databasePath,
+    database,
     bootstrapAdminKey,
     bootstrapAdminEmail,
     development: env.NODE_ENV === "development",
@@ -219,8 +265,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     executor,
     operations,
     authFailureLimit,
+    pubsub,
     ...overrides,
   };
+}
+
+function isPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "postgres:" || url.protocol === "postgresql:") && url.hostname !== "" && url.pathname.length > 1;
+  } catch {
+    return false;
+  }
+}
+
+/** A URL as it may appear in an error message: without its password. */
+export function redactPassword(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = "***";
+    return url.toString();
+  } catch {
+    return value.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@");
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import net from "node:net";
@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { agentSocket, enrolAgent } from "./helpers/agent.js";
 import { exists } from "./helpers/processes.js";
 import { ADMIN_KEY, eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
+import { runCli } from "./helpers/serve-process.js";
 
 // Remote agents as real processes on loopback: `node dist/src/cli.js agent ...` against a real hookd.
 
@@ -445,7 +446,8 @@ describe("remote agents: connections lost mid-run", () => {
   }
 
   test("hookd agent-token create prints a token the agent enrols with; a token for another name is refused and stays good", async () => {
-    const cli = spawnSync(process.execPath, [CLI, "agent-token", "create", "--kind", "server", "--name", "render-cli"], { env: { ...process.env, HOOKD_DATA_DIR: dataDir }, encoding: "utf8" });
+    // Not spawnSync: the in-process server must keep answering meanwhile.
+    const cli = await runCli(["agent-token", "create", "--kind", "server", "--name", "render-cli"], { HOOKD_DATA_DIR: dataDir });
     assert.equal(cli.status, 0, cli.stderr);
     const token = /\b(hke_[A-Za-z0-9_-]+)/.exec(cli.stdout)?.[1];
     assert.ok(token, cli.stdout);
@@ -458,7 +460,7 @@ describe("remote agents: connections lost mid-run", () => {
     const right = await enrol("render-cli");
     assert.equal(right.status, 200);
     assert.match(((await right.json()) as any).credential, /^hka_/);
-    const bad = spawnSync(process.execPath, [CLI, "agent-token", "create", "--kind", "client", "--name", "ws"], { env: { ...process.env, HOOKD_DATA_DIR: dataDir }, encoding: "utf8" });
+    const bad = await runCli(["agent-token", "create", "--kind", "client", "--name", "ws"], { HOOKD_DATA_DIR: dataDir });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /input.user: a CLIENT agent runs the hooks of one user's client: name the user/);
   });

@@ -16,6 +16,7 @@ import { ADMIN_KEY, eventually, startServer } from "./helpers/server.js";
 import { sampleExecution } from "./helpers/store.js";
 import { subscribe } from "./helpers/ws.js";
 import { CLI, serveProcess } from "./helpers/serve-process.js";
+import { ensureTestDatabaseSync, onPostgres, sqliteOnly } from "./helpers/test-database.js";
 
 const serve = serveProcess;
 
@@ -53,7 +54,7 @@ describe("the hookd command, for operators", () => {
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
     const port = (blocker.address() as net.AddressInfo).port;
     try {
-      const failed = spawnSync(process.execPath, [CLI, "serve"], { env: { ...process.env, HOOKD_DATA_DIR: dataDir, PORT: String(port) }, encoding: "utf8" });
+      const failed = spawnSync(process.execPath, [CLI, "serve"], { env: { ...process.env, ...ensureTestDatabaseSync(dataDir), HOOKD_DATA_DIR: dataDir, PORT: String(port) }, encoding: "utf8" });
       assert.equal(failed.status, 2, failed.stderr);
       assert.match(failed.stderr, /EADDRINUSE.*set PORT \(or HOST\) to a free address/);
       assert.doesNotMatch(failed.stdout, /hkd_/);
@@ -71,9 +72,11 @@ describe("the hookd command, for operators", () => {
     }
   });
 
-  test("user set-role, user disable / enable and key revoke take effect at once on a running server", async () => {
+  // On PostgreSQL another process's writes reach a server's caches through the broker (HOOKD_PUBSUB=redis), not the store.
+  const cacheSignal = onPostgres && "SQLite only: the command line's changes reach a running server's caches through SQLite's data_version; on PostgreSQL through the broker";
+  test("user set-role, user disable / enable and key revoke take effect at once on a running server", { skip: cacheSignal }, async () => {
     const dataDir = tempDir();
-    const env = { HOOKD_DATA_DIR: dataDir };
+    const env = { ...ensureTestDatabaseSync(dataDir), HOOKD_DATA_DIR: dataDir };
     const server = await serve({ ...env, HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY });
     try {
       const created = await cli(["user", "create", "--email", "vendor@example.com", "--role", "STANDARD"], env);
@@ -123,9 +126,9 @@ describe("the hookd command, for operators", () => {
     }
   });
 
-  test("a user disabled by the command line: its open subscriptions end with the server's next request", { timeout: 30_000 }, async () => {
+  test("a user disabled by the command line: its open subscriptions end with the server's next request", { timeout: 30_000, skip: cacheSignal }, async () => {
     const dataDir = tempDir();
-    const env = { HOOKD_DATA_DIR: dataDir };
+    const env = { ...ensureTestDatabaseSync(dataDir), HOOKD_DATA_DIR: dataDir };
     const server = await serve({ ...env, HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY });
     try {
       const created = await cli(["user", "create", "--email", "second-admin@example.com", "--role", "ADMIN"], env);
@@ -148,7 +151,7 @@ describe("the hookd command, for operators", () => {
 
   test("prune --dry-run says what would go and deletes nothing; prune deletes it", async () => {
     const dataDir = tempDir();
-    const env = { HOOKD_DATA_DIR: dataDir, HOOKD_RETENTION_DAYS: "30" };
+    const env = { ...ensureTestDatabaseSync(dataDir), HOOKD_DATA_DIR: dataDir, HOOKD_RETENTION_DAYS: "30" };
     const store = await openStore(loadConfig(env));
     const old = new Date(Date.now() - 31 * 24 * 60 * 60 * 1000);
     const recent = new Date(Date.now() - 29 * 24 * 60 * 60 * 1000);
@@ -162,7 +165,7 @@ describe("the hookd command, for operators", () => {
         for (const seq of [1, 2]) await em.insert(ExecutionLogLine, Object.assign(new ExecutionLogLine(), { executionId: id, seq, stream: LogStream.STDOUT, at, text: "x" }) as never);
       }
     });
-    await store.dataSource.destroy();
+    await store.destroy();
 
     const dry = await cli(["prune", "--dry-run"], env);
     assert.equal(dry.status, 0, dry.stderr);
@@ -170,17 +173,31 @@ describe("the hookd command, for operators", () => {
     const real = await cli(["prune"], env);
     assert.equal(real.status, 0, real.stderr);
     assert.match(real.stdout, /deleted 1 finished execution\(s\), 2 log line\(s\)/);
-    const db = new Database(path.join(dataDir, "hookd.sqlite"), { readonly: true });
+    const check = await openStore(loadConfig(env));
     try {
-      assert.deepEqual(db.prepare(`SELECT "id" FROM "execution"`).all(), [{ id: ids[1] }]);
+      assert.deepEqual(await check.manager.find(Execution, { select: { id: true } }), [Object.assign(new Execution(), { id: ids[1] })]);
     } finally {
-      db.close();
+      await check.destroy();
     }
     const again = await cli(["prune", "--dry-run"], env);
     assert.match(again.stdout, /would delete 0 finished execution\(s\)/);
   });
 
-  test("backup while hooks are writing: the copy passes integrity_check and holds every execution finished before it started", { timeout: 120_000 }, async () => {
+  test("on PostgreSQL, hookd backup refuses and points to pg_dump", { skip: !onPostgres && "PostgreSQL only: on SQLite hookd backup copies the file (the test below)" }, async () => {
+    const server = await startServer();
+    try {
+      const backup = await cli(["backup", path.join(tempDir(), "x.sqlite")], { ...ensureTestDatabaseSync(server.dataDir), HOOKD_DATA_DIR: server.dataDir });
+      assert.equal(backup.status, 2);
+      assert.match(backup.stderr, /hookd backup copies the embedded SQLite file; on PostgreSQL \(HOOKD_DB_TYPE=postgres\) back up with PostgreSQL's own tools, e\.g\. pg_dump/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("backup while hooks are writing: the copy passes integrity_check and holds every execution finished before it started", {
+    timeout: 120_000,
+    skip: sqliteOnly("hookd backup copies the SQLite file; PostgreSQL backs up with pg_dump"),
+  }, async () => {
     const server = await startServer({ HOOKD_EXECUTOR_CONCURRENCY: "4" });
     const hooksDir = tempDir();
     try {

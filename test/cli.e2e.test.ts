@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CLI, serveProcess } from "./helpers/serve-process.js";
+import { ensureTestDatabaseSync } from "./helpers/test-database.js";
 
 const serve = serveProcess;
 
@@ -61,7 +62,7 @@ describe("the hookd command", () => {
 
   test("`hookd user create` makes a user and prints a working key; `key create` adds another", async () => {
     const dataDir = tempDir();
-    const env = { ...process.env, HOOKD_DATA_DIR: dataDir };
+    const env = { ...process.env, ...ensureTestDatabaseSync(dataDir), HOOKD_DATA_DIR: dataDir };
     const created = spawnSync(process.execPath, [CLI, "user", "create", "--email", "td@studio.example", "--role", "employee"], { env, encoding: "utf8" });
     assert.equal(created.status, 0, created.stderr);
     const key = /^\s+(hkd_\S+)$/m.exec(created.stdout)?.[1];
@@ -128,7 +129,7 @@ describe("the hookd command", () => {
 
   test("bad input to the command says what is wrong and exits 2", () => {
     const dataDir = tempDir();
-    const env = { ...process.env, HOOKD_DATA_DIR: dataDir };
+    const env = { ...process.env, ...ensureTestDatabaseSync(dataDir), HOOKD_DATA_DIR: dataDir };
     const noEmail = spawnSync(process.execPath, [CLI, "user", "create", "--role", "ADMIN"], { env, encoding: "utf8" });
     assert.equal(noEmail.status, 2);
     assert.match(noEmail.stderr, /--email is required/);

@@ -72,11 +72,37 @@ test("every problem is reported at once, each saying what to set", () => {
       assert.match(err.problems[0], /^PORT must be a whole number from 0 to 65535 \(got 'eighty'\)/);
       assert.match(err.problems[1], /^HOOKD_BOOTSTRAP_ADMIN_KEY must be at least 20 characters/);
       assert.match(err.problems[2], /^HOOKD_BOOTSTRAP_ADMIN_EMAIL must be an email address/);
-      assert.match(err.problems[3], /^HOOKD_DB_TYPE='postgres' is not supported yet/);
+      assert.match(err.problems[3], /^HOOKD_DB_TYPE=postgres needs HOOKD_DATABASE_URL, e\.g\. postgres:\/\//);
       return true;
     },
   );
   assert.throws(() => loadConfig({ PORT: "70000" }), /PORT must be a whole number from 0 to 65535 \(got '70000'\)/);
+});
+
+test("HOOKD_DB_TYPE: sqlite by default with nothing to set; postgres with a validated HOOKD_DATABASE_URL and a pool size", () => {
+  assert.deepEqual(loadConfig({}).database, { type: "sqlite" });
+  assert.deepEqual(loadConfig({ HOOKD_DB_TYPE: "postgres", HOOKD_DATABASE_URL: "postgresql://hookd:pw@db:5432/hookd" }).database, {
+    type: "postgres",
+    url: "postgresql://hookd:pw@db:5432/hookd",
+    poolSize: 10,
+  });
+  assert.equal(loadConfig({ HOOKD_DB_TYPE: "postgres", HOOKD_DATABASE_URL: "postgres://db/hookd", HOOKD_DATABASE_POOL_SIZE: "32" }).database.type, "postgres");
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+      return [];
+    } catch (err) {
+      return (err as ConfigError).problems;
+    }
+  };
+  assert.deepEqual(problems({ HOOKD_DB_TYPE: "mysql" }), ["HOOKD_DB_TYPE must be 'sqlite' (the default: a file under HOOKD_DATA_DIR) or 'postgres' (with HOOKD_DATABASE_URL) (got 'mysql')"]);
+  // The password never reaches the message.
+  const [wrong] = problems({ HOOKD_DB_TYPE: "postgres", HOOKD_DATABASE_URL: "mysql://u:hunter2@db/hookd" });
+  assert.match(wrong, /^HOOKD_DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/);
+  assert.doesNotMatch(wrong, /hunter2/);
+  assert.match(problems({ HOOKD_DB_TYPE: "postgres", HOOKD_DATABASE_URL: "postgres://db" })[0], /with a host and a database name/);
+  assert.match(problems({ HOOKD_DATABASE_URL: "postgres://db/hookd" })[0], /set HOOKD_DB_TYPE=postgres to use it/);
+  assert.match(problems({ HOOKD_DB_TYPE: "postgres", HOOKD_DATABASE_URL: "postgres://db/hookd", HOOKD_DATABASE_POOL_SIZE: "0" })[0], /^HOOKD_DATABASE_POOL_SIZE must be a whole number from 1 to 1000/);
 });
 
 test("HOOKD_SPAWNER: auto by default, addon or execa on request, the removed helper and node say what to set now, anything else says what to set", () => {
@@ -161,4 +187,26 @@ test("failed authentications: 20 per 60 s per address by default; HOOKD_AUTH_FAI
     (err: ConfigError) =>
       err.problems.some((p) => p.startsWith("HOOKD_AUTH_FAILURES must be a whole number from 1")) && err.problems.some((p) => p.startsWith("HOOKD_AUTH_FAILURE_WINDOW_SECONDS must be")),
   );
+});
+
+test("HOOKD_PUBSUB: memory by default; redis needs HOOKD_REDIS_URL; a URL without redis, or a wrong one, says what to set", () => {
+  assert.deepEqual(loadConfig({}).pubsub, { kind: "memory", redisUrl: null, prefix: "hookd:" });
+  assert.deepEqual(loadConfig({ HOOKD_PUBSUB: "redis", HOOKD_REDIS_URL: "redis://10.0.0.5:6379/2", HOOKD_REDIS_PREFIX: "studio-a:" }).pubsub, {
+    kind: "redis",
+    redisUrl: "redis://10.0.0.5:6379/2",
+    prefix: "studio-a:",
+  });
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return err.problems.join("\n");
+    }
+    assert.fail("accepted");
+  };
+  assert.match(problems({ HOOKD_PUBSUB: "redis" }), /HOOKD_PUBSUB=redis needs HOOKD_REDIS_URL: set it to .*redis:\/\/127\.0\.0\.1:6379/);
+  assert.match(problems({ HOOKD_PUBSUB: "kafka" }), /HOOKD_PUBSUB must be 'memory' .* or 'redis' .*got 'kafka'/);
+  assert.match(problems({ HOOKD_REDIS_URL: "redis://127.0.0.1:6379" }), /HOOKD_REDIS_URL is set but HOOKD_PUBSUB is 'memory'.*set HOOKD_PUBSUB=redis/);
+  assert.match(problems({ HOOKD_PUBSUB: "redis", HOOKD_REDIS_URL: "127.0.0.1:6379" }), /HOOKD_REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
 });

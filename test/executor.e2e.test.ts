@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
+import pg from "pg";
 import os from "node:os";
 import { defaultAddonPath } from "../src/executor/addon-spawner.js";
 import { ExecutionServer, ExecutionServerKind } from "../src/entities/execution-server.entity.js";
@@ -14,6 +15,7 @@ import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js"
 import { exists } from "./helpers/processes.js";
 import { serveProcess } from "./helpers/serve-process.js";
 import { ADMIN_KEY, eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
+import { databaseEnv, onPostgres } from "./helpers/test-database.js";
 
 const PY = "/usr/bin/python3";
 const SET = `mutation($input: SetHookConfigInput!) { setHookConfig(input: $input) { hook } }`;
@@ -90,7 +92,7 @@ path = sys.argv[2]
 st = os.stat(path)
 print(json.dumps({"argv": sys.argv[1:], "input": json.load(open(path)), "mode": oct(stat.S_IMODE(st.st_mode)),
   "dirmode": oct(stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode)),
-  "env": {k: v for k, v in os.environ.items() if k.startswith("HOOKD_")}}))
+  "env": {k: v for k, v in os.environ.items() if k.startswith("HOOKD_") and not k.startswith("HOOKD_TEST_")}}))
 `,
       );
       await configure("POST_DONE_SERVER", { linux: `${q(echo)} --in \${PATH_JSON_INPUT} --also=\${PATH_JSON_INPUT}`, windows: "C:\\hooks\\never.exe ${PATH_JSON_INPUT}" });
@@ -280,8 +282,16 @@ for i in range(500000):
       assert.equal(execution.droppedBytes, (500000 - stored) * 100);
       // The server process (this one) must not hold the 50 MB: it stores 10 MiB and counts the rest.
       assert.ok(peak - rssBefore < 200 * 1024 * 1024, `RSS grew by ${Math.round((peak - rssBefore) / 1048576)} MiB`);
-      const count = await server.app.dataSource.query(`SELECT COUNT(*) AS n, MIN(seq) AS lo, MAX(seq) AS hi FROM execution_log_line WHERE executionId = ?`, [execution.id]);
-      assert.deepEqual(count[0], { n: stored + 1, lo: 1, hi: stored + 1 });
+      const count = await server.app.dataSource
+        .createQueryBuilder()
+        .select("COUNT(*)", "n")
+        .addSelect("MIN(l.seq)", "lo")
+        .addSelect("MAX(l.seq)", "hi")
+        .from("execution_log_line", "l")
+        .where("l.executionId = :id", { id: execution.id })
+        .getRawOne();
+      // PostgreSQL counts in bigint, which its driver hands over as a string.
+      assert.deepEqual({ ...count, n: Number(count.n) }, { n: stored + 1, lo: 1, hi: stored + 1 });
       const firstPage = (await server.ok(LOG, { id: execution.id, after: 0, first: 3 })).execution.logLines;
       assert.deepEqual(
         firstPage.map((l: any) => l.text.slice(0, 8)),
@@ -719,6 +729,15 @@ describe("executor: leases, waiting and restarts", () => {
 
 /** Reads an execution straight from a data directory's SQLite file (while another process serves it). */
 async function readExecution(dataDir: string, id: string): Promise<{ status: string; pid: number | null } | undefined> {
+  if (onPostgres) {
+    const client = new pg.Client({ connectionString: databaseEnv(dataDir).HOOKD_DATABASE_URL });
+    await client.connect();
+    try {
+      return (await client.query(`SELECT status, pid FROM execution WHERE id = $1`, [id])).rows[0];
+    } finally {
+      await client.end();
+    }
+  }
   const db = new Database(path.join(dataDir, "hookd.sqlite"), { readonly: true, fileMustExist: true });
   try {
     return db.prepare(`SELECT status, pid FROM execution WHERE id = ?`).get(id) as { status: string; pid: number | null } | undefined;

@@ -11,6 +11,7 @@ import { MAX_JSON_DEPTH } from "../src/http/json-depth.js";
 import { MAX_ANSWER_BYTES, MAX_COST } from "../src/schema/query-cost.js";
 import { ADMIN_KEY, eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
 import { subscribe } from "./helpers/ws.js";
+import { ensureTestDatabase } from "./helpers/test-database.js";
 
 // Regression tests for issue 24 (hostile input, races): each failed before its fix.
 
@@ -402,10 +403,20 @@ describe("failed authentication is rate limited per client address", () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-ratelimit-"));
     const warnings: string[] = [];
     const logger = { info() {}, warn: (m: string) => void warnings.push(m), error() {} };
-    const app = await createApp(loadConfig({ HOOKD_DATA_DIR: dataDir, PORT: "0", HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, HOOKD_AUTH_FAILURES: "3", HOOKD_AUTH_FAILURE_WINDOW_SECONDS: "600" }), {
-      logger,
-      hostname: "hookd-test-host",
-    });
+    const app = await createApp(
+      loadConfig({
+        ...(await ensureTestDatabase(dataDir)),
+        HOOKD_DATA_DIR: dataDir,
+        PORT: "0",
+        HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+        HOOKD_AUTH_FAILURES: "3",
+        HOOKD_AUTH_FAILURE_WINDOW_SECONDS: "600",
+      }),
+      {
+        logger,
+        hostname: "hookd-test-host",
+      },
+    );
     try {
       const url = await app.listen();
       const post = (key: string | null) =>

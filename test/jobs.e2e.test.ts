@@ -49,7 +49,7 @@ describe("jobs and their hooks", () => {
     capture = path.join(dir, "capture.py");
     writeFileSync(
       capture,
-      `#!${PY}\nimport json, os, sys\nd = json.load(open(sys.argv[-1]))\ntag = sys.argv[1] if len(sys.argv) > 2 else d["hook"]\nn = len([f for f in os.listdir(${JSON.stringify(out)}) if f.startswith(tag + ".")])\njson.dump({"input": d, "job_env": os.environ.get("HOOKD_JOB_ID")}, open(os.path.join(${JSON.stringify(out)}, "%s.%d.json" % (tag, n)), "w"))\nprint("captured", tag)\n`,
+      `#!${PY}\nimport json, os, sys\nd = json.load(open(sys.argv[-1]))\ntag = sys.argv[1] if len(sys.argv) > 2 else d["hook"]\nn = len([f for f in os.listdir(${JSON.stringify(out)}) if f.startswith(tag + ".")])\np = os.path.join(${JSON.stringify(out)}, "%s.%d.json" % (tag, n))\njson.dump({"input": d, "job_env": os.environ.get("HOOKD_JOB_ID")}, open(p + ".part", "w"))\nos.rename(p + ".part", p)\nprint("captured", tag)\n`,
     );
     chmodSync(capture, 0o755);
     server = await startServer();
@@ -75,7 +75,7 @@ describe("jobs and their hooks", () => {
   const hookOn = (hook: string, extra = "") => server.ok(SET, { input: { hook, enabled: true, commands: { linux: `${capture} ${extra} \${PATH_JSON_INPUT}`.replace("  ", " ") } } });
   const captured = (tag: string) =>
     readdirSync(out)
-      .filter((f) => f.startsWith(tag + "."))
+      .filter((f) => f.startsWith(tag + ".") && f.endsWith(".json"))
       .sort()
       .map((f) => JSON.parse(readFileSync(path.join(out, f), "utf8")) as { input: any; job_env: string });
   const job = (extra: Record<string, unknown> = {}) => ({

@@ -8,6 +8,7 @@ import { DataSource } from "typeorm";
 import { openStore } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { dataSourceOptions } from "../src/store/data-source-options.js";
+import { forcePostgres } from "./helpers/test-database.js";
 
 test("the migrations build exactly the schema the entities describe, in WAL mode", async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "hookd-migrations-"));
@@ -68,5 +69,32 @@ test("the user/client metadata and job settings migration keeps existing rows, w
     await store.dataSource.destroy();
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("on PostgreSQL too: its migrations build exactly the schema the (fitted) entities describe, and their downs remove it", async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-migrations-pg-"));
+  const env = await forcePostgres(dataDir);
+  try {
+    const config = loadConfig({ HOOKD_DATA_DIR: dataDir, ...env.vars });
+    const store = await openStore(config);
+    assert.equal(store.kind, "postgres");
+    const pending = await store.dataSource.driver.createSchemaBuilder().log();
+    assert.deepEqual(
+      pending.upQueries.map((q) => q.query),
+      [],
+      "entities changed without a PostgreSQL migration (node scripts/generate-migration.mjs postgres <url>)",
+    );
+    // Timestamps are instants, ids hookd's own uuid v7 strings.
+    const [{ data_type }] = await store.dataSource.query(`SELECT data_type FROM information_schema.columns WHERE table_name = 'execution' AND column_name = 'createdAt'`);
+    assert.equal(data_type, "timestamp with time zone");
+    assert.equal(await store.dataSource.showMigrations(), false);
+    for (let i = 0; i < store.dataSource.migrations.length; i++) await store.dataSource.undoLastMigration();
+    const tables = await store.dataSource.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'migrations'`);
+    assert.deepEqual(tables, [], "the migrations' downs remove every table");
+    await store.destroy();
+  } finally {
+    await env.drop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

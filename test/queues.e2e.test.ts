@@ -212,7 +212,6 @@ describe("queue hooks", () => {
   test("deleting a queue deletes its hook entries", async () => {
     await server.ok(SET, { input: { queue: "vfx", hook: "POST_DONE_SERVER", mode: "APPEND", commands: { linux: "/opt/d.sh" } } });
     await server.ok(`mutation { deleteQueue(code: "vfx") { code } }`);
-    const rows = await server.app.dataSource.query(`SELECT COUNT(*) AS n FROM queue_hook`);
-    assert.equal(rows[0].n, 0);
+    assert.equal(await server.app.dataSource.getRepository("QueueHook").count(), 0);
   });
 });

@@ -106,6 +106,12 @@ describe("server: health, IDE, authentication, malformed requests", () => {
     expectError(res, "GRAPHQL_VALIDATION_FAILED", /nope/);
   });
 
+  test("a subscription sent over HTTP is a clear BAD_REQUEST that says to use the WebSocket", async () => {
+    const res = await server.gql(`subscription { executionUpdated { id status } }`);
+    assert.equal(res.status, 400);
+    expectError(res, "BAD_REQUEST", /subscriptions run over a WebSocket \(graphql-ws protocol\) at \/graphql/);
+  });
+
   test("a document nested too deep is refused with the limit, before it runs", async () => {
     // Depth through a chain of fragments, each adding a level.
     const fragments = Array.from({ length: 13 }, (_, i) => `fragment F${i} on Execution { retryOf { ${i < 12 ? `...F${i + 1}` : "id"} } }`).join("\n");

@@ -372,6 +372,8 @@ describe("addon spawner lifecycle", { skip: addonSkip }, () => {
       const pipe = readlinkSync("/proc/" + p.pid + "/fd/1");
       const fd = Number(readdirSync("/proc/self/fd").find((n) => { try { return readlinkSync("/proc/self/fd/" + n) === pipe; } catch { return false; } }));
       const holder = spawn("/bin/sleep", ["1"], { stdio: ["ignore", "ignore", "ignore", fd] });
+      // Listened for now: on a loaded machine the loop below outlasts the holder's second.
+      const holderExited = new Promise((r) => holder.once("exit", r));
       await p.closed;
       // Keep the loop busy while the holder still has the pipe: the EOF must not come back.
       for (let i = 0; i < 20; i++) {
@@ -380,7 +382,7 @@ describe("addon spawner lifecycle", { skip: addonSkip }, () => {
         await q.closed;
         await new Promise((r) => setTimeout(r, 20));
       }
-      await new Promise((r) => holder.once("exit", r));
+      await holderExited;
       process.stdout.write(out + "survived\\n");
       await s.destroy();`);
     assert.equal(r.stderr.toString(), "");

@@ -38,7 +38,7 @@ describe("users and API keys", () => {
     assert.match(secret, /^hkd_[A-Za-z0-9_-]{32}$/);
     assert.equal(apiKey.prefix, secret.slice(0, 12));
     assert.equal(apiKey.label, "laptop");
-    const rows = await server.app.dataSource.query(`SELECT hash FROM api_key WHERE id = ?`, [apiKey.id]);
+    const rows = await server.app.dataSource.createQueryBuilder().select("k.hash", "hash").from("api_key", "k").where("k.id = :id", { id: apiKey.id }).getRawMany();
     assert.equal(rows.length, 1);
     assert.notEqual(rows[0].hash, secret);
     assert.match(rows[0].hash, /^[0-9a-f]{64}$/);
@@ -71,6 +71,15 @@ describe("users and API keys", () => {
     await server.ok(`{ me { email } }`, {}, b.key);
     await server.ok(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: own.createApiKey.apiKey.id }, a.key);
     expectError(await server.gql(`{ me { email } }`, {}, own.createApiKey.secret), "UNAUTHENTICATED");
+  });
+
+  test("createUser racing itself with one email: one user, every other request CONFLICT naming input.email", async () => {
+    // Sent at once, several pass the service's check before any commits (on PostgreSQL); the constraint decides.
+    const results = await Promise.all(Array.from({ length: 6 }, () => server.gql(`mutation { createUser(input: { email: "race@example.com", role: STANDARD }) { id } }`)));
+    const created = results.filter((r) => r.errors === undefined);
+    assert.equal(created.length, 1, JSON.stringify(results));
+    for (const r of results.filter((r) => r.errors !== undefined)) expectError(r, "CONFLICT", /^input\.email: a user with email 'race@example\.com' already exists$/);
+    assert.equal((await server.ok(`{ users { email } }`)).users.filter((u: { email: string }) => u.email === "race@example.com").length, 1);
   });
 
   test("only an ADMIN lists and creates users", async () => {

@@ -6,7 +6,7 @@ import { Agent } from "../entities/agent.entity.js";
 import { AgentToken } from "../entities/agent-token.entity.js";
 import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
 import { User } from "../entities/user.entity.js";
-import { EntityCache } from "../store/entity-cache.js";
+import { type ChangeSource, EntityCache } from "../store/entity-cache.js";
 import type { Store } from "../store/store.js";
 import type { Actor, AuditService } from "../services/audit.service.js";
 import { assertName } from "../services/validation.js";
@@ -52,9 +52,10 @@ export class AgentEnrolmentService {
     private readonly audit: AuditService,
     /** Told of a revoke once it is stored: the gateway disconnects the agent. */
     private readonly onRevoked: (agentId: string) => void = () => undefined,
+    changes: ChangeSource = store,
   ) {
     // Every operation of an agent authenticates; a revoke (a write to Agent) drops the cache.
-    this.byHash = new EntityCache(store, [Agent], 1000);
+    this.byHash = new EntityCache(changes, [Agent], 1000);
   }
 
   async createToken(input: CreateAgentToken, actor: Actor): Promise<{ token: string; agentToken: AgentToken }> {

@@ -152,7 +152,12 @@ export class Execution {
   @Column({ type: "integer", nullable: true })
   pid: number | null;
 
-  @Field(() => String, { name: "runner", nullable: true, description: "The runner that holds (or held) the lease: 'hookd:<execution server id>' for a hookd's embedded runner." })
+  @Field(() => String, {
+    name: "runner",
+    nullable: true,
+    description:
+      "The runner that holds (or held) the lease: 'hookd:<execution server id>' for a hookd's embedded runner ('hookd:<execution server id>/<instance id>' when several hookd instances share the database), 'agent:<agent id>' for an agent.",
+  })
   @Column({ type: "varchar", length: 200, nullable: true })
   runnerId: string | null;
 

@@ -6,6 +6,7 @@ import { ExecutionLogLine } from "./execution-log-line.entity.js";
 import { ExecutionServer } from "./execution-server.entity.js";
 import { Execution } from "./execution.entity.js";
 import { HookConfig } from "./hook-config.entity.js";
+import { HookdInstance } from "./hookd-instance.entity.js";
 import { IdempotencyKey } from "./idempotency-key.entity.js";
 import { Job } from "./job.entity.js";
 import { Publish } from "./publish.entity.js";
@@ -32,6 +33,7 @@ export const ENTITIES = [
   AuditEvent,
   AgentToken,
   Agent,
+  HookdInstance,
   Secret,
   IdempotencyKey,
 ];

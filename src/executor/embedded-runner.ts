@@ -1,4 +1,4 @@
-import { In, IsNull, LessThanOrEqual } from "typeorm";
+import { IsNull, LessThan, Like } from "typeorm";
 import { LogStream } from "../entities/execution-log-line.entity.js";
 import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
 import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
@@ -19,6 +19,12 @@ export interface EmbeddedRunnerOptions {
   /** How often the store is asked for QUEUED work this runner may have missed. */
   pollMs: number;
   logCapBytes: number;
+  /**
+   * Set when several hookd instances share the database (a distributed pub/sub): this one's id.
+   * Its runner id then carries it, and at start-up it ends only runs of this server whose lease
+   * expired (another live instance may hold the rest).
+   */
+  instanceId?: string;
   /** The secrets a hook asks for, and every value to mask in logs. */
   secrets?: { envFor(names: readonly string[] | undefined): Promise<Record<string, string> | null>; maskList(): Promise<string[]> };
 }
@@ -50,6 +56,14 @@ export class EmbeddedRunner implements RunnerListener {
   private detach: (() => void) | null = null;
   private stopped = false;
   private polling: Promise<void> | null = null;
+  /** Work was offered while a look at the store ran: look again when it ends. */
+  private lookAgain = false;
+  /**
+   * On PostgreSQL the runner takes its work in batches (ExecutionLifecycle.claimNext, FOR UPDATE
+   * SKIP LOCKED): a notice, a free slot and the timer each claim what there is room for, and
+   * runners of other instances take other rows. On SQLite (one process) it claims by id.
+   */
+  private readonly batches: boolean;
 
   constructor(
     private readonly self: ExecutionServer,
@@ -61,7 +75,8 @@ export class EmbeddedRunner implements RunnerListener {
     private readonly logger: Logger,
     private readonly options: EmbeddedRunnerOptions,
   ) {
-    this.id = embeddedRunnerId(self.id);
+    this.id = embeddedRunnerId(self.id, options.instanceId);
+    this.batches = store.kind === "postgres";
     this.served.set(self.id, true);
   }
 
@@ -104,6 +119,10 @@ export class EmbeddedRunner implements RunnerListener {
       });
       return;
     }
+    if (this.batches) {
+      void this.look(false);
+      return;
+    }
     for (const id of executionIds) if (!this.running.has(id)) this.pending.add(id);
     this.pump();
   }
@@ -126,18 +145,18 @@ export class EmbeddedRunner implements RunnerListener {
     }
   }
 
-  private start(id: string): void {
+  private start(id: string, claimed?: Execution): void {
     this.busy++;
     let free = true;
     const release = () => {
       if (!free) return;
       free = false;
       this.busy--;
-      this.pump();
+      if (this.batches) void this.look(false);
+      else this.pump();
     };
     const controller = new AbortController();
-    const done = this.lifecycle
-      .claim(id, this.id)
+    const done = (claimed ? Promise.resolve(claimed) : this.lifecycle.claim(id, this.id))
       .then((execution) => (execution ? this.run(execution, controller, release) : undefined))
       .catch((err) => this.logger.error(`execution ${id} could not be run`, err))
       .finally(() => {
@@ -195,28 +214,37 @@ export class EmbeddedRunner implements RunnerListener {
     }
   }
 
-  /** Asks the store for QUEUED work of the servers this runner serves (after a restart, or a missed notice). */
+  /** The timer's look at the store: the servers this runner serves (clients may be added), then their QUEUED work. */
   private poll(): Promise<void> {
-    if (this.stopped || this.polling) return this.polling ?? Promise.resolve();
+    return this.look(true);
+  }
+
+  /** Asks the store for QUEUED work of the servers this runner serves (after a restart, a missed notice, or on PostgreSQL any notice). */
+  private look(refreshServers: boolean): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.polling) {
+      if (!refreshServers) this.lookAgain = true;
+      return this.polling;
+    }
     this.polling = (async () => {
       try {
-        const servers = await this.store.manager.find(ExecutionServer, { where: [{ id: this.self.id }, { kind: ExecutionServerKind.CLIENT, hostname: this.self.hostname, os: this.self.os }] });
-        for (const s of servers) this.served.set(s.id, true);
-        const room = this.options.concurrency - this.busy - this.pending.size;
-        if (room <= 0) return;
-        // Not what waits for an earlier entry or for its backoff: they are offered when their time comes.
-        const queued = { status: ExecutionStatus.QUEUED, executionServerId: In(servers.map((s) => s.id)), afterId: IsNull() };
-        const rows = await this.store.manager.find(Execution, {
-          select: { id: true },
-          where: [
-            { ...queued, notBefore: IsNull() },
-            { ...queued, notBefore: LessThanOrEqual(new Date()) },
-          ],
-          order: { createdAt: "ASC" },
-          take: room,
-        });
-        for (const { id } of rows) if (!this.running.has(id)) this.pending.add(id);
-        this.pump();
+        if (refreshServers || this.served.size === 0) {
+          const servers = await this.store.manager.find(ExecutionServer, { where: [{ id: this.self.id }, { kind: ExecutionServerKind.CLIENT, hostname: this.self.hostname, os: this.self.os }] });
+          for (const s of servers) this.served.set(s.id, true);
+        }
+        do {
+          this.lookAgain = false;
+          const serverIds = [...this.served].filter(([, yes]) => yes).map(([id]) => id);
+          if (this.batches) {
+            const claimed = await this.lifecycle.claimNext(serverIds, this.id, this.options.concurrency - this.busy);
+            for (const e of claimed) this.start(e.id, e);
+          } else {
+            const room = this.options.concurrency - this.busy - this.pending.size;
+            if (room <= 0) return;
+            for (const id of await this.lifecycle.claimableIds(serverIds, room)) if (!this.running.has(id)) this.pending.add(id);
+            this.pump();
+          }
+        } while (this.lookAgain && !this.stopped && this.busy < this.options.concurrency);
       } catch (err) {
         this.logger.error("could not look for queued hooks", err);
       } finally {
@@ -231,12 +259,17 @@ export class EmbeddedRunner implements RunnerListener {
    * process group is ended when it still runs this execution, and the execution FAILED.
    */
   private async recover(): Promise<void> {
-    const held = await this.store.manager.find(Execution, {
-      where: [
-        { status: ExecutionStatus.RUNNING, runnerId: this.id },
-        { status: ExecutionStatus.RUNNING, runnerId: IsNull() },
-      ],
-    });
+    const held = this.options.instanceId
+      ? // A new instance id each start: what an earlier instance on this host left is known by its expired lease.
+        await this.store.manager.find(Execution, {
+          where: { status: ExecutionStatus.RUNNING, runnerId: Like(`${embeddedRunnerId(this.self.id)}/%`), leaseExpiresAt: LessThan(new Date()) },
+        })
+      : await this.store.manager.find(Execution, {
+          where: [
+            { status: ExecutionStatus.RUNNING, runnerId: this.id },
+            { status: ExecutionStatus.RUNNING, runnerId: IsNull() },
+          ],
+        });
     for (const e of held) {
       // The recorded group id may have been reused by an unrelated program since.
       const ended = e.pid !== null && (await groupRunsExecution(e.pid, e.id)) && (await killProcessGroup(e.pid).catch(() => false));

@@ -1,4 +1,4 @@
-import { type EntityManager, In, IsNull, LessThan, Not } from "typeorm";
+import { type EntityManager, In, IsNull, LessThan, Not, type SelectQueryBuilder } from "typeorm";
 import { conflict, notFound } from "../domain/errors.js";
 import { SkipReason } from "../domain/effective-hooks.js";
 import { backoffMs, type FailureKind, retryable } from "../domain/hook-policy.js";
@@ -12,7 +12,7 @@ import type { JsonObject } from "../entities/metadata.embedded.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import type { Logger } from "../logger.js";
 import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
-import { EntityCache } from "../store/entity-cache.js";
+import { type ChangeSource, EntityCache } from "../store/entity-cache.js";
 import { StaleWriteError, type Store, type WriteOp } from "../store/store.js";
 import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionLog } from "./execution-log.js";
@@ -53,6 +53,8 @@ export interface LifecycleOptions {
   /** True when a runner for this server can take work now (this process's, or a connected one). */
   servedNow(server: ExecutionServer): boolean;
   now?: () => Date;
+  /** Where the settings cache hears of writes (default: this process's store). */
+  changes?: ChangeSource;
   /** For the jitter of retry backoffs (tests may fix it). */
   random?: () => number;
 }
@@ -71,8 +73,12 @@ const AGENT_PREFIX = "agent:";
 /** Executions kept in memory at most (see `known`). */
 const MAX_KNOWN = 10_000;
 
-/** The runner id of a hookd's embedded runner for its own execution server. */
-export const embeddedRunnerId = (serverId: string) => `${RUNNER_PREFIX}${serverId}`;
+/**
+ * The runner id of a hookd's embedded runner for its own execution server. Several instances on
+ * one host share that server; each then runs under its own id (`instance`), so one instance's
+ * restart never takes the other's runs for its own.
+ */
+export const embeddedRunnerId = (serverId: string, instance?: string) => `${RUNNER_PREFIX}${serverId}${instance ? `/${instance}` : ""}`;
 
 export function formatSeconds(s: number): string {
   if (s >= 3600 && s % 3600 === 0) return `${s / 3600} h`;
@@ -100,7 +106,7 @@ export class ExecutionLifecycle {
     private readonly logger: Logger,
     private readonly options: LifecycleOptions,
   ) {
-    this.settingsCache = new EntityCache(store, [WorkspaceSettings], 1);
+    this.settingsCache = new EntityCache(options.changes ?? store, [WorkspaceSettings], 1);
     this.now = options.now ?? (() => new Date());
   }
 
@@ -162,7 +168,7 @@ export class ExecutionLifecycle {
       if (taken === null) return null;
       running = taken;
     } else {
-      const set = this.claimColumns(row, runnerId);
+      const set = this.claimColumns(row, runnerId, this.now());
       if (!(await this.conditional(id, set, { status: ExecutionStatus.QUEUED }))) {
         this.known.delete(id);
         return null;
@@ -174,18 +180,6 @@ export class ExecutionLifecycle {
     return Object.assign(new Execution(), running);
   }
 
-  private claimColumns(row: Execution, runnerId: string) {
-    const now = this.now();
-    return {
-      status: ExecutionStatus.RUNNING,
-      runnerId,
-      startedAt: now,
-      leaseExpiresAt: new Date(now.getTime() + this.options.leaseMs),
-      deadlineAt: new Date(now.getTime() + row.timeoutSeconds * 1000 + this.options.killGraceMs + this.options.leaseMs),
-      waitingFor: null,
-    };
-  }
-
   /** A claim under start rules: the rules are read and the claim written in one transaction; null (with the reason stored) when it must wait. */
   private async claimChecked(id: string, runnerId: string): Promise<Execution | null> {
     const result = await this.store.transaction(async (em): Promise<{ waiting?: Execution; running?: Execution } | null> => {
@@ -193,14 +187,14 @@ export class ExecutionLifecycle {
       if (!row || row.status !== ExecutionStatus.QUEUED) return null;
       // Where transactions run concurrently (PostgreSQL), the count-then-claim of one entry's runs
       // takes that entry's lock first (held to commit), so two claimers cannot both take its last slot.
-      if (em.connection.options.type === "postgres") await em.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`hookd:claim:${row.hook}:${row.configId}`]);
+      await this.store.lockInTransaction(em, `hookd:claim:${row.hook}:${row.configId}`);
       const reason = await this.whyWaiting(row, em);
       if (reason !== null) {
         if (row.waitingFor === reason) return null;
         await em.update(Execution, { id, status: ExecutionStatus.QUEUED }, { waitingFor: reason });
         return { waiting: Object.assign(row, { waitingFor: reason }) };
       }
-      const set = this.claimColumns(row, runnerId);
+      const set = this.claimColumns(row, runnerId, this.now());
       const { affected } = await em.update(Execution, { id, status: ExecutionStatus.QUEUED }, set);
       return affected === 1 ? { running: Object.assign(row, set) } : null;
     });
@@ -240,6 +234,87 @@ export class ExecutionLifecycle {
       if (ahead) return `waits for execution ${ahead.id} (${ahead.status}), which has the same concurrency key '${e.concurrencyKey}'`;
     }
     return null;
+  }
+
+  /**
+   * The QUEUED executions of `serverIds` that a runner may claim now, oldest first: the one place
+   * that says which may be claimed (eligibility conditions go here, for every runner and store).
+   */
+  claimable(em: EntityManager, serverIds: string[]): SelectQueryBuilder<Execution> {
+    return (
+      em
+        .createQueryBuilder(Execution, "e")
+        .where("e.status = :queued", { queued: ExecutionStatus.QUEUED })
+        .andWhere("e.executionServerId IN (:...servers)", { servers: serverIds })
+        // Not what waits for an earlier entry or for its retry backoff: they are offered when their time comes.
+        .andWhere("e.afterId IS NULL")
+        .andWhere("(e.notBefore IS NULL OR e.notBefore <= :now)", { now: this.now() })
+        .orderBy("e.createdAt", "ASC")
+    );
+  }
+
+  /** Ids of up to `limit` claimable executions of `serverIds` (they may be claimed by another runner meanwhile). */
+  async claimableIds(serverIds: string[], limit: number): Promise<string[]> {
+    if (serverIds.length === 0 || limit <= 0) return [];
+    const rows = await this.claimable(this.store.manager, serverIds).select("e.id", "id").limit(limit).getRawMany<{ id: string }>();
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Claims up to `limit` claimable executions of `serverIds` for `runnerId` at once, on PostgreSQL:
+   * `FOR UPDATE SKIP LOCKED` on the executions table, so runners of several instances take
+   * different rows instead of racing for the same ones. The same transition as claim(). On SQLite
+   * (one process) it claims the claimable ids one by one.
+   */
+  async claimNext(serverIds: string[], runnerId: string, limit: number): Promise<Execution[]> {
+    if (serverIds.length === 0 || limit <= 0) return [];
+    if (this.store.kind !== "postgres") {
+      const claimed: Execution[] = [];
+      for (const id of await this.claimableIds(serverIds, limit)) {
+        const e = await this.claim(id, runnerId);
+        if (e) claimed.push(e);
+      }
+      return claimed;
+    }
+    const now = this.now();
+    const ruled: string[] = [];
+    const running = await this.store.transaction(async (em) => {
+      const rows = await this.claimable(em, serverIds).limit(limit).setLock("pessimistic_write").setOnLocked("skip_locked").getMany();
+      const out: Execution[] = [];
+      for (const row of rows) {
+        // maxConcurrent and concurrency keys are checked under their entry's lock: claim() below.
+        if (hasStartRules(row)) {
+          ruled.push(row.id);
+          continue;
+        }
+        const set = this.claimColumns(row, runnerId, now);
+        await em.update(Execution, { id: row.id, status: ExecutionStatus.QUEUED }, set);
+        out.push(Object.assign(new Execution(), row, set));
+      }
+      return out;
+    });
+    for (const e of running) {
+      this.remember(e);
+      this.announce(e);
+    }
+    const claimed = running.map((e) => Object.assign(new Execution(), e));
+    for (const id of ruled) {
+      const e = await this.claim(id, runnerId);
+      if (e) claimed.push(e);
+    }
+    return claimed;
+  }
+
+  /** What a claim writes: RUNNING for `runnerId`, with a lease and the deadline of its timeout. */
+  private claimColumns(row: Execution, runnerId: string, now: Date) {
+    return {
+      status: ExecutionStatus.RUNNING,
+      runnerId,
+      startedAt: now,
+      leaseExpiresAt: new Date(now.getTime() + this.options.leaseMs),
+      deadlineAt: new Date(now.getTime() + row.timeoutSeconds * 1000 + this.options.killGraceMs + this.options.leaseMs),
+      waitingFor: null,
+    };
   }
 
   /** The holder started the hook: its process group and argv, so a restart can end what is left. */
@@ -678,8 +753,9 @@ export class ExecutionLifecycle {
   private async runnerName(e: Execution): Promise<string> {
     const id = e.runnerId;
     if (id?.startsWith(RUNNER_PREFIX)) {
-      const server = await this.store.manager.findOneBy(ExecutionServer, { id: id.slice(RUNNER_PREFIX.length) });
-      if (server) return server.name;
+      const [serverId, instance] = id.slice(RUNNER_PREFIX.length).split("/");
+      const server = await this.store.manager.findOneBy(ExecutionServer, { id: serverId });
+      if (server) return instance ? `${server.name} (hookd instance ${instance.slice(0, 8)})` : server.name;
     }
     if (id?.startsWith(AGENT_PREFIX)) {
       const agent = await this.store.manager.findOneBy(Agent, { id: id.slice(AGENT_PREFIX.length) });

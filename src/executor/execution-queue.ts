@@ -1,3 +1,5 @@
+import type { PubSub } from "../pubsub/pubsub.js";
+
 /**
  * What a runner needs to hear about: new QUEUED executions for an execution server it serves,
  * and cancels of executions it may hold. Only ids travel; the store is the truth, and a runner
@@ -39,6 +41,48 @@ export class EmbeddedExecutionQueue implements ExecutionQueue {
 
   cancel(executionId: string): void {
     for (const l of this.listeners) l.cancelled(executionId);
+  }
+
+  attach(listener: RunnerListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+/**
+ * The queue of several hookd processes: offers and cancels travel through the pub/sub (Redis),
+ * so a runner attached to any instance (its embedded runner, or an agent connected to it) hears
+ * of work queued through another. Notices are at-most-once; runners also poll the store, so a
+ * lost one costs a delay only.
+ */
+export class BrokerExecutionQueue implements ExecutionQueue {
+  private readonly listeners = new Set<RunnerListener>();
+  private readonly off: (() => void)[] = [];
+
+  constructor(private readonly pubsub: PubSub) {}
+
+  async init(): Promise<void> {
+    this.off.push(
+      this.pubsub.subscribe("executionOffered", "*", ({ serverId, executionIds }) => {
+        for (const l of this.listeners) l.offered(serverId, executionIds);
+      }),
+      this.pubsub.subscribe("executionCancelled", "*", ({ executionId }) => {
+        for (const l of this.listeners) l.cancelled(executionId);
+      }),
+    );
+  }
+
+  async destroy(): Promise<void> {
+    for (const off of this.off.splice(0)) off();
+    this.listeners.clear();
+  }
+
+  offer(serverId: string, executionIds: string[]): void {
+    this.pubsub.publish("executionOffered", serverId, { serverId, executionIds });
+  }
+
+  cancel(executionId: string): void {
+    this.pubsub.publish("executionCancelled", executionId, { executionId });
   }
 
   attach(listener: RunnerListener): () => void {

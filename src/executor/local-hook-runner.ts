@@ -64,7 +64,9 @@ export class LocalHookRunner {
   private readonly baseEnv: NodeJS.ProcessEnv;
 
   constructor(private readonly options: LocalHookRunnerOptions) {
-    this.baseEnv = Object.freeze({ ...(options.baseEnv ?? process.env) });
+    // hookd's own secrets stay with hookd: a hook has no business with its database or first admin key.
+    const { HOOKD_DATABASE_URL: _url, HOOKD_BOOTSTRAP_ADMIN_KEY: _key, ...env } = options.baseEnv ?? process.env;
+    this.baseEnv = Object.freeze(env);
   }
 
   async run(spec: HookSpec, hooks: RunHooks): Promise<RunOutcome & { argv: string[] | null }> {

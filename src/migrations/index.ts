@@ -4,6 +4,7 @@ import { UserClientMetadataJobSettings1796158820098 } from "./1796158820098-user
 import { ExecutionLeases1796158936338 } from "./1796158936338-execution-leases.js";
 import { UserDisabled1796159077318 } from "./1796159077318-user-disabled.js";
 import { RemoteAgents1796162408793 } from "./1796162408793-remote-agents.js";
+import { HookdInstances1796180000000 } from "./1796180000000-hookd-instances.js";
 import { HookPolicies1796170000000 } from "./1796170000000-hook-policies.js";
 import { IdempotencyKeys1796170000001 } from "./1796170000001-idempotency-keys.js";
 
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   RemoteAgents1796162408793,
   HookPolicies1796170000000,
   IdempotencyKeys1796170000001,
+  HookdInstances1796180000000,
 ];

@@ -17,6 +17,11 @@ export interface ExecutionLogStreamOptions {
   pageSize?: number;
   /** Checks the subscriber may still read this log; throws (FORBIDDEN, UNAUTHENTICATED) when not. */
   authorize?: () => Promise<void>;
+  /**
+   * With a broker (several instances), events can be lost on the way: a reader that heard nothing
+   * for this long looks at the store again. Default: 2 s with a distributed pub/sub, never without.
+   */
+  catchUpMs?: number;
 }
 
 /**
@@ -43,6 +48,9 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
   private readonly unsubscribe: Unsubscribe[];
   private readonly maxBufferedBytes: number;
   private readonly pageSize: number;
+  private readonly catchUpMs: number | undefined;
+  /** The first read waits until the broker confirmed the subscriptions (PubSub.ready). */
+  private subscribed: Promise<void> | null;
 
   constructor(
     private readonly store: Store,
@@ -54,6 +62,7 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
     this.lastSeq = after;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
     this.pageSize = options.pageSize ?? 1000;
+    this.catchUpMs = options.catchUpMs ?? (pubsub.distributed ? 2000 : undefined);
     // Listen before the first read of the store, so nothing published in between is missed.
     this.unsubscribe = [
       pubsub.subscribe("executionLog", executionId, (batch) => this.onLines(batch)),
@@ -70,6 +79,7 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
     ];
     // Starts in catch-up mode: the stored lines come first.
     this.behind = true;
+    this.subscribed = pubsub.ready();
   }
 
   [Symbol.asyncIterator](): this {
@@ -77,6 +87,10 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
   }
 
   async next(): Promise<IteratorResult<ExecutionLogChunk>> {
+    if (this.subscribed) {
+      await this.subscribed;
+      this.subscribed = null;
+    }
     while (!this.done) {
       if (this.recheck && this.options.authorize) {
         this.recheck = false;
@@ -101,6 +115,11 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
         const lines = this.live.filter((l) => l.seq > this.lastSeq);
         this.live = [];
         this.liveBytes = 0;
+        if (lines.length > 0 && lines[0].seq !== this.lastSeq + 1) {
+          // Lines are numbered without holes: a gap means events were missed (a broker in between). The store has them.
+          this.behind = true;
+          continue;
+        }
         if (lines.length > 0) return this.emit(lines);
         continue;
       }
@@ -112,10 +131,25 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
         this.close();
         return { done: false, value: { lines: [], finished } };
       }
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = null;
+      await this.sleep();
     }
     return { done: true, value: undefined };
+  }
+
+  /** Until an event pokes; with a broker, at most catchUpMs, then the store is asked again (lines and status). */
+  private async sleep(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      if (this.catchUpMs !== undefined)
+        timer = setTimeout(() => {
+          this.behind = true;
+          this.checkedStore = false;
+          resolve();
+        }, this.catchUpMs);
+    });
+    clearTimeout(timer);
+    this.wake = null;
   }
 
   async return(): Promise<IteratorResult<ExecutionLogChunk>> {

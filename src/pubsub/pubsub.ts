@@ -56,6 +56,18 @@ export interface Topics {
   publishUpdated: PublishEvent;
   /** Access rules may have changed (audit roles, a revoked key): open subscriptions check again. */
   accessChanged: { reason: string };
+  /** Cached entities were written (by their class names): caches of them drop what they hold (ChangeFeed). */
+  entitiesChanged: EntitiesChanged;
+  /** QUEUED executions for an execution server: runners that serve it claim them (ExecutionQueue). */
+  executionOffered: { serverId: string; executionIds: string[] };
+  /** A cancel was recorded: whoever holds the execution ends it (ExecutionQueue). */
+  executionCancelled: { executionId: string };
+}
+
+export interface EntitiesChanged {
+  entities: string[];
+  /** The instance that wrote: it has dropped its own caches already. */
+  origin: string;
 }
 
 export type Unsubscribe = () => void;
@@ -67,14 +79,22 @@ export type Unsubscribe = () => void;
  * some catch up from the store.
  */
 export interface PubSub {
+  /**
+   * Events may come from other hookd processes through a broker, and may be lost on the way (a
+   * reconnect): readers that wait long also look at the store now and then.
+   */
+  readonly distributed: boolean;
   init(): Promise<void>;
   destroy(): Promise<void>;
+  /** Resolves once every subscription made so far hears events (a broker confirms them later than subscribe returns). */
+  ready(): Promise<void>;
   publish<K extends keyof Topics>(topic: K, key: string, payload: Topics[K]): void;
   /** key "*" hears every key of the topic. */
   subscribe<K extends keyof Topics>(topic: K, key: string, listener: (payload: Topics[K]) => void): Unsubscribe;
 }
 
 export class InProcessPubSub implements PubSub {
+  readonly distributed = false;
   private readonly emitter = new EventEmitter();
 
   constructor() {
@@ -87,6 +107,8 @@ export class InProcessPubSub implements PubSub {
   async destroy(): Promise<void> {
     this.emitter.removeAllListeners();
   }
+
+  async ready(): Promise<void> {}
 
   publish<K extends keyof Topics>(topic: K, key: string, payload: Topics[K]): void {
     if (key !== "*") this.emitter.emit(`${topic}:${key}`, payload);

@@ -254,6 +254,7 @@ export class ExecutionService {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        clearInterval(recheck);
         unsubscribe();
         options.signal?.removeEventListener("abort", onAbort);
         fn();
@@ -271,6 +272,19 @@ export class ExecutionService {
           );
       });
       const timer = setTimeout(() => done(() => reject(new DomainError("CONFLICT", `execution ${id} did not finish within ${Math.round(timeoutMs / 1000)} s`))), timeoutMs);
+      // Through a broker the finish may be lost (a reconnect): the store says so too.
+      const recheck = this.pubsub.distributed
+        ? setInterval(
+            () =>
+              void this.store.findById(Execution, id).then(
+                (e) => {
+                  if (e && isFinished(e.status)) done(() => resolve(e));
+                },
+                () => undefined,
+              ),
+            2000,
+          )
+        : undefined;
       if (options.known) {
         if (isFinished(options.known.status)) done(() => resolve(options.known!));
         return;

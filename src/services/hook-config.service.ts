@@ -8,7 +8,7 @@ import { Queue } from "../entities/queue.entity.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import { HookSource, SkipReason, type EffectiveHookEntry } from "../domain/effective-hooks.js";
 import { type HookPolicy, type HookPolicyInput, NO_POLICY, parseHookPolicy } from "../domain/hook-policy.js";
-import { EntityCache } from "../store/entity-cache.js";
+import { type ChangeSource, EntityCache } from "../store/entity-cache.js";
 import type { Store } from "../store/store.js";
 import { applyCommands, type CommandsInput } from "./hook-commands.js";
 import { snapshot, type Actor, type AuditService } from "./audit.service.js";
@@ -41,8 +41,9 @@ export class HookConfigService {
     private readonly settings: SettingsService,
     private readonly queues: QueueService,
     private readonly audit: AuditService,
+    changes: ChangeSource = store,
   ) {
-    this.cache = new EntityCache(store, [WorkspaceSettings, Queue, HookConfig, QueueHook, ExecutionServer], MAX_CACHED);
+    this.cache = new EntityCache(changes, [WorkspaceSettings, Queue, HookConfig, QueueHook, ExecutionServer], MAX_CACHED);
   }
 
   /** One entry per hook point; points never configured come back disabled with no commands. */

@@ -98,6 +98,8 @@ export class IdempotencyService {
     for (let tries = 0; ; tries++) {
       try {
         return await this.store.transaction(async (em) => {
+          // One claimer of a key at a time (concurrent transactions on PostgreSQL): no insert races.
+          await this.store.lockInTransaction(em, `hookd:idempotency:${where.userId}:${where.operation}:${where.key}`);
           const now = this.now();
           const row = await em.findOneBy(IdempotencyKey, where);
           const pending = row !== null && row.resultIds === null && row.errorCode === null;

@@ -284,18 +284,13 @@ export class JobService {
   async tasksPage(job: Job, first: number, after: number, actor: User): Promise<JobTask[]> {
     if (!Number.isInteger(first) || first < 1 || first > MAX_TASK_PAGE) throw badInput("first", `must be a whole number from 1 to ${MAX_TASK_PAGE} (got ${first})`);
     if (!Number.isInteger(after) || after < 0) throw badInput("after", `must be a task number, 0 or more (got ${after})`);
-    const tasks: JobTask[] = Array.isArray(job.tasks)
-      ? job.tasks.slice(after, after + first)
-      : (await this.store.manager.query(`SELECT t.value AS value FROM "job" j, json_each(j."tasks") t WHERE j."id" = ? ORDER BY t."key" LIMIT ? OFFSET ?`, [job.id, first, after])).map(
-          (row: { value: string }) => JSON.parse(row.value),
-        );
+    const tasks: JobTask[] = Array.isArray(job.tasks) ? job.tasks.slice(after, after + first) : ((await this.store.jsonArrayPage(Job, "tasks", job.id, first, after)) as JobTask[]);
     return isElevated(actor.role) ? tasks : tasks.map((t) => ({ ...t, source: inVolumeNotation(t.source), destination: inVolumeNotation(t.destination) }));
   }
 
   async taskCount(job: Job): Promise<number> {
     if (Array.isArray(job.tasks)) return job.tasks.length;
-    const [row] = await this.store.manager.query(`SELECT json_array_length("tasks") AS n FROM "job" WHERE "id" = ?`, [job.id]);
-    return Number(row?.n ?? 0);
+    return this.store.jsonArrayLength(Job, "tasks", job.id);
   }
 
   /** The job's queue now: a queue deleted since the job was read moved the job to the default one. */
@@ -450,7 +445,11 @@ export class JobService {
         .replace(/^_+|_+$/g, "")
         .slice(0, 100) || "job";
     // One query for the codes taken (not one per counter value: a name used 10k times took 10k).
-    const rows: { code: string }[] = await this.store.manager.query(`SELECT "code" FROM "job" WHERE "code" = ? OR ("code" LIKE ? ESCAPE '\\')`, [base, `${base.replace(/[\\%_]/g, "\\$&")}\\_%`]);
+    const rows = await this.store.manager
+      .createQueryBuilder(Job, "j")
+      .select("j.code", "code")
+      .where(`j.code = :base OR j.code LIKE :pattern ESCAPE '\\'`, { base, pattern: `${base.replace(/[\\%_]/g, "\\$&")}\\_%` })
+      .getRawMany<{ code: string }>();
     const taken = new Set(rows.map((r) => r.code));
     for (let n = 1; ; n++) {
       const code = n === 1 ? base : `${base}_${n}`;

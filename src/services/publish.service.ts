@@ -250,18 +250,12 @@ export class PublishService {
     if (!Number.isInteger(first) || first < 1 || first > MAX_ENTRY_PAGE) throw badInput("first", `must be a whole number from 1 to ${MAX_ENTRY_PAGE} (got ${first})`);
     if (!Number.isInteger(after) || after < 0) throw badInput("after", `must be an entry number, 0 or more (got ${after})`);
     if (Array.isArray(publish.entries)) return publish.entries.slice(after, after + first);
-    const rows: { value: string }[] = await this.store.manager.query(`SELECT e.value AS value FROM "publish" p, json_each(p."entries") e WHERE p."id" = ? ORDER BY e."key" LIMIT ? OFFSET ?`, [
-      publish.id,
-      first,
-      after,
-    ]);
-    return rows.map((row) => JSON.parse(row.value));
+    return (await this.store.jsonArrayPage(Publish, "entries", publish.id, first, after)) as PublishEntry[];
   }
 
   async entryCount(publish: Publish): Promise<number> {
     if (Array.isArray(publish.entries)) return publish.entries.length;
-    const [row] = await this.store.manager.query(`SELECT json_array_length("entries") AS n FROM "publish" WHERE "id" = ?`, [publish.id]);
-    return Number(row?.n ?? 0);
+    return this.store.jsonArrayLength(Publish, "entries", publish.id);
   }
 
   async answerOf(publish: Publish): Promise<JsonObject> {

@@ -1,9 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { AgentEnrolmentService } from "../agent/agent-enrolment.service.js";
 import { AgentGateway } from "../agent/agent-gateway.service.js";
 import type { ExecutorConfig } from "../config.js";
 import type { ExecutionServer } from "../entities/execution-server.entity.js";
 import { ExecutionLifecycle } from "../executor/execution-lifecycle.service.js";
-import { EmbeddedExecutionQueue, type ExecutionQueue } from "../executor/execution-queue.js";
+import { BrokerExecutionQueue, EmbeddedExecutionQueue, type ExecutionQueue } from "../executor/execution-queue.js";
+import { ChangeFeed } from "../pubsub/change-feed.js";
 import type { Logger } from "../logger.js";
 import { InProcessPubSub, type PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
@@ -53,24 +55,29 @@ export interface ServiceDeps {
   /** Swappable infrastructure; the embedded defaults when left out. */
   pubsub?: PubSub;
   executionQueue?: ExecutionQueue;
+  /** This process among the instances sharing the database (tags its cache invalidations); random when left out. */
+  instanceId?: string;
   /** HOOKD_SECRET_KEY; without it secrets cannot be set. */
   secretKey?: Buffer | null;
 }
 
 export function createServices(store: Store, deps: ServiceDeps): Services {
   const pubsub = deps.pubsub ?? new InProcessPubSub();
+  // Caches hear of writes by this process and, through the broker, by the other instances.
+  const changes = new ChangeFeed(store, pubsub, deps.instanceId ?? randomUUID());
   const audit = new AuditService(store);
   const secrets = new SecretService(store, audit, deps.secretKey ?? null);
   const idempotency = new IdempotencyService(store, deps.logger);
   const settings = new SettingsService(store, audit, pubsub);
   const queues = new QueueService(store, audit);
-  const hookConfigs = new HookConfigService(store, settings, queues, audit);
-  const executionQueue = deps.executionQueue ?? new EmbeddedExecutionQueue();
+  const hookConfigs = new HookConfigService(store, settings, queues, audit, changes);
+  const executionQueue = deps.executionQueue ?? (pubsub.distributed ? new BrokerExecutionQueue(pubsub) : new EmbeddedExecutionQueue());
   const localRunners = new Set<{ serves(server: ExecutionServer): boolean }>();
   let agentGateway: AgentGateway | null = null;
   const lifecycle = new ExecutionLifecycle(store, pubsub, executionQueue, deps.logger, {
     leaseMs: deps.executor.leaseMs,
     killGraceMs: deps.executor.killGraceMs,
+    changes,
     servedNow: (server) => server.online || [...localRunners].some((r) => r.serves(server)) || agentGateway!.serves(server),
   });
   agentGateway = new AgentGateway(store, pubsub, lifecycle, executionQueue, deps.logger, { leaseMs: deps.executor.leaseMs, logCapBytes: deps.executor.logCapBytes, secrets });
@@ -85,10 +92,10 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     executionQueue,
     lifecycle,
     localRunners,
-    agentEnrolment: new AgentEnrolmentService(store, audit, (id) => agentGateway!.revoked(id)),
+    agentEnrolment: new AgentEnrolmentService(store, audit, (id) => agentGateway!.revoked(id), changes),
     agentGateway,
     settings,
-    users: new UserService(store, audit, pubsub),
+    users: new UserService(store, audit, pubsub, changes),
     queues,
     volumes,
     executionServers,

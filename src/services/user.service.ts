@@ -4,8 +4,7 @@ import { UserRole } from "../domain/roles.js";
 import { ApiKey } from "../entities/api-key.entity.js";
 import { User } from "../entities/user.entity.js";
 import type { PubSub } from "../pubsub/pubsub.js";
-import { EntityCache } from "../store/entity-cache.js";
-import { externalChangeSignal } from "../store/external-change-signal.js";
+import { type ChangeSource, EntityCache } from "../store/entity-cache.js";
 import type { Store } from "../store/store.js";
 import { snapshot, type Actor, type AuditService } from "./audit.service.js";
 import type { MetadataInputFields } from "../entities/metadata.embedded.js";
@@ -44,9 +43,10 @@ export class UserService {
     private readonly store: Store,
     private readonly audit: AuditService,
     private readonly pubsub: PubSub,
+    changes: ChangeSource = store,
   ) {
-    this.keys = new EntityCache(store, [ApiKey, User], MAX_CACHED_KEYS);
-    this.externalChange = externalChangeSignal(store.dataSource);
+    this.keys = new EntityCache(changes, [ApiKey, User], MAX_CACHED_KEYS);
+    this.externalChange = store.externalChangeSignal();
   }
 
   private findKey(hash: string): Promise<ApiKey | null> {

@@ -1,14 +1,31 @@
 import type { DataSourceOptions } from "typeorm";
-import type { HookdConfig } from "../config.js";
+import type { DatabaseConfig, HookdConfig } from "../config.js";
 import { ENTITIES } from "../entities/index.js";
 import { MIGRATIONS } from "../migrations/index.js";
+import { POSTGRES_MIGRATIONS } from "../migrations/postgres/index.js";
 
 /**
  * TypeORM options for hookd's store. The embedded default is SQLite through better-sqlite3
  * (TypeORM 1 removed the `sqlite3` driver), in WAL mode so readers never wait for the writer.
+ * PostgreSQL goes through the "postgres" driver (a pg pool), with its own migrations.
  * Schema changes go through migrations; `synchronize` is never on.
  */
-export function dataSourceOptions(config: Pick<HookdConfig, "databasePath" | "logSql">): DataSourceOptions {
+export function dataSourceOptions(config: Pick<HookdConfig, "databasePath" | "logSql"> & { database?: DatabaseConfig }): DataSourceOptions {
+  const logging = config.logSql ? ("all" as const) : ["error" as const];
+  if (config.database?.type === "postgres") {
+    return {
+      type: "postgres",
+      url: config.database.url,
+      poolSize: config.database.poolSize,
+      // Sessions in UTC, so that SQL's now() and text renderings agree with hookd's own clock.
+      extra: { options: "-c timezone=UTC" },
+      entities: ENTITIES,
+      migrations: POSTGRES_MIGRATIONS,
+      migrationsRun: false,
+      synchronize: false,
+      logging,
+    };
+  }
   return {
     type: "better-sqlite3",
     database: config.databasePath,
@@ -23,6 +40,6 @@ export function dataSourceOptions(config: Pick<HookdConfig, "databasePath" | "lo
     migrations: MIGRATIONS,
     migrationsRun: false,
     synchronize: false,
-    logging: config.logSql ? "all" : ["error"],
+    logging,
   };
 }

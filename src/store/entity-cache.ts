@@ -1,24 +1,27 @@
 import type { ObjectLiteral } from "typeorm";
 import type { EntityClass } from "./native-rows.js";
-import type { Store } from "./store.js";
+
+/** Where a cache hears of writes: the Store (this process's) or a ChangeFeed (every instance's). */
+export interface ChangeSource {
+  watch(entities: EntityClass<ObjectLiteral>[], onChange: () => void): void;
+}
 
 /**
  * Values derived from some entities, kept in memory and dropped whenever one of those entities is
  * written (Store.watch). A value read while such a write happened is returned but not kept, so
  * the cache never holds something older than the last change. Bounded: past `max` entries it
- * starts over. Per process: a store shared by several hookd processes would need a shared change
- * signal.
+ * starts over. Given a ChangeFeed, it also hears other hookd processes' writes (through the broker).
  */
 export class EntityCache<V> {
   private readonly values = new Map<string, V>();
   private generation = 0;
 
   constructor(
-    store: Store,
+    changes: ChangeSource,
     entities: EntityClass<ObjectLiteral>[],
     private readonly max: number,
   ) {
-    store.watch(entities, () => {
+    changes.watch(entities, () => {
       this.generation++;
       this.values.clear();
     });

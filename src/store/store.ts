@@ -1,5 +1,7 @@
 import type { DataSource, EntityManager, EntitySubscriberInterface, ObjectLiteral } from "typeorm";
-import { NativeRows, sqliteConnection, type EntityClass } from "./native-rows.js";
+import type { EntityClass } from "./native-rows.js";
+
+export type { EntityClass } from "./native-rows.js";
 
 /** One stored log line, as the executor writes it. */
 export interface LogRow {
@@ -8,12 +10,6 @@ export interface LogRow {
   stream: string;
   at: Date;
   text: string;
-}
-
-interface PendingWrite {
-  ops: WriteOp[];
-  resolve(): void;
-  reject(err: unknown): void;
 }
 
 /**
@@ -36,200 +32,72 @@ export class StaleWriteError extends Error {
   }
 }
 
+export type StoreKind = "sqlite" | "postgres";
+
 /**
- * The one way to write to the database.
- *
- * TypeORM's better-sqlite3 driver shares a single query runner, so two `transaction()` calls in
- * flight interleave on one connection and corrupt each other, and a plain write issued while a
- * transaction is open silently joins it (and is rolled back with it). Every write therefore goes
- * through `transaction` (TypeORM), `write` (the executor's prepared statements) or
- * `appendLogLines`, which all queue on one chain and run one at a time. Reads may use `manager`
- * (or `findById`) directly.
+ * What services know of the database. SqliteStore (the embedded default: one write chain, group
+ * commit, prepared statements) and PostgresStore (a connection pool, concurrent writes) implement
+ * it; nothing outside src/store may assume either.
  */
-export class Store {
-  private tail: Promise<unknown> = Promise.resolve();
-  private native: NativeRows | null | undefined;
-
-  constructor(readonly dataSource: DataSource) {}
-
-  /** Prepared-statement access to flat entities on SQLite; null on other stores. */
-  private rows(): NativeRows | null {
-    if (this.native !== undefined) return this.native;
-    const db = sqliteConnection(this.dataSource);
-    return (this.native = db ? new NativeRows(this.dataSource, db) : null);
-  }
-
+export interface Store {
+  readonly kind: StoreKind;
+  readonly dataSource: DataSource;
+  /** For reads. Writes go through `transaction`, `write` or `appendLogLines`. */
+  readonly manager: EntityManager;
+  /** The hot path's writes, all of `ops` in one transaction; a failed `expect` rejects with StaleWriteError. */
+  write(ops: WriteOp[]): Promise<void>;
+  /** One entity by its primary key `id`. */
+  findById<T extends ObjectLiteral>(target: EntityClass<T>, id: string): Promise<T | null>;
+  /** A TypeORM transaction; a unique-constraint violation in it rejects with CONFLICT naming the field. */
+  transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T>;
+  /** Appends log lines (the hot path: hundreds of thousands of lines a second). */
+  appendLogLines(rows: LogRow[]): Promise<void>;
   /**
-   * The hot path's writes (an execution's state changes, its audit event, its last log lines):
-   * all of `ops` in one transaction, in turn with every other write. On SQLite they run as
-   * prepared statements, and the writes that arrive while one event-loop turn runs are committed
-   * together (group commit: with many hooks running, several executions change state per turn,
-   * and each commit costs system calls); a failing group is retried one caller at a
-   * time, so each caller gets its own outcome. Other stores go through TypeORM, one call each.
+   * Calls `onChange` whenever a write through TypeORM touches one of `entities`, and again when its
+   * transaction ends, so a cache of them can be dropped. Writes through `write()` are not seen.
    */
-  write(ops: WriteOp[]): Promise<void> {
-    if (!this.rows()) return this.chain(() => this.typeormWrite(ops));
-    if (this.group) {
-      const group = this.group;
-      return new Promise((resolve, reject) => group.push({ ops, resolve, reject }));
-    }
-    const group: PendingWrite[] = [];
-    const done = new Promise<void>((resolve, reject) => group.push({ ops, resolve, reject }));
-    // Joined until it starts: after this turn's I/O callbacks (and their promise jobs) have run.
-    this.chain(() => new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.commitGroup(group)));
-    this.group = group; // after chain(), which closes the group before it
-    return done;
-  }
-
-  /** A group is open for joining only until it starts or another kind of write queues behind it (FIFO). */
-  private group: PendingWrite[] | null = null;
-
-  private commitGroup(group: PendingWrite[]): void {
-    if (this.group === group) this.group = null;
-    try {
-      this.nativeBatch()(group.flatMap((w) => w.ops));
-      for (const w of group) w.resolve();
-      return;
-    } catch (err) {
-      if (group.length === 1) {
-        group[0].reject(err);
-        return;
-      }
-    }
-    // Rolled back as a whole: find out whose writes fail.
-    for (const w of group) {
-      try {
-        this.nativeBatch()(w.ops);
-        w.resolve();
-      } catch (err) {
-        w.reject(err);
-      }
-    }
-  }
-
-  private nativeBatch(): (ops: WriteOp[]) => void {
-    const rows = this.rows()!;
-    this.nativeWrite ??= sqliteConnection(this.dataSource)!.transaction((batch: WriteOp[]) => {
-      for (const op of batch) {
-        if ("insert" in op) rows.insert(op.insert, op.rows);
-        else if ("update" in op) {
-          if (rows.update(op.update, op.id, op.set, op.expect) === 0 && op.expect) throw new StaleWriteError(op.update.name, op.id);
-        } else if (op.logLines.length > 0) this.nativeLogInsert()!(op.logLines);
-      }
-    });
-    return this.nativeWrite;
-  }
-
-  private async typeormWrite(ops: WriteOp[]): Promise<void> {
-    await this.dataSource.transaction(async (em) => {
-      for (const op of ops) {
-        if ("insert" in op) {
-          if (op.rows.length > 0) await em.insert(op.insert, op.rows);
-        } else if ("update" in op) {
-          const result = await em.update(op.update, { ...op.expect, id: op.id }, op.set);
-          if (op.expect && result.affected === 0) throw new StaleWriteError(op.update.name, op.id);
-        } else if (op.logLines.length > 0) await em.createQueryBuilder().insert().into("execution_log_line").values(op.logLines).updateEntity(false).execute();
-      }
-    });
-  }
-
-  /** Queues `work` behind every write queued so far; the open write group closes (FIFO). */
-  private chain<T>(work: () => T | Promise<T>): Promise<T> {
-    this.group = null;
-    const run = this.tail.then(work);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
-
-  private nativeWrite: ((ops: WriteOp[]) => void) | undefined;
-
-  /** One entity by its primary key `id`, read without building SQL on SQLite. */
-  async findById<T extends ObjectLiteral>(target: EntityClass<T>, id: string): Promise<T | null> {
-    const rows = this.rows();
-    if (rows) return rows.get(target, id);
-    return this.manager.findOneBy(target, { id } as never);
-  }
-
-  get manager(): EntityManager {
-    return this.dataSource.manager;
-  }
-
-  transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    return this.chain(() => this.dataSource.transaction(work));
-  }
-
+  watch(entities: EntityClass<ObjectLiteral>[], onChange: () => void): void;
   /**
-   * Appends log lines: the hot path (hundreds of thousands of lines a second). On SQLite it uses
-   * one prepared statement in a native transaction, in turn with the other writes: TypeORM's
-   * insert builder spent most of a log-heavy run's CPU building SQL. Other stores go through
-   * the query builder.
+   * True when another process committed to the database since the last call (SQLite: the CLI
+   * commands beside a running server). Always false where no such signal exists.
    */
-  appendLogLines(rows: LogRow[]): Promise<void> {
-    return this.chain(async () => {
-      const native = this.nativeLogInsert();
-      if (native) {
-        native(rows);
-        return;
-      }
-      await this.dataSource.transaction((em) => em.createQueryBuilder().insert().into("execution_log_line").values(rows).updateEntity(false).execute());
-    });
-  }
+  externalChangeSignal(): () => boolean;
+  /** Items `offset`+1 to `offset`+`limit` of a JSON-array column of one row, parsed, in order. */
+  jsonArrayPage(target: EntityClass<ObjectLiteral>, column: string, id: string, limit: number, offset: number): Promise<unknown[]>;
+  /** The length of a JSON-array column of one row (0 when the row is missing). */
+  jsonArrayLength(target: EntityClass<ObjectLiteral>, column: string, id: string): Promise<number>;
+  /**
+   * Inside `transaction`: waits until no other transaction holds `key`, and holds it until this
+   * one ends, for a read-then-write that must not interleave with another (a claim's count, an
+   * idempotency key's insert). SQLite's writes already run one at a time: nothing to wait for.
+   */
+  lockInTransaction(em: EntityManager, key: string): Promise<void>;
+  /** Resolves once every write queued so far has finished (for orderly shutdown). */
+  drain(): Promise<void>;
+  /** Drains and closes the database (and whatever the store runs beside it). */
+  destroy(): Promise<void>;
+}
 
-  private insertLines: ((rows: LogRow[]) => void) | null | undefined;
+/** Table and column names of an entity's JSON column, quoted for SQL. */
+export function jsonColumnSql(dataSource: DataSource, target: EntityClass<ObjectLiteral>, property: string): { table: string; column: string } {
+  const metadata = dataSource.getMetadata(target);
+  const column = metadata.findColumnWithPropertyName(property);
+  if (!column) throw new Error(`${metadata.name} has no column ${property}`);
+  return { table: `"${metadata.tableName}"`, column: `"${column.databaseName}"` };
+}
 
-  private nativeLogInsert(): ((rows: LogRow[]) => void) | null {
-    if (this.insertLines !== undefined) return this.insertLines;
-    const db = sqliteConnection(this.dataSource);
-    if (!db) return (this.insertLines = null);
-    // Rows go in groups of CHUNK per statement execution (one statement run per row was the cost).
-    const CHUNK = 100;
-    const sql = (n: number) => `INSERT INTO "execution_log_line" ("executionId", "seq", "stream", "at", "text") VALUES ${Array(n).fill("(?, ?, ?, ?, ?)").join(", ")}`;
-    const many = db.prepare(sql(CHUNK));
-    const one = db.prepare(sql(1));
-    // TypeORM's own datetime format on SQLite (UTC, milliseconds), so its reads parse these.
-    // Lines arrive many per millisecond: format each millisecond once.
-    let lastMs = -1;
-    let lastText = "";
-    const datetime = (d: Date) => {
-      const ms = d.getTime();
-      if (ms !== lastMs) {
-        lastMs = ms;
-        lastText = d.toISOString().replace("T", " ").replace("Z", "");
-      }
-      return lastText;
-    };
-    const values = (rows: LogRow[]) => {
-      const out = new Array<unknown>(rows.length * 5);
-      rows.forEach((r, i) => {
-        out[i * 5] = r.executionId;
-        out[i * 5 + 1] = r.seq;
-        out[i * 5 + 2] = r.stream;
-        out[i * 5 + 3] = datetime(r.at);
-        out[i * 5 + 4] = r.text;
-      });
-      return out;
-    };
-    this.insertLines = db.transaction((rows: LogRow[]) => {
-      let i = 0;
-      for (; i + CHUNK <= rows.length; i += CHUNK) many.run(...values(rows.slice(i, i + CHUNK)));
-      for (; i < rows.length; i++) one.run(...values([rows[i]]));
-    });
-    return this.insertLines;
-  }
-
+/** The entity-change subscriber behind Store.watch, shared by both stores. */
+export class ChangeWatchers {
   private watchers: { targets: Set<unknown>; onChange: () => void; dirty: boolean }[] = [];
 
-  /**
-   * Calls `onChange` whenever a write through TypeORM touches one of `entities` (insert, update,
-   * delete), and again when the transaction it happened in ends, so a cache of them can be
-   * dropped. Writes through `write()` are not seen: entities that are cached stay out of it.
-   */
-  watch(entities: EntityClass<ObjectLiteral>[], onChange: () => void): void {
-    if (this.watchers.length === 0) this.dataSource.subscribers.push(this.changeSubscriber());
+  constructor(private readonly dataSource: DataSource) {}
+
+  add(entities: EntityClass<ObjectLiteral>[], onChange: () => void): void {
+    if (this.watchers.length === 0) this.dataSource.subscribers.push(this.subscriber());
     this.watchers.push({ targets: new Set(entities), onChange, dirty: false });
   }
 
-  private changeSubscriber(): EntitySubscriberInterface {
+  private subscriber(): EntitySubscriberInterface {
     const touched = (event: { metadata?: { target: unknown } }) => {
       const target = event.metadata?.target;
       for (const w of this.watchers) {
@@ -248,10 +116,5 @@ export class Store {
       }
     };
     return { afterInsert: touched, afterUpdate: touched, afterRemove: touched, afterSoftRemove: touched, afterRecover: touched, afterTransactionCommit: ended, afterTransactionRollback: ended };
-  }
-
-  /** Resolves once every write queued so far has finished (for orderly shutdown). */
-  async drain(): Promise<void> {
-    await this.tail;
   }
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { ensureTestDatabase } from "./test-database.js";
 
 /** The compiled command line (dist/src/cli.js). */
 export const CLI = fileURLToPath(new URL("../../src/cli.js", import.meta.url));
@@ -13,9 +14,13 @@ export interface ServeProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts `hookd serve` as a real process (PORT=0 unless `env` says) and waits for its listening line. */
-export function serveProcess(env: Record<string, string>): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CLI, "serve"], { env: { ...process.env, PORT: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Starts `hookd serve` as a real process (PORT=0 unless `env` says) and waits for its listening
+ * line; under HOOKD_TEST_DB=postgres on its data directory's database (test-database.ts).
+ */
+export async function serveProcess(env: Record<string, string>): Promise<ServeProcess> {
+  const database = env.HOOKD_DATA_DIR ? await ensureTestDatabase(env.HOOKD_DATA_DIR) : {};
+  const child = spawn(process.execPath, [CLI, "serve"], { env: { ...process.env, PORT: "0", ...database, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout!.on("data", (d) => (out += d));
@@ -40,4 +45,19 @@ export function serveProcess(env: Record<string, string>): Promise<ServeProcess>
       });
     });
   });
+}
+
+/**
+ * Runs the command line without blocking this process's event loop (an in-process server keeps
+ * answering, and its keep-alive connections do not time out under a blocked loop); under
+ * HOOKD_TEST_DB=postgres on the database of `env.HOOKD_DATA_DIR`.
+ */
+export async function runCli(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const database = env.HOOKD_DATA_DIR ? await ensureTestDatabase(env.HOOKD_DATA_DIR) : {};
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...database, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  return new Promise((resolve) => child.on("exit", (status) => resolve({ status, stdout, stderr })));
 }

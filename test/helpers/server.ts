@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { createApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import { silentLogger, type Logger } from "../../src/logger.js";
+import { dropTestDatabase, ensureTestDatabase } from "./test-database.js";
 
 export const ADMIN_KEY = "hkd_test_admin_key_0123456789abcdef";
 
@@ -27,12 +28,16 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a real hookd on a temp SQLite file and a free port, with a known admin key. */
+/**
+ * Starts a real hookd on a free port with a known admin key, on a temp SQLite file, or on a
+ * PostgreSQL database of the data directory's own under HOOKD_TEST_DB=postgres (test-database.ts).
+ */
 export async function startServer(env: Record<string, string> = {}, options: { dataDir?: string; hostname?: string; logger?: Logger } = {}): Promise<TestServer> {
   // A given dataDir belongs to the caller (restart tests) and is left in place on close.
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), "hookd-test-"));
   // Tests send wrong and revoked keys on purpose, all from loopback: not a brute force.
-  const config = loadConfig({ HOOKD_DATA_DIR: dataDir, PORT: "0", HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, HOOKD_AUTH_FAILURES: "1000000", ...env });
+  const database = await ensureTestDatabase(dataDir);
+  const config = loadConfig({ HOOKD_DATA_DIR: dataDir, PORT: "0", HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, HOOKD_AUTH_FAILURES: "1000000", ...database, ...env });
   const app = await createApp(config, { logger: options.logger ?? silentLogger, hostname: options.hostname ?? "hookd-test-host" });
   const url = await app.listen();
   const gql = async (query: string, variables: Record<string, unknown> = {}, key: string | null = ADMIN_KEY) => {
@@ -60,7 +65,10 @@ export async function startServer(env: Record<string, string> = {}, options: { d
     },
     async close() {
       await app.close();
-      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) {
+        rmSync(dataDir, { recursive: true, force: true });
+        await dropTestDatabase(dataDir);
+      }
     },
   };
 }

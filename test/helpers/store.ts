@@ -6,7 +6,8 @@ import { HookSource } from "../../src/domain/effective-hooks.js";
 import { HookPoint } from "../../src/domain/hook-points.js";
 import { Execution, ExecutionStatus } from "../../src/entities/execution.entity.js";
 import { dataSourceOptions } from "../../src/store/data-source-options.js";
-import { Store } from "../../src/store/store.js";
+import { SqliteStore } from "../../src/store/sqlite-store.js";
+import type { Store } from "../../src/store/store.js";
 
 /** A Store on a fresh SQLite file with every migration run; close() removes it. */
 export async function openTestStore(): Promise<{ store: Store; close(): Promise<void> }> {
@@ -15,7 +16,7 @@ export async function openTestStore(): Promise<{ store: Store; close(): Promise<
   await dataSource.initialize();
   await dataSource.runMigrations();
   return {
-    store: new Store(dataSource),
+    store: new SqliteStore(dataSource),
     close: async () => {
       await dataSource.destroy();
       rmSync(dir, { recursive: true, force: true });
@@ -48,6 +49,13 @@ export const sampleExecution = (): Execution =>
     timeoutSeconds: 30,
     attempt: 1,
     retryOfId: null,
+    // A policy without start rules (those would hold the sample back in the lifecycle tests).
+    policy: { retry: null, maxConcurrent: null, concurrencyKey: null, env: ["API_TOKEN"] },
+    afterId: null,
+    notBefore: null,
+    nextAttemptAt: null,
+    nextAttemptId: null,
+    concurrencyKey: null,
     triggeredById: null,
     pid: null,
     runnerId: null,

@@ -1,0 +1,48 @@
+import { mkdirSync } from "node:fs";
+import { DataSource } from "typeorm";
+import type { HookdConfig } from "../config.js";
+import { redactPassword } from "../config.js";
+import type { Logger } from "../logger.js";
+import { dataSourceOptions } from "./data-source-options.js";
+import { fitEntitiesToPostgres, PostgresStore } from "./postgres-store.js";
+import { SqliteServeLock } from "./sqlite-serve-lock.js";
+import { SqliteStore } from "./sqlite-store.js";
+import type { Store } from "./store.js";
+
+export interface OpenStoreOptions {
+  /**
+   * For `hookd serve`: on SQLite, take the lock that keeps a second server off the file, and move
+   * WAL checkpoints to a worker (with this logger). The CLI's other commands open without both.
+   */
+  serve?: { logger: Logger };
+  /** Bring the schema up to date (default). A backup opens without, to copy the file as it is. */
+  migrate?: boolean;
+}
+
+/** The store the config chooses, open and migrated. */
+export async function openStore(config: HookdConfig, options: OpenStoreOptions = {}): Promise<Store> {
+  if (config.database.type === "postgres") {
+    const dataSource = new DataSource(dataSourceOptions(config));
+    await dataSource.initialize().catch((err: Error) => {
+      throw new Error(`cannot connect to PostgreSQL at ${redactPassword(config.database.type === "postgres" ? config.database.url : "")}: ${err.message} (check HOOKD_DATABASE_URL)`);
+    });
+    fitEntitiesToPostgres(dataSource);
+    if (options.migrate !== false) await dataSource.runMigrations({ transaction: "all" });
+    return new PostgresStore(dataSource);
+  }
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock = options.serve ? SqliteServeLock.acquire(config.databasePath) : null;
+  const dataSource = new DataSource(dataSourceOptions(config));
+  try {
+    await dataSource.initialize();
+    if (options.migrate !== false) await dataSource.runMigrations({ transaction: "each" });
+  } catch (err) {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    lock?.release();
+    throw err;
+  }
+  const store = new SqliteStore(dataSource);
+  if (lock) store.holdLock(lock);
+  if (options.serve) store.startCheckpointer(config.databasePath, options.serve.logger);
+  return store;
+}

@@ -1,0 +1,192 @@
+import type { DataSource, EntityManager, InsertEvent, ObjectLiteral } from "typeorm";
+import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata.js";
+import type { EntityClass } from "./native-rows.js";
+import { ChangeWatchers, jsonColumnSql, StaleWriteError, type LogRow, type Store, type WriteOp } from "./store.js";
+import { uniqueViolation } from "./unique-violation.js";
+import { uuidV7 } from "./uuid-v7.js";
+
+/** One statement for any number of lines: five array parameters, whatever the batch size. */
+const INSERT_LINES = `INSERT INTO "execution_log_line" ("executionId", "seq", "stream", "at", "text") SELECT * FROM unnest($1::varchar[], $2::integer[], $3::varchar[], $4::timestamptz[], $5::text[])`;
+
+/**
+ * PostgreSQL through TypeORM's "postgres" driver (a pg pool). Unlike SQLite there is no write
+ * chain: PostgreSQL serialises conflicting rows itself, so writes run concurrently on the pool,
+ * each `write` and `transaction` on a connection of its own.
+ */
+export class PostgresStore implements Store {
+  readonly kind = "postgres";
+  private readonly watchers: ChangeWatchers;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(readonly dataSource: DataSource) {
+    this.watchers = new ChangeWatchers(dataSource);
+  }
+
+  get manager(): EntityManager {
+    return this.dataSource.manager;
+  }
+
+  /** Tracked so that drain() waits for every write begun before it. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    const done = () => this.inFlight.delete(work);
+    work.then(done, done);
+    return work;
+  }
+
+  write(ops: WriteOp[]): Promise<void> {
+    return this.track(
+      this.dataSource.transaction(async (em) => {
+        for (const op of ops) {
+          if ("insert" in op) {
+            if (op.rows.length > 0) await em.insert(op.insert, op.rows);
+          } else if ("update" in op) {
+            const result = await em.update(op.update, { ...op.expect, id: op.id }, op.set);
+            if (op.expect && result.affected === 0) throw new StaleWriteError(op.update.name, op.id);
+          } else if (op.logLines.length > 0) await em.query(INSERT_LINES, lineArrays(op.logLines));
+        }
+      }),
+    );
+  }
+
+  findById<T extends ObjectLiteral>(target: EntityClass<T>, id: string): Promise<T | null> {
+    return this.manager.findOneBy(target, { id } as never);
+  }
+
+  transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.track(
+      this.dataSource.transaction(work).catch((err) => {
+        throw uniqueViolation(err, this.dataSource) ?? err;
+      }),
+    );
+  }
+
+  /**
+   * One multi-row INSERT (unnest of arrays) per batch, committed without waiting for the WAL
+   * flush: a running hook's lines need not each cost an fsync. Nothing is lost that matters:
+   * the execution's final state (with its line count) is a synchronous commit, and PostgreSQL
+   * flushes all earlier WAL with it; a server crash mid-run loses at most the last moment's lines
+   * of a run that is then failed anyway. (SQLite runs with synchronous=NORMAL, alike.)
+   */
+  appendLogLines(rows: LogRow[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    return this.track(
+      (async () => {
+        const runner = this.dataSource.createQueryRunner();
+        try {
+          await runner.startTransaction();
+          await runner.query("SET LOCAL synchronous_commit = off");
+          await runner.query(INSERT_LINES, lineArrays(rows));
+          await runner.commitTransaction();
+        } catch (err) {
+          if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+          throw err;
+        } finally {
+          await runner.release();
+        }
+      })(),
+    );
+  }
+
+  watch(entities: EntityClass<ObjectLiteral>[], onChange: () => void): void {
+    this.watchers.add(entities, onChange);
+  }
+
+  externalChangeSignal(): () => boolean {
+    // Other instances' changes reach caches through the broker, not through the store.
+    return () => false;
+  }
+
+  async jsonArrayPage(target: EntityClass<ObjectLiteral>, property: string, id: string, limit: number, offset: number): Promise<unknown[]> {
+    const { table, column } = jsonColumnSql(this.dataSource, target, property);
+    const rows: { value: string }[] = await this.manager.query(
+      `SELECT e.value::text AS value FROM ${table} r, json_array_elements(r.${column}::json) WITH ORDINALITY AS e(value, n) WHERE r."id" = $1 ORDER BY e.n LIMIT $2 OFFSET $3`,
+      [id, limit, offset],
+    );
+    return rows.map((r) => JSON.parse(r.value));
+  }
+
+  async jsonArrayLength(target: EntityClass<ObjectLiteral>, property: string, id: string): Promise<number> {
+    const { table, column } = jsonColumnSql(this.dataSource, target, property);
+    const [row] = await this.manager.query(`SELECT json_array_length(${column}::json) AS n FROM ${table} WHERE "id" = $1`, [id]);
+    return Number(row?.n ?? 0);
+  }
+
+  async lockInTransaction(em: EntityManager, key: string): Promise<void> {
+    // Transaction-scoped: released at commit or rollback, so no unlock can be missed.
+    await em.query("SELECT pg_advisory_xact_lock(hashtext($1))", [key]);
+  }
+
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  async destroy(): Promise<void> {
+    await this.drain();
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
+
+// PostgreSQL text cannot hold NUL; a hook that prints one gets U+FFFD there instead.
+const noNul = (text: string) => (text.includes("\0") ? text.replaceAll("\0", "\uFFFD") : text);
+
+function lineArrays(rows: LogRow[]): unknown[] {
+  const ids = new Array<string>(rows.length);
+  const seqs = new Array<number>(rows.length);
+  const streams = new Array<string>(rows.length);
+  const ats = new Array<string>(rows.length);
+  const texts = new Array<string>(rows.length);
+  rows.forEach((r, i) => {
+    ids[i] = r.executionId;
+    seqs[i] = r.seq;
+    streams[i] = r.stream;
+    ats[i] = r.at.toISOString();
+    texts[i] = noNul(r.text);
+  });
+  return [ids, seqs, streams, ats, texts];
+}
+
+/**
+ * Fits the entities (written for both dialects) to PostgreSQL, before migrations run and before
+ * any query: uuid keys become varchar(36) holding uuid v7 values given by hookd (a client's
+ * malformed id is then "not found", not a cast error, and ids sort by creation time as on SQLite),
+ * timestamps become timestamptz (instants, whatever the server's or hookd's time zone), the
+ * log lines' serial key becomes a bigint (billions of lines over a deployment's life), and log
+ * lines lose their foreign key: PostgreSQL checks one per inserted row, which cost ~40% of the
+ * hottest insert (measured). A line is only written after its execution (the same batch, insert
+ * first), and retention deletes an execution's lines before the execution.
+ */
+export function fitEntitiesToPostgres(dataSource: DataSource): void {
+  const hookdIds = new Set<ColumnMetadata>();
+  for (const metadata of dataSource.entityMetadatas) {
+    for (const column of metadata.columns) {
+      const type = column.type as unknown;
+      if (type === "uuid") {
+        column.type = "varchar";
+        column.length = "36";
+        if (column.isGenerated && column.generationStrategy === "uuid") {
+          column.isGenerated = false;
+          column.generationStrategy = undefined;
+          hookdIds.add(column);
+        }
+      } else if (type === Date || type === "timestamp" || type === "datetime" || type === "timestamp without time zone") {
+        column.type = "timestamp with time zone";
+      } else if (column.isGenerated && column.generationStrategy === "increment") {
+        column.type = "bigint";
+      }
+    }
+    metadata.generatedColumns = metadata.generatedColumns.filter((c) => c.isGenerated);
+    if (metadata.tableName === "execution_log_line") {
+      metadata.foreignKeys = [];
+      for (const relation of metadata.relations) relation.foreignKeys = [];
+    }
+  }
+  dataSource.subscribers.push({
+    beforeInsert(event: InsertEvent<ObjectLiteral>) {
+      if (!event.entity) return;
+      for (const column of event.metadata.primaryColumns) {
+        if (hookdIds.has(column) && event.entity[column.propertyName] == null) event.entity[column.propertyName] = uuidV7();
+      }
+    },
+  });
+}
