@@ -261,6 +261,69 @@ describe("remote agents", () => {
     }
   });
 
+  test("a CLIENT agent on hookd's own host and OS is its client's only runner: the embedded runner never takes its hooks", async () => {
+    const bob = await server.user("bob@studio.example", "EMPLOYEE");
+    const { token: secret } = (await server.ok(TOKEN, { input: { kind: "CLIENT", name: "bob-ws", user: bob.id } })).createAgentToken;
+    const self = server.app.bootstrap.self;
+    launch(["--token", secret, "--hostname", self.hostname, "--state-dir", path.join(dir, "state-bob")], { AGENT_MARK: "bob's agent" });
+    const client = await eventually(async () => {
+      const s = await serverNamed("bob-ws");
+      return s?.online ? s : null;
+    }, "bob-ws online");
+    assert.deepEqual([client.hostname, client.os], [self.hostname, self.os], "same host and OS as hookd");
+    await configure("POST_DONE_CLIENT", script("bob.sh", `#!/bin/sh\necho "ran by $AGENT_MARK"\n`));
+    const job = { name: "shot", source: "user:bob@studio.example", destination: "user:bob@studio.example", tasks: [{ source: "/a", destination: "/b", size: 1 }], client: client.id };
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const { submitJob } = await server.ok(`mutation($i: SubmitJobInput!) { submitJob(input: $i) { id } }`, { i: { ...job, name: `shot-${i}` } }, bob.key);
+      await server.ok(`mutation($id: ID!) { updateJobStatus(id: $id, status: DONE) { status } }`, { id: submitJob.id }, bob.key);
+      ids.push(submitJob.id);
+    }
+    for (const id of ids) {
+      const run = await eventually(async () => {
+        const { job } = await server.ok(`query($id: ID!) { job(id: $id) { executions { id hook status runner } } }`, { id });
+        return (job.executions as any[]).find((e) => e.hook === "POST_DONE_CLIENT" && e.status !== "QUEUED" && e.status !== "RUNNING");
+      }, "post-done-client to finish");
+      assert.equal(run.status, "SUCCEEDED");
+      assert.match(run.runner, /^agent:/, "run by bob-ws's agent, not hookd's embedded runner");
+      assert.equal((await execution(run.id)).logLines[0].text, "ran by bob's agent");
+    }
+  });
+
+  test("registerClient never renames or re-types another client on the same host, nor changes the machine of a client an agent runs", async () => {
+    const carl = await server.user("carl@studio.example", "EMPLOYEE");
+    const REGISTER = `mutation($i: RegisterClientInput!) { registerClient(input: $i) { id name hostname os } }`;
+    const first = (await server.ok(REGISTER, { i: { name: "carl-maya", hostname: "carl-ws", os: "linux" } }, carl.key)).registerClient;
+    const second = (await server.ok(REGISTER, { i: { name: "carl-nuke", hostname: "carl-ws", os: "windows" } }, carl.key)).registerClient;
+    assert.notEqual(second.id, first.id, "another name on the same host is another client");
+    const again = (await server.ok(REGISTER, { i: { name: "carl-maya", hostname: "carl-ws", os: "linux" } }, carl.key)).registerClient;
+    assert.deepEqual(again, first, "the same name updates the same client");
+    const rows = (await server.ok(SERVERS)).executionServers as any[];
+    assert.deepEqual(
+      rows
+        .filter((r) => r.hostname === "carl-ws")
+        .map((r) => `${r.name} ${r.os}`)
+        .sort(),
+      ["carl-maya linux", "carl-nuke windows"],
+    );
+
+    // A client its agent runs: its hostname and OS are the agent's.
+    const { token: secret } = (await server.ok(TOKEN, { input: { kind: "CLIENT", name: "carl-maya", user: carl.id } })).createAgentToken;
+    const res = await fetch(`${server.url}/agent/enrol`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: secret, hostname: "carl-ws", os: "linux" }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as any).executionServerId, first.id, "the agent took the client of its name");
+    const retyped = await server.gql(REGISTER, { i: { name: "carl-maya", hostname: "carl-ws", os: "windows" } }, carl.key);
+    expectError(retyped, "CONFLICT", /^input\.os: client 'carl-maya' is run by agent 'carl-maya' on carl-ws \(linux\); its hostname and OS are the agent's/);
+    const moved = await server.gql(REGISTER, { i: { name: "carl-maya", hostname: "elsewhere", os: "linux" } }, carl.key);
+    expectError(moved, "CONFLICT", /^input\.hostname: client 'carl-maya' is run by agent/);
+    const after = ((await server.ok(SERVERS)).executionServers as any[]).find((r) => r.id === first.id);
+    assert.deepEqual([after.hostname, after.os], ["carl-ws", "linux"], "nothing changed");
+  });
+
   test("a revoked agent is disconnected at once, its credential refused, and what it ran fails when its lease expires", async () => {
     const { token: secret } = await token("render-e");
     const agent = launch(["--token", secret, "--hostname", "render-e", "--state-dir", path.join(dir, "state-e")]);
