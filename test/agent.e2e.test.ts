@@ -1,7 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import net from "node:net";
 import path from "node:path";
@@ -437,9 +437,11 @@ async function freePort(): Promise<number> {
 }
 
 /** A TCP relay between the agent and hookd whose connections the test can cut. */
-async function relay(target: number): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
+async function relay(target: number): Promise<{ url: string; cut(): void; block(): void; unblock(): void; close(): Promise<void> }> {
   const open = new Set<net.Socket>();
+  let blocked = false;
   const srv = net.createServer((client) => {
+    if (blocked) return void client.destroy();
     const upstream = net.connect(target, "127.0.0.1");
     for (const s of [client, upstream]) {
       open.add(s);
@@ -454,6 +456,14 @@ async function relay(target: number): Promise<{ url: string; cut(): void; close(
     cut: () => {
       for (const s of open) s.destroy();
     },
+    /** Cuts what is open and refuses new connections until unblock(). */
+    block: () => {
+      blocked = true;
+      for (const s of open) s.destroy();
+    },
+    unblock: () => {
+      blocked = false;
+    },
     close: () => {
       for (const s of open) s.destroy();
       return new Promise((r) => srv.close(() => r()));
@@ -466,7 +476,8 @@ describe("remote agents: connections lost mid-run", () => {
   let dataDir: string;
   let port: number;
   let server: TestServer;
-  const agents: AgentProcess[] = [];
+  const agents: (AgentProcess & { name?: string })[] = [];
+  const leftovers: number[] = [];
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "hookd-agent-loss-"));
@@ -477,6 +488,7 @@ describe("remote agents: connections lost mid-run", () => {
   });
   after(async () => {
     for (const a of agents) await a.stop("SIGKILL");
+    for (const pid of leftovers) if (exists(pid)) process.kill(pid, "SIGKILL");
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -498,10 +510,12 @@ describe("remote agents: connections lost mid-run", () => {
     );
   };
 
+  const agentOf = (name: string) => agents.find((a) => a.name === name)!;
+
   async function setUp(name: string, url: string): Promise<string> {
     const { token } = (await server.ok(TOKEN, { input: { kind: "SERVER", name } })).createAgentToken;
     const agent = startAgent(url, ["--token", token, "--hostname", name, "--state-dir", path.join(dir, name)]);
-    agents.push(agent);
+    agents.push(Object.assign(agent, { name }));
     const row = await eventually(async () => ((await server.ok(SERVERS)).executionServers as any[]).find((s) => s.name === name && s.online), `${name} online`);
     await server.ok(`mutation($id: ID!) { updateSettings(input: { defaultExecutionServer: $id }) { hooksEnabled } }`, { id: row.id });
     return row.id;
@@ -579,6 +593,100 @@ describe("remote agents: connections lost mid-run", () => {
       expectAllLines(done, 150);
       assert.match(agents.at(-1)!.output(), /disconnected from hookd/);
     } finally {
+      await cutter.close();
+    }
+  });
+
+  test("a restarted agent ends the process group of a run its killed process held and reports it FAILED at once, not at lease expiry", async () => {
+    await setUp("render-k", `http://127.0.0.1:${port}`);
+    const stateDir = path.join(dir, "render-k");
+    const pids = path.join(dir, "killed.pids");
+    const tree = path.join(dir, "killed.sh");
+    writeFileSync(tree, `#!/bin/sh\nsleep 60 &\necho "$$ $!" > '${pids}'\necho started\nwait\n`);
+    chmodSync(tree, 0o755);
+    await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: tree, mac: null, windows: null } } });
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+    await eventually(async () => (await execution(run.id)).logLines.some((l: any) => l.text === "started"), "the hook to start");
+    const [shell, child] = readFileSync(pids, "utf8").trim().split(" ").map(Number);
+    leftovers.push(shell, child);
+    const record = JSON.parse(readFileSync(path.join(stateDir, "runs", `${run.id}.json`), "utf8"));
+    assert.equal(record.pid, shell, "the run's process group is kept in the state dir");
+    await agentOf("render-k").stop("SIGKILL");
+    assert.ok(exists(shell) && exists(child), "the hook outlived its agent");
+    assert.equal((await execution(run.id)).status, "RUNNING");
+
+    const restarted = startAgent(`http://127.0.0.1:${port}`, ["--state-dir", stateDir, "--hostname", "render-k"]);
+    agents.push(restarted);
+    // The lease is 20 s: this is the restarted agent's report, not hookd's expiry.
+    const failed = await eventually(async () => {
+      const e = await execution(run.id);
+      return e.status === "FAILED" ? e : null;
+    }, "the restarted agent to report the run");
+    assert.match(failed.error, /^the agent restarted while this hook ran \(its previous process was killed or crashed\); the hook's outcome is unknown; its leftover process group was ended$/);
+    assert.deepEqual(
+      failed.logLines.map((l: any) => l.text),
+      ["started", failed.error],
+    );
+    await eventually(async () => !exists(shell) && !exists(child), "the hook's process group to be gone");
+    await eventually(async () => readdirSync(path.join(stateDir, "runs")).length === 0, "the run's record to be removed");
+    assert.match(restarted.output(), /was running when the agent last stopped: reported FAILED; its process group was ended/);
+  });
+
+  test("lines the agent cannot send while cut off go to a spool file in its state dir and are sent from the acknowledged seq after it reconnects", async () => {
+    const cutter = await relay(port);
+    try {
+      await setUp("render-p", cutter.url);
+      const stateDir = path.join(dir, "render-p");
+      const marker = path.join(dir, "spool.done");
+      const gate = path.join(dir, "spool.go");
+      // 100 lines, then (once the test has cut the socket) 8000 more at once, far past what the agent keeps in memory.
+      const hook = path.join(dir, "spool.sh");
+      writeFileSync(
+        hook,
+        `#!/bin/sh\ni=1\nwhile [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); done\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\nwhile [ $i -le 8100 ]; do echo "line $i"; i=$((i+1)); done\ntouch '${marker}'\nsleep 0.5\n`,
+      );
+      chmodSync(hook, 0o755);
+      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: hook, mac: null, windows: null } } });
+      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+      await eventually(async () => (await execution(run.id)).logLines.length >= 100, "the first lines stored");
+      cutter.block();
+      writeFileSync(gate, "");
+      await eventually(async () => existsSync(marker), "the hook to write the rest");
+      const spool = path.join(stateDir, "runs", `${run.id}.log`);
+      const spooled = await eventually(async () => {
+        const lines = existsSync(spool)
+          ? readFileSync(spool, "utf8")
+              .split("\n")
+              .filter((l) => l !== "")
+          : [];
+        return lines.length >= 4000 ? lines : null;
+      }, "the unsent lines to be in the spool file");
+      assert.equal(statSync(spool).mode & 0o777, 0o600);
+      const first = JSON.parse(spooled[0]);
+      assert.ok(first.seq > 100 && first.text === `line ${first.seq}`, `the spool holds lines past what memory keeps (first: ${spooled[0]})`);
+      assert.ok((await execution(run.id)).logLines.length <= 100 + 1000, "hookd did not get them meanwhile");
+      cutter.unblock();
+      const done = await eventually(
+        async () => {
+          const e = await execution(run.id);
+          return e.status === "RUNNING" ? null : e;
+        },
+        "the run to finish after the reconnect",
+        30_000,
+      ).catch((err) => {
+        throw new Error(`${err.message}; the agent said: ${agentOf("render-p").output().slice(-3000)}`);
+      });
+      assert.equal(done.status, "SUCCEEDED", done.error);
+      assert.equal(done.logLineCount, 8100);
+      const { execution: page } = await server.ok(`query($id: ID!) { execution(id: $id) { logLines(first: 10000) { seq text } } }`, { id: run.id });
+      assert.deepEqual(
+        page.logLines.map((l: any) => `${l.seq} ${l.text}`),
+        Array.from({ length: 8100 }, (_, i) => `${i + 1} line ${i + 1}`),
+        "every line stored once, in order, with no gap",
+      );
+      await eventually(async () => !existsSync(spool), "the spool removed with the run");
+    } finally {
+      cutter.unblock();
       await cutter.close();
     }
   });

@@ -1,12 +1,17 @@
+import { readdirSync, rmSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import { currentOs } from "../domain/os.js";
 import { ExecaSpawner } from "../executor/execa-spawner.js";
 import { LocalHookRunner, type HookSpec } from "../executor/local-hook-runner.js";
+import { groupRunsExecution } from "../executor/process-group.js";
+import { killProcessGroup } from "../executor/process-runner.js";
 import type { Logger } from "../logger.js";
 import { HOOKD_VERSION } from "../version.js";
-import { readState, stateFile, writeState, type AgentState } from "./agent-state.js";
+import { LogSpool, type SpooledLine } from "./agent-log-spool.js";
+import { ensureRunsDir, readRunRecords, readState, removeRun, runsDir, spoolFile, stateFile, writeRunRecord, writeState, type AgentState, type RunRecord } from "./agent-state.js";
 
 // `hookd agent`: runs, on another machine, the hooks hookd assigns to one execution server or
 // client. It connects out (graphql-ws, authenticated by its own credential), claims what it is
@@ -39,6 +44,9 @@ const FINISH = `mutation($id: ID!, $outcome: AgentOutcomeInput!, $lastSeq: Int!)
 const BATCH_LINES = 1000;
 const BATCH_BYTES = 128 * 1024;
 const MAX_BACKOFF_MS = 30_000;
+/** Unacknowledged lines also kept in memory per run (the rest are read back from the spool on disk). */
+const MEMORY_LINES = 4 * BATCH_LINES;
+const MEMORY_BYTES = 4 * BATCH_BYTES;
 /** Close codes after which reconnecting cannot help: the credential is refused. */
 const FATAL_CLOSE = new Set([4400, 4401, 4403]);
 
@@ -123,8 +131,71 @@ export class RemoteAgent {
     return this.options.logger;
   }
 
+  get stateDir(): string {
+    return this.options.stateDir;
+  }
+
   /** Connects (outbound only) and keeps reconnecting until stopped. */
   start(): void {
+    ensureRunsDir(this.options.stateDir);
+    const leftovers = readRunRecords(this.options.stateDir, (m) => this.log.warn(m));
+    this.clearRunsDir(leftovers);
+    this.connect();
+    if (leftovers.length > 0) this.recovering = this.recover(leftovers);
+  }
+
+  /** Settles once the runs a previous agent process held are ended and reported (for tests and stop()). */
+  recovering: Promise<void> = Promise.resolve();
+
+  /** Spools and records nobody will use: left by a previous process, with no run record to go with them. */
+  private clearRunsDir(keep: RunRecord[]): void {
+    const wanted = new Set(keep.flatMap((r) => [`${r.id}.json`, `${r.id}.log`]));
+    for (const name of readdirSync(runsDir(this.options.stateDir))) if (!wanted.has(name)) rmSync(path.join(runsDir(this.options.stateDir), name), { force: true });
+  }
+
+  /**
+   * The previous agent process stopped (killed, crashed, the machine restarted) while it held
+   * these runs: nobody can finish them. Their process groups are ended (only where /proc shows the
+   * group still runs that execution: a recorded id may have been reused) and each is reported
+   * FAILED at once, instead of hookd waiting for its lease to expire.
+   */
+  private async recover(records: RunRecord[]): Promise<void> {
+    await Promise.all(
+      records.map(async (r) => {
+        const ended = r.pid !== null && (await groupRunsExecution(r.pid, r.id)) && (await killProcessGroup(r.pid, this.options.killGraceMs).catch(() => false));
+        let settled = false;
+        const error = `the agent restarted while this hook ran (its previous process was killed or crashed); the hook's outcome is unknown${ended ? "; its leftover process group was ended" : ""}`;
+        for (let attempt = 0; !this.stopped; attempt++) {
+          try {
+            // The lines hookd holds: the outcome goes after them.
+            const { agentLog } = await this.request<{ agentLog: { acknowledged: number } }>(LOG, { id: r.id, lines: [] });
+            const { agentFinish } = await this.request<{ agentFinish: boolean }>(FINISH, { id: r.id, lastSeq: agentLog.acknowledged, outcome: { status: "FAILED", error } });
+            this.log.warn(
+              `execution ${r.id} (${r.hook}) was running when the agent last stopped: ${agentFinish ? "reported FAILED" : "hookd had already ended it"}${ended ? "; its process group was ended" : ""}`,
+            );
+            settled = true;
+            break;
+          } catch (err) {
+            if (err instanceof AgentRequestError && (err.code === "CONFLICT" || err.code === "NOT_FOUND")) {
+              this.log.warn(`execution ${r.id} (${r.hook}) was running when the agent last stopped; hookd had already ended it${ended ? "; its process group was ended" : ""}`);
+              settled = true;
+              break;
+            }
+            if (err instanceof AgentRequestError) {
+              this.log.error(`execution ${r.id} was running when the agent last stopped; hookd refused the report: ${err.message}`);
+              settled = true;
+              break;
+            }
+            await sleep(backoffMs(attempt));
+          }
+        }
+        // Kept when the agent stopped first: the next start reports it.
+        if (settled) removeRun(this.options.stateDir, r.id);
+      }),
+    );
+  }
+
+  private connect(): void {
     this.client = createClient({
       url: socketUrl(this.options.url),
       webSocketImpl: WebSocket,
@@ -278,19 +349,23 @@ export class RemoteAgent {
   }
 }
 
-interface PendingLine {
-  seq: number;
-  stream: "STDOUT" | "STDERR" | "SYSTEM";
-  at: string;
-  text: string;
-}
+type PendingLine = SpooledLine;
 
 /** One claimed execution on the agent: its process, its unacknowledged log lines, its end. */
 class RemoteRun {
   readonly controller = new AbortController();
   finished: Promise<void> = Promise.resolve();
-  /** Lines not yet acknowledged, seq ascending (bounded: output past the cap is only counted). */
+  /**
+   * Unacknowledged lines: the first ones in memory (seq ascending from acked + 1, bounded by
+   * MEMORY_LINES/BYTES), the rest, once memory is full, in the spool on disk (made when first needed).
+   */
   private lines: PendingLine[] = [];
+  private memoryBytes = 0;
+  private spool: LogSpool | null = null;
+  /** Lines go to the spool until the sender has caught up with all of them. */
+  private spilled = false;
+  /** The last seq hookd acknowledged. */
+  private acked = 0;
   private seq = 0;
   private bytes = 0;
   private droppedBytes = 0;
@@ -314,8 +389,29 @@ class RemoteRun {
   }
 
   async go(hooks: LocalHookRunner): Promise<void> {
+    try {
+      await this.runAndReport(hooks);
+    } finally {
+      this.spool?.remove();
+      // Kept when the credential was refused mid-run: nothing could be reported, and the next start says so.
+      if (!this.agent.refused || this.lost) removeRun(this.agent.stateDir, this.spec.id);
+    }
+  }
+
+  private async runAndReport(hooks: LocalHookRunner): Promise<void> {
     const sending = this.send();
-    const outcome = await hooks.run(this.spec, { signal: this.controller.signal, onLine: (stream, text, at) => this.output(stream, text, at) });
+    const outcome = await hooks.run(this.spec, {
+      signal: this.controller.signal,
+      onLine: (stream, text, at) => this.output(stream, text, at),
+      // Its process group, kept on disk: a restarted agent ends it and reports what this process could not.
+      onStart: (pid) => {
+        try {
+          writeRunRecord(this.agent.stateDir, { id: this.spec.id, hook: this.spec.hook, pid, claimedAt: new Date().toISOString() });
+        } catch (err) {
+          this.agent.log.warn(`execution ${this.spec.id}: could not record its process group in ${this.agent.stateDir}: ${(err as Error).message}`);
+        }
+      },
+    });
     if (this.droppedBytes > 0)
       this.push(
         "SYSTEM",
@@ -366,8 +462,19 @@ class RemoteRun {
   }
 
   private push(stream: PendingLine["stream"], text: string, at: Date): void {
-    this.lines.push({ seq: ++this.seq, stream, at: at.toISOString(), text });
-    if (this.lines.length >= BATCH_LINES) this.notify();
+    const line = { seq: ++this.seq, stream, at: at.toISOString(), text };
+    if (!this.spilled && this.lines.length < MEMORY_LINES && this.memoryBytes < MEMORY_BYTES) {
+      this.lines.push(line);
+      this.memoryBytes += text.length;
+    } else {
+      if (!this.spilled) {
+        if (this.spool) this.spool.reset(line.seq);
+        else this.spool = new LogSpool(spoolFile(this.agent.stateDir, this.spec.id), line.seq);
+      }
+      this.spilled = true;
+      this.spool!.append(line);
+    }
+    if (this.lines.length >= BATCH_LINES || this.spilled) this.notify();
   }
 
   private notify(): void {
@@ -376,20 +483,10 @@ class RemoteRun {
     w?.();
   }
 
-  /**
-   * Sends the lines in batches until every one is acknowledged. hookd answers with the last seq
-   * it holds; what is past it is sent again (after a reconnect, or a batch hookd could not take).
-   */
-  private async send(): Promise<void> {
-    for (let failures = 0; !this.lost && !this.agent.refused; ) {
-      if (this.lines.length === 0) {
-        if (this.sealed) return;
-        await new Promise<void>((r) => {
-          this.wake = r;
-          setTimeout(r, 50);
-        });
-        continue;
-      }
+  /** The next lines to send: from memory when it holds the next seq, else read back from the spool. */
+  private nextBatch(): PendingLine[] {
+    const from = this.acked + 1;
+    if (this.lines.length > 0 && this.lines[0].seq === from) {
       const batch: PendingLine[] = [];
       let bytes = 0;
       for (const l of this.lines) {
@@ -397,10 +494,44 @@ class RemoteRun {
         batch.push(l);
         bytes += l.text.length;
       }
+      return batch;
+    }
+    const batch = this.spool?.read(from, BATCH_LINES, BATCH_BYTES) ?? [];
+    if (batch.length === 0) throw new Error(`line ${from} is neither in memory nor in the spool (a bug: please report it)`);
+    return batch;
+  }
+
+  /** hookd holds 1..acked: drop those from memory; once the spool's tail is sent, memory takes lines again. */
+  private acknowledge(acked: number): void {
+    if (acked <= this.acked) return;
+    this.acked = acked;
+    let drop = 0;
+    while (drop < this.lines.length && this.lines[drop].seq <= acked) this.memoryBytes -= this.lines[drop++].text.length;
+    if (drop > 0) this.lines = this.lines.slice(drop);
+    if (this.spilled && this.lines.length === 0 && this.acked === this.seq) {
+      this.spilled = false;
+      this.spool!.reset(this.seq + 1);
+    }
+  }
+
+  /**
+   * Sends the lines in batches until every one is acknowledged. hookd answers with the last seq
+   * it holds; what is past it is sent again (after a reconnect, or a batch hookd could not take).
+   */
+  private async send(): Promise<void> {
+    for (let failures = 0; !this.lost && !this.agent.refused; ) {
+      if (this.acked >= this.seq) {
+        if (this.sealed) return;
+        await new Promise<void>((r) => {
+          this.wake = r;
+          setTimeout(r, 50);
+        });
+        continue;
+      }
       try {
+        const batch = this.nextBatch();
         const { agentLog } = await this.agent.request<{ agentLog: { acknowledged: number } }>(LOG, { id: this.spec.id, lines: batch });
-        const acked = agentLog.acknowledged;
-        this.lines = this.lines.filter((l) => l.seq > acked);
+        this.acknowledge(agentLog.acknowledged);
         failures = 0;
       } catch (err) {
         if (err instanceof AgentRequestError && (err.code === "CONFLICT" || err.code === "NOT_FOUND")) return this.lose();
