@@ -690,4 +690,85 @@ describe("remote agents: connections lost mid-run", () => {
       await cutter.close();
     }
   });
+
+  test("hookd agent list and hookd agent revoke <name>: a running hookd disconnects the agent at once and refuses its credential", async () => {
+    await setUp("render-v", `http://127.0.0.1:${port}`);
+    const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, HOOKD_DATA_DIR: dataDir }, encoding: "utf8" });
+    const listed = cli("agent", "list");
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.match(listed.stdout, /SERVER  render-v  hka_\S+…  render-v linux \S+  online/);
+    const revoked = cli("agent", "revoke", "render-v");
+    assert.equal(revoked.status, 0, revoked.stderr);
+    assert.match(revoked.stdout, /^revoked agent render-v \(hka_/);
+    const agent = agentOf("render-v");
+    await eventually(async () => agent.child.exitCode !== null, "the agent to be disconnected and exit");
+    assert.equal(agent.child.exitCode, 2);
+    assert.match(agent.output(), /refused the agent's credential \(4403 this agent was revoked\)/);
+    assert.match(cli("agent", "list").stdout, /render-v .* revoked \d{4}-/);
+    // Its kept credential is refused by the running hookd (its credential cache saw the other process's write).
+    const again = startAgent(`http://127.0.0.1:${port}`, ["--state-dir", path.join(dir, "render-v")]);
+    agents.push(again);
+    await eventually(async () => again.child.exitCode !== null, "the restarted agent to give up");
+    assert.equal(again.child.exitCode, 2);
+    assert.match(again.output(), /revoked/);
+    const none = cli("agent", "revoke", "render-v");
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /every agent named 'render-v' is revoked already/);
+    assert.match(cli("agent", "revoke", "nobody").stderr, /no agent has the id or name 'nobody' \(hookd agent list shows them\)/);
+  });
+
+  test("hookd agent-token list and revoke: a revoked token enrols nothing; a used one is not revoked but named", async () => {
+    const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, HOOKD_DATA_DIR: dataDir }, encoding: "utf8" });
+    const created = cli("agent-token", "create", "--kind", "server", "--name", "render-t");
+    assert.equal(created.status, 0, created.stderr);
+    const token = /\b(hke_[A-Za-z0-9_-]+)/.exec(created.stdout)![1];
+    const id = /\(id ([0-9a-f-]{36});/.exec(created.stdout)?.[1];
+    assert.ok(id, created.stdout);
+    assert.match(cli("agent-token", "list").stdout, new RegExp(`${id}  SERVER  render-t  until `));
+    const revoked = cli("agent-token", "revoke", id!);
+    assert.equal(revoked.status, 0, revoked.stderr);
+    assert.match(revoked.stdout, /no agent can enrol with it/);
+    assert.doesNotMatch(cli("agent-token", "list").stdout, new RegExp(id!));
+    const res = await fetch(`${server.url}/agent/enrol`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, hostname: "h", os: "linux" }) });
+    assert.equal(res.status, 401);
+    assert.match(((await res.json()) as any).error.message, /invalid enrolment token \(unknown, or revoked\)/);
+    // A used token: the agent it enrolled is what to revoke.
+    const used = cli("agent-token", "create", "--kind", "server", "--name", "render-u");
+    const usedToken = /\b(hke_[A-Za-z0-9_-]+)/.exec(used.stdout)![1];
+    const usedId = /\(id ([0-9a-f-]{36});/.exec(used.stdout)![1];
+    const ok = await fetch(`${server.url}/agent/enrol`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: usedToken, hostname: "h", os: "linux" }) });
+    assert.equal(ok.status, 200);
+    const refused = cli("agent-token", "revoke", usedId);
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /was used on .*: revoke the agent it enrolled instead \(hookd agent revoke render-u\)/);
+  });
+});
+
+describe("agent enrolment: failed attempts are rate-limited like other authentications", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({ HOOKD_AUTH_FAILURES: "3", HOOKD_AUTH_FAILURE_WINDOW_SECONDS: "2" });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test("POST /agent/enrol: past the allowance of refused tokens the address gets 429 with Retry-After, and a good token sent meanwhile is not used up", async () => {
+    const enrol = (token: string) =>
+      fetch(`${server.url}/agent/enrol`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, hostname: "h", os: "linux" }) });
+    const { token } = (await server.ok(`mutation { createAgentToken(input: { kind: SERVER, name: "render-rl" }) { token } }`)).createAgentToken;
+    for (let i = 0; i < 3; i++) assert.equal((await enrol(`hke_guess${i}`)).status, 401);
+    const limited = await enrol(token);
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get("retry-after")) >= 1);
+    const body = (await limited.json()) as any;
+    assert.equal(body.error.code, "TOO_MANY_REQUESTS");
+    assert.match(body.error.message, /too many failed authentications from this address; retry after \d+ s/);
+    // Once the window is over the same token enrols: the refusal did not look at it.
+    const res = await eventually(async () => {
+      const r = await enrol(token);
+      return r.status === 429 ? null : r;
+    }, "the window to end");
+    assert.equal(res.status, 200, await res.clone().text());
+  });
 });

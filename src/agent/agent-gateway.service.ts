@@ -1,4 +1,4 @@
-import { In } from "typeorm";
+import { In, IsNull, Not } from "typeorm";
 import { badInput, conflict, DomainError } from "../domain/errors.js";
 import { Agent } from "../entities/agent.entity.js";
 import { ExecutionLogLine, LogStream } from "../entities/execution-log-line.entity.js";
@@ -21,6 +21,8 @@ export const MAX_LOG_BATCH = 5000;
 /** QUEUED ids sent to an agent when it connects, oldest first; more come by the next notices. */
 const QUEUED_ON_CONNECT = 1000;
 const LAST_SEEN_RESOLUTION_MS = 10_000;
+/** How often connected agents are looked up for a revoke another process (`hookd agent revoke`) stored. */
+const REVOCATION_CHECK_MS = 1000;
 
 export interface AgentGatewayOptions {
   leaseMs: number;
@@ -138,6 +140,8 @@ export class AgentGateway implements RunnerListener {
   private readonly lastSeen = new Map<string, number>();
   private readonly writes = new Set<Promise<unknown>>();
   private detach: (() => void) | null = null;
+  private revocationTimer: NodeJS.Timeout | null = null;
+  private checkingRevocations = false;
 
   constructor(
     private readonly store: Store,
@@ -153,10 +157,13 @@ export class AgentGateway implements RunnerListener {
     const agents = await this.store.manager.find(Agent, { select: { executionServerId: true } });
     if (agents.length > 0) await this.store.transaction((em) => em.update(ExecutionServer, { id: In(agents.map((a) => a.executionServerId)), online: true }, { online: false }));
     this.detach = this.queue.attach(this);
+    this.revocationTimer = setInterval(() => void this.checkRevocations(), REVOCATION_CHECK_MS);
+    this.revocationTimer.unref();
   }
 
   async destroy(): Promise<void> {
     this.detach?.();
+    if (this.revocationTimer) clearInterval(this.revocationTimer);
     for (const set of this.streams.values()) for (const s of [...set]) s.close();
     await Promise.allSettled([...this.writes]);
   }
@@ -215,6 +222,24 @@ export class AgentGateway implements RunnerListener {
         s.closeSocket(4403, "this agent was revoked");
         s.close();
       }
+    }
+  }
+
+  /** A revoke stored by this process disconnects at once (revoked()); one stored by another is found here, within a second. */
+  private async checkRevocations(): Promise<void> {
+    if (this.checkingRevocations || this.streams.size === 0) return;
+    this.checkingRevocations = true;
+    try {
+      const names = new Map([...this.streams.values()].flatMap((set) => [...set].map((s) => [s.agent.id, s.agent.name] as const)));
+      const rows = await this.store.manager.find(Agent, { select: { id: true, revokedAt: true }, where: { id: In([...names.keys()]), revokedAt: Not(IsNull()) } });
+      for (const r of rows) {
+        this.logger.warn(`agent ${names.get(r.id)} (${r.id}) was revoked by another process; disconnected`, { agent: r.id });
+        this.revoked(r.id);
+      }
+    } catch (err) {
+      this.logger.warn(`could not look for revoked agents: ${String(err)}`);
+    } finally {
+      this.checkingRevocations = false;
     }
   }
 
