@@ -696,7 +696,7 @@ describe("remote agents: connections lost mid-run", () => {
     const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, HOOKD_DATA_DIR: dataDir }, encoding: "utf8" });
     const listed = cli("agent", "list");
     assert.equal(listed.status, 0, listed.stderr);
-    assert.match(listed.stdout, /SERVER  render-v  hka_\S+…  render-v linux \S+  online/);
+    assert.match(listed.stdout, /SERVER {2}render-v {2}hka_\S+… {2}render-v linux \S+ {2}online/);
     const revoked = cli("agent", "revoke", "render-v");
     assert.equal(revoked.status, 0, revoked.stderr);
     assert.match(revoked.stdout, /^revoked agent render-v \(hka_/);
