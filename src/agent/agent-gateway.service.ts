@@ -283,38 +283,42 @@ export class AgentGateway implements RunnerListener {
    */
   appendLog(agent: Agent, id: string, lines: AgentLogLine[]): Promise<number> {
     if (lines.length > MAX_LOG_BATCH) throw badInput("lines", `at most ${MAX_LOG_BATCH} lines per call (got ${lines.length})`);
-    return this.serialized(id, async (state) => {
-      const runnerId = agentRunnerId(agent);
-      await this.held(agent, id);
-      const last = await this.lastStored(id, state);
-      const fresh = lines.filter((l) => l.seq > last).sort((a, b) => a.seq - b.seq);
-      if (fresh.length === 0 || fresh[0].seq !== last + 1) return last;
-      const rows: LogLineEvent[] = [];
-      for (const [i, l] of fresh.entries()) {
-        if (l.seq !== last + 1 + i) throw badInput(`lines[${i}].seq`, `seqs must be consecutive: expected ${last + 1 + i}, got ${l.seq}`);
-        if (!Object.values(LogStream).includes(l.stream)) throw badInput(`lines[${i}].stream`, `must be STDOUT, STDERR or SYSTEM`);
-        rows.push({ executionId: id, seq: l.seq, stream: l.stream, at: l.at instanceof Date && !Number.isNaN(l.at.getTime()) ? l.at : new Date(), text: l.text });
-      }
-      try {
-        // The no-op update makes the insert conditional on the lease, in one transaction.
-        await this.store.write([{ update: Execution, id, set: { runnerId }, expect: { status: ExecutionStatus.RUNNING, runnerId } }, { logLines: rows }]);
-      } catch (err) {
-        if (err instanceof StaleWriteError) throw lostLease(id);
-        throw err;
-      }
-      state.last = rows.at(-1)!.seq;
-      this.pubsub.publish("executionLog", id, rows);
-      return state.last;
-    });
+    return this.serialized(id, (state) => this.storeLines(agent, id, state, lines));
+  }
+
+  private async storeLines(agent: Agent, id: string, state: LogState, lines: AgentLogLine[]): Promise<number> {
+    const runnerId = agentRunnerId(agent);
+    await this.held(agent, id);
+    const last = await this.lastStored(id, state);
+    const fresh = lines.filter((l) => l.seq > last).sort((a, b) => a.seq - b.seq);
+    if (fresh.length === 0 || fresh[0].seq !== last + 1) return last;
+    const rows: LogLineEvent[] = [];
+    for (const [i, l] of fresh.entries()) {
+      if (l.seq !== last + 1 + i) throw badInput(`lines[${i}].seq`, `seqs must be consecutive: expected ${last + 1 + i}, got ${l.seq}`);
+      if (!Object.values(LogStream).includes(l.stream)) throw badInput(`lines[${i}].stream`, `must be STDOUT, STDERR or SYSTEM`);
+      rows.push({ executionId: id, seq: l.seq, stream: l.stream, at: l.at instanceof Date && !Number.isNaN(l.at.getTime()) ? l.at : new Date(), text: l.text });
+    }
+    try {
+      // The no-op update makes the insert conditional on the lease, in one transaction.
+      await this.store.write([{ update: Execution, id, set: { runnerId }, expect: { status: ExecutionStatus.RUNNING, runnerId } }, { logLines: rows }]);
+    } catch (err) {
+      if (err instanceof StaleWriteError) throw lostLease(id);
+      throw err;
+    }
+    state.last = rows.at(-1)!.seq;
+    this.pubsub.publish("executionLog", id, rows);
+    return state.last;
   }
 
   /**
-   * The agent's outcome, once every line up to `lastSeq` is stored. False when the agent no
+   * The agent's outcome, once every line up to `lastSeq` is stored; `lines`, the last ones, may
+   * come with it (a short hook's whole log: one call instead of two). False when the agent no
    * longer held the execution (the record already says what happened).
    */
-  finish(agent: Agent, id: string, outcome: AgentOutcome, lastSeq: number): Promise<boolean> {
+  finish(agent: Agent, id: string, outcome: AgentOutcome, lastSeq: number, lines: AgentLogLine[] = []): Promise<boolean> {
     if (!FINAL.includes(outcome.status)) throw badInput("outcome.status", `must be one of ${FINAL.join(", ")} (got ${outcome.status})`);
     if (!Number.isInteger(lastSeq) || lastSeq < 0) throw badInput("lastSeq", `must be a whole number >= 0 (got ${lastSeq})`);
+    if (lines.length > MAX_LOG_BATCH) throw badInput("lines", `at most ${MAX_LOG_BATCH} lines per call (got ${lines.length})`);
     return this.serialized(id, async (state) => {
       const e = await this.own(agent, id);
       // Ended meanwhile (lease expired, deadline passed), or a finish sent again after a reconnect.
@@ -322,7 +326,7 @@ export class AgentGateway implements RunnerListener {
         this.forget(id);
         return false;
       }
-      const last = await this.lastStored(id, state);
+      const last = lines.length > 0 ? await this.storeLines(agent, id, state, lines) : await this.lastStored(id, state);
       if (last !== lastSeq) throw conflict("lastSeq", `hookd holds lines 1..${last} of execution ${id}; send lines ${last + 1}..${lastSeq} before finishing`);
       const run: RunOutcome = {
         status: outcome.status as RunOutcome["status"],

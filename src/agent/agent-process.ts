@@ -5,6 +5,7 @@ import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import { currentOs } from "../domain/os.js";
 import { ExecaSpawner } from "../executor/execa-spawner.js";
+import type { Spawner } from "../executor/spawner.js";
 import { LocalHookRunner, type HookSpec } from "../executor/local-hook-runner.js";
 import { groupRunsExecution } from "../executor/process-group.js";
 import { killProcessGroup } from "../executor/process-runner.js";
@@ -32,13 +33,15 @@ export interface AgentOptions {
   tempDir: string;
   killGraceMs: number;
   logger: Logger;
+  /** How hooks start: hookd's spawn addon where it is built (Linux), else execa (startSpawner "auto"). */
+  spawner?: Spawner;
 }
 
 const ASSIGNMENTS = `subscription($hello: AgentHelloInput!) { agentAssignments(hello: $hello) { queued cancel } }`;
 const CLAIM = `mutation($id: ID!) { agentClaim(executionId: $id) { id hook command os input timeoutSeconds jobId publishId leaseSeconds logCapBytes } }`;
 const RENEW = `mutation($ids: [ID!]!) { agentRenew(executionIds: $ids) { lost cancel } }`;
 const LOG = `mutation($id: ID!, $lines: [AgentLogLineInput!]!) { agentLog(executionId: $id, lines: $lines) { acknowledged } }`;
-const FINISH = `mutation($id: ID!, $outcome: AgentOutcomeInput!, $lastSeq: Int!) { agentFinish(executionId: $id, outcome: $outcome, lastSeq: $lastSeq) }`;
+const FINISH = `mutation($id: ID!, $outcome: AgentOutcomeInput!, $lastSeq: Int!, $lines: [AgentLogLineInput!]) { agentFinish(executionId: $id, outcome: $outcome, lastSeq: $lastSeq, lines: $lines) }`;
 
 /** Per agentLog call: well inside the server's 1 MiB message limit even when every byte needs escaping. */
 const BATCH_LINES = 1000;
@@ -111,6 +114,7 @@ export class RemoteAgent {
   private renewTimer: NodeJS.Timeout | null = null;
   private renewing = false;
   private readonly hooks: LocalHookRunner;
+  private readonly spawner: Spawner;
   private fail!: (err: Error) => void;
   /** Settles when the agent stops: resolved by stop(), rejected when the credential is refused. */
   readonly done: Promise<void>;
@@ -120,7 +124,8 @@ export class RemoteAgent {
     private readonly state: AgentState,
     private readonly options: AgentOptions,
   ) {
-    this.hooks = new LocalHookRunner({ spawner: new ExecaSpawner(), tempDir: options.tempDir, killGraceMs: options.killGraceMs, keepTempFiles: false });
+    this.spawner = options.spawner ?? new ExecaSpawner();
+    this.hooks = new LocalHookRunner({ spawner: this.spawner, tempDir: options.tempDir, killGraceMs: options.killGraceMs, keepTempFiles: false });
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.fail = reject;
@@ -228,6 +233,7 @@ export class RemoteAgent {
     if (this.renewTimer) clearInterval(this.renewTimer);
     await this.client?.dispose();
     this.hooks.close();
+    await this.spawner.destroy();
     this.resolveDone();
   }
 
@@ -244,6 +250,7 @@ export class RemoteAgent {
     void Promise.race([Promise.allSettled([...this.runs.values()].map((r) => r.finished)), sleep(this.options.killGraceMs + 5000)]).then(async () => {
       await this.client?.dispose();
       this.hooks.close();
+      await this.spawner.destroy().catch(() => undefined);
       this.fail(err);
     });
   }
@@ -426,6 +433,8 @@ class RemoteRun {
         const vars = {
           id: this.spec.id,
           lastSeq: this.seq,
+          // What send() left: the last lines, all in memory, within one batch.
+          lines: this.lines.filter((l) => l.seq > this.acked),
           outcome: {
             status: outcome.status,
             exitCode: outcome.exitCode ?? null,
@@ -483,6 +492,14 @@ class RemoteRun {
     w?.();
   }
 
+  /** Every unacknowledged line is in memory and within one batch: agentFinish carries them. */
+  private tailFitsFinish(): boolean {
+    if (this.spilled || this.lines.length > BATCH_LINES) return false;
+    let bytes = 0;
+    for (const l of this.lines) bytes += l.text.length;
+    return bytes <= BATCH_BYTES;
+  }
+
   /** The next lines to send: from memory when it holds the next seq, else read back from the spool. */
   private nextBatch(): PendingLine[] {
     const from = this.acked + 1;
@@ -520,7 +537,7 @@ class RemoteRun {
    */
   private async send(): Promise<void> {
     for (let failures = 0; !this.lost && !this.agent.refused; ) {
-      if (this.acked >= this.seq) {
+      if (this.acked >= this.seq || (this.sealed && this.tailFitsFinish())) {
         if (this.sealed) return;
         await new Promise<void>((r) => {
           this.wake = r;

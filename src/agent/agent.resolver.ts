@@ -106,13 +106,14 @@ export class AgentResolver {
     return { acknowledged: await ctx.services.agentGateway.appendLog(ctx.agent, executionId, lines) };
   }
 
-  @Mutation(() => Boolean, { description: "The outcome, once lines 1..lastSeq are stored. False: the agent no longer held it." })
+  @Mutation(() => Boolean, { description: "The outcome, once lines 1..lastSeq are stored (`lines`: the last ones, stored first, as agentLog would). False: the agent no longer held it." })
   agentFinish(
     @Ctx() ctx: AgentContext,
     @Arg("executionId", () => ID) executionId: string,
     @Arg("outcome", () => AgentOutcomeInput) outcome: AgentOutcomeInput,
     @Arg("lastSeq", () => Int) lastSeq: number,
+    @Arg("lines", () => [AgentLogLineInput], { nullable: true }) lines?: AgentLogLineInput[],
   ): Promise<boolean> {
-    return ctx.services.agentGateway.finish(ctx.agent, executionId, outcome, lastSeq);
+    return ctx.services.agentGateway.finish(ctx.agent, executionId, outcome, lastSeq, lines ?? []);
   }
 }
