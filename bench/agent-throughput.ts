@@ -4,7 +4,7 @@
 // once and in order, checked in hookd's SQLite file). Both targets get the same hooks; each
 // trigger names its execution server, so the only difference is who runs the hook.
 //   npm run build && node dist/bench/agent-throughput.js [--seconds 20] [--rounds 4] [--warmup-seconds 20] [--lines 200000]
-//   HOOKD_BENCH_PROFILE=/tmp/prof also writes CPU profiles of hookd and the agent.
+//   --log-only: only the log streaming part. HOOKD_BENCH_PROFILE=/tmp/prof also writes CPU profiles of hookd and the agent.
 import { spawn, type ChildProcess } from "node:child_process";
 import Database from "better-sqlite3";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -21,6 +21,8 @@ const ROUNDS = Number(arg("--rounds")) || 4;
 /** Both targets first run this long at c16: hookd and the agent are JIT-compiled (see trigger-throughput.ts). */
 const WARMUP_SECONDS = arg("--warmup-seconds") === undefined ? 20 : Number(arg("--warmup-seconds"));
 const LINES = Number(arg("--lines")) || 200_000;
+/** Only the log streaming part (for profiling it). */
+const LOG_ONLY = process.argv.includes("--log-only");
 const KEY = "hkd_benchmark_key_0123456789abcdef";
 const CLI = new URL("../src/cli.js", import.meta.url).pathname;
 const PAYLOAD = { code: "bench", name: "benchmark job", notes: "x".repeat(900) };
@@ -183,14 +185,14 @@ async function main() {
     ];
     const hookdPids = () => [hookd.pid!, ...spawnHelperOf(hookd.pid!)];
     const agentPids = () => [agent.pid!, ...spawnHelperOf(agent.pid!)];
-    if (WARMUP_SECONDS > 0)
+    if (WARMUP_SECONDS > 0 && !LOG_ONLY)
       for (const t of targets) {
         console.error(`warming up ${t.name}: ${WARMUP_SECONDS} s at concurrency 16`);
         await runFor(16, WARMUP_SECONDS, t.once);
       }
     const results: Record<string, ReturnType<typeof summary>> = {};
     const rows: string[] = [];
-    for (const c of [1, 16]) {
+    for (const c of LOG_ONLY ? [] : [1, 16]) {
       const tallies = new Map(targets.map((t) => [t.name, { latencies: [], seconds: 0, hookdMs: 0, agentMs: 0 } as Tally]));
       for (let round = 0; round < ROUNDS; round++) {
         for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
@@ -228,7 +230,7 @@ async function main() {
               SUM(seq >= 2 AND CAST(substr(text, 1, instr(text, ' ') - 1) AS INTEGER) != seq - 2) AS misplaced
          FROM execution_log_line WHERE executionId = ?`,
     );
-    const stored = db.prepare(`SELECT COUNT(*) AS executions, SUM(status = 'SUCCEEDED') AS succeeded FROM execution WHERE hook = 'POST_DONE_SERVER'`).get() as {
+    const stored = db.prepare(`SELECT COUNT(*) AS executions, COALESCE(SUM(status = 'SUCCEEDED'), 0) AS succeeded FROM execution WHERE hook = 'POST_DONE_SERVER'`).get() as {
       executions: number;
       succeeded: number;
     };
@@ -243,6 +245,7 @@ async function main() {
     db.close();
     console.log(`triggers: ${runs} answered; stored ${stored.executions} executions, ${stored.succeeded} SUCCEEDED`);
     if (stored.executions !== runs || stored.succeeded !== runs) throw new Error("not every triggered run was stored SUCCEEDED");
+    if (LOG_ONLY) return;
     const e1 = results["embedded/c1"],
       a1 = results["agent/c1"],
       e16 = results["embedded/c16"],

@@ -375,18 +375,49 @@ describe("remote agents", () => {
       assert.equal((await socket.run(LOG, { id: run.id, lines: [1, 2, 3].map(line) })).data.agentLog.acknowledged, 3);
       assert.equal((await socket.run(LOG, { id: run.id, lines: [2, 3, 4].map(line) })).data.agentLog.acknowledged, 4, "resent lines are ignored, the new one stored");
       assert.equal((await socket.run(LOG, { id: run.id, lines: [7, 8].map(line) })).data.agentLog.acknowledged, 4, "a gap stores nothing");
+      // The packed form the agent process sends: the same rules, each field checked.
+      const PACKED = `mutation($id: ID!, $packed: JSON) { agentLog(executionId: $id, packed: $packed) { acknowledged } }`;
+      const at = new Date().toISOString();
+      expectError(
+        {
+          status: 200,
+          ...(await socket.run(PACKED, {
+            id: run.id,
+            packed: [
+              [5, "STDOUT", at, "line 5"],
+              [6, "LOUD", at, "x"],
+            ],
+          })),
+        },
+        "BAD_USER_INPUT",
+        /^packed\[1\]\[1\]: stream must be STDOUT, STDERR or SYSTEM \(got "LOUD"\)/,
+      );
+      expectError({ status: 200, ...(await socket.run(PACKED, { id: run.id, packed: [[5, "STDOUT", "yesterday", "line 5"]] })) }, "BAD_USER_INPUT", /^packed\[0\]\[2\]: at must be an ISO 8601 time/);
+      assert.equal(
+        (
+          await socket.run(PACKED, {
+            id: run.id,
+            packed: [
+              [4, "STDOUT", at, "again"],
+              [5, "STDOUT", at, "line 5"],
+            ],
+          })
+        ).data.agentLog.acknowledged,
+        5,
+        "a resent line ignored, the new one stored",
+      );
       const FINISH = `mutation($id: ID!, $lastSeq: Int!) { agentFinish(executionId: $id, outcome: { status: FAILED, exitCode: 2, error: "exited with code 2" }, lastSeq: $lastSeq) }`;
-      expectError({ status: 200, ...(await socket.run(FINISH, { id: run.id, lastSeq: 8 })) }, "CONFLICT", /holds lines 1\.\.4.*send lines 5\.\.8/);
-      assert.equal((await socket.run(FINISH, { id: run.id, lastSeq: 4 })).data.agentFinish, true);
+      expectError({ status: 200, ...(await socket.run(FINISH, { id: run.id, lastSeq: 8 })) }, "CONFLICT", /holds lines 1\.\.5.*send lines 6\.\.8/);
+      assert.equal((await socket.run(FINISH, { id: run.id, lastSeq: 5 })).data.agentFinish, true);
       const stored = await execution(run.id);
       assert.equal(stored.status, "FAILED");
       assert.equal(stored.exitCode, 2);
       assert.deepEqual(
         stored.logLines.map((l: any) => `${l.seq} ${l.text}`),
-        ["1 line 1", "2 line 2", "3 line 3", "4 line 4", "5 exited with code 2"],
+        ["1 line 1", "2 line 2", "3 line 3", "4 line 4", "5 line 5", "6 exited with code 2"],
       );
-      assert.equal(stored.logLineCount, 5);
-      assert.deepEqual(await socket.run(FINISH, { id: run.id, lastSeq: 5 }), { data: { agentFinish: false } }, "a second outcome (a finish sent again) is not stored");
+      assert.equal(stored.logLineCount, 6);
+      assert.deepEqual(await socket.run(FINISH, { id: run.id, lastSeq: 6 }), { data: { agentFinish: false } }, "a second outcome (a finish sent again) is not stored");
     } finally {
       await socket.client.dispose();
     }

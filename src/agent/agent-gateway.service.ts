@@ -57,6 +57,24 @@ export interface AgentOutcome {
   droppedBytes?: number | null;
 }
 
+const STREAMS = new Set<string>(Object.values(LogStream));
+
+/** Lines in the packed form agents send: [[seq, stream, at, text], ...]; BAD_USER_INPUT naming the first wrong field. */
+export function unpackLines(packed: unknown): AgentLogLine[] {
+  if (!Array.isArray(packed)) throw badInput("packed", "must be a list of [seq, stream, at, text]");
+  if (packed.length > MAX_LOG_BATCH) throw badInput("packed", `at most ${MAX_LOG_BATCH} lines per call (got ${packed.length})`);
+  return packed.map((l: unknown, i) => {
+    if (!Array.isArray(l) || l.length !== 4) throw badInput(`packed[${i}]`, "must be [seq, stream, at, text]");
+    const [seq, stream, at, text] = l as unknown[];
+    if (!Number.isInteger(seq) || (seq as number) < 1) throw badInput(`packed[${i}][0]`, `seq must be a whole number >= 1 (got ${JSON.stringify(seq)})`);
+    if (typeof stream !== "string" || !STREAMS.has(stream)) throw badInput(`packed[${i}][1]`, `stream must be STDOUT, STDERR or SYSTEM (got ${JSON.stringify(stream)})`);
+    const date = typeof at === "string" ? new Date(at) : null;
+    if (!date || Number.isNaN(date.getTime())) throw badInput(`packed[${i}][2]`, `at must be an ISO 8601 time (got ${JSON.stringify(at)})`);
+    if (typeof text !== "string") throw badInput(`packed[${i}][3]`, "text must be a string");
+    return { seq: seq as number, stream: stream as LogStream, at: date, text };
+  });
+}
+
 const FINAL: ExecutionStatus[] = [ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.CANCELLED];
 
 /** One agent connection's assignment stream: a push queue that graphql-ws reads; its end is the disconnect. */

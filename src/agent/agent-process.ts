@@ -40,8 +40,10 @@ export interface AgentOptions {
 const ASSIGNMENTS = `subscription($hello: AgentHelloInput!) { agentAssignments(hello: $hello) { queued cancel } }`;
 const CLAIM = `mutation($id: ID!) { agentClaim(executionId: $id) { id hook command os input timeoutSeconds jobId publishId leaseSeconds logCapBytes } }`;
 const RENEW = `mutation($ids: [ID!]!) { agentRenew(executionIds: $ids) { lost cancel } }`;
-const LOG = `mutation($id: ID!, $lines: [AgentLogLineInput!]!) { agentLog(executionId: $id, lines: $lines) { acknowledged } }`;
-const FINISH = `mutation($id: ID!, $outcome: AgentOutcomeInput!, $lastSeq: Int!, $lines: [AgentLogLineInput!]) { agentFinish(executionId: $id, outcome: $outcome, lastSeq: $lastSeq, lines: $lines) }`;
+// Lines travel packed ([[seq, stream, at, text], ...]): hookd reads them without coercing typed input objects.
+const LOG = `mutation($id: ID!, $packed: JSON) { agentLog(executionId: $id, packed: $packed) { acknowledged } }`;
+const FINISH = `mutation($id: ID!, $outcome: AgentOutcomeInput!, $lastSeq: Int!, $packed: JSON) { agentFinish(executionId: $id, outcome: $outcome, lastSeq: $lastSeq, packed: $packed) }`;
+const pack = (lines: PendingLine[]) => lines.map((l) => [l.seq, l.stream, l.at, l.text]);
 
 /** Per agentLog call: well inside the server's 1 MiB message limit even when every byte needs escaping. */
 const BATCH_LINES = 1000;
@@ -50,6 +52,8 @@ const MAX_BACKOFF_MS = 30_000;
 /** Unacknowledged lines also kept in memory per run (the rest are read back from the spool on disk). */
 const MEMORY_LINES = 4 * BATCH_LINES;
 const MEMORY_BYTES = 4 * BATCH_BYTES;
+/** agentLog calls in flight per run. */
+const PIPELINE = 3;
 /** Close codes after which reconnecting cannot help: the credential is refused. */
 const FATAL_CLOSE = new Set([4400, 4401, 4403]);
 
@@ -173,7 +177,7 @@ export class RemoteAgent {
         for (let attempt = 0; !this.stopped; attempt++) {
           try {
             // The lines hookd holds: the outcome goes after them.
-            const { agentLog } = await this.request<{ agentLog: { acknowledged: number } }>(LOG, { id: r.id, lines: [] });
+            const { agentLog } = await this.request<{ agentLog: { acknowledged: number } }>(LOG, { id: r.id, packed: [] });
             const { agentFinish } = await this.request<{ agentFinish: boolean }>(FINISH, { id: r.id, lastSeq: agentLog.acknowledged, outcome: { status: "FAILED", error } });
             this.log.warn(
               `execution ${r.id} (${r.hook}) was running when the agent last stopped: ${agentFinish ? "reported FAILED" : "hookd had already ended it"}${ended ? "; its process group was ended" : ""}`,
@@ -373,6 +377,9 @@ class RemoteRun {
   private spilled = false;
   /** The last seq hookd acknowledged. */
   private acked = 0;
+  /** The last seq sent (acknowledged or in flight), and the agentLog calls in flight. */
+  private sent = 0;
+  private readonly inflight = new Set<Promise<void>>();
   private seq = 0;
   private bytes = 0;
   private droppedBytes = 0;
@@ -434,7 +441,7 @@ class RemoteRun {
           id: this.spec.id,
           lastSeq: this.seq,
           // What send() left: the last lines, all in memory, within one batch.
-          lines: this.lines.filter((l) => l.seq > this.acked),
+          packed: pack(this.lines.filter((l) => l.seq > this.acked)),
           outcome: {
             status: outcome.status,
             exitCode: outcome.exitCode ?? null,
@@ -483,7 +490,8 @@ class RemoteRun {
       this.spilled = true;
       this.spool!.append(line);
     }
-    if (this.lines.length >= BATCH_LINES || this.spilled) this.notify();
+    // A full batch waits and there is room for another call in flight.
+    if (this.seq - this.sent >= BATCH_LINES && this.inflight.size < PIPELINE) this.notify();
   }
 
   private notify(): void {
@@ -500,13 +508,14 @@ class RemoteRun {
     return bytes <= BATCH_BYTES;
   }
 
-  /** The next lines to send: from memory when it holds the next seq, else read back from the spool. */
-  private nextBatch(): PendingLine[] {
-    const from = this.acked + 1;
-    if (this.lines.length > 0 && this.lines[0].seq === from) {
+  /** Lines from `from`, one batch: from memory when it holds them, else read back from the spool. */
+  private nextBatch(from: number): PendingLine[] {
+    const first = this.lines[0]?.seq;
+    if (first !== undefined && from >= first && from <= this.lines.at(-1)!.seq) {
       const batch: PendingLine[] = [];
       let bytes = 0;
-      for (const l of this.lines) {
+      for (let i = from - first; i < this.lines.length; i++) {
+        const l = this.lines[i];
         if (batch.length >= BATCH_LINES || (batch.length > 0 && bytes + l.text.length > BATCH_BYTES)) break;
         batch.push(l);
         bytes += l.text.length;
@@ -532,30 +541,64 @@ class RemoteRun {
   }
 
   /**
-   * Sends the lines in batches until every one is acknowledged. hookd answers with the last seq
-   * it holds; what is past it is sent again (after a reconnect, or a batch hookd could not take).
+   * Sends the lines in batches until every one is acknowledged, up to PIPELINE batches in flight
+   * (hookd stores one while the next travels). hookd answers each with the last seq it holds;
+   * a batch it did not store (it came before the one it continues, or a call failed) is sent
+   * again from there. hookd ignores lines it already has, so a resend stores nothing twice.
    */
   private async send(): Promise<void> {
-    for (let failures = 0; !this.lost && !this.agent.refused; ) {
-      if (this.acked >= this.seq || (this.sealed && this.tailFitsFinish())) {
+    const inflight = this.inflight;
+    this.sent = this.acked;
+    let failures = 0;
+    /** A call failed: nothing new is sent until the calls in flight have settled and the backoff passed. */
+    let pausedUntil = 0;
+    while (!this.lost && !this.agent.refused) {
+      if (this.sent < this.acked) this.sent = this.acked;
+      // Sealed with the rest in memory and within one batch: agentFinish carries it.
+      const done = this.acked >= this.seq || (this.sealed && inflight.size === 0 && this.sent === this.acked && this.tailFitsFinish());
+      if (done && inflight.size === 0) {
         if (this.sealed) return;
-        await new Promise<void>((r) => {
-          this.wake = r;
-          setTimeout(r, 50);
-        });
+      } else if (this.sent < this.seq && inflight.size < PIPELINE && Date.now() >= pausedUntil && !done) {
+        let batch: PendingLine[];
+        try {
+          batch = this.nextBatch(this.sent + 1);
+        } catch (err) {
+          this.agent.log.error(`execution ${this.spec.id}: ${(err as Error).message}`);
+          await sleep(backoffMs(failures++));
+          continue;
+        }
+        const end = batch.at(-1)!.seq;
+        this.sent = end;
+        const call: Promise<void> = this.agent
+          .request<{ agentLog: { acknowledged: number } }>(LOG, { id: this.spec.id, packed: pack(batch) })
+          .then(
+            ({ agentLog }) => {
+              this.acknowledge(agentLog.acknowledged);
+              failures = 0;
+              if (agentLog.acknowledged < end) this.sent = Math.min(this.sent, this.acked);
+            },
+            (err) => {
+              if (err instanceof AgentRequestError && (err.code === "CONFLICT" || err.code === "NOT_FOUND")) return this.lose();
+              this.agent.log.warn(`execution ${this.spec.id}: could not send log lines: ${(err as Error).message}`);
+              this.sent = Math.min(this.sent, this.acked);
+              pausedUntil = Date.now() + backoffMs(failures++);
+            },
+          )
+          .finally(() => {
+            inflight.delete(call);
+            this.notify();
+          });
+        inflight.add(call);
         continue;
       }
-      try {
-        const batch = this.nextBatch();
-        const { agentLog } = await this.agent.request<{ agentLog: { acknowledged: number } }>(LOG, { id: this.spec.id, lines: batch });
-        this.acknowledge(agentLog.acknowledged);
-        failures = 0;
-      } catch (err) {
-        if (err instanceof AgentRequestError && (err.code === "CONFLICT" || err.code === "NOT_FOUND")) return this.lose();
-        this.agent.log.warn(`execution ${this.spec.id}: could not send log lines: ${(err as Error).message}`);
-        await sleep(backoffMs(failures++));
-      }
+      // Wait for an answer, new lines, the end of a pause, or (at most) 50 ms.
+      await new Promise<void>((r) => {
+        this.wake = r;
+        const pause = pausedUntil - Date.now();
+        setTimeout(r, pause > 0 ? Math.min(50, pause) : 50);
+      });
     }
+    await Promise.allSettled([...inflight]);
   }
 }
 

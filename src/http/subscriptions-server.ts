@@ -64,6 +64,9 @@ export function attachSubscriptions(
   agentSchema?: GraphQLSchema,
 ): SubscriptionsServer {
   const refuseCost = (args: ExecutionArgs) => {
+    // The agent schema's operations answer scalars and ids, their input bounded by the batch and
+    // message limits: no cost to weigh (and its variables would be coerced twice).
+    if (agentSchema && args.schema === agentSchema) return null;
     const refusal = costRefusal(args.schema, args.document, args.variableValues ?? undefined, args.operationName);
     return refusal ? { errors: [refusal] } : null;
   };
