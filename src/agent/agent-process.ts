@@ -150,11 +150,8 @@ export class RemoteAgent {
     const leftovers = readRunRecords(this.options.stateDir, (m) => this.log.warn(m));
     this.clearRunsDir(leftovers);
     this.connect();
-    if (leftovers.length > 0) this.recovering = this.recover(leftovers);
+    if (leftovers.length > 0) this.recover(leftovers).catch((err) => this.log.error("could not deal with the runs the previous agent process held", err));
   }
-
-  /** Settles once the runs a previous agent process held are ended and reported (for tests and stop()). */
-  recovering: Promise<void> = Promise.resolve();
 
   /** Spools and records nobody will use: left by a previous process, with no run record to go with them. */
   private clearRunsDir(keep: RunRecord[]): void {
