@@ -289,7 +289,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     }
   });
   if (operations.metricsRoute) expressApp.get("/metrics", operations.metricsRoute);
-  expressApp.post(AGENT_ENROL_PATH, parseJson, agentEnrolRoute(services));
+  expressApp.post(AGENT_ENROL_PATH, parseJson, agentEnrolRoute(services, authLimit));
   expressApp.use(graphqlIdeRouter(GRAPHQL_PATH));
   expressApp.use(
     GRAPHQL_PATH,

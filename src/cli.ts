@@ -32,6 +32,11 @@ const USAGE = `usage: hookd <command>
   key revoke <id or prefix>               revoke an API key; it stops working at once
   agent-token create --kind server|client --name N [--user EMAIL] [--expires-in SECONDS]
                                           print a single-use enrolment token for hookd agent (default: 1 h)
+  agent-token list                        list enrolment tokens not used yet (id, kind, name, expiry)
+  agent-token revoke <id>                 revoke an unused enrolment token
+  agent list                              list enrolled agents (id, kind, name, host, state)
+  agent revoke <id or name>               revoke an agent (every one not yet revoked of that name); a
+                                          running hookd disconnects it at once
   agent --url URL [--token T] [--name N] [--hostname H] [--state-dir DIR] [--labels a,b] [--concurrency N]
                                           run hooks on this machine for hookd at URL (see the README, "Agents");
                                           --token on the first start only
@@ -133,14 +138,15 @@ async function main(argv: string[]): Promise<void> {
     },
   });
   // "user" and "key" take a verb; the rest of the positionals are the command's arguments.
-  const grouped = positionals[0] === "user" || positionals[0] === "key" || positionals[0] === "agent-token";
+  const grouped = positionals[0] === "user" || positionals[0] === "key" || positionals[0] === "agent-token" || (positionals[0] === "agent" && ["list", "revoke"].includes(positionals[1]));
   const command = positionals.slice(0, grouped ? 2 : 1).join(" ") || "serve";
   const args = positionals.slice(grouped ? 2 : 1);
   const oneArgument = (what: string): string => {
     if (args.length !== 1) throw new DomainError("BAD_USER_INPUT", `${command} needs exactly one argument: ${what}\n\n${USAGE}`);
     return args[0];
   };
-  if (!["backup", "key revoke"].includes(command) && args.length > 0) throw new DomainError("BAD_USER_INPUT", `unexpected argument '${args[0]}' for ${command}\n\n${USAGE}`);
+  if (!["backup", "key revoke", "agent revoke", "agent-token revoke"].includes(command) && args.length > 0)
+    throw new DomainError("BAD_USER_INPUT", `unexpected argument '${args[0]}' for ${command}\n\n${USAGE}`);
   if (values.help || command === "help") {
     console.log(USAGE);
     return;
@@ -225,8 +231,45 @@ async function main(argv: string[]): Promise<void> {
         }
         const { token, agentToken } = await services.agentEnrolment.createToken({ kind: kind as ExecutionServerKind, name, user, expiresInSeconds: seconds }, "cli");
         console.log(
-          `enrolment token for ${agentToken.kind} agent '${agentToken.name}', single use, until ${agentToken.expiresAt.toISOString()} (shown only this once):\n\n  ${token}\n\nOn the agent's machine: hookd agent --url <hookd's address> --token ${token}`,
+          `enrolment token for ${agentToken.kind} agent '${agentToken.name}', single use, until ${agentToken.expiresAt.toISOString()} (id ${agentToken.id}; the token is shown only this once):\n\n  ${token}\n\nOn the agent's machine: hookd agent --url <hookd's address> --token ${token}`,
         );
+      });
+      return;
+    }
+    case "agent-token list":
+      await withServices(async (services) => {
+        const tokens = await services.agentEnrolment.pendingTokens();
+        if (tokens.length === 0) console.log("no enrolment token waits to be used");
+        for (const t of tokens) console.log(`${t.id}  ${t.kind.padEnd(6)}  ${t.name}  until ${t.expiresAt.toISOString()}`);
+      });
+      return;
+    case "agent-token revoke": {
+      const id = oneArgument("the token's id (hookd agent-token list shows them)");
+      await withServices(async (services) => {
+        const t = await services.agentEnrolment.revokeToken(id, "cli");
+        console.log(`revoked enrolment token ${t.id} (${t.kind} agent '${t.name}'): no agent can enrol with it`);
+      });
+      return;
+    }
+    case "agent list":
+      await withServices(async (services) => {
+        const rows = await services.agentEnrolment.listAgents();
+        if (rows.length === 0) console.log("no agent is enrolled");
+        for (const { agent, server } of rows) {
+          const state = agent.revokedAt
+            ? `revoked ${agent.revokedAt.toISOString()}`
+            : server?.online
+              ? "online"
+              : `offline${server?.lastSeenAt ? ` (last seen ${server.lastSeenAt.toISOString()})` : ""}`;
+          console.log(`${agent.id}  ${agent.kind.padEnd(6)}  ${agent.name}  ${agent.prefix}…  ${agent.hostname ?? "-"} ${agent.os ?? "-"} ${agent.version ?? "-"}  ${state}`);
+        }
+      });
+      return;
+    case "agent revoke": {
+      const key = oneArgument("the agent's id or name (hookd agent list shows them)");
+      await withServices(async (services) => {
+        for (const a of await services.agentEnrolment.revokeByIdOrName(key, "cli"))
+          console.log(`revoked agent ${a.name} (${a.prefix}…, id ${a.id}): a running hookd disconnects it within a second, and refuses its credential`);
       });
       return;
     }

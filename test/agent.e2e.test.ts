@@ -1,7 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import net from "node:net";
 import path from "node:path";
@@ -262,6 +262,69 @@ describe("remote agents", () => {
     }
   });
 
+  test("a CLIENT agent on hookd's own host and OS is its client's only runner: the embedded runner never takes its hooks", async () => {
+    const bob = await server.user("bob@studio.example", "EMPLOYEE");
+    const { token: secret } = (await server.ok(TOKEN, { input: { kind: "CLIENT", name: "bob-ws", user: bob.id } })).createAgentToken;
+    const self = server.app.bootstrap.self;
+    launch(["--token", secret, "--hostname", self.hostname, "--state-dir", path.join(dir, "state-bob")], { AGENT_MARK: "bob's agent" });
+    const client = await eventually(async () => {
+      const s = await serverNamed("bob-ws");
+      return s?.online ? s : null;
+    }, "bob-ws online");
+    assert.deepEqual([client.hostname, client.os], [self.hostname, self.os], "same host and OS as hookd");
+    await configure("POST_DONE_CLIENT", script("bob.sh", `#!/bin/sh\necho "ran by $AGENT_MARK"\n`));
+    const job = { name: "shot", source: "user:bob@studio.example", destination: "user:bob@studio.example", tasks: [{ source: "/a", destination: "/b", size: 1 }], client: client.id };
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const { submitJob } = await server.ok(`mutation($i: SubmitJobInput!) { submitJob(input: $i) { id } }`, { i: { ...job, name: `shot-${i}` } }, bob.key);
+      await server.ok(`mutation($id: ID!) { updateJobStatus(id: $id, status: DONE) { status } }`, { id: submitJob.id }, bob.key);
+      ids.push(submitJob.id);
+    }
+    for (const id of ids) {
+      const run = await eventually(async () => {
+        const { job } = await server.ok(`query($id: ID!) { job(id: $id) { executions { id hook status runner } } }`, { id });
+        return (job.executions as any[]).find((e) => e.hook === "POST_DONE_CLIENT" && e.status !== "QUEUED" && e.status !== "RUNNING");
+      }, "post-done-client to finish");
+      assert.equal(run.status, "SUCCEEDED");
+      assert.match(run.runner, /^agent:/, "run by bob-ws's agent, not hookd's embedded runner");
+      assert.equal((await execution(run.id)).logLines[0].text, "ran by bob's agent");
+    }
+  });
+
+  test("registerClient never renames or re-types another client on the same host, nor changes the machine of a client an agent runs", async () => {
+    const carl = await server.user("carl@studio.example", "EMPLOYEE");
+    const REGISTER = `mutation($i: RegisterClientInput!) { registerClient(input: $i) { id name hostname os } }`;
+    const first = (await server.ok(REGISTER, { i: { name: "carl-maya", hostname: "carl-ws", os: "linux" } }, carl.key)).registerClient;
+    const second = (await server.ok(REGISTER, { i: { name: "carl-nuke", hostname: "carl-ws", os: "windows" } }, carl.key)).registerClient;
+    assert.notEqual(second.id, first.id, "another name on the same host is another client");
+    const again = (await server.ok(REGISTER, { i: { name: "carl-maya", hostname: "carl-ws", os: "linux" } }, carl.key)).registerClient;
+    assert.deepEqual(again, first, "the same name updates the same client");
+    const rows = (await server.ok(SERVERS)).executionServers as any[];
+    assert.deepEqual(
+      rows
+        .filter((r) => r.hostname === "carl-ws")
+        .map((r) => `${r.name} ${r.os}`)
+        .sort(),
+      ["carl-maya linux", "carl-nuke windows"],
+    );
+
+    // A client its agent runs: its hostname and OS are the agent's.
+    const { token: secret } = (await server.ok(TOKEN, { input: { kind: "CLIENT", name: "carl-maya", user: carl.id } })).createAgentToken;
+    const res = await fetch(`${server.url}/agent/enrol`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: secret, hostname: "carl-ws", os: "linux" }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as any).executionServerId, first.id, "the agent took the client of its name");
+    const retyped = await server.gql(REGISTER, { i: { name: "carl-maya", hostname: "carl-ws", os: "windows" } }, carl.key);
+    expectError(retyped, "CONFLICT", /^input\.os: client 'carl-maya' is run by agent 'carl-maya' on carl-ws \(linux\); its hostname and OS are the agent's/);
+    const moved = await server.gql(REGISTER, { i: { name: "carl-maya", hostname: "elsewhere", os: "linux" } }, carl.key);
+    expectError(moved, "CONFLICT", /^input\.hostname: client 'carl-maya' is run by agent/);
+    const after = ((await server.ok(SERVERS)).executionServers as any[]).find((r) => r.id === first.id);
+    assert.deepEqual([after.hostname, after.os], ["carl-ws", "linux"], "nothing changed");
+  });
+
   test("a revoked agent is disconnected at once, its credential refused, and what it ran fails when its lease expires", async () => {
     const { token: secret } = await token("render-e");
     const agent = launch(["--token", secret, "--hostname", "render-e", "--state-dir", path.join(dir, "state-e")]);
@@ -313,18 +376,49 @@ describe("remote agents", () => {
       assert.equal((await socket.run(LOG, { id: run.id, lines: [1, 2, 3].map(line) })).data.agentLog.acknowledged, 3);
       assert.equal((await socket.run(LOG, { id: run.id, lines: [2, 3, 4].map(line) })).data.agentLog.acknowledged, 4, "resent lines are ignored, the new one stored");
       assert.equal((await socket.run(LOG, { id: run.id, lines: [7, 8].map(line) })).data.agentLog.acknowledged, 4, "a gap stores nothing");
+      // The packed form the agent process sends: the same rules, each field checked.
+      const PACKED = `mutation($id: ID!, $packed: JSON) { agentLog(executionId: $id, packed: $packed) { acknowledged } }`;
+      const at = new Date().toISOString();
+      expectError(
+        {
+          status: 200,
+          ...(await socket.run(PACKED, {
+            id: run.id,
+            packed: [
+              [5, "STDOUT", at, "line 5"],
+              [6, "LOUD", at, "x"],
+            ],
+          })),
+        },
+        "BAD_USER_INPUT",
+        /^packed\[1\]\[1\]: stream must be STDOUT, STDERR or SYSTEM \(got "LOUD"\)/,
+      );
+      expectError({ status: 200, ...(await socket.run(PACKED, { id: run.id, packed: [[5, "STDOUT", "yesterday", "line 5"]] })) }, "BAD_USER_INPUT", /^packed\[0\]\[2\]: at must be an ISO 8601 time/);
+      assert.equal(
+        (
+          await socket.run(PACKED, {
+            id: run.id,
+            packed: [
+              [4, "STDOUT", at, "again"],
+              [5, "STDOUT", at, "line 5"],
+            ],
+          })
+        ).data.agentLog.acknowledged,
+        5,
+        "a resent line ignored, the new one stored",
+      );
       const FINISH = `mutation($id: ID!, $lastSeq: Int!) { agentFinish(executionId: $id, outcome: { status: FAILED, exitCode: 2, error: "exited with code 2" }, lastSeq: $lastSeq) }`;
-      expectError({ status: 200, ...(await socket.run(FINISH, { id: run.id, lastSeq: 8 })) }, "CONFLICT", /holds lines 1\.\.4.*send lines 5\.\.8/);
-      assert.equal((await socket.run(FINISH, { id: run.id, lastSeq: 4 })).data.agentFinish, true);
+      expectError({ status: 200, ...(await socket.run(FINISH, { id: run.id, lastSeq: 8 })) }, "CONFLICT", /holds lines 1\.\.5.*send lines 6\.\.8/);
+      assert.equal((await socket.run(FINISH, { id: run.id, lastSeq: 5 })).data.agentFinish, true);
       const stored = await execution(run.id);
       assert.equal(stored.status, "FAILED");
       assert.equal(stored.exitCode, 2);
       assert.deepEqual(
         stored.logLines.map((l: any) => `${l.seq} ${l.text}`),
-        ["1 line 1", "2 line 2", "3 line 3", "4 line 4", "5 exited with code 2"],
+        ["1 line 1", "2 line 2", "3 line 3", "4 line 4", "5 line 5", "6 exited with code 2"],
       );
-      assert.equal(stored.logLineCount, 5);
-      assert.deepEqual(await socket.run(FINISH, { id: run.id, lastSeq: 5 }), { data: { agentFinish: false } }, "a second outcome (a finish sent again) is not stored");
+      assert.equal(stored.logLineCount, 6);
+      assert.deepEqual(await socket.run(FINISH, { id: run.id, lastSeq: 6 }), { data: { agentFinish: false } }, "a second outcome (a finish sent again) is not stored");
     } finally {
       await socket.client.dispose();
     }
@@ -375,9 +469,11 @@ async function freePort(): Promise<number> {
 }
 
 /** A TCP relay between the agent and hookd whose connections the test can cut. */
-async function relay(target: number): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
+async function relay(target: number): Promise<{ url: string; cut(): void; block(): void; unblock(): void; close(): Promise<void> }> {
   const open = new Set<net.Socket>();
+  let blocked = false;
   const srv = net.createServer((client) => {
+    if (blocked) return void client.destroy();
     const upstream = net.connect(target, "127.0.0.1");
     for (const s of [client, upstream]) {
       open.add(s);
@@ -392,6 +488,14 @@ async function relay(target: number): Promise<{ url: string; cut(): void; close(
     cut: () => {
       for (const s of open) s.destroy();
     },
+    /** Cuts what is open and refuses new connections until unblock(). */
+    block: () => {
+      blocked = true;
+      for (const s of open) s.destroy();
+    },
+    unblock: () => {
+      blocked = false;
+    },
     close: () => {
       for (const s of open) s.destroy();
       return new Promise((r) => srv.close(() => r()));
@@ -404,7 +508,8 @@ describe("remote agents: connections lost mid-run", () => {
   let dataDir: string;
   let port: number;
   let server: TestServer;
-  const agents: AgentProcess[] = [];
+  const agents: (AgentProcess & { name?: string })[] = [];
+  const leftovers: number[] = [];
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "hookd-agent-loss-"));
@@ -415,6 +520,7 @@ describe("remote agents: connections lost mid-run", () => {
   });
   after(async () => {
     for (const a of agents) await a.stop("SIGKILL");
+    for (const pid of leftovers) if (exists(pid)) process.kill(pid, "SIGKILL");
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -436,10 +542,12 @@ describe("remote agents: connections lost mid-run", () => {
     );
   };
 
+  const agentOf = (name: string) => agents.find((a) => a.name === name)!;
+
   async function setUp(name: string, url: string): Promise<string> {
     const { token } = (await server.ok(TOKEN, { input: { kind: "SERVER", name } })).createAgentToken;
     const agent = startAgent(url, ["--token", token, "--hostname", name, "--state-dir", path.join(dir, name)]);
-    agents.push(agent);
+    agents.push(Object.assign(agent, { name }));
     const row = await eventually(async () => ((await server.ok(SERVERS)).executionServers as any[]).find((s) => s.name === name && s.online), `${name} online`);
     await server.ok(`mutation($id: ID!) { updateSettings(input: { defaultExecutionServer: $id }) { hooksEnabled } }`, { id: row.id });
     return row.id;
@@ -520,5 +628,182 @@ describe("remote agents: connections lost mid-run", () => {
     } finally {
       await cutter.close();
     }
+  });
+
+  test("a restarted agent ends the process group of a run its killed process held and reports it FAILED at once, not at lease expiry", async () => {
+    await setUp("render-k", `http://127.0.0.1:${port}`);
+    const stateDir = path.join(dir, "render-k");
+    const pids = path.join(dir, "killed.pids");
+    const tree = path.join(dir, "killed.sh");
+    writeFileSync(tree, `#!/bin/sh\nsleep 60 &\necho "$$ $!" > '${pids}'\necho started\nwait\n`);
+    chmodSync(tree, 0o755);
+    await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: tree, mac: null, windows: null } } });
+    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+    await eventually(async () => (await execution(run.id)).logLines.some((l: any) => l.text === "started"), "the hook to start");
+    const [shell, child] = readFileSync(pids, "utf8").trim().split(" ").map(Number);
+    leftovers.push(shell, child);
+    const record = JSON.parse(readFileSync(path.join(stateDir, "runs", `${run.id}.json`), "utf8"));
+    assert.equal(record.pid, shell, "the run's process group is kept in the state dir");
+    await agentOf("render-k").stop("SIGKILL");
+    assert.ok(exists(shell) && exists(child), "the hook outlived its agent");
+    assert.equal((await execution(run.id)).status, "RUNNING");
+
+    const restarted = startAgent(`http://127.0.0.1:${port}`, ["--state-dir", stateDir, "--hostname", "render-k"]);
+    agents.push(restarted);
+    // The lease is 20 s: this is the restarted agent's report, not hookd's expiry.
+    const failed = await eventually(async () => {
+      const e = await execution(run.id);
+      return e.status === "FAILED" ? e : null;
+    }, "the restarted agent to report the run");
+    assert.match(failed.error, /^the agent restarted while this hook ran \(its previous process was killed or crashed\); the hook's outcome is unknown; its leftover process group was ended$/);
+    assert.deepEqual(
+      failed.logLines.map((l: any) => l.text),
+      ["started", failed.error],
+    );
+    await eventually(async () => !exists(shell) && !exists(child), "the hook's process group to be gone");
+    await eventually(async () => readdirSync(path.join(stateDir, "runs")).length === 0, "the run's record to be removed");
+    assert.match(restarted.output(), /was running when the agent last stopped: reported FAILED; its process group was ended/);
+  });
+
+  test("lines the agent cannot send while cut off go to a spool file in its state dir and are sent from the acknowledged seq after it reconnects", async () => {
+    const cutter = await relay(port);
+    try {
+      await setUp("render-p", cutter.url);
+      const stateDir = path.join(dir, "render-p");
+      const marker = path.join(dir, "spool.done");
+      const gate = path.join(dir, "spool.go");
+      // 100 lines, then (once the test has cut the socket) 8000 more at once, far past what the agent keeps in memory.
+      const hook = path.join(dir, "spool.sh");
+      writeFileSync(
+        hook,
+        `#!/bin/sh\ni=1\nwhile [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); done\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\nwhile [ $i -le 8100 ]; do echo "line $i"; i=$((i+1)); done\ntouch '${marker}'\nsleep 0.5\n`,
+      );
+      chmodSync(hook, 0o755);
+      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: hook, mac: null, windows: null } } });
+      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+      await eventually(async () => (await execution(run.id)).logLines.length >= 100, "the first lines stored");
+      cutter.block();
+      writeFileSync(gate, "");
+      await eventually(async () => existsSync(marker), "the hook to write the rest");
+      const spool = path.join(stateDir, "runs", `${run.id}.log`);
+      const spooled = await eventually(async () => {
+        const lines = existsSync(spool)
+          ? readFileSync(spool, "utf8")
+              .split("\n")
+              .filter((l) => l !== "")
+          : [];
+        return lines.length >= 4000 ? lines : null;
+      }, "the unsent lines to be in the spool file");
+      assert.equal(statSync(spool).mode & 0o777, 0o600);
+      const first = JSON.parse(spooled[0]);
+      assert.ok(first.seq > 100 && first.text === `line ${first.seq}`, `the spool holds lines past what memory keeps (first: ${spooled[0]})`);
+      assert.ok((await execution(run.id)).logLines.length <= 100 + 1000, "hookd did not get them meanwhile");
+      cutter.unblock();
+      const done = await eventually(
+        async () => {
+          const e = await execution(run.id);
+          return e.status === "RUNNING" ? null : e;
+        },
+        "the run to finish after the reconnect",
+        30_000,
+      ).catch((err) => {
+        throw new Error(`${err.message}; the agent said: ${agentOf("render-p").output().slice(-3000)}`);
+      });
+      assert.equal(done.status, "SUCCEEDED", done.error);
+      assert.equal(done.logLineCount, 8100);
+      const { execution: page } = await server.ok(`query($id: ID!) { execution(id: $id) { logLines(first: 10000) { seq text } } }`, { id: run.id });
+      assert.deepEqual(
+        page.logLines.map((l: any) => `${l.seq} ${l.text}`),
+        Array.from({ length: 8100 }, (_, i) => `${i + 1} line ${i + 1}`),
+        "every line stored once, in order, with no gap",
+      );
+      await eventually(async () => !existsSync(spool), "the spool removed with the run");
+    } finally {
+      cutter.unblock();
+      await cutter.close();
+    }
+  });
+
+  test("hookd agent list and hookd agent revoke <name>: a running hookd disconnects the agent at once and refuses its credential", async () => {
+    await setUp("render-v", `http://127.0.0.1:${port}`);
+    // Not spawnSync: the in-process server must keep answering meanwhile.
+    const cli = (...args: string[]) => runCli(args, { HOOKD_DATA_DIR: dataDir });
+    const listed = await cli("agent", "list");
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.match(listed.stdout, /SERVER {2}render-v {2}hka_\S+… {2}render-v linux \S+ {2}online/);
+    const revoked = await cli("agent", "revoke", "render-v");
+    assert.equal(revoked.status, 0, revoked.stderr);
+    assert.match(revoked.stdout, /^revoked agent render-v \(hka_/);
+    const agent = agentOf("render-v");
+    await eventually(async () => agent.child.exitCode !== null, "the agent to be disconnected and exit");
+    assert.equal(agent.child.exitCode, 2);
+    assert.match(agent.output(), /refused the agent's credential \(4403 this agent was revoked\)/);
+    assert.match((await cli("agent", "list")).stdout, /render-v .* revoked \d{4}-/);
+    // Its kept credential is refused by the running hookd (its credential cache saw the other process's write).
+    const again = startAgent(`http://127.0.0.1:${port}`, ["--state-dir", path.join(dir, "render-v")]);
+    agents.push(again);
+    await eventually(async () => again.child.exitCode !== null, "the restarted agent to give up");
+    assert.equal(again.child.exitCode, 2);
+    assert.match(again.output(), /revoked/);
+    const none = await cli("agent", "revoke", "render-v");
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /every agent named 'render-v' is revoked already/);
+    assert.match((await cli("agent", "revoke", "nobody")).stderr, /no agent has the id or name 'nobody' \(hookd agent list shows them\)/);
+  });
+
+  test("hookd agent-token list and revoke: a revoked token enrols nothing; a used one is not revoked but named", async () => {
+    // Not spawnSync: the in-process server must keep answering meanwhile.
+    const cli = (...args: string[]) => runCli(args, { HOOKD_DATA_DIR: dataDir });
+    const created = await cli("agent-token", "create", "--kind", "server", "--name", "render-t");
+    assert.equal(created.status, 0, created.stderr);
+    const token = /\b(hke_[A-Za-z0-9_-]+)/.exec(created.stdout)![1];
+    const id = /\(id ([0-9a-f-]{36});/.exec(created.stdout)?.[1];
+    assert.ok(id, created.stdout);
+    assert.match((await cli("agent-token", "list")).stdout, new RegExp(`${id}  SERVER  render-t  until `));
+    const revoked = await cli("agent-token", "revoke", id!);
+    assert.equal(revoked.status, 0, revoked.stderr);
+    assert.match(revoked.stdout, /no agent can enrol with it/);
+    assert.doesNotMatch((await cli("agent-token", "list")).stdout, new RegExp(id!));
+    const res = await fetch(`${server.url}/agent/enrol`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, hostname: "h", os: "linux" }) });
+    assert.equal(res.status, 401);
+    assert.match(((await res.json()) as any).error.message, /invalid enrolment token \(unknown, or revoked\)/);
+    // A used token: the agent it enrolled is what to revoke.
+    const used = await cli("agent-token", "create", "--kind", "server", "--name", "render-u");
+    const usedToken = /\b(hke_[A-Za-z0-9_-]+)/.exec(used.stdout)![1];
+    const usedId = /\(id ([0-9a-f-]{36});/.exec(used.stdout)![1];
+    const ok = await fetch(`${server.url}/agent/enrol`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: usedToken, hostname: "h", os: "linux" }) });
+    assert.equal(ok.status, 200);
+    const refused = await cli("agent-token", "revoke", usedId);
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /was used on .*: revoke the agent it enrolled instead \(hookd agent revoke render-u\)/);
+  });
+});
+
+describe("agent enrolment: failed attempts are rate-limited like other authentications", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({ HOOKD_AUTH_FAILURES: "3", HOOKD_AUTH_FAILURE_WINDOW_SECONDS: "2" });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test("POST /agent/enrol: past the allowance of refused tokens the address gets 429 with Retry-After, and a good token sent meanwhile is not used up", async () => {
+    const enrol = (token: string) =>
+      fetch(`${server.url}/agent/enrol`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, hostname: "h", os: "linux" }) });
+    const { token } = (await server.ok(`mutation { createAgentToken(input: { kind: SERVER, name: "render-rl" }) { token } }`)).createAgentToken;
+    for (let i = 0; i < 3; i++) assert.equal((await enrol(`hke_guess${i}`)).status, 401);
+    const limited = await enrol(token);
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get("retry-after")) >= 1);
+    const body = (await limited.json()) as any;
+    assert.equal(body.error.code, "TOO_MANY_REQUESTS");
+    assert.match(body.error.message, /too many failed authentications from this address; retry after \d+ s/);
+    // Once the window is over the same token enrols: the refusal did not look at it.
+    const res = await eventually(async () => {
+      const r = await enrol(token);
+      return r.status === 429 ? null : r;
+    }, "the window to end");
+    assert.equal(res.status, 200, await res.clone().text());
   });
 });

@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { DomainError } from "../domain/errors.js";
+import { startSpawner } from "../executor/spawner-factory.js";
 import { createLogger } from "../logger.js";
 import { enrol, RemoteAgent } from "./agent-process.js";
 import { defaultStateDir, stateFile } from "./agent-state.js";
@@ -35,7 +36,10 @@ export async function runAgentCommand(values: Record<string, string | boolean | 
     throw new DomainError("UNAUTHENTICATED", (err as Error).message);
   }
   options.logger.info(`agent ${state.name} (${state.kind}, id ${state.agentId}); credential in ${stateFile(stateDir)}`);
-  const agent = new RemoteAgent(state, options);
+  // hookd's spawn addon where it was built (Linux, with a C compiler): forking this Node process
+  // per hook costs milliseconds of CPU; elsewhere execa, so no compiler is needed.
+  const spawner = await startSpawner("auto", options.logger);
+  const agent = new RemoteAgent(state, { ...options, spawner });
   agent.start();
   const stop = (signal: string) => {
     options.logger.info(`${signal}: stopping`);

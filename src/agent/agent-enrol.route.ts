@@ -1,5 +1,6 @@
 import type { Request, Response } from "express";
 import { DomainError } from "../domain/errors.js";
+import { clientAddress, TooManyFailures, type AuthRateLimit } from "../http/auth-rate-limit.js";
 import type { Services } from "../services/services.js";
 
 /** Where `hookd agent` trades its enrolment token for its own credential (no API key needed: the token is the proof). */
@@ -7,11 +8,24 @@ export const AGENT_ENROL_PATH = "/agent/enrol";
 
 const STATUS: Record<string, number> = { UNAUTHENTICATED: 401, BAD_USER_INPUT: 400, NOT_FOUND: 404, CONFLICT: 409 };
 
-/** POST { token, hostname, os, labels?, version? } → { agentId, name, kind, executionServerId, credential }. */
-export function agentEnrolRoute(services: Services) {
+/**
+ * POST { token, hostname, os, labels?, version? } → { agentId, name, kind, executionServerId, credential }.
+ * A refused token counts as a failed authentication of the caller's address, like a wrong API key:
+ * past the allowance the address gets 429 without its token being looked at.
+ */
+export function agentEnrolRoute(services: Services, authLimit: AuthRateLimit) {
   return async (req: Request, res: Response) => {
     res.set("cache-control", "no-store");
     const body = (req.body ?? {}) as Record<string, unknown>;
+    const address = clientAddress(req.socket);
+    try {
+      await authLimit.check(address);
+    } catch (err) {
+      if (!(err instanceof TooManyFailures)) throw err;
+      res.set("retry-after", String(err.retryAfterSeconds));
+      res.status(429).json({ error: { code: "TOO_MANY_REQUESTS", message: err.message, retryAfter: err.retryAfterSeconds } });
+      return;
+    }
     try {
       if (typeof body.token !== "string" || body.token === "") throw new DomainError("BAD_USER_INPUT", "token: the enrolment token is required", "token");
       const labels = Array.isArray(body.labels) ? body.labels.map(String) : [];
@@ -28,6 +42,7 @@ export function agentEnrolRoute(services: Services) {
       res.json({ agentId: agent.id, name: agent.name, kind: agent.kind, executionServerId: server.id, credential });
     } catch (err) {
       if (err instanceof DomainError && STATUS[err.code]) {
+        if (err.code === "UNAUTHENTICATED") await authLimit.failed(address);
         res.status(STATUS[err.code]).json({ error: { code: err.code, message: err.message, field: err.field } });
         return;
       }

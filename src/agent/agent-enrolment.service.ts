@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { IsNull } from "typeorm";
-import { badInput, notFound, unauthenticated } from "../domain/errors.js";
+import { IsNull, MoreThan } from "typeorm";
+import { badInput, conflict, DomainError, notFound, unauthenticated } from "../domain/errors.js";
 import { OS_NAMES, type OsName } from "../domain/os.js";
 import { Agent } from "../entities/agent.entity.js";
 import { AgentToken } from "../entities/agent-token.entity.js";
@@ -44,8 +44,12 @@ export interface Enrolled {
   credential: string;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export class AgentEnrolmentService {
   private readonly byHash: EntityCache<Agent | null>;
+  /** Another process (`hookd agent revoke`) wrote since the last look: the cache may hold a revoked agent. */
+  private readonly externalChange: () => boolean;
 
   constructor(
     private readonly store: Store,
@@ -56,6 +60,7 @@ export class AgentEnrolmentService {
   ) {
     // Every operation of an agent authenticates; a revoke (a write to Agent) drops the cache.
     this.byHash = new EntityCache(changes, [Agent], 1000);
+    this.externalChange = store.externalChangeSignal();
   }
 
   async createToken(input: CreateAgentToken, actor: Actor): Promise<{ token: string; agentToken: AgentToken }> {
@@ -101,7 +106,7 @@ export class AgentEnrolmentService {
     const credential = `${AGENT_CREDENTIAL_PREFIX}${randomBytes(24).toString("base64url")}`;
     return this.store.transaction(async (em) => {
       const row = await em.findOneBy(AgentToken, { hash: sha256(token) });
-      if (!row) throw unauthenticated("invalid enrolment token: make one with createAgentToken or `hookd agent-token create`");
+      if (!row) throw unauthenticated("invalid enrolment token (unknown, or revoked): make one with createAgentToken or `hookd agent-token create`");
       if (row.usedAt !== null) throw unauthenticated(`enrolment token ${row.id} was already used on ${row.usedAt.toISOString()}: a token enrols one agent; make a new one`);
       if (row.expiresAt.getTime() <= Date.now()) throw unauthenticated(`enrolment token ${row.id} expired on ${row.expiresAt.toISOString()}; make a new one`);
       // Checked before the token is used up: a token given to the wrong machine stays good.
@@ -153,8 +158,53 @@ export class AgentEnrolmentService {
     return revoked;
   }
 
-  /** The agent a credential belongs to; UNAUTHENTICATED naming why not. */
-  async authenticate(credential: string): Promise<Agent> {
+  /** Every agent, oldest first, with the execution server (or client) it runs. */
+  listAgents(): Promise<{ agent: Agent; server: ExecutionServer | null }[]> {
+    return this.store.manager.find(Agent, { order: { createdAt: "ASC" } }).then(async (agents) => {
+      const servers = await this.store.manager.find(ExecutionServer);
+      return agents.map((agent) => ({ agent, server: servers.find((s) => s.id === agent.executionServerId) ?? null }));
+    });
+  }
+
+  /**
+   * Revokes the agent with this id, or every agent not yet revoked of this name (a name may have
+   * had several agents: replacements enrolled under it). NOT_FOUND naming what was looked for.
+   */
+  async revokeByIdOrName(key: string, actor: Actor): Promise<Agent[]> {
+    if (UUID.test(key) && (await this.store.manager.existsBy(Agent, { id: key }))) return [await this.revoke(key, actor)];
+    const active = await this.store.manager.find(Agent, { where: { name: key, revokedAt: IsNull() }, order: { createdAt: "ASC" } });
+    if (active.length === 0) {
+      const any = await this.store.manager.existsBy(Agent, { name: key });
+      throw new DomainError("NOT_FOUND", any ? `every agent named '${key}' is revoked already` : `no agent has the id or name '${key}' (hookd agent list shows them)`);
+    }
+    const revoked: Agent[] = [];
+    for (const a of active) revoked.push(await this.revoke(a.id, actor));
+    return revoked;
+  }
+
+  /** Enrolment tokens that may still be used: not used, not expired. */
+  pendingTokens(): Promise<AgentToken[]> {
+    return this.store.manager.find(AgentToken, { where: { usedAt: IsNull(), expiresAt: MoreThan(new Date()) }, order: { createdAt: "ASC" } });
+  }
+
+  /** Revokes an enrolment token not used yet: it is deleted (only the audit trail keeps it), so no agent can enrol with it. */
+  async revokeToken(id: string, actor: Actor): Promise<AgentToken> {
+    return this.store.transaction(async (em) => {
+      const row = UUID.test(id) ? await em.findOneBy(AgentToken, { id }) : null;
+      if (!row) throw notFound("enrolment token", id);
+      if (row.usedAt !== null) throw conflict("id", `enrolment token ${id} was used on ${row.usedAt.toISOString()}: revoke the agent it enrolled instead (hookd agent revoke ${row.name})`);
+      await em.delete(AgentToken, { id });
+      await this.audit.record(em, actor, "agentToken.revoke", "AgentToken", id, { kind: row.kind, name: row.name, expiresAt: row.expiresAt }, null);
+      return row;
+    });
+  }
+
+  /**
+   * The agent a credential belongs to; UNAUTHENTICATED naming why not. `fresh` (a new connection:
+   * rare) reads the store, so a revoke made where no change signal reaches this process still holds.
+   */
+  async authenticate(credential: string, options: { fresh?: boolean } = {}): Promise<Agent> {
+    if (options.fresh || this.externalChange()) this.byHash.clear();
     const hash = sha256(credential);
     const agent = await this.byHash.get(hash, () => this.store.manager.findOneBy(Agent, { hash }));
     if (!agent || !timingSafeEqual(Buffer.from(agent.hash, "hex"), Buffer.from(hash, "hex"))) throw unauthenticated("invalid agent credential: enrol the agent again with a new token");

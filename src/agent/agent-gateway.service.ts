@@ -1,4 +1,4 @@
-import { In } from "typeorm";
+import { In, IsNull, Not } from "typeorm";
 import { badInput, conflict, DomainError } from "../domain/errors.js";
 import { Agent } from "../entities/agent.entity.js";
 import { ExecutionLogLine, LogStream } from "../entities/execution-log-line.entity.js";
@@ -22,6 +22,8 @@ export const MAX_LOG_BATCH = 5000;
 /** QUEUED ids sent to an agent when it connects, oldest first; more come by the next notices. */
 const QUEUED_ON_CONNECT = 1000;
 const LAST_SEEN_RESOLUTION_MS = 10_000;
+/** How often connected agents are looked up for a revoke another process (`hookd agent revoke`) stored. */
+const REVOCATION_CHECK_MS = 1000;
 
 export interface AgentGatewayOptions {
   leaseMs: number;
@@ -61,6 +63,25 @@ export interface AgentOutcome {
   error?: string | null;
   output?: JsonObject | null;
   droppedBytes?: number | null;
+}
+
+const STREAMS = new Set<string>(Object.values(LogStream));
+
+/** Lines in the packed form agents send: [[seq, stream, at, text, partial?], ...]; BAD_USER_INPUT naming the first wrong field. */
+export function unpackLines(packed: unknown): AgentLogLine[] {
+  if (!Array.isArray(packed)) throw badInput("packed", "must be a list of [seq, stream, at, text]");
+  if (packed.length > MAX_LOG_BATCH) throw badInput("packed", `at most ${MAX_LOG_BATCH} lines per call (got ${packed.length})`);
+  return packed.map((l: unknown, i) => {
+    if (!Array.isArray(l) || (l.length !== 4 && l.length !== 5)) throw badInput(`packed[${i}]`, "must be [seq, stream, at, text] or [seq, stream, at, text, true] (a piece of a line that goes on)");
+    const [seq, stream, at, text, partial] = l as unknown[];
+    if (!Number.isInteger(seq) || (seq as number) < 1) throw badInput(`packed[${i}][0]`, `seq must be a whole number >= 1 (got ${JSON.stringify(seq)})`);
+    if (typeof stream !== "string" || !STREAMS.has(stream)) throw badInput(`packed[${i}][1]`, `stream must be STDOUT, STDERR or SYSTEM (got ${JSON.stringify(stream)})`);
+    const date = typeof at === "string" ? new Date(at) : null;
+    if (!date || Number.isNaN(date.getTime())) throw badInput(`packed[${i}][2]`, `at must be an ISO 8601 time (got ${JSON.stringify(at)})`);
+    if (typeof text !== "string") throw badInput(`packed[${i}][3]`, "text must be a string");
+    if (partial !== undefined && typeof partial !== "boolean") throw badInput(`packed[${i}][4]`, `partial must be true or false (got ${JSON.stringify(partial)})`);
+    return { seq: seq as number, stream: stream as LogStream, at: date, text, ...(partial ? { partial: true } : {}) };
+  });
 }
 
 const FINAL: ExecutionStatus[] = [ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.CANCELLED];
@@ -152,6 +173,8 @@ export class AgentGateway implements RunnerListener {
   private readonly lastSeen = new Map<string, number>();
   private readonly writes = new Set<Promise<unknown>>();
   private detach: (() => void) | null = null;
+  private revocationTimer: NodeJS.Timeout | null = null;
+  private checkingRevocations = false;
 
   constructor(
     private readonly store: Store,
@@ -167,10 +190,13 @@ export class AgentGateway implements RunnerListener {
     const agents = await this.store.manager.find(Agent, { select: { executionServerId: true } });
     if (agents.length > 0) await this.store.transaction((em) => em.update(ExecutionServer, { id: In(agents.map((a) => a.executionServerId)), online: true }, { online: false }));
     this.detach = this.queue.attach(this);
+    this.revocationTimer = setInterval(() => void this.checkRevocations(), REVOCATION_CHECK_MS);
+    this.revocationTimer.unref();
   }
 
   async destroy(): Promise<void> {
     this.detach?.();
+    if (this.revocationTimer) clearInterval(this.revocationTimer);
     for (const set of this.streams.values()) for (const s of [...set]) s.close();
     await Promise.allSettled([...this.writes]);
   }
@@ -232,6 +258,24 @@ export class AgentGateway implements RunnerListener {
     }
   }
 
+  /** A revoke stored by this process disconnects at once (revoked()); one stored by another is found here, within a second. */
+  private async checkRevocations(): Promise<void> {
+    if (this.checkingRevocations || this.streams.size === 0) return;
+    this.checkingRevocations = true;
+    try {
+      const names = new Map([...this.streams.values()].flatMap((set) => [...set].map((s) => [s.agent.id, s.agent.name] as const)));
+      const rows = await this.store.manager.find(Agent, { select: { id: true, revokedAt: true }, where: { id: In([...names.keys()]), revokedAt: Not(IsNull()) } });
+      for (const r of rows) {
+        this.logger.warn(`agent ${names.get(r.id)} (${r.id}) was revoked by another process; disconnected`, { agent: r.id });
+        this.revoked(r.id);
+      }
+    } catch (err) {
+      this.logger.warn(`could not look for revoked agents: ${String(err)}`);
+    } finally {
+      this.checkingRevocations = false;
+    }
+  }
+
   /** Takes a QUEUED execution of the agent's server: its snapshot, or null when it is no longer QUEUED. */
   async claim(agent: Agent, id: string): Promise<AgentHookSpec | null> {
     await this.own(agent, id);
@@ -275,51 +319,55 @@ export class AgentGateway implements RunnerListener {
    */
   appendLog(agent: Agent, id: string, lines: AgentLogLine[]): Promise<number> {
     if (lines.length > MAX_LOG_BATCH) throw badInput("lines", `at most ${MAX_LOG_BATCH} lines per call (got ${lines.length})`);
-    return this.serialized(id, async (state) => {
-      const runnerId = agentRunnerId(agent);
-      await this.held(agent, id);
-      const last = await this.lastStored(id, state);
-      const fresh = lines.filter((l) => l.seq > last).sort((a, b) => a.seq - b.seq);
-      if (fresh.length === 0 || fresh[0].seq !== last + 1) return last;
-      const rows: LogLineEvent[] = [];
-      // Masked here, where every line an agent sends passes once, before it is stored or streamed.
-      const secrets = await this.options.secrets.maskList();
-      // Worked on a copy: a batch refused below leaves what is held as it was.
-      const held = new Map(state.held);
-      for (const [i, l] of fresh.entries()) {
-        if (l.seq !== last + 1 + i) throw badInput(`lines[${i}].seq`, `seqs must be consecutive: expected ${last + 1 + i}, got ${l.seq}`);
-        if (!Object.values(LogStream).includes(l.stream)) throw badInput(`lines[${i}].stream`, `must be STDOUT, STDERR or SYSTEM`);
-        const at = l.at instanceof Date && !Number.isNaN(l.at.getTime()) ? l.at : new Date();
-        if (l.stream === LogStream.SYSTEM || secrets.length === 0) {
-          rows.push({ executionId: id, seq: l.seq, stream: l.stream, at, text: maskSecrets(l.text, secrets) });
-          continue;
-        }
-        const piece = maskPiece(held.get(l.stream)?.text ?? "", l.text, l.partial === true, secrets);
-        held.delete(l.stream);
-        if (piece.held !== "") held.set(l.stream, { text: piece.held, at });
-        rows.push({ executionId: id, seq: l.seq, stream: l.stream, at, text: piece.text });
+    return this.serialized(id, (state) => this.storeLines(agent, id, state, lines));
+  }
+
+  private async storeLines(agent: Agent, id: string, state: LogState, lines: AgentLogLine[]): Promise<number> {
+    const runnerId = agentRunnerId(agent);
+    await this.held(agent, id);
+    const last = await this.lastStored(id, state);
+    const fresh = lines.filter((l) => l.seq > last).sort((a, b) => a.seq - b.seq);
+    if (fresh.length === 0 || fresh[0].seq !== last + 1) return last;
+    const rows: LogLineEvent[] = [];
+    // Masked here, where every line an agent sends passes once, before it is stored or streamed.
+    const secrets = await this.options.secrets.maskList();
+    // Worked on a copy: a batch refused below leaves what is held as it was.
+    const held = new Map(state.held);
+    for (const [i, l] of fresh.entries()) {
+      if (l.seq !== last + 1 + i) throw badInput(`lines[${i}].seq`, `seqs must be consecutive: expected ${last + 1 + i}, got ${l.seq}`);
+      if (!Object.values(LogStream).includes(l.stream)) throw badInput(`lines[${i}].stream`, `must be STDOUT, STDERR or SYSTEM`);
+      const at = l.at instanceof Date && !Number.isNaN(l.at.getTime()) ? l.at : new Date();
+      if (l.stream === LogStream.SYSTEM || secrets.length === 0) {
+        rows.push({ executionId: id, seq: l.seq, stream: l.stream, at, text: maskSecrets(l.text, secrets) });
+        continue;
       }
-      try {
-        // The no-op update makes the insert conditional on the lease, in one transaction.
-        await this.store.write([{ update: Execution, id, set: { runnerId }, expect: { status: ExecutionStatus.RUNNING, runnerId } }, { logLines: rows }]);
-      } catch (err) {
-        if (err instanceof StaleWriteError) throw lostLease(id);
-        throw err;
-      }
-      state.last = rows.at(-1)!.seq;
-      state.held = held;
-      this.pubsub.publish("executionLog", id, rows);
-      return state.last;
-    });
+      const piece = maskPiece(held.get(l.stream)?.text ?? "", l.text, l.partial === true, secrets);
+      held.delete(l.stream);
+      if (piece.held !== "") held.set(l.stream, { text: piece.held, at });
+      rows.push({ executionId: id, seq: l.seq, stream: l.stream, at, text: piece.text });
+    }
+    try {
+      // The no-op update makes the insert conditional on the lease, in one transaction.
+      await this.store.write([{ update: Execution, id, set: { runnerId }, expect: { status: ExecutionStatus.RUNNING, runnerId } }, { logLines: rows }]);
+    } catch (err) {
+      if (err instanceof StaleWriteError) throw lostLease(id);
+      throw err;
+    }
+    state.last = rows.at(-1)!.seq;
+    state.held = held;
+    this.pubsub.publish("executionLog", id, rows);
+    return state.last;
   }
 
   /**
-   * The agent's outcome, once every line up to `lastSeq` is stored. False when the agent no
+   * The agent's outcome, once every line up to `lastSeq` is stored; `lines`, the last ones, may
+   * come with it (a short hook's whole log: one call instead of two). False when the agent no
    * longer held the execution (the record already says what happened).
    */
-  finish(agent: Agent, id: string, outcome: AgentOutcome, lastSeq: number): Promise<boolean> {
+  finish(agent: Agent, id: string, outcome: AgentOutcome, lastSeq: number, lines: AgentLogLine[] = []): Promise<boolean> {
     if (!FINAL.includes(outcome.status)) throw badInput("outcome.status", `must be one of ${FINAL.join(", ")} (got ${outcome.status})`);
     if (!Number.isInteger(lastSeq) || lastSeq < 0) throw badInput("lastSeq", `must be a whole number >= 0 (got ${lastSeq})`);
+    if (lines.length > MAX_LOG_BATCH) throw badInput("lines", `at most ${MAX_LOG_BATCH} lines per call (got ${lines.length})`);
     return this.serialized(id, async (state) => {
       const e = await this.own(agent, id);
       // Ended meanwhile (lease expired, deadline passed), or a finish sent again after a reconnect.
@@ -327,7 +375,7 @@ export class AgentGateway implements RunnerListener {
         this.forget(id);
         return false;
       }
-      const last = await this.lastStored(id, state);
+      const last = lines.length > 0 ? await this.storeLines(agent, id, state, lines) : await this.lastStored(id, state);
       if (last !== lastSeq) throw conflict("lastSeq", `hookd holds lines 1..${last} of execution ${id}; send lines ${last + 1}..${lastSeq} before finishing`);
       const run: RunOutcome = {
         status: outcome.status as RunOutcome["status"],

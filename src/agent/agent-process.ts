@@ -1,12 +1,18 @@
+import { readdirSync, rmSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import { currentOs } from "../domain/os.js";
 import { ExecaSpawner } from "../executor/execa-spawner.js";
+import type { Spawner } from "../executor/spawner.js";
 import { LocalHookRunner, type HookSpec } from "../executor/local-hook-runner.js";
+import { groupRunsExecution } from "../executor/process-group.js";
+import { killProcessGroup } from "../executor/process-runner.js";
 import type { Logger } from "../logger.js";
 import { HOOKD_VERSION } from "../version.js";
-import { readState, stateFile, writeState, type AgentState } from "./agent-state.js";
+import { LogSpool, type SpooledLine } from "./agent-log-spool.js";
+import { ensureRunsDir, readRunRecords, readState, removeRun, runsDir, spoolFile, stateFile, writeRunRecord, writeState, type AgentState, type RunRecord } from "./agent-state.js";
 
 // `hookd agent`: runs, on another machine, the hooks hookd assigns to one execution server or
 // client. It connects out (graphql-ws, authenticated by its own credential), claims what it is
@@ -27,18 +33,28 @@ export interface AgentOptions {
   tempDir: string;
   killGraceMs: number;
   logger: Logger;
+  /** How hooks start: hookd's spawn addon where it is built (Linux), else execa (startSpawner "auto"). */
+  spawner?: Spawner;
 }
 
 const ASSIGNMENTS = `subscription($hello: AgentHelloInput!) { agentAssignments(hello: $hello) { queued cancel } }`;
 const CLAIM = `mutation($id: ID!) { agentClaim(executionId: $id) { id hook command os input timeoutSeconds jobId publishId attempt retryOfId env leaseSeconds logCapBytes } }`;
 const RENEW = `mutation($ids: [ID!]!) { agentRenew(executionIds: $ids) { lost cancel } }`;
-const LOG = `mutation($id: ID!, $lines: [AgentLogLineInput!]!) { agentLog(executionId: $id, lines: $lines) { acknowledged } }`;
-const FINISH = `mutation($id: ID!, $outcome: AgentOutcomeInput!, $lastSeq: Int!) { agentFinish(executionId: $id, outcome: $outcome, lastSeq: $lastSeq) }`;
+// Lines travel packed ([[seq, stream, at, text], ...]): hookd reads them without coercing typed input objects.
+const LOG = `mutation($id: ID!, $packed: JSON) { agentLog(executionId: $id, packed: $packed) { acknowledged } }`;
+const FINISH = `mutation($id: ID!, $outcome: AgentOutcomeInput!, $lastSeq: Int!, $packed: JSON) { agentFinish(executionId: $id, outcome: $outcome, lastSeq: $lastSeq, packed: $packed) }`;
+// A piece of a long line that goes on in the next one carries a fifth element, true (hookd masks a secret cut between the two).
+const pack = (lines: PendingLine[]) => lines.map((l) => (l.partial ? [l.seq, l.stream, l.at, l.text, true] : [l.seq, l.stream, l.at, l.text]));
 
 /** Per agentLog call: well inside the server's 1 MiB message limit even when every byte needs escaping. */
 const BATCH_LINES = 1000;
 const BATCH_BYTES = 128 * 1024;
 const MAX_BACKOFF_MS = 30_000;
+/** Unacknowledged lines also kept in memory per run (the rest are read back from the spool on disk). */
+const MEMORY_LINES = 4 * BATCH_LINES;
+const MEMORY_BYTES = 4 * BATCH_BYTES;
+/** agentLog calls in flight per run. */
+const PIPELINE = 3;
 /** Close codes after which reconnecting cannot help: the credential is refused. */
 const FATAL_CLOSE = new Set([4400, 4401, 4403]);
 
@@ -103,6 +119,7 @@ export class RemoteAgent {
   private renewTimer: NodeJS.Timeout | null = null;
   private renewing = false;
   private readonly hooks: LocalHookRunner;
+  private readonly spawner: Spawner;
   private fail!: (err: Error) => void;
   /** Settles when the agent stops: resolved by stop(), rejected when the credential is refused. */
   readonly done: Promise<void>;
@@ -112,7 +129,8 @@ export class RemoteAgent {
     private readonly state: AgentState,
     private readonly options: AgentOptions,
   ) {
-    this.hooks = new LocalHookRunner({ spawner: new ExecaSpawner(), tempDir: options.tempDir, killGraceMs: options.killGraceMs, keepTempFiles: false });
+    this.spawner = options.spawner ?? new ExecaSpawner();
+    this.hooks = new LocalHookRunner({ spawner: this.spawner, tempDir: options.tempDir, killGraceMs: options.killGraceMs, keepTempFiles: false });
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.fail = reject;
@@ -123,8 +141,68 @@ export class RemoteAgent {
     return this.options.logger;
   }
 
+  get stateDir(): string {
+    return this.options.stateDir;
+  }
+
   /** Connects (outbound only) and keeps reconnecting until stopped. */
   start(): void {
+    ensureRunsDir(this.options.stateDir);
+    const leftovers = readRunRecords(this.options.stateDir, (m) => this.log.warn(m));
+    this.clearRunsDir(leftovers);
+    this.connect();
+    if (leftovers.length > 0) this.recover(leftovers).catch((err) => this.log.error("could not deal with the runs the previous agent process held", err));
+  }
+
+  /** Spools and records nobody will use: left by a previous process, with no run record to go with them. */
+  private clearRunsDir(keep: RunRecord[]): void {
+    const wanted = new Set(keep.flatMap((r) => [`${r.id}.json`, `${r.id}.log`]));
+    for (const name of readdirSync(runsDir(this.options.stateDir))) if (!wanted.has(name)) rmSync(path.join(runsDir(this.options.stateDir), name), { force: true });
+  }
+
+  /**
+   * The previous agent process stopped (killed, crashed, the machine restarted) while it held
+   * these runs: nobody can finish them. Their process groups are ended (only where /proc shows the
+   * group still runs that execution: a recorded id may have been reused) and each is reported
+   * FAILED at once, instead of hookd waiting for its lease to expire.
+   */
+  private async recover(records: RunRecord[]): Promise<void> {
+    await Promise.all(
+      records.map(async (r) => {
+        const ended = r.pid !== null && (await groupRunsExecution(r.pid, r.id)) && (await killProcessGroup(r.pid, this.options.killGraceMs).catch(() => false));
+        let settled = false;
+        const error = `the agent restarted while this hook ran (its previous process was killed or crashed); the hook's outcome is unknown${ended ? "; its leftover process group was ended" : ""}`;
+        for (let attempt = 0; !this.stopped; attempt++) {
+          try {
+            // The lines hookd holds: the outcome goes after them.
+            const { agentLog } = await this.request<{ agentLog: { acknowledged: number } }>(LOG, { id: r.id, packed: [] });
+            const { agentFinish } = await this.request<{ agentFinish: boolean }>(FINISH, { id: r.id, lastSeq: agentLog.acknowledged, outcome: { status: "FAILED", error } });
+            this.log.warn(
+              `execution ${r.id} (${r.hook}) was running when the agent last stopped: ${agentFinish ? "reported FAILED" : "hookd had already ended it"}${ended ? "; its process group was ended" : ""}`,
+            );
+            settled = true;
+            break;
+          } catch (err) {
+            if (err instanceof AgentRequestError && (err.code === "CONFLICT" || err.code === "NOT_FOUND")) {
+              this.log.warn(`execution ${r.id} (${r.hook}) was running when the agent last stopped; hookd had already ended it${ended ? "; its process group was ended" : ""}`);
+              settled = true;
+              break;
+            }
+            if (err instanceof AgentRequestError) {
+              this.log.error(`execution ${r.id} was running when the agent last stopped; hookd refused the report: ${err.message}`);
+              settled = true;
+              break;
+            }
+            await sleep(backoffMs(attempt));
+          }
+        }
+        // Kept when the agent stopped first: the next start reports it.
+        if (settled) removeRun(this.options.stateDir, r.id);
+      }),
+    );
+  }
+
+  private connect(): void {
     this.client = createClient({
       url: socketUrl(this.options.url),
       webSocketImpl: WebSocket,
@@ -157,6 +235,7 @@ export class RemoteAgent {
     if (this.renewTimer) clearInterval(this.renewTimer);
     await this.client?.dispose();
     this.hooks.close();
+    await this.spawner.destroy();
     this.resolveDone();
   }
 
@@ -173,6 +252,7 @@ export class RemoteAgent {
     void Promise.race([Promise.allSettled([...this.runs.values()].map((r) => r.finished)), sleep(this.options.killGraceMs + 5000)]).then(async () => {
       await this.client?.dispose();
       this.hooks.close();
+      await this.spawner.destroy().catch(() => undefined);
       this.fail(err);
     });
   }
@@ -278,21 +358,26 @@ export class RemoteAgent {
   }
 }
 
-interface PendingLine {
-  seq: number;
-  stream: "STDOUT" | "STDERR" | "SYSTEM";
-  at: string;
-  text: string;
-  /** Goes on in the next piece of its stream: hookd masks a secret cut between the two. */
-  partial?: boolean;
-}
+type PendingLine = SpooledLine;
 
 /** One claimed execution on the agent: its process, its unacknowledged log lines, its end. */
 class RemoteRun {
   readonly controller = new AbortController();
   finished: Promise<void> = Promise.resolve();
-  /** Lines not yet acknowledged, seq ascending (bounded: output past the cap is only counted). */
+  /**
+   * Unacknowledged lines: the first ones in memory (seq ascending from acked + 1, bounded by
+   * MEMORY_LINES/BYTES), the rest, once memory is full, in the spool on disk (made when first needed).
+   */
   private lines: PendingLine[] = [];
+  private memoryBytes = 0;
+  private spool: LogSpool | null = null;
+  /** Lines go to the spool until the sender has caught up with all of them. */
+  private spilled = false;
+  /** The last seq hookd acknowledged. */
+  private acked = 0;
+  /** The last seq sent (acknowledged or in flight), and the agentLog calls in flight. */
+  private sent = 0;
+  private readonly inflight = new Set<Promise<void>>();
   private seq = 0;
   private bytes = 0;
   private droppedBytes = 0;
@@ -316,8 +401,29 @@ class RemoteRun {
   }
 
   async go(hooks: LocalHookRunner): Promise<void> {
+    try {
+      await this.runAndReport(hooks);
+    } finally {
+      this.spool?.remove();
+      // Kept when the credential was refused mid-run: nothing could be reported, and the next start says so.
+      if (!this.agent.refused || this.lost) removeRun(this.agent.stateDir, this.spec.id);
+    }
+  }
+
+  private async runAndReport(hooks: LocalHookRunner): Promise<void> {
     const sending = this.send();
-    const outcome = await hooks.run(this.spec, { signal: this.controller.signal, onLine: (stream, text, at, partial) => this.output(stream, text, at, partial) });
+    const outcome = await hooks.run(this.spec, {
+      signal: this.controller.signal,
+      onLine: (stream, text, at, partial) => this.output(stream, text, at, partial),
+      // Its process group, kept on disk: a restarted agent ends it and reports what this process could not.
+      onStart: (pid) => {
+        try {
+          writeRunRecord(this.agent.stateDir, { id: this.spec.id, hook: this.spec.hook, pid, claimedAt: new Date().toISOString() });
+        } catch (err) {
+          this.agent.log.warn(`execution ${this.spec.id}: could not record its process group in ${this.agent.stateDir}: ${(err as Error).message}`);
+        }
+      },
+    });
     if (this.droppedBytes > 0)
       this.push(
         "SYSTEM",
@@ -332,6 +438,8 @@ class RemoteRun {
         const vars = {
           id: this.spec.id,
           lastSeq: this.seq,
+          // What send() left: the last lines, all in memory, within one batch.
+          packed: pack(this.lines.filter((l) => l.seq > this.acked)),
           outcome: {
             status: outcome.status,
             exitCode: outcome.exitCode ?? null,
@@ -368,8 +476,20 @@ class RemoteRun {
   }
 
   private push(stream: PendingLine["stream"], text: string, at: Date, partial = false): void {
-    this.lines.push({ seq: ++this.seq, stream, at: at.toISOString(), text, ...(partial ? { partial: true } : {}) });
-    if (this.lines.length >= BATCH_LINES) this.notify();
+    const line: PendingLine = { seq: ++this.seq, stream, at: at.toISOString(), text, ...(partial ? { partial: true } : {}) };
+    if (!this.spilled && this.lines.length < MEMORY_LINES && this.memoryBytes < MEMORY_BYTES) {
+      this.lines.push(line);
+      this.memoryBytes += text.length;
+    } else {
+      if (!this.spilled) {
+        if (this.spool) this.spool.reset(line.seq);
+        else this.spool = new LogSpool(spoolFile(this.agent.stateDir, this.spec.id), line.seq);
+      }
+      this.spilled = true;
+      this.spool!.append(line);
+    }
+    // A full batch waits and there is room for another call in flight.
+    if (this.seq - this.sent >= BATCH_LINES && this.inflight.size < PIPELINE) this.notify();
   }
 
   private notify(): void {
@@ -378,38 +498,105 @@ class RemoteRun {
     w?.();
   }
 
-  /**
-   * Sends the lines in batches until every one is acknowledged. hookd answers with the last seq
-   * it holds; what is past it is sent again (after a reconnect, or a batch hookd could not take).
-   */
-  private async send(): Promise<void> {
-    for (let failures = 0; !this.lost && !this.agent.refused; ) {
-      if (this.lines.length === 0) {
-        if (this.sealed) return;
-        await new Promise<void>((r) => {
-          this.wake = r;
-          setTimeout(r, 50);
-        });
-        continue;
-      }
+  /** Every unacknowledged line is in memory and within one batch: agentFinish carries them. */
+  private tailFitsFinish(): boolean {
+    if (this.spilled || this.lines.length > BATCH_LINES) return false;
+    let bytes = 0;
+    for (const l of this.lines) bytes += l.text.length;
+    return bytes <= BATCH_BYTES;
+  }
+
+  /** Lines from `from`, one batch: from memory when it holds them, else read back from the spool. */
+  private nextBatch(from: number): PendingLine[] {
+    const first = this.lines[0]?.seq;
+    if (first !== undefined && from >= first && from <= this.lines.at(-1)!.seq) {
       const batch: PendingLine[] = [];
       let bytes = 0;
-      for (const l of this.lines) {
+      for (let i = from - first; i < this.lines.length; i++) {
+        const l = this.lines[i];
         if (batch.length >= BATCH_LINES || (batch.length > 0 && bytes + l.text.length > BATCH_BYTES)) break;
         batch.push(l);
         bytes += l.text.length;
       }
-      try {
-        const { agentLog } = await this.agent.request<{ agentLog: { acknowledged: number } }>(LOG, { id: this.spec.id, lines: batch });
-        const acked = agentLog.acknowledged;
-        this.lines = this.lines.filter((l) => l.seq > acked);
-        failures = 0;
-      } catch (err) {
-        if (err instanceof AgentRequestError && (err.code === "CONFLICT" || err.code === "NOT_FOUND")) return this.lose();
-        this.agent.log.warn(`execution ${this.spec.id}: could not send log lines: ${(err as Error).message}`);
-        await sleep(backoffMs(failures++));
-      }
+      return batch;
     }
+    const batch = this.spool?.read(from, BATCH_LINES, BATCH_BYTES) ?? [];
+    if (batch.length === 0) throw new Error(`line ${from} is neither in memory nor in the spool (a bug: please report it)`);
+    return batch;
+  }
+
+  /** hookd holds 1..acked: drop those from memory; once the spool's tail is sent, memory takes lines again. */
+  private acknowledge(acked: number): void {
+    if (acked <= this.acked) return;
+    this.acked = acked;
+    let drop = 0;
+    while (drop < this.lines.length && this.lines[drop].seq <= acked) this.memoryBytes -= this.lines[drop++].text.length;
+    if (drop > 0) this.lines = this.lines.slice(drop);
+    if (this.spilled && this.lines.length === 0 && this.acked === this.seq) {
+      this.spilled = false;
+      this.spool!.reset(this.seq + 1);
+    }
+  }
+
+  /**
+   * Sends the lines in batches until every one is acknowledged, up to PIPELINE batches in flight
+   * (hookd stores one while the next travels). hookd answers each with the last seq it holds;
+   * a batch it did not store (it came before the one it continues, or a call failed) is sent
+   * again from there. hookd ignores lines it already has, so a resend stores nothing twice.
+   */
+  private async send(): Promise<void> {
+    const inflight = this.inflight;
+    this.sent = this.acked;
+    let failures = 0;
+    /** A call failed: nothing new is sent until the calls in flight have settled and the backoff passed. */
+    let pausedUntil = 0;
+    while (!this.lost && !this.agent.refused) {
+      if (this.sent < this.acked) this.sent = this.acked;
+      // Sealed with the rest in memory and within one batch: agentFinish carries it.
+      const done = this.acked >= this.seq || (this.sealed && inflight.size === 0 && this.sent === this.acked && this.tailFitsFinish());
+      if (done && inflight.size === 0) {
+        if (this.sealed) return;
+      } else if (this.sent < this.seq && inflight.size < PIPELINE && Date.now() >= pausedUntil && !done) {
+        let batch: PendingLine[];
+        try {
+          batch = this.nextBatch(this.sent + 1);
+        } catch (err) {
+          this.agent.log.error(`execution ${this.spec.id}: ${(err as Error).message}`);
+          await sleep(backoffMs(failures++));
+          continue;
+        }
+        const end = batch.at(-1)!.seq;
+        this.sent = end;
+        const call: Promise<void> = this.agent
+          .request<{ agentLog: { acknowledged: number } }>(LOG, { id: this.spec.id, packed: pack(batch) })
+          .then(
+            ({ agentLog }) => {
+              this.acknowledge(agentLog.acknowledged);
+              failures = 0;
+              if (agentLog.acknowledged < end) this.sent = Math.min(this.sent, this.acked);
+            },
+            (err) => {
+              if (err instanceof AgentRequestError && (err.code === "CONFLICT" || err.code === "NOT_FOUND")) return this.lose();
+              this.agent.log.warn(`execution ${this.spec.id}: could not send log lines: ${(err as Error).message}`);
+              this.sent = Math.min(this.sent, this.acked);
+              pausedUntil = Date.now() + backoffMs(failures++);
+            },
+          )
+          .finally(() => {
+            inflight.delete(call);
+            this.notify();
+          });
+        inflight.add(call);
+        continue;
+      }
+      // Wait for an answer, new lines, the end of a pause, or (at most) 50 ms.
+      await new Promise<void>((r) => {
+        this.wake = r;
+        const pause = pausedUntil - Date.now();
+        setTimeout(r, pause > 0 ? Math.min(50, pause) : 50);
+      });
+    }
+    await Promise.allSettled([...inflight]);
   }
 }
 

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -44,4 +44,61 @@ export function writeState(dir: string, state: AgentState): void {
   // mode applies only when the file is created, and not under a permissive umask on every OS.
   if (process.platform !== "win32") chmodSync(tmp, 0o600);
   renameSync(tmp, file);
+}
+
+/**
+ * What the agent keeps of each run it holds, in <state dir>/runs: <id>.json (the execution and its
+ * process group) while it runs, and <id>.log (its log spool). A restarted agent finds the records
+ * of runs its previous process held: it ends their process groups and reports them FAILED.
+ */
+export interface RunRecord {
+  id: string;
+  hook: string;
+  /** The hook's process group, once started (null: claimed, not started yet). */
+  pid: number | null;
+  claimedAt: string;
+}
+
+export const runsDir = (dir: string) => path.join(dir, "runs");
+export const spoolFile = (dir: string, id: string) => path.join(runsDir(dir), `${id}.log`);
+const recordFile = (dir: string, id: string) => path.join(runsDir(dir), `${id}.json`);
+
+/** The runs directory, 0700 (it holds hooks' output). */
+export function ensureRunsDir(dir: string): void {
+  mkdirSync(runsDir(dir), { recursive: true, mode: 0o700 });
+  if (process.platform !== "win32") chmodSync(runsDir(dir), 0o700);
+}
+
+export function writeRunRecord(dir: string, record: RunRecord): void {
+  const file = recordFile(dir, record.id);
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+export function removeRun(dir: string, id: string): void {
+  for (const file of [recordFile(dir, id), spoolFile(dir, id)]) rmSync(file, { force: true });
+}
+
+/** Records left by an agent process that stopped without reporting them; unreadable ones are named and skipped. */
+export function readRunRecords(dir: string, warn: (message: string) => void): RunRecord[] {
+  let names: string[];
+  try {
+    names = readdirSync(runsDir(dir));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+  const records: RunRecord[] = [];
+  for (const name of names) {
+    if (!name.endsWith(".json")) continue;
+    try {
+      const r = JSON.parse(readFileSync(path.join(runsDir(dir), name), "utf8")) as RunRecord;
+      if (typeof r.id === "string" && (r.pid === null || Number.isInteger(r.pid))) records.push(r);
+      else warn(`${name} in ${runsDir(dir)} is not a run record; ignored`);
+    } catch (err) {
+      warn(`could not read ${name} in ${runsDir(dir)}: ${(err as Error).message}; ignored`);
+    }
+  }
+  return records;
 }

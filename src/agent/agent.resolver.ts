@@ -1,12 +1,13 @@
 import { Arg, Ctx, Field, Float, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, type SubscribeResolverData } from "type-graphql";
-import { GraphQLJSONObject } from "graphql-scalars";
+import { GraphQLJSON, GraphQLJSONObject } from "graphql-scalars";
 import { HookPoint } from "../domain/hook-points.js";
 import { LogStream } from "../entities/execution-log-line.entity.js";
 import { ExecutionServerKind } from "../entities/execution-server.entity.js";
 import { ExecutionStatus } from "../entities/execution.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { AgentContext } from "./agent-schema.js";
-import type { Assignment } from "./agent-gateway.service.js";
+import { badInput } from "../domain/errors.js";
+import { unpackLines, type AgentLogLine, type Assignment } from "./agent-gateway.service.js";
 
 // The agent's operations: the whole of the schema an agent credential reaches (agent-schema.ts).
 
@@ -80,6 +81,16 @@ class AgentOutcomeInput {
   @Field(() => Int, { nullable: true, description: "Output bytes past the cap, not sent." }) droppedBytes?: number;
 }
 
+const PACKED = "The same lines as `lines`, packed: [[seq, stream, at (ISO 8601), text], ...] (checked by hookd; far cheaper to read than typed input objects). Give lines or packed.";
+
+/** The typed or the packed form of an agent's log lines (one of them). */
+function linesOf(lines: AgentLogLineInput[] | undefined, packed: unknown): AgentLogLine[] {
+  if (lines && packed != null) throw badInput("packed", "give lines or packed, not both");
+  if (lines) return lines;
+  if (packed == null) throw badInput("lines", "give lines or packed");
+  return unpackLines(packed);
+}
+
 function assignments({ args, context }: SubscribeResolverData<unknown, Record<string, unknown>, AgentContext>): Promise<AsyncIterable<Assignment>> {
   return context.services.agentGateway.connect(context.agent, args.hello as AgentHelloInput, context.closeSocket);
 }
@@ -107,17 +118,24 @@ export class AgentResolver {
   }
 
   @Mutation(() => AgentLogAck, { description: "Stores lines by their seq: a seq already stored is ignored; a batch that leaves a gap stores nothing." })
-  async agentLog(@Ctx() ctx: AgentContext, @Arg("executionId", () => ID) executionId: string, @Arg("lines", () => [AgentLogLineInput]) lines: AgentLogLineInput[]): Promise<AgentLogAck> {
-    return { acknowledged: await ctx.services.agentGateway.appendLog(ctx.agent, executionId, lines) };
+  async agentLog(
+    @Ctx() ctx: AgentContext,
+    @Arg("executionId", () => ID) executionId: string,
+    @Arg("lines", () => [AgentLogLineInput], { nullable: true }) lines?: AgentLogLineInput[],
+    @Arg("packed", () => GraphQLJSON, { nullable: true, description: PACKED }) packed?: unknown,
+  ): Promise<AgentLogAck> {
+    return { acknowledged: await ctx.services.agentGateway.appendLog(ctx.agent, executionId, linesOf(lines, packed)) };
   }
 
-  @Mutation(() => Boolean, { description: "The outcome, once lines 1..lastSeq are stored. False: the agent no longer held it." })
+  @Mutation(() => Boolean, { description: "The outcome, once lines 1..lastSeq are stored (`lines`: the last ones, stored first, as agentLog would). False: the agent no longer held it." })
   agentFinish(
     @Ctx() ctx: AgentContext,
     @Arg("executionId", () => ID) executionId: string,
     @Arg("outcome", () => AgentOutcomeInput) outcome: AgentOutcomeInput,
     @Arg("lastSeq", () => Int) lastSeq: number,
+    @Arg("lines", () => [AgentLogLineInput], { nullable: true }) lines?: AgentLogLineInput[],
+    @Arg("packed", () => GraphQLJSON, { nullable: true, description: PACKED }) packed?: unknown,
   ): Promise<boolean> {
-    return ctx.services.agentGateway.finish(ctx.agent, executionId, outcome, lastSeq);
+    return ctx.services.agentGateway.finish(ctx.agent, executionId, outcome, lastSeq, lines || packed != null ? linesOf(lines, packed) : []);
   }
 }

@@ -1,5 +1,6 @@
 import { IsNull, LessThan, Like } from "typeorm";
 import { LogStream } from "../entities/execution-log-line.entity.js";
+import { Agent } from "../entities/agent.entity.js";
 import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
 import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import type { Logger } from "../logger.js";
@@ -38,8 +39,8 @@ interface Run {
 }
 
 /**
- * The runner of this hookd's own execution server (and, until client agents exist, of clients
- * registered on this host with this OS). It takes work the same way any runner does: it hears
+ * The runner of this hookd's own execution server (and of clients registered on this host with
+ * this OS that have no agent: a client with an agent is served by its agent only). It takes work the same way any runner does: it hears
  * of QUEUED executions, claims each (a lease), runs it with LocalHookRunner, renews its leases
  * while hooks run and reports the outcome to the lifecycle.
  */
@@ -52,6 +53,8 @@ export class EmbeddedRunner implements RunnerListener {
   private busy = 0;
   /** Execution servers this runner serves, by id (true) or not (false). */
   private readonly served = new Map<string, boolean>();
+  /** Execution servers an agent was enrolled for (revoked or not): never this runner's to serve. */
+  private agentBound = new Set<string>();
   private timers: NodeJS.Timeout[] = [];
   private detach: (() => void) | null = null;
   private stopped = false;
@@ -78,15 +81,22 @@ export class EmbeddedRunner implements RunnerListener {
     this.id = embeddedRunnerId(self.id, options.instanceId);
     this.batches = store.kind === "postgres";
     this.served.set(self.id, true);
+    // An enrolment binds a client to its agent (and may re-type it): decide again at the next offer.
+    store.watch([Agent, ExecutionServer], () => {
+      this.served.clear();
+      this.served.set(self.id, true);
+    });
   }
 
   /** Whether this runner serves `server` (synchronous: for the lifecycle's waitingFor). */
   serves(server: ExecutionServer): boolean {
-    return server.id === this.self.id || (server.kind === ExecutionServerKind.CLIENT && server.hostname === this.self.hostname && server.os === this.self.os);
+    if (server.id === this.self.id) return true;
+    return server.kind === ExecutionServerKind.CLIENT && server.hostname === this.self.hostname && server.os === this.self.os && !this.agentBound.has(server.id);
   }
 
   /** Ends what this runner held when its process last stopped, then starts taking work. */
   async init(): Promise<void> {
+    await this.loadAgentBound();
     await this.recover();
     this.detach = this.queue.attach(this);
     const renew = setInterval(() => void this.renew(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
@@ -112,11 +122,14 @@ export class EmbeddedRunner implements RunnerListener {
     const known = this.served.get(serverId);
     if (known === false || this.stopped) return;
     if (known === undefined) {
-      // A server first heard of: decide once, then take what was offered (the poll would too, later).
-      void this.store.manager.findOneBy(ExecutionServer, { id: serverId }).then((server) => {
-        this.served.set(serverId, server !== null && this.serves(server));
-        if (this.served.get(serverId)) this.offered(serverId, executionIds);
-      });
+      // A server first heard of (or changed since): decide once, then take what was offered (the poll would too, later).
+      void Promise.all([this.store.manager.findOneBy(ExecutionServer, { id: serverId }), this.store.manager.existsBy(Agent, { executionServerId: serverId })])
+        .then(([server, bound]) => {
+          if (bound) this.agentBound.add(serverId);
+          this.served.set(serverId, server !== null && this.serves(server));
+          if (this.served.get(serverId)) this.offered(serverId, executionIds);
+        })
+        .catch((err) => this.logger.error(`could not look up execution server ${serverId}`, err));
       return;
     }
     if (this.batches) {
@@ -229,8 +242,9 @@ export class EmbeddedRunner implements RunnerListener {
     this.polling = (async () => {
       try {
         if (refreshServers || this.served.size === 0) {
-          const servers = await this.store.manager.find(ExecutionServer, { where: [{ id: this.self.id }, { kind: ExecutionServerKind.CLIENT, hostname: this.self.hostname, os: this.self.os }] });
-          for (const s of servers) this.served.set(s.id, true);
+          await this.loadAgentBound();
+          const candidates = await this.store.manager.find(ExecutionServer, { where: [{ id: this.self.id }, { kind: ExecutionServerKind.CLIENT, hostname: this.self.hostname, os: this.self.os }] });
+          for (const s of candidates) this.served.set(s.id, this.serves(s));
         }
         do {
           this.lookAgain = false;
@@ -252,6 +266,11 @@ export class EmbeddedRunner implements RunnerListener {
       }
     })();
     return this.polling;
+  }
+
+  private async loadAgentBound(): Promise<void> {
+    const rows = await this.store.manager.find(Agent, { select: { executionServerId: true } });
+    this.agentBound = new Set(rows.map((r) => r.executionServerId));
   }
 
   /**

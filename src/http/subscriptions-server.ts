@@ -1,5 +1,5 @@
 import type http from "node:http";
-import { execute, getOperationAST, GraphQLError, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
+import { execute, getOperationAST, GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { CloseCode } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
@@ -14,6 +14,9 @@ import { clientAddress, TooManyFailures, type AuthRateLimit } from "./auth-rate-
 import { documentDepth, jsonDepth, jsonTooDeepMessage, MAX_JSON_DEPTH } from "./json-depth.js";
 import type { Services } from "../services/services.js";
 import type { GraphqlObserver } from "../operations/graphql-observer.js";
+
+/** Parsed and validated agent documents kept (an agent sends about six distinct ones). */
+const MAX_AGENT_DOCUMENTS = 64;
 
 /** The API key from connection_init's payload: `{ "authorization": "Bearer <key>" }` (or `apiKey`). */
 function authorizationFrom(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
@@ -61,6 +64,9 @@ export function attachSubscriptions(
   agentSchema?: GraphQLSchema,
 ): SubscriptionsServer {
   const refuseCost = (args: ExecutionArgs) => {
+    // The agent schema's operations answer scalars and ids, their input bounded by the batch and
+    // message limits: no cost to weigh (and its variables would be coerced twice).
+    if (agentSchema && args.schema === agentSchema) return null;
     const refusal = costRefusal(args.schema, args.document, args.variableValues ?? undefined, args.operationName);
     return refusal ? { errors: [refusal] } : null;
   };
@@ -71,6 +77,7 @@ export function attachSubscriptions(
     const f = formatError(e.toJSON(), e);
     return new GraphQLError(f.message, { extensions: f.extensions, path: f.path });
   };
+  const agentDocuments = new Map<string, DocumentNode>();
   // An agent's socket: every operation is checked again (a revoked agent is refused) and runs
   // against the agent schema, where no other operation exists.
   const agentExecutionArgs = async (
@@ -80,20 +87,26 @@ export function attachSubscriptions(
   ) => {
     let agent: Agent;
     try {
-      agent = await services.agentEnrolment.authenticate(agentCredentialFrom(params) ?? "");
+      agent = await services.agentEnrolment.authenticate(agentCredentialFrom(params) ?? "", { fresh: true });
     } catch (err) {
       if (err instanceof DomainError) return [format(new GraphQLError(err.message, { originalError: err }))];
       throw err;
     }
-    let document: ReturnType<typeof parse>;
-    try {
-      document = parse(payload.query);
-    } catch (err) {
-      return [new GraphQLError((err as Error).message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
+    // An agent sends the same few documents over and over: each is parsed and validated once
+    // (the cost limit remembers its answer per document object, too).
+    let document = agentDocuments.get(payload.query);
+    if (!document) {
+      try {
+        document = parse(payload.query);
+      } catch (err) {
+        return [new GraphQLError((err as Error).message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
+      }
+      // The codes Apollo gives these over HTTP: an operation outside the agent schema is refused here.
+      const errors = validate(agentSchema!, document, [...specifiedRules, queryLimits()]);
+      if (errors.length > 0) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } }));
+      if (agentDocuments.size >= MAX_AGENT_DOCUMENTS) agentDocuments.clear();
+      agentDocuments.set(payload.query, document);
     }
-    // The codes Apollo gives these over HTTP: an operation outside the agent schema is refused here.
-    const errors = validate(agentSchema!, document, [...specifiedRules, queryLimits()]);
-    if (errors.length > 0) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } }));
     const contextValue: AgentContext = { agent, services, closeSocket };
     return { schema: agentSchema!, document, variableValues: payload.variables ?? undefined, operationName: payload.operationName ?? undefined, contextValue };
   };

@@ -1,5 +1,5 @@
 import { In } from "typeorm";
-import { badInput, notFound } from "../domain/errors.js";
+import { badInput, conflict, notFound } from "../domain/errors.js";
 import { Agent } from "../entities/agent.entity.js";
 import { OS_NAMES, type OsName } from "../domain/os.js";
 import type { User } from "../entities/user.entity.js";
@@ -20,16 +20,30 @@ export interface RegisterClient {
 export class ExecutionServerService {
   constructor(private readonly store: Store) {}
 
-  /** Registers (or updates) a user's client: a desktop app or site server that runs client hooks. */
+  /**
+   * Registers a user's client (a desktop app or site server that runs client hooks), or updates
+   * the one of that name. A client is known by its owner and name: another client on the same
+   * host is never renamed or re-typed. A client run by an agent keeps the hostname and OS its
+   * agent reports.
+   */
   async registerClient(input: RegisterClient, owner: User): Promise<ExecutionServer> {
     const name = assertName("input.name", input.name);
     const hostname = assertName("input.hostname", input.hostname, 255);
     if (!OS_NAMES.includes(input.os)) throw badInput("input.os", `must be one of ${OS_NAMES.join(", ")} (got '${input.os}')`);
     return this.store.transaction(async (em) => {
-      const client =
-        (await em.findOneBy(ExecutionServer, { kind: ExecutionServerKind.CLIENT, ownerId: owner.id, hostname })) ??
-        em.create(ExecutionServer, { kind: ExecutionServerKind.CLIENT, ownerId: owner.id, hostname, online: false, lastSeenAt: null });
-      Object.assign(client, { name, os: input.os, labels: input.labels ?? client.labels ?? [] });
+      const existing = await em.findOneBy(ExecutionServer, { kind: ExecutionServerKind.CLIENT, ownerId: owner.id, name });
+      if (existing && (existing.hostname !== hostname || existing.os !== input.os)) {
+        const agent = await em.findOneBy(Agent, { executionServerId: existing.id });
+        if (agent) {
+          const field = existing.os !== input.os ? "input.os" : "input.hostname";
+          throw conflict(
+            field,
+            `client '${name}' is run by agent '${agent.name}' on ${existing.hostname} (${existing.os}); its hostname and OS are the agent's: register the other machine under another name`,
+          );
+        }
+      }
+      const client = existing ?? em.create(ExecutionServer, { kind: ExecutionServerKind.CLIENT, ownerId: owner.id, name, online: false, lastSeenAt: null });
+      Object.assign(client, { hostname, os: input.os, labels: input.labels ?? client.labels ?? [] });
       applyMetadata("input.metadata", client.metadata, input.metadata);
       return em.save(client);
     });
