@@ -6,6 +6,8 @@ export interface SpooledLine {
   stream: "STDOUT" | "STDERR" | "SYSTEM";
   at: string;
   text: string;
+  /** Goes on in the next piece of its stream (see agent-process.ts). */
+  partial?: boolean;
 }
 
 /** Every this many seqs the spool remembers a line's offset, so a resend from any seq reads little. */
