@@ -148,7 +148,7 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
       await page.getByRole("heading", { name: "Test run" }).waitFor();
       // The payload starts as the hook point's sample and is editable.
       const payload = page.getByLabel(/Payload/);
-      assert.match(await payload.inputValue(), /"hook": "post-done-server"/);
+      await eventually(async () => /"hook": "post-done-server"/.test(await payload.inputValue()), "the sample payload in the form");
       await payload.fill(JSON.stringify({ name: "from the dashboard test" }));
       await page.getByRole("button", { name: "Run the hook" }).click();
       await page.waitForURL(/\/executions\/[0-9a-f-]+$/);
@@ -296,6 +296,13 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
       await page.getByRole("heading", { name: "Hook configurations" }).waitFor();
       await page.locator("#hook-configs ~ table td", { hasText: "PRE_SUBMIT_CLIENT" }).first().waitFor();
       const effective = page.locator("section[aria-labelledby=effective-hooks]");
+      // The policy each entry's runs get, in words.
+      await server.ok(SET, {
+        input: { hook: "POST_FAILED_CLIENT", enabled: true, commands: { linux: "/bin/true" }, policy: { retry: { maxAttempts: 3, initialDelaySeconds: 2 }, concurrencyKey: "${job.queue}" } },
+      });
+      await effective.getByLabel("Hook point").selectOption("POST_FAILED_CLIENT");
+      await effective.locator("td.policy", { hasText: /up to 3 attempts on any failing exit.*backoff 2 s ×2/ }).waitFor();
+      await effective.locator("td.policy", { hasText: "one at a time per ${job.queue}" }).waitFor();
       await effective.getByLabel("Hook point").selectOption("PUBLISH_SERVER");
       await effective
         .locator("td", { hasText: /not configured/i })

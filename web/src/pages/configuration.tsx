@@ -92,6 +92,44 @@ interface QueueRow {
   hooks: { id: string; hook: string; mode: string; enabled: boolean; commands: Commands; timeoutSeconds: number | null }[];
 }
 
+interface Policy {
+  retry: {
+    maxAttempts: number;
+    initialDelaySeconds: number;
+    factor: number;
+    maxDelaySeconds: number;
+    retryExitCodes: string[] | null;
+    permanentExitCodes: string[];
+    retryTimedOut: boolean;
+    retryRunnerLost: boolean;
+  } | null;
+  maxConcurrent: number | null;
+  concurrencyKey: string | null;
+  env: string[];
+}
+
+/** The policy an entry's runs get, in words (README "Hook policies"). */
+function PolicyCell({ policy }: { policy: Policy }) {
+  const parts: string[] = [];
+  const r = policy.retry;
+  if (r && r.maxAttempts > 1) {
+    const on = [r.retryExitCodes ? `exit ${r.retryExitCodes.join(", ")}` : "any failing exit", r.retryTimedOut && "timeouts", r.retryRunnerLost && "lost runners"].filter(Boolean).join(", ");
+    parts.push(`up to ${r.maxAttempts} attempts on ${on}; backoff ${r.initialDelaySeconds} s ×${r.factor}, at most ${r.maxDelaySeconds} s`);
+    if (r.permanentExitCodes.length > 0) parts.push(`never on exit ${r.permanentExitCodes.join(", ")}`);
+  }
+  if (policy.maxConcurrent !== null) parts.push(`at most ${policy.maxConcurrent} at once`);
+  if (policy.concurrencyKey !== null) parts.push(`one at a time per ${policy.concurrencyKey}`);
+  if (policy.env.length > 0) parts.push(`secrets: ${policy.env.join(", ")}`);
+  if (parts.length === 0) return <span className="muted">none</span>;
+  return (
+    <ul className="commands">
+      {parts.map((p) => (
+        <li key={p}>{p}</li>
+      ))}
+    </ul>
+  );
+}
+
 function EffectiveHooks({ queues }: { queues: QueueRow[] }) {
   const [queue, setQueue] = useState("");
   const [hook, setHook] = useState<string>("POST_DONE_SERVER");
@@ -108,9 +146,10 @@ function EffectiveHooks({ queues }: { queues: QueueRow[] }) {
       skipReason: string | null;
       skipMessage: string | null;
       executionServer: { name: string } | null;
+      policy: Policy;
     }[];
   }>(
-    "query($hook: HookPoint!, $queue: String) { effectiveHooks(hook: $hook, queue: $queue) { source mode queue enabled command os timeoutSeconds willRun skipReason skipMessage executionServer { name } } }",
+    "query($hook: HookPoint!, $queue: String) { effectiveHooks(hook: $hook, queue: $queue) { source mode queue enabled command os timeoutSeconds willRun skipReason skipMessage executionServer { name } policy { retry { maxAttempts initialDelaySeconds factor maxDelaySeconds retryExitCodes permanentExitCodes retryTimedOut retryRunnerLost } maxConcurrent concurrencyKey env } } }",
     { hook, queue: queue || undefined },
   );
   return (
@@ -144,6 +183,7 @@ function EffectiveHooks({ queues }: { queues: QueueRow[] }) {
               <th scope="col">Runs on</th>
               <th scope="col">Will run</th>
               <th scope="col">Reason</th>
+              <th scope="col">Policy</th>
             </tr>
           </thead>
           <tbody>
@@ -155,6 +195,9 @@ function EffectiveHooks({ queues }: { queues: QueueRow[] }) {
                 <td>{h.executionServer ? `${h.executionServer.name}${h.os ? ` (${h.os})` : ""}` : "—"}</td>
                 <td>{h.willRun ? <StatusBadge status="WILL_RUN" /> : <StatusBadge status="SKIPPED" />}</td>
                 <td>{h.skipMessage ?? (h.willRun ? `runs, timeout ${h.timeoutSeconds} s` : h.skipReason)}</td>
+                <td className="policy">
+                  <PolicyCell policy={h.policy} />
+                </td>
               </tr>
             ))}
           </tbody>

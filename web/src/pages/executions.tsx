@@ -112,27 +112,31 @@ export function ExecutionsPage() {
     history.replaceState(history.state, "", `${location.pathname}${search ? `?${search}` : ""}`);
   }, [filter]);
 
-  const load = async (after: string | null) => {
+  // Answers for an earlier filter may arrive after the current one's: only the current filter's count.
+  const generation = useRef(0);
+  const load = async (after: string | null, gen = generation.current) => {
     setLoading(true);
     try {
       const data = await api.query<{ executions: { nodes: ExecutionRow[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>(
         `query($filter: ExecutionFilterInput, $after: String, $first: Int!) { executions(filter: $filter, after: $after, first: $first) { nodes { ${ROW_FIELDS} } pageInfo { hasNextPage endCursor } } }`,
         { filter: vars, after, first: PAGE },
       );
+      if (gen !== generation.current) return;
       setRows((old) => (after ? [...old, ...data.executions.nodes.filter((n) => !old.some((o) => o.id === n.id))] : data.executions.nodes));
       setPageInfo(data.executions.pageInfo);
       setError(null);
     } catch (err) {
-      setError((err as Error).message);
+      if (gen === generation.current) setError((err as Error).message);
     } finally {
-      setLoading(false);
+      if (gen === generation.current) setLoading(false);
     }
   };
 
   // Live: every status change of a matching execution refreshes its row, or adds it on top.
   const pending = useRef(new Set<string>());
   useEffect(() => {
-    void load(null);
+    const gen = ++generation.current;
+    void load(null, gen);
     let timer: ReturnType<typeof setTimeout> | null = null;
     const flush = async () => {
       timer = null;
@@ -142,6 +146,7 @@ export function ExecutionsPage() {
       const query = `{ ${ids.map((id, i) => `e${i}: execution(id: ${JSON.stringify(id)}) { ${ROW_FIELDS} }`).join(" ")} }`;
       try {
         const data = await api.query<Record<string, ExecutionRow>>(query);
+        if (gen !== generation.current) return;
         setRows((old) => {
           const fresh = Object.values(data);
           const known = new Map(fresh.map((r) => [r.id, r]));
@@ -177,7 +182,7 @@ export function ExecutionsPage() {
     // Events missed while the socket was down: read the first page again.
     const stopReconnect = api.onReconnect(() => {
       setLive(true);
-      void load(null);
+      void load(null, gen);
     });
     const stopDrop = api.onDrop(() => setLive(false));
     return () => {
