@@ -826,9 +826,12 @@ function failureOf(outcome: RunOutcome): FailureKind | null {
   return { kind: "other" };
 }
 
-/** A new attempt: the same configuration and input, nothing of the previous run. */
-function nextAttemptOf(e: Execution): Partial<Execution> {
-  const { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, triggeredById, policy, concurrencyKey } = e;
+/**
+ * A new attempt of `e` (an automatic retry or one asked for by hand): the same configuration, input
+ * and policy, QUEUED, nothing of the previous run. The caller sets id, attempt, retryOfId, createdAt.
+ */
+export function nextAttemptOf(e: Execution): Partial<Execution> {
+  const { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, timeoutSeconds, triggeredById, policy, concurrencyKey } = e;
   return {
     hook,
     source,
@@ -841,13 +844,16 @@ function nextAttemptOf(e: Execution): Partial<Execution> {
     jobId,
     publishId,
     input,
+    timeoutSeconds,
     triggeredById,
     policy,
     concurrencyKey,
     status: ExecutionStatus.QUEUED,
     afterId: null,
+    notBefore: null,
     nextAttemptAt: null,
     nextAttemptId: null,
+    waitingFor: null,
     argv: null,
     output: null,
     exitCode: null,
@@ -857,6 +863,7 @@ function nextAttemptOf(e: Execution): Partial<Execution> {
     pid: null,
     runnerId: null,
     leaseExpiresAt: null,
+    deadlineAt: null,
     cancelRequestedAt: null,
     logLineCount: 0,
     droppedBytes: 0,

@@ -10,7 +10,7 @@ import { QueueHookMode } from "../entities/queue-hook.entity.js";
 import { renderConcurrencyKey } from "../domain/hook-policy.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { User } from "../entities/user.entity.js";
-import type { ExecutionLifecycle } from "../executor/execution-lifecycle.service.js";
+import { type ExecutionLifecycle, nextAttemptOf } from "../executor/execution-lifecycle.service.js";
 import { samplePayload } from "./sample-payload.js";
 import { ExecutionLogStream } from "../pubsub/execution-log-stream.js";
 import type { PubSub } from "../pubsub/pubsub.js";
@@ -168,8 +168,7 @@ export class ExecutionService {
     const latest = await this.store.manager.findOne(Execution, { where: [{ retryOfId: first }, { id: first }], order: { attempt: "DESC" } });
     const next = Object.assign(new Execution(), {
       id: uuidV7(),
-      ...this.copyConfiguration(previous),
-      status: ExecutionStatus.QUEUED,
+      ...nextAttemptOf(previous),
       attempt: (latest?.attempt ?? previous.attempt) + 1,
       retryOfId: first,
       triggeredById: actor.id,
@@ -361,46 +360,6 @@ export class ExecutionService {
       createdAt: new Date(),
       startedAt: null,
       finishedAt: runs ? null : new Date(),
-    };
-  }
-
-  private copyConfiguration(e: Execution): Partial<Execution> {
-    const { hook, source, mode, configId, queue, command, os, executionServerId, jobId, publishId, input, timeoutSeconds, policy, concurrencyKey } = e;
-    return {
-      policy,
-      concurrencyKey,
-      afterId: null,
-      notBefore: null,
-      nextAttemptAt: null,
-      nextAttemptId: null,
-      hook,
-      source,
-      mode,
-      configId,
-      queue,
-      command,
-      os,
-      executionServerId,
-      jobId,
-      publishId,
-      input,
-      timeoutSeconds,
-      waitingFor: null,
-      argv: null,
-      output: null,
-      exitCode: null,
-      signal: null,
-      error: null,
-      skipReason: null,
-      pid: null,
-      runnerId: null,
-      leaseExpiresAt: null,
-      deadlineAt: null,
-      cancelRequestedAt: null,
-      logLineCount: 0,
-      droppedBytes: 0,
-      startedAt: null,
-      finishedAt: null,
     };
   }
 }
