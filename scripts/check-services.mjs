@@ -1,4 +1,4 @@
-// Before the tests (.ci/run): PostgreSQL and Redis must answer; each one that does not is named
+// Before the tests (npm test runs it first): PostgreSQL and Redis must answer; each one that does not is named
 // with the address tried and what to do. Exit 1 if any is missing.
 import pg from "pg";
 import Redis from "ioredis";

@@ -92,6 +92,29 @@ interface QueueRow {
   hooks: { id: string; hook: string; mode: string; enabled: boolean; commands: Commands; timeoutSeconds: number | null }[];
 }
 
+/** The hook point and queue a view is about (effective hooks, a test run). */
+function HookAndQueue(props: { hook: string; onHook: (hook: string) => void; queue: string; onQueue: (queue: string) => void; queues: QueueRow[] }) {
+  return (
+    <>
+      <Control label="Hook point">
+        <select value={props.hook} onChange={(e) => props.onHook(e.target.value)}>
+          {HOOK_POINTS.map((h) => (
+            <option key={h}>{h}</option>
+          ))}
+        </select>
+      </Control>
+      <Control label="Queue">
+        <select value={props.queue} onChange={(e) => props.onQueue(e.target.value)}>
+          <option value="">the default queue</option>
+          {props.queues.map((q) => (
+            <option key={q.code}>{q.code}</option>
+          ))}
+        </select>
+      </Control>
+    </>
+  );
+}
+
 interface Policy {
   retry: {
     maxAttempts: number;
@@ -156,21 +179,7 @@ function EffectiveHooks({ queues }: { queues: QueueRow[] }) {
     <section aria-labelledby="effective-hooks">
       <h2 id="effective-hooks">Effective hooks</h2>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <Control label="Hook point">
-          <select value={hook} onChange={(e) => setHook(e.target.value)}>
-            {HOOK_POINTS.map((h) => (
-              <option key={h}>{h}</option>
-            ))}
-          </select>
-        </Control>
-        <Control label="Queue">
-          <select value={queue} onChange={(e) => setQueue(e.target.value)}>
-            <option value="">the default queue</option>
-            {queues.map((q) => (
-              <option key={q.code}>{q.code}</option>
-            ))}
-          </select>
-        </Control>
+        <HookAndQueue hook={hook} onHook={setHook} queue={queue} onQueue={setQueue} queues={queues} />
       </form>
       <ErrorBox error={error} />
       {data && (
@@ -347,21 +356,7 @@ function TestRun({ queues }: { queues: QueueRow[] }) {
       <h2 id="test-run">Test run</h2>
       <form onSubmit={run} className="test-run">
         <div className="filters">
-          <Control label="Hook point">
-            <select value={hook} onChange={(e) => chooseHook(e.target.value as HookPoint)}>
-              {HOOK_POINTS.map((h) => (
-                <option key={h}>{h}</option>
-              ))}
-            </select>
-          </Control>
-          <Control label="Queue">
-            <select value={queue} onChange={(e) => setQueue(e.target.value)}>
-              <option value="">the default queue</option>
-              {queues.map((q) => (
-                <option key={q.code}>{q.code}</option>
-              ))}
-            </select>
-          </Control>
+          <HookAndQueue hook={hook} onHook={(h) => chooseHook(h as HookPoint)} queue={queue} onQueue={setQueue} queues={queues} />
         </div>
         <label htmlFor="payload">Payload (merged over the hook point's sample; `hook` is always set by hookd)</label>
         <textarea id="payload" value={payload} onChange={(e) => setPayload(e.target.value)} rows={12} spellCheck={false} />
