@@ -22,6 +22,7 @@
  *     strings: argc + envc (+ 1 if hasCwd) NUL-terminated strings: argv..., "NAME=value"..., cwd.
  *   close(instance): no more spawns; the epoll set and the thread go once the starts queued and
  *     the children watched are done.
+ *   pause(instance, id, paused): stops or resumes reading the child's output pipes.
  * Events (spawn-events.h): u32 length-of-the-rest, u8 type, u32 id, then
  *   1 SPAWNED             i32 pid
  *   2 SPAWN_ERROR         i32 errno (positive): nothing was started
@@ -126,6 +127,7 @@ struct instance {
 	int js_owned, handle_owned;
 	unsigned char *out; /* events batched during one wake-up */
 	size_t out_len, out_cap;
+	struct proc *procs; /* the children watched, for pause() */
 };
 
 /* One running child; freed once its three fds are closed. */
@@ -134,6 +136,8 @@ struct proc {
 	uint32_t id;
 	pid_t pid;
 	int fd[3]; /* stdout, stderr read ends; the pidfd. -1 once closed */
+	int paused; /* its pipes are not read until pause(..., 0) */
+	struct proc *prev, *next;
 };
 
 /* ---- batching events ---- */
@@ -252,6 +256,12 @@ static void close_fd(struct proc *p, int i)
 	p->fd[i] = -1;
 	if (p->fd[0] < 0 && p->fd[1] < 0 && p->fd[PIDFD] < 0) {
 		struct instance *in = p->inst;
+		if (p->prev)
+			p->prev->next = p->next;
+		else
+			in->procs = p->next;
+		if (p->next)
+			p->next->prev = p->prev;
 		free(p);
 		child_removed(in);
 	}
@@ -500,6 +510,7 @@ static void take_results(struct instance *in)
 			p->inst = in;
 			p->id = r->id;
 			p->pid = r->pid;
+			p->paused = 0;
 			for (int i = 0; i < 3; i++)
 				p->fd[i] = r->fd[i];
 			for (int i = 0; i < 3 && !err; i++) {
@@ -513,6 +524,12 @@ static void take_results(struct instance *in)
 			if (err) {
 				free(p);
 				p = NULL;
+			} else {
+				p->prev = NULL;
+				p->next = in->procs;
+				if (in->procs)
+					in->procs->prev = p;
+				in->procs = p;
 			}
 		}
 		if (err && !r->err) {
@@ -662,6 +679,34 @@ static napi_value js_close(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
+/* pause(instance, id, paused): stops (or resumes) reading a child's stdout and stderr, so its
+ * writes block once a pipe is full; hookd's consumer of the output is behind. A hang-up is still
+ * reported (epoll always does), so what is left in a pipe at the end is read then. */
+static napi_value js_pause(napi_env env, napi_callback_info info)
+{
+	size_t argc = 3;
+	napi_value args[3];
+	napi_get_cb_info(env, info, &argc, args, NULL, NULL);
+	struct instance *in = argc < 3 ? NULL : get_instance(env, args[0]);
+	uint32_t id;
+	bool paused;
+	if (!in || napi_get_value_uint32(env, args[1], &id) != napi_ok || napi_get_value_bool(env, args[2], &paused) != napi_ok)
+		return throw_error(env, "pause(instance, id, paused): bad arguments");
+	struct proc *p = in->procs;
+	while (p && p->id != id)
+		p = p->next;
+	if (!p || p->paused == (int)paused)
+		return NULL; /* gone already, or no change */
+	p->paused = paused;
+	for (int i = 0; i < 2; i++) {
+		if (p->fd[i] < 0)
+			continue;
+		struct epoll_event ev = { .events = paused ? 0 : EPOLLIN, .data.ptr = (void *)((uintptr_t)p | (uintptr_t)i) };
+		epoll_ctl(in->epfd, EPOLL_CTL_MOD, p->fd[i], &ev);
+	}
+	return NULL;
+}
+
 static napi_value js_spawn(napi_env env, napi_callback_info info)
 {
 	size_t argc = 6;
@@ -771,5 +816,7 @@ NAPI_MODULE_INIT()
 	napi_set_named_property(env, exports, "spawn", fn);
 	napi_create_function(env, "close", NAPI_AUTO_LENGTH, js_close, NULL, &fn);
 	napi_set_named_property(env, exports, "close", fn);
+	napi_create_function(env, "pause", NAPI_AUTO_LENGTH, js_pause, NULL, &fn);
+	napi_set_named_property(env, exports, "pause", fn);
 	return exports;
 }

@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { createPubSub } from "./pubsub/pubsub-factory.js";
 import { createApp, openStore } from "./app.js";
 import { runDemo } from "./demo.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig, redactPassword } from "./config.js";
 import { DomainError } from "./domain/errors.js";
 import { UserRole } from "./domain/roles.js";
 import { existsSync } from "node:fs";
@@ -65,7 +65,7 @@ async function serve(): Promise<void> {
   // After the key: a supervisor (or a test) that waits for this line has the key too.
   app.logger.info(`hookd listening on ${url}/graphql (dashboard: ${url}/; IDE: open /graphql in a browser; health: ${url}/healthz)`, {
     url,
-    database: config.databasePath,
+    database: config.database.type === "postgres" ? redactPassword(config.database.url) : config.databasePath,
     server: app.bootstrap.self.hostname,
     os: app.bootstrap.self.os,
     metrics: config.operations.metricsEnabled ? `${url}/metrics` : "off",

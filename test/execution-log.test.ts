@@ -59,3 +59,86 @@ test("a clean close stores the last lines and the count with the outcome", async
   assert.equal(stored.logLineCount, 7);
   assert.equal(await store.manager.countBy(ExecutionLogLine, { executionId: execution.id }), 7);
 });
+
+/** The same store, with `lanes` log writes at once and each batch's write started after `delayMs(batch)`. */
+function withLanes(lanes: number, delayMs: (firstSeq: number) => number, calls: { running: number; most: number }): Store {
+  const lanesStore = Object.create(store) as Store & { logWriteLanes: number };
+  Object.defineProperty(lanesStore, "logWriteLanes", { value: lanes });
+  lanesStore.appendLogLines = async (rows) => {
+    calls.running++;
+    calls.most = Math.max(calls.most, calls.running);
+    try {
+      await new Promise((r) => setTimeout(r, delayMs(rows[0].seq)));
+      await store.appendLogLines(rows);
+    } finally {
+      calls.running--;
+    }
+  };
+  return lanesStore;
+}
+
+test("with several write lanes (PostgreSQL), batches stored out of order still reach live readers in order, and no more lanes run than the store allows", async () => {
+  const execution = sampleExecution();
+  await store.write([{ insert: Execution, rows: [execution] }]);
+  const calls = { running: 0, most: 0 };
+  // Each batch's write takes less time than the one before it: they finish in reverse order.
+  const lanesStore = withLanes(3, (seq) => Math.max(1, 60 - seq * 2), calls);
+  const pubsub = new InProcessPubSub();
+  const published: number[] = [];
+  pubsub.subscribe("executionLog", execution.id, (lines: LogLineEvent[]) => published.push(...lines.map((l) => l.seq)));
+  const log = new ExecutionLog(lanesStore, pubsub, execution.id, { capBytes: 1 << 20, maxBatch: 3, flushIntervalMs: 60_000 });
+  for (let i = 1; i <= 20; i++) log.output(LogStream.STDOUT, `line ${i}`, new Date());
+  await log.close((storedLines) => [{ update: Execution, id: execution.id, set: { status: ExecutionStatus.SUCCEEDED, logLineCount: storedLines } }]);
+  assert.deepEqual(
+    published,
+    Array.from({ length: 20 }, (_, i) => i + 1),
+  );
+  assert.equal(calls.most, 3, "three writes ran at once, never more");
+  assert.equal((await store.manager.findOneByOrFail(Execution, { id: execution.id })).logLineCount, 20);
+  assert.equal(await store.manager.countBy(ExecutionLogLine, { executionId: execution.id }), 20);
+});
+
+test("with several write lanes, a failed batch: later batches written meanwhile are removed, so the log is lines 1..count", async () => {
+  const execution = sampleExecution();
+  await store.write([{ insert: Execution, rows: [execution] }]);
+  // Seq 5 in the way: the second batch (4-6) fails, while the third (7-9) runs at the same time and is stored.
+  await store.appendLogLines([{ executionId: execution.id, seq: 5, stream: LogStream.SYSTEM, at: new Date(), text: "in the way" }]);
+  const lanesStore = withLanes(3, (seq) => (seq === 4 ? 40 : 1), { running: 0, most: 0 });
+  const pubsub = new InProcessPubSub();
+  const published: number[] = [];
+  pubsub.subscribe("executionLog", execution.id, (lines: LogLineEvent[]) => published.push(...lines.map((l) => l.seq)));
+  const log = new ExecutionLog(lanesStore, pubsub, execution.id, { capBytes: 1 << 20, maxBatch: 3, flushIntervalMs: 60_000 });
+  for (let i = 1; i <= 10; i++) log.output(LogStream.STDOUT, `line ${i}`, new Date());
+  await assert.rejects(
+    log.close((storedLines) => [{ update: Execution, id: execution.id, set: { status: ExecutionStatus.SUCCEEDED, logLineCount: storedLines } }]),
+    /UNIQUE constraint failed/,
+  );
+  assert.equal((await store.manager.findOneByOrFail(Execution, { id: execution.id })).logLineCount, 3);
+  const lines = await store.manager.find(ExecutionLogLine, { where: { executionId: execution.id }, order: { seq: "ASC" } });
+  assert.deepEqual(
+    lines.map((l) => l.seq),
+    [1, 2, 3],
+  );
+  assert.deepEqual(published, [1, 2, 3]);
+});
+
+test("a store behind the hook: the log says it is full (the runner stops reading the hook), and drained once the store caught up", async () => {
+  const execution = sampleExecution();
+  await store.write([{ insert: Execution, rows: [execution] }]);
+  const slow = withLanes(1, () => 30, { running: 0, most: 0 });
+  const log = new ExecutionLog(slow, new InProcessPubSub(), execution.id, { capBytes: 1 << 24, maxBatch: 100, flushIntervalMs: 60_000 });
+  let i = 0;
+  while (!log.full()) log.output(LogStream.STDOUT, `line ${++i}`, new Date());
+  assert.equal(i, 400, "full at four batches not yet stored");
+  const drained = log.drained();
+  let done = false;
+  drained.then(() => (done = true));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(done, false, "not while the first write runs");
+  await drained;
+  assert.equal(log.full(), false);
+  const stored = await store.manager.countBy(ExecutionLogLine, { executionId: execution.id });
+  assert.ok(stored >= 200 && stored < 400, `drained at half the backlog (${stored} of 400 stored)`);
+  await log.close();
+  assert.equal(await store.manager.countBy(ExecutionLogLine, { executionId: execution.id }), 400);
+});

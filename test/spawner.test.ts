@@ -109,6 +109,23 @@ for (const { kind, make, skip } of kinds) {
       assert.deepEqual(r.closed, { code: 0, signal: null });
     });
 
+    test("while its output is paused a process's writes block, and on resume every byte arrives", async () => {
+      const marker = join(dir, `written-${kind}`);
+      const proc = await spawner.spawn({ env: baseEnv, argv: ["/bin/sh", "-c", 'head -c 2000000 /dev/zero | tr "\\0" x; echo; echo err >&2; : > "$0"', marker] });
+      let bytes = 0;
+      proc.onStdout = (chunk) => (bytes += chunk.length);
+      proc.onStderr = (chunk) => (bytes += chunk.length);
+      proc.pauseOutput(true);
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(existsSync(marker), false, "the writer is blocked on a full pipe");
+      assert.ok(bytes < 1_000_000, `little was read while paused (${bytes} bytes)`);
+      proc.pauseOutput(false);
+      const closed = await proc.closed;
+      assert.deepEqual(bare(closed), { code: 0, signal: null });
+      assert.equal(bytes, 2_000_001 + 4);
+      assert.equal(existsSync(marker), true);
+    });
+
     test("a leader that leaves nothing behind is reported with an empty group (addon) or unknown (execa)", async () => {
       const r = await run(spawner, { argv: ["/bin/sh", "-c", "/bin/true; echo done"] });
       assert.deepEqual(r.exited, { code: 0, signal: null });

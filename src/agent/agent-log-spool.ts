@@ -37,6 +37,9 @@ export class LogSpool {
   private lastSeq: number;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  /** Where the line after the last read starts. */
+  private cursor: { seq: number; position: number } | null = null;
+  private chunk = Buffer.allocUnsafe(READ_CHUNK);
 
   /** `firstSeq`: the seq of the first line it will hold. */
   constructor(
@@ -72,34 +75,42 @@ export class LogSpool {
   read(fromSeq: number, maxLines: number, maxTextBytes: number): SpooledLine[] {
     if (fromSeq < this.firstSeq || fromSeq > this.lastSeq) return [];
     this.flush();
-    let position = this.offsets[Math.floor((fromSeq - this.firstSeq) / INDEX_STRIDE)];
+    // The sender reads on from where its last read stopped: start there, not at the index entry.
+    let position = this.cursor?.seq === fromSeq ? this.cursor.position : this.offsets[Math.floor((fromSeq - this.firstSeq) / INDEX_STRIDE)];
     const out: SpooledLine[] = [];
-    const chunk = Buffer.allocUnsafe(READ_CHUNK);
-    let carry = "";
     let text = 0;
     while (position < this.size) {
-      const n = readSync(this.fd, chunk, 0, READ_CHUNK, position);
+      const n = readSync(this.fd, this.chunk, 0, this.chunk.length, position);
       if (n === 0) break;
-      position += n;
-      const parts = (carry + chunk.toString("utf8", 0, n)).split("\n");
-      carry = parts.pop()!;
-      for (const part of parts) {
-        const line = JSON.parse(part) as SpooledLine;
+      // JSON lines: a newline byte only ends a line (JSON escapes its own, UTF-8 never makes one).
+      let start = 0;
+      for (let nl = this.chunk.indexOf(10, start); nl >= 0 && nl < n; nl = this.chunk.indexOf(10, start)) {
+        const line = JSON.parse(this.chunk.toString("utf8", start, nl)) as SpooledLine;
+        const at = position + start;
+        start = nl + 1;
         if (line.seq < fromSeq) continue;
-        if (out.length >= maxLines || (out.length > 0 && text + line.text.length > maxTextBytes)) return out;
+        if (out.length >= maxLines || (out.length > 0 && text + line.text.length > maxTextBytes)) {
+          this.cursor = { seq: line.seq, position: at };
+          return out;
+        }
         out.push(line);
         text += line.text.length;
       }
+      // No whole line in the chunk: one longer than it (escaping can make a line several times its text).
+      if (start === 0) this.chunk = Buffer.allocUnsafe(this.chunk.length * 2);
+      position += start;
     }
+    this.cursor = { seq: (out.at(-1)?.seq ?? fromSeq - 1) + 1, position };
     return out;
   }
 
   flush(): void {
     if (this.bufferBytes === 0 || this.closed) return;
     const data = this.buffer.join("");
+    // At its offset, not the fd's position: after a reset (truncate) that would still be the old end.
+    writeSync(this.fd, data, this.size - this.bufferBytes);
     this.buffer = [];
     this.bufferBytes = 0;
-    writeSync(this.fd, data);
   }
 
   /** Every line was acknowledged: the file is emptied; the next line it holds has seq `nextSeq`. */
@@ -108,6 +119,7 @@ export class LogSpool {
     this.bufferBytes = 0;
     this.size = 0;
     this.offsets = [];
+    this.cursor = null;
     this.firstSeq = nextSeq;
     this.lastSeq = nextSeq - 1;
     ftruncateSync(this.fd, 0);

@@ -140,6 +140,8 @@ interface SpawnAddon {
   /** Queues a start on the addon's spawn thread; a SPAWNED or SPAWN_ERROR event for `id` follows. */
   spawn(instance: object, id: number, strings: Buffer, argc: number, envc: number, hasCwd: number): void;
   close(instance: object): void;
+  /** Stops or resumes reading the output pipes of child `id` (a no-op once it is gone). */
+  pause(instance: object, id: number, paused: boolean): void;
 }
 
 /**
@@ -211,7 +213,7 @@ export class AddonSpawner implements Spawner {
           start.reject(spawnError(buf.readInt32LE(body), start.argv));
           continue;
         }
-        const proc = new Proc(buf.readInt32LE(body));
+        const proc = new Proc(buf.readInt32LE(body), (paused) => this.instance && this.addon?.pause(this.instance, id, paused));
         this.procs.set(id, proc);
         start.resolve(proc);
         continue;

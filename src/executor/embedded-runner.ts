@@ -205,6 +205,7 @@ export class EmbeddedRunner implements RunnerListener {
     const outcome = await this.hooks.run(env ? { ...execution, env } : execution, {
       signal: controller.signal,
       onLine: (stream, text, at, partial) => log.output(stream === "stdout" ? LogStream.STDOUT : LogStream.STDERR, text, at, partial),
+      outputGate: log,
       onStart: (pid, argv) => {
         record = setTimeout(() => this.lifecycle.started(execution.id, this.id, { pid, argv }), RECORD_START_AFTER_MS);
       },

@@ -43,7 +43,10 @@ export class ExecaSpawner implements Spawner {
         (err: unknown) => (proc ? this.logger?.error(`execa failed watching child process ${proc.pid}`, err) : reject(err)),
       );
       subprocess.once("spawn", () => {
-        proc = new Proc(subprocess.pid!);
+        proc = new Proc(subprocess.pid!, (paused) => {
+          // A paused stream stops reading the pipe once its buffer is full.
+          for (const stream of [subprocess.stdout!, subprocess.stderr!]) paused ? stream.pause() : stream.resume();
+        });
         // 'data' needs I/O, which comes after this resolution's continuations (Node emits
         // 'spawn' on nextTick), so callers can still set their callbacks.
         subprocess.stdout!.on("data", (chunk: Buffer) => proc!.data(STDOUT, chunk));

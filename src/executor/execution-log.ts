@@ -1,4 +1,5 @@
-import { LogStream } from "../entities/execution-log-line.entity.js";
+import { MoreThan } from "typeorm";
+import { ExecutionLogLine, LogStream } from "../entities/execution-log-line.entity.js";
 import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
 import type { Store, WriteOp } from "../store/store.js";
 
@@ -71,6 +72,16 @@ export class ExecutionLog {
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
   private writeError: unknown = null;
+  /** Writes running (at most the store's logWriteLanes), and batches waiting for one to end. */
+  private lanesBusy = 0;
+  private readonly laneWaiters: (() => void)[] = [];
+  private anyWriteFailed = false;
+  /** A batch after a failed one was stored all the same (they ran at once): past storedLines, to delete. */
+  private strayLines = false;
+  /** Lines taken and not yet stored (or given up on): what a hook faster than the store builds up. */
+  private unsettled = 0;
+  private readonly highWater: number;
+  private drainWaiters: (() => void)[] = [];
   private readonly flushIntervalMs: number;
   private readonly maxBatch: number;
   private readonly secrets: readonly string[];
@@ -86,6 +97,9 @@ export class ExecutionLog {
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
     this.maxBatch = options.maxBatch ?? 1000;
     this.secrets = options.secrets ?? [];
+    // Room for every lane's batch in flight and the next ones filling: a live reader's lines are
+    // at most this far behind the hook (BENCHMARKS.md), whatever the store's speed.
+    this.highWater = Math.max(4, store.logWriteLanes + 1) * this.maxBatch;
   }
 
   get lineCount(): number {
@@ -94,6 +108,26 @@ export class ExecutionLog {
 
   get dropped(): number {
     return this.droppedBytes;
+  }
+
+  /** OutputGate: the store is this far behind the hook; read no more of its output for now. */
+  full(): boolean {
+    return this.unsettled >= this.highWater && !this.anyWriteFailed && !this.sealed;
+  }
+
+  /** OutputGate: resolves once the store has caught up by half (or will take nothing more). */
+  drained(): Promise<void> {
+    if (!this.full()) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private settled(lines: number): void {
+    this.unsettled -= lines;
+    if (this.drainWaiters.length > 0 && (this.unsettled <= this.highWater / 2 || this.anyWriteFailed || this.sealed)) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const wake of waiters) wake();
+    }
   }
 
   /**
@@ -166,6 +200,7 @@ export class ExecutionLog {
    */
   async close(finalState: (storedLines: number, failure?: unknown) => WriteOp[] = () => []): Promise<void> {
     this.seal();
+    this.settled(0);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const batch = this.pending;
@@ -185,11 +220,18 @@ export class ExecutionLog {
     this.unstoredBytes += bytesOf(batch);
     const alone = finalState(this.storedLines, this.writeError);
     if (alone.length > 0) await this.store.write(alone);
+    if (this.strayLines) {
+      // Lines 1..storedLines are the log; a reader must not find a later batch after the gap.
+      const executionId = this.executionId;
+      const after = this.storedLines;
+      await this.store.transaction((em) => em.delete(ExecutionLogLine, { executionId, seq: MoreThan(after) })).catch(() => undefined);
+    }
     throw this.writeError;
   }
 
   private append(stream: LogStream, text: string, at: Date): void {
     this.pending.push({ executionId: this.executionId, seq: ++this.seq, stream, at, text });
+    this.unsettled++;
     if (this.pending.length >= this.maxBatch) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs);
   }
@@ -200,19 +242,38 @@ export class ExecutionLog {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    const stored = this.writeBatch(batch);
+    stored.catch(() => undefined); // seen in turn below
+    // Counted and published in order, whichever write finishes first.
     this.writing = this.writing.then(async () => {
-      if (this.writeError) {
+      let failure: unknown = null;
+      await stored.catch((err) => (failure = err));
+      this.settled(batch.length);
+      if (this.writeError || failure) {
+        this.writeError ??= failure;
+        if (!failure) this.strayLines = true;
         this.unstoredBytes += bytesOf(batch);
         return;
       }
-      try {
-        await this.store.appendLogLines(batch);
-        this.storedLines += batch.length;
-        this.pubsub.publish("executionLog", this.executionId, batch);
-      } catch (err) {
-        this.writeError = err;
-        this.unstoredBytes += bytesOf(batch);
-      }
+      this.storedLines += batch.length;
+      this.pubsub.publish("executionLog", this.executionId, batch);
     });
+  }
+
+  /** Starts a batch's write once one of the store's lanes is free, in the order they came. */
+  private async writeBatch(batch: LogLineEvent[]): Promise<void> {
+    if (this.lanesBusy < this.store.logWriteLanes && this.laneWaiters.length === 0) this.lanesBusy++;
+    else await new Promise<void>((handed) => this.laneWaiters.push(handed));
+    try {
+      if (this.anyWriteFailed) throw new Error("not written: an earlier write of this log failed");
+      await this.store.appendLogLines(batch);
+    } catch (err) {
+      this.anyWriteFailed = true;
+      throw err;
+    } finally {
+      const next = this.laneWaiters.shift();
+      if (next) next();
+      else this.lanesBusy--;
+    }
   }
 }

@@ -8,7 +8,7 @@ import type { JsonObject } from "../entities/metadata.embedded.js";
 import { buildArgv, CommandLineError } from "./command-line.js";
 import type { RunOutcome } from "./execution-lifecycle.service.js";
 import { jsonErrorPosition } from "./json-position.js";
-import { runProcess, type OutputStream, type RunOutcome as ProcessOutcome } from "./process-runner.js";
+import { runProcess, type OutputGate, type OutputStream, type RunOutcome as ProcessOutcome } from "./process-runner.js";
 import { inheritEnv, type Spawner } from "./spawner.js";
 
 /** What a runner needs to run one hook: the execution's snapshot, nothing from the store. */
@@ -43,6 +43,8 @@ export interface RunHooks {
   signal: AbortSignal;
   /** `partial`: the line goes on in the next piece (a line longer than a row, or a last line without a newline). */
   onLine(stream: OutputStream, text: string, at: Date, partial: boolean): void;
+  /** Where the lines go, when it can fall behind the hook (process-runner.ts). */
+  outputGate?: OutputGate;
   /** The process started (its group id) with this argv. */
   onStart?(pid: number, argv: string[]): void;
   /** The hook's processes are gone; its outcome is still being worked out. */
@@ -101,6 +103,7 @@ export class LocalHookRunner {
           }
           hooks.onLine(line.stream, line.text, line.at, line.partial);
         },
+        outputGate: hooks.outputGate,
         onSpawn: (pid) => hooks.onStart?.(pid, startArgv),
       });
       hooks.onExit?.();

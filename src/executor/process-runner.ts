@@ -19,6 +19,14 @@ export interface CapturedLine {
   partial: boolean;
 }
 
+/** The consumer of a run's output, when it can fall behind (a store slower than the hook). */
+export interface OutputGate {
+  /** More output now would outrun the consumer: stop reading the hook's pipes. */
+  full(): boolean;
+  /** Resolves once the consumer has caught up. */
+  drained(): Promise<void>;
+}
+
 export interface RunSpec {
   spawner: Spawner;
   argv: string[];
@@ -29,6 +37,8 @@ export interface RunSpec {
   maxLineBytes?: number;
   signal?: AbortSignal;
   onLine(line: CapturedLine): void;
+  /** While it is full the hook's output is not read, so the hook waits (as on a full terminal) and memory stays bounded. */
+  outputGate?: OutputGate;
   onSpawn?(pid: number): void;
   /**
    * An environment entry ("HOOKD_EXECUTION_ID=<id>") every process of the run inherits: on
@@ -247,8 +257,25 @@ export async function runProcess(spec: RunSpec): Promise<RunOutcome> {
 
   const out = new LineSplitter("stdout", maxLine, deliver);
   const err = new LineSplitter("stderr", maxLine, deliver);
-  child.onStdout = (chunk) => out.push(chunk);
-  child.onStderr = (chunk) => err.push(chunk);
+  const gate = spec.outputGate;
+  let paused = false;
+  const checkGate = () => {
+    if (paused || !gate?.full()) return;
+    paused = true;
+    child.pauseOutput(true);
+    gate.drained().then(() => {
+      paused = false;
+      child.pauseOutput(false);
+    });
+  };
+  child.onStdout = (chunk) => {
+    out.push(chunk);
+    if (gate) checkGate();
+  };
+  child.onStderr = (chunk) => {
+    err.push(chunk);
+    if (gate) checkGate();
+  };
 
   const timer = setTimeout(() => terminate("timed-out"), spec.timeoutMs);
   if (spec.signal?.aborted) onAbort();

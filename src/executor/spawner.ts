@@ -36,6 +36,8 @@ export interface SpawnedProcess {
   readonly exited: Promise<ExitStatus>;
   /** Resolves after exit AND both stdout and stderr reached EOF (like child_process 'close'). */
   readonly closed: Promise<ExitStatus>;
+  /** Stops (true) or resumes reading its stdout and stderr: its writes block once a pipe is full. */
+  pauseOutput(paused: boolean): void;
 }
 
 /**
@@ -91,7 +93,11 @@ export class Proc implements SpawnedProcess {
   private eofs = 0;
   settled = false;
 
-  constructor(readonly pid: number) {
+  /** `pauser`: how the spawner stops and resumes reading this process's pipes. */
+  constructor(
+    readonly pid: number,
+    private readonly pauser: (paused: boolean) => void,
+  ) {
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
   }
@@ -99,6 +105,10 @@ export class Proc implements SpawnedProcess {
   data(stream: typeof STDOUT | typeof STDERR, chunk: Buffer): void {
     const cb = stream === STDOUT ? this.onStdout : this.onStderr;
     if (cb) cb(chunk);
+  }
+
+  pauseOutput(paused: boolean): void {
+    if (!this.settled) this.pauser(paused);
   }
 
   exit(status: ExitStatus): void {

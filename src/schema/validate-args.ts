@@ -2,7 +2,9 @@ import { validateOrReject, type ValidatorOptions } from "class-validator";
 import { ArgumentValidationError, type ValidatorFn } from "type-graphql";
 
 const OPTIONS: ValidatorOptions = { skipMissingProperties: true, forbidUnknownValues: false };
-const validatable = (value: unknown): value is object => value !== null && typeof value === "object";
+// Only instances of input classes carry constraints; a JSON scalar's plain objects and arrays (a
+// trigger's payload, an agent's packed log lines) have none, and walking them cost per element.
+const validatable = (value: unknown): value is object => value !== null && typeof value === "object" && !Array.isArray(value) && value.constructor !== Object && value.constructor !== undefined;
 
 /**
  * type-graphql's own argument validation (class-validator, with the options its default uses),
@@ -10,10 +12,10 @@ const validatable = (value: unknown): value is object => value !== null && typeo
  * call (its cost is in BENCHMARKS.md). Errors are the same ArgumentValidationError, which the error formatter describes.
  */
 export const validateArgs: ValidatorFn = async (value) => {
-  if (!validatable(value)) return;
+  if (value === null || typeof value !== "object") return;
   try {
     if (Array.isArray(value)) await Promise.all(value.filter(validatable).map((item) => validateOrReject(item, OPTIONS)));
-    else await validateOrReject(value, OPTIONS);
+    else if (validatable(value)) await validateOrReject(value, OPTIONS);
   } catch (err) {
     throw new ArgumentValidationError(err as never);
   }

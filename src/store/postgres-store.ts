@@ -15,6 +15,7 @@ const INSERT_LINES = `INSERT INTO "execution_log_line" ("executionId", "seq", "s
  */
 export class PostgresStore implements Store {
   readonly kind = "postgres";
+  readonly logWriteLanes = 3;
   private readonly watchers: ChangeWatchers;
   private readonly inFlight = new Set<Promise<unknown>>();
 

@@ -25,6 +25,7 @@ interface PendingWrite {
  */
 export class SqliteStore implements Store {
   readonly kind = "sqlite";
+  readonly logWriteLanes = 1;
   private tail: Promise<unknown> = Promise.resolve();
   private native: NativeRows | undefined;
   private readonly watchers: ChangeWatchers;

@@ -53,6 +53,12 @@ export interface Store {
   /** Appends log lines (the hot path: hundreds of thousands of lines a second). */
   appendLogLines(rows: LogRow[]): Promise<void>;
   /**
+   * How many appendLogLines calls of one execution's log may run at once. SQLite: 1 (its writes
+   * run one at a time anyway). PostgreSQL: a few, each on a connection of its own, since one
+   * connection's insert rate is what bounds a fast hook's log there.
+   */
+  readonly logWriteLanes: number;
+  /**
    * Calls `onChange` whenever a write through TypeORM touches one of `entities`, and again when its
    * transaction ends, so a cache of them can be dropped. Writes through `write()` are not seen.
    */
