@@ -672,11 +672,12 @@ describe("remote agents: connections lost mid-run", () => {
       const stateDir = path.join(dir, "render-p");
       const marker = path.join(dir, "spool.done");
       const gate = path.join(dir, "spool.go");
-      // 100 lines, then (once the test has cut the socket) 8000 more at once, far past what the agent keeps in memory.
+      // 100 lines, then (once the test has cut the socket) 8000 more of 1 KB at once, twice the text the agent keeps in memory (4 MiB).
+      const pad = "x".repeat(1000);
       const hook = path.join(dir, "spool.sh");
       writeFileSync(
         hook,
-        `#!/bin/sh\ni=1\nwhile [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); done\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\nwhile [ $i -le 8100 ]; do echo "line $i"; i=$((i+1)); done\ntouch '${marker}'\nsleep 0.5\n`,
+        `#!/bin/sh\ni=1\nwhile [ $i -le 100 ]; do echo "line $i ${pad}"; i=$((i+1)); done\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\nwhile [ $i -le 8100 ]; do echo "line $i ${pad}"; i=$((i+1)); done\ntouch '${marker}'\nsleep 0.5\n`,
       );
       chmodSync(hook, 0o755);
       await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: hook, mac: null, windows: null } } });
@@ -692,11 +693,11 @@ describe("remote agents: connections lost mid-run", () => {
               .split("\n")
               .filter((l) => l !== "")
           : [];
-        return lines.length >= 4000 ? lines : null;
+        return lines.length >= 3000 ? lines : null;
       }, "the unsent lines to be in the spool file");
       assert.equal(statSync(spool).mode & 0o777, 0o600);
       const first = JSON.parse(spooled[0]);
-      assert.ok(first.seq > 100 && first.text === `line ${first.seq}`, `the spool holds lines past what memory keeps (first: ${spooled[0]})`);
+      assert.ok(first.seq > 100 && first.text === `line ${first.seq} ${pad}`, `the spool holds lines past what memory keeps (first: ${spooled[0].slice(0, 80)})`);
       assert.ok((await execution(run.id)).logLines.length <= 100 + 1000, "hookd did not get them meanwhile");
       cutter.unblock();
       const done = await eventually(
@@ -714,7 +715,7 @@ describe("remote agents: connections lost mid-run", () => {
       const { execution: page } = await server.ok(`query($id: ID!) { execution(id: $id) { logLines(first: 10000) { seq text } } }`, { id: run.id });
       assert.deepEqual(
         page.logLines.map((l: any) => `${l.seq} ${l.text}`),
-        Array.from({ length: 8100 }, (_, i) => `${i + 1} line ${i + 1}`),
+        Array.from({ length: 8100 }, (_, i) => `${i + 1} line ${i + 1} ${pad}`),
         "every line stored once, in order, with no gap",
       );
       await eventually(async () => !existsSync(spool), "the spool removed with the run");

@@ -51,8 +51,8 @@ const BATCH_LINES = 1000;
 const BATCH_BYTES = 128 * 1024;
 const MAX_BACKOFF_MS = 30_000;
 /** Unacknowledged lines also kept in memory per run (the rest are read back from the spool on disk). */
-const MEMORY_LINES = 4 * BATCH_LINES;
-const MEMORY_BYTES = 4 * BATCH_BYTES;
+const MEMORY_LINES = 32 * BATCH_LINES;
+const MEMORY_BYTES = 32 * BATCH_BYTES;
 /** agentLog calls in flight per run. */
 const PIPELINE = 3;
 /** Close codes after which reconnecting cannot help: the credential is refused. */
