@@ -346,7 +346,12 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       await spawner.destroy();
       await services.pubsub.destroy();
       await registry.stop();
-      await services.executionServers.markOffline(boot.self.id).catch((err) => logger.warn(`could not mark this server offline: ${String(err)}`));
+      // Instances on one host are one execution server: it goes offline with the last of them.
+      const sameHost = await registry.live().then(
+        (others) => others.some((o) => o.hostname === registry.self.hostname),
+        () => false,
+      );
+      if (!sameHost) await services.executionServers.markOffline(boot.self.id).catch((err) => logger.warn(`could not mark this server offline: ${String(err)}`));
       await store.destroy();
     },
   };

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { CLI, serveProcess, type ServeProcess } from "./helpers/serve-process.js";
 import { ADMIN_KEY, eventually, type GqlResult } from "./helpers/server.js";
@@ -242,6 +242,24 @@ describe("several hookd instances on one PostgreSQL and one Redis", { skip: onPo
     // The refused ones left nothing behind: the two still serve, and a run still works.
     const [r] = (await b.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", wait: true } })).triggerHook;
     assert.notEqual(r.status, "QUEUED");
+  });
+
+  test("an instance that stops leaves its host's execution server online while another instance on the host still serves it", async () => {
+    const servers = async () => (await a.ok(`{ executionServers { hostname kind online } }`)).executionServers.filter((s: any) => s.kind !== "CLIENT" && s.hostname === hostname());
+    const c = await start();
+    assert.deepEqual(
+      (await servers()).map((s: any) => s.online),
+      [true],
+    );
+    await c.proc.stop();
+    assert.deepEqual(
+      (await servers()).map((s: any) => s.online),
+      [true],
+      "a and b still run this host's hooks",
+    );
+    await configure(a, "POST_DONE_SERVER", script("online.sh", "exit 0"));
+    const [r] = (await b.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", wait: true } })).triggerHook;
+    assert.equal(r.status, "SUCCEEDED");
   });
 
   test("kill -9 of one instance mid-run: the other fails that instance's leased runs at lease expiry, touches nothing else, and loses no acknowledged execution", async () => {
