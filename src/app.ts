@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import { FIRST_START_LOCK } from "./store/store.js";
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import os from "node:os";
@@ -80,6 +81,7 @@ export interface AppOptions {
 /** First-start rows: settings, the default queue, this server (the first admin comes after listen). Idempotent. */
 async function bootstrap(services: Services, hostname: string): Promise<BootstrapResult> {
   await services.store.transaction(async (em) => {
+    await services.store.lockInTransaction(em, FIRST_START_LOCK);
     if (!(await em.existsBy(WorkspaceSettings, { id: WorkspaceSettings.ID }))) await em.save(new WorkspaceSettings());
   });
   await services.queues.ensureDefault();

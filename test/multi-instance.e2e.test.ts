@@ -244,6 +244,47 @@ describe("several hookd instances on one PostgreSQL and one Redis", { skip: onPo
     assert.notEqual(r.status, "QUEUED");
   });
 
+  test("two instances started at the same moment on a new database: one migrates it, the other waits, both serve", async () => {
+    const fresh = await multiInstanceDatabase(mkdtempSync(path.join(tmpdir(), "hookd-multi-fresh-")));
+    const started: ServeProcess[] = [];
+    try {
+      const both = await Promise.allSettled(
+        [0, 1].map(() =>
+          serveProcess({ ...env, ...fresh.env }).then((p) => {
+            started.push(p);
+            return p;
+          }),
+        ),
+      );
+      assert.deepEqual(
+        both.map((r) => (r.status === "fulfilled" ? "serving" : String(r.reason).slice(-1500))),
+        ["serving", "serving"],
+      );
+      for (const p of started) {
+        const res = await fetch(`${p.url}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
+          body: JSON.stringify({ query: "{ me { email } }" }),
+        });
+        assert.equal(((await res.json()) as any).data.me.email, "admin@localhost");
+      }
+      const res = await fetch(`${started[0].url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
+        body: JSON.stringify({ query: "{ executionServers { hostname kind } queues { code } }" }),
+      });
+      const { data } = (await res.json()) as any;
+      assert.equal(data.executionServers.filter((s: any) => s.kind === "SERVER" && s.hostname === hostname()).length, 1, "one execution server for the host");
+      assert.deepEqual(
+        data.queues.map((q: any) => q.code),
+        ["default"],
+      );
+    } finally {
+      await Promise.allSettled(started.map((p) => p.stop()));
+      await fresh.drop();
+    }
+  });
+
   test("an instance that stops leaves its host's execution server online while another instance on the host still serves it", async () => {
     const servers = async () => (await a.ok(`{ executionServers { hostname kind online } }`)).executionServers.filter((s: any) => s.kind !== "CLIENT" && s.hostname === hostname());
     const c = await start();

@@ -8,6 +8,7 @@ import { applyMetadata, assertName } from "./validation.js";
 import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
 import { WorkspaceSettings } from "../entities/workspace-settings.entity.js";
 import type { Store } from "../store/store.js";
+import { FIRST_START_LOCK } from "../store/store.js";
 
 export interface RegisterClient {
   name: string;
@@ -69,6 +70,8 @@ export class ExecutionServerService {
    */
   async registerSelf(hostname: string, os: OsName): Promise<ExecutionServer> {
     return this.store.transaction(async (em) => {
+      // Two instances on one host starting together: one server row, not two.
+      await this.store.lockInTransaction(em, FIRST_START_LOCK);
       // An agent's execution server may share the hostname (an agent on hookd's own machine): never take it over.
       const candidates = await em.findBy(ExecutionServer, { hostname, kind: ExecutionServerKind.SERVER });
       const bound = candidates.length === 0 ? [] : await em.find(Agent, { select: { executionServerId: true }, where: { executionServerId: In(candidates.map((c) => c.id)) } });

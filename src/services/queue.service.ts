@@ -7,6 +7,7 @@ import type { MetadataInputFields } from "../entities/metadata.embedded.js";
 import { QueueHook, QueueHookMode } from "../entities/queue-hook.entity.js";
 import { Queue, QueueStatus } from "../entities/queue.entity.js";
 import type { Store } from "../store/store.js";
+import { FIRST_START_LOCK } from "../store/store.js";
 import { snapshot, type Actor, type AuditService } from "./audit.service.js";
 import { applyCommands, type CommandsInput } from "./hook-commands.js";
 import { applyMetadata, assertCode, assertIntRange, assertName, assertTimeout } from "./validation.js";
@@ -68,6 +69,8 @@ export class QueueService {
   /** Creates the default queue on an empty database (bootstrap). */
   async ensureDefault(): Promise<void> {
     await this.store.transaction(async (em) => {
+      // Instances starting together on a new database: one creates it, the others then see it.
+      await this.store.lockInTransaction(em, FIRST_START_LOCK);
       if ((await em.countBy(Queue, { isDefault: true })) > 0) return;
       const queue = em.create(Queue, {
         code: DEFAULT_QUEUE_CODE,

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { badInput, conflict, forbidden, notFound, unauthenticated } from "../domain/errors.js";
+import { badInput, conflict, DomainError, forbidden, notFound, unauthenticated } from "../domain/errors.js";
 import { UserRole } from "../domain/roles.js";
 import { ApiKey } from "../entities/api-key.entity.js";
 import { User } from "../entities/user.entity.js";
@@ -174,10 +174,16 @@ export class UserService {
    */
   async bootstrapAdmin(email: string, configuredKey: string | null): Promise<(CreatedApiKey & { user: User; generated: boolean }) | null> {
     if (await this.store.manager.existsBy(User, { role: UserRole.ADMIN })) return null;
-    const user = (await this.findByEmail(email)) ?? (await this.create(email, UserRole.ADMIN, "hookd"));
-    if (user.role !== UserRole.ADMIN) throw conflict("HOOKD_BOOTSTRAP_ADMIN_EMAIL", `'${email}' already exists as ${user.role}; choose another email for the first admin`);
-    const created = await this.createApiKey(user.id, "bootstrap", "hookd", configuredKey ?? undefined);
-    return { ...created, user, generated: configuredKey === null };
+    try {
+      const user = (await this.findByEmail(email)) ?? (await this.create(email, UserRole.ADMIN, "hookd"));
+      if (user.role !== UserRole.ADMIN) throw conflict("HOOKD_BOOTSTRAP_ADMIN_EMAIL", `'${email}' already exists as ${user.role}; choose another email for the first admin`);
+      const created = await this.createApiKey(user.id, "bootstrap", "hookd", configuredKey ?? undefined);
+      return { ...created, user, generated: configuredKey === null };
+    } catch (err) {
+      // Another instance starting at the same moment made the first admin (or its configured key) first.
+      if (err instanceof DomainError && err.code === "CONFLICT" && err.field !== "HOOKD_BOOTSTRAP_ADMIN_EMAIL" && (await this.store.manager.existsBy(User, { role: UserRole.ADMIN }))) return null;
+      throw err;
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import pg from "pg";
 import { DataSource } from "typeorm";
 import type { HookdConfig } from "../config.js";
 import { redactPassword } from "../config.js";
@@ -27,7 +28,7 @@ export async function openStore(config: HookdConfig, options: OpenStoreOptions =
       throw new Error(`cannot connect to PostgreSQL at ${redactPassword(config.database.type === "postgres" ? config.database.url : "")}: ${err.message} (check HOOKD_DATABASE_URL)`);
     });
     fitEntitiesToPostgres(dataSource);
-    if (options.migrate !== false) await dataSource.runMigrations({ transaction: "all" });
+    if (options.migrate !== false) await migrateLocked(dataSource, config.database.url);
     return new PostgresStore(dataSource);
   }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -45,4 +46,24 @@ export async function openStore(config: HookdConfig, options: OpenStoreOptions =
   if (lock) store.holdLock(lock);
   if (options.serve) store.startCheckpointer(config.databasePath, options.serve.logger);
   return store;
+}
+
+/**
+ * Migrates under a session advisory lock held on a connection of its own (not the pool's, which
+ * may have one connection only): instances started together on a new database would otherwise
+ * all create its tables, and all but one fail. The others wait, then find nothing to do.
+ */
+async function migrateLocked(dataSource: DataSource, url: string): Promise<void> {
+  const lock = new pg.Client({ connectionString: url });
+  await lock.connect();
+  try {
+    await lock.query("SELECT pg_advisory_lock(hashtext('hookd:migrations'))");
+    await dataSource.runMigrations({ transaction: "all" });
+  } catch (err) {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    throw err;
+  } finally {
+    // Ending the session releases the lock.
+    await lock.end().catch(() => undefined);
+  }
 }

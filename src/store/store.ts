@@ -34,6 +34,9 @@ export class StaleWriteError extends Error {
 
 export type StoreKind = "sqlite" | "postgres";
 
+/** lockInTransaction's key for the rows a first start creates (settings, default queue, this server). */
+export const FIRST_START_LOCK = "hookd:first-start";
+
 /**
  * What services know of the database. SqliteStore (the embedded default: one write chain, group
  * commit, prepared statements) and PostgresStore (a connection pool, concurrent writes) implement
