@@ -153,6 +153,23 @@ describe("several hookd instances on one PostgreSQL and one Redis", { skip: onPo
     assert.match(JSON.stringify(end), /UNAUTHENTICATED|revoked/);
   });
 
+  test("a key revoked by the command line without the Redis settings is refused by both instances (PostgreSQL's NOTIFY)", async () => {
+    const { createUser } = await a.ok(`mutation { createUser(input: { email: "cli-revoked@example.com", role: STANDARD }) { id } }`);
+    const { createApiKey } = await a.ok(`mutation($id: ID!) { createApiKey(user: $id) { secret apiKey { id } } }`, { id: createUser.id });
+    const key = createApiKey.secret as string;
+    // Both hold the key in their caches.
+    for (const on of [a, b]) assert.equal((await on.ok(`{ me { id } }`, {}, key)).me.id, createUser.id);
+    const { HOOKD_PUBSUB: _p, HOOKD_REDIS_URL: _u, HOOKD_REDIS_PREFIX: _x, ...withoutRedis } = env;
+    const child = spawn(process.execPath, [CLI, "key", "revoke", key.slice(0, 12)], { env: { ...process.env, ...withoutRedis }, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    assert.equal(await new Promise((resolve) => child.on("exit", resolve)), 0, stderr);
+    // The notification reaches each instance asynchronously: asked again for up to 2 s.
+    for (const on of [a, b]) {
+      await eventually(async () => (await on.gql(`{ me { id } }`, {}, key)).errors?.[0]?.extensions?.code === "UNAUTHENTICATED", `the revoked key refused by ${on.instance}`, 2000);
+    }
+  });
+
   test("a hook configuration changed through one instance applies on the other at once", async () => {
     await configure(a, "POST_SUBMIT_SERVER", script("v1.sh", `echo v1`));
     const run = async () => {

@@ -13,7 +13,8 @@ import type { Store } from "./store.js";
 export interface OpenStoreOptions {
   /**
    * For `hookd serve`: on SQLite, take the lock that keeps a second server off the file, and move
-   * WAL checkpoints to a worker (with this logger). The CLI's other commands open without both.
+   * WAL checkpoints to a worker (with this logger); on PostgreSQL, LISTEN for other processes'
+   * changes. The CLI's other commands open without these.
    */
   serve?: { logger: Logger };
   /** Bring the schema up to date (default). A backup opens without, to copy the file as it is. */
@@ -29,7 +30,9 @@ export async function openStore(config: HookdConfig, options: OpenStoreOptions =
     });
     fitEntitiesToPostgres(dataSource);
     if (options.migrate !== false) await migrateLocked(dataSource, config.database.url);
-    return new PostgresStore(dataSource);
+    const store = new PostgresStore(dataSource);
+    if (options.serve) await store.listenForChanges(config.database.url, options.serve.logger);
+    return store;
   }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const lock = options.serve ? SqliteServeLock.acquire(config.databasePath) : null;

@@ -6,7 +6,7 @@ import { sqliteConnection } from "./native-rows.js";
  * data_version moves only for other connections' commits (the `hookd user` / `hookd key`
  * commands), never for this one's. Caches of what those commands change check it before use.
  * A checkpoint that resets the WAL may move it too: that only drops a cache once more.
- * Other stores: always false (they need a shared change signal of their own).
+ * PostgreSQL has its own (postgres-change-signal.ts, LISTEN/NOTIFY).
  */
 export function externalChangeSignal(dataSource: DataSource): () => boolean {
   let last: number | undefined;

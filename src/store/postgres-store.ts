@@ -1,6 +1,8 @@
 import type { DataSource, EntityManager, InsertEvent, ObjectLiteral } from "typeorm";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata.js";
+import type { Logger } from "../logger.js";
 import type { EntityClass } from "./native-rows.js";
+import { PostgresChangeSignal } from "./postgres-change-signal.js";
 import { ChangeWatchers, jsonColumnSql, StaleWriteError, type LogRow, type Store, type WriteOp } from "./store.js";
 import { uniqueViolation } from "./unique-violation.js";
 import { uuidV7 } from "./uuid-v7.js";
@@ -18,9 +20,19 @@ export class PostgresStore implements Store {
   readonly logWriteLanes = 3;
   private readonly watchers: ChangeWatchers;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly changes = new PostgresChangeSignal();
 
   constructor(readonly dataSource: DataSource) {
-    this.watchers = new ChangeWatchers(dataSource);
+    // write() (executions, audit events) and appendLogLines touch no watched entity: never a NOTIFY.
+    this.watchers = new ChangeWatchers(dataSource, (runner) => this.changes.notify(runner));
+  }
+
+  /**
+   * For a serving process: hear other processes' commits (externalChangeSignal) on a connection of
+   * its own. The command line's one-shot commands only notify, and open no such connection.
+   */
+  listenForChanges(url: string, logger: Logger): Promise<void> {
+    return this.changes.listen(url, logger);
   }
 
   get manager(): EntityManager {
@@ -94,8 +106,7 @@ export class PostgresStore implements Store {
   }
 
   externalChangeSignal(): () => boolean {
-    // Other instances' changes reach caches through the broker, not through the store.
-    return () => false;
+    return this.changes.signal();
   }
 
   async jsonArrayPage(target: EntityClass<ObjectLiteral>, property: string, id: string, limit: number, offset: number): Promise<unknown[]> {
@@ -124,6 +135,7 @@ export class PostgresStore implements Store {
 
   async destroy(): Promise<void> {
     await this.drain();
+    await this.changes.close();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 }

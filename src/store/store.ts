@@ -1,4 +1,4 @@
-import type { DataSource, EntityManager, EntitySubscriberInterface, ObjectLiteral } from "typeorm";
+import type { DataSource, EntityManager, EntitySubscriberInterface, ObjectLiteral, QueryRunner } from "typeorm";
 import type { EntityClass } from "./native-rows.js";
 
 export type { EntityClass } from "./native-rows.js";
@@ -67,8 +67,9 @@ export interface Store {
    */
   watch(entities: EntityClass<ObjectLiteral>[], onChange: () => void): void;
   /**
-   * True when another process committed to the database since the last call (SQLite: the CLI
-   * commands beside a running server). Always false where no such signal exists.
+   * True when another process committed to the database since the last call (the CLI commands
+   * beside a running server). SQLite: its data_version. PostgreSQL: a NOTIFY sent by a commit that
+   * wrote a watched entity, heard only by a store opened to serve (always false elsewhere).
    */
   externalChangeSignal(): () => boolean;
   /** Items `offset`+1 to `offset`+`limit` of a JSON-array column of one row, parsed, in order. */
@@ -95,11 +96,20 @@ export function jsonColumnSql(dataSource: DataSource, target: EntityClass<Object
   return { table: `"${metadata.tableName}"`, column: `"${column.databaseName}"` };
 }
 
-/** The entity-change subscriber behind Store.watch, shared by both stores. */
+/**
+ * The entity-change subscriber behind Store.watch, shared by both stores. `announce` (PostgreSQL's
+ * NOTIFY) is awaited at a transaction's first write to a watched entity, inside it; after the
+ * statement, for one outside a transaction.
+ */
 export class ChangeWatchers {
   private watchers: { targets: Set<unknown>; onChange: () => void; dirty: boolean }[] = [];
+  /** Transactions announced already: once each is enough. */
+  private readonly announced = new WeakSet<QueryRunner>();
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly announce?: (runner: QueryRunner) => Promise<unknown>,
+  ) {}
 
   add(entities: EntityClass<ObjectLiteral>[], onChange: () => void): void {
     if (this.watchers.length === 0) this.dataSource.subscribers.push(this.subscriber());
@@ -107,16 +117,24 @@ export class ChangeWatchers {
   }
 
   private subscriber(): EntitySubscriberInterface {
-    const touched = (event: { metadata?: { target: unknown } }) => {
+    const touched = (event: { metadata?: { target: unknown }; queryRunner: QueryRunner }) => {
       const target = event.metadata?.target;
+      let watched = false;
       for (const w of this.watchers) {
         if (target === undefined || w.targets.has(target)) {
+          watched = true;
           w.dirty = true;
           w.onChange();
         }
       }
+      const runner = event.queryRunner;
+      if (!watched || !this.announce || this.announced.has(runner)) return;
+      if (runner.isTransactionActive) this.announced.add(runner);
+      return this.announce(runner);
     };
-    const ended = () => {
+    const ended = (event: { queryRunner: QueryRunner }) => {
+      // A savepoint's end too: a rolled-back one took its NOTIFY with it.
+      this.announced.delete(event.queryRunner);
       for (const w of this.watchers) {
         if (w.dirty) {
           w.dirty = false;
