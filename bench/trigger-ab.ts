@@ -5,17 +5,20 @@
 // so two builds measured one after the other differ by that much whatever they contain;
 // alternating slices gives both the same drift, and the difference is the change's.
 //   cp -r dist dist-before   # (at the old commit: npm run build first)
-//   npm run build && node dist/bench/trigger-ab.js dist-before dist [--concurrency 16] [--rounds 6] [--slice-seconds 5] [--warmup-seconds 30]
+//   npm run build && node dist/bench/trigger-ab.js dist-before dist [--concurrency 16] [--rounds 6] [--slice-seconds 5] [--warmup-seconds 30] [--store postgres]
+//   --store postgres gives each build a throwaway PostgreSQL database of its own (bench/bench-store.ts).
 // Each build directory must sit in the repository root (hookd reads ../../package.json).
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { benchStore, type BenchStore } from "./bench-store.js";
 import { spawnHelperOf, freePort, processCpuMs } from "./proc-stats.js";
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
 const builds = args.filter((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"));
+const STORE = args.includes("--store") ? args[args.indexOf("--store") + 1] : "sqlite";
 const CONCURRENCY = option("--concurrency", 16);
 const ROUNDS = option("--rounds", 6);
 const SLICE_SECONDS = option("--slice-seconds", 5);
@@ -33,11 +36,11 @@ interface Build {
   latencies: number[];
 }
 
-async function start(dir: string, build: string, index: number, hook: string): Promise<Build> {
+async function start(dir: string, build: string, index: number, hook: string, store: BenchStore): Promise<Build> {
   const port = await freePort();
   const cli = path.resolve(build, "src", "cli.js");
   const child = spawn(process.execPath, [cli, "serve"], {
-    env: { ...process.env, HOOKD_DATA_DIR: path.join(dir, `data-${index}`), PORT: String(port), HOST: "127.0.0.1", HOOKD_BOOTSTRAP_ADMIN_KEY: KEY, HOOKD_EXECUTOR_CONCURRENCY: "16" },
+    env: { ...process.env, ...store.env, HOOKD_DATA_DIR: path.join(dir, `data-${index}`), PORT: String(port), HOST: "127.0.0.1", HOOKD_BOOTSTRAP_ADMIN_KEY: KEY, HOOKD_EXECUTOR_CONCURRENCY: "16" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise<void>((resolve, reject) => {
@@ -79,14 +82,18 @@ async function runFor(concurrency: number, seconds: number, once: () => Promise<
 }
 
 async function main() {
-  if (builds.length !== 2) throw new Error("usage: trigger-ab.js <build A> <build B> [--concurrency 16] [--rounds 6] [--slice-seconds 5] [--warmup-seconds 30]");
+  if (builds.length !== 2) throw new Error("usage: trigger-ab.js <build A> <build B> [--concurrency 16] [--rounds 6] [--slice-seconds 5] [--warmup-seconds 30] [--store postgres]");
   const dir = mkdtempSync(path.join(tmpdir(), "hookd-bench-ab-"));
   const hook = path.join(dir, "hook.sh");
   writeFileSync(hook, `#!/bin/sh\ncat "$1" > /dev/null\necho ok\n`);
   chmodSync(hook, 0o755);
   const started: Build[] = [];
+  const stores: BenchStore[] = [];
   try {
-    for (const [index, build] of builds.entries()) started.push(await start(dir, build, index, hook));
+    for (const [index, build] of builds.entries()) {
+      stores.push(await benchStore(STORE));
+      started.push(await start(dir, build, index, hook, stores[index]));
+    }
     for (const b of started) {
       console.error(`warming up ${b.name}: ${WARMUP_SECONDS} s at concurrency 16`);
       await runFor(16, WARMUP_SECONDS, b.once);
@@ -112,6 +119,7 @@ async function main() {
   } finally {
     for (const b of started) b.process.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 500));
+    for (const s of stores) await s.drop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

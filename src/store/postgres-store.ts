@@ -1,14 +1,11 @@
 import type { DataSource, EntityManager, InsertEvent, ObjectLiteral } from "typeorm";
-import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata.js";
 import type { Logger } from "../logger.js";
 import type { EntityClass } from "./native-rows.js";
 import { PostgresChangeSignal } from "./postgres-change-signal.js";
+import { hookdIdColumns, INSERT_LINES, lineArrays, MATCHED, PostgresWrites } from "./postgres-writes.js";
 import { ChangeWatchers, jsonColumnSql, StaleWriteError, type LogRow, type Store, type WriteOp } from "./store.js";
 import { uniqueViolation } from "./unique-violation.js";
 import { uuidV7 } from "./uuid-v7.js";
-
-/** One statement for any number of lines: five array parameters, whatever the batch size. */
-const INSERT_LINES = `INSERT INTO "execution_log_line" ("executionId", "seq", "stream", "at", "text") SELECT * FROM unnest($1::varchar[], $2::integer[], $3::varchar[], $4::timestamptz[], $5::text[])`;
 
 /**
  * PostgreSQL through TypeORM's "postgres" driver (a pg pool). Unlike SQLite there is no write
@@ -21,10 +18,12 @@ export class PostgresStore implements Store {
   private readonly watchers: ChangeWatchers;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly changes = new PostgresChangeSignal();
+  private readonly writes: PostgresWrites;
 
   constructor(readonly dataSource: DataSource) {
     // write() (executions, audit events) and appendLogLines touch no watched entity: never a NOTIFY.
     this.watchers = new ChangeWatchers(dataSource, (runner) => this.changes.notify(runner));
+    this.writes = new PostgresWrites(dataSource);
   }
 
   /**
@@ -47,16 +46,30 @@ export class PostgresStore implements Store {
     return work;
   }
 
+  /**
+   * One statement when the ops fit one (PostgresWrites.single: the hot path's creates, claims and
+   * finishes), else one transaction; either way all of `ops` or none. Like SQLite's prepared
+   * rows, these writes bypass TypeORM's entity events (Store.watch does not see them).
+   */
   write(ops: WriteOp[]): Promise<void> {
+    const live = ops.filter((op) => ("insert" in op ? op.rows.length > 0 : "update" in op || op.logLines.length > 0));
+    if (live.length === 0) return Promise.resolve();
+    const single = this.writes.single(live);
+    if (single) {
+      const update = live.find((op) => "update" in op);
+      return this.track(
+        (async () => {
+          const [row] = (await this.dataSource.query(single.text, single.values)) as Record<string, number>[];
+          if (update?.expect && row[MATCHED] === 0) throw new StaleWriteError(update.update.name, update.id);
+        })(),
+      );
+    }
     return this.track(
       this.dataSource.transaction(async (em) => {
-        for (const op of ops) {
-          if ("insert" in op) {
-            if (op.rows.length > 0) await em.insert(op.insert, op.rows);
-          } else if ("update" in op) {
-            const result = await em.update(op.update, { ...op.expect, id: op.id }, op.set);
-            if (op.expect && result.affected === 0) throw new StaleWriteError(op.update.name, op.id);
-          } else if (op.logLines.length > 0) await em.query(INSERT_LINES, lineArrays(op.logLines));
+        for (const op of live) {
+          const { text, values } = this.writes.statement(op);
+          const { affected } = await em.queryRunner!.query(text, values, true);
+          if ("update" in op && op.expect && affected === 0) throw new StaleWriteError(op.update.name, op.id);
         }
       }),
     );
@@ -140,25 +153,6 @@ export class PostgresStore implements Store {
   }
 }
 
-// PostgreSQL text cannot hold NUL; a hook that prints one gets U+FFFD there instead.
-const noNul = (text: string) => (text.includes("\0") ? text.replaceAll("\0", "\uFFFD") : text);
-
-function lineArrays(rows: LogRow[]): unknown[] {
-  const ids = new Array<string>(rows.length);
-  const seqs = new Array<number>(rows.length);
-  const streams = new Array<string>(rows.length);
-  const ats = new Array<string>(rows.length);
-  const texts = new Array<string>(rows.length);
-  rows.forEach((r, i) => {
-    ids[i] = r.executionId;
-    seqs[i] = r.seq;
-    streams[i] = r.stream;
-    ats[i] = r.at.toISOString();
-    texts[i] = noNul(r.text);
-  });
-  return [ids, seqs, streams, ats, texts];
-}
-
 /**
  * Fits the entities (written for both dialects) to PostgreSQL, before migrations run and before
  * any query: uuid keys become varchar(36) holding uuid v7 values given by hookd (a client's
@@ -170,7 +164,6 @@ function lineArrays(rows: LogRow[]): unknown[] {
  * first), and retention deletes an execution's lines before the execution.
  */
 export function fitEntitiesToPostgres(dataSource: DataSource): void {
-  const hookdIds = new Set<ColumnMetadata>();
   for (const metadata of dataSource.entityMetadatas) {
     for (const column of metadata.columns) {
       const type = column.type as unknown;
@@ -180,7 +173,7 @@ export function fitEntitiesToPostgres(dataSource: DataSource): void {
         if (column.isGenerated && column.generationStrategy === "uuid") {
           column.isGenerated = false;
           column.generationStrategy = undefined;
-          hookdIds.add(column);
+          hookdIdColumns.add(column);
         }
       } else if (type === Date || type === "timestamp" || type === "datetime" || type === "timestamp without time zone") {
         column.type = "timestamp with time zone";
@@ -198,7 +191,7 @@ export function fitEntitiesToPostgres(dataSource: DataSource): void {
     beforeInsert(event: InsertEvent<ObjectLiteral>) {
       if (!event.entity) return;
       for (const column of event.metadata.primaryColumns) {
-        if (hookdIds.has(column) && event.entity[column.propertyName] == null) event.entity[column.propertyName] = uuidV7();
+        if (hookdIdColumns.has(column) && event.entity[column.propertyName] == null) event.entity[column.propertyName] = uuidV7();
       }
     },
   });
