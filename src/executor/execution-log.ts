@@ -97,9 +97,9 @@ export class ExecutionLog {
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
     this.maxBatch = options.maxBatch ?? 1000;
     this.secrets = options.secrets ?? [];
-    // Room for every lane's batch in flight and the next ones filling: a live reader's lines are
-    // at most this far behind the hook (BENCHMARKS.md), whatever the store's speed.
-    this.highWater = Math.max(4, store.logWriteLanes + 1) * this.maxBatch;
+    // Two batches: one being written while the next fills. A live reader's lines are at most this
+    // far behind the hook, whatever the store's speed (more cost latency, not speed: BENCHMARKS.md).
+    this.highWater = 2 * this.maxBatch;
   }
 
   get lineCount(): number {

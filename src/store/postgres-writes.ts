@@ -138,3 +138,16 @@ export function lineArrays(rows: LogRow[]): unknown[] {
   });
   return [ids, seqs, streams, ats, texts];
 }
+
+/** COPY of log lines: PostgreSQL parses its text format for about half the CPU per row of INSERT ... unnest (BENCHMARKS.md). */
+export const COPY_LINES = `COPY "execution_log_line" ("executionId", "seq", "stream", "at", "text") FROM STDIN`;
+
+const COPY_ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+const copyField = (text: string) => (/[\\\t\n\r]/.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]) : text);
+
+/** The rows in COPY's text format: tab between columns, a newline after each row, those (and backslash) escaped. */
+export function copyLines(rows: LogRow[]): string {
+  let out = "";
+  for (const r of rows) out += `${r.executionId}\t${r.seq}\t${copyField(r.stream)}\t${r.at.toISOString()}\t${copyField(noNul(r.text))}\n`;
+  return out;
+}
