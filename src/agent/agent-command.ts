@@ -1,5 +1,6 @@
 import os from "node:os";
 import path from "node:path";
+import { defaultTempDir } from "../config.js";
 import { DomainError } from "../domain/errors.js";
 import { startSpawner } from "../executor/spawner-factory.js";
 import { createLogger } from "../logger.js";
@@ -25,7 +26,8 @@ export async function runAgentCommand(values: Record<string, string | boolean | 
       .filter((l) => l !== ""),
     stateDir,
     concurrency,
-    tempDir: os.tmpdir(),
+    // As hookd's own runner: a run's input file in memory where there is some (HOOKD_TEMP_DIR to choose).
+    tempDir: path.resolve(process.env.HOOKD_TEMP_DIR?.trim() || defaultTempDir(process.env, false)),
     killGraceMs: 2000,
     logger: createLogger({ level: "info" }),
   };

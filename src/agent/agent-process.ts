@@ -12,7 +12,7 @@ import { killProcessGroup } from "../executor/process-runner.js";
 import type { Logger } from "../logger.js";
 import { HOOKD_VERSION } from "../version.js";
 import { LogSpool, type SpooledLine } from "./agent-log-spool.js";
-import { ensureRunsDir, readRunRecords, readState, removeRun, runsDir, spoolFile, stateFile, writeRunRecord, writeState, type AgentState, type RunRecord } from "./agent-state.js";
+import { ensureRunsDir, readRunRecords, readState, removeRun, removeRunRecord, runsDir, spoolFile, stateFile, writeRunRecord, writeState, type AgentState, type RunRecord } from "./agent-state.js";
 
 // `hookd agent`: runs, on another machine, the hooks hookd assigns to one execution server or
 // client. It connects out (graphql-ws, authenticated by its own credential), claims what it is
@@ -53,6 +53,8 @@ const MAX_BACKOFF_MS = 30_000;
 /** Unacknowledged lines also kept in memory per run (the rest are read back from the spool on disk). */
 const MEMORY_LINES = 32 * BATCH_LINES;
 const MEMORY_BYTES = 32 * BATCH_BYTES;
+/** A run's process group is recorded on disk once it has run this long. */
+const RECORD_RUN_AFTER_MS = 50;
 /** agentLog calls in flight per run. */
 const PIPELINE = 3;
 /** Close codes after which reconnecting cannot help: the credential is refused. */
@@ -385,6 +387,8 @@ class RemoteRun {
   private sealed = false;
   private lost = false;
   private wake: (() => void) | null = null;
+  private recordTimer: NodeJS.Timeout | undefined;
+  private recorded = false;
 
   constructor(
     private readonly agent: RemoteAgent,
@@ -404,9 +408,10 @@ class RemoteRun {
     try {
       await this.runAndReport(hooks);
     } finally {
+      clearTimeout(this.recordTimer);
       this.spool?.remove();
       // Kept when the credential was refused mid-run: nothing could be reported, and the next start says so.
-      if (!this.agent.refused || this.lost) removeRun(this.agent.stateDir, this.spec.id);
+      if (this.recorded && (!this.agent.refused || this.lost)) removeRunRecord(this.agent.stateDir, this.spec.id);
     }
   }
 
@@ -415,14 +420,21 @@ class RemoteRun {
     const outcome = await hooks.run(this.spec, {
       signal: this.controller.signal,
       onLine: (stream, text, at, partial) => this.output(stream, text, at, partial),
-      // Its process group, kept on disk: a restarted agent ends it and reports what this process could not.
+      // Its process group, kept on disk: a restarted agent ends it and reports what this process
+      // could not. Once the hook has run for a moment, as the embedded runner does: most are done
+      // sooner (two file operations fewer per run); a crash in that moment is still failed by hookd.
       onStart: (pid) => {
-        try {
-          writeRunRecord(this.agent.stateDir, { id: this.spec.id, hook: this.spec.hook, pid, claimedAt: new Date().toISOString() });
-        } catch (err) {
-          this.agent.log.warn(`execution ${this.spec.id}: could not record its process group in ${this.agent.stateDir}: ${(err as Error).message}`);
-        }
+        const claimedAt = new Date().toISOString();
+        this.recordTimer = setTimeout(() => {
+          try {
+            writeRunRecord(this.agent.stateDir, { id: this.spec.id, hook: this.spec.hook, pid, claimedAt });
+            this.recorded = true;
+          } catch (err) {
+            this.agent.log.warn(`execution ${this.spec.id}: could not record its process group in ${this.agent.stateDir}: ${(err as Error).message}`);
+          }
+        }, RECORD_RUN_AFTER_MS);
       },
+      onExit: () => clearTimeout(this.recordTimer),
     });
     if (this.droppedBytes > 0)
       this.push(

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -78,6 +78,15 @@ export function writeRunRecord(dir: string, record: RunRecord): void {
 
 export function removeRun(dir: string, id: string): void {
   for (const file of [recordFile(dir, id), spoolFile(dir, id)]) rmSync(file, { force: true });
+}
+
+/** The record alone (the spool goes with its LogSpool). */
+export function removeRunRecord(dir: string, id: string): void {
+  try {
+    unlinkSync(recordFile(dir, id));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
 }
 
 /** Records left by an agent process that stopped without reporting them; unreadable ones are named and skipped. */

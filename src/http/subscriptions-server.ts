@@ -87,7 +87,8 @@ export function attachSubscriptions(
   ) => {
     let agent: Agent;
     try {
-      agent = await services.agentEnrolment.authenticate(agentCredentialFrom(params) ?? "", { fresh: true });
+      // From the cache, which every revoke clears (here, through the broker, or the store's change signal).
+      agent = await services.agentEnrolment.authenticate(agentCredentialFrom(params) ?? "");
     } catch (err) {
       if (err instanceof DomainError) return [format(new GraphQLError(err.message, { originalError: err }))];
       throw err;
@@ -133,7 +134,7 @@ export function attachSubscriptions(
           const agentCredential = agentCredentialFrom(ctx.connectionParams);
           if (authorization !== undefined || agentCredential !== undefined) await authLimit.check(address);
           if (agentCredential !== undefined && agentSchema) {
-            ctx.extra.agent = await services.agentEnrolment.authenticate(agentCredential);
+            ctx.extra.agent = await services.agentEnrolment.authenticate(agentCredential, { fresh: true });
             return true;
           }
           ctx.extra.context = await createRequestContext(services, authorization);
