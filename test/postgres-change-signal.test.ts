@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -8,6 +9,7 @@ import pg from "pg";
 import { openStore } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { Execution } from "../src/entities/execution.entity.js";
+import { HookdInstance } from "../src/entities/hookd-instance.entity.js";
 import { User } from "../src/entities/user.entity.js";
 import type { Logger } from "../src/logger.js";
 import { CHANGE_CHANNEL, LISTENER_APPLICATION_NAME } from "../src/store/postgres-change-signal.js";
@@ -37,10 +39,14 @@ async function sql<T>(text: string, values: unknown[] = []): Promise<T[]> {
 const listeners = async () =>
   Number((await sql<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()", [LISTENER_APPLICATION_NAME]))[0].n);
 
-/** Opened as `hookd serve` opens it (listening), or as the command line does; caches watch User as the services' do. */
+/**
+ * Opened as `hookd serve` opens it (listening), or as the command line does; a change signal is
+ * about User as the key cache's is, and a cache also watches HookdInstance (heartbeats) without one.
+ */
 async function open(serve: boolean): Promise<Store> {
   const store = await openStore(loadConfig({ HOOKD_DATA_DIR: dataDir, ...env.vars }), serve ? { serve: { logger } } : {});
-  store.watch([User], () => undefined);
+  store.watch([User, HookdInstance], () => undefined);
+  store.externalChangeSignal([User]);
   return store;
 }
 
@@ -64,8 +70,8 @@ test("on PostgreSQL a command line's commit reaches a serving store's change sig
   try {
     // Only the serving store listens: the command line's one-shot commands open no extra connection.
     assert.equal(await listeners(), 1);
-    const [first, second] = [server.externalChangeSignal(), server.externalChangeSignal()];
-    const cliSignal = cli.externalChangeSignal();
+    const [first, second] = [server.externalChangeSignal([User]), server.externalChangeSignal([User])];
+    const cliSignal = cli.externalChangeSignal([User]);
 
     // The server's own write is notified, and ignored by its own signal.
     await server.transaction((em) => em.save(user("own@example.com")));
@@ -81,6 +87,9 @@ test("on PostgreSQL a command line's commit reaches a serving store's change sig
       /rolled back/,
     );
     await cli.write([{ insert: Execution, rows: [sampleExecution()] }]);
+    // Watched by a cache, but no change signal is about it: a heartbeat must not drop other processes' caches.
+    const now = new Date();
+    await cli.transaction((em) => em.insert(HookdInstance, { id: randomUUID(), hostname: "elsewhere", pid: 1, pubsub: "memory", startedAt: now, heartbeatAt: now }));
     await cli.transaction(async (em) => {
       await em.save(user("a@example.com"));
       await em.save(user("b@example.com"));
@@ -88,7 +97,7 @@ test("on PostgreSQL a command line's commit reaches a serving store's change sig
     // Notifications arrive in commit order: had the rollback or the hot path sent one, it would be here too.
     await eventually(async () => heard.length >= 2, "the command line's notification");
     await sleep(200);
-    assert.equal(heard.length, 2, `one notification per committed transaction that wrote a watched entity: ${heard.join(", ")}`);
+    assert.equal(heard.length, 2, `one notification per committed transaction that wrote an entity a change signal is about: ${heard.join(", ")}`);
     assert.notEqual(heard[1], heard[0]);
     assert.ok(
       heard.every((payload) => payload.length === 36),
@@ -111,7 +120,7 @@ test("on PostgreSQL a dropped listening connection counts as a change, is logged
   const server = await open(true);
   const cli = await open(false);
   try {
-    const signal = server.externalChangeSignal();
+    const signal = server.externalChangeSignal([User]);
     logged.length = 0;
     await sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()", [LISTENER_APPLICATION_NAME]);
     await eventually(async () => signal(), "the signal after the drop");

@@ -60,7 +60,7 @@ export class AgentEnrolmentService {
   ) {
     // Every operation of an agent authenticates; a revoke (a write to Agent) drops the cache.
     this.byHash = new EntityCache(changes, [Agent], 1000);
-    this.externalChange = store.externalChangeSignal();
+    this.externalChange = store.externalChangeSignal([Agent]);
   }
 
   async createToken(input: CreateAgentToken, actor: Actor): Promise<{ token: string; agentToken: AgentToken }> {

@@ -46,7 +46,7 @@ export class UserService {
     changes: ChangeSource = store,
   ) {
     this.keys = new EntityCache(changes, [ApiKey, User], MAX_CACHED_KEYS);
-    this.externalChange = store.externalChangeSignal();
+    this.externalChange = store.externalChangeSignal([ApiKey, User]);
   }
 
   private findKey(hash: string): Promise<ApiKey | null> {

@@ -126,7 +126,8 @@ export class PostgresStore implements Store {
     this.watchers.add(entities, onChange);
   }
 
-  externalChangeSignal(): () => boolean {
+  externalChangeSignal(entities: EntityClass<ObjectLiteral>[]): () => boolean {
+    this.watchers.announceWrites(entities);
     return this.changes.signal();
   }
 

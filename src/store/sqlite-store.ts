@@ -140,7 +140,7 @@ export class SqliteStore implements Store {
     );
   }
 
-  externalChangeSignal(): () => boolean {
+  externalChangeSignal(_entities: EntityClass<ObjectLiteral>[]): () => boolean {
     return externalChangeSignal(this.dataSource);
   }
 

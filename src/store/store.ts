@@ -68,10 +68,11 @@ export interface Store {
   watch(entities: EntityClass<ObjectLiteral>[], onChange: () => void): void;
   /**
    * True when another process committed to the database since the last call (the CLI commands
-   * beside a running server). SQLite: its data_version. PostgreSQL: a NOTIFY sent by a commit that
-   * wrote a watched entity, heard only by a store opened to serve (always false elsewhere).
+   * beside a running server). SQLite: its data_version (any commit). PostgreSQL: a NOTIFY sent by
+   * a commit that wrote one of `entities` (what the caller caches; every process builds the same
+   * callers, so each announces what the others listen for), heard only by a store opened to serve.
    */
-  externalChangeSignal(): () => boolean;
+  externalChangeSignal(entities: EntityClass<ObjectLiteral>[]): () => boolean;
   /** Items `offset`+1 to `offset`+`limit` of a JSON-array column of one row, parsed, in order. */
   jsonArrayPage(target: EntityClass<ObjectLiteral>, column: string, id: string, limit: number, offset: number): Promise<unknown[]>;
   /** The length of a JSON-array column of one row (0 when the row is missing). */
@@ -98,13 +99,16 @@ export function jsonColumnSql(dataSource: DataSource, target: EntityClass<Object
 
 /**
  * The entity-change subscriber behind Store.watch, shared by both stores. `announce` (PostgreSQL's
- * NOTIFY) is awaited at a transaction's first write to a watched entity, inside it; after the
- * statement, for one outside a transaction.
+ * NOTIFY) is awaited at a transaction's first write to an entity some change signal is about
+ * (announceWrites), inside it; after the statement, for one outside a transaction.
  */
 export class ChangeWatchers {
   private watchers: { targets: Set<unknown>; onChange: () => void; dirty: boolean }[] = [];
   /** Transactions announced already: once each is enough. */
   private readonly announced = new WeakSet<QueryRunner>();
+  /** Only these: an agent's heartbeat (an ExecutionServer write) must not drop other processes' key caches. */
+  private readonly announceFor = new Set<unknown>();
+  private installed = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -112,23 +116,33 @@ export class ChangeWatchers {
   ) {}
 
   add(entities: EntityClass<ObjectLiteral>[], onChange: () => void): void {
-    if (this.watchers.length === 0) this.dataSource.subscribers.push(this.subscriber());
+    this.install();
     this.watchers.push({ targets: new Set(entities), onChange, dirty: false });
+  }
+
+  /** Writes to `entities` are announced from now on (what the change signals of every process built alike are about). */
+  announceWrites(entities: EntityClass<ObjectLiteral>[]): void {
+    this.install();
+    for (const e of entities) this.announceFor.add(e);
+  }
+
+  private install(): void {
+    if (this.installed) return;
+    this.installed = true;
+    this.dataSource.subscribers.push(this.subscriber());
   }
 
   private subscriber(): EntitySubscriberInterface {
     const touched = (event: { metadata?: { target: unknown }; queryRunner: QueryRunner }) => {
       const target = event.metadata?.target;
-      let watched = false;
       for (const w of this.watchers) {
         if (target === undefined || w.targets.has(target)) {
-          watched = true;
           w.dirty = true;
           w.onChange();
         }
       }
       const runner = event.queryRunner;
-      if (!watched || !this.announce || this.announced.has(runner)) return;
+      if (!this.announce || !(target === undefined || this.announceFor.has(target)) || this.announced.has(runner)) return;
       if (runner.isTransactionActive) this.announced.add(runner);
       return this.announce(runner);
     };
