@@ -13,3 +13,11 @@ test("uuidV7: RFC 9562 version 7, the creation time first, so later ids sort aft
   const same = new Set(Array.from({ length: 10_000 }, () => uuidV7(1_795_000_000_000)));
   assert.equal(same.size, 10_000);
 });
+
+test("uuidV7: ids made in one millisecond sort in the order they were made (a job's executions, created together)", () => {
+  const ms = 1_795_000_123_456;
+  const ids = Array.from({ length: 2048 }, () => uuidV7(ms));
+  assert.deepEqual([...ids].sort(), ids);
+  const fromClock = Array.from({ length: 5000 }, () => uuidV7());
+  assert.deepEqual([...fromClock].sort(), fromClock);
+});

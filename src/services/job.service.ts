@@ -331,7 +331,7 @@ export class JobService {
   }
 
   executionsOf(jobId: string): Promise<Execution[]> {
-    return this.store.manager.find(Execution, { where: { jobId }, order: { createdAt: "ASC" } });
+    return this.store.manager.find(Execution, { where: { jobId }, order: { createdAt: "ASC", id: "ASC" } });
   }
 
   mayRead(actor: User, job: Job): boolean {

@@ -271,7 +271,7 @@ export class PublishService {
   }
 
   executionsOf(publishId: string): Promise<Execution[]> {
-    return this.store.manager.find(Execution, { where: { publishId }, order: { createdAt: "ASC" } });
+    return this.store.manager.find(Execution, { where: { publishId }, order: { createdAt: "ASC", id: "ASC" } });
   }
 
   /** publish-server on the uploaded entries; its failure fails the upload job (SPEC §3.4). */

@@ -4,6 +4,10 @@ const bytes = Buffer.alloc(16);
 // Random bytes for 256 ids per call into the CSPRNG: each call costs more than the bytes do.
 const pool = Buffer.alloc(16 * 256);
 let poolOffset = pool.length;
+// Ids made in one millisecond count up in the 12 bits after the version (RFC 9562, 6.2 method 1),
+// so rows created together (a job's executions) sort in the order they were made.
+let lastMs = -1;
+let counter = 0;
 
 /**
  * A time-ordered UUID (RFC 9562 version 7: 48 bits of Unix milliseconds, then random bits), for
@@ -21,7 +25,13 @@ export function uuidV7(now = Date.now()): string {
   poolOffset += 16;
   // The timestamp, big-endian, in the first six bytes (2^48 ms reaches the year 10889).
   bytes.writeUIntBE(now, 0, 6);
-  bytes[6] = (bytes[6] & 0x0f) | 0x70; // version 7
+  if (now === lastMs && counter < 0xfff) counter++;
+  else if (now !== lastMs) {
+    lastMs = now;
+    counter = ((bytes[6] << 8) | bytes[7]) & 0x7ff; // a random start, with room to count
+  }
+  bytes[6] = 0x70 | (counter >> 8); // version 7
+  bytes[7] = counter & 0xff;
   bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 9562 variant
   const hex = bytes.toString("hex");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
