@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js";
 import { ExecutionLogLine, LogStream } from "../src/entities/execution-log-line.entity.js";
 import { ExecutionLog } from "../src/executor/execution-log.js";
+import { ExecutionLogStream } from "../src/pubsub/execution-log-stream.js";
 import { InProcessPubSub, type LogLineEvent } from "../src/pubsub/pubsub.js";
 import type { Store } from "../src/store/store.js";
 import { openTestStore, sampleExecution } from "./helpers/store.js";
@@ -141,4 +142,29 @@ test("a store behind the hook: the log says it is full (the runner stops reading
   assert.ok(stored >= 100 && stored < 200, `drained at half the backlog (${stored} of 200 stored)`);
   await log.close();
   assert.equal(await store.manager.countBy(ExecutionLogLine, { executionId: execution.id }), 200);
+});
+
+test("a live reader: lines published while it looks at the execution's status in the store still wake it (no lost wake-up)", async () => {
+  const execution = sampleExecution();
+  execution.status = ExecutionStatus.RUNNING;
+  await store.write([{ insert: Execution, rows: [execution] }]);
+  const pubsub = new InProcessPubSub();
+  const line = (seq: number): LogLineEvent => ({ executionId: execution.id, seq, stream: LogStream.STDOUT, at: new Date(), text: `line ${seq}` });
+  // The reader's look at the status: the lines are stored and published meanwhile, as a runner's flush may do.
+  const manager = Object.create(store.manager) as typeof store.manager;
+  manager.findOne = (async (...args: Parameters<typeof store.manager.findOne>) => {
+    await store.appendLogLines([line(1), line(2)]);
+    pubsub.publish("executionLog", execution.id, [line(1), line(2)]);
+    return store.manager.findOne(...args);
+  }) as typeof store.manager.findOne;
+  const reader = Object.create(store) as Store;
+  Object.defineProperty(reader, "manager", { value: manager });
+  const stream = new ExecutionLogStream(reader, pubsub, execution.id, 0);
+  const first = await Promise.race([stream.next(), new Promise<"asleep">((r) => setTimeout(() => r("asleep"), 2000))]);
+  await stream.return();
+  assert.notEqual(first, "asleep", "the reader slept through lines it had been given");
+  assert.deepEqual(
+    (first as IteratorResult<{ lines: LogLineEvent[] }>).value.lines.map((l: LogLineEvent) => l.seq),
+    [1, 2],
+  );
 });

@@ -45,6 +45,8 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
   private recheck = false;
   private done = false;
   private wake: (() => void) | null = null;
+  /** An event came while next() was not sleeping (it was reading the store): the next sleep returns at once. */
+  private poked = false;
   private readonly unsubscribe: Unsubscribe[];
   private readonly maxBufferedBytes: number;
   private readonly pageSize: number;
@@ -138,6 +140,10 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
 
   /** Until an event pokes; with a broker, at most catchUpMs, then the store is asked again (lines and status). */
   private async sleep(): Promise<void> {
+    if (this.poked) {
+      this.poked = false;
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       this.wake = resolve;
@@ -200,7 +206,8 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
   }
 
   private poke(): void {
-    this.wake?.();
+    if (this.wake) this.wake();
+    else this.poked = true;
   }
 
   private close(): void {
