@@ -642,7 +642,10 @@ describe("remote agents: connections lost mid-run", () => {
     await eventually(async () => (await execution(run.id)).logLines.some((l: any) => l.text === "started"), "the hook to start");
     const [shell, child] = readFileSync(pids, "utf8").trim().split(" ").map(Number);
     leftovers.push(shell, child);
-    const record = JSON.parse(readFileSync(path.join(stateDir, "runs", `${run.id}.json`), "utf8"));
+    // Written once the hook has run 50 ms (most hooks are done sooner).
+    const recordFile = path.join(stateDir, "runs", `${run.id}.json`);
+    await eventually(async () => existsSync(recordFile), "the run record");
+    const record = JSON.parse(readFileSync(recordFile, "utf8"));
     assert.equal(record.pid, shell, "the run's process group is kept in the state dir");
     await agentOf("render-k").stop("SIGKILL");
     assert.ok(exists(shell) && exists(child), "the hook outlived its agent");
