@@ -234,8 +234,8 @@ echo "left a daemon"
         `#!${PY}
 import sys, time
 for i in range(5):
-    sys.stdout.write("out %d\\n" % i); sys.stdout.flush(); time.sleep(0.02)
-    sys.stderr.write("err %d\\n" % i); sys.stderr.flush(); time.sleep(0.02)
+    sys.stdout.write("out %d\\n" % i); sys.stdout.flush(); time.sleep(0.1)
+    sys.stderr.write("err %d\\n" % i); sys.stderr.flush(); time.sleep(0.1)
 sys.stdout.write("no newline at the end"); sys.stdout.flush()
 `,
       );
