@@ -98,3 +98,78 @@ test("on PostgreSQL too: its migrations build exactly the schema the (fitted) en
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+// Log lines keyed by (executionId, seq): the migration keeps every stored line, on both stores, and
+// the key then refuses a second line with the same seq.
+async function logLinesKeptThroughTheKeyMigration(env: Record<string, string>, dataDir: string): Promise<void> {
+  const config = loadConfig({ HOOKD_DATA_DIR: dataDir, ...env });
+  const options = dataSourceOptions(config);
+  const before = new DataSource({ ...options, migrations: (options.migrations as (new () => unknown)[]).slice(0, -1) } as typeof options);
+  await before.initialize();
+  await before.runMigrations();
+  const p = (i: number) => (options.type === "postgres" ? `$${i}` : "?");
+  await before.query(
+    `INSERT INTO "execution" ("id", "hook", "source", "configId", "input", "status", "timeoutSeconds", "attempt", "logLineCount", "droppedBytes", "createdAt") VALUES (${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(p).join(", ")})`,
+    ["e1", "POST_DONE", "JOB", "c1", "{}", "SUCCEEDED", 60, 1, 3, 0, "2026-01-01 00:00:00.000"],
+  );
+  for (const seq of [1, 2, 3]) {
+    await before.query(`INSERT INTO "execution_log_line" ("executionId", "seq", "stream", "at", "text") VALUES (${[1, 2, 3, 4, 5].map(p).join(", ")})`, [
+      "e1",
+      seq,
+      "STDOUT",
+      "2026-01-01 00:00:01.000",
+      `line ${seq}`,
+    ]);
+  }
+  await before.destroy();
+
+  const store = await openStore(config);
+  try {
+    const rows = await store.dataSource.query(`SELECT "seq", "text" FROM "execution_log_line" WHERE "executionId" = ${p(1)} ORDER BY "seq"`, ["e1"]);
+    assert.deepEqual(
+      rows.map((r: { seq: number; text: string }) => [Number(r.seq), r.text]),
+      [
+        [1, "line 1"],
+        [2, "line 2"],
+        [3, "line 3"],
+      ],
+    );
+    const columns =
+      options.type === "postgres"
+        ? (await store.dataSource.query(`SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'execution_log_line'`)).map((r: { name: string }) => r.name)
+        : (await store.dataSource.query(`PRAGMA table_info("execution_log_line")`)).map((r: { name: string }) => r.name);
+    assert.equal(columns.includes("id"), false, "the surrogate id is gone");
+    await assert.rejects(
+      store.dataSource.query(`INSERT INTO "execution_log_line" ("executionId", "seq", "stream", "at", "text") VALUES (${[1, 2, 3, 4, 5].map(p).join(", ")})`, [
+        "e1",
+        2,
+        "STDOUT",
+        "2026-01-01 00:00:02.000",
+        "again",
+      ]),
+      /UNIQUE|duplicate key/i,
+    );
+  } finally {
+    await store.dataSource.destroy();
+  }
+}
+
+test("the log-lines key migration keeps every line, and the key refuses a repeated seq (SQLite)", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "hookd-migrations-"));
+  try {
+    await logLinesKeptThroughTheKeyMigration({}, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the log-lines key migration keeps every line, and the key refuses a repeated seq (PostgreSQL)", async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-migrations-pg-"));
+  const env = await forcePostgres(dataDir);
+  try {
+    await logLinesKeptThroughTheKeyMigration(env.vars, dataDir);
+  } finally {
+    await env.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

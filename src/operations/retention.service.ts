@@ -128,11 +128,22 @@ export class RetentionService {
       // Lines first, in bounded transactions: one execution may have hundreds of thousands.
       for (;;) {
         const deleted = await this.store.transaction(async (em) => {
-          const lineIds = (
-            await em.createQueryBuilder(ExecutionLogLine, "l").select("l.id", "id").where("l.executionId IN (:...ids)", { ids }).limit(this.lineBatchSize).getRawMany<{ id: number }>()
-          ).map((r) => r.id);
-          if (lineIds.length > 0) await em.createQueryBuilder().delete().from(ExecutionLogLine).whereInIds(lineIds).execute();
-          return lineIds.length;
+          // The first lines in key order: of each execution met, every line up to the last seq met.
+          const keys = await em
+            .createQueryBuilder(ExecutionLogLine, "l")
+            .select("l.executionId", "executionId")
+            .addSelect("l.seq", "seq")
+            .where("l.executionId IN (:...ids)", { ids })
+            .orderBy("l.executionId", "ASC")
+            .addOrderBy("l.seq", "ASC")
+            .limit(this.lineBatchSize)
+            .getRawMany<{ executionId: string; seq: number }>();
+          const upTo = new Map<string, number>();
+          for (const k of keys) upTo.set(k.executionId, Number(k.seq));
+          for (const [executionId, seq] of upTo) {
+            await em.createQueryBuilder().delete().from(ExecutionLogLine).where('"executionId" = :executionId AND "seq" <= :seq', { executionId, seq }).execute();
+          }
+          return keys.length;
         });
         counts.logLines += deleted;
         if (deleted < this.lineBatchSize) break;
