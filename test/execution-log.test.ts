@@ -168,3 +168,30 @@ test("a live reader: lines published while it looks at the execution's status in
     [1, 2],
   );
 });
+
+test("a reader that catches up from the store while an earlier batch is still being written does not skip it (lanes commit out of order)", async () => {
+  const execution = sampleExecution();
+  execution.status = ExecutionStatus.RUNNING;
+  await store.write([{ insert: Execution, rows: [execution] }]);
+  const pubsub = new InProcessPubSub();
+  const line = (seq: number): LogLineEvent => ({ executionId: execution.id, seq, stream: LogStream.STDOUT, at: new Date(), text: `line ${seq}` });
+  const batch = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => line(from + i));
+  // The second batch committed first; the first is still on its way.
+  await store.appendLogLines(batch(4, 6));
+  const stream = new ExecutionLogStream(store, pubsub, execution.id, 0);
+  const seen: number[] = [];
+  const reading = (async () => {
+    for await (const chunk of stream) {
+      seen.push(...chunk.lines.map((l) => l.seq));
+      if (seen.length >= 6) break;
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 50));
+  // The first batch is stored, then both are published in order, as ExecutionLog does.
+  await store.appendLogLines(batch(1, 3));
+  pubsub.publish("executionLog", execution.id, batch(1, 3));
+  pubsub.publish("executionLog", execution.id, batch(4, 6));
+  await Promise.race([reading, new Promise((r) => setTimeout(r, 2000))]);
+  await stream.return();
+  assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+});

@@ -127,7 +127,8 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
       }
       if (this.finishedSeen || (await this.finishedInStore())) {
         // A last look at the store: with a broker between, a line could arrive after the status.
-        const lines = await this.readStored();
+        // Every write of a finished run has committed, so what is stored is the whole log.
+        const lines = await this.readStored(false);
         if (lines.length > 0) return this.emit(lines);
         const finished = await this.store.manager.findOneBy(Execution, { id: this.executionId });
         this.close();
@@ -189,7 +190,12 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
     this.poke();
   }
 
-  private async readStored(): Promise<LogLineEvent[]> {
+  /**
+   * Stored lines after the last one emitted. While the run writes, only the unbroken run of seqs
+   * from there: with several write lanes (PostgreSQL) a later batch can commit before an earlier
+   * one, and a reader that took it would skip the earlier lines (they arrive live, in order, once stored).
+   */
+  private async readStored(contiguous = true): Promise<LogLineEvent[]> {
     const rows = await this.store.manager
       .createQueryBuilder(ExecutionLogLine, "l")
       .select(["l.seq", "l.stream", "l.at", "l.text"])
@@ -197,6 +203,11 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
       .orderBy("l.seq", "ASC")
       .take(this.pageSize)
       .getMany();
+    if (contiguous) {
+      let n = 0;
+      while (n < rows.length && rows[n].seq === this.lastSeq + 1 + n) n++;
+      rows.length = n;
+    }
     return rows.map((r) => ({ executionId: this.executionId, seq: r.seq, stream: r.stream, at: r.at, text: r.text }));
   }
 
