@@ -4,6 +4,7 @@ import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js"
 import { ExecutionLogLine, LogStream } from "../src/entities/execution-log-line.entity.js";
 import { ExecutionLog } from "../src/executor/execution-log.js";
 import { ExecutionLogStream } from "../src/pubsub/execution-log-stream.js";
+import { ExecutionService } from "../src/services/execution.service.js";
 import { InProcessPubSub, type LogLineEvent } from "../src/pubsub/pubsub.js";
 import type { Store } from "../src/store/store.js";
 import { openTestStore, sampleExecution } from "./helpers/store.js";
@@ -194,4 +195,21 @@ test("a reader that catches up from the store while an earlier batch is still be
   await Promise.race([reading, new Promise((r) => setTimeout(r, 2000))]);
   await stream.return();
   assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+});
+
+test("logLines polled while the run writes answers only the unbroken lines; once it finished, every stored line", async () => {
+  const execution = sampleExecution();
+  execution.status = ExecutionStatus.RUNNING;
+  await store.write([{ insert: Execution, rows: [execution] }]);
+  const line = (seq: number): LogLineEvent => ({ executionId: execution.id, seq, stream: LogStream.STDOUT, at: new Date(), text: `line ${seq}` });
+  // Lines 1-2 and 5-6 stored; 3-4 (an earlier lane's batch) not yet.
+  await store.appendLogLines([line(1), line(2), line(5), line(6)]);
+  // logLines reads nothing but the store.
+  const executions = new ExecutionService(store, ...([null, null, null, null, null] as unknown as [never, never, never, never, never]));
+  const seqs = async (after: number, running: boolean) => (await executions.logLines(execution.id, after, 1000, running)).map((l) => l.seq);
+  assert.deepEqual(await seqs(0, true), [1, 2]);
+  assert.deepEqual(await seqs(2, true), [], "the poller asks again from 2, not past the hole");
+  await store.appendLogLines([line(3), line(4)]);
+  assert.deepEqual(await seqs(2, true), [3, 4, 5, 6]);
+  assert.deepEqual(await seqs(0, false), [1, 2, 3, 4, 5, 6]);
 });

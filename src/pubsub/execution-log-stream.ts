@@ -25,6 +25,18 @@ export interface ExecutionLogStreamOptions {
 }
 
 /**
+ * Cuts `rows` (seq ascending, all > after) to the unbroken run after+1, after+2, ... While a run
+ * writes, a later batch can commit before an earlier one (write lanes on PostgreSQL); a reader that
+ * went on from past the hole would never see the earlier lines.
+ */
+export function unbrokenAfter<T extends { seq: number }>(after: number, rows: T[]): T[] {
+  let n = 0;
+  while (n < rows.length && rows[n].seq === after + 1 + n) n++;
+  rows.length = n;
+  return rows;
+}
+
+/**
  * The executionLog subscription as an async iterator: replays stored lines with seq > after, then
  * continues live, with no gap and no duplicate at the seam, and ends with the outcome.
  *
@@ -190,11 +202,7 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
     this.poke();
   }
 
-  /**
-   * Stored lines after the last one emitted. While the run writes, only the unbroken run of seqs
-   * from there: with several write lanes (PostgreSQL) a later batch can commit before an earlier
-   * one, and a reader that took it would skip the earlier lines (they arrive live, in order, once stored).
-   */
+  /** Stored lines after the last one emitted; while the run writes, only the unbroken run (the rest arrives live once stored). */
   private async readStored(contiguous = true): Promise<LogLineEvent[]> {
     const rows = await this.store.manager
       .createQueryBuilder(ExecutionLogLine, "l")
@@ -203,11 +211,7 @@ export class ExecutionLogStream implements AsyncIterableIterator<ExecutionLogChu
       .orderBy("l.seq", "ASC")
       .take(this.pageSize)
       .getMany();
-    if (contiguous) {
-      let n = 0;
-      while (n < rows.length && rows[n].seq === this.lastSeq + 1 + n) n++;
-      rows.length = n;
-    }
+    if (contiguous) unbrokenAfter(this.lastSeq, rows);
     return rows.map((r) => ({ executionId: this.executionId, seq: r.seq, stream: r.stream, at: r.at, text: r.text }));
   }
 

@@ -4,7 +4,7 @@ import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
 import { Access } from "../domain/roles.js";
 import { ExecutionLogLine } from "../entities/execution-log-line.entity.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
-import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
+import { Execution, ExecutionStatus, isFinished } from "../entities/execution.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import { User } from "../entities/user.entity.js";
 import type { RequestContext } from "../schema/context.js";
@@ -130,7 +130,7 @@ export class ExecutionResolver {
 
   @FieldResolver(() => [ExecutionLogLine], { description: "Log lines with seq > after, in order; poll with the last seq seen." })
   logLines(@Root() execution: Execution, @Arg("after", () => Int, { defaultValue: 0 }) after: number, @Arg("first", () => Int, { defaultValue: 1000 }) first: number): Promise<ExecutionLogLine[]> {
-    return this.services.executions.logLines(execution.id, after, first);
+    return this.services.executions.logLines(execution.id, after, first, !isFinished(execution.status));
   }
 
   @FieldResolver(() => String, { description: "The dashed hook name the script saw." })

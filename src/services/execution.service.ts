@@ -12,7 +12,7 @@ import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { User } from "../entities/user.entity.js";
 import { type ExecutionLifecycle, nextAttemptOf } from "../executor/execution-lifecycle.service.js";
 import { samplePayload } from "./sample-payload.js";
-import { ExecutionLogStream } from "../pubsub/execution-log-stream.js";
+import { ExecutionLogStream, unbrokenAfter } from "../pubsub/execution-log-stream.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import { KeysetPager, type Page } from "../store/keyset-page.js";
 import type { Store } from "../store/store.js";
@@ -227,10 +227,17 @@ export class ExecutionService {
     return new ExecutionLogStream(this.store, this.pubsub, executionId, after, { authorize });
   }
 
-  async logLines(executionId: string, after = 0, first = 1000): Promise<ExecutionLogLine[]> {
+  /** `running`: the caller saw the run unfinished, so its writes may still commit out of order; only the unbroken lines are answered. */
+  async logLines(executionId: string, after = 0, first = 1000, running = false): Promise<ExecutionLogLine[]> {
     if (!Number.isInteger(first) || first < 1 || first > MAX_LOG_PAGE) throw badInput("first", `must be a whole number from 1 to ${MAX_LOG_PAGE} (got ${first})`);
     if (!Number.isInteger(after) || after < 0) throw badInput("after", `must be a sequence number, 0 or more (got ${after})`);
-    return this.store.manager.createQueryBuilder(ExecutionLogLine, "l").where("l.executionId = :executionId AND l.seq > :after", { executionId, after }).orderBy("l.seq", "ASC").take(first).getMany();
+    const rows = await this.store.manager
+      .createQueryBuilder(ExecutionLogLine, "l")
+      .where("l.executionId = :executionId AND l.seq > :after", { executionId, after })
+      .orderBy("l.seq", "ASC")
+      .take(first)
+      .getMany();
+    return running ? unbrokenAfter(after, rows) : rows;
   }
 
   /**
