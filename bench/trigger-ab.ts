@@ -34,6 +34,8 @@ interface Build {
   runs: number;
   seconds: number;
   latencies: number[];
+  /** CPU ms per run of each slice, for the spread. */
+  slices: number[];
 }
 
 async function start(dir: string, build: string, index: number, hook: string, store: BenchStore): Promise<Build> {
@@ -62,7 +64,7 @@ async function start(dir: string, build: string, index: number, hook: string, st
     const data = await gql(`mutation($p: JSONObject) { triggerHook(input: { hook: POST_DONE_SERVER, payload: $p, wait: true }) { status } }`, { p: PAYLOAD });
     if (data.triggerHook[0].status !== "SUCCEEDED") throw new Error(`${build}: ${data.triggerHook[0].status}`);
   };
-  return { name: build, process: child, once, cpuMs: 0, runs: 0, seconds: 0, latencies: [] };
+  return { name: build, process: child, once, cpuMs: 0, runs: 0, seconds: 0, latencies: [], slices: [] };
 }
 
 /** Runs `once` at `concurrency` for `seconds`; returns the latencies. */
@@ -106,15 +108,20 @@ async function main() {
         const t0 = performance.now();
         const latencies = await runFor(CONCURRENCY, SLICE_SECONDS, b.once);
         b.seconds += (performance.now() - t0) / 1000;
-        b.cpuMs += processCpuMs(pids) - cpu0;
+        const sliceCpu = processCpuMs(pids) - cpu0;
+        b.cpuMs += sliceCpu;
         b.runs += latencies.length;
+        b.slices.push(sliceCpu / latencies.length);
+        console.error(`round ${round + 1} ${b.name}: ${latencies.length} runs, ${(sliceCpu / latencies.length).toFixed(3)} ms CPU/run`);
         b.latencies.push(...latencies);
       }
     }
-    console.log(`| build | concurrency | runs | req/s | p50 ms | hookd CPU ms/run |\n|---|---|---|---|---|---|`);
+    console.log(`| build | concurrency | runs | req/s | p50 ms | hookd CPU ms/run | slices min-max |\n|---|---|---|---|---|---|---|`);
     for (const b of started) {
       const sorted = b.latencies.sort((x, y) => x - y);
-      console.log(`| ${b.name} | ${CONCURRENCY} | ${b.runs} | ${(b.runs / b.seconds).toFixed(1)} | ${sorted[sorted.length >> 1].toFixed(2)} | ${(b.cpuMs / b.runs).toFixed(3)} |`);
+      console.log(
+        `| ${b.name} | ${CONCURRENCY} | ${b.runs} | ${(b.runs / b.seconds).toFixed(1)} | ${sorted[sorted.length >> 1].toFixed(2)} | ${(b.cpuMs / b.runs).toFixed(3)} | ${Math.min(...b.slices).toFixed(3)}-${Math.max(...b.slices).toFixed(3)} |`,
+      );
     }
   } finally {
     for (const b of started) b.process.kill("SIGTERM");

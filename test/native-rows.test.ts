@@ -1,6 +1,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { IsNull } from "typeorm";
 import { AuditEvent } from "../src/entities/audit-event.entity.js";
 import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js";
 import type { Store } from "../src/store/store.js";
@@ -135,4 +136,25 @@ test("writes stay in order with transactions queued between them", async () => {
   await Promise.all([first, between, last]);
   assert.deepEqual(order, ["insert", "transaction saw QUEUED", "update"]);
   assert.equal((await store.findById(Execution, row.id))!.status, ExecutionStatus.RUNNING);
+});
+
+test("findIdsBy finds the rows whose columns equal the given values (null: IS NULL), as TypeORM's findBy does", async () => {
+  const first = Object.assign(sample(), { status: ExecutionStatus.SUCCEEDED });
+  await store.write([{ insert: Execution, rows: [first] }]);
+  const waiting = [Object.assign(sample(), { afterId: first.id }), Object.assign(sample(), { afterId: first.id }), Object.assign(sample(), { afterId: first.id, status: ExecutionStatus.CANCELLED })];
+  await store.write([{ insert: Execution, rows: waiting }]);
+  const typeorm = async (where: Partial<Execution>) => {
+    const conditions = Object.fromEntries(Object.entries(where).flatMap(([k, v]) => (v === undefined ? [] : [[k, v === null ? IsNull() : v]])));
+    return (await store.manager.findBy(Execution, conditions as never)).map((e) => e.id).sort();
+  };
+  for (const where of [
+    { afterId: first.id, status: ExecutionStatus.QUEUED },
+    { afterId: first.id },
+    { afterId: "no-such-id" },
+    { afterId: null as unknown as string, id: first.id },
+    { id: first.id, afterId: undefined },
+  ]) {
+    assert.deepEqual((await store.findIdsBy(Execution, where)).sort(), await typeorm(where), JSON.stringify(where));
+  }
+  assert.deepEqual((await store.findIdsBy(Execution, { afterId: first.id, status: ExecutionStatus.QUEUED })).sort(), [waiting[0].id, waiting[1].id].sort());
 });

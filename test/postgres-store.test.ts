@@ -100,6 +100,17 @@ test("the hot path's writes are one statement each: a create, a claim, a finish 
   assert.equal(await store.manager.count(AuditEvent, { where: { action: "execution.trigger" } }), 2);
 });
 
+test("findIdsBy finds the rows whose columns equal the given values (null: IS NULL)", async () => {
+  const first = Object.assign(sample(), { status: ExecutionStatus.SUCCEEDED });
+  await store.write([{ insert: Execution, rows: [first] }]);
+  const waiting = [Object.assign(sample(), { afterId: first.id }), Object.assign(sample(), { afterId: first.id, status: ExecutionStatus.CANCELLED })];
+  await store.write([{ insert: Execution, rows: waiting }]);
+  assert.deepEqual(await store.findIdsBy(Execution, { afterId: first.id, status: ExecutionStatus.QUEUED }), [waiting[0].id]);
+  assert.deepEqual((await store.findIdsBy(Execution, { afterId: first.id })).sort(), waiting.map((w) => w.id).sort());
+  assert.deepEqual(await store.findIdsBy(Execution, { id: first.id, afterId: null as unknown as string }), [first.id]);
+  assert.deepEqual(await store.findIdsBy(Execution, { afterId: uuidV7() }), []);
+});
+
 test("a stale conditional update leaves nothing of its write, in one statement or in a transaction", async () => {
   const e = sample();
   await store.write([{ insert: Execution, rows: [e] }]);

@@ -645,8 +645,11 @@ export class ExecutionLifecycle {
         this.announce(next);
         this.wake(next);
       }
-      const waiting = await this.store.manager.find(Execution, { where: { afterId: done.id, status: ExecutionStatus.QUEUED } });
-      for (const w of waiting) await this.settleWaiting(w, done, next);
+      // Most runs have nothing waiting for them: their ids first (a prepared statement on SQLite), rows only for what is found.
+      for (const id of await this.store.findIdsBy(Execution, { afterId: done.id, status: ExecutionStatus.QUEUED })) {
+        const w = await this.store.findById(Execution, id);
+        if (w?.status === ExecutionStatus.QUEUED && w.afterId === done.id) await this.settleWaiting(w, done, next);
+      }
       if (done.policy?.maxConcurrent || done.concurrencyKey !== null) {
         const where = { configId: done.configId, hook: done.hook, status: ExecutionStatus.QUEUED, afterId: IsNull() };
         const rows = await this.store.manager.find(Execution, {

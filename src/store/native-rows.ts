@@ -11,6 +11,7 @@ export interface SqliteDatabase {
 interface SqliteStatement {
   run(...values: unknown[]): unknown;
   get(...values: unknown[]): unknown;
+  all(...values: unknown[]): unknown[];
 }
 
 export type EntityClass<T> = new () => T;
@@ -28,6 +29,8 @@ interface Table {
   insert: SqliteStatement;
   select: SqliteStatement;
   updates: Map<string, SqliteStatement>;
+  /** SELECT of the primary key by equal columns, by column list (see ids()). */
+  lookups: Map<string, SqliteStatement>;
 }
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -90,6 +93,26 @@ export class NativeRows {
     return (statement.run(...values) as { changes: number }).changes;
   }
 
+  /** The primary keys of the rows whose columns equal `where` (null: IS NULL). */
+  ids<T extends ObjectLiteral>(target: EntityClass<T>, where: Partial<T>): string[] {
+    const table = this.table(target);
+    const names = Object.keys(where).filter((k) => where[k] !== undefined);
+    const key = names.map((n) => (where[n] === null ? `${n}:null` : n)).join(",");
+    let statement = table.lookups.get(key);
+    if (!statement) {
+      const conditions = names.map((n) => {
+        const c = table.byProperty.get(n);
+        if (!c) throw new Error(`${table.metadata.name} has no column '${n}'`);
+        return where[n] === null ? `${quote(c.databaseName)} IS NULL` : `${quote(c.databaseName)} = ?`;
+      });
+      const id = quote(table.metadata.primaryColumns[0].databaseName);
+      statement = this.db.prepare(`SELECT ${id} AS "id" FROM ${quote(table.metadata.tableName)}${conditions.length > 0 ? ` WHERE ${conditions.join(" AND ")}` : ""}`);
+      table.lookups.set(key, statement);
+    }
+    const values = names.filter((n) => where[n] !== null).map((n) => this.persistent(table.byProperty.get(n)!, where[n]));
+    return (statement.all(...values) as { id: string }[]).map((r) => r.id);
+  }
+
   /** The entity with this primary key, hydrated as TypeORM would, or null. */
   get<T extends ObjectLiteral>(target: EntityClass<T>, id: string): T | null {
     const table = this.table(target);
@@ -122,6 +145,7 @@ export class NativeRows {
       insert: this.db.prepare(`INSERT INTO ${quote(metadata.tableName)} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`),
       select: this.db.prepare(`SELECT ${names.join(", ")} FROM ${quote(metadata.tableName)} WHERE ${quote(metadata.primaryColumns[0].databaseName)} = ?`),
       updates: new Map(),
+      lookups: new Map(),
     };
     this.tables.set(target as EntityClass<unknown>, table);
     return table;

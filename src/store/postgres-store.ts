@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import type { DataSource, EntityManager, InsertEvent, ObjectLiteral } from "typeorm";
+import { type DataSource, type EntityManager, type InsertEvent, IsNull, type ObjectLiteral } from "typeorm";
 import type { Logger } from "../logger.js";
 import type { EntityClass } from "./native-rows.js";
 import { PostgresChangeSignal } from "./postgres-change-signal.js";
@@ -79,6 +79,12 @@ export class PostgresStore implements Store {
 
   findById<T extends ObjectLiteral>(target: EntityClass<T>, id: string): Promise<T | null> {
     return this.manager.findOneBy(target, { id } as never);
+  }
+
+  async findIdsBy<T extends ObjectLiteral>(target: EntityClass<T>, where: Partial<T>): Promise<string[]> {
+    const conditions = Object.fromEntries(Object.entries(where).flatMap(([k, v]) => (v === undefined ? [] : [[k, v === null ? IsNull() : v]])));
+    const rows = await this.manager.find(target, { select: { id: true } as never, where: conditions as never });
+    return rows.map((r) => (r as ObjectLiteral).id as string);
   }
 
   transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {

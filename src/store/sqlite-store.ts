@@ -128,6 +128,10 @@ export class SqliteStore implements Store {
     return this.rows().get(target, id);
   }
 
+  async findIdsBy<T extends ObjectLiteral>(target: EntityClass<T>, where: Partial<T>): Promise<string[]> {
+    return this.rows().ids(target, where);
+  }
+
   get manager(): EntityManager {
     return this.dataSource.manager;
   }

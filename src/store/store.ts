@@ -51,6 +51,8 @@ export interface Store {
   write(ops: WriteOp[]): Promise<void>;
   /** One entity by its primary key `id`. */
   findById<T extends ObjectLiteral>(target: EntityClass<T>, id: string): Promise<T | null>;
+  /** The primary keys of the rows whose columns equal `where` (null: IS NULL), for the hot path's lookups. */
+  findIdsBy<T extends ObjectLiteral>(target: EntityClass<T>, where: Partial<T>): Promise<string[]>;
   /** A TypeORM transaction; a unique-constraint violation in it rejects with CONFLICT naming the field. */
   transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T>;
   /** Appends log lines (the hot path: hundreds of thousands of lines a second). */
