@@ -113,6 +113,10 @@ class AssignmentStream implements AsyncIterableIterator<Assignment> {
     readonly concurrency: number | null = null,
   ) {}
 
+  get closed(): boolean {
+    return this.done;
+  }
+
   push(a: Assignment): void {
     if (this.done) return;
     if (this.waiting) {
@@ -284,8 +288,12 @@ export class AgentGateway implements RunnerListener {
       this.agentRuns.get(stream.agent.id)?.delete(id);
       return;
     }
-    // A closed stream loses the offer: the run is leased to the agent, which hears of it in `held` when it reconnects.
-    stream.push({ queued: [], cancel: [], offered: [spec] });
+    // The agent reconnected meanwhile: its new connection gets it (its `held` may have been read before this claim).
+    const to = stream.closed || this.offerStreams.get(stream.agent.id) !== stream ? this.offerStreams.get(stream.agent.id) : stream;
+    // No connection now: the next one's `held` names it.
+    if (!to) return;
+    this.agentRuns.get(to.agent.id)?.add(id);
+    to.push({ queued: [], cancel: [], offered: [spec] });
   }
 
   /** A slot freed (or an agent connected) where work may wait: offer the oldest claimable runs. */

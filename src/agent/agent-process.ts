@@ -130,6 +130,8 @@ export class RemoteAgent {
    * Null until the first `held` list came.
    */
   private inherited: Set<string> | null = null;
+  /** Runs the previous process recorded on disk (recover() reports them). */
+  private recorded = new Set<string>();
   /** hookd refused the hello's concurrency (an older hookd): connect as agents did before offers. */
   private idsOnly = false;
   private stopped = false;
@@ -172,9 +174,6 @@ export class RemoteAgent {
     this.connect();
     if (leftovers.length > 0) this.recover(leftovers).catch((err) => this.log.error("could not deal with the runs the previous agent process held", err));
   }
-
-  /** Runs the previous process recorded on disk (recover() reports them). */
-  private recorded = new Set<string>();
 
   /** Spools and records nobody will use: left by a previous process, with no run record to go with them. */
   private clearRunsDir(keep: RunRecord[]): void {
@@ -293,7 +292,9 @@ export class RemoteAgent {
             this.pending.delete(id);
             this.runs.get(id)?.controller.abort(new Error("cancelled"));
           }
-          if (a.held) this.reconcile(a.held);
+          // A run both held and offered (claimed while the list was read) is an offer: it runs.
+          const offered = new Set((a.offered ?? []).map((spec) => spec.id));
+          if (a.held) this.reconcile(a.held.filter((id) => !offered.has(id)));
           // Claimed for this agent within its concurrency: run at once.
           for (const spec of a.offered ?? []) {
             this.pending.delete(spec.id);
