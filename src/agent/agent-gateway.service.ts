@@ -244,7 +244,10 @@ export class AgentGateway implements RunnerListener {
       if (s.concurrency === null) s.push({ queued: executionIds, cancel: [] });
       else offerTaking = true;
     }
-    if (offerTaking && this.place(serverId, executionIds).length > 0) this.backlog.add(serverId);
+    if (!offerTaking) return;
+    if (this.place(serverId, executionIds).length > 0) this.backlog.add(serverId);
+    // A look-up under way may have read the store before these: it must not clear the backlog.
+    if (this.refilling.has(serverId)) this.refilling.set(serverId, true);
   }
 
   /**
@@ -313,7 +316,8 @@ export class AgentGateway implements RunnerListener {
       const ids = await this.lifecycle.claimableIds([serverId], free);
       // Every QUEUED one was seen: none waits for a slot any more (a notice meanwhile sets it again).
       if (ids.length < free && this.refilling.get(serverId) === false) this.backlog.delete(serverId);
-      this.place(serverId, ids);
+      // Slots taken meanwhile (by a notice): what does not fit now waits for the next free one.
+      if (this.place(serverId, ids).length > 0) this.backlog.add(serverId);
     })();
     this.track(
       work.finally(() => {
