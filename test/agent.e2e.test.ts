@@ -469,9 +469,23 @@ async function freePort(): Promise<number> {
 }
 
 /** A TCP relay between the agent and hookd whose connections the test can cut. */
-async function relay(target: number): Promise<{ url: string; cut(): void; block(): void; unblock(): void; close(): Promise<void> }> {
+interface Relay {
+  url: string;
+  cut(): void;
+  block(): void;
+  unblock(): void;
+  /** What hookd sent the agent so far (server frames are not masked: the JSON reads as it is). */
+  received(): string;
+  /** hookd's bytes stop reaching the agent (until cut); the agent's still reach hookd. */
+  drop(): void;
+  close(): Promise<void>;
+}
+
+async function relay(target: number): Promise<Relay> {
   const open = new Set<net.Socket>();
   let blocked = false;
+  let received = "";
+  let dropping = new Set<net.Socket>();
   const srv = net.createServer((client) => {
     if (blocked) return void client.destroy();
     const upstream = net.connect(target, "127.0.0.1");
@@ -480,7 +494,12 @@ async function relay(target: number): Promise<{ url: string; cut(): void; block(
       s.on("close", () => open.delete(s));
       s.on("error", () => undefined);
     }
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    upstream.on("data", (d: Buffer) => {
+      received += d.toString("latin1");
+      if (!dropping.has(client)) client.write(d);
+    });
+    upstream.on("end", () => client.end());
   });
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
   return {
@@ -495,6 +514,10 @@ async function relay(target: number): Promise<{ url: string; cut(): void; block(
     },
     unblock: () => {
       blocked = false;
+    },
+    received: () => received,
+    drop: () => {
+      dropping = new Set(open);
     },
     close: () => {
       for (const s of open) s.destroy();
@@ -544,9 +567,9 @@ describe("remote agents: connections lost mid-run", () => {
 
   const agentOf = (name: string) => agents.find((a) => a.name === name)!;
 
-  async function setUp(name: string, url: string): Promise<string> {
+  async function setUp(name: string, url: string, args: string[] = []): Promise<string> {
     const { token } = (await server.ok(TOKEN, { input: { kind: "SERVER", name } })).createAgentToken;
-    const agent = startAgent(url, ["--token", token, "--hostname", name, "--state-dir", path.join(dir, name)]);
+    const agent = startAgent(url, ["--token", token, "--hostname", name, "--state-dir", path.join(dir, name), ...args]);
     agents.push(Object.assign(agent, { name }));
     const row = await eventually(async () => ((await server.ok(SERVERS)).executionServers as any[]).find((s) => s.name === name && s.online), `${name} online`);
     await server.ok(`mutation($id: ID!) { updateSettings(input: { defaultExecutionServer: $id }) { hooksEnabled } }`, { id: row.id });
@@ -725,6 +748,149 @@ describe("remote agents: connections lost mid-run", () => {
     } finally {
       cutter.unblock();
       await cutter.close();
+    }
+  });
+
+  const count = (text: string, needle: string) => text.split(needle).length - 1;
+  const finished = (id: string, what: string) =>
+    eventually(
+      async () => {
+        const e = await execution(id);
+        return e.status === "RUNNING" || e.status === "QUEUED" ? null : e;
+      },
+      what,
+      30_000,
+    );
+
+  test("an agent that says its concurrency is offered each run with its assignment (hookd claims for it): it never sends agentClaim", async () => {
+    const tap = await relay(port);
+    try {
+      await setUp("render-o", tap.url);
+      const hook = path.join(dir, "offered.sh");
+      writeFileSync(hook, `#!/bin/sh\necho "offered run"\n`);
+      chmodSync(hook, 0o755);
+      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: hook, mac: null, windows: null } } });
+      for (let i = 0; i < 3; i++) {
+        const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: true } })).triggerHook;
+        assert.equal(run.status, "SUCCEEDED", run.error);
+        assert.match(run.runner, /^agent:/);
+        assert.deepEqual(
+          (await execution(run.id)).logLines.map((l: any) => l.text),
+          ["offered run"],
+        );
+      }
+      const text = tap.received();
+      assert.equal(count(text, '"offered":[{'), 3, "each run came as an offer");
+      // Every agentClaim would be answered with its name in the data.
+      assert.equal(count(text, '"agentClaim"'), 0, "the agent claimed nothing itself");
+    } finally {
+      await tap.close();
+    }
+  });
+
+  test("an agent's concurrency holds with offers: with --concurrency 2 and 4 long hooks queued, at most 2 run at once, and all 4 run", async () => {
+    const tap = await relay(port);
+    try {
+      await setUp("render-c", tap.url, ["--concurrency", "2"]);
+      const times = path.join(dir, "concurrency.times");
+      const hook = path.join(dir, "concurrency.sh");
+      writeFileSync(hook, `#!/bin/sh\necho "start $(date +%s%N)" >> '${times}'\nsleep 0.6\necho "end $(date +%s%N)" >> '${times}'\n`);
+      chmodSync(hook, 0o755);
+      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: hook, mac: null, windows: null } } });
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) ids.push((await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook[0].id);
+      let most = 0;
+      for (;;) {
+        const states = await Promise.all(ids.map(async (id) => (await execution(id)).status));
+        most = Math.max(most, states.filter((s) => s === "RUNNING").length);
+        if (states.every((s) => s !== "RUNNING" && s !== "QUEUED")) {
+          assert.deepEqual(states, ["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      assert.equal(most, 2, "two RUNNING at once, never more");
+      // The hooks' own clock: never more than two processes at once.
+      let running = 0;
+      let peak = 0;
+      const events = readFileSync(times, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" "))
+        .sort((a, b) => Number(BigInt(a[1]) - BigInt(b[1])) || (a[0] === "end" ? -1 : 1));
+      for (const [kind] of events) peak = Math.max(peak, (running += kind === "start" ? 1 : -1));
+      assert.equal(events.length, 8);
+      assert.equal(peak, 2);
+      assert.equal(count(tap.received(), '"agentClaim"'), 0, "the last two were offered when a slot freed, not claimed");
+    } finally {
+      await tap.close();
+    }
+  });
+
+  test("an offer lost with the agent's socket: the agent hears the run is leased to it when it reconnects, claims it again and runs it once", async () => {
+    const tap = await relay(port);
+    try {
+      await setUp("render-lost", tap.url);
+      const ran = path.join(dir, "lost-offer.ran");
+      const hook = path.join(dir, "lost-offer.sh");
+      writeFileSync(hook, `#!/bin/sh\necho ran >> '${ran}'\necho "ran once"\n`);
+      chmodSync(hook, 0o755);
+      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: hook, mac: null, windows: null } } });
+      // hookd's bytes (the offer) go nowhere: claimed for the agent, which never hears of it on this socket.
+      tap.drop();
+      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+      const leased = await eventually(async () => {
+        const e = await execution(run.id);
+        return e.status === "RUNNING" ? e : null;
+      }, "hookd to claim the run for the agent");
+      assert.match(leased.runner, /^agent:/);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(!existsSync(ran), "the agent did not get the offer");
+      tap.cut();
+      const done = await finished(run.id, "the run to finish after the agent reconnected");
+      assert.equal(done.status, "SUCCEEDED", done.error);
+      assert.equal(done.runner, leased.runner);
+      assert.deepEqual(
+        done.logLines.map((l: any) => l.text),
+        ["ran once"],
+      );
+      assert.equal(readFileSync(ran, "utf8"), "ran\n", "the hook ran exactly once");
+    } finally {
+      await tap.close();
+    }
+  });
+
+  test("an offer lost when the agent process dies: the restarted agent reports the run FAILED at once and never runs it", async () => {
+    const tap = await relay(port);
+    try {
+      await setUp("render-died", tap.url);
+      const ran = path.join(dir, "died.ran");
+      const hook = path.join(dir, "died.sh");
+      writeFileSync(hook, `#!/bin/sh\necho ran >> '${ran}'\n`);
+      chmodSync(hook, 0o755);
+      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: hook, mac: null, windows: null } } });
+      tap.drop();
+      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+      await eventually(async () => (await execution(run.id)).status === "RUNNING", "hookd to claim the run for the agent");
+      // The process cannot tell an offer it never got from a run it started just before it died.
+      await agentOf("render-died").stop("SIGKILL");
+      tap.cut();
+      const restarted = startAgent(tap.url, ["--state-dir", path.join(dir, "render-died"), "--hostname", "render-died"]);
+      agents.push(restarted);
+      // The lease is 20 s: this is the restarted agent's report, not hookd's expiry.
+      const done = await eventually(
+        async () => {
+          const e = await execution(run.id);
+          return e.status === "FAILED" ? e : null;
+        },
+        "the restarted agent to report the run",
+        10_000,
+      );
+      assert.match(done.error, /^the agent restarted while this hook ran \(its previous process was killed or crashed\); the hook's outcome is unknown$/);
+      assert.ok(!existsSync(ran), "the hook never ran");
+      await eventually(async () => /was running when the agent last stopped: reported FAILED/.test(restarted.output()), "the agent to say so");
+    } finally {
+      await tap.close();
     }
   });
 

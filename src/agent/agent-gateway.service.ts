@@ -32,10 +32,20 @@ export interface AgentGatewayOptions {
   secrets: { envFor(names: readonly string[] | undefined): Promise<Record<string, string> | null>; maskList(): Promise<string[]> };
 }
 
-/** What an agent hears over its assignment stream: work to claim, runs to end. Ids only. */
+/** Runs one offer-taking agent may hold at once (its hello's `concurrency`). */
+const MAX_AGENT_CONCURRENCY = 256;
+
+/**
+ * What an agent hears over its assignment stream: work to claim and runs to end (ids), runs
+ * hookd claimed for it (snapshots), and, first on each connection of an offer-taking agent, the
+ * runs leased to it.
+ */
 export interface Assignment {
   queued: string[];
   cancel: string[];
+  offered?: AgentHookSpec[];
+  /** Only in the first event of an offer-taking agent's connection. */
+  held?: string[] | null;
 }
 
 /** What an agent needs to run a claimed execution: the snapshot LocalHookRunner takes, plus its limits. */
@@ -91,13 +101,21 @@ class AssignmentStream implements AsyncIterableIterator<Assignment> {
   private readonly buffer: Assignment[] = [];
   private waiting: ((r: IteratorResult<Assignment>) => void) | null = null;
   private done = false;
+  /** Offers go to it once its first event (what it holds) is pushed, until a newer connection of its agent replaces it. */
+  ready = false;
 
   constructor(
     readonly agent: Agent,
     private readonly onClose: () => void,
     /** Closes the agent's socket (a revoke). */
     readonly closeSocket: (code: number, reason: string) => void,
+    /** Runs it takes at once: hookd claims for it and offers the snapshots. Null: ids only, it claims (an older agent). */
+    readonly concurrency: number | null = null,
   ) {}
+
+  get closed(): boolean {
+    return this.done;
+  }
 
   push(a: Assignment): void {
     if (this.done) return;
@@ -112,7 +130,9 @@ class AssignmentStream implements AsyncIterableIterator<Assignment> {
     if (last) {
       last.queued.push(...a.queued.filter((id) => !last.queued.includes(id)));
       last.cancel.push(...a.cancel.filter((id) => !last.cancel.includes(id)));
-    } else this.buffer.push({ queued: [...a.queued], cancel: [...a.cancel] });
+      if (a.offered?.length) last.offered = [...(last.offered ?? []), ...a.offered];
+      last.held ??= a.held ?? null;
+    } else this.buffer.push({ queued: [...a.queued], cancel: [...a.cancel], offered: [...(a.offered ?? [])], held: a.held ?? null });
   }
 
   next(): Promise<IteratorResult<Assignment>> {
@@ -160,7 +180,8 @@ interface LogState {
 
 /**
  * The server's side of remote agents: a runner gateway. Agents connect out to hookd and hear of
- * QUEUED work for their own execution server (or client); they claim, renew, log and finish
+ * QUEUED work for their own execution server (or client), or, when they say their concurrency,
+ * are offered runs this gateway claimed for them; they claim, renew, log and finish
  * through the lifecycle like the embedded runner, as runner `agent:<agent id>`. Every operation
  * goes through `own`, so an agent touches only executions of its own server.
  */
@@ -170,6 +191,17 @@ export class AgentGateway implements RunnerListener {
   private readonly logs = new Map<string, LogState>();
   /** Executions an agent of this process claimed, and their server: where a cancel goes. */
   private readonly heldServer = new Map<string, string>();
+  /**
+   * Per offer-taking agent: the runs it holds (offered or claimed, until finished or lost),
+   * read from the store when it connects; with its concurrency, how many more it is offered.
+   */
+  private readonly agentRuns = new Map<string, Set<string>>();
+  /** The current connection of each offer-taking agent: the one offers go to. */
+  private readonly offerStreams = new Map<string, AssignmentStream>();
+  /** Servers that may have QUEUED work no agent had room for: looked up again when a slot frees. */
+  private readonly backlog = new Set<string>();
+  /** Servers whose QUEUED work is being looked up, and whether another look-up was asked for meanwhile. */
+  private readonly refilling = new Map<string, boolean>();
   private readonly lastSeen = new Map<string, number>();
   private readonly writes = new Set<Promise<unknown>>();
   private detach: (() => void) | null = null;
@@ -207,7 +239,93 @@ export class AgentGateway implements RunnerListener {
   }
 
   offered(serverId: string, executionIds: string[]): void {
-    for (const s of this.streams.get(serverId) ?? []) s.push({ queued: executionIds, cancel: [] });
+    let offerTaking = false;
+    for (const s of this.streams.get(serverId) ?? []) {
+      if (s.concurrency === null) s.push({ queued: executionIds, cancel: [] });
+      else offerTaking = true;
+    }
+    if (!offerTaking) return;
+    if (this.place(serverId, executionIds).length > 0) this.backlog.add(serverId);
+    // A look-up under way may have read the store before these: it must not clear the backlog.
+    if (this.refilling.has(serverId)) this.refilling.set(serverId, true);
+  }
+
+  /**
+   * Claims each id for the least busy offer-taking agent of the server with a free slot and
+   * offers it the snapshot; returns the ids no agent had room for (they stay QUEUED). The slot
+   * is taken before the claim is written, so a burst of notices cannot exceed a concurrency.
+   */
+  private place(serverId: string, ids: string[]): string[] {
+    const left: string[] = [];
+    for (const id of ids) {
+      let best: AssignmentStream | null = null;
+      let bestHeld = Number.POSITIVE_INFINITY;
+      let taken = false;
+      for (const s of this.streams.get(serverId) ?? []) {
+        if (s.concurrency === null || !s.ready || this.offerStreams.get(s.agent.id) !== s) continue;
+        const held = this.agentRuns.get(s.agent.id)!;
+        if (held.has(id)) taken = true;
+        if (held.size < s.concurrency && held.size < bestHeld) [best, bestHeld] = [s, held.size];
+      }
+      if (taken) continue;
+      if (!best) {
+        left.push(id);
+        continue;
+      }
+      this.agentRuns.get(best.agent.id)!.add(id);
+      void this.offer(best, id);
+    }
+    return left;
+  }
+
+  private async offer(stream: AssignmentStream, id: string): Promise<void> {
+    let spec: AgentHookSpec | null = null;
+    try {
+      // The same claim as agentClaim's: a conditional write, so a run another runner took is not offered.
+      spec = await this.claimFor(stream.agent, id, false);
+    } catch (err) {
+      this.logger.warn(`could not claim execution ${id} for agent ${stream.agent.name}: ${String(err)}`);
+    }
+    if (!spec) {
+      // Not claimable (taken, ended, or held back by a start rule, which offers it again when its time comes).
+      this.agentRuns.get(stream.agent.id)?.delete(id);
+      return;
+    }
+    // The agent reconnected meanwhile: its new connection gets it (its `held` may have been read before this claim).
+    const to = stream.closed || this.offerStreams.get(stream.agent.id) !== stream ? this.offerStreams.get(stream.agent.id) : stream;
+    // No connection now: the next one's `held` names it.
+    if (!to) return;
+    this.agentRuns.get(to.agent.id)?.add(id);
+    to.push({ queued: [], cancel: [], offered: [spec] });
+  }
+
+  /** A slot freed (or an agent connected) where work may wait: offer the oldest claimable runs. */
+  private refill(serverId: string): void {
+    if (!this.backlog.has(serverId)) return;
+    if (this.refilling.has(serverId)) {
+      this.refilling.set(serverId, true);
+      return;
+    }
+    let free = 0;
+    for (const s of this.streams.get(serverId) ?? []) {
+      if (s.concurrency !== null && s.ready && this.offerStreams.get(s.agent.id) === s) free += Math.max(0, s.concurrency - this.agentRuns.get(s.agent.id)!.size);
+    }
+    if (free === 0) return;
+    this.refilling.set(serverId, false);
+    const work = (async () => {
+      const ids = await this.lifecycle.claimableIds([serverId], free);
+      // Every QUEUED one was seen: none waits for a slot any more (a notice meanwhile sets it again).
+      if (ids.length < free && this.refilling.get(serverId) === false) this.backlog.delete(serverId);
+      // Slots taken meanwhile (by a notice): what does not fit now waits for the next free one.
+      if (this.place(serverId, ids).length > 0) this.backlog.add(serverId);
+    })();
+    this.track(
+      work.finally(() => {
+        const again = this.refilling.get(serverId);
+        this.refilling.delete(serverId);
+        if (again) this.refill(serverId);
+      }),
+    );
   }
 
   cancelled(executionId: string): void {
@@ -217,11 +335,18 @@ export class AgentGateway implements RunnerListener {
     for (const s of this.streams.get(serverId) ?? []) s.push({ queued: [], cancel: [executionId] });
   }
 
-  /** An agent connects: its server is online, and it hears what is QUEUED for it now, then as it comes. */
-  async connect(agent: Agent, hello: AgentHello, closeSocket: (code: number, reason: string) => void = () => undefined): Promise<AsyncIterable<Assignment>> {
+  /**
+   * An agent connects: its server is online, and it hears what is QUEUED for it now, then as it
+   * comes. An agent that says how many runs it takes at once (`concurrency`) first hears which
+   * runs are leased to it, then is offered runs hookd claimed for it, up to that many at once.
+   */
+  async connect(agent: Agent, hello: AgentHello & { concurrency?: number | null }, closeSocket: (code: number, reason: string) => void = () => undefined): Promise<AsyncIterable<Assignment>> {
     const info = checkHello(hello);
+    const concurrency = hello.concurrency ?? null;
+    if (concurrency !== null && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_AGENT_CONCURRENCY))
+      throw badInput("hello.concurrency", `must be a whole number from 1 to ${MAX_AGENT_CONCURRENCY} (got ${concurrency})`);
     const serverId = agent.executionServerId;
-    const stream: AssignmentStream = new AssignmentStream(agent, () => this.disconnected(stream), closeSocket);
+    const stream: AssignmentStream = new AssignmentStream(agent, () => this.disconnected(stream), closeSocket, concurrency);
     let set = this.streams.get(serverId);
     if (!set) this.streams.set(serverId, (set = new Set()));
     set.add(stream);
@@ -237,6 +362,19 @@ export class AgentGateway implements RunnerListener {
     }
     this.lastSeen.set(serverId, now.getTime());
     this.logger.info(`agent ${agent.name} connected`, { agent: agent.id, hostname: info.hostname, os: info.os, version: info.version ?? undefined });
+    if (concurrency !== null) {
+      // Offers to its previous connection (still open here, or cut before they arrived) are in this list.
+      this.offerStreams.set(agent.id, stream);
+      const held = await this.store.manager.find(Execution, { select: { id: true }, where: { status: ExecutionStatus.RUNNING, runnerId: agentRunnerId(agent) } });
+      const ids = held.map((e) => e.id);
+      for (const id of ids) this.heldServer.set(id, serverId);
+      this.agentRuns.set(agent.id, new Set(ids));
+      stream.push({ queued: [], cancel: [], held: ids });
+      stream.ready = true;
+      this.backlog.add(serverId);
+      this.refill(serverId);
+      return stream;
+    }
     const queued = await this.store.manager.find(Execution, {
       select: { id: true },
       where: { status: ExecutionStatus.QUEUED, executionServerId: serverId },
@@ -279,8 +417,17 @@ export class AgentGateway implements RunnerListener {
   /** Takes a QUEUED execution of the agent's server: its snapshot, or null when it is no longer QUEUED. */
   async claim(agent: Agent, id: string): Promise<AgentHookSpec | null> {
     await this.own(agent, id);
+    const spec = await this.claimFor(agent, id, true);
+    // Counted against an offer-taking agent's concurrency like an offer (a run in `held` it claims again, or an id it was sent).
+    if (spec) this.agentRuns.get(agent.id)?.add(id);
+    return spec;
+  }
+
+  /** The claim of agentClaim and of offers; `again`: a claim the agent sends again answers the run it already holds. */
+  private async claimFor(agent: Agent, id: string, again: boolean): Promise<AgentHookSpec | null> {
     let e = await this.lifecycle.claim(id, agentRunnerId(agent));
     if (!e) {
+      if (!again) return null;
       // A claim sent again after a reconnect, whose first answer was lost: the same lease.
       const current = await this.lifecycle.get(id);
       if (current?.status !== ExecutionStatus.RUNNING || current.runnerId !== agentRunnerId(agent)) return null;
@@ -307,7 +454,7 @@ export class AgentGateway implements RunnerListener {
   /** Extends the agent's leases; the answer says which it lost and which to cancel. */
   async renew(agent: Agent, ids: string[]): Promise<Renewal> {
     const renewal = await this.lifecycle.renew(agentRunnerId(agent), ids);
-    for (const id of renewal.lost) this.forget(id);
+    for (const id of renewal.lost) this.forget(id, agent);
     this.seen(agent.executionServerId);
     return renewal;
   }
@@ -372,7 +519,7 @@ export class AgentGateway implements RunnerListener {
       const e = await this.own(agent, id);
       // Ended meanwhile (lease expired, deadline passed), or a finish sent again after a reconnect.
       if (e.status !== ExecutionStatus.RUNNING || e.runnerId !== agentRunnerId(agent)) {
-        this.forget(id);
+        this.forget(id, agent);
         return false;
       }
       const last = lines.length > 0 ? await this.storeLines(agent, id, state, lines) : await this.lastStored(id, state);
@@ -387,7 +534,7 @@ export class AgentGateway implements RunnerListener {
       // What was held back at the end of a partial piece is a line's end after all.
       const held = [...state.held].map(([stream, h]) => ({ stream, text: h.text, at: h.at }));
       const finished = await this.lifecycle.finishRemote(id, agentRunnerId(agent), run, { lastSeq, droppedBytes: Math.max(0, outcome.droppedBytes ?? 0), held });
-      this.forget(id);
+      this.forget(id, agent);
       return finished !== null;
     });
   }
@@ -425,9 +572,11 @@ export class AgentGateway implements RunnerListener {
     return result;
   }
 
-  private forget(id: string): void {
+  /** The run ended or is no longer the agent's: its slot is free for the next offer. */
+  private forget(id: string, agent: Agent): void {
     this.logs.delete(id);
     this.heldServer.delete(id);
+    if (this.agentRuns.get(agent.id)?.delete(id)) this.refill(agent.executionServerId);
   }
 
   private seen(serverId: string): void {
@@ -441,6 +590,10 @@ export class AgentGateway implements RunnerListener {
     const serverId = stream.agent.executionServerId;
     const set = this.streams.get(serverId);
     set?.delete(stream);
+    if (this.offerStreams.get(stream.agent.id) === stream) {
+      this.offerStreams.delete(stream.agent.id);
+      this.agentRuns.delete(stream.agent.id);
+    }
     this.logger.info(`agent ${stream.agent.name} disconnected`, { agent: stream.agent.id });
     if (set && set.size > 0) return;
     this.streams.delete(serverId);

@@ -15,9 +15,10 @@ import { LogSpool, type SpooledLine } from "./agent-log-spool.js";
 import { ensureRunsDir, readRunRecords, readState, removeRun, removeRunRecord, runsDir, spoolFile, stateFile, writeRunRecord, writeState, type AgentState, type RunRecord } from "./agent-state.js";
 
 // `hookd agent`: runs, on another machine, the hooks hookd assigns to one execution server or
-// client. It connects out (graphql-ws, authenticated by its own credential), claims what it is
-// told is QUEUED, runs it with LocalHookRunner (the embedded runner's rules), streams the log by
-// seq, renews its lease and reports the outcome. See docs/agent-protocol.md.
+// client. It connects out (graphql-ws, authenticated by its own credential), runs what hookd
+// offers it (claimed for it, up to its concurrency) with LocalHookRunner (the embedded runner's
+// rules), streams the log by seq, renews its lease and reports the outcome. See
+// docs/agent-protocol.md.
 
 export interface AgentOptions {
   /** hookd's base address: http(s)://host:port (a path prefix is kept). */
@@ -37,8 +38,11 @@ export interface AgentOptions {
   spawner?: Spawner;
 }
 
-const ASSIGNMENTS = `subscription($hello: AgentHelloInput!) { agentAssignments(hello: $hello) { queued cancel } }`;
-const CLAIM = `mutation($id: ID!) { agentClaim(executionId: $id) { id hook command os input timeoutSeconds jobId publishId attempt retryOfId env leaseSeconds logCapBytes } }`;
+const SPEC = "id hook command os input timeoutSeconds jobId publishId attempt retryOfId env leaseSeconds logCapBytes";
+const ASSIGNMENTS = `subscription($hello: AgentHelloInput!) { agentAssignments(hello: $hello) { queued cancel held offered { ${SPEC} } } }`;
+/** For a hookd that does not offer runs yet (no `concurrency` in the hello): ids only, the agent claims. */
+const ASSIGNMENTS_IDS = `subscription($hello: AgentHelloInput!) { agentAssignments(hello: $hello) { queued cancel } }`;
+const CLAIM = `mutation($id: ID!) { agentClaim(executionId: $id) { ${SPEC} } }`;
 const RENEW = `mutation($ids: [ID!]!) { agentRenew(executionIds: $ids) { lost cancel } }`;
 // Lines travel packed ([[seq, stream, at, text], ...]): hookd reads them without coercing typed input objects.
 const LOG = `mutation($id: ID!, $packed: JSON) { agentLog(executionId: $id, packed: $packed) { acknowledged } }`;
@@ -57,6 +61,8 @@ const MEMORY_BYTES = 32 * BATCH_BYTES;
 const RECORD_RUN_AFTER_MS = 50;
 /** agentLog calls in flight per run. */
 const PIPELINE = 3;
+/** Ids of runs this process ended, kept so a `held` list read before its finish was stored never starts one again. */
+const ENDED_KEPT = 4096;
 /** Close codes after which reconnecting cannot help: the credential is refused. */
 const FATAL_CLOSE = new Set([4400, 4401, 4403]);
 
@@ -116,6 +122,18 @@ export class RemoteAgent {
   private readonly runs = new Map<string, RemoteRun>();
   /** Claims under way: they count against the concurrency, and their ids are not claimed twice. */
   private readonly claimingIds = new Set<string>();
+  /** Runs this process ran, most recent last (bounded). */
+  private readonly ended = new Set<string>();
+  /**
+   * Runs leased to this agent when this process first heard from hookd, and those its run records
+   * name: a previous process held them (it may have started them), so they are reported, never run.
+   * Null until the first `held` list came.
+   */
+  private inherited: Set<string> | null = null;
+  /** Runs the previous process recorded on disk (recover() reports them). */
+  private recorded = new Set<string>();
+  /** hookd refused the hello's concurrency (an older hookd): connect as agents did before offers. */
+  private idsOnly = false;
   private stopped = false;
   private leaseMs = 30_000;
   private renewTimer: NodeJS.Timeout | null = null;
@@ -152,6 +170,7 @@ export class RemoteAgent {
     ensureRunsDir(this.options.stateDir);
     const leftovers = readRunRecords(this.options.stateDir, (m) => this.log.warn(m));
     this.clearRunsDir(leftovers);
+    this.recorded = new Set(leftovers.map((r) => r.id));
     this.connect();
     if (leftovers.length > 0) this.recover(leftovers).catch((err) => this.log.error("could not deal with the runs the previous agent process held", err));
   }
@@ -174,19 +193,20 @@ export class RemoteAgent {
         const ended = r.pid !== null && (await groupRunsExecution(r.pid, r.id)) && (await killProcessGroup(r.pid, this.options.killGraceMs).catch(() => false));
         let settled = false;
         const error = `the agent restarted while this hook ran (its previous process was killed or crashed); the hook's outcome is unknown${ended ? "; its leftover process group was ended" : ""}`;
+        const name = r.hook === "" ? "" : ` (${r.hook})`;
         for (let attempt = 0; !this.stopped; attempt++) {
           try {
             // The lines hookd holds: the outcome goes after them.
             const { agentLog } = await this.request<{ agentLog: { acknowledged: number } }>(LOG, { id: r.id, packed: [] });
             const { agentFinish } = await this.request<{ agentFinish: boolean }>(FINISH, { id: r.id, lastSeq: agentLog.acknowledged, outcome: { status: "FAILED", error } });
             this.log.warn(
-              `execution ${r.id} (${r.hook}) was running when the agent last stopped: ${agentFinish ? "reported FAILED" : "hookd had already ended it"}${ended ? "; its process group was ended" : ""}`,
+              `execution ${r.id}${name} was running when the agent last stopped: ${agentFinish ? "reported FAILED" : "hookd had already ended it"}${ended ? "; its process group was ended" : ""}`,
             );
             settled = true;
             break;
           } catch (err) {
             if (err instanceof AgentRequestError && (err.code === "CONFLICT" || err.code === "NOT_FOUND")) {
-              this.log.warn(`execution ${r.id} (${r.hook}) was running when the agent last stopped; hookd had already ended it${ended ? "; its process group was ended" : ""}`);
+              this.log.warn(`execution ${r.id}${name} was running when the agent last stopped; hookd had already ended it${ended ? "; its process group was ended" : ""}`);
               settled = true;
               break;
             }
@@ -199,7 +219,7 @@ export class RemoteAgent {
           }
         }
         // Kept when the agent stopped first: the next start reports it.
-        if (settled) removeRun(this.options.stateDir, r.id);
+        if (settled && this.recorded.has(r.id)) removeRun(this.options.stateDir, r.id);
       }),
     );
   }
@@ -260,9 +280,10 @@ export class RemoteAgent {
   }
 
   private subscribeAssignments(): void {
-    const hello = { hostname: this.options.hostname, os: currentOs(), labels: this.options.labels, version: HOOKD_VERSION };
-    this.client!.subscribe<{ agentAssignments: { queued: string[]; cancel: string[] } }>(
-      { query: ASSIGNMENTS, variables: { hello } },
+    // With its concurrency, hookd claims runs for this agent and sends their snapshots (no agentClaim round trip).
+    const hello = { hostname: this.options.hostname, os: currentOs(), labels: this.options.labels, version: HOOKD_VERSION, ...(this.idsOnly ? {} : { concurrency: this.options.concurrency }) };
+    this.client!.subscribe<{ agentAssignments: { queued: string[]; cancel: string[]; held?: string[] | null; offered?: ClaimedSpec[] } }>(
+      { query: this.idsOnly ? ASSIGNMENTS_IDS : ASSIGNMENTS, variables: { hello } },
       {
         next: (result) => {
           if (result.errors) return this.fatal(new Error(`hookd refused the agent's connection: ${result.errors.map((e) => e.message).join("; ")}`));
@@ -271,11 +292,24 @@ export class RemoteAgent {
             this.pending.delete(id);
             this.runs.get(id)?.controller.abort(new Error("cancelled"));
           }
+          // A run both held and offered (claimed while the list was read) is an offer: it runs.
+          const offered = new Set((a.offered ?? []).map((spec) => spec.id));
+          if (a.held) this.reconcile(a.held.filter((id) => !offered.has(id)));
+          // Claimed for this agent within its concurrency: run at once.
+          for (const spec of a.offered ?? []) {
+            this.pending.delete(spec.id);
+            if (!this.runs.has(spec.id) && !this.ended.has(spec.id) && !this.inherited?.has(spec.id)) this.execute(spec);
+          }
           // An id may be offered twice (a notice and the list on connect): claim it once.
           for (const id of a.queued) if (!this.runs.has(id) && !this.claimingIds.has(id)) this.pending.add(id);
           this.pump();
         },
         error: (err) => {
+          if (Array.isArray(err) && !this.idsOnly && err.some((e: { message: string }) => /concurrency|"(held|offered)"/.test(e.message))) {
+            this.idsOnly = true;
+            this.log.warn("hookd does not offer runs with the assignment (an older hookd): claiming each run");
+            return this.subscribeAssignments();
+          }
           if (Array.isArray(err)) return this.fatal(new Error(`hookd refused the agent's connection: ${err.map((e: { message: string }) => e.message).join("; ")}`));
           if (!this.stopped) this.log.warn(`assignment stream ended: ${isCloseEvent(err) ? err.code : String(err)}`);
         },
@@ -312,20 +346,46 @@ export class RemoteAgent {
     });
   }
 
+  /**
+   * The runs hookd says this agent holds, on each connection. The first list this process hears
+   * names what a previous process held: it may have started them before it stopped, so each is
+   * reported FAILED (as the run records are), never run again. Later, a held run this process
+   * does not know is an offer cut off with its socket: claimed again (the same snapshot) and run.
+   */
+  private reconcile(held: string[]): void {
+    if (this.inherited === null) {
+      this.inherited = new Set(held);
+      for (const id of this.recorded) this.inherited.add(id);
+      const unrecorded = held.filter((id) => !this.recorded.has(id));
+      if (unrecorded.length > 0)
+        this.recover(unrecorded.map((id) => ({ id, hook: "", pid: null, claimedAt: "" }))).catch((err) => this.log.error("could not report the runs the previous agent process held", err));
+      return;
+    }
+    for (const id of held) {
+      if (this.runs.has(id) || this.claimingIds.has(id) || this.ended.has(id) || this.inherited.has(id)) continue;
+      this.pending.delete(id);
+      this.claim(id);
+    }
+  }
+
+  private claim(id: string): void {
+    this.claimingIds.add(id);
+    this.request<{ agentClaim: ClaimedSpec | null }>(CLAIM, { id })
+      .then((r) => {
+        if (r.agentClaim && !this.runs.has(id)) this.execute(r.agentClaim);
+      })
+      .catch((err) => this.log.warn(`could not claim execution ${id}: ${(err as Error).message}`))
+      .finally(() => {
+        this.claimingIds.delete(id);
+        this.pump();
+      });
+  }
+
   private pump(): void {
     while (!this.stopped && this.runs.size + this.claimingIds.size < this.options.concurrency && this.pending.size > 0) {
       const id = this.pending.values().next().value as string;
       this.pending.delete(id);
-      this.claimingIds.add(id);
-      this.request<{ agentClaim: ClaimedSpec | null }>(CLAIM, { id })
-        .then((r) => {
-          if (r.agentClaim && !this.runs.has(id)) this.execute(r.agentClaim);
-        })
-        .catch((err) => this.log.warn(`could not claim execution ${id}: ${(err as Error).message}`))
-        .finally(() => {
-          this.claimingIds.delete(id);
-          this.pump();
-        });
+      this.claim(id);
     }
   }
 
@@ -340,6 +400,8 @@ export class RemoteAgent {
       .catch((err) => this.log.error(`execution ${spec.id} could not be run`, err))
       .finally(() => {
         this.runs.delete(spec.id);
+        this.ended.add(spec.id);
+        if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.values().next().value as string);
         this.pump();
       });
   }

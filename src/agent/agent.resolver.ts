@@ -19,12 +19,6 @@ class AgentSelf {
   @Field(() => ID) executionServerId: string;
 }
 
-@ObjectType({ description: "Executions to claim (QUEUED for this agent's server) and runs to end. Ids only." })
-class AgentAssignment {
-  @Field(() => [ID]) queued: string[];
-  @Field(() => [ID]) cancel: string[];
-}
-
 @ObjectType({ description: "A claimed execution: what LocalHookRunner needs to run it, and its limits." })
 class AgentHookSpec {
   @Field(() => ID) id: string;
@@ -40,6 +34,14 @@ class AgentHookSpec {
   @Field(() => GraphQLJSONObject, { nullable: true, description: "The secrets the hook's policy asks for, as environment variables." }) env: Record<string, string> | null;
   @Field(() => Float, { description: "Renew the lease well within this (a third of it)." }) leaseSeconds: number;
   @Field(() => Int, { description: "Output bytes stored at most; the agent counts what is past it." }) logCapBytes: number;
+}
+
+@ObjectType({ description: "Executions to claim (QUEUED for this agent's server), runs to end, and runs hookd claimed for the agent." })
+class AgentAssignment {
+  @Field(() => [ID]) queued: string[];
+  @Field(() => [ID]) cancel: string[];
+  @Field(() => [AgentHookSpec], { description: "Claimed for this agent (it sent a concurrency): run them now, as after agentClaim." }) offered: AgentHookSpec[];
+  @Field(() => [ID], { nullable: true, description: "In the first event of a connection that sent a concurrency: the runs leased to this agent now." }) held: string[] | null;
 }
 
 @ObjectType()
@@ -59,6 +61,8 @@ class AgentHelloInput {
   @Field({ description: "linux, mac or windows" }) os: string;
   @Field(() => [String], { nullable: true }) labels?: string[];
   @Field(() => String, { nullable: true }) version?: string;
+  @Field(() => Int, { nullable: true, description: "Runs the agent takes at once: hookd then claims runs for it and offers them with the assignment (no agentClaim). Without it: ids only." })
+  concurrency?: number;
 }
 
 @InputType()
@@ -104,7 +108,7 @@ export class AgentResolver {
 
   @Subscription(() => AgentAssignment, { subscribe: assignments, description: "The agent's connection: its server is online while this runs. First what is QUEUED now, then as it comes." })
   agentAssignments(@Root() assignment: Assignment, @Arg("hello", () => AgentHelloInput) _hello: AgentHelloInput): AgentAssignment {
-    return assignment;
+    return { queued: assignment.queued, cancel: assignment.cancel, offered: (assignment.offered ?? []) as AgentHookSpec[], held: assignment.held ?? null };
   }
 
   @Mutation(() => AgentHookSpec, { nullable: true, description: "Claims a QUEUED execution (a lease); null when another runner took it or it ended." })
