@@ -548,12 +548,16 @@ describe("remote agents: connections lost mid-run", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const slow = (n: number) => {
-    const file = path.join(dir, `slow-${n}.sh`);
-    writeFileSync(file, `#!/bin/sh\ni=1\nwhile [ $i -le ${n} ]; do echo "line $i"; sleep 0.02; i=$((i+1)); done\n`);
+  /** A shell script in the test's dir, ready to run. */
+  const script = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, `#!/bin/sh\n${text}`);
     chmodSync(file, 0o755);
     return file;
   };
+  const slow = (n: number) => script(`slow-${n}.sh`, `i=1\nwhile [ $i -le ${n} ]; do echo "line $i"; sleep 0.02; i=$((i+1)); done\n`);
+  const postDoneRuns = (linux: string) => server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux, mac: null, windows: null } } });
+  const trigger = async () => (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook[0];
   const execution = async (id: string) => (await server.ok(EXECUTION, { id })).execution;
   const expectAllLines = (e: any, n: number) => {
     assert.equal(e.status, "SUCCEEDED", e.error);
@@ -611,8 +615,8 @@ describe("remote agents: connections lost mid-run", () => {
 
   test("hookd restarts while an agent runs a hook: the agent reconnects and finishes, every line stored once", async () => {
     await setUp("render-r", `http://127.0.0.1:${port}`);
-    await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: slow(150), mac: null, windows: null } } });
-    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+    await postDoneRuns(slow(150));
+    const run = await trigger();
     await eventually(async () => (await execution(run.id)).logLines.length >= 20, "some lines stored");
     await server.close();
     await new Promise((r) => setTimeout(r, 300));
@@ -632,8 +636,8 @@ describe("remote agents: connections lost mid-run", () => {
     const cutter = await relay(port);
     try {
       await setUp("render-s", cutter.url);
-      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: slow(150), mac: null, windows: null } } });
-      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+      await postDoneRuns(slow(150));
+      const run = await trigger();
       await eventually(async () => (await execution(run.id)).logLines.length >= 20, "some lines stored");
       cutter.cut();
       await new Promise((r) => setTimeout(r, 200));
@@ -657,11 +661,9 @@ describe("remote agents: connections lost mid-run", () => {
     await setUp("render-k", `http://127.0.0.1:${port}`);
     const stateDir = path.join(dir, "render-k");
     const pids = path.join(dir, "killed.pids");
-    const tree = path.join(dir, "killed.sh");
-    writeFileSync(tree, `#!/bin/sh\nsleep 60 &\necho "$$ $!" > '${pids}'\necho started\nwait\n`);
-    chmodSync(tree, 0o755);
-    await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: tree, mac: null, windows: null } } });
-    const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+    const tree = script("killed.sh", `sleep 60 &\necho "$$ $!" > '${pids}'\necho started\nwait\n`);
+    await postDoneRuns(tree);
+    const run = await trigger();
     await eventually(async () => (await execution(run.id)).logLines.some((l: any) => l.text === "started"), "the hook to start");
     const [shell, child] = readFileSync(pids, "utf8").trim().split(" ").map(Number);
     leftovers.push(shell, child);
@@ -700,14 +702,12 @@ describe("remote agents: connections lost mid-run", () => {
       const gate = path.join(dir, "spool.go");
       // 100 lines, then (once the test has cut the socket) 8000 more of 1 KB at once, twice the text the agent keeps in memory (4 MiB).
       const pad = "x".repeat(1000);
-      const hook = path.join(dir, "spool.sh");
-      writeFileSync(
-        hook,
-        `#!/bin/sh\ni=1\nwhile [ $i -le 100 ]; do echo "line $i ${pad}"; i=$((i+1)); done\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\nwhile [ $i -le 8100 ]; do echo "line $i ${pad}"; i=$((i+1)); done\ntouch '${marker}'\nsleep 0.5\n`,
+      const hook = script(
+        "spool.sh",
+        `i=1\nwhile [ $i -le 100 ]; do echo "line $i ${pad}"; i=$((i+1)); done\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\nwhile [ $i -le 8100 ]; do echo "line $i ${pad}"; i=$((i+1)); done\ntouch '${marker}'\nsleep 0.5\n`,
       );
-      chmodSync(hook, 0o755);
-      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: hook, mac: null, windows: null } } });
-      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+      await postDoneRuns(hook);
+      const run = await trigger();
       await eventually(async () => (await execution(run.id)).logLines.length >= 100, "the first lines stored");
       cutter.block();
       writeFileSync(gate, "");
@@ -766,10 +766,8 @@ describe("remote agents: connections lost mid-run", () => {
     const tap = await relay(port);
     try {
       await setUp("render-o", tap.url);
-      const hook = path.join(dir, "offered.sh");
-      writeFileSync(hook, `#!/bin/sh\necho "offered run"\n`);
-      chmodSync(hook, 0o755);
-      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: hook, mac: null, windows: null } } });
+      const hook = script("offered.sh", `echo "offered run"\n`);
+      await postDoneRuns(hook);
       for (let i = 0; i < 3; i++) {
         const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: true } })).triggerHook;
         assert.equal(run.status, "SUCCEEDED", run.error);
@@ -793,12 +791,10 @@ describe("remote agents: connections lost mid-run", () => {
     try {
       await setUp("render-c", tap.url, ["--concurrency", "2"]);
       const times = path.join(dir, "concurrency.times");
-      const hook = path.join(dir, "concurrency.sh");
-      writeFileSync(hook, `#!/bin/sh\necho "start $(date +%s%N)" >> '${times}'\nsleep 0.6\necho "end $(date +%s%N)" >> '${times}'\n`);
-      chmodSync(hook, 0o755);
-      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: hook, mac: null, windows: null } } });
+      const hook = script("concurrency.sh", `echo "start $(date +%s%N)" >> '${times}'\nsleep 0.6\necho "end $(date +%s%N)" >> '${times}'\n`);
+      await postDoneRuns(hook);
       const ids: string[] = [];
-      for (let i = 0; i < 4; i++) ids.push((await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook[0].id);
+      for (let i = 0; i < 4; i++) ids.push((await trigger()).id);
       let most = 0;
       for (;;) {
         const states = await Promise.all(ids.map(async (id) => (await execution(id)).status));
@@ -832,13 +828,11 @@ describe("remote agents: connections lost mid-run", () => {
     try {
       await setUp("render-lost", tap.url);
       const ran = path.join(dir, "lost-offer.ran");
-      const hook = path.join(dir, "lost-offer.sh");
-      writeFileSync(hook, `#!/bin/sh\necho ran >> '${ran}'\necho "ran once"\n`);
-      chmodSync(hook, 0o755);
-      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: hook, mac: null, windows: null } } });
+      const hook = script("lost-offer.sh", `echo ran >> '${ran}'\necho "ran once"\n`);
+      await postDoneRuns(hook);
       // hookd's bytes (the offer) go nowhere: claimed for the agent, which never hears of it on this socket.
       tap.drop();
-      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+      const run = await trigger();
       const leased = await eventually(async () => {
         const e = await execution(run.id);
         return e.status === "RUNNING" ? e : null;
@@ -865,12 +859,10 @@ describe("remote agents: connections lost mid-run", () => {
     try {
       await setUp("render-died", tap.url);
       const ran = path.join(dir, "died.ran");
-      const hook = path.join(dir, "died.sh");
-      writeFileSync(hook, `#!/bin/sh\necho ran >> '${ran}'\n`);
-      chmodSync(hook, 0o755);
-      await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: hook, mac: null, windows: null } } });
+      const hook = script("died.sh", `echo ran >> '${ran}'\n`);
+      await postDoneRuns(hook);
       tap.drop();
-      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook;
+      const run = await trigger();
       await eventually(async () => (await execution(run.id)).status === "RUNNING", "hookd to claim the run for the agent");
       // The process cannot tell an offer it never got from a run it started just before it died.
       await agentOf("render-died").stop("SIGKILL");
