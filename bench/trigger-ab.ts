@@ -1,11 +1,11 @@
 // Benchmark (not a test): two builds of hookd side by side, to decide whether a change pays.
-// Both run the bench's /bin/sh hook through triggerHook(wait: true); after a warm-up each, they take
+// Both run the bench's /bin/sh hook (or, with --hook python, its python3 one) through triggerHook(wait: true); after a warm-up each, they take
 // turns in short slices at one concurrency, and the bench prints each build's CPU per run (hookd
 // with its spawn helper, if one runs), throughput and p50. This machine's speed drifts by ±10% over minutes,
 // so two builds measured one after the other differ by that much whatever they contain;
 // alternating slices gives both the same drift, and the difference is the change's.
 //   cp -r dist dist-before   # (at the old commit: npm run build first)
-//   npm run build && node dist/bench/trigger-ab.js dist-before dist [--concurrency 16] [--rounds 6] [--slice-seconds 5] [--warmup-seconds 30] [--store postgres]
+//   npm run build && node dist/bench/trigger-ab.js dist-before dist [--concurrency 16] [--rounds 6] [--slice-seconds 5] [--warmup-seconds 30] [--store postgres] [--hook sh|python]
 //   --store postgres gives each build a throwaway PostgreSQL database of its own (bench/bench-store.ts).
 // Each build directory must sit in the repository root (hookd reads ../../package.json).
 import { spawn, type ChildProcess } from "node:child_process";
@@ -23,6 +23,7 @@ const CONCURRENCY = option("--concurrency", 16);
 const ROUNDS = option("--rounds", 6);
 const SLICE_SECONDS = option("--slice-seconds", 5);
 const WARMUP_SECONDS = option("--warmup-seconds", 30);
+const HOOK = args.includes("--hook") ? args[args.indexOf("--hook") + 1] : "sh";
 const KEY = "hkd_benchmark_key_0123456789abcdef";
 const PAYLOAD = { code: "bench", name: "benchmark job", notes: "x".repeat(900) };
 
@@ -84,10 +85,12 @@ async function runFor(concurrency: number, seconds: number, once: () => Promise<
 }
 
 async function main() {
-  if (builds.length !== 2) throw new Error("usage: trigger-ab.js <build A> <build B> [--concurrency 16] [--rounds 6] [--slice-seconds 5] [--warmup-seconds 30] [--store postgres]");
+  if (builds.length !== 2) throw new Error("usage: trigger-ab.js <build A> <build B> [--concurrency 16] [--rounds 6] [--slice-seconds 5] [--warmup-seconds 30] [--store postgres] [--hook sh|python]");
   const dir = mkdtempSync(path.join(tmpdir(), "hookd-bench-ab-"));
-  const hook = path.join(dir, "hook.sh");
-  writeFileSync(hook, `#!/bin/sh\ncat "$1" > /dev/null\necho ok\n`);
+  // The same hooks as trigger-throughput's.
+  if (HOOK !== "sh" && HOOK !== "python") throw new Error(`--hook: sh or python (got ${HOOK})`);
+  const hook = path.join(dir, `hook.${HOOK === "sh" ? "sh" : "py"}`);
+  writeFileSync(hook, HOOK === "sh" ? `#!/bin/sh\ncat "$1" > /dev/null\necho ok\n` : `#!/usr/bin/python3\nimport json, sys\nd = json.load(open(sys.argv[1]))\nprint("ok", len(d))\n`);
   chmodSync(hook, 0o755);
   const started: Build[] = [];
   const stores: BenchStore[] = [];
