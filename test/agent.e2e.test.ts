@@ -887,6 +887,56 @@ describe("remote agents: connections lost mid-run", () => {
     }
   });
 
+  test("two agents of one execution server, each --concurrency 1: 4 queued runs are shared between them, one at a time on each, each run once", async () => {
+    // A second token of the same name enrols a second agent of the same execution server.
+    const serverId = await setUp("render-pair", server.url, ["--concurrency", "1"]);
+    const { token } = (await server.ok(TOKEN, { input: { kind: "SERVER", name: "render-pair" } })).createAgentToken;
+    const second = startAgent(server.url, ["--token", token, "--hostname", "render-pair-2", "--state-dir", path.join(dir, "render-pair-2"), "--concurrency", "1"], { AGENT_MARK: "second" });
+    agents.push(Object.assign(second, { name: "render-pair-2" }));
+    await eventually(async () => second.output().includes("connected to"), "the second agent connected");
+    const agentIds = [path.join(dir, "render-pair"), path.join(dir, "render-pair-2")].map((d) => JSON.parse(readFileSync(path.join(d, "agent.json"), "utf8")));
+    assert.deepEqual(
+      agentIds.map((s) => s.executionServerId),
+      [serverId, serverId],
+      "both agents serve the same execution server",
+    );
+    assert.notEqual(agentIds[0].agentId, agentIds[1].agentId);
+    const byMark: Record<string, string> = { first: agentIds[0].agentId, second: agentIds[1].agentId };
+    const times = path.join(dir, "pair.times");
+    const hook = script(
+      "pair.sh",
+      `echo "start \${AGENT_MARK:-first} $HOOKD_EXECUTION_ID $(date +%s%N)" >> '${times}'\nsleep 0.5\necho "end \${AGENT_MARK:-first} $HOOKD_EXECUTION_ID $(date +%s%N)" >> '${times}'\n`,
+    );
+    await postDoneRuns(hook);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await trigger()).id);
+    const done = await Promise.all(ids.map((id) => finished(id, `run ${id} finished`)));
+    assert.deepEqual(
+      done.map((e) => e.status),
+      ["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"],
+      JSON.stringify(done.map((e) => e.error)),
+    );
+    const events = readFileSync(times, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "))
+      .sort((a, b) => Number(BigInt(a[3]) - BigInt(b[3])) || (a[0] === "end" ? -1 : 1));
+    const starts = events.filter(([kind]) => kind === "start");
+    assert.deepEqual(starts.map(([, , id]) => id).sort(), [...ids].sort(), "each run started once, none twice");
+    const ranBy = new Map(starts.map(([, mark, id]) => [id, mark]));
+    for (const e of done) {
+      const runner = (await server.ok(`query($id: ID!) { execution(id: $id) { runner } }`, { id: e.id })).execution.runner;
+      assert.equal(runner, `agent:${byMark[ranBy.get(e.id)!]}`, "the run is recorded as the agent's that ran it");
+    }
+    assert.deepEqual(new Set(ranBy.values()), new Set(["first", "second"]), "both agents ran some");
+    for (const mark of ["first", "second"]) {
+      let running = 0;
+      let peak = 0;
+      for (const [kind, m] of events) if (m === mark) peak = Math.max(peak, (running += kind === "start" ? 1 : -1));
+      assert.equal(peak, 1, `never more than one run at once on the ${mark} agent`);
+    }
+  });
+
   test("an offer lost with the agent's socket: the agent hears the run is leased to it when it reconnects, claims it again and runs it once", async () => {
     const tap = await relay(port);
     try {
