@@ -424,6 +424,70 @@ describe("remote agents", () => {
     }
   });
 
+  test("agentFinish takes the outcome packed as one JSON object, each field checked; the typed outcome still works; one of the two, never both", async () => {
+    const enrolled = await enrolAgent(server, "render-p");
+    const socket = agentSocket(server.url, enrolled.credential);
+    try {
+      await configure("POST_DONE_SERVER", script("never.sh", "#!/bin/sh\nexit 0\n"));
+      const queue = async () => (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false, executionServer: enrolled.executionServerId } })).triggerHook[0].id as string;
+      const [packedRun, typedRun] = [await queue(), await queue()];
+      for (const id of [packedRun, typedRun]) assert.equal((await socket.run(`mutation($id: ID!) { agentClaim(executionId: $id) { id } }`, { id })).data.agentClaim.id, id);
+      const FINISH = `mutation($id: ID!, $outcome: AgentOutcomeInput, $packedOutcome: JSON, $packed: JSON, $lastSeq: Int!) { agentFinish(executionId: $id, outcome: $outcome, packedOutcome: $packedOutcome, lastSeq: $lastSeq, packed: $packed) }`;
+      const at = new Date().toISOString();
+      const finish = (id: string, given: Record<string, unknown>) => socket.run(FINISH, { id, lastSeq: 1, packed: [[1, "STDOUT", at, `the line of ${id}`]], ...given });
+      const refused: [unknown, RegExp][] = [
+        ["FAILED", /^packedOutcome: must be an object \{ status, exitCode, signal, error, output, droppedBytes \}/],
+        [[{ status: "FAILED" }], /^packedOutcome: must be an object/],
+        [{ exitCode: 1 }, /^packedOutcome\.status: must be one of SUCCEEDED, FAILED, TIMED_OUT, CANCELLED \(got undefined\)/],
+        [{ status: "RUNNING" }, /^packedOutcome\.status: must be one of SUCCEEDED, FAILED, TIMED_OUT, CANCELLED \(got "RUNNING"\)/],
+        [{ status: "FAILED", exitCode: 1.5 }, /^packedOutcome\.exitCode: must be a whole number from -2147483648 to 2147483647, or null \(got 1\.5\)/],
+        [{ status: "FAILED", exitCode: "2" }, /^packedOutcome\.exitCode: must be a whole number/],
+        [{ status: "FAILED", signal: 9 }, /^packedOutcome\.signal: must be a string or null \(got 9\)/],
+        [{ status: "FAILED", error: { why: "x" } }, /^packedOutcome\.error: must be a string or null/],
+        [{ status: "SUCCEEDED", output: ["approved"] }, /^packedOutcome\.output: must be a JSON object or null/],
+        [{ status: "FAILED", droppedBytes: -1 }, /^packedOutcome\.droppedBytes: must be a whole number from 0 to 2147483647, or null \(got -1\)/],
+        [{ status: "FAILED", exitcode: 2 }, /^packedOutcome\.exitcode: is not a field of an outcome \(status, exitCode, signal, error, output, droppedBytes\)/],
+      ];
+      for (const [packedOutcome, message] of refused) expectError({ status: 200, ...(await finish(packedRun, { packedOutcome })) }, "BAD_USER_INPUT", message);
+      expectError(
+        { status: 200, ...(await finish(packedRun, { outcome: { status: "FAILED" }, packedOutcome: { status: "FAILED" } })) },
+        "BAD_USER_INPUT",
+        /^packedOutcome: give outcome or packedOutcome, not both/,
+      );
+      expectError({ status: 200, ...(await finish(packedRun, {})) }, "BAD_USER_INPUT", /^outcome: give outcome or packedOutcome/);
+      // The last lines and the outcome are one write: a finish refused by hookd stores neither.
+      expectError({ status: 200, ...(await finish(packedRun, { packedOutcome: { status: "SUCCEEDED" }, lastSeq: 2 })) }, "CONFLICT", /holds lines 1\.\.1 .*send lines 2\.\.2/);
+      const refusedRun = await execution(packedRun);
+      assert.equal(refusedRun.status, "RUNNING", "a refused finish stores no outcome");
+      assert.deepEqual(refusedRun.logLines, [], "nor the lines that came with it");
+
+      const answer = { guidelines: "checked on render-p", files: [{ id: "f1", can_publish: true }] };
+      const packedOutcome = { status: "FAILED", exitCode: 3, signal: null, error: "exited with code 3", output: answer, droppedBytes: 1234 };
+      assert.deepEqual(await finish(packedRun, { packedOutcome }), { data: { agentFinish: true } });
+      const FULL = `query($id: ID!) { execution(id: $id) { status exitCode signal error output droppedBytes logLineCount logLines { seq stream text } } }`;
+      const stored = (await server.ok(FULL, { id: packedRun })).execution;
+      assert.deepEqual(
+        { ...stored, logLines: stored.logLines.map((l: any) => `${l.seq} ${l.stream} ${l.text}`) },
+        {
+          status: "FAILED",
+          exitCode: 3,
+          signal: null,
+          error: "exited with code 3",
+          output: answer,
+          droppedBytes: 1234,
+          logLineCount: 2,
+          logLines: [`1 STDOUT the line of ${packedRun}`, "2 SYSTEM exited with code 3"],
+        },
+      );
+      // The typed form, as older agents send it.
+      assert.deepEqual(await finish(typedRun, { outcome: { status: "SUCCEEDED", exitCode: 0, output: { ok: true }, droppedBytes: 7 } }), { data: { agentFinish: true } });
+      const typed = (await server.ok(FULL, { id: typedRun })).execution;
+      assert.deepEqual([typed.status, typed.exitCode, typed.output, typed.droppedBytes, typed.logLineCount], ["SUCCEEDED", 0, { ok: true }, 7, 1]);
+    } finally {
+      await socket.client.dispose();
+    }
+  });
+
   test("an agent credential reaches only the agent's operations, on executions of its own server", async () => {
     const enrolled = await enrolAgent(server, "render-d");
     const socket = agentSocket(server.url, enrolled.credential);
@@ -820,6 +884,56 @@ describe("remote agents: connections lost mid-run", () => {
       assert.equal(count(tap.received(), '"agentClaim"'), 0, "the last two were offered when a slot freed, not claimed");
     } finally {
       await tap.close();
+    }
+  });
+
+  test("two agents of one execution server, each --concurrency 1: 4 queued runs are shared between them, one at a time on each, each run once", async () => {
+    // A second token of the same name enrols a second agent of the same execution server.
+    const serverId = await setUp("render-pair", server.url, ["--concurrency", "1"]);
+    const { token } = (await server.ok(TOKEN, { input: { kind: "SERVER", name: "render-pair" } })).createAgentToken;
+    const second = startAgent(server.url, ["--token", token, "--hostname", "render-pair-2", "--state-dir", path.join(dir, "render-pair-2"), "--concurrency", "1"], { AGENT_MARK: "second" });
+    agents.push(Object.assign(second, { name: "render-pair-2" }));
+    await eventually(async () => second.output().includes("connected to"), "the second agent connected");
+    const agentIds = [path.join(dir, "render-pair"), path.join(dir, "render-pair-2")].map((d) => JSON.parse(readFileSync(path.join(d, "agent.json"), "utf8")));
+    assert.deepEqual(
+      agentIds.map((s) => s.executionServerId),
+      [serverId, serverId],
+      "both agents serve the same execution server",
+    );
+    assert.notEqual(agentIds[0].agentId, agentIds[1].agentId);
+    const byMark: Record<string, string> = { first: agentIds[0].agentId, second: agentIds[1].agentId };
+    const times = path.join(dir, "pair.times");
+    const hook = script(
+      "pair.sh",
+      `echo "start \${AGENT_MARK:-first} $HOOKD_EXECUTION_ID $(date +%s%N)" >> '${times}'\nsleep 0.5\necho "end \${AGENT_MARK:-first} $HOOKD_EXECUTION_ID $(date +%s%N)" >> '${times}'\n`,
+    );
+    await postDoneRuns(hook);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await trigger()).id);
+    const done = await Promise.all(ids.map((id) => finished(id, `run ${id} finished`)));
+    assert.deepEqual(
+      done.map((e) => e.status),
+      ["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"],
+      JSON.stringify(done.map((e) => e.error)),
+    );
+    const events = readFileSync(times, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "))
+      .sort((a, b) => Number(BigInt(a[3]) - BigInt(b[3])) || (a[0] === "end" ? -1 : 1));
+    const starts = events.filter(([kind]) => kind === "start");
+    assert.deepEqual(starts.map(([, , id]) => id).sort(), [...ids].sort(), "each run started once, none twice");
+    const ranBy = new Map(starts.map(([, mark, id]) => [id, mark]));
+    for (const e of done) {
+      const runner = (await server.ok(`query($id: ID!) { execution(id: $id) { runner } }`, { id: e.id })).execution.runner;
+      assert.equal(runner, `agent:${byMark[ranBy.get(e.id)!]}`, "the run is recorded as the agent's that ran it");
+    }
+    assert.deepEqual(new Set(ranBy.values()), new Set(["first", "second"]), "both agents ran some");
+    for (const mark of ["first", "second"]) {
+      let running = 0;
+      let peak = 0;
+      for (const [kind, m] of events) if (m === mark) peak = Math.max(peak, (running += kind === "start" ? 1 : -1));
+      assert.equal(peak, 1, `never more than one run at once on the ${mark} agent`);
     }
   });
 

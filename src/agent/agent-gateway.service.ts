@@ -77,6 +77,42 @@ export interface AgentOutcome {
 
 const STREAMS = new Set<string>(Object.values(LogStream));
 
+const FINAL: ExecutionStatus[] = [ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.CANCELLED];
+const OUTCOME_FIELDS = new Set(["status", "exitCode", "signal", "error", "output", "droppedBytes"]);
+const INT_MAX = 2 ** 31 - 1;
+
+/**
+ * An outcome in the packed form agents send (one JSON object with AgentOutcomeInput's fields),
+ * checked field by field as GraphQL would: BAD_USER_INPUT naming the first wrong one.
+ */
+export function unpackOutcome(packed: unknown): AgentOutcome {
+  if (packed === null || typeof packed !== "object" || Array.isArray(packed)) throw badInput("packedOutcome", "must be an object { status, exitCode, signal, error, output, droppedBytes }");
+  const o = packed as Record<string, unknown>;
+  for (const key of Object.keys(o)) if (!OUTCOME_FIELDS.has(key)) throw badInput(`packedOutcome.${key}`, `is not a field of an outcome (${[...OUTCOME_FIELDS].join(", ")})`);
+  const { status, exitCode, signal, error, output, droppedBytes } = o;
+  if (typeof status !== "string" || !FINAL.includes(status as ExecutionStatus)) throw badInput("packedOutcome.status", `must be one of ${FINAL.join(", ")} (got ${JSON.stringify(status)})`);
+  const wholeOrNull = (name: string, v: unknown, min: number) => {
+    if (v != null && (!Number.isInteger(v) || (v as number) < min || (v as number) > INT_MAX))
+      throw badInput(`packedOutcome.${name}`, `must be a whole number from ${min} to ${INT_MAX}, or null (got ${JSON.stringify(v)})`);
+  };
+  const textOrNull = (name: string, v: unknown) => {
+    if (v != null && typeof v !== "string") throw badInput(`packedOutcome.${name}`, `must be a string or null (got ${JSON.stringify(v)})`);
+  };
+  wholeOrNull("exitCode", exitCode, -(2 ** 31));
+  textOrNull("signal", signal);
+  textOrNull("error", error);
+  if (output != null && (typeof output !== "object" || Array.isArray(output))) throw badInput("packedOutcome.output", `must be a JSON object or null (got ${JSON.stringify(output).slice(0, 40)})`);
+  wholeOrNull("droppedBytes", droppedBytes, 0);
+  return {
+    status: status as ExecutionStatus,
+    exitCode: (exitCode ?? null) as number | null,
+    signal: (signal ?? null) as string | null,
+    error: (error ?? null) as string | null,
+    output: (output ?? null) as JsonObject | null,
+    droppedBytes: (droppedBytes ?? null) as number | null,
+  };
+}
+
 /** Lines in the packed form agents send: [[seq, stream, at, text, partial?], ...]; BAD_USER_INPUT naming the first wrong field. */
 export function unpackLines(packed: unknown): AgentLogLine[] {
   if (!Array.isArray(packed)) throw badInput("packed", "must be a list of [seq, stream, at, text]");
@@ -93,8 +129,6 @@ export function unpackLines(packed: unknown): AgentLogLine[] {
     return { seq: seq as number, stream: stream as LogStream, at: date, text, ...(partial ? { partial: true } : {}) };
   });
 }
-
-const FINAL: ExecutionStatus[] = [ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.CANCELLED];
 
 /** One agent connection's assignment stream: a push queue that graphql-ws reads; its end is the disconnect. */
 class AssignmentStream implements AsyncIterableIterator<Assignment> {
@@ -473,26 +507,8 @@ export class AgentGateway implements RunnerListener {
     const runnerId = agentRunnerId(agent);
     await this.held(agent, id);
     const last = await this.lastStored(id, state);
-    const fresh = lines.filter((l) => l.seq > last).sort((a, b) => a.seq - b.seq);
-    if (fresh.length === 0 || fresh[0].seq !== last + 1) return last;
-    const rows: LogLineEvent[] = [];
-    // Masked here, where every line an agent sends passes once, before it is stored or streamed.
-    const secrets = await this.options.secrets.maskList();
-    // Worked on a copy: a batch refused below leaves what is held as it was.
-    const held = new Map(state.held);
-    for (const [i, l] of fresh.entries()) {
-      if (l.seq !== last + 1 + i) throw badInput(`lines[${i}].seq`, `seqs must be consecutive: expected ${last + 1 + i}, got ${l.seq}`);
-      if (!Object.values(LogStream).includes(l.stream)) throw badInput(`lines[${i}].stream`, `must be STDOUT, STDERR or SYSTEM`);
-      const at = l.at instanceof Date && !Number.isNaN(l.at.getTime()) ? l.at : new Date();
-      if (l.stream === LogStream.SYSTEM || secrets.length === 0) {
-        rows.push({ executionId: id, seq: l.seq, stream: l.stream, at, text: maskSecrets(l.text, secrets) });
-        continue;
-      }
-      const piece = maskPiece(held.get(l.stream)?.text ?? "", l.text, l.partial === true, secrets);
-      held.delete(l.stream);
-      if (piece.held !== "") held.set(l.stream, { text: piece.held, at });
-      rows.push({ executionId: id, seq: l.seq, stream: l.stream, at, text: piece.text });
-    }
+    const { rows, held } = await this.masked(id, state, last, lines);
+    if (rows.length === 0) return last;
     try {
       // The no-op update makes the insert conditional on the lease, in one transaction.
       await this.store.write([{ update: Execution, id, set: { runnerId }, expect: { status: ExecutionStatus.RUNNING, runnerId } }, { logLines: rows }]);
@@ -507,9 +523,36 @@ export class AgentGateway implements RunnerListener {
   }
 
   /**
+   * The rows to store for lines that continue the `last` stored (none when they do not), masked,
+   * and what each stream then holds back. Worked on a copy: `state` changes only once they are stored.
+   */
+  private async masked(id: string, state: LogState, last: number, lines: AgentLogLine[]): Promise<{ rows: LogLineEvent[]; held: LogState["held"] }> {
+    const fresh = lines.filter((l) => l.seq > last).sort((a, b) => a.seq - b.seq);
+    if (fresh.length === 0 || fresh[0].seq !== last + 1) return { rows: [], held: state.held };
+    const rows: LogLineEvent[] = [];
+    // Masked here, where every line an agent sends passes once, before it is stored or streamed.
+    const secrets = await this.options.secrets.maskList();
+    const held = new Map(state.held);
+    for (const [i, l] of fresh.entries()) {
+      if (l.seq !== last + 1 + i) throw badInput(`lines[${i}].seq`, `seqs must be consecutive: expected ${last + 1 + i}, got ${l.seq}`);
+      if (!Object.values(LogStream).includes(l.stream)) throw badInput(`lines[${i}].stream`, `must be STDOUT, STDERR or SYSTEM`);
+      const at = l.at instanceof Date && !Number.isNaN(l.at.getTime()) ? l.at : new Date();
+      if (l.stream === LogStream.SYSTEM || secrets.length === 0) {
+        rows.push({ executionId: id, seq: l.seq, stream: l.stream, at, text: maskSecrets(l.text, secrets) });
+        continue;
+      }
+      const piece = maskPiece(held.get(l.stream)?.text ?? "", l.text, l.partial === true, secrets);
+      held.delete(l.stream);
+      if (piece.held !== "") held.set(l.stream, { text: piece.held, at });
+      rows.push({ executionId: id, seq: l.seq, stream: l.stream, at, text: piece.text });
+    }
+    return { rows, held };
+  }
+
+  /**
    * The agent's outcome, once every line up to `lastSeq` is stored; `lines`, the last ones, may
-   * come with it (a short hook's whole log: one call instead of two). False when the agent no
-   * longer held the execution (the record already says what happened).
+   * come with it (a short hook's whole log: one call instead of two), stored in the outcome's
+   * write. False when the agent no longer held the execution (the record already says what happened).
    */
   finish(agent: Agent, id: string, outcome: AgentOutcome, lastSeq: number, lines: AgentLogLine[] = []): Promise<boolean> {
     if (!FINAL.includes(outcome.status)) throw badInput("outcome.status", `must be one of ${FINAL.join(", ")} (got ${outcome.status})`);
@@ -522,7 +565,10 @@ export class AgentGateway implements RunnerListener {
         this.forget(id, agent);
         return false;
       }
-      const last = lines.length > 0 ? await this.storeLines(agent, id, state, lines) : await this.lastStored(id, state);
+      const stored = await this.lastStored(id, state);
+      // The last lines go in the outcome's own write (one transaction, as the embedded runner's finish).
+      const { rows, held: heldBack } = await this.masked(id, state, stored, lines);
+      const last = rows.at(-1)?.seq ?? stored;
       if (last !== lastSeq) throw conflict("lastSeq", `hookd holds lines 1..${last} of execution ${id}; send lines ${last + 1}..${lastSeq} before finishing`);
       const run: RunOutcome = {
         status: outcome.status as RunOutcome["status"],
@@ -532,8 +578,8 @@ export class AgentGateway implements RunnerListener {
         output: outcome.output ?? null,
       };
       // What was held back at the end of a partial piece is a line's end after all.
-      const held = [...state.held].map(([stream, h]) => ({ stream, text: h.text, at: h.at }));
-      const finished = await this.lifecycle.finishRemote(id, agentRunnerId(agent), run, { lastSeq, droppedBytes: Math.max(0, outcome.droppedBytes ?? 0), held });
+      const held = [...heldBack].map(([stream, h]) => ({ stream, text: h.text, at: h.at }));
+      const finished = await this.lifecycle.finishRemote(id, agentRunnerId(agent), run, { lastSeq, droppedBytes: Math.max(0, outcome.droppedBytes ?? 0), lines: rows, held });
       this.forget(id, agent);
       return finished !== null;
     });

@@ -46,7 +46,10 @@ const CLAIM = `mutation($id: ID!) { agentClaim(executionId: $id) { ${SPEC} } }`;
 const RENEW = `mutation($ids: [ID!]!) { agentRenew(executionIds: $ids) { lost cancel } }`;
 // Lines travel packed ([[seq, stream, at, text], ...]): hookd reads them without coercing typed input objects.
 const LOG = `mutation($id: ID!, $packed: JSON) { agentLog(executionId: $id, packed: $packed) { acknowledged } }`;
-const FINISH = `mutation($id: ID!, $outcome: AgentOutcomeInput!, $lastSeq: Int!, $packed: JSON) { agentFinish(executionId: $id, outcome: $outcome, lastSeq: $lastSeq, packed: $packed) }`;
+// The outcome travels packed too (one JSON object): hookd checks it without coercing a typed input object.
+const FINISH = `mutation($id: ID!, $outcome: JSON, $lastSeq: Int!, $packed: JSON) { agentFinish(executionId: $id, packedOutcome: $outcome, lastSeq: $lastSeq, packed: $packed) }`;
+/** For a hookd that does not take `packedOutcome` yet. */
+const FINISH_TYPED = `mutation($id: ID!, $outcome: AgentOutcomeInput!, $lastSeq: Int!, $packed: JSON) { agentFinish(executionId: $id, outcome: $outcome, lastSeq: $lastSeq, packed: $packed) }`;
 // A piece of a long line that goes on in the next one carries a fifth element, true (hookd masks a secret cut between the two).
 const pack = (lines: PendingLine[]) => lines.map((l) => (l.partial ? [l.seq, l.stream, l.at, l.text, true] : [l.seq, l.stream, l.at, l.text]));
 
@@ -134,6 +137,8 @@ export class RemoteAgent {
   private recorded = new Set<string>();
   /** hookd refused the hello's concurrency (an older hookd): connect as agents did before offers. */
   private idsOnly = false;
+  /** hookd refused agentFinish's packedOutcome (an older hookd): the outcome goes as a typed input object. */
+  private typedOutcome = false;
   private stopped = false;
   private leaseMs = 30_000;
   private renewTimer: NodeJS.Timeout | null = null;
@@ -198,7 +203,7 @@ export class RemoteAgent {
           try {
             // The lines hookd holds: the outcome goes after them.
             const { agentLog } = await this.request<{ agentLog: { acknowledged: number } }>(LOG, { id: r.id, packed: [] });
-            const { agentFinish } = await this.request<{ agentFinish: boolean }>(FINISH, { id: r.id, lastSeq: agentLog.acknowledged, outcome: { status: "FAILED", error } });
+            const agentFinish = await this.finish({ id: r.id, lastSeq: agentLog.acknowledged, outcome: { status: "FAILED", error } });
             this.log.warn(
               `execution ${r.id}${name} was running when the agent last stopped: ${agentFinish ? "reported FAILED" : "hookd had already ended it"}${ended ? "; its process group was ended" : ""}`,
             );
@@ -319,6 +324,20 @@ export class RemoteAgent {
         },
       },
     );
+  }
+
+  /** agentFinish with the outcome packed, or typed for a hookd that does not take it packed. */
+  async finish(variables: { id: string; lastSeq: number; outcome: Record<string, unknown>; packed?: unknown[] }): Promise<boolean> {
+    if (!this.typedOutcome) {
+      try {
+        return (await this.request<{ agentFinish: boolean }>(FINISH, variables)).agentFinish;
+      } catch (err) {
+        if (!(err instanceof AgentRequestError && err.code === "GRAPHQL_VALIDATION_FAILED" && /packedOutcome/.test(err.message))) throw err;
+        this.typedOutcome = true;
+        this.log.warn("hookd does not take agentFinish's packedOutcome (an older hookd): sending the outcome typed");
+      }
+    }
+    return (await this.request<{ agentFinish: boolean }>(FINISH_TYPED, variables)).agentFinish;
   }
 
   /** One operation over the socket; it waits out a reconnect (graphql-ws sends it again then). */
@@ -523,7 +542,7 @@ class RemoteRun {
             droppedBytes: this.droppedBytes,
           },
         };
-        const { agentFinish } = await this.agent.request<{ agentFinish: boolean }>(FINISH, vars);
+        const agentFinish = await this.agent.finish(vars);
         if (!agentFinish) this.agent.log.warn(`execution ${this.spec.id}: hookd had already ended it; this outcome (${outcome.status}) was not stored`);
         else this.agent.log.info(`finished ${this.spec.hook} (execution ${this.spec.id}): ${outcome.status}`);
         return;

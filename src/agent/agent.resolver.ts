@@ -7,7 +7,7 @@ import { ExecutionStatus } from "../entities/execution.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { AgentContext } from "./agent-schema.js";
 import { badInput } from "../domain/errors.js";
-import { unpackLines, type AgentLogLine, type Assignment } from "./agent-gateway.service.js";
+import { unpackLines, unpackOutcome, type AgentLogLine, type AgentOutcome, type Assignment } from "./agent-gateway.service.js";
 
 // The agent's operations: the whole of the schema an agent credential reaches (agent-schema.ts).
 
@@ -95,6 +95,17 @@ function linesOf(lines: AgentLogLineInput[] | undefined, packed: unknown): Agent
   return unpackLines(packed);
 }
 
+const PACKED_OUTCOME =
+  "The same outcome as `outcome`, as one JSON object { status, exitCode, signal, error, output, droppedBytes } (checked by hookd; cheaper to read than a typed input object). Give outcome or packedOutcome.";
+
+/** The typed or the packed form of an agent's outcome (one of them). */
+function outcomeOf(outcome: AgentOutcomeInput | undefined, packed: unknown): AgentOutcome {
+  if (outcome && packed != null) throw badInput("packedOutcome", "give outcome or packedOutcome, not both");
+  if (outcome) return outcome;
+  if (packed == null) throw badInput("outcome", "give outcome or packedOutcome");
+  return unpackOutcome(packed);
+}
+
 function assignments({ args, context }: SubscribeResolverData<unknown, Record<string, unknown>, AgentContext>): Promise<AsyncIterable<Assignment>> {
   return context.services.agentGateway.connect(context.agent, args.hello as AgentHelloInput, context.closeSocket);
 }
@@ -131,15 +142,18 @@ export class AgentResolver {
     return { acknowledged: await ctx.services.agentGateway.appendLog(ctx.agent, executionId, linesOf(lines, packed)) };
   }
 
-  @Mutation(() => Boolean, { description: "The outcome, once lines 1..lastSeq are stored (`lines`: the last ones, stored first, as agentLog would). False: the agent no longer held it." })
+  @Mutation(() => Boolean, {
+    description: "The outcome (`outcome` or `packedOutcome`), once lines 1..lastSeq are stored (`lines`: the last ones, stored with it). False: the agent no longer held it.",
+  })
   agentFinish(
     @Ctx() ctx: AgentContext,
     @Arg("executionId", () => ID) executionId: string,
-    @Arg("outcome", () => AgentOutcomeInput) outcome: AgentOutcomeInput,
     @Arg("lastSeq", () => Int) lastSeq: number,
+    @Arg("outcome", () => AgentOutcomeInput, { nullable: true }) outcome?: AgentOutcomeInput,
+    @Arg("packedOutcome", () => GraphQLJSON, { nullable: true, description: PACKED_OUTCOME }) packedOutcome?: unknown,
     @Arg("lines", () => [AgentLogLineInput], { nullable: true }) lines?: AgentLogLineInput[],
     @Arg("packed", () => GraphQLJSON, { nullable: true, description: PACKED }) packed?: unknown,
   ): Promise<boolean> {
-    return ctx.services.agentGateway.finish(ctx.agent, executionId, outcome, lastSeq, lines || packed != null ? linesOf(lines, packed) : []);
+    return ctx.services.agentGateway.finish(ctx.agent, executionId, outcomeOf(outcome, packedOutcome), lastSeq, lines || packed != null ? linesOf(lines, packed) : []);
   }
 }

@@ -398,18 +398,18 @@ export class ExecutionLifecycle {
   }
 
   /**
-   * A remote runner's outcome (an agent): its log lines are already stored, 1..`log.lastSeq`,
-   * through the agent's own appends; the error becomes one more line. Conditional on the holder,
-   * like finish. Null when the runner no longer held it.
+   * A remote runner's outcome (an agent): its log lines 1..`log.lastSeq` are stored through the
+   * agent's own appends, or the last of them come in `log.lines` (stored in this write); the error
+   * becomes one more line. Conditional on the holder, like finish. Null when the runner no longer held it.
    */
   async finishRemote(
     id: string,
     runnerId: string,
     outcome: RunOutcome,
-    log: { lastSeq: number; droppedBytes: number; held?: { stream: LogStream; text: string; at: Date }[] },
+    log: { lastSeq: number; droppedBytes: number; lines?: LogLineEvent[]; held?: { stream: LogStream; text: string; at: Date }[] },
   ): Promise<Execution | null> {
     const now = this.now();
-    const lines: LogLineEvent[] = [];
+    const lines: LogLineEvent[] = [...(log.lines ?? [])];
     let seq = log.lastSeq;
     // Output the receiver held back (a partial piece's end, masked): stored first, as the runner's.
     for (const h of log.held ?? []) lines.push({ executionId: id, seq: ++seq, stream: h.stream, at: h.at, text: h.text });
