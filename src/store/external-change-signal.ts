@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import { sqliteConnection } from "./native-rows.js";
+import { type SqliteDatabase, type SqliteStatement, sqliteConnection } from "./native-rows.js";
 
 /**
  * True when another process committed to the database since the last call: SQLite's
@@ -10,10 +10,14 @@ import { sqliteConnection } from "./native-rows.js";
  */
 export function externalChangeSignal(dataSource: DataSource): () => boolean {
   let last: number | undefined;
+  // Prepared once per connection: db.pragma() prepares it anew on every call, and this runs for every authenticated operation.
+  let db: SqliteDatabase | null = null;
+  let statement: SqliteStatement | null = null;
   return () => {
-    const db = sqliteConnection(dataSource);
-    if (!db) return false;
-    const version = (db.pragma("data_version") as { data_version: number }[])[0]?.data_version;
+    const current = sqliteConnection(dataSource);
+    if (!current) return false;
+    if (current !== db) [db, statement] = [current, current.prepare("PRAGMA data_version")];
+    const version = (statement!.get() as { data_version: number } | undefined)?.data_version;
     const changed = last !== undefined && version !== last;
     last = version;
     return changed;

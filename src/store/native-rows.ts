@@ -8,7 +8,7 @@ export interface SqliteDatabase {
   transaction<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void;
   pragma(sql: string): unknown;
 }
-interface SqliteStatement {
+export interface SqliteStatement {
   run(...values: unknown[]): unknown;
   get(...values: unknown[]): unknown;
   all(...values: unknown[]): unknown[];
