@@ -42,6 +42,16 @@ function startAgent(url: string, args: string[], env: Record<string, string> = {
   };
 }
 
+/** A hook script in `dir`, ready to run (its text starts with its #! line). */
+function writeScript(dir: string, name: string, text: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, text);
+  chmodSync(file, 0o755);
+  return file;
+}
+
+const configureHook = (server: TestServer, hook: string, linux: string) => server.ok(SET, { input: { hook, enabled: true, commands: { linux, mac: null, windows: null } } });
+
 describe("remote agents", () => {
   let server: TestServer;
   let dir: string;
@@ -59,13 +69,8 @@ describe("remote agents", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const script = (name: string, body: string) => {
-    const file = path.join(dir, name);
-    writeFileSync(file, body);
-    chmodSync(file, 0o755);
-    return file;
-  };
-  const configure = (hook: string, linux: string) => server.ok(SET, { input: { hook, enabled: true, commands: { linux, mac: null, windows: null } } });
+  const script = (name: string, text: string) => writeScript(dir, name, text);
+  const configure = (hook: string, linux: string) => configureHook(server, hook, linux);
   const token = async (name: string, kind = "SERVER") => (await server.ok(TOKEN, { input: { kind, name } })).createAgentToken;
   const serverNamed = async (name: string) => ((await server.ok(SERVERS)).executionServers as any[]).find((s) => s.name === name);
   const execution = async (id: string) => (await server.ok(EXECUTION, { id })).execution;
@@ -612,15 +617,9 @@ describe("remote agents: connections lost mid-run", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A shell script in the test's dir, ready to run. */
-  const script = (name: string, text: string) => {
-    const file = path.join(dir, name);
-    writeFileSync(file, `#!/bin/sh\n${text}`);
-    chmodSync(file, 0o755);
-    return file;
-  };
-  const slow = (n: number) => script(`slow-${n}.sh`, `i=1\nwhile [ $i -le ${n} ]; do echo "line $i"; sleep 0.02; i=$((i+1)); done\n`);
-  const postDoneRuns = (linux: string) => server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux, mac: null, windows: null } } });
+  const script = (name: string, text: string) => writeScript(dir, name, text);
+  const slow = (n: number) => script(`slow-${n}.sh`, `#!/bin/sh\ni=1\nwhile [ $i -le ${n} ]; do echo "line $i"; sleep 0.02; i=$((i+1)); done\n`);
+  const postDoneRuns = (linux: string) => configureHook(server, "POST_DONE_SERVER", linux);
   const trigger = async () => (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: false } })).triggerHook[0];
   const execution = async (id: string) => (await server.ok(EXECUTION, { id })).execution;
   const expectAllLines = (e: any, n: number) => {
@@ -725,7 +724,7 @@ describe("remote agents: connections lost mid-run", () => {
     await setUp("render-k", `http://127.0.0.1:${port}`);
     const stateDir = path.join(dir, "render-k");
     const pids = path.join(dir, "killed.pids");
-    const tree = script("killed.sh", `sleep 60 &\necho "$$ $!" > '${pids}'\necho started\nwait\n`);
+    const tree = script("killed.sh", `#!/bin/sh\nsleep 60 &\necho "$$ $!" > '${pids}'\necho started\nwait\n`);
     await postDoneRuns(tree);
     const run = await trigger();
     await eventually(async () => (await execution(run.id)).logLines.some((l: any) => l.text === "started"), "the hook to start");
@@ -768,7 +767,7 @@ describe("remote agents: connections lost mid-run", () => {
       const pad = "x".repeat(1000);
       const hook = script(
         "spool.sh",
-        `i=1\nwhile [ $i -le 100 ]; do echo "line $i ${pad}"; i=$((i+1)); done\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\nwhile [ $i -le 8100 ]; do echo "line $i ${pad}"; i=$((i+1)); done\ntouch '${marker}'\nsleep 0.5\n`,
+        `#!/bin/sh\ni=1\nwhile [ $i -le 100 ]; do echo "line $i ${pad}"; i=$((i+1)); done\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\nwhile [ $i -le 8100 ]; do echo "line $i ${pad}"; i=$((i+1)); done\ntouch '${marker}'\nsleep 0.5\n`,
       );
       await postDoneRuns(hook);
       const run = await trigger();
@@ -830,7 +829,7 @@ describe("remote agents: connections lost mid-run", () => {
     const tap = await relay(port);
     try {
       await setUp("render-o", tap.url);
-      const hook = script("offered.sh", `echo "offered run"\n`);
+      const hook = script("offered.sh", `#!/bin/sh\necho "offered run"\n`);
       await postDoneRuns(hook);
       for (let i = 0; i < 3; i++) {
         const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, wait: true } })).triggerHook;
@@ -855,7 +854,7 @@ describe("remote agents: connections lost mid-run", () => {
     try {
       await setUp("render-c", tap.url, ["--concurrency", "2"]);
       const times = path.join(dir, "concurrency.times");
-      const hook = script("concurrency.sh", `echo "start $(date +%s%N)" >> '${times}'\nsleep 0.6\necho "end $(date +%s%N)" >> '${times}'\n`);
+      const hook = script("concurrency.sh", `#!/bin/sh\necho "start $(date +%s%N)" >> '${times}'\nsleep 0.6\necho "end $(date +%s%N)" >> '${times}'\n`);
       await postDoneRuns(hook);
       const ids: string[] = [];
       for (let i = 0; i < 4; i++) ids.push((await trigger()).id);
@@ -905,7 +904,7 @@ describe("remote agents: connections lost mid-run", () => {
     const times = path.join(dir, "pair.times");
     const hook = script(
       "pair.sh",
-      `echo "start \${AGENT_MARK:-first} $HOOKD_EXECUTION_ID $(date +%s%N)" >> '${times}'\nsleep 0.5\necho "end \${AGENT_MARK:-first} $HOOKD_EXECUTION_ID $(date +%s%N)" >> '${times}'\n`,
+      `#!/bin/sh\necho "start \${AGENT_MARK:-first} $HOOKD_EXECUTION_ID $(date +%s%N)" >> '${times}'\nsleep 0.5\necho "end \${AGENT_MARK:-first} $HOOKD_EXECUTION_ID $(date +%s%N)" >> '${times}'\n`,
     );
     await postDoneRuns(hook);
     const ids: string[] = [];
@@ -942,7 +941,7 @@ describe("remote agents: connections lost mid-run", () => {
     try {
       await setUp("render-lost", tap.url);
       const ran = path.join(dir, "lost-offer.ran");
-      const hook = script("lost-offer.sh", `echo ran >> '${ran}'\necho "ran once"\n`);
+      const hook = script("lost-offer.sh", `#!/bin/sh\necho ran >> '${ran}'\necho "ran once"\n`);
       await postDoneRuns(hook);
       // hookd's bytes (the offer) go nowhere: claimed for the agent, which never hears of it on this socket.
       tap.drop();
@@ -973,7 +972,7 @@ describe("remote agents: connections lost mid-run", () => {
     try {
       await setUp("render-died", tap.url);
       const ran = path.join(dir, "died.ran");
-      const hook = script("died.sh", `echo ran >> '${ran}'\n`);
+      const hook = script("died.sh", `#!/bin/sh\necho ran >> '${ran}'\n`);
       await postDoneRuns(hook);
       tap.drop();
       const run = await trigger();

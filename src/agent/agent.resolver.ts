@@ -87,24 +87,20 @@ class AgentOutcomeInput {
 
 const PACKED = "The same lines as `lines`, packed: [[seq, stream, at (ISO 8601), text], ...] (checked by hookd; far cheaper to read than typed input objects). Give lines or packed.";
 
-/** The typed or the packed form of an agent's log lines (one of them). */
-function linesOf(lines: AgentLogLineInput[] | undefined, packed: unknown): AgentLogLine[] {
-  if (lines && packed != null) throw badInput("packed", "give lines or packed, not both");
-  if (lines) return lines;
-  if (packed == null) throw badInput("lines", "give lines or packed");
-  return unpackLines(packed);
+/** An argument an agent may give typed or packed (a JSON value hookd checks itself): exactly one of the two. */
+function typedOrPacked<T>(typed: T | undefined, packed: unknown, [typedName, packedName]: [string, string], unpack: (packed: unknown) => T): T {
+  if (typed && packed != null) throw badInput(packedName, `give ${typedName} or ${packedName}, not both`);
+  if (typed) return typed;
+  if (packed == null) throw badInput(typedName, `give ${typedName} or ${packedName}`);
+  return unpack(packed);
 }
+
+const linesOf = (lines: AgentLogLineInput[] | undefined, packed: unknown): AgentLogLine[] => typedOrPacked<AgentLogLine[]>(lines, packed, ["lines", "packed"], unpackLines);
 
 const PACKED_OUTCOME =
   "The same outcome as `outcome`, as one JSON object { status, exitCode, signal, error, output, droppedBytes } (checked by hookd; cheaper to read than a typed input object). Give outcome or packedOutcome.";
 
-/** The typed or the packed form of an agent's outcome (one of them). */
-function outcomeOf(outcome: AgentOutcomeInput | undefined, packed: unknown): AgentOutcome {
-  if (outcome && packed != null) throw badInput("packedOutcome", "give outcome or packedOutcome, not both");
-  if (outcome) return outcome;
-  if (packed == null) throw badInput("outcome", "give outcome or packedOutcome");
-  return unpackOutcome(packed);
-}
+const outcomeOf = (outcome: AgentOutcomeInput | undefined, packed: unknown): AgentOutcome => typedOrPacked<AgentOutcome>(outcome, packed, ["outcome", "packedOutcome"], unpackOutcome);
 
 function assignments({ args, context }: SubscribeResolverData<unknown, Record<string, unknown>, AgentContext>): Promise<AsyncIterable<Assignment>> {
   return context.services.agentGateway.connect(context.agent, args.hello as AgentHelloInput, context.closeSocket);
