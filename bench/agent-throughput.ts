@@ -79,7 +79,7 @@ function summary(t: Tally) {
   const sorted = [...t.latencies].sort((a, b) => a - b);
   const pct = (p: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(2));
   const perRun = (ms: number) => Number((ms / sorted.length).toFixed(2));
-  return { requests: sorted.length, rps: Math.round(sorted.length / t.seconds), p50: pct(0.5), p99: pct(0.99), hookdMsPerRun: perRun(t.hookdMs), agentMsPerRun: perRun(t.agentMs) };
+  return { requests: sorted.length, rps: sorted.length / t.seconds, p50: pct(0.5), p99: pct(0.99), hookdMsPerRun: perRun(t.hookdMs), agentMsPerRun: perRun(t.agentMs) };
 }
 
 /** One execution of the printer on `server`, followed live; lines/s from its first printed line to the last arrival. */
@@ -207,7 +207,7 @@ async function main() {
       for (const t of targets) {
         const r = summary(tallies.get(t.name)!);
         results[`${t.name}/c${c}`] = r;
-        rows.push(`| ${t.name} | ${c} | ${r.requests} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.hookdMsPerRun} | ${r.agentMsPerRun} |`);
+        rows.push(`| ${t.name} | ${c} | ${r.requests} | ${r.rps.toFixed(1)} | ${r.p50} | ${r.p99} | ${r.hookdMsPerRun} | ${r.agentMsPerRun} |`);
       }
     }
     console.log(`| runner | concurrency | requests | req/s | p50 ms | p99 ms | hookd CPU ms/run | agent CPU ms/run |\n|---|---|---|---|---|---|---|---|\n${rows.join("\n")}`);

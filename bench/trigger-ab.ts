@@ -126,6 +126,13 @@ async function main() {
         `| ${b.name} | ${CONCURRENCY} | ${b.runs} | ${(b.runs / b.seconds).toFixed(1)} | ${sorted[sorted.length >> 1].toFixed(2)} | ${(b.cpuMs / b.runs).toFixed(3)} | ${Math.min(...b.slices).toFixed(3)}-${Math.max(...b.slices).toFixed(3)} |`,
       );
     }
+    // Each round's two slices ran back to back, so their ratio carries little of the machine's
+    // drift (which moves both builds' CPU per run by ±30% over minutes here): the median of these
+    // ratios is the steadier answer to "does B cost less than A".
+    const [a, b] = started;
+    const ratios = a.slices.map((x, i) => b.slices[i] / x).sort((x, y) => x - y);
+    const q = (p: number) => ratios[Math.min(ratios.length - 1, Math.floor(p * ratios.length))].toFixed(3);
+    console.log(`\n${b.name} / ${a.name}, CPU per run, paired by round: median ${q(0.5)} (quartiles ${q(0.25)}-${q(0.75)}, ${ratios.length} rounds)`);
   } finally {
     for (const b of started) b.process.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 500));

@@ -73,7 +73,7 @@ function summary(tally: Tally) {
   const sorted = [...tally.latencies].sort((a, b) => a - b);
   const pct = (p: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(2));
   const n = sorted.length;
-  return { requests: n, rps: Math.round(n / tally.seconds), p50: pct(0.5), p99: pct(0.99), serverMs: tally.serverMs / n, machineMs: tally.machineMs / n };
+  return { requests: n, rps: n / tally.seconds, p50: pct(0.5), p99: pct(0.99), serverMs: tally.serverMs / n, machineMs: tally.machineMs / n };
 }
 
 async function main() {
@@ -212,7 +212,7 @@ async function main() {
         for (const [target] of targets) {
           const r = summary(tallies.get(target)!);
           results[`${target}/${name}/c${c}`] = r;
-          rows.push(`| ${target} | ${name} | ${c} | ${r.requests} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.serverMs.toFixed(2)} | ${r.machineMs.toFixed(2)} |`);
+          rows.push(`| ${target} | ${name} | ${c} | ${r.requests} | ${r.rps.toFixed(1)} | ${r.p50} | ${r.p99} | ${r.serverMs.toFixed(2)} | ${r.machineMs.toFixed(2)} |`);
         }
       }
     }
@@ -231,7 +231,7 @@ async function main() {
       // What hookd's API and records cost per run beyond the same OS work done by bare Node.
       if (h16 && b16 && h1 && b1)
         console.log(
-          `${name}: hookd over bare: c16 +${(h16.serverMs - b16.serverMs).toFixed(2)} ms server CPU per run (${(h16.rps / b16.rps).toFixed(2)}x its req/s); c1 p50 +${(h1.p50 - b1.p50).toFixed(2)} ms`,
+          `${name}: hookd over bare: c16 +${(h16.serverMs - b16.serverMs).toFixed(2)} ms server CPU per run, ${(h16.serverMs / b16.serverMs).toFixed(2)}x bare's (${(h16.rps / b16.rps).toFixed(2)}x its req/s); c1 p50 +${(h1.p50 - b1.p50).toFixed(2)} ms`,
         );
     }
     if (TARGETS.includes("hookd")) {
