@@ -147,10 +147,17 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   // Remote agents take the work of their own servers through the same queue notices.
   await services.agentGateway.init();
   // This hookd runs the hooks of its own execution server, by the same lease path any runner takes.
-  const hooks = new LocalHookRunner({ spawner, tempDir: config.executor.tempDir, killGraceMs: config.executor.killGraceMs, keepTempFiles: config.executor.keepTempFiles });
+  const hooks = new LocalHookRunner({
+    spawner,
+    tempDir: config.executor.tempDir,
+    killGraceMs: config.executor.killGraceMs,
+    keepTempFiles: config.executor.keepTempFiles,
+    warn: (m) => logger.warn(m),
+  });
   const runner = new EmbeddedRunner(boot.self, services.lifecycle, services.executionQueue, store, services.pubsub, hooks, logger, {
     concurrency: config.executor.concurrency,
     leaseMs: config.executor.leaseMs,
+    killGraceMs: config.executor.killGraceMs,
     pollMs: 1000,
     logCapBytes: config.executor.logCapBytes,
     secrets: services.secrets,

@@ -192,6 +192,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tempDir: path.resolve(env.HOOKD_TEMP_DIR?.trim() || defaultTempDir(env, bool(env.HOOKD_KEEP_TEMP_FILES))),
     spawner,
   };
+  // Fencing needs room: a runner that could not renew ends its hook one margin before the lease
+  // runs out and has it gone, kill grace included, before the lease counts as expired.
+  if (executor.killGraceMs > (2 * executor.leaseMs) / 3) {
+    problems.push(
+      `HOOKD_LEASE_SECONDS (${executor.leaseMs / 1000}) is too short for HOOKD_KILL_GRACE_MS (${executor.killGraceMs}): a runner that cannot renew its lease must end its hook, kill grace included, within a third of the lease; set HOOKD_LEASE_SECONDS to at least ${Math.ceil((executor.killGraceMs * 1.5) / 100) / 10} or lower HOOKD_KILL_GRACE_MS`,
+    );
+  }
 
   const logLevel = (env.HOOKD_LOG_LEVEL?.trim().toLowerCase() || "info") as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {

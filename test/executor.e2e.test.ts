@@ -114,7 +114,10 @@ print(json.dumps({"argv": sys.argv[1:], "input": json.load(open(path)), "mode": 
       assert.equal(seen.mode, "0o600");
       assert.equal(seen.dirmode, "0o700");
       // HOOKD_STORE_ID names the store the run is recorded in, so a restart can find its leftovers.
-      assert.deepEqual(seen.env, { HOOKD_HOOK: "post-done-server", HOOKD_EXECUTION_ID: execution.id, HOOKD_ATTEMPT: "1", HOOKD_IDEMPOTENCY_KEY: execution.id });
+      // HOOKD_RUNNER: the runner's marker, by which its watchdog finds the hook's processes (hook-watchdog.ts).
+      const { HOOKD_RUNNER: runner, ...env } = seen.env;
+      assert.match(runner, /^[0-9a-f]{24}$/);
+      assert.deepEqual(env, { HOOKD_HOOK: "post-done-server", HOOKD_EXECUTION_ID: execution.id, HOOKD_ATTEMPT: "1", HOOKD_IDEMPOTENCY_KEY: execution.id });
       assert.match(execution.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/, "executions get time-ordered (version 7) ids");
       assert.equal(existsSync(seen.argv[1]), false, "the temp input file is removed afterwards");
       // One private directory per hookd process, empty between runs.

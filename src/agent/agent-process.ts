@@ -1,13 +1,15 @@
 import { readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { performance } from "node:perf_hooks";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import { currentOs } from "../domain/os.js";
 import { ExecaSpawner } from "../executor/execa-spawner.js";
+import { LeaseFence, leaseMarginMs } from "../executor/lease-fence.js";
 import type { Spawner } from "../executor/spawner.js";
 import { LocalHookRunner, type HookSpec } from "../executor/local-hook-runner.js";
-import { groupRunsExecution } from "../executor/process-group.js";
+import { groupRunsExecution, killMarked } from "../executor/process-group.js";
 import { killProcessGroup } from "../executor/process-runner.js";
 import type { Logger } from "../logger.js";
 import { HOOKD_VERSION } from "../version.js";
@@ -142,6 +144,9 @@ export class RemoteAgent {
   private stopped = false;
   private leaseMs = 30_000;
   private renewTimer: NodeJS.Timeout | null = null;
+  /** Fencing: a run whose lease could not be renewed in time is ended here, before hookd may hand it to another runner. */
+  private readonly leases: LeaseFence;
+  private fenceTimer: NodeJS.Timeout | null = null;
   private renewing = false;
   private readonly hooks: LocalHookRunner;
   private readonly spawner: Spawner;
@@ -155,7 +160,8 @@ export class RemoteAgent {
     private readonly options: AgentOptions,
   ) {
     this.spawner = options.spawner ?? new ExecaSpawner();
-    this.hooks = new LocalHookRunner({ spawner: this.spawner, tempDir: options.tempDir, killGraceMs: options.killGraceMs, keepTempFiles: false });
+    this.hooks = new LocalHookRunner({ spawner: this.spawner, tempDir: options.tempDir, killGraceMs: options.killGraceMs, keepTempFiles: false, warn: (m) => this.log.warn(m) });
+    this.leases = new LeaseFence(this.leaseMs, leaseMarginMs(this.leaseMs, options.killGraceMs));
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.fail = reject;
@@ -196,6 +202,8 @@ export class RemoteAgent {
     await Promise.all(
       records.map(async (r) => {
         const ended = r.pid !== null && (await groupRunsExecution(r.pid, r.id)) && (await killProcessGroup(r.pid, this.options.killGraceMs).catch(() => false));
+        // What left the group (setsid) and outlived the watchdog too.
+        killMarked(`HOOKD_EXECUTION_ID=${r.id}`);
         let settled = false;
         const error = `the agent restarted while this hook ran (its previous process was killed or crashed); the hook's outcome is unknown${ended ? "; its leftover process group was ended" : ""}`;
         const name = r.hook === "" ? "" : ` (${r.hook})`;
@@ -259,11 +267,16 @@ export class RemoteAgent {
     for (const run of this.runs.values()) run.controller.abort(new Error("the agent stopped"));
     await Promise.race([Promise.allSettled([...this.runs.values()].map((r) => r.finished)), sleep(5000)]);
     this.stopped = true;
-    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.stopTimers();
     await this.client?.dispose();
     this.hooks.close();
     await this.spawner.destroy();
     this.resolveDone();
+  }
+
+  private stopTimers(): void {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.fenceTimer) clearInterval(this.fenceTimer);
   }
 
   /** True once hookd refused the credential: nothing more can be reported. */
@@ -274,7 +287,7 @@ export class RemoteAgent {
     if (this.stopped) return;
     this.stopped = true;
     this.refused = true;
-    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.stopTimers();
     for (const run of this.runs.values()) run.controller.abort(err);
     void Promise.race([Promise.allSettled([...this.runs.values()].map((r) => r.finished)), sleep(this.options.killGraceMs + 5000)]).then(async () => {
       await this.client?.dispose();
@@ -300,10 +313,12 @@ export class RemoteAgent {
           // A run both held and offered (claimed while the list was read) is an offer: it runs.
           const offered = new Set((a.offered ?? []).map((spec) => spec.id));
           if (a.held) this.reconcile(a.held.filter((id) => !offered.has(id)));
-          // Claimed for this agent within its concurrency: run at once.
+          // Claimed for this agent within its concurrency: run at once. The lease began before the
+          // offer left hookd; the margin covers its way here.
+          const receivedAt = performance.now();
           for (const spec of a.offered ?? []) {
             this.pending.delete(spec.id);
-            if (!this.runs.has(spec.id) && !this.ended.has(spec.id) && !this.inherited?.has(spec.id)) this.execute(spec);
+            if (!this.runs.has(spec.id) && !this.ended.has(spec.id) && !this.inherited?.has(spec.id)) this.execute(spec, receivedAt);
           }
           // An id may be offered twice (a notice and the list on connect): claim it once.
           for (const id of a.queued) if (!this.runs.has(id) && !this.claimingIds.has(id)) this.pending.add(id);
@@ -389,9 +404,10 @@ export class RemoteAgent {
 
   private claim(id: string): void {
     this.claimingIds.add(id);
+    const askedAt = performance.now();
     this.request<{ agentClaim: ClaimedSpec | null }>(CLAIM, { id })
       .then((r) => {
-        if (r.agentClaim && !this.runs.has(id)) this.execute(r.agentClaim);
+        if (r.agentClaim && !this.runs.has(id)) this.execute(r.agentClaim, askedAt);
       })
       .catch((err) => this.log.warn(`could not claim execution ${id}: ${(err as Error).message}`))
       .finally(() => {
@@ -408,29 +424,50 @@ export class RemoteAgent {
     }
   }
 
-  private execute(spec: ClaimedSpec): void {
+  /** `heldSince`: performance.now() when the claim was asked for (or the offer arrived). */
+  private execute(spec: ClaimedSpec, heldSince: number): void {
     const run = new RemoteRun(this, spec);
     this.runs.set(spec.id, run);
     this.leaseMs = spec.leaseSeconds * 1000;
+    this.leases.configure(this.leaseMs, leaseMarginMs(this.leaseMs, this.options.killGraceMs));
+    this.leases.held(spec.id, heldSince);
     this.renewTimer ??= setInterval(() => void this.renew(), Math.max(100, Math.floor(this.leaseMs / 3)));
+    this.fenceTimer ??= setInterval(() => this.fence(), this.leases.checkEveryMs);
     this.log.info(`running ${spec.hook} (execution ${spec.id})`);
     run.finished = run
       .go(this.hooks)
       .catch((err) => this.log.error(`execution ${spec.id} could not be run`, err))
       .finally(() => {
         this.runs.delete(spec.id);
+        this.leases.forget(spec.id);
         this.ended.add(spec.id);
         if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.values().next().value as string);
         this.pump();
       });
   }
 
+  /** Fencing: ends each run whose lease this agent could not renew in time (see lease-fence.ts). */
+  private fence(): void {
+    for (const { id, reason } of this.leases.due("the agent")) {
+      const run = this.runs.get(id);
+      if (!run) continue;
+      this.log.warn(`execution ${id}: ${reason.message}`);
+      run.controller.abort(reason);
+    }
+  }
+
   /** Renews every lease held; hookd's answer says what was lost or cancelled meanwhile. */
   private async renew(): Promise<void> {
     if (this.runs.size === 0 || this.renewing || this.stopped) return;
     this.renewing = true;
+    const askedAt = performance.now();
+    const ids = [...this.runs.keys()];
     try {
-      const { agentRenew } = await this.request<{ agentRenew: { lost: string[]; cancel: string[] } }>(RENEW, { ids: [...this.runs.keys()] });
+      const { agentRenew } = await this.request<{ agentRenew: { lost: string[]; cancel: string[] } }>(RENEW, { ids });
+      this.leases.renewed(
+        ids.filter((id) => !agentRenew.lost.includes(id)),
+        askedAt,
+      );
       for (const id of agentRenew.lost) this.runs.get(id)?.lose();
       for (const id of agentRenew.cancel) this.runs.get(id)?.controller.abort(new Error("cancelled"));
     } catch (err) {

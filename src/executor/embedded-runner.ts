@@ -6,17 +6,22 @@ import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import type { Logger } from "../logger.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
+import { performance } from "node:perf_hooks";
 import { embeddedRunnerId, type ExecutionLifecycle } from "./execution-lifecycle.service.js";
 import { ExecutionLog } from "./execution-log.js";
 import type { ExecutionQueue, RunnerListener } from "./execution-queue.js";
+import { LeaseFence, leaseMarginMs } from "./lease-fence.js";
 import type { LocalHookRunner } from "./local-hook-runner.js";
-import { groupRunsExecution } from "./process-group.js";
+import { groupRunsExecution, killMarked } from "./process-group.js";
 import { killProcessGroup } from "./process-runner.js";
 
 export interface EmbeddedRunnerOptions {
   /** Hooks running at once; more wait QUEUED, in order. */
   concurrency: number;
   leaseMs: number;
+  /** Fencing: how long before its lease ends the runner ends a hook it could not renew (default: leaseMarginMs()). */
+  leaseMarginMs?: number;
+  killGraceMs?: number;
   /** How often the store is asked for QUEUED work this runner may have missed. */
   pollMs: number;
   logCapBytes: number;
@@ -58,6 +63,9 @@ export class EmbeddedRunner implements RunnerListener {
   private timers: NodeJS.Timeout[] = [];
   private detach: (() => void) | null = null;
   private stopped = false;
+  private renewing = false;
+  /** The last renewal failed (said once in the log, retried soon). */
+  private renewFailing = false;
   private polling: Promise<void> | null = null;
   /** Work was offered while a look at the store ran: look again when it ends. */
   private lookAgain = false;
@@ -67,6 +75,9 @@ export class EmbeddedRunner implements RunnerListener {
    * runners of other instances take other rows. On SQLite (one process) it claims by id.
    */
   private readonly batches: boolean;
+  /** Fencing: the margin, and when each held run must be ending if its lease was not renewed. */
+  private readonly marginMs: number;
+  private readonly leases: LeaseFence;
 
   constructor(
     private readonly self: ExecutionServer,
@@ -79,6 +90,8 @@ export class EmbeddedRunner implements RunnerListener {
     private readonly options: EmbeddedRunnerOptions,
   ) {
     this.id = embeddedRunnerId(self.id, options.instanceId);
+    this.marginMs = options.leaseMarginMs ?? leaseMarginMs(options.leaseMs, options.killGraceMs ?? 2000);
+    this.leases = new LeaseFence(options.leaseMs, this.marginMs);
     this.batches = store.kind === "postgres";
     this.served.set(self.id, true);
     // An enrolment binds a client to its agent (and may re-type it): decide again at the next offer.
@@ -101,8 +114,9 @@ export class EmbeddedRunner implements RunnerListener {
     this.detach = this.queue.attach(this);
     const renew = setInterval(() => void this.renew(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
     const poll = setInterval(() => void this.poll(), this.options.pollMs);
-    for (const t of [renew, poll]) t.unref();
-    this.timers = [renew, poll];
+    const fence = setInterval(() => this.fence(), this.leases.checkEveryMs);
+    for (const t of [renew, poll, fence]) t.unref();
+    this.timers = [renew, poll, fence];
     await this.poll();
   }
 
@@ -158,7 +172,8 @@ export class EmbeddedRunner implements RunnerListener {
     }
   }
 
-  private start(id: string, claimed?: Execution): void {
+  /** `claimedAt`: performance.now() before the claim was asked for (a batch's, for claimNext). */
+  private start(id: string, claimed?: Execution, claimedAt = performance.now()): void {
     this.busy++;
     let free = true;
     const release = () => {
@@ -174,9 +189,11 @@ export class EmbeddedRunner implements RunnerListener {
       .catch((err) => this.logger.error(`execution ${id} could not be run`, err))
       .finally(() => {
         this.running.delete(id);
+        this.leases.forget(id);
         release();
       });
     this.running.set(id, { controller, done });
+    this.leases.held(id, claimedAt);
   }
 
   private async run(execution: Execution, controller: AbortController, release: () => void): Promise<void> {
@@ -219,12 +236,37 @@ export class EmbeddedRunner implements RunnerListener {
 
   /** Renews the leases of what runs here; ends what was lost or cancelled meanwhile. */
   private async renew(): Promise<void> {
-    if (this.running.size === 0 || this.stopped) return;
+    if (this.running.size === 0 || this.stopped || this.renewing) return;
+    this.renewing = true;
+    const askedAt = performance.now();
     try {
       const { lost, cancel } = await this.lifecycle.renew(this.id, [...this.running.keys()]);
+      this.leases.renewed(
+        [...this.running.keys()].filter((id) => !lost.includes(id)),
+        askedAt,
+      );
       for (const id of [...lost, ...cancel]) this.running.get(id)?.controller.abort(new Error(lost.includes(id) ? "lease lost" : "cancelled"));
+      this.renewFailing = false;
     } catch (err) {
-      this.logger.error("could not renew the leases of running hooks", err);
+      if (!this.renewFailing) this.logger.error("could not renew the leases of running hooks", err);
+      this.renewFailing = true;
+      // Try again soon, not a third of a lease later: a short outage must not cost the hooks.
+      const retry = setTimeout(() => void this.renew(), Math.max(20, Math.min(1000, Math.floor(this.options.leaseMs / 10))));
+      retry.unref();
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  /**
+   * Fencing: a hook whose lease this runner could not renew in time is ended (its group and what
+   * left it), one margin before the lease runs out, so when anyone may count the lease expired
+   * nothing of the attempt still runs. Its outcome is stored if the store takes it in time.
+   */
+  private fence(): void {
+    for (const { id, reason } of this.leases.due("hookd")) {
+      this.logger.warn(`execution ${id}: ${reason.message}`);
+      this.running.get(id)?.controller.abort(reason);
     }
   }
 
@@ -251,8 +293,9 @@ export class EmbeddedRunner implements RunnerListener {
           this.lookAgain = false;
           const serverIds = [...this.served].filter(([, yes]) => yes).map(([id]) => id);
           if (this.batches) {
+            const askedAt = performance.now();
             const claimed = await this.lifecycle.claimNext(serverIds, this.id, this.options.concurrency - this.busy);
-            for (const e of claimed) this.start(e.id, e);
+            for (const e of claimed) this.start(e.id, e, askedAt);
           } else {
             const room = this.options.concurrency - this.busy - this.pending.size;
             if (room <= 0) return;
@@ -282,7 +325,7 @@ export class EmbeddedRunner implements RunnerListener {
     const held = this.options.instanceId
       ? // A new instance id each start: what an earlier instance on this host left is known by its expired lease.
         await this.store.manager.find(Execution, {
-          where: { status: ExecutionStatus.RUNNING, runnerId: Like(`${embeddedRunnerId(this.self.id)}/%`), leaseExpiresAt: LessThan(new Date()) },
+          where: { status: ExecutionStatus.RUNNING, runnerId: Like(`${embeddedRunnerId(this.self.id)}/%`), leaseExpiresAt: LessThan(new Date(Date.now() - this.marginMs)) },
         })
       : await this.store.manager.find(Execution, {
           where: [
@@ -293,6 +336,8 @@ export class EmbeddedRunner implements RunnerListener {
     for (const e of held) {
       // The recorded group id may have been reused by an unrelated program since.
       const ended = e.pid !== null && (await groupRunsExecution(e.pid, e.id)) && (await killProcessGroup(e.pid).catch(() => false));
+      // What left the group (setsid) and outlived the watchdog too (it was killed with hookd).
+      killMarked(`HOOKD_EXECUTION_ID=${e.id}`);
       if (await this.lifecycle.interrupted(e.id, e.runnerId, ended)) this.logger.warn(`execution ${e.id} (${e.hook}) was running when hookd stopped; marked FAILED`);
     }
   }

@@ -17,6 +17,7 @@ import { StaleWriteError, type Store, type WriteOp } from "../store/store.js";
 import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionLog } from "./execution-log.js";
 import type { ExecutionQueue } from "./execution-queue.js";
+import { LEASE_NOT_RENEWED, leaseMarginMs } from "./lease-fence.js";
 
 // The life of an execution, and the only code that writes its status:
 //
@@ -50,6 +51,12 @@ export interface LifecycleOptions {
   leaseMs: number;
   /** Between SIGTERM and SIGKILL on the runner's side: part of the deadline of a RUNNING execution. */
   killGraceMs: number;
+  /**
+   * Fencing: a runner ends its hooks this long before its lease runs out (its own clock), and a
+   * lease counts as expired only this long after it ran out; default: leaseMarginMs(). From then
+   * on nothing of that attempt runs.
+   */
+  leaseMarginMs?: number;
   /** True when a runner for this server can take work now (this process's, or a connected one). */
   servedNow(server: ExecutionServer): boolean;
   now?: () => Date;
@@ -108,6 +115,20 @@ export class ExecutionLifecycle {
   ) {
     this.settingsCache = new EntityCache(options.changes ?? store, [WorkspaceSettings], 1);
     this.now = options.now ?? (() => new Date());
+    this.marginMs = options.leaseMarginMs ?? leaseMarginMs(options.leaseMs, options.killGraceMs);
+  }
+
+  private readonly marginMs: number;
+
+  /**
+   * When a new attempt after `previous` may start: null at once; else the end of its lease plus the
+   * margin, when hookd recorded its end while its runner could still be ending it (the runner did
+   * not report it: a deadline or a cancel recorded here). By then that runner has fenced itself.
+   */
+  nextAttemptNotBefore(previous: Execution): Date | null {
+    if (previous.leaseExpiresAt === null) return null;
+    const at = new Date(previous.leaseExpiresAt.getTime() + this.marginMs);
+    return at > this.now() ? at : null;
   }
 
   // ---- creation ----
@@ -504,7 +525,8 @@ export class ExecutionLifecycle {
   /** RUNNING executions whose holder stopped renewing: FAILED, the outcome unknown. Returns how many. */
   async expireLeases(): Promise<number> {
     const now = this.now();
-    const rows = await this.store.manager.find(Execution, { where: { status: ExecutionStatus.RUNNING, leaseExpiresAt: LessThan(now) } });
+    // Only past the margin: by then a runner that could not renew has ended the hook itself.
+    const rows = await this.store.manager.find(Execution, { where: { status: ExecutionStatus.RUNNING, leaseExpiresAt: LessThan(new Date(now.getTime() - this.marginMs)) } });
     let n = 0;
     for (const e of rows) {
       const renewed = new Date(e.leaseExpiresAt!.getTime() - this.options.leaseMs);
@@ -553,6 +575,8 @@ export class ExecutionLifecycle {
   private async end(id: string, expect: Partial<Execution>, outcome: { status: ExecutionStatus; error: string }, failure: FailureKind | null = null): Promise<boolean> {
     const row = await this.store.findById(Execution, id);
     if (!row) return false;
+    // Ended here while its runner may still be ending it: the lease stays recorded, and no next attempt starts before it ran out.
+    const leaseExpiresAt = row.status === ExecutionStatus.RUNNING && this.nextAttemptNotBefore(row) !== null ? row.leaseExpiresAt : null;
     const plan = failure ? await this.planRetry(row, outcome.status, failure) : NO_RETRY;
     // Lines a holder stored while running are counted only when it finishes: count what is there.
     const { last } = (await this.store.manager.createQueryBuilder(ExecutionLogLine, "l").select("MAX(l.seq)", "last").where("l.executionId = :id", { id }).getRawOne<{ last: number | null }>()) ?? {
@@ -561,7 +585,7 @@ export class ExecutionLifecycle {
     const seq = Math.max(Number(last ?? 0), row.logLineCount) + 1;
     const lines = [{ executionId: id, seq, stream: LogStream.SYSTEM, at: this.now(), text: outcome.error }];
     if (plan.note) lines.push({ executionId: id, seq: seq + 1, stream: LogStream.SYSTEM, at: this.now(), text: plan.note });
-    const set = { ...outcome, ...plan.columns, finishedAt: this.now(), pid: null, leaseExpiresAt: null, deadlineAt: null, waitingFor: null, logLineCount: seq + lines.length - 1 };
+    const set = { ...outcome, ...plan.columns, finishedAt: this.now(), pid: null, leaseExpiresAt, deadlineAt: null, waitingFor: null, logLineCount: seq + lines.length - 1 };
     if (!(await this.conditional(id, set, expect, [{ logLines: lines }, ...plan.ops]))) return false;
     this.known.delete(id);
     const ended = Object.assign(row, set);
@@ -587,7 +611,9 @@ export class ExecutionLifecycle {
     if (!retry) return { ...NO_RETRY, note: `${of}: not retried: ${why}` };
     if (n >= policy.maxAttempts) return { ...NO_RETRY, note: `${of}: ${why}; no attempts left` };
     const now = this.now();
-    const notBefore = new Date(now.getTime() + backoffMs(policy, n + 1, this.options.random));
+    const backoff = new Date(now.getTime() + backoffMs(policy, n + 1, this.options.random));
+    const fenced = this.nextAttemptNotBefore(row);
+    const notBefore = fenced !== null && fenced > backoff ? fenced : backoff;
     let timeoutSeconds = row.timeoutSeconds;
     if (hookPointInfo(row.hook).blocking) {
       // The caller waits: every attempt must end within the first attempt's timeout.
@@ -825,7 +851,7 @@ function failureOf(outcome: RunOutcome): FailureKind | null {
   if (outcome.status !== ExecutionStatus.FAILED) return null;
   if (outcome.exitCode !== undefined && outcome.exitCode !== null && outcome.exitCode !== 0) return { kind: "exit", exitCode: outcome.exitCode };
   if (outcome.signal) return { kind: "signal" };
-  if (outcome.error?.startsWith("hookd lost track")) return { kind: "runner-lost" };
+  if (outcome.error?.startsWith("hookd lost track") || outcome.error?.startsWith(LEASE_NOT_RENEWED)) return { kind: "runner-lost" };
   return { kind: "other" };
 }
 

@@ -7,7 +7,10 @@ import { ExecutionStatus } from "../entities/execution.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import { buildArgv, CommandLineError } from "./command-line.js";
 import type { RunOutcome } from "./execution-lifecycle.service.js";
+import { HookWatchdog } from "./hook-watchdog.js";
 import { jsonErrorPosition } from "./json-position.js";
+import { LeaseLost } from "./lease-fence.js";
+import { killMarked } from "./process-group.js";
 import { runProcess, type OutputGate, type OutputStream, type RunOutcome as ProcessOutcome } from "./process-runner.js";
 import { inheritEnv, type Spawner } from "./spawner.js";
 
@@ -37,6 +40,8 @@ export interface LocalHookRunnerOptions {
   keepTempFiles: boolean;
   /** The environment hooks inherit (the runner's own at start-up when left out). */
   baseEnv?: NodeJS.ProcessEnv;
+  /** Where the watchdog says it had to be started again. */
+  warn?(message: string): void;
 }
 
 export interface RunHooks {
@@ -64,8 +69,11 @@ export class LocalHookRunner {
   private dir: string | null = null;
   /** Frozen, so spawners may pack it once (inheritEnv). */
   private readonly baseEnv: NodeJS.ProcessEnv;
+  /** Ends this runner's hooks when the runner dies (hook-watchdog.ts). */
+  private readonly watchdog: HookWatchdog;
 
   constructor(private readonly options: LocalHookRunnerOptions) {
+    this.watchdog = new HookWatchdog({ killGraceMs: options.killGraceMs, warn: options.warn });
     // hookd's own secrets stay with hookd: a hook has no business with its database or first admin key.
     const { HOOKD_DATABASE_URL: _url, HOOKD_BOOTSTRAP_ADMIN_KEY: _key, ...env } = options.baseEnv ?? process.env;
     this.baseEnv = Object.freeze(env);
@@ -88,6 +96,8 @@ export class LocalHookRunner {
       }
       if (hooks.signal.aborted) return { argv, status: ExecutionStatus.CANCELLED, error: "cancelled before it started" };
       const startArgv = argv;
+      this.watchdog.ensure();
+      let group: number | null = null;
       const outcome = await runProcess({
         spawner: this.options.spawner,
         argv,
@@ -104,10 +114,18 @@ export class LocalHookRunner {
           hooks.onLine(line.stream, line.text, line.at, line.partial);
         },
         outputGate: hooks.outputGate,
-        onSpawn: (pid) => hooks.onStart?.(pid, startArgv),
+        onSpawn: (pid) => {
+          group = pid;
+          this.watchdog.started(pid);
+          hooks.onStart?.(pid, startArgv);
+        },
       });
+      const finish = outcomeOf(outcome, tail, hooks.signal);
+      // A failure may be retried: what the attempt left outside its group (setsid) must not run
+      // beside the next attempt. Not after a success: that costs a look at every process.
+      if (finish.status !== ExecutionStatus.SUCCEEDED && group !== null) killMarked(`HOOKD_EXECUTION_ID=${spec.id}`);
+      if (group !== null) this.watchdog.ended(group);
       hooks.onExit?.();
-      const finish = outcomeOf(outcome, tail);
       if (finish.status === ExecutionStatus.SUCCEEDED && info.hasOutput) return { argv, ...(await readOutput(outputPath, finish)) };
       return { argv, ...finish };
     } catch (err) {
@@ -119,8 +137,9 @@ export class LocalHookRunner {
     }
   }
 
-  /** Removes the private directory when nothing was kept in it. */
+  /** Removes the private directory when nothing was kept in it; the watchdog ends what hooks left. */
   close(): void {
+    this.watchdog.close();
     if (this.dir === null) return;
     try {
       rmdirSync(this.dir);
@@ -138,6 +157,7 @@ export class LocalHookRunner {
       HOOKD_EXECUTION_ID: spec.id,
       HOOKD_ATTEMPT: String(spec.attempt ?? 1),
       HOOKD_IDEMPOTENCY_KEY: spec.retryOfId ?? spec.id,
+      [this.watchdog.marker.name]: this.watchdog.marker.value,
     };
     if (spec.jobId) own.HOOKD_JOB_ID = spec.jobId;
     if (spec.publishId) own.HOOKD_PUBLISH_ID = spec.publishId;
@@ -201,7 +221,7 @@ function alive(pid: number): boolean {
   }
 }
 
-function outcomeOf(outcome: ProcessOutcome, tail: string[]): RunOutcome {
+function outcomeOf(outcome: ProcessOutcome, tail: string[], signal: AbortSignal): RunOutcome {
   const base = { exitCode: outcome.exitCode, signal: outcome.signal };
   switch (outcome.kind) {
     case "exited":
@@ -214,6 +234,7 @@ function outcomeOf(outcome: ProcessOutcome, tail: string[]): RunOutcome {
     case "timed-out":
       return { ...base, status: ExecutionStatus.TIMED_OUT, error: outcome.error };
     case "cancelled":
+      if (signal.reason instanceof LeaseLost) return { ...base, status: ExecutionStatus.FAILED, error: `${signal.reason.message}; its process group was ended` };
       return { ...base, status: ExecutionStatus.CANCELLED, error: outcome.error };
   }
 }

@@ -164,6 +164,10 @@ export class ExecutionService {
     const previous = await this.get(id);
     if (!isFinished(previous.status)) throw conflict("id", `execution ${id} is still ${previous.status}; cancel it or wait for it before retrying`);
     if (previous.status === ExecutionStatus.SKIPPED) throw conflict("id", `execution ${id} was SKIPPED (${previous.error ?? previous.skipReason}); nothing ran, so there is nothing to retry`);
+    // Never two attempts at once: hookd recorded this one's end while its runner may still be ending it.
+    const fenced = this.lifecycle.nextAttemptNotBefore(previous);
+    if (fenced !== null)
+      throw conflict("id", `execution ${id} was ended by hookd, not by its runner, which may still be ending the hook until ${fenced.toISOString()} (its lease plus the margin); retry after that`);
     const first = previous.retryOfId ?? previous.id;
     const latest = await this.store.manager.findOne(Execution, { where: [{ retryOfId: first }, { id: first }], order: { attempt: "DESC" } });
     const next = Object.assign(new Execution(), {
