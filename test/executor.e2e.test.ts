@@ -10,6 +10,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import os from "node:os";
 import { defaultAddonPath } from "../src/executor/addon-spawner.js";
+import { groupAlive } from "../src/executor/process-group.js";
 import { ExecutionServer, ExecutionServerKind } from "../src/entities/execution-server.entity.js";
 import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js";
 import { exists } from "./helpers/processes.js";
@@ -664,7 +665,7 @@ describe("executor: leases, waiting and restarts", () => {
     }
   });
 
-  test("kill -9 of hookd mid-run, then a restart: the run is FAILED with the reason and its process group ended", async () => {
+  test("kill -9 of hookd mid-run: its hook's processes, also one that left the group, end within the kill grace; a restart records the run FAILED", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-kill9-"));
     const hooks = scripts();
     let server: TestServer | undefined;
@@ -681,7 +682,7 @@ describe("executor: leases, waiting and restarts", () => {
       await server.close();
       server = undefined;
 
-      const hookd = await serveProcess({ HOOKD_DATA_DIR: dataDir, HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY });
+      const hookd = await serveProcess({ HOOKD_DATA_DIR: dataDir, HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, HOOKD_KILL_GRACE_MS: "300" });
       child = hookd.child;
       const url = hookd.url;
       const call = async (query: string, variables: Record<string, unknown> = {}) => {
@@ -694,25 +695,37 @@ describe("executor: leases, waiting and restarts", () => {
         assert.equal(body.errors, undefined, JSON.stringify(body.errors));
         return body.data;
       };
-      const sleeper = hooks.write("sleeper.sh", `#!/bin/sh\necho started\nsleep 60 &\nwait\n`);
+      // Two heartbeats every 100 ms: a child in the hook's group, and a grandchild that left it (setsid).
+      const beats = path.join(dataDir, "beats");
+      const beat = (name: string) => `while :; do date +%s%N >> ${q(path.join(beats, name))}; sleep 0.1; done`;
+      mkdirSync(beats);
+      const sleeper = hooks.write("sleeper.sh", `#!/bin/sh\necho started\n${beat("group")} &\nsetsid sh -c ${q(beat("escaped"))} &\nsleep 60 &\nwait\n`);
       await call(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: `${q(sleeper)} \${PATH_JSON_INPUT}` } } });
       const [{ id }] = (await call(`mutation { triggerHook(input: { hook: POST_DONE_SERVER }) { id } }`)).triggerHook;
       hookGroup = await eventually(async () => {
         const row = await readExecution(dataDir, id);
         return row?.status === "RUNNING" && row.pid;
       }, "the hook to run with its group recorded");
+      await eventually(async () => existsSync(path.join(beats, "escaped")), "the escaped grandchild to beat");
       child.kill("SIGKILL");
       await once(child, "exit");
-      assert.ok(exists(-hookGroup), "the hook outlived hookd");
+      const killedAt = Date.now();
+      // hookd's watchdog ends them: SIGTERM at once, SIGKILL after the 300 ms grace.
+      await sleep(1500);
+      for (const name of ["group", "escaped"]) {
+        const last = Number(readFileSync(path.join(beats, name), "utf8").trim().split("\n").at(-1)) / 1e6;
+        assert.ok(last < killedAt + 300 + 200, `the ${name} heartbeat went on ${Math.round(last - killedAt)} ms after kill -9 of hookd`);
+      }
+      // Zombies do not count: orphans wait for PID 1 (a container's init may reap them late).
+      assert.ok(!(await groupAlive(hookGroup)), "the hook's group outlived hookd");
 
       server = await startServer({}, { dataDir, hostname: os.hostname() });
       assert.deepEqual(await read(server, id), {
         status: "FAILED",
-        error: "interrupted: hookd stopped while this execution was running; its leftover process group was ended",
+        error: "interrupted: hookd stopped while this execution was running",
         waitingFor: null,
         runner: `hookd:${server.app.bootstrap.self.id}`,
       });
-      await eventually(async () => !exists(-hookGroup), "the hook's group to be ended");
       assert.equal((await read(server, queuedThere.id)).status, "QUEUED", "another server's QUEUED work is untouched");
     } finally {
       child?.kill("SIGKILL");
@@ -729,6 +742,8 @@ describe("executor: leases, waiting and restarts", () => {
     }
   });
 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Reads an execution straight from a data directory's SQLite file (while another process serves it). */
 async function readExecution(dataDir: string, id: string): Promise<{ status: string; pid: number | null } | undefined> {

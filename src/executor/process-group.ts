@@ -38,7 +38,8 @@ export async function listGroup(pgid: number): Promise<GroupMember[] | null> {
 /** True while a live (non-zombie) process of the group exists. */
 export async function groupAlive(pgid: number): Promise<boolean> {
   try {
-    process.kill(-pgid, 0);
+    // Windows has no groups: the tree's root stands for it (process.kill(-pid) would throw, read as "gone").
+    process.kill(process.platform === "win32" ? pgid : -pgid, 0);
   } catch {
     return false; // the common case: nothing left at all
   }

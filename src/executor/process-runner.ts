@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { constants as fsConstants } from "node:fs";
 import { access, open, stat } from "node:fs/promises";
 import path from "node:path";
@@ -66,11 +67,21 @@ const DEFAULT_MAX_LINE = 64 * 1024;
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))} s`;
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  // Windows has no process groups to signal (process.kill(-pid) throws there): end the tree.
+  if (process.platform === "win32") return killTreeWindows(pgid);
   try {
     process.kill(-pgid, signal);
   } catch {
     // Already gone.
   }
+}
+
+/**
+ * taskkill /T ends the process and the descendants Windows still links to it; /F because a hook
+ * has no window to close. What hookd dying leaves is libuv's job object's to end (docs/running-hooks.md).
+ */
+function killTreeWindows(pid: number): void {
+  execFile("taskkill", ["/PID", String(pid), "/T", "/F"], { windowsHide: true }, () => undefined);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
