@@ -68,7 +68,10 @@ const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))} s`;
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   // Windows has no process groups to signal (process.kill(-pid) throws there): end the tree.
-  if (process.platform === "win32") return killTreeWindows(pgid);
+  if (process.platform === "win32") {
+    killTreeWindows(pgid);
+    return;
+  }
   try {
     process.kill(-pgid, signal);
   } catch {
