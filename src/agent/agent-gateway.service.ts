@@ -5,13 +5,13 @@ import { ExecutionLogLine, LogStream } from "../entities/execution-log-line.enti
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { Execution, ExecutionStatus } from "../entities/execution.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
-import type { ExecutionLifecycle, Renewal, RunOutcome } from "../executor/execution-lifecycle.service.js";
+import { type ExecutionLifecycle, RemoteRunLog, type Renewal, type RunOutcome } from "../executor/execution-lifecycle.service.js";
 import type { ExecutionQueue, RunnerListener } from "../executor/execution-queue.js";
 import { maskPiece, maskSecrets } from "../executor/execution-log.js";
 import type { HookSpec } from "../executor/local-hook-runner.js";
 import type { Logger } from "../logger.js";
 import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
-import { StaleWriteError, type Store } from "../store/store.js";
+import { type Store } from "../store/store.js";
 import { checkHello, type AgentHello } from "./agent-enrolment.service.js";
 
 /** The runner id an agent holds leases as. */
@@ -509,13 +509,8 @@ export class AgentGateway implements RunnerListener {
     const last = await this.lastStored(id, state);
     const { rows, held } = await this.masked(id, state, last, lines);
     if (rows.length === 0) return last;
-    try {
-      // The no-op update makes the insert conditional on the lease, in one transaction.
-      await this.store.write([{ update: Execution, id, set: { runnerId }, expect: { status: ExecutionStatus.RUNNING, runnerId } }, { logLines: rows }]);
-    } catch (err) {
-      if (err instanceof StaleWriteError) throw lostLease(id);
-      throw err;
-    }
+    // Conditional on the lease, in one transaction.
+    if (!(await this.lifecycle.appendWhileHeld(id, runnerId, rows))) throw lostLease(id);
     state.last = rows.at(-1)!.seq;
     state.held = held;
     this.pubsub.publish("executionLog", id, rows);
@@ -579,7 +574,8 @@ export class AgentGateway implements RunnerListener {
       };
       // What was held back at the end of a partial piece is a line's end after all.
       const held = [...heldBack].map(([stream, h]) => ({ stream, text: h.text, at: h.at }));
-      const finished = await this.lifecycle.finishRemote(id, agentRunnerId(agent), run, { lastSeq, droppedBytes: Math.max(0, outcome.droppedBytes ?? 0), lines: rows, held });
+      const log = new RemoteRunLog(this.store, this.pubsub, id, { lastSeq, droppedBytes: Math.max(0, outcome.droppedBytes ?? 0), lines: rows, held }, () => new Date());
+      const finished = await this.lifecycle.finish(id, agentRunnerId(agent), run, log);
       this.forget(id, agent);
       return finished !== null;
     });

@@ -52,6 +52,17 @@ function openSecretTail(text: string, values: readonly string[]): number {
   return longest;
 }
 
+/**
+ * close()'s error when lines of the log could not be stored but the final state was: the outcome
+ * is in the store (with the loss said in it). Any other error from close() means it is not.
+ */
+export class LogLinesLost extends Error {
+  constructor(readonly failure: unknown) {
+    super(failure instanceof Error ? failure.message : String(failure));
+    this.name = "LogLinesLost";
+  }
+}
+
 const MIB = 1024 * 1024;
 const bytesOf = (lines: { text: string }[]) => lines.reduce((n, l) => n + Buffer.byteLength(l.text) + 1, 0);
 const formatBytes = (n: number) => (n >= MIB ? `${(n / MIB).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`);
@@ -226,7 +237,7 @@ export class ExecutionLog {
       const after = this.storedLines;
       await this.store.transaction((em) => em.delete(ExecutionLogLine, { executionId, seq: MoreThan(after) })).catch(() => undefined);
     }
-    throw this.writeError;
+    throw new LogLinesLost(this.writeError);
   }
 
   private append(stream: LogStream, text: string, at: Date): void {
