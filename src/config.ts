@@ -95,8 +95,6 @@ export class ConfigError extends Error {
 
 export const MIN_BOOTSTRAP_KEY_LENGTH = 20;
 
-const bool = (value: string | undefined) => value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
-
 /**
  * Reads the configuration from an environment. Every problem is collected and reported together,
  * each saying which variable to set and how.
@@ -150,6 +148,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     problems.push("HOOKD_DATABASE_URL is set but HOOKD_DB_TYPE is not 'postgres': set HOOKD_DB_TYPE=postgres to use it, or unset HOOKD_DATABASE_URL for the embedded SQLite store");
   }
 
+  // A typo ("ture", "enabled") must not silently mean "off": only these words are taken, either way.
+  const bool = (name: string, fallback: boolean, on = "turn it on", off = "turn it off"): boolean => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === "") return fallback;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    problems.push(`${name} must be 1 (${on}) or 0 (${off}); true/false, yes/no and on/off are taken too, in any case (got '${env[name]}')`);
+    return fallback;
+  };
   const int = (name: string, fallback: number, min: number, max: number, unit = ""): number => {
     const raw = env[name]?.trim();
     if (raw === undefined || raw === "") return fallback;
@@ -188,18 +195,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logCapBytes: int("HOOKD_LOG_CAP_BYTES", 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024, " bytes"),
     killGraceMs: int("HOOKD_KILL_GRACE_MS", 2000, 0, 60_000, " ms"),
     leaseMs: seconds("HOOKD_LEASE_SECONDS", 30, 0.5, 3600) * 1000,
-    keepTempFiles: bool(env.HOOKD_KEEP_TEMP_FILES),
-    tempDir: path.resolve(env.HOOKD_TEMP_DIR?.trim() || defaultTempDir(env, bool(env.HOOKD_KEEP_TEMP_FILES))),
+    keepTempFiles: bool("HOOKD_KEEP_TEMP_FILES", false, "keep each run's input and output files", "remove them"),
+    tempDir: "",
     spawner,
   };
+  executor.tempDir = path.resolve(env.HOOKD_TEMP_DIR?.trim() || defaultTempDir(env, executor.keepTempFiles));
 
   const logLevel = (env.HOOKD_LOG_LEVEL?.trim().toLowerCase() || "info") as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`HOOKD_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")} (got '${env.HOOKD_LOG_LEVEL}')`);
-  }
-  const metricsRaw = env.HOOKD_METRICS?.trim();
-  if (metricsRaw !== undefined && metricsRaw !== "" && !/^(1|true|yes|on|0|false|no|off)$/i.test(metricsRaw)) {
-    problems.push(`HOOKD_METRICS must be 1 (serve GET /metrics) or 0 (turn it off) (got '${env.HOOKD_METRICS}')`);
   }
   let metricsToken: string | null = null;
   if (env.HOOKD_METRICS_TOKEN !== undefined && env.HOOKD_METRICS_TOKEN !== "") {
@@ -211,7 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     }
   }
   const operations: OperationsConfig = {
-    metricsEnabled: metricsRaw === undefined || metricsRaw === "" || bool(metricsRaw),
+    metricsEnabled: bool("HOOKD_METRICS", true, "serve GET /metrics", "turn it off"),
     metricsToken,
     retentionDays: int("HOOKD_RETENTION_DAYS", 90, 0, 36_500, " days (0 keeps everything)"),
   };
@@ -248,6 +252,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     else secretKey = decoded;
   }
 
+  const logSql = bool("HOOKD_LOG_SQL", false, "log every SQL statement, without its parameters", "do not");
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -259,7 +265,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     bootstrapAdminKey,
     bootstrapAdminEmail,
     development: env.NODE_ENV === "development",
-    logSql: bool(env.HOOKD_LOG_SQL),
+    logSql,
     logLevel,
     secretKey,
     executor,
