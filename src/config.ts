@@ -1,6 +1,7 @@
 import { accessSync, constants, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import proxyaddr from "proxy-addr";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 
 /** Everything hookd reads from its environment, validated once at start-up. */
@@ -24,8 +25,13 @@ export interface HookdConfig {
   /** pino level of hookd's own log (HOOKD_LOG_LEVEL). */
   logLevel: LogLevel;
   executor: ExecutorConfig;
-  /** Failed authentications allowed per client address per window before it gets 429. */
+  /** Failed authentications allowed per client address per window before wrong keys get 429. */
   authFailureLimit: { attempts: number; windowSeconds: number };
+  /**
+   * HOOKD_TRUST_PROXY: the proxies whose X-Forwarded-For names the client (addresses, CIDR
+   * ranges, loopback, linklocal, uniquelocal). Empty (the default): no proxy header is believed.
+   */
+  trustProxy: string[];
   operations: OperationsConfig;
   /** Live events, cache invalidation and dispatch notices: in this process, or shared by several through Redis. */
   pubsub: PubSubConfig;
@@ -243,6 +249,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     windowSeconds: int("HOOKD_AUTH_FAILURE_WINDOW_SECONDS", 60, 1, 86_400, " seconds"),
   };
 
+  const trustProxy = (env.HOOKD_TRUST_PROXY ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  // "Trust every proxy" would let any caller name any address in X-Forwarded-For: a way round the limit.
+  const everyone = trustProxy.find((entry) => /^(true|all|\*|0\.0\.0\.0\/0|::\/0)$/i.test(entry));
+  if (everyone !== undefined) {
+    problems.push(`HOOKD_TRUST_PROXY must list the proxies in front of hookd, not '${everyone}' (any caller could then forge its address): e.g. HOOKD_TRUST_PROXY=loopback or 10.0.0.7,10.0.1.0/24`);
+  } else {
+    try {
+      proxyaddr.compile(trustProxy);
+    } catch (err) {
+      problems.push(
+        `HOOKD_TRUST_PROXY must be a comma-separated list of proxy addresses, CIDR ranges, or loopback, linklocal, uniquelocal (${(err as Error).message}; got '${env.HOOKD_TRUST_PROXY}')`,
+      );
+    }
+  }
+
   let secretKey: Buffer | null = null;
   const rawSecretKey = env.HOOKD_SECRET_KEY?.trim();
   if (rawSecretKey) {
@@ -271,6 +295,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     executor,
     operations,
     authFailureLimit,
+    trustProxy,
     pubsub,
     ...overrides,
   };

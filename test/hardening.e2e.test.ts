@@ -399,7 +399,7 @@ describe("hardening", () => {
 });
 
 describe("failed authentication is rate limited per client address", () => {
-  test("past the allowance: 429 with Retry-After over HTTP, close 4429 over WebSocket, and a log line", async () => {
+  test("past the allowance: wrong keys get 429 with Retry-After over HTTP, close 4429 over WebSocket, and a log line; valid keys still work", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-ratelimit-"));
     const warnings: string[] = [];
     const logger = { info() {}, warn: (m: string) => void warnings.push(m), error() {} };
@@ -411,6 +411,8 @@ describe("failed authentication is rate limited per client address", () => {
         HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
         HOOKD_AUTH_FAILURES: "3",
         HOOKD_AUTH_FAILURE_WINDOW_SECONDS: "600",
+        // As behind nginx on this host: the proxy is loopback, the client is in X-Forwarded-For.
+        HOOKD_TRUST_PROXY: "loopback",
       }),
       {
         logger,
@@ -419,10 +421,10 @@ describe("failed authentication is rate limited per client address", () => {
     );
     try {
       const url = await app.listen();
-      const post = (key: string | null) =>
+      const post = (key: string | null, forwardedFor?: string) =>
         fetch(`${url}/graphql`, {
           method: "POST",
-          headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+          headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}), ...(forwardedFor ? { "x-forwarded-for": forwardedFor } : {}) },
           body: JSON.stringify({ query: "{ me { id } }" }),
         });
       // A missing key is not a guess: it does not count.
@@ -440,7 +442,26 @@ describe("failed authentication is rate limited per client address", () => {
       await ws.dispose();
       assert.equal(ended.close?.code, 4429, JSON.stringify(ended));
       assert.ok(
-        warnings.some((w) => /authentication: .* failed 3 times within 600 s; further attempts get 429/.test(w)),
+        warnings.some((w) => /authentication: 127\.0\.0\.1 failed 3 times within 600 s; further wrong keys from it get 429/.test(w)),
+        warnings.join("\n"),
+      );
+      // Only failures are limited: a valid key from the same address is answered, over HTTP and WebSocket.
+      const valid = await post(ADMIN_KEY);
+      assert.equal(valid.status, 200, await valid.clone().text());
+      assert.ok(((await valid.json()) as any).data.me.id);
+      const live = subscribe(url, ADMIN_KEY, "query { me { id } }");
+      const done = await live.ended;
+      await live.dispose();
+      assert.equal(done.completed, true, JSON.stringify(done));
+      assert.equal(live.events.length, 1);
+
+      // Behind the trusted proxy each client is counted on its own: one client's stale key locks out nobody else.
+      for (let i = 0; i < 3; i++) assert.equal((await post("hkd_stale_cron_key", "203.0.113.5")).status, 401);
+      assert.equal((await post("hkd_stale_cron_key", "203.0.113.5")).status, 429);
+      assert.equal((await post("hkd_typo", "203.0.113.6")).status, 401, "another client behind the same proxy is not limited");
+      assert.equal((await post(ADMIN_KEY, "203.0.113.5")).status, 200, "the limited client's valid key still works");
+      assert.ok(
+        warnings.some((w) => w.startsWith("authentication: 203.0.113.5 failed 3 times")),
         warnings.join("\n"),
       );
     } finally {

@@ -10,7 +10,7 @@ import { createRequestContext, type RequestContext } from "../schema/context.js"
 import { subscribeWithFastPath } from "./execution-log-fast-path.js";
 import { queryLimits } from "../schema/limits.js";
 import { costRefusal, oversizedAnswer } from "../schema/query-cost.js";
-import { clientAddress, TooManyFailures, type AuthRateLimit } from "./auth-rate-limit.js";
+import type { AuthRateLimit } from "./auth-rate-limit.js";
 import { documentDepth, jsonDepth, jsonTooDeepMessage, MAX_JSON_DEPTH } from "./json-depth.js";
 import type { Services } from "../services/services.js";
 import type { GraphqlObserver } from "../operations/graphql-observer.js";
@@ -128,11 +128,9 @@ export function attachSubscriptions(
       // executionLog's batches of lines skip graphql-js's per-field work (see the module).
       subscribe: (args) => refuseCost(args) ?? subscribeWithFastPath(args),
       onConnect: async (ctx) => {
-        const address = clientAddress(ctx.extra.request.socket);
         const authorization = authorizationFrom(ctx.connectionParams);
         try {
           const agentCredential = agentCredentialFrom(ctx.connectionParams);
-          if (authorization !== undefined || agentCredential !== undefined) await authLimit.check(address);
           if (agentCredential !== undefined && agentSchema) {
             ctx.extra.agent = await services.agentEnrolment.authenticate(agentCredential, { fresh: true });
             return true;
@@ -140,13 +138,14 @@ export function attachSubscriptions(
           ctx.extra.context = await createRequestContext(services, authorization);
           return true;
         } catch (err) {
-          if (err instanceof TooManyFailures) {
-            // 4429 (Too Many Requests, in the 4xxx range graphql-ws leaves to applications).
-            ctx.extra.socket.close(4429, err.message.slice(0, 120));
-            return false;
-          }
           if (err instanceof DomainError && err.code === "UNAUTHENTICATED") {
-            if (authorization !== undefined || agentCredentialFrom(ctx.connectionParams) !== undefined) await authLimit.failed(address);
+            const sent = authorization !== undefined || agentCredentialFrom(ctx.connectionParams) !== undefined;
+            const over = sent ? await authLimit.failed(authLimit.addressOf(ctx.extra.request)) : null;
+            if (over) {
+              // 4429 (Too Many Requests, in the 4xxx range graphql-ws leaves to applications).
+              ctx.extra.socket.close(4429, over.message.slice(0, 120));
+              return false;
+            }
             // 4401 Unauthorized with hookd's own message (a close reason holds at most 123 bytes).
             observer?.operation("unknown", "unauthenticated");
             observer?.refused("UNAUTHENTICATED", { transport: "websocket", reason: err.message });
