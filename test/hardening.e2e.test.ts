@@ -196,12 +196,32 @@ describe("hardening", () => {
       return (await server.ok(`query($id: ID!) { job(id: $id) { tasks } }`, { id: submitJob.id })).job.tasks[0].destination;
     };
 
-    test("absolute paths are normalised before containment: '..' cannot make a path look on a volume", async () => {
-      assert.deepEqual(await taskOf("/srv/projects/../../etc/x"), { path: "/etc/x", volume: null, volume_hr: null, relative_path: null });
-      const inside = await taskOf("/srv/projects/moon/../sun//x.exr");
-      assert.equal(inside.path, "/srv/projects/sun/x.exr");
-      assert.equal(inside.relative_path, "sun/x.exr");
+    test("'..' is refused in every notation, naming the field and the rule; '.' and doubled separators are only tidied", async () => {
+      const rule = (field: string) => new RegExp(`^${field.replace(/[[\]]/g, "\\$&")}: must not contain '\\.\\.' \\(a step up to the parent folder\\): write the path without it \\(got '.*'\\)$`);
+      const mine = (task: { source: string; destination: string }) => ({ name: `dd ${randomUUID()}`, source: `user:${vendor.id}`, destination: "volume:projects", tasks: [{ ...task, size: 1 }] });
+      // A STANDARD user's destination used to be stored as /etc/passwd.
+      expectError(await server.gql(SUBMIT, { i: mine({ source: "/out/a", destination: "/srv/projects/../../etc/passwd" }) }, vendor.key), "BAD_USER_INPUT", rule("input.tasks[0].destination"));
+      expectError(await server.gql(SUBMIT, { i: mine({ source: "/srv/projects/./../projects-evil/x", destination: "/srv/projects/a" }) }, vendor.key), "BAD_USER_INPUT", rule("input.tasks[0].source"));
+      expectError(await server.gql(SUBMIT, { i: mine({ source: "/out/a", destination: "volume=projects/moon/../../x" }) }, vendor.key), "BAD_USER_INPUT", rule("input.tasks[0].destination"));
+      expectError(await server.gql(SUBMIT, { i: one("/srv/projects/moon/..") }), "BAD_USER_INPUT", rule("input.tasks[0].destination"));
+      // A name that merely starts with dots is a name.
+      assert.equal((await taskOf("/srv/projects/..moon/x..")).relative_path, "..moon/x..");
+      const inside = await taskOf("/srv/projects/moon/./sun//x.exr");
+      assert.equal(inside.path, "/srv/projects/moon/sun/x.exr");
+      assert.equal(inside.relative_path, "moon/sun/x.exr");
       assert.equal(inside.volume_hr, "projects");
+      // And in a volume's own prefix.
+      expectError(await server.gql(`mutation { createVolume(input: { code: "dd", paths: { linux: "/srv/../etc" } }) { id } }`), "BAD_USER_INPUT", rule("input.paths.linux"));
+    });
+
+    test("a STANDARD user may name an absolute path outside every volume: stored as written, on no volume, shown to them as written", async () => {
+      const { submitJob } = await server.ok(
+        SUBMIT,
+        { i: { name: `out ${randomUUID()}`, source: `user:${vendor.id}`, destination: "volume:projects", tasks: [{ source: "/home/vendor/a.exr", destination: "/mnt/elsewhere/a.exr", size: 1 }] } },
+        vendor.key,
+      );
+      const { job } = await server.ok(`query($id: ID!) { job(id: $id) { tasks } }`, { id: submitJob.id }, vendor.key);
+      assert.deepEqual(job.tasks[0].destination, { path: "/mnt/elsewhere/a.exr", volume: null, volume_hr: null, relative_path: null });
     });
 
     test("NUL characters and relative task paths are refused", async () => {
@@ -231,7 +251,7 @@ describe("hardening", () => {
       // Approves every entry into the projects volume, under its own name.
       const hook = script(
         "approve.mjs",
-        `#!/usr/bin/env node\nimport { readFileSync, writeFileSync } from "node:fs";\nconst input = JSON.parse(readFileSync(process.argv[2], "utf8"));\nwriteFileSync(process.argv[3], JSON.stringify({ files: input.files.map((f) => ({ id: f.id, can_publish: true, path: f.filename === "nul-path" ? "/srv/projects/a\\u0000b" : "volume=projects/in/" + f.id })) }));\n`,
+        `#!/usr/bin/env node\nimport { readFileSync, writeFileSync } from "node:fs";\nconst input = JSON.parse(readFileSync(process.argv[2], "utf8"));\nwriteFileSync(process.argv[3], JSON.stringify({ files: input.files.map((f) => ({ id: f.id, can_publish: true, path: { "nul-path": "/srv/projects/a\\u0000b", "up-path": "/srv/projects/../../etc/x", "dot-up-path": "/srv/projects/./../projects-evil/x", "volume-up-path": "volume=projects/../x" }[f.filename] ?? "volume=projects/in/" + f.id })) }));\n`,
       );
       await server.ok(SET, { input: { hook: "PRE_PUBLISH_SERVER", enabled: true, commands: { linux: `${hook} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}` } } });
     });
@@ -272,6 +292,14 @@ describe("hardening", () => {
     test("a NUL character in a pre-publish answer's path fails the answer", async () => {
       const res = await server.gql(PRE, { input: { files: [{ id: randomUUID(), filename: "nul-path", size: 1 }] } });
       expectError(res, "HOOK_FAILED", /the pre-publish answer breaks the rules: entry '.+': path: must not contain a NUL character/);
+    });
+
+    test("'..' in a pre-publish answer's path fails the answer, naming the entry and the rule (it used to reach publish-server as /etc/x)", async () => {
+      for (const filename of ["up-path", "dot-up-path", "volume-up-path"]) {
+        const id = randomUUID();
+        const res = await server.gql(PRE, { input: { files: [{ id, filename, size: 1 }] } });
+        expectError(res, "HOOK_FAILED", new RegExp(`the pre-publish answer breaks the rules: entry '${id}': path: must not contain '\\.\\.' \\(a step up to the parent folder\\)`));
+      }
     });
 
     test("a failed ingest's stderr and execution id reach ADMIN, not the STANDARD publisher (job message, publish error, publishUpdated)", async () => {
