@@ -351,6 +351,44 @@ describe("hardening", () => {
   });
 
   describe("races and partial answers", () => {
+    test("20 submissions at once with one name and no code are all accepted, each with its own code", async () => {
+      // A blocking hook holds each submission between choosing its code and storing the job, as in production.
+      await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: true, commands: { linux: "/bin/true" } } });
+      try {
+        const name = `Daily Delivery ${randomUUID().slice(0, 8)}`;
+        const base = name.toLowerCase().replace(/ /g, "_");
+        const results = await Promise.all(
+          Array.from({ length: 20 }, () => server.gql(SUBMIT, { i: { name, source: `user:${vendor.id}`, destination: "volume:projects", tasks: tasks(1) } }, vendor.key)),
+        );
+        assert.deepEqual(
+          results.filter((r) => r.errors).map((r) => r.errors![0].message),
+          [],
+        );
+        const codes = results.map((r) => r.data.submitJob.code as string);
+        assert.deepEqual([...codes].sort(), [base, ...Array.from({ length: 19 }, (_, i) => `${base}_${i + 2}`)].sort());
+      } finally {
+        await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: false } });
+      }
+    });
+
+    test("a generated code taken while the blocking hooks ran (by a caller naming it, or another instance) is replaced by a free one, not refused", async () => {
+      await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: true, commands: { linux: script("pause.sh", "#!/bin/sh\nsleep 1\n") } } });
+      try {
+        const name = `Taken ${randomUUID().slice(0, 8)}`;
+        const code = name.toLowerCase().replace(/ /g, "_");
+        const naming = server.gql(SUBMIT, { i: { name: "naming it", code, source: `user:${vendor.id}`, destination: "volume:projects", tasks: tasks(1) } }, vendor.key);
+        await new Promise((r) => setTimeout(r, 300));
+        const generated = server.gql(SUBMIT, { i: { name, source: `user:${vendor.id}`, destination: "volume:projects", tasks: tasks(1) } }, vendor.key);
+        const [first, second] = await Promise.all([naming, generated]);
+        assert.equal(first.errors, undefined, JSON.stringify(first.errors));
+        assert.equal(first.data.submitJob.code, code);
+        assert.equal(second.errors, undefined, JSON.stringify(second.errors));
+        assert.equal(second.data.submitJob.code, `${code}_2`);
+      } finally {
+        await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: false } });
+      }
+    });
+
     test("deleting the queue while a submission's pre-submit runs refuses it cleanly, with nothing stored", async () => {
       await server.ok(`mutation { createQueue(input: { code: "doomed" }) { id } }`);
       const slow = script("slow.sh", "#!/bin/sh\nsleep 1\n");
