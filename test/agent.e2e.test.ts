@@ -236,7 +236,10 @@ describe("remote agents", () => {
     const ana = await server.user("ana@studio.example", "EMPLOYEE");
     const { token: secret, agentToken } = (await server.ok(TOKEN, { input: { kind: "CLIENT", name: "ana-ws", user: ana.id } })).createAgentToken;
     assert.equal(agentToken.kind, "CLIENT");
-    launch(["--token", secret, "--name", "ana-ws", "--hostname", "ana-ws", "--state-dir", path.join(dir, "state-ana")], { AGENT_MARK: "ana's machine" });
+    // From a file: the token stays out of ps.
+    const tokenFile = path.join(dir, "ana-token");
+    writeFileSync(tokenFile, `${secret}\n`, { mode: 0o600 });
+    launch(["--token-file", tokenFile, "--name", "ana-ws", "--hostname", "ana-ws", "--state-dir", path.join(dir, "state-ana")], { AGENT_MARK: "ana's machine" });
     const client = await eventually(async () => {
       const s = await serverNamed("ana-ws");
       return s?.online ? s : null;
@@ -271,7 +274,8 @@ describe("remote agents", () => {
     const bob = await server.user("bob@studio.example", "EMPLOYEE");
     const { token: secret } = (await server.ok(TOKEN, { input: { kind: "CLIENT", name: "bob-ws", user: bob.id } })).createAgentToken;
     const self = server.app.bootstrap.self;
-    launch(["--token", secret, "--hostname", self.hostname, "--state-dir", path.join(dir, "state-bob")], { AGENT_MARK: "bob's agent" });
+    // From the environment: the token stays out of ps.
+    launch(["--hostname", self.hostname, "--state-dir", path.join(dir, "state-bob")], { AGENT_MARK: "bob's agent", HOOKD_AGENT_TOKEN: secret });
     const client = await eventually(async () => {
       const s = await serverNamed("bob-ws");
       return s?.online ? s : null;
