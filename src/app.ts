@@ -23,7 +23,7 @@ import { buildAgentSchema } from "./agent/agent-schema.js";
 import { graphqlIdeRouter } from "./http/graphql-ide.js";
 import { dashboardRouter } from "./http/dashboard.js";
 import { AuthRateLimit, type TooManyFailures } from "./http/auth-rate-limit.js";
-import { documentDepth, jsonDepth, jsonTooDeepMessage, MAX_JSON_DEPTH } from "./http/json-depth.js";
+import { documentDepth, jsonDepth, jsonTooDeepMessage, MAX_DOCUMENT_TOKENS, MAX_JSON_DEPTH, searchParamsRefusal } from "./http/json-depth.js";
 import { attachSubscriptions } from "./http/subscriptions-server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createOperations, type Operations } from "./operations/operations.js";
@@ -186,6 +186,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     schema,
     csrfPrevention: true,
     validationRules: [queryLimits()],
+    // The same parser limit as the WebSocket's (subscriptions-server.ts).
+    parseOptions: { maxTokens: MAX_DOCUMENT_TOKENS },
     includeStacktraceInErrorResponses: config.development,
     formatError,
     // The answer-size cap (query-cost.ts); the operation's cost is checked by the plugin below.
@@ -248,6 +250,13 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     new GraphQLError(err.message, {
       extensions: { code: "TOO_MANY_REQUESTS", retryAfter: err.retryAfterSeconds, http: { status: 429, headers: new HeaderMap([["retry-after", String(err.retryAfterSeconds)]]) } },
     });
+  // GET /graphql carries the document and its variables in the query string: the same depth limits as a body.
+  const checkSearch: express.RequestHandler = (req, _res, next) => {
+    if (req.method !== "GET" || !req.url.includes("?")) return next();
+    const refusal = searchParamsRefusal(new URLSearchParams(req.url.slice(req.url.indexOf("?") + 1)));
+    if (refusal) return next({ status: 400, type: "entity.too.deep", message: refusal });
+    next();
+  };
   const graphqlContext = async (req: http.IncomingMessage): Promise<RequestContext> => {
     try {
       // The key is always checked: a valid one is never refused for other callers' failures.
@@ -303,6 +312,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       next();
     },
     parseJson,
+    checkSearch,
     expressMiddleware(apollo, { context: ({ req }) => graphqlContext(req) }),
   );
   // The web dashboard at / (built by `npm run build` from web/).

@@ -7,7 +7,7 @@ import path from "node:path";
 import { getIntrospectionQuery } from "graphql";
 import { createApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
-import { MAX_JSON_DEPTH } from "../src/http/json-depth.js";
+import { MAX_DOCUMENT_TOKENS, MAX_JSON_DEPTH } from "../src/http/json-depth.js";
 import { MAX_ANSWER_BYTES, MAX_COST } from "../src/schema/query-cost.js";
 import { ADMIN_KEY, eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
 import { subscribe } from "./helpers/ws.js";
@@ -121,6 +121,32 @@ describe("hardening", () => {
       const ended = await ws.ended;
       await ws.dispose();
       assert.match(ended.errors?.[0]?.message ?? "", new RegExp(`variables is nested more than ${MAX_JSON_DEPTH} levels deep`), JSON.stringify(ended));
+    });
+
+    test("GET /graphql?query= is held to the same depth limits as a POST body: the document, its variables and extensions", async () => {
+      const get = async (params: Record<string, string>) => {
+        const res = await fetch(`${server.url}/graphql?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${vendor.key}`, "apollo-require-preflight": "1" } });
+        return { status: res.status, ...((await res.json()) as any) };
+      };
+      assert.equal((await get({ query: "{ me { id } }" })).data.me.id, vendor.id, "a plain GET query works");
+      const deepValue = '{"a":'.repeat(100) + "{}" + "}".repeat(100);
+      const variables = await get({ query: "query($m: JSONObject) { me { id } }", variables: `{"m":${deepValue}}` });
+      assert.equal(variables.status, 400);
+      expectError(variables, "BAD_REQUEST", new RegExp(`^variables is nested more than ${MAX_JSON_DEPTH} levels deep`));
+      expectError(await get({ query: "{ me { id } }", extensions: `{"x":${deepValue}}` }), "BAD_REQUEST", /^extensions is nested more than/);
+      const inline = await get({ query: `{ jobs(filter: { queue: ${"[".repeat(100)}"x"${"]".repeat(100)} }) { nodes { id } } }` });
+      assert.equal(inline.status, 400);
+      expectError(inline, "BAD_REQUEST", new RegExp(`^the query document is nested more than ${MAX_JSON_DEPTH} levels deep`));
+    });
+
+    test("a document of more than MAX_DOCUMENT_TOKENS tokens is refused by the parser, over HTTP and WebSocket alike", async () => {
+      const huge = `{ ${Array.from({ length: MAX_DOCUMENT_TOKENS / 3 + 10 }, (_, i) => `a${i}: __typename`).join(" ")} }`;
+      const http = await server.gql(huge, {}, vendor.key);
+      expectError(http, "GRAPHQL_PARSE_FAILED", new RegExp(`Document contains more tha[nt] ${MAX_DOCUMENT_TOKENS} tokens`));
+      const ws = subscribe(server.url, vendor.key, huge);
+      const ended = await ws.ended;
+      await ws.dispose();
+      assert.match(ended.errors?.[0]?.message ?? "", new RegExp(`Document contains more tha[nt] ${MAX_DOCUMENT_TOKENS} tokens`), JSON.stringify(ended).slice(0, 500));
     });
   });
 
