@@ -22,8 +22,8 @@ import { AGENT_ENROL_PATH, agentEnrolRoute } from "./agent/agent-enrol.route.js"
 import { buildAgentSchema } from "./agent/agent-schema.js";
 import { graphqlIdeRouter } from "./http/graphql-ide.js";
 import { dashboardRouter } from "./http/dashboard.js";
-import { AuthRateLimit, clientAddress, TooManyFailures } from "./http/auth-rate-limit.js";
-import { documentDepth, jsonDepth, jsonTooDeepMessage, MAX_JSON_DEPTH } from "./http/json-depth.js";
+import { AuthRateLimit, type TooManyFailures } from "./http/auth-rate-limit.js";
+import { documentDepth, jsonDepth, jsonTooDeepMessage, MAX_DOCUMENT_TOKENS, MAX_JSON_DEPTH, searchParamsRefusal } from "./http/json-depth.js";
 import { attachSubscriptions } from "./http/subscriptions-server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createOperations, type Operations } from "./operations/operations.js";
@@ -39,6 +39,7 @@ import { LocalHookRunner, removeLeftovers } from "./executor/local-hook-runner.j
 import { startSpawner } from "./executor/spawner-factory.js";
 import type { CreatedApiKey } from "./services/user.service.js";
 import { createPubSub } from "./pubsub/pubsub-factory.js";
+import { RedisPubSub } from "./pubsub/redis-pubsub.js";
 import { InstanceRegistry, pubsubOf, refusal } from "./services/instance-registry.service.js";
 import { openStore } from "./store/create-store.js";
 
@@ -182,7 +183,9 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const httpServer = http.createServer(dispatcher.handle);
 
   const formatError = createErrorFormatter({ development: config.development, log: (m, e) => logger.error(m, e) });
-  const authLimit = new AuthRateLimit(config.authFailureLimit.attempts, config.authFailureLimit.windowSeconds, logger);
+  // With Redis (several instances) the failure count is one for all of them, on the events connection.
+  const redis = pubsub instanceof RedisPubSub && pubsub.commands ? { client: pubsub.commands, prefix: config.pubsub.prefix } : undefined;
+  const authLimit = new AuthRateLimit({ ...config.authFailureLimit, logger, trustProxy: config.trustProxy, redis });
   const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES, authLimit, operations.graphql, agentSchema);
 
   const costLimit = new CostLimit(schema);
@@ -190,6 +193,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     schema,
     csrfPrevention: true,
     validationRules: [queryLimits()],
+    // The same parser limit as the WebSocket's (subscriptions-server.ts).
+    parseOptions: { maxTokens: MAX_DOCUMENT_TOKENS },
     includeStacktraceInErrorResponses: config.development,
     formatError,
     // The answer-size cap (query-cost.ts); the operation's cost is checked by the plugin below.
@@ -248,20 +253,27 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       if (typeof body?.query === "string" && documentDepth(body.query) > MAX_JSON_DEPTH) return next({ status: 400, type: "entity.too.deep", message: jsonTooDeepMessage("the query document") });
       next();
     });
+  const tooMany = (err: TooManyFailures) =>
+    new GraphQLError(err.message, {
+      extensions: { code: "TOO_MANY_REQUESTS", retryAfter: err.retryAfterSeconds, http: { status: 429, headers: new HeaderMap([["retry-after", String(err.retryAfterSeconds)]]) } },
+    });
+  // GET /graphql carries the document and its variables in the query string: the same depth limits as a body.
+  const checkSearch: express.RequestHandler = (req, _res, next) => {
+    if (req.method !== "GET" || !req.url.includes("?")) return next();
+    const refusal = searchParamsRefusal(new URLSearchParams(req.url.slice(req.url.indexOf("?") + 1)));
+    if (refusal) return next({ status: 400, type: "entity.too.deep", message: refusal });
+    next();
+  };
   const graphqlContext = async (req: http.IncomingMessage): Promise<RequestContext> => {
-    const address = clientAddress(req.socket);
     try {
-      if (req.headers.authorization !== undefined) await authLimit.check(address);
+      // The key is always checked: a valid one is never refused for other callers' failures.
       return await createRequestContext(services, req.headers.authorization);
     } catch (err) {
-      if (err instanceof TooManyFailures) {
-        throw new GraphQLError(err.message, {
-          extensions: { code: "TOO_MANY_REQUESTS", retryAfter: err.retryAfterSeconds, http: { status: 429, headers: new HeaderMap([["retry-after", String(err.retryAfterSeconds)]]) } },
-        });
-      }
       if (err instanceof DomainError && err.code === "UNAUTHENTICATED") {
         // A key that was sent and is wrong counts towards the address's limit; a missing one does not.
-        if (req.headers.authorization !== undefined) await authLimit.failed(address);
+        // Past the limit it gets 429 (without the reason it was refused) instead of 401.
+        const over = req.headers.authorization !== undefined ? await authLimit.failed(authLimit.addressOf(req)) : null;
+        if (over) throw tooMany(over);
         throw new GraphQLError(err.message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
       }
       throw err;
@@ -307,6 +319,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
       next();
     },
     parseJson,
+    checkSearch,
     expressMiddleware(apollo, { context: ({ req }) => graphqlContext(req) }),
   );
   // The web dashboard at / (built by `npm run build` from web/).

@@ -17,6 +17,7 @@ import { dataSourceOptions } from "./store/data-source-options.js";
 import { printHookdSchema } from "./schema/print-schema.js";
 import { createServices } from "./services/services.js";
 import { runAgentCommand } from "./agent/agent-command.js";
+import { HOOKD_VERSION } from "./version.js";
 import type { ExecutionServerKind } from "./entities/execution-server.entity.js";
 
 const USAGE = `usage: hookd <command>
@@ -37,17 +38,46 @@ const USAGE = `usage: hookd <command>
   agent list                              list enrolled agents (id, kind, name, host, state)
   agent revoke <id or name>               revoke an agent (every one not yet revoked of that name); a
                                           running hookd disconnects it at once
-  agent --url URL [--token T] [--name N] [--hostname H] [--state-dir DIR] [--labels a,b] [--concurrency N]
+  agent --url URL [--token-file F] [--name N] [--hostname H] [--state-dir DIR] [--labels a,b] [--concurrency N]
                                           run hooks on this machine for hookd at URL (see the README, "Agents");
-                                          --token on the first start only
+                                          the enrolment token on the first start only: from the file F,
+                                          or HOOKD_AGENT_TOKEN (--token T works too, but shows in ps)
   prune [--dry-run]                       delete history older than HOOKD_RETENTION_DAYS (the server
                                           also does this hourly); --dry-run says what would go
   backup <file>                           a consistent copy of the live SQLite database (see the README)
   print-schema                            print the GraphQL schema (SDL)
   demo [--keep]                           run the publish workflow end to end on a throwaway workspace
+  --version                               print hookd's version
 
 The server and these commands read HOOKD_DATA_DIR (default ./data), HOST, PORT and the other
 variables listed in the README.`;
+
+/**
+ * The options each command takes (--help and --version go with any): anything else is refused,
+ * naming it, rather than ignored (a mistyped --dry-run would have pruned for real).
+ */
+const COMMAND_FLAGS: Record<string, readonly string[]> = {
+  serve: [],
+  help: [],
+  "user create": ["email", "role", "label"],
+  "user list": [],
+  "user set-role": ["email", "role"],
+  "user disable": ["email"],
+  "user enable": ["email"],
+  "key create": ["email", "label"],
+  "key list": ["email"],
+  "key revoke": [],
+  "agent-token create": ["kind", "name", "user", "expires-in"],
+  "agent-token list": [],
+  "agent-token revoke": [],
+  "agent list": [],
+  "agent revoke": [],
+  agent: ["url", "token", "token-file", "name", "hostname", "state-dir", "labels", "concurrency"],
+  prune: ["dry-run"],
+  backup: [],
+  "print-schema": [],
+  demo: ["keep"],
+};
 
 async function serve(): Promise<void> {
   const config = loadConfig();
@@ -124,9 +154,11 @@ async function main(argv: string[]): Promise<void> {
       keep: { type: "boolean" },
       "dry-run": { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      version: { type: "boolean" },
       // hookd agent and hookd agent-token
       url: { type: "string" },
       token: { type: "string" },
+      "token-file": { type: "string" },
       name: { type: "string" },
       hostname: { type: "string" },
       "state-dir": { type: "string" },
@@ -147,6 +179,16 @@ async function main(argv: string[]): Promise<void> {
   };
   if (!["backup", "key revoke", "agent revoke", "agent-token revoke"].includes(command) && args.length > 0)
     throw new DomainError("BAD_USER_INPUT", `unexpected argument '${args[0]}' for ${command}\n\n${USAGE}`);
+  if (values.version) {
+    console.log(`hookd ${HOOKD_VERSION}`);
+    return;
+  }
+  const allowed = COMMAND_FLAGS[command];
+  const unexpected = allowed ? Object.keys(values).filter((flag) => flag !== "help" && !allowed.includes(flag)) : [];
+  if (unexpected.length > 0) {
+    const takes = allowed.length > 0 ? `it takes ${allowed.map((f) => `--${f}`).join(", ")}` : "it takes no options";
+    throw new DomainError("BAD_USER_INPUT", `hookd ${command} does not take ${unexpected.map((f) => `--${f}`).join(", ")} (${takes})\n\n${USAGE}`);
+  }
   if (values.help || command === "help") {
     console.log(USAGE);
     return;
@@ -231,7 +273,7 @@ async function main(argv: string[]): Promise<void> {
         }
         const { token, agentToken } = await services.agentEnrolment.createToken({ kind: kind as ExecutionServerKind, name, user, expiresInSeconds: seconds }, "cli");
         console.log(
-          `enrolment token for ${agentToken.kind} agent '${agentToken.name}', single use, until ${agentToken.expiresAt.toISOString()} (id ${agentToken.id}; the token is shown only this once):\n\n  ${token}\n\nOn the agent's machine: hookd agent --url <hookd's address> --token ${token}`,
+          `enrolment token for ${agentToken.kind} agent '${agentToken.name}', single use, until ${agentToken.expiresAt.toISOString()} (id ${agentToken.id}; the token is shown only this once):\n\n  ${token}\n\nOn the agent's machine: HOOKD_AGENT_TOKEN=${token} hookd agent --url <hookd's address> (or --token-file FILE)`,
         );
       });
       return;

@@ -1,6 +1,7 @@
 import { accessSync, constants, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import proxyaddr from "proxy-addr";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 
 /** Everything hookd reads from its environment, validated once at start-up. */
@@ -24,8 +25,13 @@ export interface HookdConfig {
   /** pino level of hookd's own log (HOOKD_LOG_LEVEL). */
   logLevel: LogLevel;
   executor: ExecutorConfig;
-  /** Failed authentications allowed per client address per window before it gets 429. */
+  /** Failed authentications allowed per client address per window before wrong keys get 429. */
   authFailureLimit: { attempts: number; windowSeconds: number };
+  /**
+   * HOOKD_TRUST_PROXY: the proxies whose X-Forwarded-For names the client (addresses, CIDR
+   * ranges, loopback, linklocal, uniquelocal). Empty (the default): no proxy header is believed.
+   */
+  trustProxy: string[];
   operations: OperationsConfig;
   /** Live events, cache invalidation and dispatch notices: in this process, or shared by several through Redis. */
   pubsub: PubSubConfig;
@@ -95,8 +101,6 @@ export class ConfigError extends Error {
 
 export const MIN_BOOTSTRAP_KEY_LENGTH = 20;
 
-const bool = (value: string | undefined) => value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
-
 /**
  * Reads the configuration from an environment. Every problem is collected and reported together,
  * each saying which variable to set and how.
@@ -150,6 +154,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     problems.push("HOOKD_DATABASE_URL is set but HOOKD_DB_TYPE is not 'postgres': set HOOKD_DB_TYPE=postgres to use it, or unset HOOKD_DATABASE_URL for the embedded SQLite store");
   }
 
+  // A typo ("ture", "enabled") must not silently mean "off": only these words are taken, either way.
+  const bool = (name: string, fallback: boolean, on = "turn it on", off = "turn it off"): boolean => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === "") return fallback;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    problems.push(`${name} must be 1 (${on}) or 0 (${off}); true/false, yes/no and on/off are taken too, in any case (got '${env[name]}')`);
+    return fallback;
+  };
   const int = (name: string, fallback: number, min: number, max: number, unit = ""): number => {
     const raw = env[name]?.trim();
     if (raw === undefined || raw === "") return fallback;
@@ -188,10 +201,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logCapBytes: int("HOOKD_LOG_CAP_BYTES", 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024, " bytes"),
     killGraceMs: int("HOOKD_KILL_GRACE_MS", 2000, 0, 60_000, " ms"),
     leaseMs: seconds("HOOKD_LEASE_SECONDS", 30, 0.5, 3600) * 1000,
-    keepTempFiles: bool(env.HOOKD_KEEP_TEMP_FILES),
-    tempDir: path.resolve(env.HOOKD_TEMP_DIR?.trim() || defaultTempDir(env, bool(env.HOOKD_KEEP_TEMP_FILES))),
+    keepTempFiles: bool("HOOKD_KEEP_TEMP_FILES", false, "keep each run's input and output files", "remove them"),
+    tempDir: "",
     spawner,
   };
+  executor.tempDir = path.resolve(env.HOOKD_TEMP_DIR?.trim() || defaultTempDir(env, executor.keepTempFiles));
   // Fencing needs room: a runner that could not renew ends its hook one margin before the lease
   // runs out and has it gone, kill grace included, before the lease counts as expired.
   if (executor.killGraceMs > (2 * executor.leaseMs) / 3) {
@@ -204,10 +218,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`HOOKD_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")} (got '${env.HOOKD_LOG_LEVEL}')`);
   }
-  const metricsRaw = env.HOOKD_METRICS?.trim();
-  if (metricsRaw !== undefined && metricsRaw !== "" && !/^(1|true|yes|on|0|false|no|off)$/i.test(metricsRaw)) {
-    problems.push(`HOOKD_METRICS must be 1 (serve GET /metrics) or 0 (turn it off) (got '${env.HOOKD_METRICS}')`);
-  }
   let metricsToken: string | null = null;
   if (env.HOOKD_METRICS_TOKEN !== undefined && env.HOOKD_METRICS_TOKEN !== "") {
     const token = env.HOOKD_METRICS_TOKEN;
@@ -218,7 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     }
   }
   const operations: OperationsConfig = {
-    metricsEnabled: metricsRaw === undefined || metricsRaw === "" || bool(metricsRaw),
+    metricsEnabled: bool("HOOKD_METRICS", true, "serve GET /metrics", "turn it off"),
     metricsToken,
     retentionDays: int("HOOKD_RETENTION_DAYS", 90, 0, 36_500, " days (0 keeps everything)"),
   };
@@ -246,6 +256,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     windowSeconds: int("HOOKD_AUTH_FAILURE_WINDOW_SECONDS", 60, 1, 86_400, " seconds"),
   };
 
+  const trustProxy = (env.HOOKD_TRUST_PROXY ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  // "Trust every proxy" would let any caller name any address in X-Forwarded-For: a way round the limit.
+  const everyone = trustProxy.find((entry) => /^(true|all|\*|0\.0\.0\.0\/0|::\/0)$/i.test(entry));
+  if (everyone !== undefined) {
+    problems.push(`HOOKD_TRUST_PROXY must list the proxies in front of hookd, not '${everyone}' (any caller could then forge its address): e.g. HOOKD_TRUST_PROXY=loopback or 10.0.0.7,10.0.1.0/24`);
+  } else {
+    try {
+      proxyaddr.compile(trustProxy);
+    } catch (err) {
+      problems.push(
+        `HOOKD_TRUST_PROXY must be a comma-separated list of proxy addresses, CIDR ranges, or loopback, linklocal, uniquelocal (${(err as Error).message}; got '${env.HOOKD_TRUST_PROXY}')`,
+      );
+    }
+  }
+
   let secretKey: Buffer | null = null;
   const rawSecretKey = env.HOOKD_SECRET_KEY?.trim();
   if (rawSecretKey) {
@@ -254,6 +282,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       problems.push(`HOOKD_SECRET_KEY must be 32 bytes as 64 hex digits or 44 base64 characters (got ${rawSecretKey.length} characters); generate one with: openssl rand -base64 32`);
     else secretKey = decoded;
   }
+
+  const logSql = bool("HOOKD_LOG_SQL", false, "log every SQL statement, without its parameters", "do not");
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -266,12 +296,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     bootstrapAdminKey,
     bootstrapAdminEmail,
     development: env.NODE_ENV === "development",
-    logSql: bool(env.HOOKD_LOG_SQL),
+    logSql,
     logLevel,
     secretKey,
     executor,
     operations,
     authFailureLimit,
+    trustProxy,
     pubsub,
     ...overrides,
   };

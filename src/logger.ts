@@ -9,6 +9,8 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, error?: unknown, fields?: LogFields): void;
+  /** Lines for whoever looks into a problem (HOOKD_LOG_LEVEL=debug); optional, since most sinks drop them. */
+  debug?(message: string, fields?: LogFields): void;
 }
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -41,6 +43,11 @@ export class PinoHookdLogger implements Logger {
     else this.pino.error({ ...fields, ...(error === undefined ? {} : { err: error }) }, message);
   }
 
+  debug(message: string, fields?: LogFields): void {
+    if (fields) this.pino.debug(fields, message);
+    else this.pino.debug(message);
+  }
+
   child(fields: LogFields): PinoHookdLogger {
     return new PinoHookdLogger(this.pino.child(fields));
   }
@@ -63,7 +70,28 @@ export function createLogger(options: LoggerOptions = {}): PinoHookdLogger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       // Belt and braces: these never belong in a line, whoever logs an object holding them.
-      redact: { paths: ["authorization", "*.authorization", "secret", "*.secret", "apiKey", "*.apiKey", "input", "*.input", "payload", "*.payload"], censor: "[redacted]" },
+      // A failed query's error carries its parameters (a key's hash, an email) and the database's
+      // detail ("Key (hash)=(…) already exists"): the SQL text may be logged, never those.
+      redact: {
+        paths: [
+          "authorization",
+          "*.authorization",
+          "secret",
+          "*.secret",
+          "apiKey",
+          "*.apiKey",
+          "input",
+          "*.input",
+          "payload",
+          "*.payload",
+          "parameters",
+          "*.parameters",
+          "err.driverError.parameters",
+          "err.detail",
+          "err.driverError.detail",
+        ],
+        censor: "[redacted]",
+      },
     },
     destination,
   );

@@ -1,7 +1,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CLI, serveProcess } from "./helpers/serve-process.js";
@@ -142,5 +142,39 @@ describe("the hookd command", () => {
     const badPort = spawnSync(process.execPath, [CLI, "serve"], { env: { ...env, PORT: "http" }, encoding: "utf8" });
     assert.equal(badPort.status, 2);
     assert.match(badPort.stderr, /PORT must be a whole number from 0 to 65535 \(got 'http'\)/);
+  });
+
+  test("each command takes only its own options: another command's is refused, naming it (not ignored); --version prints the version", () => {
+    const dataDir = tempDir();
+    const env = { ...process.env, ...ensureTestDatabaseSync(dataDir), HOOKD_DATA_DIR: dataDir };
+    const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env, encoding: "utf8" });
+    // --keep belongs to demo: prune used to run (and delete) as if it were not there.
+    const prune = run("prune", "--keep");
+    assert.equal(prune.status, 2, prune.stdout);
+    assert.match(prune.stderr, /^hookd: hookd prune does not take --keep \(it takes --dry-run\)/);
+    const list = run("user", "list", "--email", "a@b.c", "--role", "ADMIN");
+    assert.equal(list.status, 2);
+    assert.match(list.stderr, /hookd user list does not take --email, --role \(it takes no options\)/);
+    assert.match(run("serve", "--url", "http://x").stderr, /hookd serve does not take --url \(it takes no options\)/);
+    assert.match(run("frobnicate", "--keep").stderr, /unknown command 'frobnicate'/);
+    const version = run("--version");
+    assert.equal(version.status, 0, version.stderr);
+    assert.equal(version.stdout.trim(), `hookd ${JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version}`);
+    assert.equal(run("user", "list", "--help").status, 0, "--help goes with any command");
+  });
+
+  test("hookd agent reads the enrolment token from --token-file or HOOKD_AGENT_TOKEN (kept out of ps), one way only", () => {
+    const dir = tempDir();
+    const file = path.join(dir, "token");
+    const agent = (args: string[], extra: Record<string, string> = {}) =>
+      spawnSync(process.execPath, [CLI, "agent", "--url", "http://127.0.0.1:9", "--state-dir", path.join(dir, "state"), ...args], { env: { ...process.env, ...extra }, encoding: "utf8" });
+    writeFileSync(file, "hke_from_a_file\n");
+    const both = agent(["--token-file", file], { HOOKD_AGENT_TOKEN: "hke_from_env" });
+    assert.equal(both.status, 2);
+    assert.match(both.stderr, /hookd: give the enrolment token one way, not --token-file and HOOKD_AGENT_TOKEN/);
+    assert.match(agent(["--token", "hke_x"], { HOOKD_AGENT_TOKEN: "hke_y" }).stderr, /not HOOKD_AGENT_TOKEN and --token/);
+    assert.match(agent(["--token-file", path.join(dir, "missing")]).stderr, /--token-file: cannot read '.*missing': ENOENT/);
+    writeFileSync(file, "\n");
+    assert.match(agent(["--token-file", file]).stderr, /--token-file: '.*token' must hold the enrolment token \(hke_…\) alone on one line/);
   });
 });

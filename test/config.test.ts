@@ -210,3 +210,22 @@ test("HOOKD_PUBSUB: memory by default; redis needs HOOKD_REDIS_URL; a URL withou
   assert.match(problems({ HOOKD_REDIS_URL: "redis://127.0.0.1:6379" }), /HOOKD_REDIS_URL is set but HOOKD_PUBSUB is 'memory'.*set HOOKD_PUBSUB=redis/);
   assert.match(problems({ HOOKD_PUBSUB: "redis", HOOKD_REDIS_URL: "127.0.0.1:6379" }), /HOOKD_REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
 });
+
+test("on/off settings: 1/0, true/false, yes/no, on/off in any case; empty is the default; anything else is refused naming the variable", () => {
+  for (const on of ["1", "true", "YES", "On"]) assert.equal(loadConfig({ HOOKD_LOG_SQL: on }).logSql, true, on);
+  for (const off of ["0", "false", "No", "OFF", ""]) assert.equal(loadConfig({ HOOKD_LOG_SQL: off, HOOKD_METRICS: off }).logSql, false, off);
+  assert.equal(loadConfig({ HOOKD_METRICS: "" }).operations.metricsEnabled, true, "empty is the default (on)");
+  assert.equal(loadConfig({ HOOKD_KEEP_TEMP_FILES: "yes" }).executor.keepTempFiles, true);
+  // A typo used to read as "off": a kept-files setting that silently did nothing.
+  assert.throws(
+    () => loadConfig({ HOOKD_KEEP_TEMP_FILES: "ture", HOOKD_LOG_SQL: "enabled", HOOKD_METRICS: "2" }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.problems.length, 3, err.message);
+      assert.match(err.message, /HOOKD_KEEP_TEMP_FILES must be 1 \(.*\) or 0 \(.*\); true\/false, yes\/no and on\/off are taken too, in any case \(got 'ture'\)/);
+      assert.match(err.message, /HOOKD_LOG_SQL must be 1 .* \(got 'enabled'\)/);
+      assert.match(err.message, /HOOKD_METRICS must be 1 .* \(got '2'\)/);
+      return true;
+    },
+  );
+});

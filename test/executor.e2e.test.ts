@@ -355,6 +355,12 @@ for i in range(500000):
       const [invalid] = await trigger("PRE_PUBLISH_SERVER");
       assert.equal(invalid.status, "FAILED");
       assert.match(invalid.error, /^the output file is not valid JSON: Unexpected end of JSON input at line 1, column 12 \(position 11\)$/);
+      // Deep nesting is refused by rule, with where, not by the parser's stack.
+      const deep = hooks.write("deep.sh", `#!/bin/sh\nawk 'BEGIN { for (i = 0; i < 5000; i++) printf "["; for (i = 0; i < 5000; i++) printf "]" }' > "$2"\n`);
+      await configure("PRE_PUBLISH_SERVER", { linux: `${q(deep)} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}` });
+      const [nested] = await trigger("PRE_PUBLISH_SERVER");
+      assert.equal(nested.status, "FAILED");
+      assert.match(nested.error, /^the output file nests objects and arrays more than 64 levels deep \(level 65 opens at line 1, column 65, position 64\)/);
     });
 
     test("per-OS selection: no command for this server's OS is recorded SKIPPED, and hooks disabled too", async () => {

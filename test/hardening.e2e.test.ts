@@ -7,7 +7,7 @@ import path from "node:path";
 import { getIntrospectionQuery } from "graphql";
 import { createApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
-import { MAX_JSON_DEPTH } from "../src/http/json-depth.js";
+import { MAX_DOCUMENT_TOKENS, MAX_JSON_DEPTH } from "../src/http/json-depth.js";
 import { MAX_ANSWER_BYTES, MAX_COST } from "../src/schema/query-cost.js";
 import { ADMIN_KEY, eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
 import { subscribe } from "./helpers/ws.js";
@@ -122,6 +122,32 @@ describe("hardening", () => {
       await ws.dispose();
       assert.match(ended.errors?.[0]?.message ?? "", new RegExp(`variables is nested more than ${MAX_JSON_DEPTH} levels deep`), JSON.stringify(ended));
     });
+
+    test("GET /graphql?query= is held to the same depth limits as a POST body: the document, its variables and extensions", async () => {
+      const get = async (params: Record<string, string>) => {
+        const res = await fetch(`${server.url}/graphql?${new URLSearchParams(params)}`, { headers: { authorization: `Bearer ${vendor.key}`, "apollo-require-preflight": "1" } });
+        return { status: res.status, ...((await res.json()) as any) };
+      };
+      assert.equal((await get({ query: "{ me { id } }" })).data.me.id, vendor.id, "a plain GET query works");
+      const deepValue = '{"a":'.repeat(100) + "{}" + "}".repeat(100);
+      const variables = await get({ query: "query($m: JSONObject) { me { id } }", variables: `{"m":${deepValue}}` });
+      assert.equal(variables.status, 400);
+      expectError(variables, "BAD_REQUEST", new RegExp(`^variables is nested more than ${MAX_JSON_DEPTH} levels deep`));
+      expectError(await get({ query: "{ me { id } }", extensions: `{"x":${deepValue}}` }), "BAD_REQUEST", /^extensions is nested more than/);
+      const inline = await get({ query: `{ jobs(filter: { queue: ${"[".repeat(100)}"x"${"]".repeat(100)} }) { nodes { id } } }` });
+      assert.equal(inline.status, 400);
+      expectError(inline, "BAD_REQUEST", new RegExp(`^the query document is nested more than ${MAX_JSON_DEPTH} levels deep`));
+    });
+
+    test("a document of more than MAX_DOCUMENT_TOKENS tokens is refused by the parser, over HTTP and WebSocket alike", async () => {
+      const huge = `{ ${Array.from({ length: MAX_DOCUMENT_TOKENS / 3 + 10 }, (_, i) => `a${i}: __typename`).join(" ")} }`;
+      const http = await server.gql(huge, {}, vendor.key);
+      expectError(http, "GRAPHQL_PARSE_FAILED", new RegExp(`Document contains more tha[nt] ${MAX_DOCUMENT_TOKENS} tokens`));
+      const ws = subscribe(server.url, vendor.key, huge);
+      const ended = await ws.ended;
+      await ws.dispose();
+      assert.match(ended.errors?.[0]?.message ?? "", new RegExp(`Document contains more tha[nt] ${MAX_DOCUMENT_TOKENS} tokens`), JSON.stringify(ended).slice(0, 500));
+    });
   });
 
   describe("ownership", () => {
@@ -196,12 +222,32 @@ describe("hardening", () => {
       return (await server.ok(`query($id: ID!) { job(id: $id) { tasks } }`, { id: submitJob.id })).job.tasks[0].destination;
     };
 
-    test("absolute paths are normalised before containment: '..' cannot make a path look on a volume", async () => {
-      assert.deepEqual(await taskOf("/srv/projects/../../etc/x"), { path: "/etc/x", volume: null, volume_hr: null, relative_path: null });
-      const inside = await taskOf("/srv/projects/moon/../sun//x.exr");
-      assert.equal(inside.path, "/srv/projects/sun/x.exr");
-      assert.equal(inside.relative_path, "sun/x.exr");
+    test("'..' is refused in every notation, naming the field and the rule; '.' and doubled separators are only tidied", async () => {
+      const rule = (field: string) => new RegExp(`^${field.replace(/[[\]]/g, "\\$&")}: must not contain '\\.\\.' \\(a step up to the parent folder\\): write the path without it \\(got '.*'\\)$`);
+      const mine = (task: { source: string; destination: string }) => ({ name: `dd ${randomUUID()}`, source: `user:${vendor.id}`, destination: "volume:projects", tasks: [{ ...task, size: 1 }] });
+      // A STANDARD user's destination used to be stored as /etc/passwd.
+      expectError(await server.gql(SUBMIT, { i: mine({ source: "/out/a", destination: "/srv/projects/../../etc/passwd" }) }, vendor.key), "BAD_USER_INPUT", rule("input.tasks[0].destination"));
+      expectError(await server.gql(SUBMIT, { i: mine({ source: "/srv/projects/./../projects-evil/x", destination: "/srv/projects/a" }) }, vendor.key), "BAD_USER_INPUT", rule("input.tasks[0].source"));
+      expectError(await server.gql(SUBMIT, { i: mine({ source: "/out/a", destination: "volume=projects/moon/../../x" }) }, vendor.key), "BAD_USER_INPUT", rule("input.tasks[0].destination"));
+      expectError(await server.gql(SUBMIT, { i: one("/srv/projects/moon/..") }), "BAD_USER_INPUT", rule("input.tasks[0].destination"));
+      // A name that merely starts with dots is a name.
+      assert.equal((await taskOf("/srv/projects/..moon/x..")).relative_path, "..moon/x..");
+      const inside = await taskOf("/srv/projects/moon/./sun//x.exr");
+      assert.equal(inside.path, "/srv/projects/moon/sun/x.exr");
+      assert.equal(inside.relative_path, "moon/sun/x.exr");
       assert.equal(inside.volume_hr, "projects");
+      // And in a volume's own prefix.
+      expectError(await server.gql(`mutation { createVolume(input: { code: "dd", paths: { linux: "/srv/../etc" } }) { id } }`), "BAD_USER_INPUT", rule("input.paths.linux"));
+    });
+
+    test("a STANDARD user may name an absolute path outside every volume: stored as written, on no volume, shown to them as written", async () => {
+      const { submitJob } = await server.ok(
+        SUBMIT,
+        { i: { name: `out ${randomUUID()}`, source: `user:${vendor.id}`, destination: "volume:projects", tasks: [{ source: "/home/vendor/a.exr", destination: "/mnt/elsewhere/a.exr", size: 1 }] } },
+        vendor.key,
+      );
+      const { job } = await server.ok(`query($id: ID!) { job(id: $id) { tasks } }`, { id: submitJob.id }, vendor.key);
+      assert.deepEqual(job.tasks[0].destination, { path: "/mnt/elsewhere/a.exr", volume: null, volume_hr: null, relative_path: null });
     });
 
     test("NUL characters and relative task paths are refused", async () => {
@@ -231,7 +277,7 @@ describe("hardening", () => {
       // Approves every entry into the projects volume, under its own name.
       const hook = script(
         "approve.mjs",
-        `#!/usr/bin/env node\nimport { readFileSync, writeFileSync } from "node:fs";\nconst input = JSON.parse(readFileSync(process.argv[2], "utf8"));\nwriteFileSync(process.argv[3], JSON.stringify({ files: input.files.map((f) => ({ id: f.id, can_publish: true, path: f.filename === "nul-path" ? "/srv/projects/a\\u0000b" : "volume=projects/in/" + f.id })) }));\n`,
+        `#!/usr/bin/env node\nimport { readFileSync, writeFileSync } from "node:fs";\nconst input = JSON.parse(readFileSync(process.argv[2], "utf8"));\nwriteFileSync(process.argv[3], JSON.stringify({ files: input.files.map((f) => ({ id: f.id, can_publish: true, path: { "nul-path": "/srv/projects/a\\u0000b", "up-path": "/srv/projects/../../etc/x", "dot-up-path": "/srv/projects/./../projects-evil/x", "volume-up-path": "volume=projects/../x" }[f.filename] ?? "volume=projects/in/" + f.id })) }));\n`,
       );
       await server.ok(SET, { input: { hook: "PRE_PUBLISH_SERVER", enabled: true, commands: { linux: `${hook} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}` } } });
     });
@@ -272,6 +318,14 @@ describe("hardening", () => {
     test("a NUL character in a pre-publish answer's path fails the answer", async () => {
       const res = await server.gql(PRE, { input: { files: [{ id: randomUUID(), filename: "nul-path", size: 1 }] } });
       expectError(res, "HOOK_FAILED", /the pre-publish answer breaks the rules: entry '.+': path: must not contain a NUL character/);
+    });
+
+    test("'..' in a pre-publish answer's path fails the answer, naming the entry and the rule (it used to reach publish-server as /etc/x)", async () => {
+      for (const filename of ["up-path", "dot-up-path", "volume-up-path"]) {
+        const id = randomUUID();
+        const res = await server.gql(PRE, { input: { files: [{ id, filename, size: 1 }] } });
+        expectError(res, "HOOK_FAILED", new RegExp(`the pre-publish answer breaks the rules: entry '${id}': path: must not contain '\\.\\.' \\(a step up to the parent folder\\)`));
+      }
     });
 
     test("a failed ingest's stderr and execution id reach ADMIN, not the STANDARD publisher (job message, publish error, publishUpdated)", async () => {
@@ -323,6 +377,44 @@ describe("hardening", () => {
   });
 
   describe("races and partial answers", () => {
+    test("20 submissions at once with one name and no code are all accepted, each with its own code", async () => {
+      // A blocking hook holds each submission between choosing its code and storing the job, as in production.
+      await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: true, commands: { linux: "/bin/true" } } });
+      try {
+        const name = `Daily Delivery ${randomUUID().slice(0, 8)}`;
+        const base = name.toLowerCase().replace(/ /g, "_");
+        const results = await Promise.all(
+          Array.from({ length: 20 }, () => server.gql(SUBMIT, { i: { name, source: `user:${vendor.id}`, destination: "volume:projects", tasks: tasks(1) } }, vendor.key)),
+        );
+        assert.deepEqual(
+          results.filter((r) => r.errors).map((r) => r.errors![0].message),
+          [],
+        );
+        const codes = results.map((r) => r.data.submitJob.code as string);
+        assert.deepEqual([...codes].sort(), [base, ...Array.from({ length: 19 }, (_, i) => `${base}_${i + 2}`)].sort());
+      } finally {
+        await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: false } });
+      }
+    });
+
+    test("a generated code taken while the blocking hooks ran (by a caller naming it, or another instance) is replaced by a free one, not refused", async () => {
+      await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: true, commands: { linux: script("pause.sh", "#!/bin/sh\nsleep 1\n") } } });
+      try {
+        const name = `Taken ${randomUUID().slice(0, 8)}`;
+        const code = name.toLowerCase().replace(/ /g, "_");
+        const naming = server.gql(SUBMIT, { i: { name: "naming it", code, source: `user:${vendor.id}`, destination: "volume:projects", tasks: tasks(1) } }, vendor.key);
+        await new Promise((r) => setTimeout(r, 300));
+        const generated = server.gql(SUBMIT, { i: { name, source: `user:${vendor.id}`, destination: "volume:projects", tasks: tasks(1) } }, vendor.key);
+        const [first, second] = await Promise.all([naming, generated]);
+        assert.equal(first.errors, undefined, JSON.stringify(first.errors));
+        assert.equal(first.data.submitJob.code, code);
+        assert.equal(second.errors, undefined, JSON.stringify(second.errors));
+        assert.equal(second.data.submitJob.code, `${code}_2`);
+      } finally {
+        await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: false } });
+      }
+    });
+
     test("deleting the queue while a submission's pre-submit runs refuses it cleanly, with nothing stored", async () => {
       await server.ok(`mutation { createQueue(input: { code: "doomed" }) { id } }`);
       const slow = script("slow.sh", "#!/bin/sh\nsleep 1\n");
@@ -399,7 +491,7 @@ describe("hardening", () => {
 });
 
 describe("failed authentication is rate limited per client address", () => {
-  test("past the allowance: 429 with Retry-After over HTTP, close 4429 over WebSocket, and a log line", async () => {
+  test("past the allowance: wrong keys get 429 with Retry-After over HTTP, close 4429 over WebSocket, and a log line; valid keys still work", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-ratelimit-"));
     const warnings: string[] = [];
     const logger = { info() {}, warn: (m: string) => void warnings.push(m), error() {} };
@@ -411,6 +503,8 @@ describe("failed authentication is rate limited per client address", () => {
         HOOKD_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
         HOOKD_AUTH_FAILURES: "3",
         HOOKD_AUTH_FAILURE_WINDOW_SECONDS: "600",
+        // As behind nginx on this host: the proxy is loopback, the client is in X-Forwarded-For.
+        HOOKD_TRUST_PROXY: "loopback",
       }),
       {
         logger,
@@ -419,10 +513,10 @@ describe("failed authentication is rate limited per client address", () => {
     );
     try {
       const url = await app.listen();
-      const post = (key: string | null) =>
+      const post = (key: string | null, forwardedFor?: string) =>
         fetch(`${url}/graphql`, {
           method: "POST",
-          headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+          headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}), ...(forwardedFor ? { "x-forwarded-for": forwardedFor } : {}) },
           body: JSON.stringify({ query: "{ me { id } }" }),
         });
       // A missing key is not a guess: it does not count.
@@ -440,7 +534,26 @@ describe("failed authentication is rate limited per client address", () => {
       await ws.dispose();
       assert.equal(ended.close?.code, 4429, JSON.stringify(ended));
       assert.ok(
-        warnings.some((w) => /authentication: .* failed 3 times within 600 s; further attempts get 429/.test(w)),
+        warnings.some((w) => /authentication: 127\.0\.0\.1 failed 3 times within 600 s; further wrong keys from it get 429/.test(w)),
+        warnings.join("\n"),
+      );
+      // Only failures are limited: a valid key from the same address is answered, over HTTP and WebSocket.
+      const valid = await post(ADMIN_KEY);
+      assert.equal(valid.status, 200, await valid.clone().text());
+      assert.ok(((await valid.json()) as any).data.me.id);
+      const live = subscribe(url, ADMIN_KEY, "query { me { id } }");
+      const done = await live.ended;
+      await live.dispose();
+      assert.equal(done.completed, true, JSON.stringify(done));
+      assert.equal(live.events.length, 1);
+
+      // Behind the trusted proxy each client is counted on its own: one client's stale key locks out nobody else.
+      for (let i = 0; i < 3; i++) assert.equal((await post("hkd_stale_cron_key", "203.0.113.5")).status, 401);
+      assert.equal((await post("hkd_stale_cron_key", "203.0.113.5")).status, 429);
+      assert.equal((await post("hkd_typo", "203.0.113.6")).status, 401, "another client behind the same proxy is not limited");
+      assert.equal((await post(ADMIN_KEY, "203.0.113.5")).status, 200, "the limited client's valid key still works");
+      assert.ok(
+        warnings.some((w) => w.startsWith("authentication: 203.0.113.5 failed 3 times")),
         warnings.join("\n"),
       );
     } finally {

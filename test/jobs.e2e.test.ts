@@ -229,7 +229,7 @@ describe("jobs and their hooks", () => {
       [{ destination: "volume:nowhere" }, "BAD_USER_INPUT", /input\.destination: no volume has id or code 'nowhere'/],
       [{ tasks: [] }, "BAD_USER_INPUT", /input\.tasks: a job needs at least one task/],
       [{ tasks: [{ source: "/a", destination: "volume=nowhere/x", size: 1 }] }, "BAD_USER_INPUT", /input\.tasks\[0\]\.destination: unknown volume 'nowhere'/],
-      [{ tasks: [{ source: "/a", destination: "volume=projects/../etc", size: 1 }] }, "BAD_USER_INPUT", /input\.tasks\[0\]\.destination: '\.\.' is not allowed/],
+      [{ tasks: [{ source: "/a", destination: "volume=projects/../etc", size: 1 }] }, "BAD_USER_INPUT", /input\.tasks\[0\]\.destination: must not contain '\.\.' \(a step up to the parent folder\)/],
       [{ tasks: [{ source: "/a", destination: "/b", size: -1 }] }, "BAD_USER_INPUT", /input\.tasks\[0\]\.size: must be a whole number of bytes/],
       [{ queue: "ghost" }, "NOT_FOUND", /queue 'ghost' does not exist/],
       [{ code: "bad code" }, "BAD_USER_INPUT", /input\.code: may contain only/],

@@ -1,6 +1,6 @@
 import type { Request, Response } from "express";
 import { DomainError } from "../domain/errors.js";
-import { clientAddress, TooManyFailures, type AuthRateLimit } from "../http/auth-rate-limit.js";
+import type { AuthRateLimit } from "../http/auth-rate-limit.js";
 import type { Services } from "../services/services.js";
 
 /** Where `hookd agent` trades its enrolment token for its own credential (no API key needed: the token is the proof). */
@@ -11,21 +11,12 @@ const STATUS: Record<string, number> = { UNAUTHENTICATED: 401, BAD_USER_INPUT: 4
 /**
  * POST { token, hostname, os, labels?, version? } → { agentId, name, kind, executionServerId, credential }.
  * A refused token counts as a failed authentication of the caller's address, like a wrong API key:
- * past the allowance the address gets 429 without its token being looked at.
+ * past the allowance a refused token gets 429 instead of 401; a valid one still enrols.
  */
 export function agentEnrolRoute(services: Services, authLimit: AuthRateLimit) {
   return async (req: Request, res: Response) => {
     res.set("cache-control", "no-store");
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const address = clientAddress(req.socket);
-    try {
-      await authLimit.check(address);
-    } catch (err) {
-      if (!(err instanceof TooManyFailures)) throw err;
-      res.set("retry-after", String(err.retryAfterSeconds));
-      res.status(429).json({ error: { code: "TOO_MANY_REQUESTS", message: err.message, retryAfter: err.retryAfterSeconds } });
-      return;
-    }
     try {
       if (typeof body.token !== "string" || body.token === "") throw new DomainError("BAD_USER_INPUT", "token: the enrolment token is required", "token");
       const labels = Array.isArray(body.labels) ? body.labels.map(String) : [];
@@ -42,7 +33,14 @@ export function agentEnrolRoute(services: Services, authLimit: AuthRateLimit) {
       res.json({ agentId: agent.id, name: agent.name, kind: agent.kind, executionServerId: server.id, credential });
     } catch (err) {
       if (err instanceof DomainError && STATUS[err.code]) {
-        if (err.code === "UNAUTHENTICATED") await authLimit.failed(address);
+        if (err.code === "UNAUTHENTICATED") {
+          const over = await authLimit.failed(authLimit.addressOf(req));
+          if (over) {
+            res.set("retry-after", String(over.retryAfterSeconds));
+            res.status(429).json({ error: { code: "TOO_MANY_REQUESTS", message: over.message, retryAfter: over.retryAfterSeconds } });
+            return;
+          }
+        }
         res.status(STATUS[err.code]).json({ error: { code: err.code, message: err.message, field: err.field } });
         return;
       }

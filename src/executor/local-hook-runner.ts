@@ -8,7 +8,7 @@ import type { JsonObject } from "../entities/metadata.embedded.js";
 import { buildArgv, CommandLineError } from "./command-line.js";
 import type { RunOutcome } from "./execution-lifecycle.service.js";
 import { HookWatchdog } from "./hook-watchdog.js";
-import { jsonErrorPosition } from "./json-position.js";
+import { jsonErrorPosition, outputDepthRefusal } from "./json-position.js";
 import { LeaseLost } from "./lease-fence.js";
 import { killMarked } from "./process-group.js";
 import { runProcess, type OutputGate, type OutputStream, type RunOutcome as ProcessOutcome } from "./process-runner.js";
@@ -247,6 +247,9 @@ async function readOutput(outputPath: string, finish: RunOutcome): Promise<RunOu
   } catch {
     return { ...finish, status: ExecutionStatus.FAILED, error: "the hook exited 0 but wrote no output file at ${PATH_JSON_OUTPUT}" };
   }
+  // Nested past the limit: refused before parsing, with where (json-position.ts).
+  const tooDeep = outputDepthRefusal(text);
+  if (tooDeep) return { ...finish, status: ExecutionStatus.FAILED, error: tooDeep };
   let output: unknown;
   try {
     output = JSON.parse(text);

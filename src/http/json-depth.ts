@@ -4,6 +4,14 @@
 
 export const MAX_JSON_DEPTH = 64;
 
+/**
+ * Tokens graphql-js reads from one document before it gives up (its parse option maxTokens), on
+ * every transport: the document's size, not only its depth, bounds the parser's work. The largest
+ * legitimate document (1,500 selected fields, with arguments) is far below; big inputs belong in
+ * variables, which are not tokens.
+ */
+export const MAX_DOCUMENT_TOKENS = 50_000;
+
 /** The depth of `value` (a scalar is 0, `{}` and `[]` are 1), counted only up to `limit + 1`. */
 export function jsonDepth(value: unknown, limit = MAX_JSON_DEPTH): number {
   let deepest = 0;
@@ -51,4 +59,25 @@ export function documentDepth(source: string, limit = MAX_JSON_DEPTH): number {
     }
   }
   return deepest;
+}
+
+/**
+ * GET /graphql's query string (query, variables, extensions): refused for its nesting as a POST
+ * body is, or null. Variables that are not JSON are left for Apollo to refuse with its own message.
+ */
+export function searchParamsRefusal(params: URLSearchParams): string | null {
+  const query = params.get("query");
+  if (query !== null && documentDepth(query) > MAX_JSON_DEPTH) return jsonTooDeepMessage("the query document");
+  for (const name of ["variables", "extensions"]) {
+    const raw = params.get(name);
+    if (raw === null) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      continue;
+    }
+    if (jsonDepth(value) > MAX_JSON_DEPTH) return jsonTooDeepMessage(name);
+  }
+  return null;
 }

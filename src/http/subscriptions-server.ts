@@ -1,5 +1,5 @@
 import type http from "node:http";
-import { execute, getOperationAST, GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
+import { execute, getOperationAST, GraphQLError, parse, specifiedRules, validate, type DocumentNode, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema, type Source } from "graphql";
 import { CloseCode } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
@@ -10,8 +10,8 @@ import { createRequestContext, type RequestContext } from "../schema/context.js"
 import { subscribeWithFastPath } from "./execution-log-fast-path.js";
 import { queryLimits } from "../schema/limits.js";
 import { costRefusal, oversizedAnswer } from "../schema/query-cost.js";
-import { clientAddress, TooManyFailures, type AuthRateLimit } from "./auth-rate-limit.js";
-import { documentDepth, jsonDepth, jsonTooDeepMessage, MAX_JSON_DEPTH } from "./json-depth.js";
+import type { AuthRateLimit } from "./auth-rate-limit.js";
+import { documentDepth, jsonDepth, jsonTooDeepMessage, MAX_DOCUMENT_TOKENS, MAX_JSON_DEPTH } from "./json-depth.js";
 import type { Services } from "../services/services.js";
 import type { GraphqlObserver } from "../operations/graphql-observer.js";
 
@@ -78,6 +78,16 @@ export function attachSubscriptions(
     return new GraphQLError(f.message, { extensions: f.extensions, path: f.path });
   };
   const agentDocuments = new Map<string, DocumentNode>();
+  // Documents parsed (with the token limit) in onSubscribe, so a syntax error or an oversized
+  // document is answered as an error: graphql-ws closes the whole socket (4500) when its own parse
+  // throws. Its parse then takes the document from here instead of parsing it again.
+  const parsedDocuments = new Map<string, DocumentNode>();
+  const parseOnce = (source: string | Source): DocumentNode => {
+    const document = typeof source === "string" ? parsedDocuments.get(source) : undefined;
+    if (document === undefined) return parse(source, { maxTokens: MAX_DOCUMENT_TOKENS });
+    parsedDocuments.delete(source as string);
+    return document;
+  };
   // An agent's socket: every operation is checked again (a revoked agent is refused) and runs
   // against the agent schema, where no other operation exists.
   const agentExecutionArgs = async (
@@ -98,7 +108,7 @@ export function attachSubscriptions(
     let document = agentDocuments.get(payload.query);
     if (!document) {
       try {
-        document = parse(payload.query);
+        document = parse(payload.query, { maxTokens: MAX_DOCUMENT_TOKENS });
       } catch (err) {
         return [new GraphQLError((err as Error).message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
       }
@@ -115,6 +125,8 @@ export function attachSubscriptions(
   const cleanup = useServer<Record<string, unknown>, { context?: RequestContext; agent?: Agent }>(
     {
       schema,
+      // The same token limit as Apollo's parser over HTTP.
+      parse: parseOnce,
       // The same depth and cost limits as over HTTP.
       validate: (schema, document) => validate(schema, document, [...specifiedRules, queryLimits()]),
       // The same cost limit as over HTTP (it needs the variables, so it is checked here). A
@@ -128,11 +140,9 @@ export function attachSubscriptions(
       // executionLog's batches of lines skip graphql-js's per-field work (see the module).
       subscribe: (args) => refuseCost(args) ?? subscribeWithFastPath(args),
       onConnect: async (ctx) => {
-        const address = clientAddress(ctx.extra.request.socket);
         const authorization = authorizationFrom(ctx.connectionParams);
         try {
           const agentCredential = agentCredentialFrom(ctx.connectionParams);
-          if (authorization !== undefined || agentCredential !== undefined) await authLimit.check(address);
           if (agentCredential !== undefined && agentSchema) {
             ctx.extra.agent = await services.agentEnrolment.authenticate(agentCredential, { fresh: true });
             return true;
@@ -140,13 +150,14 @@ export function attachSubscriptions(
           ctx.extra.context = await createRequestContext(services, authorization);
           return true;
         } catch (err) {
-          if (err instanceof TooManyFailures) {
-            // 4429 (Too Many Requests, in the 4xxx range graphql-ws leaves to applications).
-            ctx.extra.socket.close(4429, err.message.slice(0, 120));
-            return false;
-          }
           if (err instanceof DomainError && err.code === "UNAUTHENTICATED") {
-            if (authorization !== undefined || agentCredentialFrom(ctx.connectionParams) !== undefined) await authLimit.failed(address);
+            const sent = authorization !== undefined || agentCredentialFrom(ctx.connectionParams) !== undefined;
+            const over = sent ? await authLimit.failed(authLimit.addressOf(ctx.extra.request)) : null;
+            if (over) {
+              // 4429 (Too Many Requests, in the 4xxx range graphql-ws leaves to applications).
+              ctx.extra.socket.close(4429, over.message.slice(0, 120));
+              return false;
+            }
             // 4401 Unauthorized with hookd's own message (a close reason holds at most 123 bytes).
             observer?.operation("unknown", "unauthenticated");
             observer?.refused("UNAUTHENTICATED", { transport: "websocket", reason: err.message });
@@ -158,6 +169,7 @@ export function attachSubscriptions(
       },
       onSubscribe: async (ctx, _id, payload) => {
         if (jsonDepth(payload.variables) > MAX_JSON_DEPTH) return [format(new GraphQLError(jsonTooDeepMessage("variables"), { extensions: { code: "BAD_REQUEST" } }))];
+        if (jsonDepth(payload.extensions) > MAX_JSON_DEPTH) return [format(new GraphQLError(jsonTooDeepMessage("extensions"), { extensions: { code: "BAD_REQUEST" } }))];
         if (documentDepth(payload.query) > MAX_JSON_DEPTH) return [format(new GraphQLError(jsonTooDeepMessage("the query document"), { extensions: { code: "BAD_REQUEST" } }))];
         if (ctx.extra.agent && agentSchema) return agentExecutionArgs(ctx.connectionParams, payload, (code, reason) => ctx.extra.socket.close(code, reason));
         try {
@@ -165,6 +177,11 @@ export function attachSubscriptions(
         } catch (err) {
           if (err instanceof DomainError) return [format(new GraphQLError(err.message, { originalError: err }))];
           throw err;
+        }
+        try {
+          parsedDocuments.set(payload.query, parse(payload.query, { maxTokens: MAX_DOCUMENT_TOKENS }));
+        } catch (err) {
+          return [format(new GraphQLError((err as Error).message, { extensions: { code: "GRAPHQL_PARSE_FAILED" } }))];
         }
       },
       context: (ctx) => ctx.extra.context!,

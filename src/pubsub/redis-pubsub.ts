@@ -71,6 +71,11 @@ export class RedisPubSub implements PubSub {
     this.emitter.setMaxListeners(0);
   }
 
+  /** The command connection (set by init()), for state every instance shares, e.g. the failed-authentication count. */
+  get commands(): Redis | null {
+    return this.publisher;
+  }
+
   /** Connects both connections; rejects, naming the URL, when Redis does not answer. */
   async init(): Promise<void> {
     const timeout = this.options.connectTimeoutMs ?? 5000;

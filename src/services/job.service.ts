@@ -12,7 +12,7 @@ import { User } from "../entities/user.entity.js";
 import { Volume } from "../entities/volume.entity.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import { KeysetPager, type Page } from "../store/keyset-page.js";
-import type { SelectQueryBuilder } from "typeorm";
+import type { EntityManager, SelectQueryBuilder } from "typeorm";
 import type { Store } from "../store/store.js";
 import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionServerService } from "./execution-server.service.js";
@@ -66,6 +66,8 @@ interface Party {
 const PARTY_TYPES = ["user", "volume", "client", "server"];
 const FAILED_RUN: readonly ExecutionStatus[] = [ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.CANCELLED];
 const MAX_TASKS = 100_000;
+/** Writes of a job whose generated code another instance took at the same moment, before giving up. */
+const MAX_CODE_ATTEMPTS = 5;
 
 /** Which status may follow which (SPEC §1): submitted → running → done | failed; failed → running by retryJob. */
 const NEXT: Record<JobStatus, readonly JobStatus[]> = {
@@ -76,6 +78,9 @@ const NEXT: Record<JobStatus, readonly JobStatus[]> = {
 };
 
 export class JobService {
+  /** Generated codes of submissions in flight in this process (reserveCode). */
+  private readonly pendingCodes = new Set<string>();
+
   constructor(
     private readonly store: Store,
     private readonly settings: SettingsService,
@@ -168,9 +173,19 @@ export class JobService {
       updatedAt: now,
     });
     applyMetadata("input.metadata", job.metadata, input.metadata);
-    job.code = input.code ?? (await this.generateCode(name));
     if (input.code !== undefined && (await this.store.manager.existsBy(Job, { code: input.code }))) throw conflict("input.code", `a job with code '${input.code}' already exists`);
+    // Codes this submission reserved: released once it is stored or refused.
+    const reserved: string[] = [];
+    try {
+      job.code = input.code ?? (await this.reserveCode(name, reserved, this.store.manager));
+      return await this.submitChecked(job, queue, input.code !== undefined, name, reserved, detailed);
+    } finally {
+      for (const code of reserved) this.pendingCodes.delete(code);
+    }
+  }
 
+  /** The rest of a submission, once its code is chosen: blocking hooks, the write, then the post-submit hooks. */
+  private async submitChecked(job: Job, queue: Queue, codeGiven: boolean, name: string, reserved: string[], detailed: boolean): Promise<Job> {
     for (const hook of [HookPoint.PRE_SUBMIT_SERVER, HookPoint.PRE_SUBMIT_CLIENT]) {
       // The queue may be deleted while a blocking hook runs: refuse before the next one, and at the write.
       if (!(await this.store.manager.existsBy(Queue, { id: queue.id }))) throw queueDeleted(queue);
@@ -187,13 +202,28 @@ export class JobService {
         );
       }
     }
-    const saved = await this.store.transaction(async (em) => {
-      // The code was free before the blocking hooks ran; check again now that the write is ours.
-      if (await em.existsBy(Job, { code: job.code })) throw conflict("input.code", `a job with code '${job.code}' was submitted meanwhile`);
-      // The queue may have been deleted while the blocking hooks ran: refuse with nothing stored.
-      if (!(await em.existsBy(Queue, { id: job.queueId }))) throw queueDeleted(queue);
-      return em.save(job);
-    });
+    let saved: Job;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        saved = await this.store.transaction(async (em) => {
+          // The code was free before the blocking hooks ran; check again now that the write is ours.
+          if (await em.existsBy(Job, { code: job.code })) {
+            if (codeGiven) throw conflict("input.code", `a job with code '${job.code}' was submitted meanwhile`);
+            // Another instance (or a caller naming this code) took it meanwhile: the caller named none, so take the next free one.
+            job.code = await this.reserveCode(name, reserved, em);
+          }
+          // The queue may have been deleted while the blocking hooks ran: refuse with nothing stored.
+          if (!(await em.existsBy(Queue, { id: job.queueId }))) throw queueDeleted(queue);
+          return em.save(job);
+        });
+        break;
+      } catch (err) {
+        // Saved by another instance between the check and the write (the unique index said so): again, with a fresh code.
+        const taken = err instanceof DomainError && err.code === "CONFLICT" && err.field === "input.code";
+        if (codeGiven || !taken || attempt >= MAX_CODE_ATTEMPTS) throw err;
+        job.code = await this.reserveCode(name, reserved, this.store.manager);
+      }
+    }
     this.publish(saved);
     await this.runHooks(HookPoint.POST_SUBMIT_SERVER, saved, false);
     await this.runHooks(HookPoint.POST_SUBMIT_CLIENT, saved, false);
@@ -435,8 +465,20 @@ export class JobService {
     return client;
   }
 
+  /**
+   * A free code from the name, held for this submission until it is stored or refused: submissions
+   * of one name at once (in this process) each get their own before their pre-submit hooks run,
+   * so the hooks see the code the job is stored under.
+   */
+  private async reserveCode(name: string, reserved: string[], em: EntityManager): Promise<string> {
+    const code = await this.generateCode(name, em);
+    this.pendingCodes.add(code);
+    reserved.push(code);
+    return code;
+  }
+
   /** A code from the name: lowercase letters, digits, '_', '.', '-', made unique with a counter. */
-  private async generateCode(name: string): Promise<string> {
+  private async generateCode(name: string, em: EntityManager): Promise<string> {
     const base =
       name
         .toLowerCase()
@@ -445,7 +487,7 @@ export class JobService {
         .replace(/^_+|_+$/g, "")
         .slice(0, 100) || "job";
     // One query for the codes taken (not one per counter value: a name used 10k times took 10k).
-    const rows = await this.store.manager
+    const rows = await em
       .createQueryBuilder(Job, "j")
       .select("j.code", "code")
       .where(`j.code = :base OR j.code LIKE :pattern ESCAPE '\\'`, { base, pattern: `${base.replace(/[\\%_]/g, "\\$&")}\\_%` })
@@ -453,7 +495,7 @@ export class JobService {
     const taken = new Set(rows.map((r) => r.code));
     for (let n = 1; ; n++) {
       const code = n === 1 ? base : `${base}_${n}`;
-      if (!taken.has(code)) return code;
+      if (!taken.has(code) && !this.pendingCodes.has(code)) return code;
     }
   }
 

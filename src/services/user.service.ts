@@ -1,11 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { badInput, conflict, DomainError, forbidden, notFound, unauthenticated } from "../domain/errors.js";
+import { badInput, conflict, forbidden, notFound, unauthenticated } from "../domain/errors.js";
 import { UserRole } from "../domain/roles.js";
 import { ApiKey } from "../entities/api-key.entity.js";
 import { User } from "../entities/user.entity.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import { type ChangeSource, EntityCache } from "../store/entity-cache.js";
-import type { Store } from "../store/store.js";
+import { FIRST_START_LOCK, type Store } from "../store/store.js";
+import type { EntityManager } from "typeorm";
 import { snapshot, type Actor, type AuditService } from "./audit.service.js";
 import type { MetadataInputFields } from "../entities/metadata.embedded.js";
 import { applyMetadata, assertEmail } from "./validation.js";
@@ -79,14 +80,17 @@ export class UserService {
   async create(emailInput: string, role: UserRole, actor: Actor, metadata?: MetadataInputFields): Promise<User> {
     const email = assertEmail("input.email", emailInput);
     if (!Object.values(UserRole).includes(role)) throw badInput("input.role", `must be one of ${Object.values(UserRole).join(", ")} (got '${role}')`);
-    const fresh = this.store.manager.create(User, { email, role, disabled: false });
+    return this.store.transaction((em) => this.insertUser(em, email, role, actor, metadata));
+  }
+
+  /** A new user, in the caller's transaction; `email` is checked already. */
+  private async insertUser(em: EntityManager, email: string, role: UserRole, actor: Actor, metadata?: MetadataInputFields): Promise<User> {
+    const fresh = em.create(User, { email, role, disabled: false });
     applyMetadata("input.metadata", fresh.metadata, metadata);
-    return this.store.transaction(async (em) => {
-      if (await em.existsBy(User, { email })) throw conflict("input.email", `a user with email '${email}' already exists`);
-      const user = await em.save(fresh);
-      await this.audit.record(em, actor, "user.create", "user", user.id, null, user);
-      return user;
-    });
+    if (await em.existsBy(User, { email })) throw conflict("input.email", `a user with email '${email}' already exists`);
+    const user = await em.save(fresh);
+    await this.audit.record(em, actor, "user.create", "user", user.id, null, user);
+    return user;
   }
 
   /** Changes a user's metadata (a half left out is kept); the user's jobs and publishes aggregate it. */
@@ -112,10 +116,15 @@ export class UserService {
     const key = secret ?? `${API_KEY_PREFIX}${randomBytes(24).toString("base64url")}`;
     return this.store.transaction(async (em) => {
       if (!(await em.existsBy(User, { id: userId }))) throw notFound("user", userId);
-      const apiKey = await em.save(em.create(ApiKey, { userId, label, prefix: key.slice(0, 12), hash: sha256(key), lastUsedAt: null, revokedAt: null }));
-      await this.audit.record(em, actor, "apiKey.create", "apiKey", apiKey.id, null, apiKey);
-      return { apiKey, secret: key };
+      return this.insertApiKey(em, userId, label, actor, key);
     });
+  }
+
+  /** A new key (stored as its hash), in the caller's transaction. */
+  private async insertApiKey(em: EntityManager, userId: string, label: string | null, actor: Actor, key: string): Promise<CreatedApiKey> {
+    const apiKey = await em.save(em.create(ApiKey, { userId, label, prefix: key.slice(0, 12), hash: sha256(key), lastUsedAt: null, revokedAt: null }));
+    await this.audit.record(em, actor, "apiKey.create", "apiKey", apiKey.id, null, apiKey);
+    return { apiKey, secret: key };
   }
 
   /** Revokes a key. `actor` may revoke their own keys; only an ADMIN may revoke others'. */
@@ -172,18 +181,21 @@ export class UserService {
    * First start: when no ADMIN exists, create one with a key (the configured one, or a generated
    * one). Returns the created admin and the key to print, or null when an admin already exists.
    */
-  async bootstrapAdmin(email: string, configuredKey: string | null): Promise<(CreatedApiKey & { user: User; generated: boolean }) | null> {
+  async bootstrapAdmin(emailInput: string, configuredKey: string | null): Promise<(CreatedApiKey & { user: User; generated: boolean }) | null> {
     if (await this.store.manager.existsBy(User, { role: UserRole.ADMIN })) return null;
-    try {
-      const user = (await this.findByEmail(email)) ?? (await this.create(email, UserRole.ADMIN, "hookd"));
+    const email = assertEmail("HOOKD_BOOTSTRAP_ADMIN_EMAIL", emailInput);
+    const key = configuredKey ?? `${API_KEY_PREFIX}${randomBytes(24).toString("base64url")}`;
+    // One transaction under the first-start lock: instances starting together on a new database
+    // wait for each other here, so one makes the admin and the others find it, with no write that
+    // fails on the way (a failed INSERT of the key used to be logged with the key's hash).
+    return this.store.transaction(async (em) => {
+      await this.store.lockInTransaction(em, FIRST_START_LOCK);
+      if (await em.existsBy(User, { role: UserRole.ADMIN })) return null;
+      const user = (await em.findOneBy(User, { email })) ?? (await this.insertUser(em, email, UserRole.ADMIN, "hookd"));
       if (user.role !== UserRole.ADMIN) throw conflict("HOOKD_BOOTSTRAP_ADMIN_EMAIL", `'${email}' already exists as ${user.role}; choose another email for the first admin`);
-      const created = await this.createApiKey(user.id, "bootstrap", "hookd", configuredKey ?? undefined);
+      const created = await this.insertApiKey(em, user.id, "bootstrap", "hookd", key);
       return { ...created, user, generated: configuredKey === null };
-    } catch (err) {
-      // Another instance starting at the same moment made the first admin (or its configured key) first.
-      if (err instanceof DomainError && err.code === "CONFLICT" && err.field !== "HOOKD_BOOTSTRAP_ADMIN_EMAIL" && (await this.store.manager.existsBy(User, { role: UserRole.ADMIN }))) return null;
-      throw err;
-    }
+    });
   }
 
   /**

@@ -104,8 +104,10 @@ export class VolumeService {
   /**
    * A resolver for many paths: the volumes are read once, then every path resolves without a
    * query (a 14k-task job read them 28k times, holding up every other request meanwhile).
-   * Absolute paths are normalised first (`/srv/projects/../../etc/x` is `/etc/x`, not on the
-   * volume), then checked for containment; relative paths and NUL characters are refused.
+   * One rule for both notations: a '..' step is refused, never resolved (resolved, it made
+   * `/srv/projects/../../etc/x` reach a script as `/etc/x`); `.` and repeated separators are
+   * normalised, then absolute paths are checked for containment. Relative paths and NUL
+   * characters are refused.
    */
   async pathResolver(os: OsName, options: PathResolverOptions = {}): Promise<(field: string, value: string) => ResolvedPath> {
     const volumes = await this.list();
@@ -126,7 +128,7 @@ export class VolumeService {
         const prefix = volume.paths[os];
         if (!prefix) throw badInput(field, `volume '${code}' has no path prefix for ${os}; set paths.${os} on it`);
         const relative = rest.split(/[/\\]+/).filter((part) => part !== "" && part !== ".");
-        if (relative.includes("..")) throw badInput(field, `'..' is not allowed in a volume path ('${value}')`);
+        refuseParentSteps(field, value, relative);
         const full = relative.length ? prefix.replace(/[/\\]+$/, "") + sep + relative.join(sep) : prefix;
         return { path: full, volume, relativePath: relative.join("/") };
       }
@@ -134,6 +136,8 @@ export class VolumeService {
       if (!absolute) {
         throw badInput(field, `must be an absolute path (${os === "windows" ? "D:\\... or \\\\server\\share\\..." : "/..."}) or in volume notation (volume=<code>/<relative path>) (got '${value}')`);
       }
+      refuseParentSteps(field, value, value.split(os === "windows" ? /[/\\]+/ : /\/+/));
+      // Only '.' and repeated separators are left to normalise: they change nothing the path names.
       const normalized = stripSeparators(flavour.normalize(value), sep);
       for (const { volume, prefix } of prefixes) {
         if (same(normalized, prefix)) return { path: normalized, volume, relativePath: "" };
@@ -174,6 +178,7 @@ export class VolumeService {
       const prefix = value.trim();
       if (prefix.length === 0) throw badInput(field, "is empty; give an absolute path, or null for no path on this OS");
       if (prefix.includes("\0")) throw badInput(field, "must not contain a NUL character");
+      refuseParentSteps(field, prefix, prefix.split(os === "windows" ? /[/\\]+/ : /\/+/));
       // Relative prefixes would resolve against hookd's working directory: never what was meant.
       const absolute = os === "windows" ? /^([A-Za-z]:[\\/]|\\\\[^\\]+\\[^\\]+)/.test(prefix) : prefix.startsWith("/");
       if (!absolute) {
@@ -181,4 +186,13 @@ export class VolumeService {
       }
     }
   }
+}
+
+/**
+ * The one rule for '..' in every path hookd takes (volume notation, absolute paths, volume
+ * prefixes): refused, naming the field. Resolving it would store and hand to scripts a path that
+ * is not what the caller wrote, and one a script checking the path's start would misjudge.
+ */
+function refuseParentSteps(field: string, value: string, parts: readonly string[]): void {
+  if (parts.includes("..")) throw badInput(field, `must not contain '..' (a step up to the parent folder): write the path without it (got '${value}')`);
 }

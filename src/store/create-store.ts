@@ -19,12 +19,14 @@ export interface OpenStoreOptions {
   serve?: { logger: Logger };
   /** Bring the schema up to date (default). A backup opens without, to copy the file as it is. */
   migrate?: boolean;
+  /** Where TypeORM's lines go (default: serve's logger, else nowhere: errors reach the caller as thrown). */
+  logger?: Logger;
 }
 
 /** The store the config chooses, open and migrated. */
 export async function openStore(config: HookdConfig, options: OpenStoreOptions = {}): Promise<Store> {
   if (config.database.type === "postgres") {
-    const dataSource = new DataSource(dataSourceOptions(config));
+    const dataSource = new DataSource(dataSourceOptions(config, options.logger ?? options.serve?.logger));
     await dataSource.initialize().catch((err: Error) => {
       throw new Error(`cannot connect to PostgreSQL at ${redactPassword(config.database.type === "postgres" ? config.database.url : "")}: ${err.message} (check HOOKD_DATABASE_URL)`);
     });
@@ -36,7 +38,7 @@ export async function openStore(config: HookdConfig, options: OpenStoreOptions =
   }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const lock = options.serve ? SqliteServeLock.acquire(config.databasePath) : null;
-  const dataSource = new DataSource(dataSourceOptions(config));
+  const dataSource = new DataSource(dataSourceOptions(config, options.logger ?? options.serve?.logger));
   try {
     await dataSource.initialize();
     if (options.migrate !== false) await dataSource.runMigrations({ transaction: "each" });

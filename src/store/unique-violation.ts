@@ -1,6 +1,9 @@
 import type { DataSource } from "typeorm";
 import { conflict, type DomainError } from "../domain/errors.js";
 
+/** Columns whose values are secrets or stand for one (API keys', tokens' and credentials' hashes). */
+const SECRET_COLUMN = /hash|secret|token|credential|password/i;
+
 /**
  * The CONFLICT a unique-constraint violation means, naming the field, or null for any other error.
  * The one place that reads both dialects' reports: SQLite's "UNIQUE constraint failed: user.email"
@@ -35,5 +38,7 @@ export function uniqueViolation(err: unknown, dataSource: DataSource): DomainErr
   const field = properties[properties.length - 1];
   const what = metadata?.name.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase() ?? table;
   const those = properties.join(" and ");
-  return conflict(`input.${field}`, value !== undefined ? `a ${what} with ${those} '${value}' already exists` : `a ${what} with this ${those} already exists`);
+  // A key's or token's hash is never quoted: messages reach logs and callers.
+  const quotable = value !== undefined && !properties.some((p) => SECRET_COLUMN.test(p));
+  return conflict(`input.${field}`, quotable ? `a ${what} with ${those} '${value}' already exists` : `a ${what} with this ${those} already exists`);
 }
