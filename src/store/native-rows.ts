@@ -7,6 +7,8 @@ export interface SqliteDatabase {
   prepare(sql: string): SqliteStatement;
   transaction<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void;
   pragma(sql: string): unknown;
+  exec(sql: string): unknown;
+  readonly inTransaction: boolean;
 }
 export interface SqliteStatement {
   run(...values: unknown[]): unknown;

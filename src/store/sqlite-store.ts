@@ -139,9 +139,26 @@ export class SqliteStore implements Store {
   transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
     return this.chain(() =>
       this.dataSource.transaction(work).catch((err) => {
+        this.endBrokenTransaction();
         throw uniqueViolation(err, this.dataSource) ?? err;
       }),
     );
+  }
+
+  /**
+   * After a failed transaction, none may stay open: writes run one at a time on the chain. TypeORM
+   * (1.1) counts a transaction whose COMMIT failed (a full disk: SQLite rolled it back) as still
+   * open, so its next one opened with a SAVEPOINT, and once that failed too every later write of
+   * this process went into a transaction that never committed (issue 32). End it, reset the count.
+   */
+  private endBrokenTransaction(): void {
+    const db = sqliteConnection(this.dataSource)!;
+    if (db.inTransaction) db.exec("ROLLBACK");
+    const runner = (this.dataSource.driver as unknown as { queryRunner?: { isTransactionActive: boolean; transactionDepth: number } }).queryRunner;
+    if (runner) {
+      runner.isTransactionActive = false;
+      runner.transactionDepth = 0;
+    }
   }
 
   externalChangeSignal(_entities: EntityClass<ObjectLiteral>[]): () => boolean {
