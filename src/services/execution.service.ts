@@ -277,11 +277,12 @@ export class ExecutionService {
         if (event.stored) done(() => resolve(event.stored!));
         else
           this.get(id).then(
-            (e) => done(() => resolve(e)),
+            // Only what the store holds as final: an outcome announced but not (yet) stored is no answer.
+            (e) => isFinished(e.status) && done(() => resolve(e)),
             (err) => done(() => reject(err)),
           );
       });
-      const timer = setTimeout(() => done(() => reject(new DomainError("CONFLICT", `execution ${id} did not finish within ${Math.round(timeoutMs / 1000)} s`))), timeoutMs);
+      const timer = setTimeout(() => done(() => reject(new DomainError("CONFLICT", `gave up waiting: execution ${id} did not finish within ${Math.round(timeoutMs / 1000)} s`))), timeoutMs);
       // Through a broker the finish may be lost (a reconnect): the store says so too.
       const recheck = this.pubsub.distributed
         ? setInterval(
