@@ -231,6 +231,7 @@ export class EmbeddedRunner implements RunnerListener {
         release();
       },
     });
+    // An outcome the store refuses (a full disk) is tried again while this runner holds the run (finish()).
     await this.lifecycle.finish(execution.id, this.id, { ...outcome, error: log.mask(outcome.error) }, log);
   }
 

@@ -149,9 +149,10 @@ export class ExecutionLifecycle {
     return this.chains.resume();
   }
 
-  /** Stops the backoff timers (the attempts stay stored, QUEUED). */
+  /** Stops the backoff timers (the attempts stay stored, QUEUED) and the tries to store refused outcomes. */
   close(): void {
     this.chains.close();
+    this.transitions.close();
   }
 
   get(id: string): Promise<Execution | null> {

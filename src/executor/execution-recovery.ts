@@ -56,7 +56,8 @@ export class RecoverySweeps {
     // Only past the margin: by then a runner that could not renew has ended the hook itself.
     const rows = await this.store.manager.find(Execution, { where: { status: ExecutionStatus.RUNNING, leaseExpiresAt: LessThan(new Date(now.getTime() - this.marginMs)) } });
     let n = 0;
-    for (const e of rows) {
+    // A run whose outcome this process holds, unstored, is held: its runner stores it (storeOutcome).
+    for (const e of rows.filter((r) => !this.transitions.isUnstored(r.id))) {
       const renewed = new Date(e.leaseExpiresAt!.getTime() - this.leaseMs);
       const error = `runner ${await this.runnerName(e)} stopped renewing its lease at ${clockTime(renewed)}; the hook's outcome is unknown`;
       const expect = { status: ExecutionStatus.RUNNING, runnerId: e.runnerId, leaseExpiresAt: e.leaseExpiresAt };
@@ -77,7 +78,7 @@ export class RecoverySweeps {
     const now = this.now();
     const rows = await this.store.manager.find(Execution, { where: { status: In([ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]), deadlineAt: LessThan(now) } });
     let n = 0;
-    for (const e of rows) {
+    for (const e of rows.filter((r) => !this.transitions.isUnstored(r.id))) {
       if (e.status === ExecutionStatus.QUEUED) {
         const blocking = hookPointInfo(e.hook).blocking;
         const waited = Math.round((e.deadlineAt!.getTime() - e.createdAt.getTime()) / 1000);

@@ -134,6 +134,10 @@ export class ExecutionTransitions {
    * execution finishes; a row another process changed is caught by the conditional writes.
    */
   private readonly known = new Map<string, Execution>();
+  /** Runs whose outcome this process holds and has not stored yet (storeOutcome): they have a live holder. */
+  private readonly unstored = new Set<string>();
+  private readonly pauses = new Set<() => void>();
+  private closed = false;
   /** What follows a final outcome (chain-follow-up.ts); set once by the lifecycle. */
   followUp: (done: Execution, next: Execution | null) => Promise<void> = async () => undefined;
 
@@ -336,8 +340,9 @@ export class ExecutionTransitions {
   /**
    * A holder's outcome (the embedded runner's or an agent's), stored with the last log lines and
    * the next attempt in one write, conditional on the holder. Null when the runner no longer held
-   * it (the outcome is dropped: the record already says what happened). Throws when the store did
-   * not take it (the caller may try again: the run is still held, and its lease still renewed).
+   * it (the outcome is dropped: the record already says what happened). An outcome the store
+   * refuses (a full disk, a database away) is tried again while the runner holds the run, and
+   * announced only once stored (storeOutcome).
    */
   async finish(id: string, runnerId: string, outcome: RunOutcome, log: FinishLog): Promise<Execution | null> {
     if (outcome.status !== ExecutionStatus.SUCCEEDED && outcome.error) log.system(outcome.error);
@@ -354,6 +359,7 @@ export class ExecutionTransitions {
       leaseExpiresAt: null,
       deadlineAt: null,
     };
+    let next = plan.next;
     try {
       // The count is what the store holds, also when a log write failed.
       await log.close((lines, failure) => {
@@ -372,16 +378,93 @@ export class ExecutionTransitions {
         this.logger.warn(`execution ${id}: runner ${runnerId} finished it (${outcome.status}) after losing its lease; the outcome was not stored`);
         return null;
       }
-      // Lines were lost, but the outcome is stored (saying so): it counts as finished.
-      if (!(err instanceof LogLinesLost)) throw err;
-      this.logger.error(`could not store the log of execution ${id}`, err.failure);
+      if (err instanceof LogLinesLost) {
+        // Lines were lost, but the outcome is stored (saying so): it counts as finished.
+        this.logger.error(`could not store the log of execution ${id}`, err.failure);
+      } else {
+        this.logger.error(`could not store the outcome of execution ${id} (${outcome.status}); trying again while runner ${runnerId} holds the run`, err);
+        const stored = await this.storeOutcome(id, runnerId, set, nextAttempt(plan), err);
+        if (stored === null) {
+          this.known.delete(id);
+          this.logger.warn(`execution ${id}: its outcome (${outcome.status}) was not stored: ${this.closed ? "hookd stopped first" : `runner ${runnerId} no longer held it`}`);
+          return null;
+        }
+        this.logger.warn(`execution ${id}: stored ${stored === "outcome" ? "its outcome" : "FAILED instead of its outcome"} once the store took it`);
+        if (stored === "failed") next = null;
+      }
     }
     const row = this.known.get(id) ?? before;
     this.known.delete(id);
     const finished = Object.assign(new Execution(), row ?? { id }, set);
     this.announce(finished);
-    await this.followUp(finished, plan.next);
+    await this.followUp(finished, next);
     return finished;
+  }
+
+  /**
+   * An outcome the store refused, stored once it takes it: tried again every third of a lease
+   * while the runner holds the run (it keeps renewing the lease meanwhile, and the sweeps leave
+   * the run alone: isUnstored). When the store takes a write but not this outcome, the run is
+   * FAILED with the reason in words instead (`set` says so then). Null when the run is no longer
+   * the runner's, or hookd stops (its next start records the run interrupted).
+   */
+  private async storeOutcome(id: string, runnerId: string, set: Partial<Execution>, ops: WriteOp[], refused: unknown): Promise<"outcome" | "failed" | null> {
+    const expect = { status: ExecutionStatus.RUNNING, runnerId };
+    this.unstored.add(id);
+    try {
+      while (await this.pause(Math.max(50, Math.floor(this.options.leaseMs / 3)))) {
+        try {
+          await this.store.write([{ update: Execution, id, set, expect }, ...ops]);
+          return "outcome";
+        } catch (err) {
+          if (err instanceof StaleWriteError) return null;
+          refused = err;
+        }
+        const why = refused instanceof Error ? refused.message : String(refused);
+        const failed = {
+          status: ExecutionStatus.FAILED,
+          error: `hookd could not store this run's outcome (${set.status}${set.exitCode != null ? `, exit code ${set.exitCode}` : ""}): ${why}`,
+          output: null,
+          nextAttemptAt: null,
+          nextAttemptId: null,
+        };
+        try {
+          await this.store.write([{ update: Execution, id, set: { ...set, ...failed }, expect }]);
+          Object.assign(set, failed);
+          return "failed";
+        } catch (err) {
+          if (err instanceof StaleWriteError) return null;
+        }
+      }
+      return null;
+    } finally {
+      this.unstored.delete(id);
+    }
+  }
+
+  /** True while this process holds `id`'s outcome, not stored yet: the run has a live holder. */
+  isUnstored(id: string): boolean {
+    return this.unstored.has(id);
+  }
+
+  /** Waits `ms`; false once close() was called (which ends the wait at once). */
+  private pause(ms: number): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.pauses.delete(end);
+        resolve(!this.closed);
+      };
+      const timer = setTimeout(end, ms);
+      this.pauses.add(end);
+    });
+  }
+
+  /** Stops the tries to store refused outcomes. */
+  close(): void {
+    this.closed = true;
+    for (const end of [...this.pauses]) end();
   }
 
   // ---- control ----
