@@ -147,6 +147,60 @@ describe("execution lifecycle", () => {
     }
   });
 
+  test("an outcome the store refused is stored once it takes it, announced only then, and its run is left to its holder meanwhile", async () => {
+    // A lease of 300 ms: the holder tries again every 100 ms.
+    const holder = new ExecutionLifecycle(store, pubsub, queue, silentLogger, { leaseMs: 300, killGraceMs: 200, servedNow: () => true, now: () => clock });
+    const e = fresh();
+    await holder.create([{ execution: e, server: self }]);
+    await holder.claim(e.id, "hookd:a");
+    const heard: string[] = [];
+    const unsubscribe = pubsub.subscribe("executionUpdated", e.id, (event) => heard.push(event.status));
+    // What a full disk does to the outcome's write, on a real database: the update fails.
+    await store.manager.query(
+      `CREATE TRIGGER full_disk BEFORE UPDATE OF status ON execution WHEN NEW.id = '${e.id}' AND NEW.status <> 'RUNNING' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`,
+    );
+    let finished: Promise<Execution | null>;
+    try {
+      const log = new ExecutionLog(store, pubsub, e.id, { capBytes: 1 << 20 });
+      log.output("stdout" as never, "hello", clock);
+      finished = holder.finish(e.id, "hookd:a", { status: ExecutionStatus.SUCCEEDED, exitCode: 0 }, log);
+      await new Promise((r) => setTimeout(r, 350));
+      assert.deepEqual(heard, [], "nothing is announced before it is stored");
+      assert.equal((await read(e.id)).status, ExecutionStatus.RUNNING);
+      clock = new Date(clock.getTime() + 60_000);
+      await holder.expireLeases();
+      await holder.expireDeadlines();
+      assert.equal((await read(e.id)).status, ExecutionStatus.RUNNING, "its lease and deadline ran out, but its holder has the outcome");
+    } finally {
+      await store.manager.query(`DROP TRIGGER full_disk`);
+    }
+    assert.equal((await finished)?.status, ExecutionStatus.SUCCEEDED);
+    const row = await read(e.id);
+    assert.deepEqual([row.status, row.exitCode, row.error, row.logLineCount], [ExecutionStatus.SUCCEEDED, 0, "1 log lines could not be stored (database or disk is full)", 0]);
+    assert.deepEqual(heard, [ExecutionStatus.SUCCEEDED]);
+    unsubscribe();
+    holder.close();
+  });
+
+  test("an outcome the store takes no write of, while it takes others, is FAILED with the reason in words", async () => {
+    const holder = new ExecutionLifecycle(store, pubsub, queue, silentLogger, { leaseMs: 300, killGraceMs: 200, servedNow: () => true, now: () => clock });
+    const e = fresh();
+    await holder.create([{ execution: e, server: self }]);
+    await holder.claim(e.id, "hookd:a");
+    // This outcome (its output) cannot be stored; anything else can.
+    await store.manager.query(`CREATE TRIGGER unstorable BEFORE UPDATE OF output ON execution WHEN NEW.id = '${e.id}' AND NEW.output IS NOT NULL BEGIN SELECT RAISE(ABORT, 'output too large'); END`);
+    try {
+      const log = new ExecutionLog(store, pubsub, e.id, { capBytes: 1 << 20 });
+      const done = await holder.finish(e.id, "hookd:a", { status: ExecutionStatus.SUCCEEDED, exitCode: 0, output: { big: true } }, log);
+      assert.equal(done?.status, ExecutionStatus.FAILED);
+    } finally {
+      await store.manager.query(`DROP TRIGGER unstorable`);
+    }
+    const row = await read(e.id);
+    assert.deepEqual([row.status, row.error, row.output], [ExecutionStatus.FAILED, "hookd could not store this run's outcome (SUCCEEDED, exit code 0): output too large", null]);
+    holder.close();
+  });
+
   test("an expired lease is FAILED with the reason in words; a live lease of another runner is left alone", async () => {
     const stale = fresh();
     const live = fresh();
