@@ -1,6 +1,7 @@
 import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { Column, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+import { ExecutionStatus, FINISHED_STATUSES, isFinished } from "../domain/execution-status.js";
 import { HookPoint } from "../domain/hook-points.js";
 import type { OsName } from "../domain/os.js";
 import { HookSource, SkipReason } from "../domain/effective-hooks.js";
@@ -9,19 +10,8 @@ import { HookPolicyType } from "../schema/hook-policy.type.js";
 import type { JsonObject } from "./metadata.embedded.js";
 import { QueueHookMode } from "./queue-hook.entity.js";
 
-export enum ExecutionStatus {
-  QUEUED = "QUEUED",
-  RUNNING = "RUNNING",
-  SUCCEEDED = "SUCCEEDED",
-  FAILED = "FAILED",
-  TIMED_OUT = "TIMED_OUT",
-  CANCELLED = "CANCELLED",
-  SKIPPED = "SKIPPED",
-}
 registerEnumType(ExecutionStatus, { name: "ExecutionStatus" });
-
-export const FINISHED_STATUSES: readonly ExecutionStatus[] = [ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.CANCELLED, ExecutionStatus.SKIPPED];
-export const isFinished = (status: ExecutionStatus) => FINISHED_STATUSES.includes(status);
+export { ExecutionStatus, FINISHED_STATUSES, isFinished };
 
 /** One run of one hook entry (SPEC §1 "Executions"): what ran, with what, and how it ended. */
 @ObjectType({ description: "One run of a hook: the configuration it ran with, its input, its outcome and its log." })

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { hookPointInfo, type HookPoint } from "../domain/hook-points.js";
 import type { OsName } from "../domain/os.js";
-import { ExecutionStatus } from "../entities/execution.entity.js";
+import { ExecutionStatus } from "../domain/execution-status.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import { buildArgv, CommandLineError } from "./command-line.js";
 import type { RunOutcome } from "./execution-lifecycle.service.js";
