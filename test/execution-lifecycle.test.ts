@@ -274,6 +274,51 @@ describe("execution lifecycle", () => {
     const failed = await read(waiting.id);
     assert.deepEqual([failed.status, failed.error], [ExecutionStatus.FAILED, "no runner for execution server render-b came online within 1 min"]);
   });
+
+  // Fencing: the margin here is min(200 / 2 + 500, 10 000 / 3) = 600 ms.
+  const retried = {
+    retry: { maxAttempts: 2, initialDelaySeconds: 0, factor: 2, maxDelaySeconds: 60, jitter: 0, retryExitCodes: null, permanentExitCodes: [], retryTimedOut: true, retryRunnerLost: true },
+    maxConcurrent: null,
+    concurrencyKey: null,
+    env: [],
+  };
+
+  test("a lease counts as expired only a margin after it ran out; then the run is FAILED and its retry may start at once", async () => {
+    const e = fresh({ policy: retried });
+    await lifecycle.create([{ execution: e, server: self }]);
+    await lifecycle.claim(e.id, "hookd:gone");
+    const leaseEnd = (await read(e.id)).leaseExpiresAt!.getTime();
+    clock = new Date(leaseEnd + 500);
+    assert.equal(await lifecycle.expireLeases(), 0, "within the margin its runner may still be ending the hook");
+    assert.equal((await read(e.id)).status, ExecutionStatus.RUNNING);
+    clock = new Date(leaseEnd + 601);
+    assert.equal(await lifecycle.expireLeases(), 1);
+    const lost = await read(e.id);
+    assert.equal(lost.status, ExecutionStatus.FAILED);
+    assert.equal(lost.leaseExpiresAt, null, "nothing of it runs any more");
+    const next = await read(lost.nextAttemptId!);
+    assert.equal(next.notBefore!.getTime(), clock.getTime(), "no backoff configured: the retry may start now");
+  });
+
+  test("ended by hookd while its runner may still be ending it (past its deadline): the lease stays on record, and no next attempt starts before it ran out plus the margin", async () => {
+    const e = fresh({ timeoutSeconds: 1, policy: retried });
+    await lifecycle.create([{ execution: e, server: self }]);
+    await lifecycle.claim(e.id, "hookd:wedged");
+    clock = new Date(clock.getTime() + 20_000);
+    await lifecycle.renew("hookd:wedged", [e.id]);
+    const leaseEnd = (await read(e.id)).leaseExpiresAt!.getTime();
+    assert.ok((await lifecycle.expireDeadlines()) >= 1);
+    const timedOut = await read(e.id);
+    assert.equal(timedOut.status, ExecutionStatus.TIMED_OUT);
+    assert.equal(timedOut.leaseExpiresAt?.getTime(), leaseEnd, "the runner's lease stays on the record");
+    const next = await read(timedOut.nextAttemptId!);
+    assert.equal(next.notBefore!.getTime(), leaseEnd + 600, "the retry waits for the lease plus the margin, not its zero backoff");
+    assert.equal(lifecycle.nextAttemptNotBefore(timedOut)?.getTime(), leaseEnd + 600, "a retry by hand is held back as long");
+    const renewal = await lifecycle.renew("hookd:wedged", [e.id]);
+    assert.deepEqual(renewal.lost, [e.id], "its runner is told it lost the run, and its lease is not extended");
+    clock = new Date(leaseEnd + 601);
+    assert.equal(lifecycle.nextAttemptNotBefore(timedOut), null);
+  });
 });
 
 describe("embedded runner: where hooks run", () => {
