@@ -7,6 +7,7 @@ import WebSocket from "ws";
 import { currentOs } from "../domain/os.js";
 import { ExecaSpawner } from "../executor/execa-spawner.js";
 import { LeaseFence, leaseMarginMs } from "../executor/lease-fence.js";
+import { OutputCap } from "../executor/output-cap.js";
 import type { Spawner } from "../executor/spawner.js";
 import { LocalHookRunner, type HookSpec } from "../executor/local-hook-runner.js";
 import { groupRunsExecution, killMarked } from "../executor/process-group.js";
@@ -88,7 +89,6 @@ export class AgentRequestError extends Error {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Exponential with full jitter, so agents cut off together do not come back together. */
 export const backoffMs = (retries: number) => Math.round(Math.min(MAX_BACKOFF_MS, 500 * 2 ** retries) * (0.5 + Math.random() / 2));
-const formatBytes = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`);
 const isCloseEvent = (e: unknown): e is { code: number; reason: string } => typeof e === "object" && e !== null && typeof (e as { code?: unknown }).code === "number";
 
 /** Trades the enrolment token for the agent's own credential and keeps it (first start only). */
@@ -499,9 +499,8 @@ class RemoteRun {
   private sent = 0;
   private readonly inflight = new Set<Promise<void>>();
   private seq = 0;
-  private bytes = 0;
-  private droppedBytes = 0;
-  private droppedLines = 0;
+  /** The head and the tail of the output are kept, the middle counted (output-cap.ts). */
+  private readonly cap: OutputCap<{ stream: "STDOUT" | "STDERR"; text: string; at: Date; partial: boolean }>;
   private sealed = false;
   private lost = false;
   private wake: (() => void) | null = null;
@@ -511,7 +510,9 @@ class RemoteRun {
   constructor(
     private readonly agent: RemoteAgent,
     private readonly spec: ClaimedSpec,
-  ) {}
+  ) {
+    this.cap = new OutputCap(spec.logCapBytes);
+  }
 
   /** hookd no longer counts this run as the agent's: end it and report nothing. */
   lose(): void {
@@ -554,12 +555,9 @@ class RemoteRun {
       },
       onExit: () => clearTimeout(this.recordTimer),
     });
-    if (this.droppedBytes > 0)
-      this.push(
-        "SYSTEM",
-        `output cap of ${formatBytes(this.spec.logCapBytes)} reached: ${this.droppedLines} more lines (${formatBytes(this.droppedBytes)}) were not stored; the hook kept running`,
-        new Date(),
-      );
+    const { summary, tail } = this.cap.end();
+    if (summary) this.push("SYSTEM", summary, new Date());
+    for (const l of tail) this.push(l.stream, l.text, l.at, l.partial);
     this.sealed = true;
     this.notify();
     await sending;
@@ -576,7 +574,7 @@ class RemoteRun {
             signal: outcome.signal ?? null,
             error: outcome.error ?? null,
             output: outcome.output ?? null,
-            droppedBytes: this.droppedBytes,
+            droppedBytes: this.cap.droppedBytes,
           },
         };
         const agentFinish = await this.agent.finish(vars);
@@ -595,14 +593,8 @@ class RemoteRun {
   }
 
   private output(stream: "stdout" | "stderr", text: string, at: Date, partial: boolean): void {
-    const size = Buffer.byteLength(text) + 1;
-    if (this.droppedBytes > 0 || this.bytes + size > this.spec.logCapBytes) {
-      this.droppedBytes += size;
-      this.droppedLines++;
-      return;
-    }
-    this.bytes += size;
-    this.push(stream === "stdout" ? "STDOUT" : "STDERR", text, at, partial);
+    const line = { stream: stream === "stdout" ? ("STDOUT" as const) : ("STDERR" as const), text, at, partial };
+    if (this.cap.take(line, Buffer.byteLength(text) + 1)) this.push(line.stream, text, at, partial);
   }
 
   private push(stream: PendingLine["stream"], text: string, at: Date, partial = false): void {

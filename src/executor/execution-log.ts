@@ -2,6 +2,7 @@ import { MoreThan } from "typeorm";
 import { ExecutionLogLine, LogStream } from "../entities/execution-log-line.entity.js";
 import type { LogLineEvent, PubSub } from "../pubsub/pubsub.js";
 import type { Store, WriteOp } from "../store/store.js";
+import { OutputCap } from "./output-cap.js";
 
 export interface ExecutionLogOptions {
   /** Bytes of output one execution may store; what comes after is counted, not stored. */
@@ -63,9 +64,7 @@ export class LogLinesLost extends Error {
   }
 }
 
-const MIB = 1024 * 1024;
 const bytesOf = (lines: { text: string }[]) => lines.reduce((n, l) => n + Buffer.byteLength(l.text) + 1, 0);
-const formatBytes = (n: number) => (n >= MIB ? `${(n / MIB).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`);
 
 /**
  * Numbers, stores and publishes one execution's output. Lines are written in batches (never one
@@ -76,9 +75,8 @@ export class ExecutionLog {
   private seq = 0;
   /** Lines written to the store: 1..storedLines (writes stop at the first failure). */
   private storedLines = 0;
-  private storedBytes = 0;
-  private droppedBytes = 0;
-  private droppedLines = 0;
+  /** The head and the tail of the output are kept, the middle counted (output-cap.ts). */
+  private readonly cap: OutputCap<{ stream: LogStream.STDOUT | LogStream.STDERR; text: string; at: Date }>;
   private pending: LogLineEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
@@ -111,6 +109,7 @@ export class ExecutionLog {
     // Two batches: one being written while the next fills. A live reader's lines are at most this
     // far behind the hook, whatever the store's speed (more cost latency, not speed: BENCHMARKS.md).
     this.highWater = 2 * this.maxBatch;
+    this.cap = new OutputCap(options.capBytes);
   }
 
   get lineCount(): number {
@@ -118,7 +117,7 @@ export class ExecutionLog {
   }
 
   get dropped(): number {
-    return this.droppedBytes;
+    return this.cap.droppedBytes;
   }
 
   /** OutputGate: the store is this far behind the hook; read no more of its output for now. */
@@ -157,14 +156,7 @@ export class ExecutionLog {
   }
 
   private store1(stream: LogStream.STDOUT | LogStream.STDERR, text: string, at: Date): void {
-    const size = Buffer.byteLength(text) + 1;
-    if (this.droppedBytes > 0 || this.storedBytes + size > this.options.capBytes) {
-      this.droppedBytes += size;
-      this.droppedLines += 1;
-      return;
-    }
-    this.storedBytes += size;
-    this.append(stream, text, at);
+    if (this.cap.take({ stream, text, at }, Buffer.byteLength(text) + 1)) this.append(stream, text, at);
   }
 
   /** A line from hookd itself; always stored (masked too: an error quotes the hook's stderr). */
@@ -191,9 +183,9 @@ export class ExecutionLog {
     if (!this.sealed) {
       this.flushCarry();
       this.sealed = true;
-      if (this.droppedBytes > 0) {
-        this.system(`output cap of ${formatBytes(this.options.capBytes)} reached: ${this.droppedLines} more lines (${formatBytes(this.droppedBytes)}) were not stored; the hook kept running`);
-      }
+      const { summary, tail } = this.cap.end();
+      if (summary) this.system(summary);
+      for (const l of tail) this.append(l.stream, l.text, l.at);
     }
     return this.seq;
   }
