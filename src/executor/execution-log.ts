@@ -101,7 +101,7 @@ export class ExecutionLog {
     private readonly store: Store,
     private readonly pubsub: PubSub,
     private readonly executionId: string,
-    private readonly options: ExecutionLogOptions,
+    options: ExecutionLogOptions,
   ) {
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
     this.maxBatch = options.maxBatch ?? 1000;
