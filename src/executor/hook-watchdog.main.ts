@@ -5,12 +5,14 @@ import { createInterface } from "node:readline";
 // It reads its runner's notices on stdin; when stdin ends, the runner is gone (exited, killed
 // with -9, out of memory), and every process of the hooks it ran is ended, within the kill grace.
 //
-// argv: <marker> <grace ms>. The marker ("HOOKD_RUNNER=<token>") is in every hook's environment;
-// stdin lines: "+<pgid>" a hook's group started, "-<pgid>" it ended (for hosts without /proc).
+// argv: <marker> <grace ms> <proc|groups>. The marker ("HOOKD_RUNNER=<token>") is in every hook's
+// environment; stdin lines: "+<pgid>" a hook's group started, "-<pgid>" it ended. "proc" (Linux)
+// finds the hooks' processes by the marker in /proc, wherever they moved; "groups" (macOS, no
+// /proc) ends the groups the runner announced.
 
-const [marker, graceArg] = process.argv.slice(2);
-if (!marker?.startsWith("HOOKD_RUNNER=") || !/^\d+$/.test(graceArg ?? "")) {
-  process.stderr.write("usage: hook-watchdog.main.js HOOKD_RUNNER=<token> <grace ms>\n");
+const [marker, graceArg, mode] = process.argv.slice(2);
+if (!marker?.startsWith("HOOKD_RUNNER=") || !/^\d+$/.test(graceArg ?? "") || (mode !== "proc" && mode !== "groups")) {
+  process.stderr.write("usage: hook-watchdog.main.js HOOKD_RUNNER=<token> <grace ms> proc|groups\n");
   process.exit(2);
 }
 const graceMs = Number(graceArg);
@@ -34,6 +36,7 @@ interface Proc {
 
 /** Live processes whose environment holds the marker, with their groups; null where /proc cannot be read. */
 function marked(): Proc[] | null {
+  if (mode === "groups") return null;
   let entries: string[];
   try {
     entries = readdirSync("/proc");

@@ -34,7 +34,8 @@ export class HookWatchdog {
   /** Starts the watchdog if it does not run (before a hook starts, so no hook runs unwatched). */
   ensure(): void {
     if (this.child || this.closed || process.platform === "win32") return;
-    const child = spawn(process.execPath, [PROGRAM, `${this.marker.name}=${this.marker.value}`, String(this.options.killGraceMs)], {
+    const mode = process.platform === "linux" ? "proc" : "groups";
+    const child = spawn(process.execPath, [PROGRAM, `${this.marker.name}=${this.marker.value}`, String(this.options.killGraceMs), mode], {
       // Its own session: a signal to the runner's terminal group (Ctrl-C) leaves it watching.
       detached: true,
       stdio: ["pipe", "ignore", "inherit"],
