@@ -290,6 +290,7 @@ describe("pre-publish answers that break the rules", () => {
     ["no output file", "print('forgot to answer')", /the hook exited 0 but wrote no output file at \$\{PATH_JSON_OUTPUT\}/],
     ["invalid JSON", `open(sys.argv[2], "w").write('{"files": [')`, /the output file is not valid JSON: Unexpected end of JSON input at line 1, column 12 \(position 11\)/],
     ["a failing script", `print("boom", file=sys.stderr); sys.exit(3)`, /pre-publish-server failed: exited with code 3; last stderr: boom/],
+    ["a message that is not text", write(`{"message": ["a"], "files": [{"id": i, "rejected": True} for i in ids]}`), /answer: message must be text \(got /],
   ];
   for (const [what, body, message] of cases) {
     test(`refused: ${what}, naming the entry and the rule; the execution is FAILED too`, async () => {
@@ -302,6 +303,36 @@ describe("pre-publish answers that break the rules", () => {
       assert.match(execution.error, message.source.startsWith("pre-publish") ? /./ : message);
     });
   }
+
+  test("a refusing pre-publish's message reaches every role, and nothing else of its output", async () => {
+    await answering(`print("token=s3cr3t in /srv/keys", file=sys.stderr)\nprint("stdout-only")\n${write(`{"message": "Frame 1002 is missing.\\nSend the full range."}`)}\nsys.exit(1)`);
+    const said = "Frame 1002 is missing.\nSend the full range.";
+    const vendor = await server.user("refused@vendor.example", "STANDARD");
+    const employee = await server.user("td@studio.example", "EMPLOYEE");
+    for (const key of [vendor.key, employee.key]) {
+      const res = await server.gql(PRE, { input: { files: entries() } }, key);
+      assert.equal(res.errors?.[0].message, `pre-publish-server refused this publish: ${said}`);
+      assert.deepEqual(res.errors?.[0].extensions, { code: "HOOK_FAILED", hook: "PRE_PUBLISH_SERVER", hookMessage: said });
+      assert.doesNotMatch(JSON.stringify(res), /s3cr3t|srv\/keys|stdout-only|exited with code|execution [0-9a-f]{8}-/);
+    }
+    const admin = await server.gql(PRE, { input: { files: entries() } });
+    expectError(admin, "HOOK_FAILED", /^pre-publish-server failed: exited with code 1; last stderr: token=s3cr3t in \/srv\/keys \(execution [0-9a-f-]{36}\)$/);
+    assert.equal((admin.errors![0].extensions as any).hookMessage, said);
+  });
+
+  test("a passing pre-publish's message is Publish.message, as plain text; HOOKD-MESSAGE: lines on stderr when the answer has none", async () => {
+    const rejectAll = `"files": [{"id": i, "rejected": True} for i in ids]`;
+    await answering(write(`{"message": "Thanks!\\u0007 <b>Review</b>\\u202e is on Friday.", ${rejectAll}}`));
+    const vendor = await server.user("thanked@vendor.example", "STANDARD");
+    const { prePublish } = await server.ok(`mutation($input: PrePublishInput!) { prePublish(input: $input) { id message } }`, { input: { files: entries() } }, vendor.key);
+    assert.equal(prePublish.message, "Thanks! <b>Review</b> is on Friday.");
+    assert.equal((await server.ok(`query($id: ID!) { publish(id: $id) { message } }`, { id: prePublish.id }, vendor.key)).publish.message, prePublish.message);
+    await answering(`print("HOOKD-MESSAGE: From stderr.", file=sys.stderr)\nprint("token=s3cr3t", file=sys.stderr)\n${write(`{${rejectAll}}`)}`);
+    const again = (await server.ok(`mutation($input: PrePublishInput!) { prePublish(input: $input) { message } }`, { input: { files: entries() } }, vendor.key)).prePublish;
+    assert.equal(again.message, "From stderr.");
+    await answering(write(`{${rejectAll}}`));
+    assert.equal((await server.ok(`mutation($input: PrePublishInput!) { prePublish(input: $input) { message } }`, { input: { files: entries() } }, vendor.key)).prePublish.message, null);
+  });
 
   test("refused: a pre-publish that times out (default budget 30 s; here 1 s)", async () => {
     await answering("time.sleep(20)", 1);

@@ -14,6 +14,7 @@ import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
 import { assertSelectionReadable } from "../schema/selection-access.js";
 import type { JobEvent } from "../pubsub/pubsub.js";
 import type { RequestContext } from "../schema/context.js";
+import { HookMessage } from "../schema/hook-message.type.js";
 import { MetadataInput } from "../schema/inputs.js";
 import { PageInfo } from "../schema/page-info.type.js";
 import type { Services } from "../services/services.js";
@@ -272,6 +273,13 @@ export class JobResolver {
   @FieldResolver(() => User, { nullable: true, description: "Who submitted it." })
   user(@Root() job: Job): Promise<User | null> {
     return job.userId ? this.services.users.find(job.userId) : Promise.resolve(null);
+  }
+
+  @FieldResolver(() => [HookMessage], {
+    description: "What this job's hooks said to its user: the latest message of each hook point, oldest first (plain text; nothing else of a hook's output).",
+  })
+  hookMessages(@Root() job: Job): Promise<HookMessage[]> {
+    return this.services.jobs.hookMessagesOf(job.id);
   }
 
   @Authorized(Access.ELEVATED)

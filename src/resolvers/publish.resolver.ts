@@ -155,6 +155,11 @@ export class PublishResolver {
     return this.services.publishes.answerOf(publish);
   }
 
+  @FieldResolver(() => String, { nullable: true, description: "The `message` of pre-publish's answer, for the user: plain text, never HTML (docs/hook-payloads.md)." })
+  message(@Root() publish: Publish): Promise<string | null> {
+    return this.services.publishes.messageOf(publish);
+  }
+
   @FieldResolver(() => User, { nullable: true })
   user(@Root() publish: Publish): Promise<User | null> {
     return this.services.users.find(publish.userId);

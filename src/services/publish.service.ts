@@ -1,4 +1,5 @@
-import { badInput, conflict, DomainError, notFound } from "../domain/errors.js";
+import { badInput, conflict, DomainError, HookRefusal, notFound } from "../domain/errors.js";
+import { hookMessageOf } from "../domain/hook-message.js";
 import { HookPoint } from "../domain/hook-points.js";
 import { isElevated } from "../domain/roles.js";
 import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
@@ -112,7 +113,10 @@ export class PublishService {
     // The hook's error (its stderr) and the execution are for ADMIN and audit roles only.
     const detailed = seesDetails(actor, await this.settings.get());
     const plain = "pre-publish-server could not validate this publish; nothing was stored (an administrator can see why in the hook's execution)";
-    if (failed) throw new DomainError("HOOK_FAILED", detailed ? `pre-publish-server failed: ${failed.error ?? failed.status} (execution ${failed.id})` : plain);
+    // What the hook said to the user reaches every role; with it, others read that instead of the plain text.
+    const refusal = (e: Execution, details: string, said: string | null) =>
+      new HookRefusal(detailed ? `pre-publish-server failed: ${details} (execution ${e.id})` : said ? `pre-publish-server refused this publish: ${said}` : plain, HookPoint.PRE_PUBLISH_SERVER, said);
+    if (failed) throw refusal(failed, failed.error ?? failed.status, hookMessageOf(failed.output));
     const answering = done[done.length - 1];
     const answer = answering.output ?? {};
     let checked: ReturnType<typeof checkAnswer>;
@@ -135,7 +139,7 @@ export class PublishService {
       if (!(err instanceof AnswerError)) throw err;
       const message = `the pre-publish answer breaks the rules: ${err.message}`;
       await this.executions.failAfterTheFact(answering.id, message);
-      throw new DomainError("HOOK_FAILED", detailed ? `pre-publish-server failed: ${message} (execution ${answering.id})` : plain);
+      throw refusal(answering, message, hookMessageOf(answer));
     }
     const now = new Date();
     const publish = this.store.manager.create(Publish, {
@@ -243,6 +247,11 @@ export class PublishService {
       .getOne();
     if (!publish || (!isElevated(actor.role) && publish.userId !== actor.id)) throw notFound("publish", id);
     return publish;
+  }
+
+  /** The message pre-publish's answer gave the user (hook-message.ts). */
+  async messageOf(publish: Publish): Promise<string | null> {
+    return hookMessageOf(await this.answerOf(publish));
   }
 
   /** Entries `after`+1 to `after`+`first`, in the order they were sent, read in SQL when not loaded. */
