@@ -47,6 +47,7 @@ const TABLE: Record<string, Op> = {
   "Query.volume": { rule: "ANY", doc: () => ({ query: `{ volume(code: "ghost") { code } }` }) },
   "Query.jobs": { rule: "ANY", doc: () => ({ query: "{ jobs { nodes { id } } }" }) },
   "Query.job": { rule: "OWNER", doc: (f) => ({ query: `query($id: ID!) { job(id: $id) { code } }`, variables: { id: f.jobId } }) },
+  "Query.publishes": { rule: "ANY", doc: () => ({ query: "{ publishes { nodes { id } } }" }) },
   "Query.publish": { rule: "OWNER", doc: (f) => ({ query: `query($id: ID!) { publish(id: $id) { state } }`, variables: { id: f.publishId } }) },
   "Query.executionServers": { rule: "ELEVATED", doc: () => ({ query: "{ executionServers { id } }" }) },
   "Query.auditEvents": { rule: "AUDIT", doc: () => ({ query: "{ auditEvents { nodes { action } } }" }) },
@@ -260,6 +261,15 @@ describe("permissions: every operation × every caller", () => {
     } finally {
       await server.ok(`mutation { updateSettings(input: { auditRoles: [] }) { auditRoles } }`);
     }
+  });
+
+  test("publishes and Job.publish: a STANDARD user's own; ADMIN, EMPLOYEE and audit roles everyone's", async () => {
+    const LIST = `{ publishes(first: 500) { nodes { id } } }`;
+    const listed = async (role: Role) => (await server.gql(LIST, {}, keys[role])).data?.publishes.nodes.map((n: any) => n.id) as string[];
+    for (const role of ["admin", "employee", "owner"] as Role[]) assert.ok((await listed(role)).includes(fixtures.publishId), `${role} lists the owner's publish`);
+    assert.ok(!(await listed("other")).includes(fixtures.publishId), "another STANDARD user does not");
+    const { job } = await server.ok(`query($id: ID!) { job(id: $id) { publish { id } } }`, { id: fixtures.jobId }, keys.owner);
+    assert.equal(job.publish, null, "a job that is no upload has no publish");
   });
 
   for (const role of ROLES) {

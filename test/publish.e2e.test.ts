@@ -244,6 +244,57 @@ describe("the publish workflow with the example hooks", () => {
     expectError(await server.gql(`query($id: ID!) { publish(id: $id) { executions { id } } }`, { id: prePublish.id }, vendor.key), "FORBIDDEN");
     assert.equal((await server.ok(`query($id: ID!) { publish(id: $id) { entries { path } } }`, { id: prePublish.id }, vendor.key)).publish.entries[0].path, path.join(root, "moon", "comp", "v003"));
   });
+
+  test("Job.publish leads from an upload job to its publish; publishes lists a STANDARD user's own, everyone's for ADMIN and EMPLOYEE, by pages", async () => {
+    await configureExamples();
+    const vendor = await server.user("lister@vendor.example", "STANDARD");
+    const other = await server.user("bystander@vendor.example", "STANDARD");
+    const employee = await server.user("coordinator@studio.example", "EMPLOYEE");
+    // Both the next version (the example hook accepts only that); one is submitted.
+    const deliveries = [1, 2].map(() => dir("moon_comp_v003", seq("moon_comp", [1001])));
+    const ids: string[] = [];
+    for (const delivery of deliveries) ids.push((await server.ok(PRE, { input: { files: [delivery] } }, vendor.key)).prePublish.id);
+    const { submitPublish } = await server.ok(SUBMIT, { input: { publishId: ids[1], entries: [{ id: deliveries[1].id, comment: "v3 again", timeReport: 10 }] } }, vendor.key);
+    const JOB = `query($id: ID!) { job(id: $id) { publish { id state user { email } job { id } } } }`;
+    const linked = (await server.ok(JOB, { id: submitPublish.job.id }, vendor.key)).job.publish;
+    assert.deepEqual(linked, { id: ids[1], state: "SUBMITTED", user: { email: "lister@vendor.example" }, job: { id: submitPublish.job.id } });
+    assert.equal((await server.ok(JOB, { id: submitPublish.job.id })).job.publish.id, ids[1], "ADMIN follows the link too");
+    expectError(await server.gql(JOB, { id: submitPublish.job.id }, other.key), "NOT_FOUND");
+    const plain = (
+      await server.ok(
+        `mutation { submitJob(input: { name: "plain", source: "user:admin@localhost", destination: "user:admin@localhost", tasks: [{ source: "/a", destination: "/b", size: 1 }] }) { publish { id } } }`,
+      )
+    ).submitJob;
+    assert.equal(plain.publish, null, "a job that is no upload has no publish");
+
+    const LIST = `query($first: Int, $after: String, $filter: PublishFilterInput) { publishes(first: $first, after: $after, filter: $filter) { nodes { id user { email } } edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }`;
+    const list = async (key: string | undefined, variables: Record<string, unknown> = {}) => (await server.ok(LIST, { first: 500, ...variables }, key)).publishes;
+    assert.deepEqual(
+      (await list(vendor.key)).nodes.map((n: any) => n.id),
+      [ids[1], ids[0]],
+      "a STANDARD user's own, newest first",
+    );
+    assert.deepEqual(
+      (await list(vendor.key, { filter: { state: "SUBMITTED" } })).nodes.map((n: any) => n.id),
+      [ids[1]],
+    );
+    assert.deepEqual((await list(vendor.key, { filter: { user: other.id } })).nodes, [], "never another user's");
+    assert.deepEqual((await list(other.key)).nodes, []);
+    for (const key of [undefined, employee.key]) {
+      const all = (await list(key)).nodes;
+      assert.ok(ids.every((id) => all.some((n: any) => n.id === id)));
+      assert.ok(new Set(all.map((n: any) => n.user.email)).size > 1, "everyone's");
+      assert.deepEqual(
+        (await list(key, { filter: { user: vendor.id } })).nodes.map((n: any) => n.id),
+        [ids[1], ids[0]],
+      );
+    }
+    const first = await list(vendor.key, { first: 1 });
+    assert.deepEqual([first.nodes[0].id, first.pageInfo.hasNextPage, first.edges[0].cursor], [ids[1], true, first.pageInfo.endCursor]);
+    const second = await list(vendor.key, { first: 1, after: first.pageInfo.endCursor });
+    assert.deepEqual([second.nodes[0].id, second.pageInfo.hasNextPage], [ids[0], false]);
+    expectError(await server.gql(LIST, { first: 0 }, vendor.key), "BAD_USER_INPUT", /first: must be a whole number from 1 to 500/);
+  });
 });
 
 describe("pre-publish answers that break the rules", () => {

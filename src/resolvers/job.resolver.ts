@@ -6,6 +6,7 @@ import { Access } from "../domain/roles.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { Execution } from "../entities/execution.entity.js";
 import { Job, JobStatus } from "../entities/job.entity.js";
+import { Publish } from "../entities/publish.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import { Queue } from "../entities/queue.entity.js";
 import { User } from "../entities/user.entity.js";
@@ -273,6 +274,11 @@ export class JobResolver {
   @FieldResolver(() => User, { nullable: true, description: "Who submitted it." })
   user(@Root() job: Job): Promise<User | null> {
     return job.userId ? this.services.users.find(job.userId) : Promise.resolve(null);
+  }
+
+  @FieldResolver(() => Publish, { nullable: true, description: "The publish this upload job belongs to (null for other jobs)." })
+  publish(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<Publish | null> {
+    return this.services.publishes.ofJob(job, ctx.principal.user);
   }
 
   @FieldResolver(() => [HookMessage], {
