@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { GraphQLError } from "graphql";
-import { DomainError } from "../src/domain/errors.js";
+import { DomainError, HookRefusal } from "../src/domain/errors.js";
 import { createErrorFormatter } from "../src/schema/error-formatter.js";
 
 const internal = new Error(`SQLITE_CONSTRAINT: UNIQUE constraint failed: queue.code in INSERT INTO "queue" ("id") VALUES (?)`);
@@ -28,4 +28,13 @@ test("domain errors keep their code, message and field", () => {
   const out = format(new GraphQLError(err.message, { originalError: err, path: ["createQueue"] }).toJSON(), new GraphQLError(err.message, { originalError: err, path: ["createQueue"] }));
   assert.deepEqual(out.extensions, { code: "CONFLICT", field: "input.code" });
   assert.equal(out.message, "input.code: a queue with code 'x' already exists");
+});
+
+test("a hook's refusal carries the hook and its message for the user in extensions, null when it said nothing", () => {
+  const format = createErrorFormatter({ development: false, log: () => {} });
+  for (const said of ["Rename it.", null]) {
+    const err = new HookRefusal("pre-submit-server refused the job", "PRE_SUBMIT_SERVER", said);
+    const out = format(new GraphQLError(err.message, { originalError: err, path: ["submitJob"] }).toJSON(), new GraphQLError(err.message, { originalError: err, path: ["submitJob"] }));
+    assert.deepEqual(out.extensions, { code: "HOOK_FAILED", hook: "PRE_SUBMIT_SERVER", hookMessage: said });
+  }
 });

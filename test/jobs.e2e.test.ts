@@ -90,6 +90,21 @@ describe("jobs and their hooks", () => {
     metadata: { external: { level: "job", shot: "sq010_sh020" }, internal: { budget: 9 } },
     ...extra,
   });
+  let spoken = 0;
+  /** A hook that copies `answer` to ${PATH_JSON_OUTPUT} (text as is, else as JSON; none when undefined), writes `stderr`, and exits with `code`. */
+  const speaking = (answer: unknown, code: number, stderr = "") => {
+    const name = `speak-${spoken++}`;
+    const answerFile = path.join(dir, `${name}.json`);
+    if (answer !== undefined) writeFileSync(answerFile, typeof answer === "string" ? answer : JSON.stringify(answer));
+    const script = path.join(dir, `${name}.py`);
+    const copy = answer !== undefined ? `shutil.copy(${JSON.stringify(answerFile)}, sys.argv[2])\n` : "";
+    writeFileSync(script, `#!${PY}\nimport shutil, sys\n${copy}sys.stderr.write(${JSON.stringify(stderr)})\nprint("on stdout: /srv/stdout-only")\nsys.exit(${code})\n`);
+    chmodSync(script, 0o755);
+    return `${script} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}`;
+  };
+  /** A STANDARD user's job: external metadata only. */
+  const vendorJob = (email: string, extra: Record<string, unknown> = {}) => job({ source: `user:${email}`, metadata: { external: { level: "job" } }, ...extra });
+  const HOOK_SECRET = /s3cr3t|srv\/keys|stdout-only|exited with code|execution [0-9a-f]{8}-/;
   const executionsOf = async (id: string) => (await server.ok(`query($id: ID!) { job(id: $id) { executions { hook status error skipReason waitingFor } } }`, { id })).job.executions as any[];
 
   test("submitJob: post-submit-server receives exactly the SPEC §4 fields, with metadata merged workspace → volume → queue → job", async () => {
@@ -183,6 +198,108 @@ describe("jobs and their hooks", () => {
     assert.equal(input.id, submitJob.id);
     assert.equal(input.hook, "pre-submit-server");
     assert.equal(submitJob.code, "moonshot_delivery_2", "codes generated from the name stay unique");
+  });
+
+  test("a STANDARD user's job refused by pre-submit-server carries the hook's message, and only that; ADMIN reads the details too", async () => {
+    const vendor = await server.user("refused@vendor.example", "STANDARD");
+    const said = "Job names may not contain 'bad'.\nRename it and submit again.";
+    await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: true, commands: { linux: speaking({ message: said }, 1, "token=s3cr3t in /srv/keys\n") } } });
+    const res = await server.gql(SUBMIT, { input: vendorJob("refused@vendor.example", { name: "bad delivery" }) }, vendor.key);
+    assert.equal(res.errors?.length, 1);
+    assert.equal(res.errors![0].message, `pre-submit-server refused the job: ${said}`);
+    assert.deepEqual(res.errors![0].extensions, { code: "HOOK_FAILED", hook: "PRE_SUBMIT_SERVER", hookMessage: said });
+    assert.doesNotMatch(JSON.stringify(res), HOOK_SECRET);
+    const admin = await server.gql(SUBMIT, { input: job({ name: "bad delivery" }) });
+    expectError(admin, "HOOK_FAILED", /^pre-submit-server refused the job: exited with code 1; last stderr: token=s3cr3t in \/srv\/keys \(execution [0-9a-f-]{36}\)$/);
+    assert.equal((admin.errors![0].extensions as any).hookMessage, said);
+    // A refusing hook that says nothing: the plain refusal, hookMessage null.
+    await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", commands: { linux: speaking(undefined, 2, "token=s3cr3t\n") } } });
+    const silent = await server.gql(SUBMIT, { input: vendorJob("refused@vendor.example") }, vendor.key);
+    expectError(silent, "HOOK_FAILED", /^pre-submit-server refused the job; nothing was stored/);
+    assert.equal((silent.errors![0].extensions as any).hookMessage, null);
+    assert.doesNotMatch(JSON.stringify(silent), HOOK_SECRET);
+  });
+
+  test("the hook's message is plain text: control and format characters removed, newlines kept, at most 2000 characters", async () => {
+    const vendor = await server.user("texts@vendor.example", "STANDARD");
+    const refusedWith = async (message: unknown) => {
+      await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: true, commands: { linux: speaking({ message }, 1) } } });
+      const res = await server.gql(SUBMIT, { input: vendorJob("texts@vendor.example") }, vendor.key);
+      expectError(res, "HOOK_FAILED");
+      return (res.errors![0].extensions as any).hookMessage as string | null;
+    };
+    assert.equal(
+      await refusedWith("  a\u0000b\u0007c \u001b[31mred\u001b[0m\r\nline\ttwo\u202eevil\u200b\u0085\n\n\n\n<b>kept as text</b>\rlast  "),
+      "abc [31mred[0m\nline twoevil\n\n<b>kept as text</b>\nlast",
+    );
+    const long = await refusedWith(`${"é".repeat(1500)}${"🎬".repeat(1500)}`);
+    assert.equal(Array.from(long!).length, 2000, "capped at 2000 characters (code points)");
+    assert.ok(long!.endsWith("🎬…"), "a cut message ends with an ellipsis");
+    assert.equal(await refusedWith(" \u0007\n "), null, "nothing left: no message");
+    assert.equal(await refusedWith({ html: "<i>x</i>" }), null, "a message that is not text is none");
+  });
+
+  test("HOOKD-MESSAGE: lines on stderr are the message when the answer gives none; the rest of stderr stays with ADMIN", async () => {
+    const vendor = await server.user("stderr@vendor.example", "STANDARD");
+    const stderr = "debug: token=s3cr3t\nHOOKD-MESSAGE: The destination is locked.\nmore debug in /srv/keys\nHOOKD-MESSAGE: Try again after 18:00.\n";
+    await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: true, commands: { linux: speaking(undefined, 3, stderr) } } });
+    const res = await server.gql(SUBMIT, { input: vendorJob("stderr@vendor.example") }, vendor.key);
+    expectError(res, "HOOK_FAILED", /^pre-submit-server refused the job: The destination is locked\.\nTry again after 18:00\.$/);
+    assert.equal((res.errors![0].extensions as any).hookMessage, "The destination is locked.\nTry again after 18:00.");
+    assert.doesNotMatch(JSON.stringify(res), HOOK_SECRET);
+    // The answer's message wins over the prefix.
+    await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", commands: { linux: speaking({ message: "From the answer." }, 3, stderr) } } });
+    const both = await server.gql(SUBMIT, { input: vendorJob("stderr@vendor.example") }, vendor.key);
+    assert.equal((both.errors![0].extensions as any).hookMessage, "From the answer.");
+  });
+
+  test("a passing pre-submit hook may answer too: its message is on the job; no answer or a broken one still submits", async () => {
+    const vendor = await server.user("passes@vendor.example", "STANDARD");
+    await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", enabled: true, commands: { linux: speaking({ message: "Accepted; it goes out tonight." }, 0, "token=s3cr3t\n") } } });
+    const accepted = (await server.ok(SUBMIT, { input: vendorJob("passes@vendor.example") }, vendor.key)).submitJob;
+    const { job: read } = await server.ok(`query($id: ID!) { job(id: $id) { hookMessages { hook message at } } }`, { id: accepted.id }, vendor.key);
+    assert.deepEqual(
+      read.hookMessages.map((m: any) => [m.hook, m.message]),
+      [["PRE_SUBMIT_SERVER", "Accepted; it goes out tonight."]],
+    );
+    assert.ok(!Number.isNaN(Date.parse(read.hookMessages[0].at)));
+    for (const answer of [undefined, '{"message": ']) {
+      await server.ok(SET, { input: { hook: "PRE_SUBMIT_SERVER", commands: { linux: speaking(answer, 0) } } });
+      const { submitJob } = await server.ok(SUBMIT, { input: vendorJob("passes@vendor.example") }, vendor.key);
+      assert.deepEqual((await server.ok(`query($id: ID!) { job(id: $id) { hookMessages { message } } }`, { id: submitJob.id }, vendor.key)).job.hookMessages, []);
+      const [execution] = await executionsOf(submitJob.id);
+      assert.equal(execution.status, "SUCCEEDED");
+      if (answer) assert.match(execution.error, /^the output file at \$\{PATH_JSON_OUTPUT\} was ignored: the output file is not valid JSON/);
+    }
+  });
+
+  test("a post-failed hook tells the job's owner what to do next: Job.hookMessages, the latest message per hook point", async () => {
+    const owner = await server.user("failing@vendor.example", "STANDARD");
+    const other = await server.user("nosy@vendor.example", "STANDARD");
+    const counter = path.join(dir, "failures");
+    const script = path.join(dir, "post-failed-says.py");
+    writeFileSync(
+      script,
+      `#!${PY}\nimport json, sys\nwith open(${JSON.stringify(counter)}, "a") as f: f.write("x")\nn = len(open(${JSON.stringify(counter)}).read())\nprint("token=s3cr3t", file=sys.stderr)\njson.dump({"message": "Failure %d: free space on the destination, then retry." % n}, open(sys.argv[2], "w"))\n`,
+    );
+    chmodSync(script, 0o755);
+    await server.ok(SET, { input: { hook: "POST_FAILED_SERVER", enabled: true, commands: { linux: `${script} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}` } } });
+    await server.ok(SET, { input: { hook: "POST_SUBMIT_SERVER", enabled: true, commands: { linux: speaking({ message: "Queued behind 3 deliveries." }, 0) } } });
+    const { submitJob } = await server.ok(SUBMIT, { input: vendorJob("failing@vendor.example") }, owner.key);
+    const MESSAGES = `query($id: ID!) { job(id: $id) { hookMessages { hook message } } }`;
+    await server.ok(STATUS, { id: submitJob.id, status: "FAILED", message: "disk full" }, owner.key);
+    await eventually(async () => (await server.ok(MESSAGES, { id: submitJob.id }, owner.key)).job.hookMessages.length === 2, "post-failed's message");
+    await server.ok(`mutation($id: ID!) { retryJob(id: $id) { status } }`, { id: submitJob.id }, owner.key);
+    await server.ok(STATUS, { id: submitJob.id, status: "FAILED" }, owner.key);
+    const latest = await eventually(async () => {
+      const m = (await server.ok(MESSAGES, { id: submitJob.id }, owner.key)).job.hookMessages;
+      return m.some((x: any) => x.message.startsWith("Failure 2")) && m;
+    }, "the second post-failed message");
+    assert.deepEqual(latest, [
+      { hook: "POST_SUBMIT_SERVER", message: "Queued behind 3 deliveries." },
+      { hook: "POST_FAILED_SERVER", message: "Failure 2: free space on the destination, then retry." },
+    ]);
+    expectError(await server.gql(MESSAGES, { id: submitJob.id }, other.key), "NOT_FOUND");
   });
 
   test("status: RUNNING, then DONE runs post-done once; DONE again is refused", async () => {
@@ -279,6 +396,18 @@ describe("jobs and their hooks", () => {
           ["POST_SUBMIT_CLIENT", "SUCCEEDED"],
         ],
       );
+    });
+
+    test("a refusing pre-submit-client's message reaches the EMPLOYEE submitting, not its stderr", async () => {
+      const employee = await server.user("td2@studio.example", "EMPLOYEE");
+      const client = (await server.ok(`mutation { registerClient(input: { name: "td2-workstation", hostname: "hookd-test-host", os: "linux" }) { id } }`, {}, employee.key)).registerClient;
+      await server.ok(SET, {
+        input: { hook: "PRE_SUBMIT_CLIENT", enabled: true, commands: { linux: speaking(undefined, 1, "token=s3cr3t\nHOOKD-MESSAGE: Save your scene before sending it.\n") } },
+      });
+      const res = await server.gql(SUBMIT, { input: job({ client: client.id, source: "user:td2@studio.example" }) }, employee.key);
+      assert.equal(res.errors?.[0].message, "pre-submit-client refused the job: Save your scene before sending it.");
+      assert.deepEqual(res.errors?.[0].extensions, { code: "HOOK_FAILED", hook: "PRE_SUBMIT_CLIENT", hookMessage: "Save your scene before sending it." });
+      assert.doesNotMatch(JSON.stringify(res), HOOK_SECRET);
     });
 
     test("never run for a STANDARD user's client: recorded SKIPPED with the reason", async () => {

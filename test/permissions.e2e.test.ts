@@ -47,6 +47,7 @@ const TABLE: Record<string, Op> = {
   "Query.volume": { rule: "ANY", doc: () => ({ query: `{ volume(code: "ghost") { code } }` }) },
   "Query.jobs": { rule: "ANY", doc: () => ({ query: "{ jobs { nodes { id } } }" }) },
   "Query.job": { rule: "OWNER", doc: (f) => ({ query: `query($id: ID!) { job(id: $id) { code } }`, variables: { id: f.jobId } }) },
+  "Query.publishes": { rule: "ANY", doc: () => ({ query: "{ publishes { nodes { id } } }" }) },
   "Query.publish": { rule: "OWNER", doc: (f) => ({ query: `query($id: ID!) { publish(id: $id) { state } }`, variables: { id: f.publishId } }) },
   "Query.executionServers": { rule: "ELEVATED", doc: () => ({ query: "{ executionServers { id } }" }) },
   "Query.auditEvents": { rule: "AUDIT", doc: () => ({ query: "{ auditEvents { nodes { action } } }" }) },
@@ -228,6 +229,47 @@ describe("permissions: every operation × every caller", () => {
       await socket.client.dispose();
     }
     assert.deepEqual(wrong, []);
+  });
+
+  test("a refusing hook's message reaches every role in extensions.hookMessage; its stderr only ADMIN and audit roles", async () => {
+    const says = path.join(work, "says-no.py");
+    writeFileSync(
+      says,
+      `#!/usr/bin/python3\nimport json, sys\nprint("token=s3cr3t in /srv/keys", file=sys.stderr)\njson.dump({"message": "Deliveries to this queue close at 18:00.\\u0007"}, open(sys.argv[2], "w"))\nsys.exit(1)\n`,
+    );
+    chmodSync(says, 0o755);
+    // A queue of its own, so the other tests' submissions are not refused.
+    await server.ok(`mutation { createQueue(input: { code: "says-no" }) { id } }`);
+    await server.ok(`mutation($l: String!) { setQueueHook(input: { queue: "says-no", hook: PRE_SUBMIT_SERVER, mode: OVERRIDE, enabled: true, commands: { linux: $l } }) { id } }`, {
+      l: `${says} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}`,
+    });
+    const said = "Deliveries to this queue close at 18:00.";
+    const emails: Record<string, string> = { admin: "admin@localhost", auditor: "employee@studio.example", employee: "employee@studio.example", owner: "owner@vendor.example" };
+    try {
+      for (const role of ["admin", "auditor", "employee", "owner"] as Role[]) {
+        await server.ok(`mutation($r: [UserRole!]!) { updateSettings(input: { auditRoles: $r }) { auditRoles } }`, { r: role === "auditor" ? ["EMPLOYEE"] : [] });
+        const res = await server.gql(`mutation($i: SubmitJobInput!) { submitJob(input: $i) { id } }`, { i: { ...JOB(emails[role]), queue: "says-no" } }, keys[role]);
+        const error = res.errors?.[0];
+        assert.ok(error, `${role}: ${JSON.stringify(res)}`);
+        assert.deepEqual(error.extensions, { code: "HOOK_FAILED", hook: "PRE_SUBMIT_SERVER", hookMessage: said }, role);
+        if (role === "admin" || role === "auditor") assert.match(error.message, /last stderr: token=s3cr3t in \/srv\/keys \(execution /, role);
+        else {
+          assert.equal(error.message, `pre-submit-server refused the job: ${said}`, role);
+          assert.doesNotMatch(JSON.stringify(res), /s3cr3t|srv\/keys|execution [0-9a-f]{8}-/, role);
+        }
+      }
+    } finally {
+      await server.ok(`mutation { updateSettings(input: { auditRoles: [] }) { auditRoles } }`);
+    }
+  });
+
+  test("publishes and Job.publish: a STANDARD user's own; ADMIN, EMPLOYEE and audit roles everyone's", async () => {
+    const LIST = `{ publishes(first: 500) { nodes { id } } }`;
+    const listed = async (role: Role) => (await server.gql(LIST, {}, keys[role])).data?.publishes.nodes.map((n: any) => n.id) as string[];
+    for (const role of ["admin", "employee", "owner"] as Role[]) assert.ok((await listed(role)).includes(fixtures.publishId), `${role} lists the owner's publish`);
+    assert.ok(!(await listed("other")).includes(fixtures.publishId), "another STANDARD user does not");
+    const { job } = await server.ok(`query($id: ID!) { job(id: $id) { publish { id } } }`, { id: fixtures.jobId }, keys.owner);
+    assert.equal(job.publish, null, "a job that is no upload has no publish");
   });
 
   for (const role of ROLES) {

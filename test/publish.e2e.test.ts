@@ -244,6 +244,57 @@ describe("the publish workflow with the example hooks", () => {
     expectError(await server.gql(`query($id: ID!) { publish(id: $id) { executions { id } } }`, { id: prePublish.id }, vendor.key), "FORBIDDEN");
     assert.equal((await server.ok(`query($id: ID!) { publish(id: $id) { entries { path } } }`, { id: prePublish.id }, vendor.key)).publish.entries[0].path, path.join(root, "moon", "comp", "v003"));
   });
+
+  test("Job.publish leads from an upload job to its publish; publishes lists a STANDARD user's own, everyone's for ADMIN and EMPLOYEE, by pages", async () => {
+    await configureExamples();
+    const vendor = await server.user("lister@vendor.example", "STANDARD");
+    const other = await server.user("bystander@vendor.example", "STANDARD");
+    const employee = await server.user("coordinator@studio.example", "EMPLOYEE");
+    // Both the next version (the example hook accepts only that); one is submitted.
+    const deliveries = [1, 2].map(() => dir("moon_comp_v003", seq("moon_comp", [1001])));
+    const ids: string[] = [];
+    for (const delivery of deliveries) ids.push((await server.ok(PRE, { input: { files: [delivery] } }, vendor.key)).prePublish.id);
+    const { submitPublish } = await server.ok(SUBMIT, { input: { publishId: ids[1], entries: [{ id: deliveries[1].id, comment: "v3 again", timeReport: 10 }] } }, vendor.key);
+    const JOB = `query($id: ID!) { job(id: $id) { publish { id state user { email } job { id } } } }`;
+    const linked = (await server.ok(JOB, { id: submitPublish.job.id }, vendor.key)).job.publish;
+    assert.deepEqual(linked, { id: ids[1], state: "SUBMITTED", user: { email: "lister@vendor.example" }, job: { id: submitPublish.job.id } });
+    assert.equal((await server.ok(JOB, { id: submitPublish.job.id })).job.publish.id, ids[1], "ADMIN follows the link too");
+    expectError(await server.gql(JOB, { id: submitPublish.job.id }, other.key), "NOT_FOUND");
+    const plain = (
+      await server.ok(
+        `mutation { submitJob(input: { name: "plain", source: "user:admin@localhost", destination: "user:admin@localhost", tasks: [{ source: "/a", destination: "/b", size: 1 }] }) { publish { id } } }`,
+      )
+    ).submitJob;
+    assert.equal(plain.publish, null, "a job that is no upload has no publish");
+
+    const LIST = `query($first: Int, $after: String, $filter: PublishFilterInput) { publishes(first: $first, after: $after, filter: $filter) { nodes { id user { email } } edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }`;
+    const list = async (key: string | undefined, variables: Record<string, unknown> = {}) => (await server.ok(LIST, { first: 500, ...variables }, key)).publishes;
+    assert.deepEqual(
+      (await list(vendor.key)).nodes.map((n: any) => n.id),
+      [ids[1], ids[0]],
+      "a STANDARD user's own, newest first",
+    );
+    assert.deepEqual(
+      (await list(vendor.key, { filter: { state: "SUBMITTED" } })).nodes.map((n: any) => n.id),
+      [ids[1]],
+    );
+    assert.deepEqual((await list(vendor.key, { filter: { user: other.id } })).nodes, [], "never another user's");
+    assert.deepEqual((await list(other.key)).nodes, []);
+    for (const key of [undefined, employee.key]) {
+      const all = (await list(key)).nodes;
+      assert.ok(ids.every((id) => all.some((n: any) => n.id === id)));
+      assert.ok(new Set(all.map((n: any) => n.user.email)).size > 1, "everyone's");
+      assert.deepEqual(
+        (await list(key, { filter: { user: vendor.id } })).nodes.map((n: any) => n.id),
+        [ids[1], ids[0]],
+      );
+    }
+    const first = await list(vendor.key, { first: 1 });
+    assert.deepEqual([first.nodes[0].id, first.pageInfo.hasNextPage, first.edges[0].cursor], [ids[1], true, first.pageInfo.endCursor]);
+    const second = await list(vendor.key, { first: 1, after: first.pageInfo.endCursor });
+    assert.deepEqual([second.nodes[0].id, second.pageInfo.hasNextPage], [ids[0], false]);
+    expectError(await server.gql(LIST, { first: 0 }, vendor.key), "BAD_USER_INPUT", /first: must be a whole number from 1 to 500/);
+  });
 });
 
 describe("pre-publish answers that break the rules", () => {
@@ -290,6 +341,7 @@ describe("pre-publish answers that break the rules", () => {
     ["no output file", "print('forgot to answer')", /the hook exited 0 but wrote no output file at \$\{PATH_JSON_OUTPUT\}/],
     ["invalid JSON", `open(sys.argv[2], "w").write('{"files": [')`, /the output file is not valid JSON: Unexpected end of JSON input at line 1, column 12 \(position 11\)/],
     ["a failing script", `print("boom", file=sys.stderr); sys.exit(3)`, /pre-publish-server failed: exited with code 3; last stderr: boom/],
+    ["a message that is not text", write(`{"message": ["a"], "files": [{"id": i, "rejected": True} for i in ids]}`), /answer: message must be text \(got /],
   ];
   for (const [what, body, message] of cases) {
     test(`refused: ${what}, naming the entry and the rule; the execution is FAILED too`, async () => {
@@ -302,6 +354,36 @@ describe("pre-publish answers that break the rules", () => {
       assert.match(execution.error, message.source.startsWith("pre-publish") ? /./ : message);
     });
   }
+
+  test("a refusing pre-publish's message reaches every role, and nothing else of its output", async () => {
+    await answering(`print("token=s3cr3t in /srv/keys", file=sys.stderr)\nprint("stdout-only")\n${write(`{"message": "Frame 1002 is missing.\\nSend the full range."}`)}\nsys.exit(1)`);
+    const said = "Frame 1002 is missing.\nSend the full range.";
+    const vendor = await server.user("refused@vendor.example", "STANDARD");
+    const employee = await server.user("td@studio.example", "EMPLOYEE");
+    for (const key of [vendor.key, employee.key]) {
+      const res = await server.gql(PRE, { input: { files: entries() } }, key);
+      assert.equal(res.errors?.[0].message, `pre-publish-server refused this publish: ${said}`);
+      assert.deepEqual(res.errors?.[0].extensions, { code: "HOOK_FAILED", hook: "PRE_PUBLISH_SERVER", hookMessage: said });
+      assert.doesNotMatch(JSON.stringify(res), /s3cr3t|srv\/keys|stdout-only|exited with code|execution [0-9a-f]{8}-/);
+    }
+    const admin = await server.gql(PRE, { input: { files: entries() } });
+    expectError(admin, "HOOK_FAILED", /^pre-publish-server failed: exited with code 1; last stderr: token=s3cr3t in \/srv\/keys \(execution [0-9a-f-]{36}\)$/);
+    assert.equal((admin.errors![0].extensions as any).hookMessage, said);
+  });
+
+  test("a passing pre-publish's message is Publish.message, as plain text; HOOKD-MESSAGE: lines on stderr when the answer has none", async () => {
+    const rejectAll = `"files": [{"id": i, "rejected": True} for i in ids]`;
+    await answering(write(`{"message": "Thanks!\\u0007 <b>Review</b>\\u202e is on Friday.", ${rejectAll}}`));
+    const vendor = await server.user("thanked@vendor.example", "STANDARD");
+    const { prePublish } = await server.ok(`mutation($input: PrePublishInput!) { prePublish(input: $input) { id message } }`, { input: { files: entries() } }, vendor.key);
+    assert.equal(prePublish.message, "Thanks! <b>Review</b> is on Friday.");
+    assert.equal((await server.ok(`query($id: ID!) { publish(id: $id) { message } }`, { id: prePublish.id }, vendor.key)).publish.message, prePublish.message);
+    await answering(`print("HOOKD-MESSAGE: From stderr.", file=sys.stderr)\nprint("token=s3cr3t", file=sys.stderr)\n${write(`{${rejectAll}}`)}`);
+    const again = (await server.ok(`mutation($input: PrePublishInput!) { prePublish(input: $input) { message } }`, { input: { files: entries() } }, vendor.key)).prePublish;
+    assert.equal(again.message, "From stderr.");
+    await answering(write(`{${rejectAll}}`));
+    assert.equal((await server.ok(`mutation($input: PrePublishInput!) { prePublish(input: $input) { message } }`, { input: { files: entries() } }, vendor.key)).prePublish.message, null);
+  });
 
   test("refused: a pre-publish that times out (default budget 30 s; here 1 s)", async () => {
     await answering("time.sleep(20)", 1);

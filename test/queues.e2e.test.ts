@@ -179,7 +179,6 @@ describe("queue hooks", () => {
   const refused: [string, Record<string, unknown>, string, RegExp][] = [
     ["an unknown queue", { queue: "nope" }, "NOT_FOUND", /queue 'nope' does not exist/],
     ["an unknown token", { commands: { linux: "/opt/a.sh ${INPUT}" } }, "BAD_USER_INPUT", /input\.commands\.linux: .*\$\{INPUT\}/],
-    ["${PATH_JSON_OUTPUT} off pre-publish", { commands: { linux: "/opt/a.sh ${PATH_JSON_OUTPUT}" } }, "BAD_USER_INPUT", /input\.commands\.linux: .*PATH_JSON_OUTPUT/],
     ["an unbalanced quote", { commands: { mac: "/opt/a.sh 'x" } }, "BAD_USER_INPUT", /input\.commands\.mac: .*unbalanced/],
     ["an empty command", { commands: { linux: "" } }, "BAD_USER_INPUT", /input\.commands\.linux: the command line is empty/],
     ["a zero timeout", { timeoutSeconds: 0 }, "BAD_USER_INPUT", /input\.timeoutSeconds: must be a positive/],

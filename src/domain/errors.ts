@@ -15,6 +15,21 @@ export class DomainError extends Error {
   }
 }
 
+/**
+ * HOOK_FAILED from a blocking hook: `hookMessage` is what the hook said to the user (sanitised,
+ * hook-message.ts), shown to every role; the message itself holds details only for ADMIN and audit.
+ */
+export class HookRefusal extends DomainError {
+  constructor(
+    message: string,
+    /** The hook point's GraphQL enum name, e.g. PRE_SUBMIT_SERVER. */
+    readonly hook: string,
+    readonly hookMessage: string | null,
+  ) {
+    super("HOOK_FAILED", message);
+  }
+}
+
 export const badInput = (field: string, message: string) => new DomainError("BAD_USER_INPUT", `${field}: ${message}`, field);
 export const notFound = (what: string, key: string) => new DomainError("NOT_FOUND", `${what} '${key}' does not exist`);
 export const conflict = (field: string, message: string) => new DomainError("CONFLICT", `${field}: ${message}`, field);

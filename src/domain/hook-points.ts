@@ -21,8 +21,10 @@ export interface HookPointInfo {
   /** The caller waits for it and its failure refuses the operation. */
   blocking: boolean;
   defaultTimeoutSeconds: number;
-  /** pre-publish is the only hook that writes an answer back. */
+  /** May write a JSON answer at ${PATH_JSON_OUTPUT} (every hook may: its `message` reaches the user, docs/hook-payloads.md). */
   hasOutput: boolean;
+  /** pre-publish must write its answer; for the others it is optional. */
+  outputRequired: boolean;
 }
 
 const BLOCKING_TIMEOUT = 30;
@@ -35,7 +37,8 @@ function info(point: HookPoint): HookPointInfo {
     client: point.endsWith("_CLIENT"),
     blocking,
     defaultTimeoutSeconds: blocking ? BLOCKING_TIMEOUT : BACKGROUND_TIMEOUT,
-    hasOutput: point === HookPoint.PRE_PUBLISH_SERVER,
+    hasOutput: true,
+    outputRequired: point === HookPoint.PRE_PUBLISH_SERVER,
   };
 }
 

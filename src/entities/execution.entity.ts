@@ -71,7 +71,7 @@ export class Execution {
   @Column({ type: "simple-json" })
   input: JsonObject;
 
-  @Field(() => GraphQLJSONObject, { nullable: true, description: "The JSON the script wrote to ${PATH_JSON_OUTPUT} (pre-publish)." })
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "The JSON the script wrote to ${PATH_JSON_OUTPUT}: pre-publish's answer; any hook's optional answer with its `message`." })
   @Column({ type: "simple-json", nullable: true })
   output: JsonObject | null;
 

@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { HOOK_MESSAGE_PREFIX } from "../domain/hook-message.js";
 import { hookPointInfo, type HookPoint } from "../domain/hook-points.js";
 import type { OsName } from "../domain/os.js";
 import { ExecutionStatus } from "../domain/execution-status.js";
@@ -58,6 +59,8 @@ export interface RunHooks {
 
 /** Trailing stderr lines kept for the error message. */
 const STDERR_TAIL = 5;
+/** HOOKD-MESSAGE: lines kept (the message is capped anyway). */
+const STDERR_MESSAGE_LINES = 50;
 
 /**
  * Runs hooks on this machine by SPEC §2: the input JSON in a private temp file, argv from the
@@ -82,6 +85,9 @@ export class LocalHookRunner {
   async run(spec: HookSpec, hooks: RunHooks): Promise<RunOutcome & { argv: string[] | null }> {
     const info = hookPointInfo(spec.hook);
     const tail: string[] = [];
+    // HOOKD-MESSAGE: lines on stderr, the answer's `message` when it has none (hook-message.ts).
+    const said: string[] = [];
+    let continued = false;
     let files: string[] = [];
     let argv: string[] | null = null;
     try {
@@ -110,6 +116,8 @@ export class LocalHookRunner {
           if (line.stream === "stderr") {
             tail.push(line.text);
             if (tail.length > STDERR_TAIL) tail.shift();
+            if (!continued && line.text.startsWith(HOOK_MESSAGE_PREFIX) && said.length < STDERR_MESSAGE_LINES) said.push(line.text.slice(HOOK_MESSAGE_PREFIX.length));
+            continued = line.partial;
           }
           hooks.onLine(line.stream, line.text, line.at, line.partial);
         },
@@ -126,8 +134,8 @@ export class LocalHookRunner {
       if (finish.status !== ExecutionStatus.SUCCEEDED && group !== null) killMarked(`HOOKD_EXECUTION_ID=${spec.id}`);
       if (group !== null) this.watchdog.ended(group);
       hooks.onExit?.();
-      if (finish.status === ExecutionStatus.SUCCEEDED && info.hasOutput) return { argv, ...(await readOutput(outputPath, finish)) };
-      return { argv, ...finish };
+      const answered = finish.status === ExecutionStatus.SUCCEEDED && info.outputRequired ? await readOutput(outputPath, finish) : await readOptionalOutput(outputPath, finish);
+      return { argv, ...withStderrMessage(answered, said) };
     } catch (err) {
       // The runner's own failure (disk full, ...): the run must still end, saying why.
       return { argv, status: ExecutionStatus.FAILED, error: `hookd could not run the hook: ${err instanceof Error ? err.message : String(err)}` };
@@ -240,10 +248,10 @@ function outcomeOf(outcome: ProcessOutcome, tail: string[], signal: AbortSignal)
 }
 
 /** pre-publish answers through ${PATH_JSON_OUTPUT}: it must exist and be a JSON object. */
-async function readOutput(outputPath: string, finish: RunOutcome): Promise<RunOutcome> {
+async function readOutput(outputPath: string, finish: RunOutcome, alreadyRead?: string): Promise<RunOutcome> {
   let text: string;
   try {
-    text = await readFile(outputPath, "utf8");
+    text = alreadyRead ?? (await readFile(outputPath, "utf8"));
   } catch {
     return { ...finish, status: ExecutionStatus.FAILED, error: "the hook exited 0 but wrote no output file at ${PATH_JSON_OUTPUT}" };
   }
@@ -260,6 +268,30 @@ async function readOutput(outputPath: string, finish: RunOutcome): Promise<RunOu
     return { ...finish, status: ExecutionStatus.FAILED, error: `the output file must hold a JSON object (got ${Array.isArray(output) ? "an array" : typeof output})` };
   }
   return { ...finish, output: output as JsonObject };
+}
+
+/**
+ * The optional answer of any other hook (or of a failed pre-publish): read when the hook wrote
+ * one, so its `message` can reach the user. A broken one is not the run's failure; its error says so.
+ */
+async function readOptionalOutput(outputPath: string, finish: RunOutcome): Promise<RunOutcome> {
+  if (finish.status === ExecutionStatus.CANCELLED) return finish;
+  let text: string;
+  try {
+    text = await readFile(outputPath, "utf8");
+  } catch {
+    return finish; // none written: the usual case
+  }
+  const read = await readOutput(outputPath, { ...finish, status: ExecutionStatus.SUCCEEDED }, text);
+  if (read.status === ExecutionStatus.SUCCEEDED) return { ...finish, output: read.output };
+  const ignored = `the output file at \${PATH_JSON_OUTPUT} was ignored: ${read.error}`;
+  return { ...finish, error: finish.error ? `${finish.error}; ${ignored}` : ignored };
+}
+
+/** The HOOKD-MESSAGE: lines become the answer's `message` when it gave none. */
+function withStderrMessage(outcome: RunOutcome, said: string[]): RunOutcome {
+  if (said.length === 0 || outcome.output?.message !== undefined) return outcome;
+  return { ...outcome, output: { ...(outcome.output ?? {}), message: said.join("\n") } };
 }
 
 function removeQuietly(file: string): void {

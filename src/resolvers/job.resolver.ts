@@ -6,6 +6,7 @@ import { Access } from "../domain/roles.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { Execution } from "../entities/execution.entity.js";
 import { Job, JobStatus } from "../entities/job.entity.js";
+import { Publish } from "../entities/publish.entity.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import { Queue } from "../entities/queue.entity.js";
 import { User } from "../entities/user.entity.js";
@@ -14,6 +15,7 @@ import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
 import { assertSelectionReadable } from "../schema/selection-access.js";
 import type { JobEvent } from "../pubsub/pubsub.js";
 import type { RequestContext } from "../schema/context.js";
+import { HookMessage } from "../schema/hook-message.type.js";
 import { MetadataInput } from "../schema/inputs.js";
 import { PageInfo } from "../schema/page-info.type.js";
 import type { Services } from "../services/services.js";
@@ -272,6 +274,18 @@ export class JobResolver {
   @FieldResolver(() => User, { nullable: true, description: "Who submitted it." })
   user(@Root() job: Job): Promise<User | null> {
     return job.userId ? this.services.users.find(job.userId) : Promise.resolve(null);
+  }
+
+  @FieldResolver(() => Publish, { nullable: true, description: "The publish this upload job belongs to (null for other jobs)." })
+  publish(@Root() job: Job, @Ctx() ctx: RequestContext): Promise<Publish | null> {
+    return this.services.publishes.ofJob(job, ctx.principal.user);
+  }
+
+  @FieldResolver(() => [HookMessage], {
+    description: "What this job's hooks said to its user: the latest message of each hook point, oldest first (plain text; nothing else of a hook's output).",
+  })
+  hookMessages(@Root() job: Job): Promise<HookMessage[]> {
+    return this.services.jobs.hookMessagesOf(job.id);
   }
 
   @Authorized(Access.ELEVATED)

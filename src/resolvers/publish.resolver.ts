@@ -12,6 +12,7 @@ import { AccessCheckedStream } from "../pubsub/access-checked-stream.js";
 import { typeGraphqlPubSub } from "../pubsub/type-graphql-pubsub.js";
 import { assertSelectionReadable } from "../schema/selection-access.js";
 import type { RequestContext } from "../schema/context.js";
+import { PageInfo } from "../schema/page-info.type.js";
 import type { Services } from "../services/services.js";
 
 @InputType()
@@ -71,6 +72,36 @@ class SubmitPublishInput {
   idempotencyKey?: string;
 }
 
+@InputType()
+class PublishFilterInput {
+  @Field(() => PublishState, { nullable: true })
+  state?: PublishState;
+
+  @Field(() => ID, { nullable: true, description: "Publishing user." })
+  user?: string;
+}
+
+@ObjectType()
+class PublishEdge {
+  @Field()
+  cursor: string;
+
+  @Field(() => Publish)
+  node: Publish;
+}
+
+@ObjectType({ description: "Publishes, newest first. STANDARD users see their own only." })
+class PublishConnection {
+  @Field(() => [PublishEdge])
+  edges: PublishEdge[];
+
+  @Field(() => [Publish])
+  nodes: Publish[];
+
+  @Field(() => PageInfo)
+  pageInfo: PageInfo;
+}
+
 @ObjectType({ description: "A state change of a publish." })
 class PublishStatusEvent {
   @Field(() => ID)
@@ -106,6 +137,18 @@ export class PublishResolver {
   @Query(() => Publish, { description: "A publish; STANDARD users see their own only." })
   publish(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<Publish> {
     return this.services.publishes.find(id, ctx.principal.user);
+  }
+
+  @Authorized()
+  @Query(() => PublishConnection, { description: "Publishes, newest first: a STANDARD user's own, everyone's for ADMIN and EMPLOYEE." })
+  async publishes(
+    @Ctx() ctx: RequestContext,
+    @Arg("filter", () => PublishFilterInput, { nullable: true }) filter?: PublishFilterInput,
+    @Arg("first", () => Int, { defaultValue: 50 }) first?: number,
+    @Arg("after", () => String, { nullable: true }) after?: string,
+  ): Promise<PublishConnection> {
+    const page = await this.services.publishes.list(filter ?? {}, first ?? 50, after, ctx.principal.user);
+    return { nodes: page.nodes, edges: page.nodes.map((node) => ({ node, cursor: this.services.publishes.cursorOf(node) })), pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor } };
   }
 
   @Authorized()
@@ -153,6 +196,11 @@ export class PublishResolver {
   @FieldResolver(() => GraphQLJSONObject, { description: "The JSON pre-publish wrote, as written." })
   answer(@Root() publish: Publish): Promise<JsonObject> {
     return this.services.publishes.answerOf(publish);
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: "The `message` of pre-publish's answer, for the user: plain text, never HTML (docs/hook-payloads.md)." })
+  message(@Root() publish: Publish): Promise<string | null> {
+    return this.services.publishes.messageOf(publish);
   }
 
   @FieldResolver(() => User, { nullable: true })

@@ -2,7 +2,7 @@ import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import { unwrapResolverError } from "@apollo/server/errors";
 import { ArgumentValidationError } from "type-graphql";
 import type { ValidationError } from "class-validator";
-import { DomainError } from "../domain/errors.js";
+import { DomainError, HookRefusal } from "../domain/errors.js";
 
 const GRAPHQL_CODE: Record<DomainError["code"], string> = {
   BAD_USER_INPUT: "BAD_USER_INPUT",
@@ -47,7 +47,12 @@ export function createErrorFormatter({ development, log }: ErrorFormatterOptions
         message: original.message,
         locations: formatted.locations,
         path: formatted.path,
-        extensions: { code: GRAPHQL_CODE[original.code], ...(original.field ? { field: original.field } : {}) },
+        extensions: {
+          code: GRAPHQL_CODE[original.code],
+          ...(original.field ? { field: original.field } : {}),
+          // The hook's words for the user, and nothing else of its output (SPEC §2.9).
+          ...(original instanceof HookRefusal ? { hook: original.hook, hookMessage: original.hookMessage } : {}),
+        },
       };
     }
     if (original instanceof ArgumentValidationError) {

@@ -1,5 +1,5 @@
 import { badInput } from "../domain/errors.js";
-import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
+import { hookPointInfo, type HookPoint } from "../domain/hook-points.js";
 import { OS_NAMES } from "../domain/os.js";
 import { HookCommands } from "../entities/hook-commands.embedded.js";
 import { CommandLineError, validateCommandLine, type CommandToken } from "../executor/command-line.js";
@@ -31,9 +31,6 @@ export function applyCommands(field: string, hook: HookPoint, input: CommandsInp
     } catch (err) {
       if (!(err instanceof CommandLineError)) throw err;
       if (err.rule === "empty") throw badInput(osField, "the command line is empty; give a command, or null to remove this OS's command");
-      if (err.rule === "token-not-allowed") {
-        throw badInput(osField, `${err.message}; \${PATH_JSON_OUTPUT} exists only for ${HookPoint.PRE_PUBLISH_SERVER}, the hook that writes an answer back`);
-      }
       throw badInput(osField, err.message);
     }
     next[os] = line.trim();

@@ -1,5 +1,6 @@
 import { SkipReason } from "../domain/effective-hooks.js";
-import { badInput, conflict, DomainError, forbidden, notFound } from "../domain/errors.js";
+import { badInput, conflict, DomainError, forbidden, HookRefusal, notFound } from "../domain/errors.js";
+import { hookMessageOf } from "../domain/hook-message.js";
 import { hookPointInfo, HookPoint } from "../domain/hook-points.js";
 import { isElevated, UserRole } from "../domain/roles.js";
 import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
@@ -12,7 +13,7 @@ import { User } from "../entities/user.entity.js";
 import { Volume } from "../entities/volume.entity.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import { KeysetPager, type Page } from "../store/keyset-page.js";
-import type { EntityManager, SelectQueryBuilder } from "typeorm";
+import { type EntityManager, IsNull, Not, type SelectQueryBuilder } from "typeorm";
 import type { Store } from "../store/store.js";
 import { uuidV7 } from "../store/uuid-v7.js";
 import type { ExecutionServerService } from "./execution-server.service.js";
@@ -193,12 +194,16 @@ export class JobService {
       const failed = ran.find((e) => FAILED_RUN.includes(e.status));
       if (failed) {
         const why = failed.error ?? failed.status;
-        // The hook's error (its stderr) and the execution are for ADMIN and audit roles only.
-        throw new DomainError(
-          "HOOK_FAILED",
+        const said = hookMessageOf(failed.output);
+        // The hook's error (its stderr) and the execution are for ADMIN and audit roles only; its message is everyone's.
+        throw new HookRefusal(
           detailed
             ? `${hookPointInfo(hook).dashed} refused the job: ${why} (execution ${failed.id})`
-            : `${hookPointInfo(hook).dashed} refused the job; nothing was stored (an administrator can see why in the hook's execution)`,
+            : said
+              ? `${hookPointInfo(hook).dashed} refused the job: ${said}`
+              : `${hookPointInfo(hook).dashed} refused the job; nothing was stored (an administrator can see why in the hook's execution)`,
+          hook,
+          said,
         );
       }
     }
@@ -362,6 +367,24 @@ export class JobService {
 
   executionsOf(jobId: string): Promise<Execution[]> {
     return this.store.manager.find(Execution, { where: { jobId }, order: { createdAt: "ASC", id: "ASC" } });
+  }
+
+  /**
+   * The latest message each hook point of this job left for its user (hook-message.ts), oldest
+   * first: how a non-blocking hook (post-failed, say) tells the user what to do next.
+   */
+  async hookMessagesOf(jobId: string): Promise<{ hook: HookPoint; message: string; at: Date }[]> {
+    const runs = await this.store.manager.find(Execution, {
+      where: { jobId, output: Not(IsNull()) },
+      select: { id: true, hook: true, output: true, createdAt: true, finishedAt: true },
+      order: { createdAt: "ASC", id: "ASC" },
+    });
+    const latest = new Map<HookPoint, { hook: HookPoint; message: string; at: Date }>();
+    for (const run of runs) {
+      const message = hookMessageOf(run.output);
+      if (message !== null) latest.set(run.hook, { hook: run.hook, message, at: run.finishedAt ?? run.createdAt });
+    }
+    return [...latest.values()].sort((a, b) => a.at.getTime() - b.at.getTime());
   }
 
   mayRead(actor: User, job: Job): boolean {

@@ -111,6 +111,8 @@ export function checkAnswer(answer: JsonObject, sent: JsonObject[]): CheckedAnsw
     statuses,
     entries,
   };
+  // The message for the user (Publish.message, hook-message.ts): text, like guidelines.
+  text("answer", "message", answer.message);
   if (problems.length > 0) throw new AnswerError(problems);
   return checked;
 }

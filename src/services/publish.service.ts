@@ -1,4 +1,5 @@
-import { badInput, conflict, DomainError, notFound } from "../domain/errors.js";
+import { badInput, conflict, DomainError, HookRefusal, notFound } from "../domain/errors.js";
+import { hookMessageOf } from "../domain/hook-message.js";
 import { HookPoint } from "../domain/hook-points.js";
 import { isElevated } from "../domain/roles.js";
 import { ExecutionServer, ExecutionServerKind } from "../entities/execution-server.entity.js";
@@ -9,6 +10,7 @@ import { Publish, PublishState, type PublishEntry, type SubmittedEntry } from ".
 import { User } from "../entities/user.entity.js";
 import { Volume } from "../entities/volume.entity.js";
 import { In } from "typeorm";
+import { KeysetPager, type Page } from "../store/keyset-page.js";
 import type { PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
 import { uuidV7 } from "../store/uuid-v7.js";
@@ -48,6 +50,12 @@ export function uploadJobName(filename: string, count: number, max = 255): strin
   // Cut in UTF-16 units, as the name's limit counts them, never inside a surrogate pair.
   const name = filename.length > room ? filename.slice(0, room - 1).replace(/[\uD800-\uDBFF]$/, "") + "…" : filename;
   return `publish ${name}${more}`;
+}
+
+export interface PublishFilter {
+  state?: PublishState;
+  /** The publishing user's id. */
+  user?: string;
 }
 
 /** Columns that grow with the entries; reads that page leave them out. */
@@ -112,7 +120,10 @@ export class PublishService {
     // The hook's error (its stderr) and the execution are for ADMIN and audit roles only.
     const detailed = seesDetails(actor, await this.settings.get());
     const plain = "pre-publish-server could not validate this publish; nothing was stored (an administrator can see why in the hook's execution)";
-    if (failed) throw new DomainError("HOOK_FAILED", detailed ? `pre-publish-server failed: ${failed.error ?? failed.status} (execution ${failed.id})` : plain);
+    // What the hook said to the user reaches every role; with it, others read that instead of the plain text.
+    const refusal = (e: Execution, details: string, said: string | null) =>
+      new HookRefusal(detailed ? `pre-publish-server failed: ${details} (execution ${e.id})` : said ? `pre-publish-server refused this publish: ${said}` : plain, HookPoint.PRE_PUBLISH_SERVER, said);
+    if (failed) throw refusal(failed, failed.error ?? failed.status, hookMessageOf(failed.output));
     const answering = done[done.length - 1];
     const answer = answering.output ?? {};
     let checked: ReturnType<typeof checkAnswer>;
@@ -135,7 +146,7 @@ export class PublishService {
       if (!(err instanceof AnswerError)) throw err;
       const message = `the pre-publish answer breaks the rules: ${err.message}`;
       await this.executions.failAfterTheFact(answering.id, message);
-      throw new DomainError("HOOK_FAILED", detailed ? `pre-publish-server failed: ${message} (execution ${answering.id})` : plain);
+      throw refusal(answering, message, hookMessageOf(answer));
     }
     const now = new Date();
     const publish = this.store.manager.create(Publish, {
@@ -243,6 +254,38 @@ export class PublishService {
       .getOne();
     if (!publish || (!isElevated(actor.role) && publish.userId !== actor.id)) throw notFound("publish", id);
     return publish;
+  }
+
+  private readonly pager = new KeysetPager<Publish>("createdAt");
+
+  /** Publishes newest first, without their heavy columns; a STANDARD user's own only (like jobs). */
+  async list(filter: PublishFilter, first: number, after: string | null | undefined, actor: User): Promise<Page<Publish>> {
+    const columns = this.store.dataSource.getMetadata(Publish).columns.filter((c) => !HEAVY_COLUMNS.includes(c.propertyName));
+    const qb = this.store.manager.createQueryBuilder(Publish, "p").select(columns.map((c) => `p.${c.propertyPath}`));
+    if (!isElevated(actor.role)) qb.andWhere("p.userId = :me", { me: actor.id });
+    if (filter.state) qb.andWhere("p.state = :state", { state: filter.state });
+    if (filter.user) qb.andWhere("p.userId = :user", { user: filter.user });
+    return this.pager.page(qb, first, after);
+  }
+
+  cursorOf(publish: Publish): string {
+    return this.pager.cursorOf(publish);
+  }
+
+  /** The publish an upload job belongs to; null for other jobs (and a publish the reader may not see). */
+  async ofJob(job: Job, actor: User): Promise<Publish | null> {
+    if (!job.publishId) return null;
+    try {
+      return await this.find(job.publishId, actor);
+    } catch (err) {
+      if (err instanceof DomainError && err.code === "NOT_FOUND") return null;
+      throw err;
+    }
+  }
+
+  /** The message pre-publish's answer gave the user (hook-message.ts). */
+  async messageOf(publish: Publish): Promise<string | null> {
+    return hookMessageOf(await this.answerOf(publish));
   }
 
   /** Entries `after`+1 to `after`+`first`, in the order they were sent, read in SQL when not loaded. */

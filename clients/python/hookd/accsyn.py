@@ -66,12 +66,14 @@ NOT_SUPPORTED = {
 
 class AccsynException(Exception):
     """Every failure: hookd's refusals (``code`` is hookd's error code), transport errors, and
-    what hookd does not support (``code`` NOT_SUPPORTED)."""
+    what hookd does not support (``code`` NOT_SUPPORTED). ``hook_message``: what a refusing
+    hook said to the user (HOOK_FAILED), else None."""
 
-    def __init__(self, message, code=None):
+    def __init__(self, message, code=None, hook_message=None):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.hook_message = hook_message
 
 
 def _not_supported(what, hint=""):
@@ -257,7 +259,7 @@ class Session(object):
             return self._bridge.query(document, variables)
         except HookdError as err:
             self._last_message = err.message
-            raise AccsynException("%s: %s" % (err.code, err.message), err.code)
+            raise AccsynException("%s: %s" % (err.code, err.message), err.code, err.hook_message)
 
     def get_last_message(self):
         """The error message of the last call that failed."""

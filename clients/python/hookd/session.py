@@ -25,13 +25,18 @@ PUBLISH_FIELDS = """id state guidelines commentRequired timeReportRequired metad
 
 class HookdError(Exception):
     """A GraphQL or transport error. ``code`` is hookd's error code (BAD_USER_INPUT,
-    UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT, HOOK_FAILED, ...) or TIMEOUT / NETWORK."""
+    UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT, HOOK_FAILED, ...) or TIMEOUT / NETWORK.
 
-    def __init__(self, code, message, errors=None):
+    On HOOK_FAILED, ``hook`` names the hook point that refused (PRE_SUBMIT_SERVER, ...) and
+    ``hook_message`` is what that hook said to the user (plain text, or None when it said nothing)."""
+
+    def __init__(self, code, message, errors=None, hook=None, hook_message=None):
         super().__init__("%s: %s" % (code, message))
         self.code = code
         self.message = message
         self.errors = errors or []
+        self.hook = hook
+        self.hook_message = hook_message
 
 
 def _hook_enum(hook):
@@ -95,8 +100,9 @@ class Session(object):
         errors = payload.get("errors")
         if errors:
             first = errors[0]
-            code = (first.get("extensions") or {}).get("code", "ERROR")
-            raise HookdError(code, first.get("message", "unknown error"), errors)
+            extensions = first.get("extensions") or {}
+            code = extensions.get("code", "ERROR")
+            raise HookdError(code, first.get("message", "unknown error"), errors, extensions.get("hook"), extensions.get("hookMessage"))
         return payload.get("data")
 
     # -- publish -----------------------------------------------------------------------------

@@ -196,6 +196,34 @@ class SessionTest(unittest.TestCase):
         self.assertNotIn("last stderr", run.stdout)
         self.assertEqual(run.returncode, 1, run.stdout + run.stderr)
 
+    def test_a_refused_job_carries_the_hooks_message_and_only_that(self):
+        s = self.session
+        says = os.path.join(self.hookd.dir, "says-no.py")
+        with open(says, "w") as f:
+            f.write('#!%s\nimport json, sys\nprint("token=s3cr3t", file=sys.stderr)\njson.dump({"message": "Names may not contain \'bad\'.\\nRename it."}, open(sys.argv[2], "w"))\nsys.exit(1)\n' % PY)
+        os.chmod(says, 0o755)
+        # A queue of its own: the other tests' jobs are not refused.
+        s.create("queue", {"code": "says-no-py"})
+        s.query(
+            'mutation($l: String!) { setQueueHook(input: { queue: "says-no-py", hook: PRE_SUBMIT_SERVER, mode: OVERRIDE, enabled: true, commands: { linux: $l } }) { id } }',
+            {"l": says + " ${PATH_JSON_INPUT} ${PATH_JSON_OUTPUT}"},
+        )
+        email = "refused-%s@example.com" % uuid.uuid4().hex[:6]
+        user = s.create("user", {"email": email, "role": "STANDARD"})
+        key = s.query("mutation($id: ID!) { createApiKey(user: $id) { secret } }", {"id": user["id"]})["createApiKey"]["secret"]
+        job = {"name": "bad delivery", "queue": "says-no-py", "source": "user:" + email, "destination": "user:" + email, "tasks": [{"source": "/a", "destination": "/b", "size": 1}]}
+        with self.assertRaises(HookdError) as ctx:
+            Session(url=self.hookd.url, api_key=key, timeout=30).create("job", job)
+        self.assertEqual(ctx.exception.code, "HOOK_FAILED")
+        self.assertEqual(ctx.exception.hook, "PRE_SUBMIT_SERVER")
+        self.assertEqual(ctx.exception.hook_message, "Names may not contain 'bad'.\nRename it.")
+        self.assertEqual(str(ctx.exception), "HOOK_FAILED: pre-submit-server refused the job: Names may not contain 'bad'.\nRename it.")
+        self.assertNotIn("s3cr3t", repr(ctx.exception.errors))
+        # Without the message field (a hookd before it, or another error), both are None.
+        with self.assertRaises(HookdError) as ctx:
+            s.create("queue", {"code": "bad code"})
+        self.assertIsNone(ctx.exception.hook_message)
+
     def test_raw_query_and_unknown_entity(self):
         self.assertEqual(self.session.query("{ queues { code } }")["queues"][0]["code"], "default")
         with self.assertRaises(HookdError) as ctx:
