@@ -1,9 +1,10 @@
 import { useEffect, useState } from "react";
-import { useLocation } from "wouter";
+import { Link, useLocation } from "wouter";
 import { HOOK_POINTS } from "../api.js";
 import { useQuery, useSession } from "../session.js";
 import { Control, ErrorBox, StatusBadge, Time } from "../ui.js";
 import { HookPoint } from "../../../src/domain/hook-points.js";
+import { HookEditor, QueueHookEditor, SettingsEditor, WORLD_QUERY, type World } from "./config-edit.js";
 
 type Commands = { linux: string | null; mac: string | null; windows: string | null };
 
@@ -21,7 +22,8 @@ function CommandsCell({ commands }: { commands: Commands }) {
   );
 }
 
-function HookConfigs() {
+function HookConfigs({ admin }: { admin: Admin | null }) {
+  const [editing, setEditing] = useState<string | null>(null);
   const { data, error } = useQuery<{
     settings: { hooksEnabled: boolean };
     hookConfigs: {
@@ -54,6 +56,7 @@ function HookConfigs() {
               <th scope="col">Timeout</th>
               <th scope="col">Runs on</th>
               <th scope="col">Updated</th>
+              {admin && <th scope="col">Change</th>}
             </tr>
           </thead>
           <tbody>
@@ -73,13 +76,27 @@ function HookConfigs() {
                 <td>
                   <Time at={h.updatedAt} />
                 </td>
+                {admin && (
+                  <td>
+                    <button type="button" className="small" aria-label={`Edit ${h.hook}`} aria-expanded={editing === h.hook} onClick={() => setEditing(editing === h.hook ? null : h.hook)}>
+                      Edit
+                    </button>
+                  </td>
+                )}
               </tr>
             ))}
           </tbody>
         </table>
       )}
+      {admin && editing && <HookEditor key={editing} world={admin.world} hook={editing} onDone={() => setEditing(null)} onSaved={admin.saved} />}
     </section>
   );
+}
+
+/** What the ADMIN's editors need: everything they read, and the page's "saved" callback. */
+interface Admin {
+  world: World;
+  saved: (message: string) => void;
 }
 
 interface QueueRow {
@@ -216,7 +233,8 @@ function EffectiveHooks({ queues }: { queues: QueueRow[] }) {
   );
 }
 
-function Queues({ queues }: { queues: QueueRow[] }) {
+function Queues({ queues, admin }: { queues: QueueRow[]; admin: Admin | null }) {
+  const [editing, setEditing] = useState<{ queue: string; hook: string | null } | null>(null);
   return (
     <section aria-labelledby="queues">
       <h2 id="queues">Queues</h2>
@@ -248,15 +266,28 @@ function Queues({ queues }: { queues: QueueRow[] }) {
                       <li key={h.id}>
                         {h.hook} <span className="tag">{h.mode.toLowerCase()}</span>
                         {!h.enabled && <span className="tag">disabled</span>} <CommandsCell commands={h.commands} />
+                        {admin && (
+                          <button type="button" className="small" aria-label={`Edit queue ${q.code}'s ${h.hook}`} onClick={() => setEditing({ queue: q.code, hook: h.hook })}>
+                            Edit
+                          </button>
+                        )}
                       </li>
                     ))}
                   </ul>
+                )}
+                {admin && (
+                  <button type="button" className="small" aria-label={`Add a hook entry to queue ${q.code}`} onClick={() => setEditing({ queue: q.code, hook: null })}>
+                    Add a hook entry
+                  </button>
                 )}
               </td>
             </tr>
           ))}
         </tbody>
       </table>
+      {admin && editing && (
+        <QueueHookEditor key={`${editing.queue}/${editing.hook}`} world={admin.world} queue={editing.queue} hook={editing.hook} onDone={() => setEditing(null)} onSaved={admin.saved} />
+      )}
     </section>
   );
 }
@@ -384,22 +415,52 @@ function TestRun({ queues }: { queues: QueueRow[] }) {
 
 export function ConfigurationPage() {
   const { me } = useSession();
+  // Each save reloads every section: what they show is what hookd now has.
+  const [version, setVersion] = useState(0);
+  const [saved, setSaved] = useState<string | null>(null);
+  return (
+    <div className="configuration-page">
+      {saved && (
+        <p role="status" className="saved">
+          {saved} It is in the <Link href="/audit">audit trail</Link>.
+        </p>
+      )}
+      <Configuration
+        key={version}
+        admin={me.admin}
+        onSaved={(message) => {
+          setSaved(message);
+          setVersion((v) => v + 1);
+        }}
+      />
+    </div>
+  );
+}
+
+function Configuration({ admin: isAdmin, onSaved }: { admin: boolean; onSaved: (message: string) => void }) {
+  const { me } = useSession();
   const queues = useQuery<{ queues: QueueRow[] }>("{ queues { code name priority default status jobCount hooks { id hook mode enabled commands { linux mac windows } timeoutSeconds } } }");
   const list = queues.data?.queues ?? [];
+  // Only an ADMIN changes anything: the others never ask for what only the editors read (secrets).
+  const world = useQuery<World>(isAdmin ? WORLD_QUERY : "{ __typename }");
+  const admin: Admin | null = isAdmin && world.data?.settings ? { world: world.data, saved: onSaved } : null;
   return (
     <section className="configuration">
       <h1>Configuration</h1>
       <nav aria-label="Sections" className="subnav">
+        {me.admin && <a href="#settings">Workspace settings</a>}
         <a href="#hook-configs">Hook configurations</a>
         <a href="#effective-hooks">Effective hooks</a>
         <a href="#queues">Queues</a>
         {me.elevated && <a href="#servers">Execution servers</a>}
         {me.admin && <a href="#test-run">Test run</a>}
       </nav>
-      <HookConfigs />
+      {isAdmin && <ErrorBox error={world.error} />}
+      {admin && <SettingsEditor world={admin.world} onSaved={onSaved} />}
+      <HookConfigs admin={admin} />
       <EffectiveHooks queues={list} />
       <ErrorBox error={queues.error} />
-      <Queues queues={list} />
+      <Queues queues={list} admin={admin} />
       {me.elevated && <ExecutionServers />}
       {me.admin && <TestRun queues={list} />}
     </section>
