@@ -530,7 +530,7 @@ export function HookEditor({ world, hook, onDone, onSaved }: { world: World; hoo
         <fieldset disabled={review !== null} className="entry-fields">
           <EntryFields draft={draft} set={setDraft} errors={errors} secrets={world.secrets.map((s) => s.name)} />
           <EditField label="Runs on" error={errors.executionServer} hint={client ? "client hooks run on the job's client (elevated users only)" : "a site server; clients run only client hooks"}>
-            <select value={server} onChange={(e) => setServer(e.target.value)} disabled={client}>
+            <select className="wide" value={server} onChange={(e) => setServer(e.target.value)} disabled={client}>
               <option value="">the default server{world.settings.defaultExecutionServer ? ` (${world.settings.defaultExecutionServer.name})` : ""}</option>
               <optgroup label="Servers">
                 {servers.map((s) => (
@@ -657,7 +657,7 @@ export function QueueHookEditor({ world, queue, hook: fixedHook, onDone, onSaved
       <form onSubmit={startReview} noValidate>
         <fieldset disabled={review !== null} className="entry-fields">
           <EditField label="Hook point" error={errors.hook}>
-            <select value={hook} onChange={(e) => chooseHook(e.target.value)} disabled={fixedHook !== null}>
+            <select className="wide" value={hook} onChange={(e) => chooseHook(e.target.value)} disabled={fixedHook !== null}>
               {HOOK_POINTS.map((h) => (
                 <option key={h} value={h}>
                   {h}
@@ -667,7 +667,7 @@ export function QueueHookEditor({ world, queue, hook: fixedHook, onDone, onSaved
             </select>
           </EditField>
           <EditField label="Mode" error={errors.mode} hint="override: instead of the workspace entry; append: after it">
-            <select value={mode} onChange={(e) => setMode(e.target.value)}>
+            <select className="wide" value={mode} onChange={(e) => setMode(e.target.value)}>
               <option value="OVERRIDE">override</option>
               <option value="APPEND">append</option>
             </select>
@@ -775,7 +775,7 @@ export function SettingsEditor({ world, onSaved }: { world: World; onSaved: (mes
             {errors.hooksEnabled && <span className="field-error">{errors.hooksEnabled}</span>}
           </div>
           <EditField label="Default execution server" error={errors.defaultExecutionServer} hint="where hooks without their own server run">
-            <select value={server} onChange={(e) => setServer(e.target.value)}>
+            <select className="wide" value={server} onChange={(e) => setServer(e.target.value)}>
               {!s.defaultExecutionServer && <option value="">none</option>}
               {world.executionServers
                 .filter((x) => x.kind === "SERVER")
