@@ -219,31 +219,37 @@ function Review(props: ReviewProps) {
           ))}
         </tbody>
       </table>
-      <h4>Effective hooks</h4>
-      <table className="list effective-preview">
-        <thead>
-          <tr>
-            <th scope="col">Hook point</th>
-            <th scope="col">Queue</th>
-            <th scope="col">Now (hookd)</th>
-            <th scope="col">After saving</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.pairs.map((p) => (
-            <tr key={`${p.hook}/${p.queue}`}>
-              <td>{p.hook}</td>
-              <td>{p.queue ?? "the default queue"}</td>
-              <td>
-                <EffectiveNow hook={p.hook} queue={p.queue} />
-              </td>
-              <td className="after">
-                <EntryList rows={project(props.after, p.hook, p.queue)} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      {props.pairs.length === 0 ? (
+        <p className="muted">No hook point runs differently after this change.</p>
+      ) : (
+        <>
+          <h4>Effective hooks</h4>
+          <table className="list effective-preview">
+            <thead>
+              <tr>
+                <th scope="col">Hook point</th>
+                <th scope="col">Queue</th>
+                <th scope="col">Now (hookd)</th>
+                <th scope="col">After saving</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.pairs.map((p) => (
+                <tr key={`${p.hook}/${p.queue}`}>
+                  <td>{p.hook}</td>
+                  <td>{p.queue ?? "the default queue"}</td>
+                  <td>
+                    <EffectiveNow hook={p.hook} queue={p.queue} />
+                  </td>
+                  <td className="after">
+                    <EntryList rows={project(props.after, p.hook, p.queue)} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
       {props.dangers.length > 0 && (
         <div className="danger-box" role="alert">
           <ul>
