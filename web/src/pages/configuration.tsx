@@ -109,8 +109,23 @@ interface QueueRow {
   hooks: { id: string; hook: string; mode: string; enabled: boolean; commands: Commands; timeoutSeconds: number | null }[];
 }
 
-/** The hook point and queue a view is about (effective hooks, a test run). */
-function HookAndQueue(props: { hook: string; onHook: (hook: string) => void; queue: string; onQueue: (queue: string) => void; queues: QueueRow[] }) {
+interface ClientRow {
+  id: string;
+  name: string;
+  os: string;
+}
+
+/** The hook point and queue a view is about (effective hooks, a test run); for a client hook, the client it runs on. */
+function HookAndQueue(props: {
+  hook: string;
+  onHook: (hook: string) => void;
+  queue: string;
+  onQueue: (queue: string) => void;
+  queues: QueueRow[];
+  client: string;
+  onClient: (client: string) => void;
+  clients: ClientRow[];
+}) {
   return (
     <>
       <Control label="Hook point">
@@ -128,6 +143,18 @@ function HookAndQueue(props: { hook: string; onHook: (hook: string) => void; que
           ))}
         </select>
       </Control>
+      {props.hook.endsWith("_CLIENT") && (
+        <Control label="Client">
+          <select value={props.client} onChange={(e) => props.onClient(e.target.value)}>
+            <option value="">none: a client hook needs one</option>
+            {props.clients.map((c) => (
+              <option key={c.id} value={c.id}>
+                {c.name} ({c.os})
+              </option>
+            ))}
+          </select>
+        </Control>
+      )}
     </>
   );
 }
@@ -170,8 +197,9 @@ function PolicyCell({ policy }: { policy: Policy }) {
   );
 }
 
-function EffectiveHooks({ queues }: { queues: QueueRow[] }) {
+function EffectiveHooks({ queues, clients }: { queues: QueueRow[]; clients: ClientRow[] }) {
   const [queue, setQueue] = useState("");
+  const [client, setClient] = useState("");
   const [hook, setHook] = useState<string>("POST_DONE_SERVER");
   const { data, error } = useQuery<{
     effectiveHooks: {
@@ -189,14 +217,14 @@ function EffectiveHooks({ queues }: { queues: QueueRow[] }) {
       policy: Policy;
     }[];
   }>(
-    "query($hook: HookPoint!, $queue: String) { effectiveHooks(hook: $hook, queue: $queue) { source mode queue enabled command os timeoutSeconds willRun skipReason skipMessage executionServer { name } policy { retry { maxAttempts initialDelaySeconds factor maxDelaySeconds retryExitCodes permanentExitCodes retryTimedOut retryRunnerLost } maxConcurrent concurrencyKey env } } }",
-    { hook, queue: queue || undefined },
+    "query($hook: HookPoint!, $queue: String, $executionServer: ID) { effectiveHooks(hook: $hook, queue: $queue, executionServer: $executionServer) { source mode queue enabled command os timeoutSeconds willRun skipReason skipMessage executionServer { name } policy { retry { maxAttempts initialDelaySeconds factor maxDelaySeconds retryExitCodes permanentExitCodes retryTimedOut retryRunnerLost } maxConcurrent concurrencyKey env } } }",
+    { hook, queue: queue || undefined, executionServer: (hook.endsWith("_CLIENT") && client) || undefined },
   );
   return (
     <section aria-labelledby="effective-hooks">
       <h2 id="effective-hooks">Effective hooks</h2>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <HookAndQueue hook={hook} onHook={setHook} queue={queue} onQueue={setQueue} queues={queues} />
+        <HookAndQueue hook={hook} onHook={setHook} queue={queue} onQueue={setQueue} queues={queues} client={client} onClient={setClient} clients={clients} />
       </form>
       <ErrorBox error={error} />
       {data && (
@@ -336,7 +364,8 @@ function ExecutionServers() {
   );
 }
 
-function TestRun({ queues }: { queues: QueueRow[] }) {
+function TestRun({ queues, clients }: { queues: QueueRow[]; clients: ClientRow[] }) {
+  const [client, setClient] = useState("");
   const { api } = useSession();
   const [, navigate] = useLocation();
   const [hook, setHook] = useState<HookPoint>(HookPoint.POST_DONE_SERVER);
@@ -374,7 +403,7 @@ function TestRun({ queues }: { queues: QueueRow[] }) {
     }
     try {
       const data = await api.query<{ triggerHook: { id: string; status: string }[] }>("mutation($input: TriggerHookInput!) { triggerHook(input: $input) { id status } }", {
-        input: { hook, queue: queue || undefined, payload: parsed },
+        input: { hook, queue: queue || undefined, payload: parsed, executionServer: (hook.endsWith("_CLIENT") && client) || undefined },
       });
       if (data.triggerHook.length === 1) navigate(`/executions/${data.triggerHook[0].id}`);
       else setResult(data.triggerHook);
@@ -387,7 +416,7 @@ function TestRun({ queues }: { queues: QueueRow[] }) {
       <h2 id="test-run">Test run</h2>
       <form onSubmit={run} className="test-run">
         <div className="filters">
-          <HookAndQueue hook={hook} onHook={(h) => chooseHook(h as HookPoint)} queue={queue} onQueue={setQueue} queues={queues} />
+          <HookAndQueue hook={hook} onHook={(h) => chooseHook(h as HookPoint)} queue={queue} onQueue={setQueue} queues={queues} client={client} onClient={setClient} clients={clients} />
         </div>
         <label htmlFor="payload">Payload (merged over the hook point's sample; `hook` is always set by hookd)</label>
         <textarea id="payload" value={payload} onChange={(e) => setPayload(e.target.value)} rows={12} spellCheck={false} />
@@ -444,6 +473,9 @@ function Configuration({ admin: isAdmin, onSaved }: { admin: boolean; onSaved: (
   // Only an ADMIN changes anything: the others never ask for what only the editors read (secrets).
   const world = useQuery<World>(isAdmin ? WORLD_QUERY : "{ __typename }");
   const admin: Admin | null = isAdmin && world.data?.settings ? { world: world.data, saved: onSaved } : null;
+  // Clients to run client hooks on: execution servers are for ADMIN and EMPLOYEE users.
+  const servers = useQuery<{ executionServers: (ClientRow & { kind: string })[] }>(me.elevated ? "{ executionServers { id name os kind } }" : "{ __typename }");
+  const clients = (servers.data?.executionServers ?? []).filter((s) => s.kind === "CLIENT");
   return (
     <section className="configuration">
       <h1>Configuration</h1>
@@ -458,11 +490,11 @@ function Configuration({ admin: isAdmin, onSaved }: { admin: boolean; onSaved: (
       {isAdmin && <ErrorBox error={world.error} />}
       {admin && <SettingsEditor world={admin.world} onSaved={onSaved} />}
       <HookConfigs admin={admin} />
-      <EffectiveHooks queues={list} />
+      <EffectiveHooks queues={list} clients={clients} />
       <ErrorBox error={queues.error} />
       <Queues queues={list} admin={admin} />
       {me.elevated && <ExecutionServers />}
-      {me.admin && <TestRun queues={list} />}
+      {me.admin && <TestRun queues={list} clients={clients} />}
     </section>
   );
 }
