@@ -662,4 +662,34 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
     const bytes = Buffer.from(await icon.arrayBuffer());
     assert.deepEqual([...bytes.subarray(0, 4)], [0, 0, 1, 0], "an ICO file");
   });
+
+  test("a client hook's effective view and test run name the client it runs on, picked by name", async () => {
+    const { registerClient } = await server.ok(`mutation { registerClient(input: { name: "admin-ws", hostname: "admin-ws.studio.example", os: "mac" }) { id } }`);
+    await server.ok(SET, { input: { hook: "POST_SUBMIT_CLIENT", enabled: true, commands: { mac: "/usr/bin/true" } } });
+    await withPage("client-pick", ADMIN_KEY, async (page) => {
+      await page.goto(`${server.url}/configuration`);
+      const effective = page.locator("section[aria-labelledby=effective-hooks]");
+      await effective.getByLabel("Hook point").selectOption("POST_SUBMIT_CLIENT");
+      await effective.getByLabel("Client").selectOption({ label: "admin-ws (mac)" });
+      await effective
+        .locator("tbody tr", { hasText: "admin-ws (mac)" })
+        .filter({ hasText: /will run/i })
+        .waitFor();
+      const testRun = page.locator("section[aria-labelledby=test-run]");
+      await testRun.getByLabel("Hook point", { exact: true }).selectOption("POST_SUBMIT_CLIENT");
+      await testRun.getByLabel("Client").selectOption({ label: "admin-ws (mac)" });
+      await eventually(async () => /"hook": "post-submit-client"/.test(await testRun.getByLabel(/Payload/).inputValue()), "the post-submit-client sample payload");
+      await testRun.getByRole("button", { name: "Run the hook" }).click();
+      await page.waitForURL(/\/executions\/[0-9a-f-]+$/);
+      // No agent runs that client here: the run waits for it, by name.
+      await page
+        .locator("dd", { hasText: /admin-ws/ })
+        .first()
+        .waitFor();
+      const id = page.url().split("/").pop();
+      const { execution } = await server.ok(`query($id: ID!) { execution(id: $id) { status executionServer { id } } }`, { id });
+      assert.deepEqual(execution, { status: "QUEUED", executionServer: { id: registerClient.id } });
+      await server.ok(`mutation($id: ID!) { cancelExecution(id: $id) { id } }`, { id });
+    });
+  });
 });
