@@ -42,7 +42,11 @@ describe("the dashboard's route", () => {
       assert.equal(asset.status, 200);
       assert.match(asset.headers.get("cache-control") ?? "", /max-age=31536000, immutable/);
       assert.equal((await fetch(`${url}/assets/missing.js`)).status, 404);
-      assert.equal((await fetch(`${url}/favicon.ico`, { headers: { accept: "text/html" } })).status, 404);
+      assert.equal((await fetch(`${url}/robots.txt`, { headers: { accept: "text/html" } })).status, 404);
+      // Except hookd's icon, which every browser asks for.
+      const icon = await fetch(`${url}/favicon.ico`, { headers: { accept: "text/html" } });
+      assert.equal(icon.status, 200);
+      assert.equal(icon.headers.get("content-type"), "image/x-icon");
       assert.equal((await fetch(`${url}/executions`, { headers: { accept: "application/json" } })).status, 404);
       assert.equal((await fetch(`${url}/executions`, { method: "POST", headers: { accept: "text/html" } })).status, 404);
     } finally {

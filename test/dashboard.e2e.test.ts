@@ -8,6 +8,7 @@ import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { ADMIN_KEY, eventually, startServer, type TestServer } from "./helpers/server.js";
+import { agentSocket, enrolAgent } from "./helpers/agent.js";
 
 // Debian's chromium (.ci/run installs it): Playwright's own browser download cannot work here.
 const CHROMIUM = "/usr/bin/chromium";
@@ -76,10 +77,12 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
     await page.getByRole("button", { name: "Sign out" }).waitFor();
   }
 
-  const shot = async (page: Page, name: string) => {
+  /** The viewport, or only `part` of the page. */
+  const shot = async (page: Page, name: string, part?: ReturnType<Page["locator"]>) => {
     if (!SCREENSHOTS) return;
     mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+    if (part) await part.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+    else await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
   };
 
   const gate = () => path.join(work, `gate-${randomUUID()}`);
@@ -434,6 +437,259 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
       await page.getByLabel("Actor").fill("");
       await page.locator("tr[data-audit]").first().waitFor();
       await shot(page, "audit");
+    });
+  });
+
+  // Issue 34. These run last: they configure PUBLISH_SERVER, which the configuration test expects unconfigured.
+  test("an ADMIN configures a hook and a queue override in the dashboard, reviews them, runs a test run, and finds them in the effective view and the audit trail", async () => {
+    await server.ok(`mutation { createQueue(input: { code: "vfx", name: "VFX" }) { code } }`);
+    await withPage("configure", ADMIN_KEY, async (page) => {
+      await page.goto(`${server.url}/configuration`);
+      // The workspace entry: command line, timeout and retries, reviewed before it is saved.
+      await page.getByRole("button", { name: "Edit PUBLISH_SERVER" }).click();
+      const editor = page.getByRole("region", { name: "Edit PUBLISH_SERVER" });
+      await editor.getByLabel("Command line (linux)").fill("/bin/echo workspace ${PATH_JSON_INPUT}");
+      await editor.getByLabel("Timeout (seconds)").fill("45");
+      await editor.getByLabel("Attempts").fill("2");
+      await editor.getByRole("button", { name: "Review changes" }).click();
+      const review = editor.getByRole("region", { name: "Review the change to PUBLISH_SERVER" });
+      assert.match(await review.locator('tr[data-change="Command line (linux)"]').innerText(), /none\s+\/bin\/echo workspace \$\{PATH_JSON_INPUT\}/);
+      assert.match(await review.locator('tr[data-change="Timeout"]').innerText(), /the default\s+45 s/);
+      assert.match(await review.locator('tr[data-change="Retries"]').innerText(), /none\s+2 attempts/);
+      // Now (asked of hookd) it is not configured; after saving it runs on hookd's own server.
+      await review.locator(".effective-preview td", { hasText: /skipped: PUBLISH_SERVER is not configured/ }).waitFor();
+      assert.match(await review.locator(".effective-preview td.after").first().innerText(), /workspace\s+runs \/bin\/echo workspace \$\{PATH_JSON_INPUT\} on hookd-test-host \(linux\)/);
+      await shot(page, "configuration-edit", editor);
+      await review.getByRole("button", { name: "Save" }).click();
+      await page.getByRole("status").filter({ hasText: "Saved PUBLISH_SERVER." }).waitFor();
+      await page.locator("#hook-configs ~ table tr", { hasText: "PUBLISH_SERVER" }).getByText("/bin/echo workspace ${PATH_JSON_INPUT}").waitFor();
+
+      // The queue's OVERRIDE entry.
+      await page.getByRole("button", { name: "Add a hook entry to queue vfx" }).click();
+      const queueEditor = page.getByRole("region", { name: "Queue vfx hook" });
+      await queueEditor.getByLabel("Hook point").selectOption("PUBLISH_SERVER");
+      await queueEditor.getByLabel("Mode").selectOption("OVERRIDE");
+      await queueEditor.getByLabel("Command line (linux)").fill("/bin/echo vfx override");
+      await queueEditor.getByRole("button", { name: "Review changes" }).click();
+      const queueReview = queueEditor.getByRole("region", { name: "Review queue vfx's entry for PUBLISH_SERVER" });
+      const after = await queueReview.locator(".effective-preview td.after").innerText();
+      assert.match(after, /workspace\s+skipped: overridden by the OVERRIDE entry of queue 'vfx'/);
+      assert.match(after, /queue vfx \(override\)\s+runs \/bin\/echo vfx override on hookd-test-host/);
+      await queueReview.getByRole("button", { name: "Save" }).click();
+      await page.getByRole("status").filter({ hasText: "Saved queue vfx's entry for PUBLISH_SERVER." }).waitFor();
+      await page.locator("section[aria-labelledby=queues] tr", { hasText: "vfx" }).getByText("/bin/echo vfx override").waitFor();
+
+      // The effective view, from hookd: the override runs, the workspace entry does not.
+      const effective = page.locator("section[aria-labelledby=effective-hooks]");
+      await effective.getByLabel("Hook point").selectOption("PUBLISH_SERVER");
+      await effective.getByLabel("Queue").selectOption("vfx");
+      await effective
+        .locator("tr", { hasText: "queue vfx (override)" })
+        .filter({ hasText: "/bin/echo vfx override" })
+        .filter({ hasText: /will run/i })
+        .waitFor();
+      assert.match(await effective.locator("tbody tr").first().innerText(), /workspace[\s\S]*overridden by the OVERRIDE entry of queue 'vfx'/);
+      // An APPEND entry instead: both run, the workspace's first.
+      await page.getByRole("button", { name: "Edit queue vfx's PUBLISH_SERVER" }).click();
+      await queueEditor.getByLabel("Mode").selectOption("APPEND");
+      await queueEditor.getByRole("button", { name: "Review changes" }).click();
+      assert.match(await queueEditor.locator('tr[data-change="Mode"]').innerText(), /override\s+append/);
+      const appended = await queueEditor.locator(".effective-preview td.after").innerText();
+      assert.match(appended, /workspace\s+runs \/bin\/echo workspace[\s\S]*queue vfx \(append\)\s+runs \/bin\/echo vfx override/);
+      await queueEditor.getByRole("button", { name: "Save" }).click();
+      await page.getByRole("status").filter({ hasText: "Saved queue vfx's entry for PUBLISH_SERVER." }).waitFor();
+
+      // A test run in that queue runs both.
+      const testRun = page.locator("section[aria-labelledby=test-run]");
+      await testRun.getByLabel("Hook point", { exact: true }).selectOption("PUBLISH_SERVER");
+      await testRun.getByLabel("Queue", { exact: true }).selectOption("vfx");
+      await eventually(async () => /"hook": "publish-server"/.test(await testRun.getByLabel(/Payload/).inputValue()), "the publish-server sample payload");
+      await testRun.getByRole("button", { name: "Run the hook" }).click();
+      const runs = testRun.getByRole("status").locator("li");
+      await eventually(async () => (await runs.count()) === 2, "two runs: the workspace entry and the queue's APPEND entry");
+      await runs.nth(1).getByRole("link").click();
+      await page.locator("h1 .status", { hasText: /succeeded/i }).waitFor();
+      await page.locator(".log-lines .line", { hasText: "vfx override" }).waitFor();
+
+      // The audit trail has both changes, by the ADMIN.
+      await page.getByRole("link", { name: "Audit trail" }).click();
+      await page.getByLabel("Action").fill("queueHook.set");
+      await page.locator("tr[data-audit]", { hasText: "vfx/PUBLISH_SERVER" }).first().waitFor();
+      await page.getByLabel("Action").fill("hookConfig.set");
+      await page.locator("tr[data-audit]", { hasText: "PUBLISH_SERVER" }).filter({ hasText: "admin" }).first().waitFor();
+    });
+    const { queue } = await server.ok(`{ queue(code: "vfx") { hooks { hook mode commands { linux } } } }`);
+    assert.deepEqual(queue.hooks, [{ hook: "PUBLISH_SERVER", mode: "APPEND", commands: { linux: "/bin/echo vfx override" } }]);
+    const { hookConfig } = await server.ok(`{ hookConfig(hook: PUBLISH_SERVER) { enabled timeoutSeconds policy { retry { maxAttempts } } } }`);
+    assert.deepEqual(hookConfig, { enabled: true, timeoutSeconds: 45, policy: { retry: { maxAttempts: 2 } } });
+  });
+
+  test("a bad command line, a bad secret name and a bad setting show the server's own error next to the field", async () => {
+    const bad = `/bin/echo "unbalanced`;
+    const api = await server.gql(SET, { input: { hook: "POST_DONE_CLIENT", commands: { linux: bad } } });
+    const serverMessage = api.errors?.[0]?.message as string;
+    assert.equal(api.errors?.[0]?.extensions?.field, "input.commands.linux");
+    await withPage("field-errors", ADMIN_KEY, async (page) => {
+      await page.goto(`${server.url}/configuration`);
+      await page.getByRole("button", { name: "Edit POST_DONE_CLIENT" }).click();
+      const editor = page.getByRole("region", { name: "Edit POST_DONE_CLIENT" });
+      const linux = editor.getByLabel("Command line (linux)");
+      await linux.fill(bad);
+      await editor.getByRole("button", { name: "Review changes" }).click();
+      await editor.getByRole("button", { name: "Save" }).click();
+      // Next to the field, described by it, in the server's words (without the field's name).
+      await linux.and(page.locator("[aria-invalid=true]")).waitFor();
+      const describedBy = (await linux.getAttribute("aria-describedby"))?.split(" ")[0];
+      const message = await page.locator(`[id="${describedBy}"]`).innerText();
+      assert.equal(`input.commands.linux: ${message}`, serverMessage);
+      assert.match(message, /unbalanced double quote starting at column 11/);
+      // The line fixed, the next rule the server applies lands next to its own field.
+      await linux.fill("/bin/true");
+      await editor.getByLabel("Secrets (environment names)").fill("RENDER_TOKEN, 9lives");
+      await editor.getByRole("button", { name: "Review changes" }).click();
+      await editor.getByRole("button", { name: "Save" }).click();
+      await editor.locator(".edit-field.invalid", { hasText: "Secrets" }).getByText("'9lives' is not a secret name").waitFor();
+      await shot(page, "configuration-field-error", editor);
+      assert.equal(await linux.getAttribute("aria-invalid"), null);
+      // Workspace settings too.
+      const settings = page.locator("section[aria-labelledby=settings]");
+      await settings.getByLabel("Schedule-to-start (seconds)").fill("0");
+      await settings.getByRole("button", { name: "Review changes" }).click();
+      await settings.getByRole("button", { name: "Save" }).click();
+      await settings
+        .locator(".edit-field.invalid", { hasText: "Schedule-to-start" })
+        .getByText(/must be a whole number of seconds from 1 to/)
+        .waitFor();
+    });
+    // Nothing was saved.
+    assert.equal((await server.ok(`{ hookConfig(hook: POST_DONE_CLIENT) { updatedAt } }`)).hookConfig.updatedAt, null);
+  });
+
+  test("disabling hooks and moving the default execution server ask for a confirmation first", async () => {
+    await enrolAgent(server, "render-b", "render-b.studio.example");
+    await withPage("dangerous", ADMIN_KEY, async (page) => {
+      await page.goto(`${server.url}/configuration`);
+      const settings = page.locator("section[aria-labelledby=settings]");
+      await settings.getByLabel("Hooks enabled").uncheck();
+      await settings.getByLabel("Default execution server").selectOption({ label: "render-b (linux, offline)" });
+      await settings.getByRole("button", { name: "Review changes" }).click();
+      const review = settings.getByRole("region", { name: "Review the workspace settings" });
+      const warning = await review.getByRole("alert").innerText();
+      assert.match(warning, /disables every hook in the workspace/);
+      assert.match(warning, /moves from hookd-test-host to render-b/);
+      // All ten hook points, after: skipped.
+      assert.equal(await review.locator(".effective-preview td.after", { hasText: "skipped: hooks are disabled in the workspace settings" }).count(), 10);
+      const save = review.getByRole("button", { name: "Save" });
+      assert.equal(await save.isDisabled(), true);
+      await review.getByLabel("I understand, make this change").check();
+      assert.equal(await save.isDisabled(), false);
+      await shot(page, "configuration-confirm", settings);
+      // Not saved: back, and the settings are as they were.
+      await review.getByRole("button", { name: "Back to editing" }).click();
+      await settings.getByLabel("Hooks enabled").check();
+      await settings.getByLabel("Default execution server").selectOption({ label: "hookd-test-host (linux)" });
+      await settings.getByRole("button", { name: "Review changes" }).click();
+      await settings.getByRole("status").filter({ hasText: "Nothing changed." }).waitFor();
+    });
+    const { settings } = await server.ok(`{ settings { hooksEnabled defaultExecutionServer { name } } }`);
+    assert.deepEqual(settings, { hooksEnabled: true, defaultExecutionServer: { name: "hookd-test-host" } });
+  });
+
+  test("an agent's run shows the agent's hostname and its argv; dropped bytes read in MiB", async () => {
+    const enrolled = await enrolAgent(server, "render-c", "render-c.studio.example");
+    await server.ok(SET, { input: { hook: "POST_DONE_SERVER", enabled: true, commands: { linux: `/usr/bin/python3 -c "print('hi')" \${PATH_JSON_INPUT}` } } });
+    const socket = agentSocket(server.url, enrolled.credential);
+    try {
+      const [run] = (await server.ok(TRIGGER, { input: { hook: "POST_DONE_SERVER", payload: {}, executionServer: enrolled.executionServerId } })).triggerHook;
+      assert.equal((await socket.run(`mutation($id: ID!) { agentClaim(executionId: $id) { id } }`, { id: run.id })).data.agentClaim.id, run.id);
+      const finished = await socket.run(`mutation($id: ID!, $outcome: AgentOutcomeInput) { agentFinish(executionId: $id, outcome: $outcome, lastSeq: 0) }`, {
+        id: run.id,
+        outcome: { status: "SUCCEEDED", exitCode: 0, droppedBytes: 39514310 },
+      });
+      assert.equal(finished.errors, undefined, JSON.stringify(finished.errors));
+      await withPage("agent-run", ADMIN_KEY, async (page) => {
+        await page.goto(`${server.url}/executions/${run.id}`);
+        const ranOn = await page.locator("[data-ran-on]").innerText();
+        assert.match(ranOn, /^render-c \(server\) on host render-c\.studio\.example by agent render-c/);
+        assert.deepEqual(await page.locator("ol.argv li").allInnerTexts(), ["/usr/bin/python3", "-c", "print('hi')", "${PATH_JSON_INPUT}"]);
+        const log = await page.locator("dd", { hasText: "dropped at the log cap" }).innerText();
+        assert.match(log, /37\.7 MiB dropped at the log cap/);
+        assert.doesNotMatch(log, /39514310/);
+      });
+    } finally {
+      await socket.client.dispose();
+    }
+  });
+
+  test("signing out starts the next person at the start, not on the last one's page", async () => {
+    const next = await server.user("next-in-line@example.com", "STANDARD");
+    await withPage("sign-out", ADMIN_KEY, async (page) => {
+      await page.goto(`${server.url}/configuration`);
+      await page.getByRole("heading", { name: "Hook configurations" }).waitFor();
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await page.getByLabel("API key").waitFor();
+      assert.equal(new URL(page.url()).pathname, "/");
+      await page.getByLabel("API key").fill(next.key);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL(/\/jobs$/);
+      await page.getByRole("heading", { name: /Jobs/ }).first().waitFor();
+      assert.equal(await page.getByRole("heading", { name: "Not here" }).count(), 0);
+    });
+  });
+
+  test("the GraphQL IDE uses the key the person signed in with; /favicon.ico is an icon", async () => {
+    await withPage("ide-signed-in", ADMIN_KEY, async (page) => {
+      // What an earlier visit left (the IDE test above typed a key into the Headers tab) is gone.
+      await page.evaluate(() => (globalThis as any).localStorage.clear());
+      await page.getByRole("link", { name: "GraphQL IDE" }).click();
+      await page.locator(".graphiql-query-editor .CodeMirror").waitFor();
+      await page.waitForTimeout(300);
+      await page.locator(".graphiql-execute-button").click();
+      const result = () => page.evaluate(() => ((globalThis as any).document.querySelector(".result-window .CodeMirror")?.CodeMirror.getValue() ?? "") as string);
+      const text = await eventually(async () => {
+        const t = await result();
+        return t.includes('"data"') || t.includes('"errors"') ? t : null;
+      }, "the default query's answer");
+      assert.doesNotMatch(text, /malformed Authorization header|errors/);
+      assert.match(text, /"role": "ADMIN"/);
+      // The key is sent, not stored by the IDE: its local storage holds no key.
+      const stored = await page.evaluate(() => JSON.stringify({ ...(globalThis as any).localStorage }));
+      assert.doesNotMatch(stored, new RegExp(ADMIN_KEY));
+    });
+    const icon = await fetch(`${server.url}/favicon.ico`);
+    assert.equal(icon.status, 200);
+    assert.equal(icon.headers.get("content-type"), "image/x-icon");
+    const bytes = Buffer.from(await icon.arrayBuffer());
+    assert.deepEqual([...bytes.subarray(0, 4)], [0, 0, 1, 0], "an ICO file");
+  });
+
+  test("a client hook's effective view and test run name the client it runs on, picked by name", async () => {
+    const { registerClient } = await server.ok(`mutation { registerClient(input: { name: "admin-ws", hostname: "admin-ws.studio.example", os: "mac" }) { id } }`);
+    await server.ok(SET, { input: { hook: "POST_SUBMIT_CLIENT", enabled: true, commands: { mac: "/usr/bin/true" } } });
+    await withPage("client-pick", ADMIN_KEY, async (page) => {
+      await page.goto(`${server.url}/configuration`);
+      const effective = page.locator("section[aria-labelledby=effective-hooks]");
+      await effective.getByLabel("Hook point").selectOption("POST_SUBMIT_CLIENT");
+      await effective.getByLabel("Client").selectOption({ label: "admin-ws (mac)" });
+      await effective
+        .locator("tbody tr", { hasText: "admin-ws (mac)" })
+        .filter({ hasText: /will run/i })
+        .waitFor();
+      const testRun = page.locator("section[aria-labelledby=test-run]");
+      await testRun.getByLabel("Hook point", { exact: true }).selectOption("POST_SUBMIT_CLIENT");
+      await testRun.getByLabel("Client").selectOption({ label: "admin-ws (mac)" });
+      await eventually(async () => /"hook": "post-submit-client"/.test(await testRun.getByLabel(/Payload/).inputValue()), "the post-submit-client sample payload");
+      await testRun.getByRole("button", { name: "Run the hook" }).click();
+      await page.waitForURL(/\/executions\/[0-9a-f-]+$/);
+      // No agent runs that client here: the run waits for it, by name.
+      await page
+        .locator("dd", { hasText: /admin-ws/ })
+        .first()
+        .waitFor();
+      const id = page.url().split("/").pop();
+      const { execution } = await server.ok(`query($id: ID!) { execution(id: $id) { status executionServer { id } } }`, { id });
+      assert.deepEqual(execution, { status: "QUEUED", executionServer: { id: registerClient.id } });
+      await server.ok(`mutation($id: ID!) { cancelExecution(id: $id) { id } }`, { id });
     });
   });
 });

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import express, { type Router } from "express";
+import { FAVICON_ICO } from "./favicon.js";
 
 // `npm run build` puts Vite's output in dist/web; this file runs from dist/src/http.
 export const DASHBOARD_DIR = fileURLToPath(new URL("../../web", import.meta.url));
@@ -17,6 +18,10 @@ const SERVER_PATHS = ["/graphql", "/metrics", "/healthz"];
 export function dashboardRouter(dir: string = DASHBOARD_DIR): Router {
   const router = express.Router();
   const index = path.join(dir, "index.html");
+  // Browsers ask every site for it; also the dashboard's and the GraphQL IDE's icon.
+  router.get("/favicon.ico", (_req, res) => {
+    res.type("image/x-icon").set("cache-control", "public, max-age=86400").send(FAVICON_ICO);
+  });
   router.use("/assets", express.static(path.join(dir, "assets"), { immutable: true, maxAge: "365d", index: false, fallthrough: false }));
   router.use((req, res, next) => {
     // Only page addresses: a missing file or an API client gets the ordinary 404.

@@ -8,9 +8,35 @@ export class ApiError extends Error {
   constructor(
     message: string,
     readonly code: string | undefined,
+    /** Each error's message and the input field it blames (extensions.field, e.g. "input.commands.linux"), when it names one. */
+    readonly errors: { message: string; field: string | null }[] = [],
   ) {
     super(message);
   }
+}
+
+/**
+ * The errors of a refused mutation by input field, "input." left off ("commands.linux", "policy.env[0]");
+ * a message that names no field (or one `known` does not accept) is under "". A message keeps
+ * the server's words, without the field's name in front of it.
+ */
+export function fieldErrors(err: unknown, known: (field: string) => boolean = () => true): Record<string, string> {
+  const out: Record<string, string> = {};
+  const add = (field: string, message: string) => {
+    out[field] = out[field] ? `${out[field]}; ${message}` : message;
+  };
+  if (!(err instanceof ApiError) || err.errors.length === 0) {
+    add("", err instanceof Error ? err.message : String(err));
+    return out;
+  }
+  for (const e of err.errors) {
+    // Validation errors without extensions.field still start with "input.<field>: ".
+    const named = e.field ?? /^(input\.[\w.[\]]+): /.exec(e.message)?.[1] ?? null;
+    const field = named?.replace(/^input\./, "") ?? null;
+    if (field !== null && known(field)) add(field, named && e.message.startsWith(`${named}: `) ? e.message.slice(named.length + 2) : e.message);
+    else add("", e.message);
+  }
+  return out;
 }
 
 // The key lives in session storage: it survives a reload but not the closing of the tab.
@@ -37,10 +63,14 @@ export class Api {
     } catch {
       throw new ApiError("hookd cannot be reached: check that the server is running", "NETWORK");
     }
-    const body = (await res.json().catch(() => null)) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] } | null;
+    const body = (await res.json().catch(() => null)) as { data?: T; errors?: { message: string; extensions?: { code?: string; field?: string } }[] } | null;
     if (!body) throw new ApiError(`hookd answered HTTP ${res.status} without a GraphQL body`, "HTTP");
     if (body.errors?.length) {
-      const error = new ApiError(body.errors.map((e) => e.message).join("; "), body.errors[0].extensions?.code);
+      const error = new ApiError(
+        body.errors.map((e) => e.message).join("; "),
+        body.errors[0].extensions?.code,
+        body.errors.map((e) => ({ message: e.message, field: e.extensions?.field ?? null })),
+      );
       if (error.code === "UNAUTHENTICATED") this.onUnauthenticated?.(error.message);
       throw error;
     }

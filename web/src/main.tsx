@@ -158,6 +158,8 @@ function App() {
     storeKey(null);
     setNotice(null);
     setSession(null);
+    // The next person signs in at the start, not on a page of the last one's (their role may not have it).
+    history.replaceState(null, "", "/");
   };
   return (
     <SessionContext.Provider value={session}>

@@ -25,6 +25,19 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${m} min ${Math.round(s % 60)} s`;
 }
 
+/** Bytes in the unit a person reads: "512 bytes", "3.4 KiB", "37.7 MiB", "1.2 GiB". */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} ${bytes === 1 ? "byte" : "bytes"}`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 100 ? 1 : 0)} ${units[unit]}`;
+}
+
 export function ErrorBox({ error }: { error: string | null }) {
   if (!error) return null;
   return (

@@ -1,9 +1,10 @@
 import { useEffect, useState } from "react";
-import { useLocation } from "wouter";
+import { Link, useLocation } from "wouter";
 import { HOOK_POINTS } from "../api.js";
 import { useQuery, useSession } from "../session.js";
 import { Control, ErrorBox, StatusBadge, Time } from "../ui.js";
 import { HookPoint } from "../../../src/domain/hook-points.js";
+import { HookEditor, QueueHookEditor, SettingsEditor, WORLD_QUERY, type World } from "./config-edit.js";
 
 type Commands = { linux: string | null; mac: string | null; windows: string | null };
 
@@ -21,7 +22,8 @@ function CommandsCell({ commands }: { commands: Commands }) {
   );
 }
 
-function HookConfigs() {
+function HookConfigs({ admin }: { admin: Admin | null }) {
+  const [editing, setEditing] = useState<string | null>(null);
   const { data, error } = useQuery<{
     settings: { hooksEnabled: boolean };
     hookConfigs: {
@@ -54,6 +56,7 @@ function HookConfigs() {
               <th scope="col">Timeout</th>
               <th scope="col">Runs on</th>
               <th scope="col">Updated</th>
+              {admin && <th scope="col">Change</th>}
             </tr>
           </thead>
           <tbody>
@@ -73,13 +76,27 @@ function HookConfigs() {
                 <td>
                   <Time at={h.updatedAt} />
                 </td>
+                {admin && (
+                  <td>
+                    <button type="button" className="small" aria-label={`Edit ${h.hook}`} aria-expanded={editing === h.hook} onClick={() => setEditing(editing === h.hook ? null : h.hook)}>
+                      Edit
+                    </button>
+                  </td>
+                )}
               </tr>
             ))}
           </tbody>
         </table>
       )}
+      {admin && editing && <HookEditor key={editing} world={admin.world} hook={editing} onDone={() => setEditing(null)} onSaved={admin.saved} />}
     </section>
   );
+}
+
+/** What the ADMIN's editors need: everything they read, and the page's "saved" callback. */
+interface Admin {
+  world: World;
+  saved: (message: string) => void;
 }
 
 interface QueueRow {
@@ -92,8 +109,23 @@ interface QueueRow {
   hooks: { id: string; hook: string; mode: string; enabled: boolean; commands: Commands; timeoutSeconds: number | null }[];
 }
 
-/** The hook point and queue a view is about (effective hooks, a test run). */
-function HookAndQueue(props: { hook: string; onHook: (hook: string) => void; queue: string; onQueue: (queue: string) => void; queues: QueueRow[] }) {
+interface ClientRow {
+  id: string;
+  name: string;
+  os: string;
+}
+
+/** The hook point and queue a view is about (effective hooks, a test run); for a client hook, the client it runs on. */
+function HookAndQueue(props: {
+  hook: string;
+  onHook: (hook: string) => void;
+  queue: string;
+  onQueue: (queue: string) => void;
+  queues: QueueRow[];
+  client: string;
+  onClient: (client: string) => void;
+  clients: ClientRow[];
+}) {
   return (
     <>
       <Control label="Hook point">
@@ -111,6 +143,18 @@ function HookAndQueue(props: { hook: string; onHook: (hook: string) => void; que
           ))}
         </select>
       </Control>
+      {props.hook.endsWith("_CLIENT") && (
+        <Control label="Client">
+          <select value={props.client} onChange={(e) => props.onClient(e.target.value)}>
+            <option value="">none: a client hook needs one</option>
+            {props.clients.map((c) => (
+              <option key={c.id} value={c.id}>
+                {c.name} ({c.os})
+              </option>
+            ))}
+          </select>
+        </Control>
+      )}
     </>
   );
 }
@@ -153,8 +197,9 @@ function PolicyCell({ policy }: { policy: Policy }) {
   );
 }
 
-function EffectiveHooks({ queues }: { queues: QueueRow[] }) {
+function EffectiveHooks({ queues, clients }: { queues: QueueRow[]; clients: ClientRow[] }) {
   const [queue, setQueue] = useState("");
+  const [client, setClient] = useState("");
   const [hook, setHook] = useState<string>("POST_DONE_SERVER");
   const { data, error } = useQuery<{
     effectiveHooks: {
@@ -172,14 +217,14 @@ function EffectiveHooks({ queues }: { queues: QueueRow[] }) {
       policy: Policy;
     }[];
   }>(
-    "query($hook: HookPoint!, $queue: String) { effectiveHooks(hook: $hook, queue: $queue) { source mode queue enabled command os timeoutSeconds willRun skipReason skipMessage executionServer { name } policy { retry { maxAttempts initialDelaySeconds factor maxDelaySeconds retryExitCodes permanentExitCodes retryTimedOut retryRunnerLost } maxConcurrent concurrencyKey env } } }",
-    { hook, queue: queue || undefined },
+    "query($hook: HookPoint!, $queue: String, $executionServer: ID) { effectiveHooks(hook: $hook, queue: $queue, executionServer: $executionServer) { source mode queue enabled command os timeoutSeconds willRun skipReason skipMessage executionServer { name } policy { retry { maxAttempts initialDelaySeconds factor maxDelaySeconds retryExitCodes permanentExitCodes retryTimedOut retryRunnerLost } maxConcurrent concurrencyKey env } } }",
+    { hook, queue: queue || undefined, executionServer: (hook.endsWith("_CLIENT") && client) || undefined },
   );
   return (
     <section aria-labelledby="effective-hooks">
       <h2 id="effective-hooks">Effective hooks</h2>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <HookAndQueue hook={hook} onHook={setHook} queue={queue} onQueue={setQueue} queues={queues} />
+        <HookAndQueue hook={hook} onHook={setHook} queue={queue} onQueue={setQueue} queues={queues} client={client} onClient={setClient} clients={clients} />
       </form>
       <ErrorBox error={error} />
       {data && (
@@ -216,7 +261,8 @@ function EffectiveHooks({ queues }: { queues: QueueRow[] }) {
   );
 }
 
-function Queues({ queues }: { queues: QueueRow[] }) {
+function Queues({ queues, admin }: { queues: QueueRow[]; admin: Admin | null }) {
+  const [editing, setEditing] = useState<{ queue: string; hook: string | null } | null>(null);
   return (
     <section aria-labelledby="queues">
       <h2 id="queues">Queues</h2>
@@ -248,15 +294,28 @@ function Queues({ queues }: { queues: QueueRow[] }) {
                       <li key={h.id}>
                         {h.hook} <span className="tag">{h.mode.toLowerCase()}</span>
                         {!h.enabled && <span className="tag">disabled</span>} <CommandsCell commands={h.commands} />
+                        {admin && (
+                          <button type="button" className="small" aria-label={`Edit queue ${q.code}'s ${h.hook}`} onClick={() => setEditing({ queue: q.code, hook: h.hook })}>
+                            Edit
+                          </button>
+                        )}
                       </li>
                     ))}
                   </ul>
+                )}
+                {admin && (
+                  <button type="button" className="small" aria-label={`Add a hook entry to queue ${q.code}`} onClick={() => setEditing({ queue: q.code, hook: null })}>
+                    Add a hook entry
+                  </button>
                 )}
               </td>
             </tr>
           ))}
         </tbody>
       </table>
+      {admin && editing && (
+        <QueueHookEditor key={`${editing.queue}/${editing.hook}`} world={admin.world} queue={editing.queue} hook={editing.hook} onDone={() => setEditing(null)} onSaved={admin.saved} />
+      )}
     </section>
   );
 }
@@ -305,7 +364,8 @@ function ExecutionServers() {
   );
 }
 
-function TestRun({ queues }: { queues: QueueRow[] }) {
+function TestRun({ queues, clients }: { queues: QueueRow[]; clients: ClientRow[] }) {
+  const [client, setClient] = useState("");
   const { api } = useSession();
   const [, navigate] = useLocation();
   const [hook, setHook] = useState<HookPoint>(HookPoint.POST_DONE_SERVER);
@@ -343,7 +403,7 @@ function TestRun({ queues }: { queues: QueueRow[] }) {
     }
     try {
       const data = await api.query<{ triggerHook: { id: string; status: string }[] }>("mutation($input: TriggerHookInput!) { triggerHook(input: $input) { id status } }", {
-        input: { hook, queue: queue || undefined, payload: parsed },
+        input: { hook, queue: queue || undefined, payload: parsed, executionServer: (hook.endsWith("_CLIENT") && client) || undefined },
       });
       if (data.triggerHook.length === 1) navigate(`/executions/${data.triggerHook[0].id}`);
       else setResult(data.triggerHook);
@@ -356,7 +416,7 @@ function TestRun({ queues }: { queues: QueueRow[] }) {
       <h2 id="test-run">Test run</h2>
       <form onSubmit={run} className="test-run">
         <div className="filters">
-          <HookAndQueue hook={hook} onHook={(h) => chooseHook(h as HookPoint)} queue={queue} onQueue={setQueue} queues={queues} />
+          <HookAndQueue hook={hook} onHook={(h) => chooseHook(h as HookPoint)} queue={queue} onQueue={setQueue} queues={queues} client={client} onClient={setClient} clients={clients} />
         </div>
         <label htmlFor="payload">Payload (merged over the hook point's sample; `hook` is always set by hookd)</label>
         <textarea id="payload" value={payload} onChange={(e) => setPayload(e.target.value)} rows={12} spellCheck={false} />
@@ -384,24 +444,57 @@ function TestRun({ queues }: { queues: QueueRow[] }) {
 
 export function ConfigurationPage() {
   const { me } = useSession();
+  // Each save reloads every section: what they show is what hookd now has.
+  const [version, setVersion] = useState(0);
+  const [saved, setSaved] = useState<string | null>(null);
+  return (
+    <div className="configuration-page">
+      {saved && (
+        <p role="status" className="saved">
+          {saved} It is in the <Link href="/audit">audit trail</Link>.
+        </p>
+      )}
+      <Configuration
+        key={version}
+        admin={me.admin}
+        onSaved={(message) => {
+          setSaved(message);
+          setVersion((v) => v + 1);
+        }}
+      />
+    </div>
+  );
+}
+
+function Configuration({ admin: isAdmin, onSaved }: { admin: boolean; onSaved: (message: string) => void }) {
+  const { me } = useSession();
   const queues = useQuery<{ queues: QueueRow[] }>("{ queues { code name priority default status jobCount hooks { id hook mode enabled commands { linux mac windows } timeoutSeconds } } }");
   const list = queues.data?.queues ?? [];
+  // Only an ADMIN changes anything: the others never ask for what only the editors read (secrets).
+  const world = useQuery<World>(isAdmin ? WORLD_QUERY : "{ __typename }");
+  const admin: Admin | null = isAdmin && world.data?.settings ? { world: world.data, saved: onSaved } : null;
+  // Clients to run client hooks on: execution servers are for ADMIN and EMPLOYEE users.
+  const servers = useQuery<{ executionServers: (ClientRow & { kind: string })[] }>(me.elevated ? "{ executionServers { id name os kind } }" : "{ __typename }");
+  const clients = (servers.data?.executionServers ?? []).filter((s) => s.kind === "CLIENT");
   return (
     <section className="configuration">
       <h1>Configuration</h1>
       <nav aria-label="Sections" className="subnav">
+        {me.admin && <a href="#settings">Workspace settings</a>}
         <a href="#hook-configs">Hook configurations</a>
         <a href="#effective-hooks">Effective hooks</a>
         <a href="#queues">Queues</a>
         {me.elevated && <a href="#servers">Execution servers</a>}
         {me.admin && <a href="#test-run">Test run</a>}
       </nav>
-      <HookConfigs />
-      <EffectiveHooks queues={list} />
+      {isAdmin && <ErrorBox error={world.error} />}
+      {admin && <SettingsEditor world={admin.world} onSaved={onSaved} />}
+      <HookConfigs admin={admin} />
+      <EffectiveHooks queues={list} clients={clients} />
       <ErrorBox error={queues.error} />
-      <Queues queues={list} />
+      <Queues queues={list} admin={admin} />
       {me.elevated && <ExecutionServers />}
-      {me.admin && <TestRun queues={list} />}
+      {me.admin && <TestRun queues={list} clients={clients} />}
     </section>
   );
 }

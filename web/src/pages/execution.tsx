@@ -3,7 +3,8 @@ import { Link, useLocation } from "wouter";
 import { FINISHED } from "../api.js";
 import { LogView } from "../log-view.js";
 import { useQuery, useSession } from "../session.js";
-import { ErrorBox, ExecutionLink, Field, JsonBlock, StatusBadge, Time, formatDuration } from "../ui.js";
+import { ErrorBox, ExecutionLink, Field, JsonBlock, StatusBadge, Time, formatBytes, formatDuration } from "../ui.js";
+import { parseCommandLine } from "../../../src/executor/command-line.js";
 
 interface Execution {
   id: string;
@@ -33,7 +34,8 @@ interface Execution {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
-  executionServer: { name: string; hostname: string; kind: string } | null;
+  runner: string | null;
+  executionServer: { name: string; hostname: string; os: string; kind: string; agents: { id: string; name: string; hostname: string | null }[] } | null;
   retryOf: { id: string; attempt: number; status: string } | null;
   triggeredBy: { email: string } | null;
 }
@@ -41,8 +43,42 @@ interface Execution {
 const EXECUTION_QUERY = `query($id: ID!) { execution(id: $id) {
   id hook scriptName source mode queue command argv os jobId publishId input output status exitCode signal error waitingFor skipReason
   timeoutSeconds attempt logLineCount droppedBytes createdAt startedAt finishedAt durationMs
-  executionServer { name hostname kind } retryOf { id attempt status } triggeredBy { email }
+  runner executionServer { name hostname os kind agents { id name hostname } } retryOf { id attempt status } triggeredBy { email }
 } }`;
+
+/** The agent that held the run, from its runner ('agent:<agent id>'); null for hookd's own runner. */
+function agentOf(e: Execution) {
+  const id = e.runner?.startsWith("agent:") ? e.runner.slice("agent:".length) : null;
+  if (!id) return null;
+  return e.executionServer?.agents.find((a) => a.id === id) ?? { id, name: null, hostname: null };
+}
+
+/** Where it ran: the execution server, and the host that ran it (the agent's, for an agent run). */
+function RanOn({ execution: e }: { execution: Execution }) {
+  const server = e.executionServer!;
+  const agent = agentOf(e);
+  const host = agent ? (agent.hostname ?? "an agent no longer known") : server.hostname;
+  return (
+    <span data-ran-on>
+      {server.name} <span className="muted">({server.kind.toLowerCase()})</span> on host <strong>{host}</strong>
+      {agent ? ` by agent ${agent.name ?? agent.id}` : " by hookd"}
+      {e.os ? <span className="muted"> · {e.os}</span> : null}
+    </span>
+  );
+}
+
+/**
+ * An agent reports no argv: the command line split by the very rules the agent applies, the
+ * tokens left as written (the agent put its own temp paths there).
+ */
+function agentArgv(e: Execution): string[] | null {
+  if (!e.command || !agentOf(e) || (e.os !== "linux" && e.os !== "mac" && e.os !== "windows")) return null;
+  try {
+    return parseCommandLine(e.command, e.os).argv;
+  } catch {
+    return null;
+  }
+}
 
 export function ExecutionPage({ id }: { id: string }) {
   const { api, me } = useSession();
@@ -89,6 +125,7 @@ export function ExecutionPage({ id }: { id: string }) {
   if (error) return <ErrorBox error={error} />;
   if (!e) return <p className="loading">Loading…</p>;
   const running = e.status === "QUEUED" || e.status === "RUNNING";
+  const argv = e.argv ?? agentArgv(e);
   return (
     <section className="execution">
       <p className="crumbs">
@@ -120,9 +157,7 @@ export function ExecutionPage({ id }: { id: string }) {
           </Field>
           {e.error && <Field label="Error">{<span className="error-text">{e.error}</span>}</Field>}
           <Field label="Exit">{e.exitCode !== null ? `code ${e.exitCode}` : e.signal ? `signal ${e.signal}` : "—"}</Field>
-          <Field label="Ran on">
-            {e.executionServer ? `${e.executionServer.name} (${e.executionServer.hostname}, ${e.executionServer.kind.toLowerCase()})` : e.waitingFor ? `waiting for ${e.waitingFor}` : "—"}
-          </Field>
+          <Field label="Ran on">{e.executionServer ? <RanOn execution={e} /> : e.waitingFor ? `waiting for ${e.waitingFor}` : "—"}</Field>
           <Field label="Queue">{e.queue ?? "—"}</Field>
           <Field label="Source">{e.mode ? `${e.source} (${e.mode})` : e.source}</Field>
           <Field label="Triggered by">{e.triggeredBy?.email ?? "—"}</Field>
@@ -160,7 +195,7 @@ export function ExecutionPage({ id }: { id: string }) {
           </Field>
           <Field label="Log">
             {running ? "arriving below" : `${e.logLineCount} lines stored`}
-            {e.droppedBytes > 0 ? `, ${e.droppedBytes} bytes dropped at the log cap` : ""}
+            {e.droppedBytes > 0 ? <span title={`${e.droppedBytes.toLocaleString("en")} bytes`}>, {formatBytes(e.droppedBytes)} dropped at the log cap</span> : ""}
           </Field>
         </dl>
       </div>
@@ -168,11 +203,12 @@ export function ExecutionPage({ id }: { id: string }) {
         <div className="command">
           <h2>Command</h2>
           <pre>{e.command}</pre>
-          {e.argv && (
+          {argv && (
             <>
               <h3>argv</h3>
+              {!e.argv && <p className="muted">Split from the command line as the agent splits it; the agent put its own temp files' paths in place of the tokens.</p>}
               <ol className="argv">
-                {e.argv.map((a, i) => (
+                {argv.map((a, i) => (
                   <li key={i}>
                     <code>{a}</code>
                   </li>
