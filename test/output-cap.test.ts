@@ -7,7 +7,7 @@ import { OutputCap, tailBytesOf } from "../src/executor/output-cap.js";
 test("past the cap the first four fifths and the last fifth are kept, and one summary says what was dropped between", () => {
   const cap = new OutputCap<number>(1000);
   const kept: number[] = [];
-  for (let i = 0; i < 50; i++) if (cap.take(i, 50)) kept.push(i);
+  for (let i = 0; i < 50; i++) cap.head(50) ? kept.push(i) : cap.hold(i, 50);
   assert.deepEqual(kept, [...Array(16).keys()], "the head: 800 bytes");
   const { summary, tail } = cap.end();
   assert.deepEqual(tail, [46, 47, 48, 49], "the tail: the last 200 bytes");
@@ -18,7 +18,7 @@ test("past the cap the first four fifths and the last fifth are kept, and one su
 test("output that fits the head and the tail loses nothing and says nothing; the tail's share is a fifth, at most 2 MiB", () => {
   const cap = new OutputCap<number>(1000);
   const kept: number[] = [];
-  for (let i = 0; i < 20; i++) if (cap.take(i, 50)) kept.push(i);
+  for (let i = 0; i < 20; i++) cap.head(50) ? kept.push(i) : cap.hold(i, 50);
   const { summary, tail } = cap.end();
   assert.deepEqual([...kept, ...tail], [...Array(20).keys()]);
   assert.equal(summary, null);

@@ -593,8 +593,10 @@ class RemoteRun {
   }
 
   private output(stream: "stdout" | "stderr", text: string, at: Date, partial: boolean): void {
-    const line = { stream: stream === "stdout" ? ("STDOUT" as const) : ("STDERR" as const), text, at, partial };
-    if (this.cap.take(line, Buffer.byteLength(text) + 1)) this.push(line.stream, text, at, partial);
+    const kind = stream === "stdout" ? "STDOUT" : "STDERR";
+    const size = Buffer.byteLength(text) + 1;
+    if (this.cap.head(size)) this.push(kind, text, at, partial);
+    else this.cap.hold({ stream: kind, text, at, partial }, size);
   }
 
   private push(stream: PendingLine["stream"], text: string, at: Date, partial = false): void {

@@ -156,7 +156,9 @@ export class ExecutionLog {
   }
 
   private store1(stream: LogStream.STDOUT | LogStream.STDERR, text: string, at: Date): void {
-    if (this.cap.take({ stream, text, at }, Buffer.byteLength(text) + 1)) this.append(stream, text, at);
+    const size = Buffer.byteLength(text) + 1;
+    if (this.cap.head(size)) this.append(stream, text, at);
+    else this.cap.hold({ stream, text, at }, size);
   }
 
   /** A line from hookd itself; always stored (masked too: an error quotes the hook's stderr). */

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { HOOK_MESSAGE_PREFIX } from "../domain/hook-message.js";
@@ -134,7 +134,10 @@ export class LocalHookRunner {
       if (finish.status !== ExecutionStatus.SUCCEEDED && group !== null) killMarked(`HOOKD_EXECUTION_ID=${spec.id}`);
       if (group !== null) this.watchdog.ended(group);
       hooks.onExit?.();
-      const answered = finish.status === ExecutionStatus.SUCCEEDED && info.outputRequired ? await readOutput(outputPath, finish) : await readOptionalOutput(outputPath, finish);
+      // Most hooks write no answer: one stat, not a failed read and a failed unlink, on every run.
+      const wrote = existsSync(outputPath);
+      if (!wrote) files = files.filter((f) => f !== outputPath);
+      const answered = finish.status === ExecutionStatus.SUCCEEDED && info.outputRequired ? await readOutput(outputPath, finish) : wrote ? await readOptionalOutput(outputPath, finish) : finish;
       return { argv, ...withStderrMessage(answered, said) };
     } catch (err) {
       // The runner's own failure (disk full, ...): the run must still end, saying why.

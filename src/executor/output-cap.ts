@@ -25,13 +25,16 @@ export class OutputCap<T> {
     this.headCap = capBytes - this.tailCap;
   }
 
-  /** True: store `item` now (it is in the head). False: it waits for the tail (see end()). */
-  take(item: T, size: number): boolean {
-    if (this.tail.length === 0 && this.headBytes + size <= this.headCap) {
-      this.headBytes += size;
-      this.headLines++;
-      return true;
-    }
+  /** True: a line of `size` bytes is in the head, to store now. False: hold() it for the tail. */
+  head(size: number): boolean {
+    if (this.tail.length > 0 || this.headBytes + size > this.headCap) return false;
+    this.headBytes += size;
+    this.headLines++;
+    return true;
+  }
+
+  /** A line past the head: kept while it is among the last the tail holds (see end()). */
+  hold(item: T, size: number): void {
     this.tail.push({ item, size });
     this.tailBytes += size;
     let first = 0;
@@ -42,7 +45,6 @@ export class OutputCap<T> {
       first++;
     }
     if (first > 0) this.tail.splice(0, first);
-    return false;
   }
 
   /**
