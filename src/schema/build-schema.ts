@@ -3,6 +3,7 @@ import type { GraphQLSchema } from "graphql";
 import { buildSchema } from "type-graphql";
 import { AgentTokenResolver } from "../resolvers/agent-token.resolver.js";
 import { AuditResolver } from "../resolvers/audit.resolver.js";
+import { ConfigurationResolver } from "../resolvers/configuration.resolver.js";
 import { ExecutionResolver } from "../resolvers/execution.resolver.js";
 import { ExecutionServerResolver } from "../resolvers/execution-server.resolver.js";
 import { HookConfigResolver } from "../resolvers/hook-config.resolver.js";
@@ -31,6 +32,7 @@ export const RESOLVERS = [
   JobResolver,
   PublishResolver,
   AuditResolver,
+  ConfigurationResolver,
   AgentTokenResolver,
   SecretResolver,
 ] as const;
