@@ -8,6 +8,7 @@ import { ExecutionPage } from "./pages/execution.js";
 import { JobsPage, JobPage, PublishPage } from "./pages/jobs.js";
 import { ConfigurationPage } from "./pages/configuration.js";
 import { AuditPage } from "./pages/audit.js";
+import { HistoryPage } from "./pages/history.js";
 import "./styles.css";
 
 function SignIn({ onSignedIn, notice }: { onSignedIn: (api: Api, me: Me) => void; notice: string | null }) {
@@ -58,6 +59,7 @@ function Nav({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
     ...(me.canAudit
       ? ([
           ["/configuration", "Configuration"],
+          ["/history", "History"],
           ["/audit", "Audit trail"],
         ] as [string, string][])
       : []),
@@ -175,6 +177,7 @@ function App() {
           <Route path="/jobs/:id">{(p) => <JobPage id={p.id} />}</Route>
           <Route path="/publishes/:id">{(p) => <PublishPage id={p.id} />}</Route>
           {me.canAudit && <Route path="/configuration" component={ConfigurationPage} />}
+          {me.canAudit && <Route path="/history" component={HistoryPage} />}
           {me.canAudit && <Route path="/audit" component={AuditPage} />}
           <Route component={NotFound} />
         </Switch>
