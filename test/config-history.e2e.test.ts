@@ -54,8 +54,9 @@ describe("configuration history and configuration as code", () => {
   after(() => server.close());
 
   test("every kind of configuration change is a numbered version with who, what and the exact change", async () => {
-    const [first] = (await server.ok(`{ configurationVersion(version: 1) { version action actor document } }`).then((d) => [d.configurationVersion])) as any[];
+    const [first] = (await server.ok(`{ configurationVersion(version: 1) { version action actor changes { path } document } }`).then((d) => [d.configurationVersion])) as any[];
     assert.equal(first.action, "configuration.baseline");
+    assert.deepEqual(first.changes, [], "the baseline has no version before it to differ from");
     assert.equal(first.document.queues.default.default, true);
     const admin = (await server.ok(`{ me { email } }`)).me.email;
 

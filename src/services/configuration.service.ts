@@ -107,9 +107,23 @@ export class ConfigurationService {
     const [last] = await em.find(ConfigurationVersion, { order: { version: "DESC" }, take: 1 });
     const changes = diffDocuments(last?.document ?? {}, document);
     if (last && changes.length === 0 && !always) return null;
+    return this.insert(em, (last?.version ?? 0) + 1, actor, action, target, changes, document);
+  }
+
+  /** Version 1 at start-up when there is none: what was configured before history began, so it can be restored. */
+  async ensureBaseline(): Promise<void> {
+    if ((await this.store.manager.count(ConfigurationVersion)) > 0) return;
+    await this.store.transaction(async (em) => {
+      await this.store.lockInTransaction(em, HISTORY_LOCK);
+      // No changes: there is no version before it to differ from.
+      if ((await em.count(ConfigurationVersion)) === 0) await this.insert(em, 1, "hookd", "configuration.baseline", "configuration", [], await this.read(em));
+    });
+  }
+
+  private insert(em: EntityManager, version: number, actor: Actor, action: string, target: string, changes: ConfigurationChange[], document: ConfigurationDocument): Promise<ConfigurationVersion> {
     const user = typeof actor === "string" ? null : actor;
-    const version = Object.assign(new ConfigurationVersion(), {
-      version: (last?.version ?? 0) + 1,
+    const row = Object.assign(new ConfigurationVersion(), {
+      version,
       at: new Date(),
       actorId: user?.id ?? null,
       actor: user ? user.email : actor,
@@ -118,16 +132,7 @@ export class ConfigurationService {
       changes,
       document,
     });
-    return em.save(version);
-  }
-
-  /** Version 1 at start-up when there is none: what was configured before history began, so it can be restored. */
-  async ensureBaseline(): Promise<void> {
-    if ((await this.store.manager.count(ConfigurationVersion)) > 0) return;
-    await this.store.transaction(async (em) => {
-      await this.store.lockInTransaction(em, HISTORY_LOCK);
-      if ((await em.count(ConfigurationVersion)) === 0) await this.record(em, "hookd", "configuration.baseline", "configuration");
-    });
+    return em.save(row);
   }
 
   /** Newest first; `path` keeps versions whose changes touch that path or lie under it. */

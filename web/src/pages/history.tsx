@@ -39,7 +39,7 @@ const show = (value: unknown) => JSON.stringify(value);
 function ChangeList({ changes }: { changes: Change[] }) {
   if (changes.length === 0) return <span className="muted">no change to the document</span>;
   return (
-    <ul className="changes">
+    <ul className="changes" style={{ overflowWrap: "anywhere" }}>
       {changes.map((c) => (
         <li key={`${c.kind} ${c.path}`} data-change={c.kind}>
           <code>
