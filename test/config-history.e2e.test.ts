@@ -2,6 +2,7 @@ import "reflect-metadata";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { expectError, startServer, type TestServer } from "./helpers/server.js";
@@ -290,5 +291,76 @@ describe("configuration history and configuration as code", () => {
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /queues\.render\.priority: must be a whole number from 0 to 1000 \(got 5000\)/);
     assert.deepEqual((await server.ok(EXPORT)).exportConfiguration, current);
+  });
+
+  test("replay: a stricter pre-publish candidate on real past inputs lists exactly the entries whose verdict changes, and touches nothing else", async () => {
+    // The script in use approves everything; the candidate rejects names that are not shot_v001-like,
+    // and refuses to run at all without "replay": true in its input (what a careful script checks).
+    const current = path.join(server.dataDir, "approve.mjs");
+    const candidate = path.join(server.dataDir, "strict.mjs");
+    const answer = (body: string) => `import { readFileSync, writeFileSync } from "node:fs";\nconst input = JSON.parse(readFileSync(process.argv[2], "utf8"));\n${body}\n`;
+    writeFileSync(current, answer(`writeFileSync(process.argv[3], JSON.stringify({ files: input.files.map((f) => ({ id: f.id, can_publish: true, path: "/srv/in/" + f.filename })) }));`));
+    writeFileSync(
+      candidate,
+      answer(`if (input.replay !== true) process.exit(3);
+writeFileSync(process.argv[3], JSON.stringify({ files: input.files.map((f) => /^[a-z]+_v[0-9]{3}/.test(f.filename)
+  ? { id: f.id, can_publish: true, path: "/srv/in/" + f.filename }
+  : { id: f.id, can_publish: false, rejected: true, warning: "name it like shot_v001" }) }));`),
+    );
+    const line = (script: string) => `${process.execPath} ${script} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}`;
+    await server.ok(SET_HOOK, { input: { hook: "PRE_PUBLISH_SERVER", enabled: true, commands: { linux: line(current) } } });
+    const PRE = `mutation($input: PrePublishInput!) { prePublish(input: $input) { id state entries { id canPublish rejected path warning } } }`;
+    const good = { id: randomUUID(), filename: "moon_v001.exr", size: 10, is_dir: false };
+    const bad = { id: randomUUID(), filename: "Final_FINAL.mov", size: 20, is_dir: false };
+    const other = { id: randomUUID(), filename: "sun_v002.exr", size: 30, is_dir: false };
+    const first = (await server.ok(PRE, { input: { files: [good, bad] } })).prePublish;
+    const second = (await server.ok(PRE, { input: { files: [other] } })).prePublish;
+    const PUBLISH = `query($id: ID!) { publish(id: $id) { state entries { id canPublish rejected path warning } executions { id status } } }`;
+    const before = await Promise.all([first.id, second.id].map(async (id) => (await server.ok(PUBLISH, { id })).publish));
+    const EXECUTIONS = `{ executions(first: 200) { nodes { id hook source } } }`;
+    const executionsBefore = (await server.ok(EXECUTIONS)).executions.nodes;
+    const selfServer = (await server.ok(`{ settings { defaultExecutionServer { id } } }`)).settings.defaultExecutionServer.id;
+
+    const REPLAY = `mutation($filter: ReplayFilterInput!, $candidate: ReplayCandidateInput!) { replayExecutions(filter: $filter, candidate: $candidate) {
+      hook entries { statusChanged answerProblem original { id status publishId } replay { id status source input executionServer { id } jobId publishId retryOf { id } }
+      verdictChanges { id filename field before after } } } }`;
+    const filter = { hook: "PRE_PUBLISH_SERVER", limit: 2 };
+    expectError(await server.gql(REPLAY, { filter, candidate: { commands: { linux: line(candidate) } } }, employee.key), "FORBIDDEN");
+    expectError(
+      await server.gql(REPLAY, { filter: { ...filter, limit: 201 }, candidate: { commands: { linux: line(candidate) } } }),
+      "BAD_USER_INPUT",
+      /filter\.limit: must be a whole number from 1 to 200/,
+    );
+    const report = (await server.ok(REPLAY, { filter, candidate: { commands: { linux: line(candidate) } } })).replayExecutions;
+    assert.equal(report.entries.length, 2);
+    const [replayedSecond, replayedFirst] = report.entries;
+    assert.equal(replayedFirst.original.publishId, first.id);
+    assert.equal(replayedSecond.original.publishId, second.id);
+    for (const entry of report.entries) {
+      assert.equal(entry.replay.status, "SUCCEEDED", "the candidate saw replay: true");
+      assert.equal(entry.replay.source, "REPLAY");
+      assert.equal(entry.replay.input.replay, true);
+      assert.equal(entry.replay.executionServer.id, selfServer, "it ran where the hook point runs");
+      assert.deepEqual([entry.replay.jobId, entry.replay.publishId, entry.replay.retryOf], [null, null, null]);
+      assert.equal(entry.statusChanged, false);
+      assert.equal(entry.answerProblem, null);
+    }
+    assert.deepEqual(replayedSecond.verdictChanges, []);
+    assert.deepEqual(replayedFirst.verdictChanges, [
+      { id: bad.id, filename: bad.filename, field: "can_publish", before: true, after: false },
+      { id: bad.id, filename: bad.filename, field: "rejected", before: null, after: true },
+      { id: bad.id, filename: bad.filename, field: "path", before: "/srv/in/Final_FINAL.mov", after: null },
+      { id: bad.id, filename: bad.filename, field: "warning", before: null, after: "name it like shot_v001" },
+    ]);
+
+    // The publishes are as they were, and nothing but the two replays ran.
+    const after = await Promise.all([first.id, second.id].map(async (id) => (await server.ok(PUBLISH, { id })).publish));
+    assert.deepEqual(after, before);
+    const executionsAfter = (await server.ok(EXECUTIONS)).executions.nodes;
+    const added = executionsAfter.filter((e: any) => !executionsBefore.some((b: any) => b.id === e.id));
+    assert.deepEqual(added.map((e: any) => `${e.hook} ${e.source}`).sort(), ["PRE_PUBLISH_SERVER REPLAY", "PRE_PUBLISH_SERVER REPLAY"]);
+    // A replay is never replayed itself: only real runs are material.
+    const again = (await server.ok(REPLAY, { filter: { hook: "PRE_PUBLISH_SERVER", limit: 5 }, candidate: { commands: { linux: line(candidate) } } })).replayExecutions;
+    assert.ok(again.entries.every((e: any) => !added.some((a: any) => a.id === e.original.id)));
   });
 });

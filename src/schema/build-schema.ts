@@ -4,6 +4,7 @@ import { buildSchema } from "type-graphql";
 import { AgentTokenResolver } from "../resolvers/agent-token.resolver.js";
 import { AuditResolver } from "../resolvers/audit.resolver.js";
 import { ConfigurationResolver } from "../resolvers/configuration.resolver.js";
+import { ReplayResolver } from "../resolvers/replay.resolver.js";
 import { ExecutionResolver } from "../resolvers/execution.resolver.js";
 import { ExecutionServerResolver } from "../resolvers/execution-server.resolver.js";
 import { HookConfigResolver } from "../resolvers/hook-config.resolver.js";
@@ -33,6 +34,7 @@ export const RESOLVERS = [
   PublishResolver,
   AuditResolver,
   ConfigurationResolver,
+  ReplayResolver,
   AgentTokenResolver,
   SecretResolver,
 ] as const;

@@ -20,6 +20,7 @@ import { JobService } from "./job.service.js";
 import { HookConfigService } from "./hook-config.service.js";
 import { PublishService } from "./publish.service.js";
 import { QueueService } from "./queue.service.js";
+import { ReplayService } from "./replay.service.js";
 import { SettingsService } from "./settings.service.js";
 import { UserService } from "./user.service.js";
 import { VolumeService } from "./volume.service.js";
@@ -48,6 +49,8 @@ export interface Services {
   audit: AuditService;
   /** Configuration history, export and apply (issue 37). */
   configuration: ConfigurationService;
+  /** Past inputs run against a candidate configuration (issue 37). */
+  replays: ReplayService;
   secrets: SecretService;
   idempotency: IdempotencyService;
 }
@@ -109,6 +112,7 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     publishes: new PublishService(store, settings, volumes, executionServers, executions, jobs, pubsub, jobEvents, idempotency),
     audit,
     configuration,
+    replays: new ReplayService(store, hookConfigs, executions),
     secrets,
     idempotency,
   };
