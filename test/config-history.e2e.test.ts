@@ -5,7 +5,8 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { expectError, startServer, type TestServer } from "./helpers/server.js";
+import { agentSocket, enrolAgent } from "./helpers/agent.js";
+import { eventually, expectError, startServer, type TestServer } from "./helpers/server.js";
 import { CLI } from "./helpers/serve-process.js";
 import { databaseEnv } from "./helpers/test-database.js";
 
@@ -362,5 +363,41 @@ writeFileSync(process.argv[3], JSON.stringify({ files: input.files.map((f) => /^
     // A replay is never replayed itself: only real runs are material.
     const again = (await server.ok(REPLAY, { filter: { hook: "PRE_PUBLISH_SERVER", limit: 5 }, candidate: { commands: { linux: line(candidate) } } })).replayExecutions;
     assert.ok(again.entries.every((e: any) => !added.some((a: any) => a.id === e.original.id)));
+  });
+
+  test("replays run where the hook point runs: on an agent's server, the agent gets them, marked as replays", async () => {
+    const enrolled = await enrolAgent(server, "ingest-agent");
+    const socket = agentSocket(server.url, enrolled.credential);
+    try {
+      const runs = (await server.ok(`{ executions(first: 20, filter: { hook: PRE_PUBLISH_SERVER, status: SUCCEEDED }) { nodes { id input source } } }`)).executions.nodes;
+      const original = runs.find((e: any) => e.source !== "REPLAY");
+      await server.ok(SET_HOOK, { input: { hook: "PRE_PUBLISH_SERVER", executionServer: enrolled.executionServerId } });
+      const REPLAY = `mutation($filter: ReplayFilterInput!, $candidate: ReplayCandidateInput!) { replayExecutions(filter: $filter, candidate: $candidate) {
+        entries { verdictChanges { id field before after } replay { id status source runner executionServer { id } } } } }`;
+      // No process serves ingest-agent: the test plays its agent while the replay waits.
+      const pending = server.ok(REPLAY, { filter: { hook: "PRE_PUBLISH_SERVER", ids: [original.id] }, candidate: { commands: { linux: "/opt/hooks/v2.py ${PATH_JSON_INPUT} ${PATH_JSON_OUTPUT}" } } });
+      const queued = await eventually(async () => {
+        const nodes = (await server.ok(`query($s: ID!) { executions(first: 5, filter: { executionServer: $s, status: QUEUED }) { nodes { id source } } }`, { s: enrolled.executionServerId }))
+          .executions.nodes;
+        return nodes.find((n: any) => n.source === "REPLAY");
+      }, "the replay queued for the agent's server");
+      const claim = (await socket.run(`mutation($id: ID!) { agentClaim(executionId: $id) { id command input jobId publishId } }`, { id: queued.id })).data.agentClaim;
+      assert.equal(claim.command, "/opt/hooks/v2.py ${PATH_JSON_INPUT} ${PATH_JSON_OUTPUT}");
+      assert.deepEqual([claim.input.replay, claim.jobId, claim.publishId], [true, null, null]);
+      const files = original.input.files.map((f: any) => ({ id: f.id, can_publish: true, path: `/agent/${f.filename}` }));
+      const FINISH = `mutation($id: ID!, $outcome: AgentOutcomeInput) { agentFinish(executionId: $id, outcome: $outcome, lastSeq: 0) }`;
+      assert.equal((await socket.run(FINISH, { id: queued.id, outcome: { status: "SUCCEEDED", exitCode: 0, output: { files } } })).data.agentFinish, true);
+      const [entry] = (await pending).replayExecutions.entries;
+      assert.equal(entry.replay.id, queued.id);
+      assert.equal(entry.replay.status, "SUCCEEDED");
+      assert.equal(entry.replay.executionServer.id, enrolled.executionServerId);
+      assert.deepEqual(
+        entry.verdictChanges.map((c: any) => `${c.field} ${c.after}`),
+        original.input.files.map((f: any) => `path /agent/${f.filename}`),
+      );
+    } finally {
+      await socket.client.dispose();
+      await server.ok(SET_HOOK, { input: { hook: "PRE_PUBLISH_SERVER", executionServer: null } });
+    }
   });
 });
