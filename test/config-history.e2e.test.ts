@@ -372,6 +372,11 @@ writeFileSync(process.argv[3], JSON.stringify({ files: input.files.map((f) => /^
       const runs = (await server.ok(`{ executions(first: 20, filter: { hook: PRE_PUBLISH_SERVER, status: SUCCEEDED }) { nodes { id input source } } }`)).executions.nodes;
       const original = runs.find((e: any) => e.source !== "REPLAY");
       await server.ok(SET_HOOK, { input: { hook: "PRE_PUBLISH_SERVER", executionServer: enrolled.executionServerId } });
+      // The agent's server appeared by enrolment, not by this change: the version lists only the override.
+      assert.deepEqual(
+        (await latest()).changes.map((c: any) => `${c.path} ${c.after}`),
+        ["hooks.PRE_PUBLISH_SERVER.executionServer ingest-agent"],
+      );
       const REPLAY = `mutation($filter: ReplayFilterInput!, $candidate: ReplayCandidateInput!) { replayExecutions(filter: $filter, candidate: $candidate) {
         entries { verdictChanges { id field before after } replay { id status source runner executionServer { id } } } } }`;
       // No process serves ingest-agent: the test plays its agent while the replay waits.

@@ -123,6 +123,17 @@ export function diffDocuments(before: unknown, after: unknown, path = ""): Confi
   return [{ path, kind: "CHANGED", before, after }];
 }
 
+/**
+ * The changes between two versions of the configuration. Execution servers are left out: they
+ * register themselves (hookd at start, agents at enrolment), so no one's change adds or removes
+ * one, and a version must not be credited with a server that appeared meanwhile.
+ */
+export function diffConfigurations(before: Partial<ConfigurationDocument>, after: Partial<ConfigurationDocument>): ConfigurationChange[] {
+  const { executionServers: _a, ...a } = before;
+  const { executionServers: _b, ...b } = after;
+  return diffDocuments(a, b);
+}
+
 /** One line per change, for a terminal or a CI log: `~ path: before -> after`, `+ path: value`, `- path: value`. */
 export function formatChanges(changes: readonly ConfigurationChange[]): string {
   if (changes.length === 0) return "no changes: the document matches the running configuration";

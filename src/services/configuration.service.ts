@@ -1,6 +1,6 @@
 import { Brackets, type EntityManager } from "typeorm";
 import { badInput, notFound } from "../domain/errors.js";
-import { CONFIGURATION_FORMAT, childPath, diffDocuments, type ConfigurationChange, type ConfigurationDocument, type HookDoc, type QueueHookDoc } from "../domain/configuration-document.js";
+import { CONFIGURATION_FORMAT, childPath, diffConfigurations, type ConfigurationChange, type ConfigurationDocument, type HookDoc, type QueueHookDoc } from "../domain/configuration-document.js";
 import { HOOK_POINTS, type HookPoint } from "../domain/hook-points.js";
 import type { UserRole } from "../domain/roles.js";
 import { ConfigurationVersion } from "../entities/configuration-version.entity.js";
@@ -105,7 +105,7 @@ export class ConfigurationService {
     await this.store.lockInTransaction(em, HISTORY_LOCK);
     const document = await this.read(em);
     const [last] = await em.find(ConfigurationVersion, { order: { version: "DESC" }, take: 1 });
-    const changes = diffDocuments(last?.document ?? {}, document);
+    const changes = diffConfigurations(last?.document ?? {}, document);
     if (last && changes.length === 0 && !always) return null;
     return this.insert(em, (last?.version ?? 0) + 1, actor, action, target, changes, document);
   }
@@ -164,7 +164,7 @@ export class ConfigurationService {
   /** What changed from version `from` to version `to` (either order). */
   async diff(from: number, to: number): Promise<ConfigurationChange[]> {
     const [a, b] = await Promise.all([this.version(from), this.version(to)]);
-    return diffDocuments(a.document, b.document);
+    return diffConfigurations(a.document, b.document);
   }
 
   /** Applies a whole document atomically (or, on a dry run, only says what would change). */
@@ -189,7 +189,7 @@ export class ConfigurationService {
       // Servers register themselves and secret values never travel: a document only refers to them.
       wanted.executionServers = current.executionServers;
       wanted.secrets = current.secrets;
-      const changes = diffDocuments(current, wanted);
+      const changes = diffConfigurations(current, wanted);
       if (how.dryRun || (changes.length === 0 && !how.always)) return { dryRun: how.dryRun, changes, version: null };
       await this.write(em, current, wanted, servers);
       auditRolesChanged = changes.some((c) => c.path.startsWith("settings.auditRoles"));
