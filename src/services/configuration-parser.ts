@@ -27,6 +27,8 @@ import { checkVolumePaths } from "./volume.service.js";
 export interface ParseContext {
   /** Names of the site servers (kind SERVER) there are. */
   servers: ReadonlySet<string>;
+  /** Names more than one site server has: a document cannot say which it means. */
+  ambiguous: ReadonlySet<string>;
   /** Names of the secrets that are set. */
   secrets: ReadonlySet<string>;
   /** A rollback restores what it can: secrets and servers that are gone are not its to bring back. */
@@ -127,6 +129,7 @@ function hookPoint(path: string, key: string): HookPoint {
 function server(path: string, value: unknown, ctx: ParseContext): string | null {
   const name = nullableString(path, value);
   if (name !== null && !ctx.servers.has(name)) throw badInput(path, `no site server (kind SERVER) is named '${name}'; servers register themselves when hookd or hookd agent starts`);
+  if (name !== null && ctx.ambiguous.has(name)) throw badInput(path, `several site servers are named '${name}'; rename one so the name says which`);
   return name;
 }
 
@@ -246,7 +249,8 @@ export function parseConfigurationDocument(raw: unknown, ctx: ParseContext): Con
     const at = childPath("executionServers", name);
     const os = object(at, value, ["os"]).os;
     if (!OS_NAMES.includes(os as never)) throw badInput(childPath(at, "os"), `must be one of ${OS_NAMES.join(", ")} (got ${describe(os)})`);
-    if (!ctx.lenient) server(at, name, ctx);
+    // Listed only: a name two servers share is ambiguous only where a hook or the settings refer to it.
+    if (!ctx.lenient && !ctx.servers.has(name)) throw badInput(at, `no site server (kind SERVER) is named '${name}'; servers register themselves when hookd or hookd agent starts`);
     parsed.executionServers[name] = { os: os as string };
   }
   secrets.forEach((name, i) => {

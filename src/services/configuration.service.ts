@@ -184,7 +184,9 @@ export class ConfigurationService {
       await this.store.lockInTransaction(em, HISTORY_LOCK);
       const servers = await em.find(ExecutionServer, { where: { kind: ExecutionServerKind.SERVER } });
       const secrets = await em.find(Secret);
-      const wanted = parseConfigurationDocument(raw, { servers: new Set(servers.map((s) => s.name)), secrets: new Set(secrets.map((s) => s.name)), lenient: how.lenient });
+      const names = servers.map((s) => s.name);
+      const ambiguous = new Set(names.filter((name, i) => names.indexOf(name) !== i));
+      const wanted = parseConfigurationDocument(raw, { servers: new Set(names), ambiguous, secrets: new Set(secrets.map((s) => s.name)), lenient: how.lenient });
       const current = await this.read(em);
       // Servers register themselves and secret values never travel: a document only refers to them.
       wanted.executionServers = current.executionServers;
