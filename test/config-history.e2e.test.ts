@@ -304,12 +304,15 @@ describe("configuration history and configuration as code", () => {
     writeFileSync(
       candidate,
       answer(`if (input.replay !== true) process.exit(3);
+if (process.env.TRACKER_TOKEN !== "tracker-token-1") process.exit(4);
 writeFileSync(process.argv[3], JSON.stringify({ files: input.files.map((f) => /^[a-z]+_v[0-9]{3}/.test(f.filename)
   ? { id: f.id, can_publish: true, path: "/srv/in/" + f.filename }
   : { id: f.id, can_publish: false, rejected: true, warning: "name it like shot_v001" }) }));`),
     );
     const line = (script: string) => `${process.execPath} ${script} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}`;
-    await server.ok(SET_HOOK, { input: { hook: "PRE_PUBLISH_SERVER", enabled: true, commands: { linux: line(current) } } });
+    // The hook point's secrets reach the candidate as they would reach a real run.
+    await server.ok(`mutation { setSecret(name: "TRACKER_TOKEN", value: "tracker-token-1") { name } }`);
+    await server.ok(SET_HOOK, { input: { hook: "PRE_PUBLISH_SERVER", enabled: true, commands: { linux: line(current) }, policy: { env: ["TRACKER_TOKEN"] } } });
     const PRE = `mutation($input: PrePublishInput!) { prePublish(input: $input) { id state entries { id canPublish rejected path warning } } }`;
     const good = { id: randomUUID(), filename: "moon_v001.exr", size: 10, is_dir: false };
     const bad = { id: randomUUID(), filename: "Final_FINAL.mov", size: 20, is_dir: false };
@@ -338,7 +341,7 @@ writeFileSync(process.argv[3], JSON.stringify({ files: input.files.map((f) => /^
     assert.equal(replayedFirst.original.publishId, first.id);
     assert.equal(replayedSecond.original.publishId, second.id);
     for (const entry of report.entries) {
-      assert.equal(entry.replay.status, "SUCCEEDED", "the candidate saw replay: true");
+      assert.equal(entry.replay.status, "SUCCEEDED", "the candidate saw replay: true and its secret");
       assert.equal(entry.replay.source, "REPLAY");
       assert.equal(entry.replay.input.replay, true);
       assert.equal(entry.replay.executionServer.id, selfServer, "it ran where the hook point runs");

@@ -54,6 +54,8 @@ export interface ReplayRun {
   server: ExecutionServer | null;
   commands: HookCommands;
   timeoutSeconds: number;
+  /** The secrets the hook point's policy gives its runs: the candidate gets them as a real run would. */
+  env: string[];
   /** Recorded SKIPPED with this reason instead (nowhere to run, or no command for that OS). */
   skip: { reason: SkipReason; message: string } | null;
 }
@@ -192,7 +194,8 @@ export class ExecutionService {
         os: run.server?.os ?? null,
         command: run.server ? run.commands[run.server.os] : null,
         timeoutSeconds: run.timeoutSeconds,
-        policy: NO_POLICY,
+        // No retries or concurrency rules: a replay is one attempt, apart from the live runs.
+        policy: { ...NO_POLICY, env: run.env },
         willRun: run.skip === null,
         skipReason: run.skip?.reason ?? null,
         skipMessage: run.skip?.message ?? null,

@@ -77,13 +77,14 @@ export class ReplayService {
     const originals = await this.select(filter, limit);
     const runs: ReplayRun[] = [];
     for (const of of originals) {
-      const { server, skip } = await this.whereItRuns(of);
+      const { server, env, skip } = await this.whereItRuns(of);
       const command = server ? commands[server.os] : null;
       runs.push({
         of,
         server,
         commands,
         timeoutSeconds,
+        env,
         skip: skip ?? (server && command === null ? { reason: SkipReason.NO_COMMAND_FOR_OS, message: `the candidate has no command line for ${server.os} (the OS of '${server.name}')` } : null),
       });
     }
@@ -130,18 +131,19 @@ export class ReplayService {
   }
 
   /** Where the hook point runs now: its server (or the workspace default), or the same client for *_CLIENT hooks. */
-  private async whereItRuns(of: Execution): Promise<{ server: ExecutionServer | null; skip: ReplayRun["skip"] }> {
+  private async whereItRuns(of: Execution): Promise<{ server: ExecutionServer | null; env: string[]; skip: ReplayRun["skip"] }> {
     const client = hookPointInfo(of.hook).client;
     try {
       const [workspace] = await this.hookConfigs
         .effective(of.queue, of.hook, client ? of.executionServerId : null)
         .catch(() => this.hookConfigs.effective(null, of.hook, client ? of.executionServerId : null));
-      if (workspace?.executionServer) return { server: workspace.executionServer, skip: null };
+      if (workspace?.executionServer) return { server: workspace.executionServer, env: [...workspace.policy.env], skip: null };
     } catch {
       // The client it ran on is gone: fall through.
     }
     return {
       server: null,
+      env: [],
       skip: { reason: SkipReason.NO_EXECUTION_SERVER, message: client ? "the client this ran on no longer exists" : "no execution server: set a default execution server in the settings" },
     };
   }
