@@ -87,6 +87,8 @@ async function bootstrap(services: Services, hostname: string): Promise<Bootstra
   });
   await services.queues.ensureDefault();
   const self = await services.executionServers.registerSelf(hostname, currentOs());
+  // After the rows above: version 1 is the configuration as it was before history began.
+  await services.configuration.ensureBaseline();
   return { self, admin: null };
 }
 

@@ -8,7 +8,8 @@ import { runDemo } from "./demo.js";
 import { ConfigError, loadConfig, redactPassword } from "./config.js";
 import { DomainError } from "./domain/errors.js";
 import { UserRole } from "./domain/roles.js";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { formatChanges } from "./domain/configuration-document.js";
 import { DataSource } from "typeorm";
 import { silentLogger } from "./logger.js";
 import { backupDatabase } from "./operations/backup.service.js";
@@ -44,6 +45,9 @@ const USAGE = `usage: hookd <command>
                                           or HOOKD_AGENT_TOKEN (--token T works too, but shows in ps)
   prune [--dry-run]                       delete history older than HOOKD_RETENTION_DAYS (the server
                                           also does this hourly); --dry-run says what would go
+  config export [--out FILE]              print the whole configuration as a JSON document (or write it to FILE)
+  config apply FILE [--dry-run]           make the configuration what FILE says, all of it or nothing;
+                                          --dry-run prints the changes and changes nothing
   backup <file>                           a consistent copy of the live SQLite database (see the README)
   print-schema                            print the GraphQL schema (SDL)
   demo [--keep]                           run the publish workflow end to end on a throwaway workspace
@@ -167,17 +171,23 @@ async function main(argv: string[]): Promise<void> {
       kind: { type: "string" },
       user: { type: "string" },
       "expires-in": { type: "string" },
+      out: { type: "string" },
     },
   });
   // "user" and "key" take a verb; the rest of the positionals are the command's arguments.
-  const grouped = positionals[0] === "user" || positionals[0] === "key" || positionals[0] === "agent-token" || (positionals[0] === "agent" && ["list", "revoke"].includes(positionals[1]));
+  const grouped =
+    positionals[0] === "user" ||
+    positionals[0] === "key" ||
+    positionals[0] === "agent-token" ||
+    positionals[0] === "config" ||
+    (positionals[0] === "agent" && ["list", "revoke"].includes(positionals[1]));
   const command = positionals.slice(0, grouped ? 2 : 1).join(" ") || "serve";
   const args = positionals.slice(grouped ? 2 : 1);
   const oneArgument = (what: string): string => {
     if (args.length !== 1) throw new DomainError("BAD_USER_INPUT", `${command} needs exactly one argument: ${what}\n\n${USAGE}`);
     return args[0];
   };
-  if (!["backup", "key revoke", "agent revoke", "agent-token revoke"].includes(command) && args.length > 0)
+  if (!["backup", "config apply", "key revoke", "agent revoke", "agent-token revoke"].includes(command) && args.length > 0)
     throw new DomainError("BAD_USER_INPUT", `unexpected argument '${args[0]}' for ${command}\n\n${USAGE}`);
   if (values.version) {
     console.log(`hookd ${HOOKD_VERSION}`);
@@ -353,6 +363,30 @@ async function main(argv: string[]): Promise<void> {
       } finally {
         await dataSource.destroy();
       }
+      return;
+    }
+    case "config export": {
+      const document = await withServices((services) => services.configuration.export());
+      const text = `${JSON.stringify(document, null, 2)}\n`;
+      if (typeof values.out === "string") {
+        writeFileSync(values.out, text);
+        console.log(`wrote the configuration to ${values.out}`);
+      } else process.stdout.write(text);
+      return;
+    }
+    case "config apply": {
+      const file = oneArgument("the configuration document (JSON) to apply");
+      let document: unknown;
+      try {
+        document = JSON.parse(readFileSync(file, "utf8"));
+      } catch (err) {
+        throw new DomainError("BAD_USER_INPUT", `${file}: not a JSON document: ${(err as Error).message}`);
+      }
+      const dryRun = values["dry-run"] === true;
+      const outcome = await withServices((services) => services.configuration.apply(document, dryRun, "cli"));
+      console.log(formatChanges(outcome.changes));
+      if (dryRun && outcome.changes.length > 0) console.log(`dry run: nothing was changed (${outcome.changes.length} change(s); run without --dry-run to apply)`);
+      else if (outcome.version !== null) console.log(`applied ${outcome.changes.length} change(s) as configuration version ${outcome.version}`);
       return;
     }
     case "demo":

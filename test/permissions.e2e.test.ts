@@ -57,6 +57,16 @@ const TABLE: Record<string, Op> = {
   "Query.hookConfig": { rule: "AUDIT", doc: () => ({ query: "{ hookConfig(hook: POST_DONE_SERVER) { hook } }" }) },
   "Query.effectiveHooks": { rule: "AUDIT", doc: () => ({ query: "{ effectiveHooks(hook: POST_DONE_SERVER) { willRun } }" }) },
   "Query.users": { rule: "ADMIN", doc: () => ({ query: "{ users { id } }" }) },
+  "Query.configurationHistory": { rule: "AUDIT", doc: () => ({ query: "{ configurationHistory { version } }" }) },
+  "Query.configurationVersion": { rule: "AUDIT", doc: () => ({ query: "{ configurationVersion(version: 1) { version } }" }) },
+  "Query.configurationDiff": { rule: "AUDIT", doc: () => ({ query: "{ configurationDiff(from: 1, to: 1) { path } }" }) },
+  "Query.exportConfiguration": { rule: "AUDIT", doc: () => ({ query: "{ exportConfiguration }" }) },
+  "Mutation.applyConfiguration": { rule: "ADMIN", doc: () => ({ query: "mutation { applyConfiguration(document: {}, dryRun: true) { dryRun } }" }) },
+  "Mutation.rollbackConfiguration": { rule: "ADMIN", doc: () => ({ query: "mutation { rollbackConfiguration(version: 999999) { version } }" }) },
+  "Mutation.replayExecutions": {
+    rule: "ADMIN",
+    doc: () => ({ query: `mutation { replayExecutions(filter: { hook: POST_DONE_SERVER, ids: ["${GHOST}"] }, candidate: { commands: { linux: "/bin/true" } }) { hook } }` }),
+  },
 
   "Mutation.submitJob": { rule: "ANY", doc: () => ({ query: `mutation($i: SubmitJobInput!) { submitJob(input: $i) { id } }`, variables: { i: JOB("admin@localhost") } }) },
   "Mutation.registerClient": { rule: "ANY", doc: () => ({ query: `mutation { registerClient(input: { name: "ws", hostname: "ws-${u()}", os: "linux" }) { id } }` }) },

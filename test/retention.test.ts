@@ -9,7 +9,9 @@ import { Queue } from "../src/entities/queue.entity.js";
 import { silentLogger } from "../src/logger.js";
 import { RetentionService } from "../src/operations/retention.service.js";
 import { AuditService } from "../src/services/audit.service.js";
+import { ConfigurationService } from "../src/services/configuration.service.js";
 import { QueueService } from "../src/services/queue.service.js";
+import { InProcessPubSub } from "../src/pubsub/pubsub.js";
 import type { Store } from "../src/store/store.js";
 import { openTestStore, sampleExecution } from "./helpers/store.js";
 
@@ -80,7 +82,8 @@ describe("retention", () => {
   let close: () => Promise<void>;
   before(async () => {
     ({ store, close } = await openTestStore());
-    await new QueueService(store, new AuditService(store)).ensureDefault();
+    const audit = new AuditService(store);
+    await new QueueService(store, audit, new ConfigurationService(store, audit, new InProcessPubSub())).ensureDefault();
   });
   after(() => close());
 

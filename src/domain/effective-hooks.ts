@@ -9,6 +9,8 @@ import type { OsName } from "./os.js";
 export enum HookSource {
   WORKSPACE = "WORKSPACE",
   QUEUE = "QUEUE",
+  /** A replay of a past execution's input against a candidate command (replayExecutions): no job, publish, chain or retry. */
+  REPLAY = "REPLAY",
 }
 
 /** Why an effective hook entry does not run (also recorded on SKIPPED executions). */

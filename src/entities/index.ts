@@ -2,6 +2,7 @@ import { Agent } from "./agent.entity.js";
 import { AgentToken } from "./agent-token.entity.js";
 import { ApiKey } from "./api-key.entity.js";
 import { AuditEvent } from "./audit-event.entity.js";
+import { ConfigurationVersion } from "./configuration-version.entity.js";
 import { ExecutionLogLine } from "./execution-log-line.entity.js";
 import { ExecutionServer } from "./execution-server.entity.js";
 import { Execution } from "./execution.entity.js";
@@ -36,4 +37,5 @@ export const ENTITIES = [
   HookdInstance,
   Secret,
   IdempotencyKey,
+  ConfigurationVersion,
 ];

@@ -8,6 +8,7 @@ import { HookdInstances1796180000000 } from "./1796180000000-hookd-instances.js"
 import { LogLinesKeyedBySeq1796190000000 } from "./1796190000000-log-lines-keyed-by-seq.js";
 import { HookPolicies1796170000000 } from "./1796170000000-hook-policies.js";
 import { IdempotencyKeys1796170000001 } from "./1796170000001-idempotency-keys.js";
+import { ConfigurationHistory1796200000000 } from "./1796200000000-configuration-history.js";
 
 // In order; each runs once, recorded in the "migrations" table.
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   IdempotencyKeys1796170000001,
   HookdInstances1796180000000,
   LogLinesKeyedBySeq1796190000000,
+  ConfigurationHistory1796200000000,
 ];

@@ -3,6 +3,8 @@ import type { GraphQLSchema } from "graphql";
 import { buildSchema } from "type-graphql";
 import { AgentTokenResolver } from "../resolvers/agent-token.resolver.js";
 import { AuditResolver } from "../resolvers/audit.resolver.js";
+import { ConfigurationResolver } from "../resolvers/configuration.resolver.js";
+import { ReplayResolver } from "../resolvers/replay.resolver.js";
 import { ExecutionResolver } from "../resolvers/execution.resolver.js";
 import { ExecutionServerResolver } from "../resolvers/execution-server.resolver.js";
 import { HookConfigResolver } from "../resolvers/hook-config.resolver.js";
@@ -31,6 +33,8 @@ export const RESOLVERS = [
   JobResolver,
   PublishResolver,
   AuditResolver,
+  ConfigurationResolver,
+  ReplayResolver,
   AgentTokenResolver,
   SecretResolver,
 ] as const;

@@ -7,7 +7,9 @@ import { ExecutionLogLine } from "../entities/execution-log-line.entity.js";
 import { ExecutionServer } from "../entities/execution-server.entity.js";
 import { Execution, ExecutionStatus, isFinished } from "../entities/execution.entity.js";
 import { QueueHookMode } from "../entities/queue-hook.entity.js";
-import { renderConcurrencyKey } from "../domain/hook-policy.js";
+import { NO_POLICY, renderConcurrencyKey } from "../domain/hook-policy.js";
+import { HookSource } from "../domain/effective-hooks.js";
+import type { HookCommands } from "../entities/hook-commands.embedded.js";
 import type { JsonObject } from "../entities/metadata.embedded.js";
 import type { User } from "../entities/user.entity.js";
 import { type ExecutionLifecycle, nextAttemptOf } from "../executor/execution-lifecycle.service.js";
@@ -44,6 +46,18 @@ export interface RunContext {
    * each entry's new execution is the next attempt of that entry's latest one (retryOf, attempt + 1).
    */
   continues?: Execution[];
+}
+
+/** One replay: the past execution, where its hook point runs now, and the candidate's commands. */
+export interface ReplayRun {
+  of: Execution;
+  server: ExecutionServer | null;
+  commands: HookCommands;
+  timeoutSeconds: number;
+  /** The secrets the hook point's policy gives its runs: the candidate gets them as a real run would. */
+  env: string[];
+  /** Recorded SKIPPED with this reason instead (nowhere to run, or no command for that OS). */
+  skip: { reason: SkipReason; message: string } | null;
 }
 
 export interface ExecutionFilter {
@@ -157,6 +171,43 @@ export class ExecutionService {
       throw badInput("input.hook", `nothing runs for ${input.hook}${input.queue ? ` in queue '${input.queue}'` : ""}: ${why}`);
     }
     return finished ?? executions;
+  }
+
+  /**
+   * Replays (issue 37): runs each candidate command on a past execution's input, with
+   * `"replay": true` added, through the normal creation path so it runs where the hook point
+   * runs (agents included). Marked REPLAY, with no job, publish, chain, retry policy or
+   * concurrency key, so nothing follows from it. Resolves once all have finished.
+   */
+  async replay(runs: ReplayRun[], actor: User): Promise<Execution[]> {
+    if (runs.length === 0) return [];
+    const executions = runs.map((run) => {
+      const entry: EffectiveHookEntry = {
+        hook: run.of.hook,
+        source: HookSource.REPLAY,
+        configId: `replay:${run.of.id}`,
+        enabled: true,
+        commands: run.commands,
+        mode: null,
+        queue: run.of.queue,
+        executionServer: run.server,
+        os: run.server?.os ?? null,
+        command: run.server ? run.commands[run.server.os] : null,
+        timeoutSeconds: run.timeoutSeconds,
+        // No retries or concurrency rules: a replay is one attempt, apart from the live runs.
+        policy: { ...NO_POLICY, env: run.env },
+        willRun: run.skip === null,
+        skipReason: run.skip?.reason ?? null,
+        skipMessage: run.skip?.message ?? null,
+      };
+      const execution = Object.assign(new Execution(), this.fromEntry(entry, { ...run.of.input, replay: true }, run.of.queue, { triggeredBy: actor }));
+      return { execution, server: run.server };
+    });
+    const events = executions.map(({ execution: e }) =>
+      this.audit.event(actor, "execution.replay", "execution", e.id, null, { replayOf: e.configId.slice("replay:".length), hook: e.hook, command: e.command, status: e.status }),
+    );
+    const created = await this.lifecycle.create(executions, [{ insert: AuditEvent, rows: events }]);
+    return this.waitForAll(created);
   }
 
   /** A new execution with the same input and configuration, attempt + 1, linked to the first. */

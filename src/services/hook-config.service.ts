@@ -15,6 +15,7 @@ import { snapshot, type Actor, type AuditService } from "./audit.service.js";
 import type { QueueService } from "./queue.service.js";
 import type { SettingsService } from "./settings.service.js";
 import { assertTimeout } from "./validation.js";
+import type { ConfigurationService } from "./configuration.service.js";
 
 export interface SetHookConfig {
   hook: HookPoint;
@@ -41,6 +42,7 @@ export class HookConfigService {
     private readonly settings: SettingsService,
     private readonly queues: QueueService,
     private readonly audit: AuditService,
+    private readonly history: ConfigurationService,
     changes: ChangeSource = store,
   ) {
     this.cache = new EntityCache(changes, [WorkspaceSettings, Queue, HookConfig, QueueHook, ExecutionServer], MAX_CACHED);
@@ -81,6 +83,7 @@ export class HookConfigService {
       }
       const saved = await em.save(config);
       await this.audit.record(em, actor, "hookConfig.set", "hookConfig", input.hook, before, saved);
+      await this.history.record(em, actor, "hookConfig.set", input.hook);
       return saved;
     });
   }

@@ -10,6 +10,7 @@ import type { Store } from "../store/store.js";
 import { FIRST_START_LOCK } from "../store/store.js";
 import { snapshot, type Actor, type AuditService } from "./audit.service.js";
 import { applyCommands, type CommandsInput } from "./hook-commands.js";
+import type { ConfigurationService } from "./configuration.service.js";
 import { applyMetadata, assertCode, assertIntRange, assertName, assertTimeout } from "./validation.js";
 
 export const DEFAULT_QUEUE_CODE = "default";
@@ -40,6 +41,7 @@ export class QueueService {
   constructor(
     private readonly store: Store,
     private readonly audit: AuditService,
+    private readonly history: ConfigurationService,
   ) {}
 
   list(): Promise<Queue[]> {
@@ -103,6 +105,7 @@ export class QueueService {
       }
       const saved = await em.save(queue);
       await this.audit.record(em, actor, "queue.create", "queue", saved.id, null, saved);
+      await this.history.record(em, actor, "queue.create", saved.code);
       return saved;
     });
   }
@@ -130,6 +133,7 @@ export class QueueService {
       }
       const saved = await em.save(queue);
       await this.audit.record(em, actor, "queue.update", "queue", saved.id, before, saved);
+      await this.history.record(em, actor, "queue.update", saved.code);
       return saved;
     });
   }
@@ -148,6 +152,7 @@ export class QueueService {
       await em.remove(queue);
       queue.id = id;
       await this.audit.record(em, actor, "queue.delete", "queue", id, before, { movedJobs: moved.affected ?? 0, movedTo: target.code });
+      await this.history.record(em, actor, "queue.delete", code);
       return { queue, movedJobs: moved.affected ?? 0, movedTo: target };
     });
   }
@@ -168,6 +173,7 @@ export class QueueService {
       if (policy !== undefined) entry.policy = policy;
       const saved = await em.save(entry);
       await this.audit.record(em, actor, "queueHook.set", "queueHook", `${queue.code}/${input.hook}`, before, saved);
+      await this.history.record(em, actor, "queueHook.set", `${queue.code}/${input.hook}`);
       return saved;
     });
   }
@@ -183,6 +189,7 @@ export class QueueService {
       await em.remove(entry);
       entry.id = id;
       await this.audit.record(em, actor, "queueHook.remove", "queueHook", `${queueCode}/${hook}`, before, null);
+      await this.history.record(em, actor, "queueHook.remove", `${queueCode}/${hook}`);
       return entry;
     });
   }

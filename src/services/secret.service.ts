@@ -5,6 +5,7 @@ import { Secret } from "../entities/secret.entity.js";
 import { EntityCache } from "../store/entity-cache.js";
 import type { Store } from "../store/store.js";
 import type { Actor, AuditService } from "./audit.service.js";
+import type { ConfigurationService } from "./configuration.service.js";
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -23,6 +24,7 @@ export class SecretService {
   constructor(
     private readonly store: Store,
     private readonly audit: AuditService,
+    private readonly history: ConfigurationService,
     private readonly key: Buffer | null,
   ) {
     this.cache = new EntityCache(store, [Secret], 1);
@@ -44,6 +46,8 @@ export class SecretService {
       const saved = await em.save(secret);
       // The value stays out of the audit trail: only that it was set.
       await this.audit.record(em, actor, "secret.set", "secret", name, existing ? { name, updatedAt: existing.updatedAt } : null, { name, updatedAt: saved.updatedAt });
+      // Always a version: a new value is a change even though the document holds only the name.
+      await this.history.record(em, actor, "secret.set", name, true);
       return saved;
     });
   }
@@ -54,6 +58,7 @@ export class SecretService {
       if (!existing) throw notFound("secret", name);
       await em.delete(Secret, { name });
       await this.audit.record(em, actor, "secret.remove", "secret", name, { name, updatedAt: existing.updatedAt }, null);
+      await this.history.record(em, actor, "secret.remove", name);
       return existing;
     });
   }

@@ -12,6 +12,7 @@ import type { Store } from "../store/store.js";
 import { SecretService } from "./secret.service.js";
 import { IdempotencyService } from "./idempotency.service.js";
 import { AuditService } from "./audit.service.js";
+import { ConfigurationService } from "./configuration.service.js";
 import { ExecutionServerService } from "./execution-server.service.js";
 import { ExecutionService } from "./execution.service.js";
 import { JobEvents } from "./job-events.js";
@@ -19,6 +20,7 @@ import { JobService } from "./job.service.js";
 import { HookConfigService } from "./hook-config.service.js";
 import { PublishService } from "./publish.service.js";
 import { QueueService } from "./queue.service.js";
+import { ReplayService } from "./replay.service.js";
 import { SettingsService } from "./settings.service.js";
 import { UserService } from "./user.service.js";
 import { VolumeService } from "./volume.service.js";
@@ -45,6 +47,10 @@ export interface Services {
   jobs: JobService;
   publishes: PublishService;
   audit: AuditService;
+  /** Configuration history, export and apply (issue 37). */
+  configuration: ConfigurationService;
+  /** Past inputs run against a candidate configuration (issue 37). */
+  replays: ReplayService;
   secrets: SecretService;
   idempotency: IdempotencyService;
 }
@@ -66,11 +72,12 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
   // Caches hear of writes by this process and, through the broker, by the other instances.
   const changes = new ChangeFeed(store, pubsub, deps.instanceId ?? randomUUID());
   const audit = new AuditService(store);
-  const secrets = new SecretService(store, audit, deps.secretKey ?? null);
+  const configuration = new ConfigurationService(store, audit, pubsub);
+  const secrets = new SecretService(store, audit, configuration, deps.secretKey ?? null);
   const idempotency = new IdempotencyService(store, deps.logger);
-  const settings = new SettingsService(store, audit, pubsub);
-  const queues = new QueueService(store, audit);
-  const hookConfigs = new HookConfigService(store, settings, queues, audit, changes);
+  const settings = new SettingsService(store, audit, pubsub, configuration);
+  const queues = new QueueService(store, audit, configuration);
+  const hookConfigs = new HookConfigService(store, settings, queues, audit, configuration, changes);
   const executionQueue = deps.executionQueue ?? (pubsub.distributed ? new BrokerExecutionQueue(pubsub) : new EmbeddedExecutionQueue());
   const localRunners = new Set<{ serves(server: ExecutionServer): boolean }>();
   let agentGateway: AgentGateway | null = null;
@@ -82,7 +89,7 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
   });
   agentGateway = new AgentGateway(store, pubsub, lifecycle, executionQueue, deps.logger, { leaseMs: deps.executor.leaseMs, logCapBytes: deps.executor.logCapBytes, secrets });
   const executions = new ExecutionService(store, hookConfigs, lifecycle, pubsub, audit, idempotency);
-  const volumes = new VolumeService(store, audit);
+  const volumes = new VolumeService(store, audit, configuration);
   const executionServers = new ExecutionServerService(store);
   const jobEvents = new JobEvents();
   const jobs = new JobService(store, settings, queues, volumes, executionServers, executions, pubsub, jobEvents, idempotency);
@@ -104,6 +111,8 @@ export function createServices(store: Store, deps: ServiceDeps): Services {
     jobs,
     publishes: new PublishService(store, settings, volumes, executionServers, executions, jobs, pubsub, jobEvents, idempotency),
     audit,
+    configuration,
+    replays: new ReplayService(store, hookConfigs, executions),
     secrets,
     idempotency,
   };

@@ -7,6 +7,7 @@ import type { PubSub } from "../pubsub/pubsub.js";
 import type { Store } from "../store/store.js";
 import { snapshot, type Actor, type AuditService } from "./audit.service.js";
 import { applyMetadata } from "./validation.js";
+import type { ConfigurationService } from "./configuration.service.js";
 
 export interface UpdateSettings {
   hooksEnabled?: boolean;
@@ -24,6 +25,7 @@ export class SettingsService {
     private readonly store: Store,
     private readonly audit: AuditService,
     private readonly pubsub: PubSub,
+    private readonly history: ConfigurationService,
   ) {}
 
   async get(): Promise<WorkspaceSettings> {
@@ -61,6 +63,7 @@ export class SettingsService {
         }
         const saved = await em.save(settings);
         await this.audit.record(em, actor, "settings.update", "settings", String(WorkspaceSettings.ID), before, saved);
+        await this.history.record(em, actor, "settings.update", "settings");
         return saved;
       })
       .then((saved) => {

@@ -6,6 +6,7 @@ import { Volume } from "../entities/volume.entity.js";
 import type { Store } from "../store/store.js";
 import { snapshot, type Actor, type AuditService } from "./audit.service.js";
 import { applyMetadata, assertCode, assertName } from "./validation.js";
+import type { ConfigurationService } from "./configuration.service.js";
 
 export interface ResolvedPath {
   path: string;
@@ -38,6 +39,7 @@ export class VolumeService {
   constructor(
     private readonly store: Store,
     private readonly audit: AuditService,
+    private readonly history: ConfigurationService,
   ) {}
 
   list(): Promise<Volume[]> {
@@ -58,6 +60,7 @@ export class VolumeService {
       this.apply(volume, input);
       const saved = await em.save(volume);
       await this.audit.record(em, actor, "volume.create", "volume", saved.id, null, saved);
+      await this.history.record(em, actor, "volume.create", saved.code);
       return saved;
     });
   }
@@ -76,6 +79,7 @@ export class VolumeService {
       this.apply(volume, input);
       const saved = await em.save(volume);
       await this.audit.record(em, actor, "volume.update", "volume", saved.id, before, saved);
+      await this.history.record(em, actor, "volume.update", saved.code);
       return saved;
     });
   }
@@ -89,6 +93,7 @@ export class VolumeService {
       await em.remove(volume);
       volume.id = id;
       await this.audit.record(em, actor, "volume.delete", "volume", id, before, null);
+      await this.history.record(em, actor, "volume.delete", code);
       return volume;
     });
   }
@@ -171,19 +176,24 @@ export class VolumeService {
   private checkFields(input: VolumeFields): void {
     if (input.code !== undefined) assertCode("input.code", input.code);
     if (input.name !== undefined) assertName("input.name", input.name);
-    for (const os of OS_NAMES) {
-      const value = input.paths?.[os];
-      if (value === undefined || value === null) continue;
-      const field = `input.paths.${os}`;
-      const prefix = value.trim();
-      if (prefix.length === 0) throw badInput(field, "is empty; give an absolute path, or null for no path on this OS");
-      if (prefix.includes("\0")) throw badInput(field, "must not contain a NUL character");
-      refuseParentSteps(field, prefix, prefix.split(os === "windows" ? /[/\\]+/ : /\/+/));
-      // Relative prefixes would resolve against hookd's working directory: never what was meant.
-      const absolute = os === "windows" ? /^([A-Za-z]:[\\/]|\\\\[^\\]+\\[^\\]+)/.test(prefix) : prefix.startsWith("/");
-      if (!absolute) {
-        throw badInput(field, os === "windows" ? `must be an absolute path like D:\\projects or \\\\server\\share (got '${prefix}')` : `must be an absolute path starting with / (got '${prefix}')`);
-      }
+    if (input.paths) checkVolumePaths("input.paths", input.paths);
+  }
+}
+
+/** Path prefixes: absolute for their OS, or null for none (also used by configuration apply). */
+export function checkVolumePaths(field: string, paths: OsPathsInput): void {
+  for (const os of OS_NAMES) {
+    const value = paths[os];
+    if (value === undefined || value === null) continue;
+    const at = `${field}.${os}`;
+    const prefix = value.trim();
+    if (prefix.length === 0) throw badInput(at, "is empty; give an absolute path, or null for no path on this OS");
+    if (prefix.includes("\0")) throw badInput(at, "must not contain a NUL character");
+    refuseParentSteps(at, prefix, prefix.split(os === "windows" ? /[/\\]+/ : /\/+/));
+    // Relative prefixes would resolve against hookd's working directory: never what was meant.
+    const absolute = os === "windows" ? /^([A-Za-z]:[\\/]|\\\\[^\\]+\\[^\\]+)/.test(prefix) : prefix.startsWith("/");
+    if (!absolute) {
+      throw badInput(at, os === "windows" ? `must be an absolute path like D:\\projects or \\\\server\\share (got '${prefix}')` : `must be an absolute path starting with / (got '${prefix}')`);
     }
   }
 }

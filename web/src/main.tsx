@@ -8,6 +8,8 @@ import { ExecutionPage } from "./pages/execution.js";
 import { JobsPage, JobPage, PublishPage } from "./pages/jobs.js";
 import { ConfigurationPage } from "./pages/configuration.js";
 import { AuditPage } from "./pages/audit.js";
+import { HistoryPage } from "./pages/history.js";
+import { ReplayPage } from "./pages/replay.js";
 import "./styles.css";
 
 function SignIn({ onSignedIn, notice }: { onSignedIn: (api: Api, me: Me) => void; notice: string | null }) {
@@ -56,10 +58,7 @@ function Nav({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
     ...(me.canAudit ? ([["/executions", "Executions"]] as [string, string][]) : []),
     ["/jobs", "Jobs & publishes"],
     ...(me.canAudit
-      ? ([
-          ["/configuration", "Configuration"],
-          ["/audit", "Audit trail"],
-        ] as [string, string][])
+      ? ([["/configuration", "Configuration"], ["/history", "History"], ...(me.admin ? ([["/replay", "Replay"]] as [string, string][]) : []), ["/audit", "Audit trail"]] as [string, string][])
       : []),
   ];
   return (
@@ -177,6 +176,8 @@ function App() {
           <Route path="/jobs/:id">{(p) => <JobPage id={p.id} />}</Route>
           <Route path="/publishes/:id">{(p) => <PublishPage id={p.id} />}</Route>
           {me.canAudit && <Route path="/configuration" component={ConfigurationPage} />}
+          {me.canAudit && <Route path="/history" component={HistoryPage} />}
+          {me.admin && <Route path="/replay" component={ReplayPage} />}
           {me.canAudit && <Route path="/audit" component={AuditPage} />}
           <Route component={NotFound} />
         </Switch>
