@@ -256,7 +256,7 @@ describe("configuration history and configuration as code", () => {
       return doc;
     };
     const cases: [string, (doc: any) => void, RegExp][] = [
-      ["queues.render.hooks.PRE_SUBMIT_SERVER.commands.linux", (d) => (d.queues.render.hooks.PRE_SUBMIT_SERVER.commands.linux = "/x ${PATH_JSON_OUTPUT}"), /PATH_JSON_OUTPUT/],
+      ["queues.render.hooks.PRE_SUBMIT_SERVER.commands.linux", (d) => (d.queues.render.hooks.PRE_SUBMIT_SERVER.commands.linux = "/x ${PATH_TO_NOWHERE}"), /PATH_TO_NOWHERE/],
       ['queues["vfx.2"].priorty', (d) => (d.queues["vfx.2"].priorty = 3), /unknown field; expected one of name, priority/],
       ["queues", (d) => (d.queues["vfx.2"].default = true), /exactly one queue must have default: true \(found 2: default, vfx\.2\)/],
       ["settings.auditRoles[0]", (d) => (d.settings.auditRoles = ["STANDARD"]), /STANDARD users may never audit/],
