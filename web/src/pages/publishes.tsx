@@ -136,7 +136,10 @@ export function PublishesPage() {
                   <StatusBadge status={p.state} />
                 </td>
                 <td className="publish-name">
-                  <Link href={`/publishes/${p.id}`}>{entryNames(p)}</Link> <span className="muted">{p.id.slice(0, 8)}</span>
+                  {/* Its id in a tooltip: ids are time-ordered (UUIDv7), so their first characters say little. */}
+                  <Link href={`/publishes/${p.id}`} title={`publish ${p.id}`}>
+                    {entryNames(p)}
+                  </Link>
                 </td>
                 <td data-entry-count>{p.entryCount}</td>
                 {everyone && <td>{p.user?.email ?? "—"}</td>}
