@@ -5,6 +5,9 @@ import { Control, ErrorBox, Field, HookText, JsonBlock, StatusBadge, Time } from
 import { ExecutionsTable, ROW_FIELDS, type ExecutionRow } from "./executions.js";
 
 const JOB_STATUSES = ["SUBMITTED", "RUNNING", "DONE", "FAILED"];
+/** How long after a job's last change its page looks for new hook messages, and how often. */
+const RECENT_MS = 5 * 60_000;
+const RECHECK_MS = 3000;
 
 interface JobRow {
   id: string;
@@ -154,6 +157,14 @@ export function JobPage({ id }: { id: string }) {
     ${me.elevated ? "client { name }" : ""} ${me.canAudit ? `executions { ${ROW_FIELDS} }` : ""} } }`;
   const { data, error, reload } = useQuery<{ job: JobDetail }>(query, { id });
   useEffect(() => api.subscribe("subscription($id: ID!) { jobUpdated(id: $id) { id status } }", { id }, { next: () => reload() }), [api, id]);
+  // The hooks a status change runs (post-failed, post-done) say their message after it, and no event
+  // tells of that: while the job changed in the last few minutes, the page asks again now and then.
+  const recent = data !== null && Date.now() - Date.parse(data.job.updatedAt) < RECENT_MS;
+  useEffect(() => {
+    if (!recent) return;
+    const timer = setInterval(reload, RECHECK_MS);
+    return () => clearInterval(timer);
+  }, [recent, reload]);
   if (error) return <ErrorBox error={error} />;
   const j = data?.job;
   if (!j) return <p className="loading">Loading…</p>;
