@@ -765,7 +765,15 @@ describe("the web dashboard in a real browser", { skip: missing && !process.env.
       // And back to its upload job.
       await page.getByRole("link", { name: job.code }).click();
       await page.waitForURL(new RegExp(`/jobs/${job.id}$`));
-      await page.locator("section[aria-labelledby=hook-messages]").waitFor();
+      await said.waitFor();
+      // A message said while the page is open shows without a reload: the upload fails again, and
+      // post-failed says something new a second after the job's status changed.
+      const later = path.join(work, "post_failed_later.py");
+      writeFileSync(later, ["import json, sys, time", "time.sleep(1)", `json.dump({"message": "It failed again: call the studio."}, open(sys.argv[1], "w"))`].join("\n"));
+      await server.ok(SET, { input: { hook: "POST_FAILED_SERVER", enabled: true, commands: { linux: `${PY} ${later} \${PATH_JSON_OUTPUT}` } } });
+      await server.ok(`mutation($id: ID!) { retryJob(id: $id) { id } }`, { id: job.id }, vendor.key);
+      await server.ok(`mutation($id: ID!) { updateJobStatus(id: $id, status: FAILED) { id } }`, { id: job.id }, vendor.key);
+      await said.locator(".hook-message-text", { hasText: "It failed again: call the studio." }).waitFor();
     });
   });
 
