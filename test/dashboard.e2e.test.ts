@@ -126,7 +126,7 @@ describe("the web dashboard in a real browser", { skip }, () => {
     const { createApiKey } = await server.ok(`mutation { createApiKey(label: "browser") { secret apiKey { id } } }`);
     await withPage("revoked", createApiKey.secret, async (page) => {
       await server.ok(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: createApiKey.apiKey.id });
-      await page.getByRole("link", { name: "Jobs & publishes" }).click();
+      await page.getByRole("link", { name: "Jobs", exact: true }).click();
       const alert = page.getByRole("alert");
       await alert.waitFor();
       assert.match(await alert.innerText(), /You were signed out: API key hkd_\S+ was revoked/);
@@ -347,6 +347,7 @@ describe("the web dashboard in a real browser", { skip }, () => {
       assert.doesNotMatch(nav, /Configuration|Executions|Audit/);
       await page.locator("tr[data-job]").first().waitFor();
       assert.deepEqual(await page.locator("tr[data-job] td:nth-child(2) a").allInnerTexts(), ["vendor delivery"]);
+      await page.getByRole("link", { name: "Publishes", exact: true }).click();
       await page.getByLabel("Publish id").fill(mine.id);
       await page.getByRole("button", { name: "Open publish" }).click();
       await page.getByRole("heading", { name: "Pre-publish verdict" }).waitFor();
@@ -357,7 +358,6 @@ describe("the web dashboard in a real browser", { skip }, () => {
       assert.equal(await page.getByRole("heading", { name: "Hook executions" }).count(), 0);
       // pre-publish's guidelines are HTML: rendered, not shown as markup.
       assert.equal(await page.locator(".guidelines-body b").innerText(), "<project>_<task>_v<NNN>");
-      await shot(page, "publish");
       await page.goto(`${server.url}/publishes/${theirs.id}`);
       assert.match(await page.getByRole("alert").innerText(), new RegExp(`publish '${theirs.id}' does not exist`));
       await page.goto(`${server.url}/configuration`);
@@ -415,6 +415,7 @@ describe("the web dashboard in a real browser", { skip }, () => {
           ["/executions", "tr[data-execution]"],
           ["/configuration", "#servers"],
           ["/jobs", "tr[data-job]"],
+          ["/publishes", "tr[data-publish]"],
           ["/audit", "tr[data-audit]"],
         ]) {
           await page.goto(`${server.url}${address}`);
@@ -694,6 +695,145 @@ describe("the web dashboard in a real browser", { skip }, () => {
       const { execution } = await server.ok(`query($id: ID!) { execution(id: $id) { status executionServer { id } } }`, { id });
       assert.deepEqual(execution, { status: "QUEUED", executionServer: { id: registerClient.id } });
       await server.ok(`mutation($id: ID!) { cancelExecution(id: $id) { id } }`, { id });
+    });
+  });
+
+  // Issue 34: vendors and their publishes. One upload job of a STANDARD user's publish, failed, so
+  // post-failed leaves a message; another vendor's publish beside it. Made once, for the tests below.
+  const SUBMIT_PUBLISH = `mutation($input: SubmitPublishInput!) { submitPublish(input: $input) { id job { id code } } }`;
+  const PRE_PUBLISH_SAYS = "Delivery received.\nReview is on Monday: <b>not bold</b>";
+  const POST_FAILED_SAYS = "The upload stopped: <b>check the VPN</b>\nthen send it again from the client.";
+  let vendors: Promise<{ vendor: { id: string; key: string }; publishId: string; job: { id: string; code: string }; otherPublishId: string }> | null = null;
+  const publishingVendors = () => {
+    vendors ??= (async () => {
+      const root = path.join(work, "deliveries");
+      mkdirSync(root, { recursive: true });
+      await server.ok(`mutation($p: String!) { createVolume(input: { code: "deliveries", paths: { linux: $p } }) { id } }`, { p: root });
+      const prePublish = path.join(work, "pre_publish_says.py");
+      writeFileSync(
+        prePublish,
+        [
+          "import json, sys",
+          "data = json.load(open(sys.argv[1]))",
+          `files = [{"id": f["id"], "can_publish": True, "can_upload": True, "path": "volume=deliveries/" + f["filename"]} for f in data["files"]]`,
+          `json.dump({"message": ${JSON.stringify(PRE_PUBLISH_SAYS)}, "files": files}, open(sys.argv[2], "w"))`,
+        ].join("\n"),
+      );
+      const postFailed = path.join(work, "post_failed_says.py");
+      writeFileSync(postFailed, ["import json, sys", `json.dump({"message": ${JSON.stringify(POST_FAILED_SAYS)}}, open(sys.argv[1], "w"))`].join("\n"));
+      await server.ok(SET, { input: { hook: "PRE_PUBLISH_SERVER", enabled: true, commands: { linux: `${PY} ${prePublish} \${PATH_JSON_INPUT} \${PATH_JSON_OUTPUT}` } } });
+      await server.ok(SET, { input: { hook: "POST_FAILED_SERVER", enabled: true, commands: { linux: `${PY} ${postFailed} \${PATH_JSON_OUTPUT}` } } });
+      const vendor = await server.user("publishing-vendor@example.com", "STANDARD");
+      const other = await server.user("another-publishing-vendor@example.com", "STANDARD");
+      const entry = () => ({ id: randomUUID(), filename: "moon_comp_v001", is_dir: true, files: [{ filename: "moon_comp.1001.exr", size: 1000, is_dir: false }] });
+      const proposed = entry();
+      const mine = (await server.ok(PRE, { input: { files: [proposed] } }, vendor.key)).prePublish;
+      const { submitPublish } = await server.ok(SUBMIT_PUBLISH, { input: { publishId: mine.id, entries: [{ id: proposed.id }] } }, vendor.key);
+      const otherPublishId = (await server.ok(PRE, { input: { files: [entry()] } }, other.key)).prePublish.id;
+      // The upload fails: post-failed-server leaves its message on the job.
+      await server.ok(`mutation($id: ID!) { updateJobStatus(id: $id, status: FAILED, message: "connection reset") { id } }`, { id: submitPublish.job.id }, vendor.key);
+      await eventually(async () => {
+        const { job } = await server.ok(`query($id: ID!) { job(id: $id) { hookMessages { hook message } } }`, { id: submitPublish.job.id }, vendor.key);
+        return job.hookMessages.some((m: { hook: string }) => m.hook === "POST_FAILED_SERVER");
+      }, "post-failed-server's message on the job");
+      return { vendor, publishId: mine.id as string, job: submitPublish.job as { id: string; code: string }, otherPublishId: otherPublishId as string };
+    })();
+    return vendors;
+  };
+
+  test("a vendor goes from their upload job to its publish and back, and reads the hooks' messages as text", async () => {
+    const { vendor, publishId, job } = await publishingVendors();
+    await withPage("vendor-publish", vendor.key, async (page) => {
+      await page.waitForURL(/\/jobs$/);
+      // From the jobs list straight to the upload job's publish, and to the job itself.
+      const row = page.locator(`tr[data-job="${job.id}"]`);
+      assert.equal(await row.getByRole("link", { name: "its publish", exact: true }).getAttribute("href"), `/publishes/${publishId}`);
+      await row.getByRole("link", { name: "publish moon_comp_v001", exact: true }).click();
+      await page.waitForURL(new RegExp(`/jobs/${job.id}$`));
+      // post-failed-server's message: its hook, when, and its words as text (the <b> is not markup), newlines kept.
+      const said = page.locator("section[aria-labelledby=hook-messages] li", { hasText: "POST_FAILED_SERVER" });
+      await said.waitFor();
+      assert.match(await said.locator("time").innerText(), /\d/);
+      const text = said.locator(".hook-message-text");
+      assert.equal(await text.innerText(), POST_FAILED_SAYS);
+      assert.equal(await text.locator("b").count(), 0);
+      assert.equal(await text.evaluate((el) => (globalThis as any).getComputedStyle(el).whiteSpace), "pre-wrap");
+      await shot(page, "job-hook-message");
+      // The job's publish, by a link.
+      await page.getByRole("link", { name: /^Publish of 1 entry/ }).click();
+      await page.waitForURL(new RegExp(`/publishes/${publishId}$`));
+      const message = page.locator("section[aria-labelledby=publish-message] .hook-message-text");
+      assert.equal(await message.innerText(), PRE_PUBLISH_SAYS);
+      assert.equal(await message.locator("b").count(), 0);
+      await shot(page, "publish");
+      // And back to its upload job.
+      await page.getByRole("link", { name: job.code }).click();
+      await page.waitForURL(new RegExp(`/jobs/${job.id}$`));
+      await said.waitFor();
+      // A message said while the page is open shows without a reload: the upload fails again, and
+      // post-failed says something new a second after the job's status changed.
+      const later = path.join(work, "post_failed_later.py");
+      writeFileSync(later, ["import json, sys, time", "time.sleep(1)", `json.dump({"message": "It failed again: call the studio."}, open(sys.argv[1], "w"))`].join("\n"));
+      await server.ok(SET, { input: { hook: "POST_FAILED_SERVER", enabled: true, commands: { linux: `${PY} ${later} \${PATH_JSON_OUTPUT}` } } });
+      await server.ok(`mutation($id: ID!) { retryJob(id: $id) { id } }`, { id: job.id }, vendor.key);
+      await server.ok(`mutation($id: ID!) { updateJobStatus(id: $id, status: FAILED) { id } }`, { id: job.id }, vendor.key);
+      await said.locator(".hook-message-text", { hasText: "It failed again: call the studio." }).waitFor();
+    });
+  });
+
+  test("the publishes list shows a vendor their own publishes only, a page at a time, and an ADMIN whose each one is", async () => {
+    const { vendor, publishId, otherPublishId } = await publishingVendors();
+    // More than a page: 26 more of the vendor's, newest first.
+    const entry = (name: string) => ({ id: randomUUID(), filename: name, is_dir: true, files: [{ filename: `${name}.1001.exr`, size: 1000, is_dir: false }] });
+    const more: string[] = [];
+    for (let i = 1; i <= 26; i++) {
+      const sh = `sq010_sh${String(i * 10).padStart(3, "0")}`;
+      more.push((await server.ok(PRE, { input: { files: [entry(`${sh}_comp_v001`), entry(`${sh}_roto_v001`)] } }, vendor.key)).prePublish.id);
+    }
+    const all = [...more.reverse(), publishId];
+    await withPage("publishes-list", vendor.key, async (page) => {
+      await page.getByRole("link", { name: "Publishes", exact: true }).click();
+      await page.waitForURL(/\/publishes$/);
+      const rows = page.locator("tr[data-publish]");
+      await rows.first().waitFor();
+      const ids = () => rows.evaluateAll((els) => els.map((e) => (e as unknown as { dataset: { publish: string } }).dataset.publish));
+      assert.deepEqual(await ids(), all.slice(0, 25), "the newest page of the vendor's own");
+      const first = rows.first();
+      assert.match(await first.innerText(), /validated/i);
+      assert.equal(await first.locator("[data-entry-count]").innerText(), "2");
+      assert.equal(await first.getByRole("link").first().innerText(), "sq010_sh260_comp_v001/, sq010_sh260_roto_v001/");
+      assert.equal(await first.locator(".hook-message-text").innerText(), PRE_PUBLISH_SAYS);
+      assert.equal(await first.locator(".hook-message-text b").count(), 0);
+      assert.equal(await page.getByRole("columnheader", { name: "Published by" }).count(), 0);
+      await shot(page, "publishes");
+      await page.getByRole("button", { name: "Load older" }).click();
+      await eventually(async () => (await ids()).length === all.length, "the second page");
+      assert.deepEqual(await ids(), all);
+      assert.equal(await page.getByRole("button", { name: "Load older" }).count(), 0);
+      assert.ok(!(await ids()).includes(otherPublishId));
+      // The oldest is the submitted one, with its upload job.
+      const submitted = page.locator(`tr[data-publish="${publishId}"]`);
+      assert.match(await submitted.innerText(), /submitted/i);
+      await submitted.getByRole("link", { name: /^moon_comp_v001/ }).click();
+      await page.waitForURL(new RegExp(`/publishes/${publishId}$`));
+    });
+    await withPage("publishes-admin", ADMIN_KEY, async (page) => {
+      await page.goto(`${server.url}/publishes`);
+      // Everyone's, with who published each.
+      await page.getByRole("columnheader", { name: "Published by" }).waitFor();
+      assert.match(await page.locator(`tr[data-publish="${more[0]}"]`).innerText(), /(^|\s)publishing-vendor@example\.com/);
+      const ids = () => page.locator("tr[data-publish]").evaluateAll((els) => els.map((e) => (e as unknown as { dataset: { publish: string } }).dataset.publish));
+      await page.getByLabel("Published by").selectOption({ label: "another-publishing-vendor@example.com" });
+      await eventually(async () => JSON.stringify(await ids()) === JSON.stringify([otherPublishId]), "only the other vendor's publish");
+      assert.match(await page.locator(`tr[data-publish="${otherPublishId}"]`).innerText(), /another-publishing-vendor@example\.com/);
+      assert.match(page.url(), /user=/);
+      await page.getByLabel("Published by").selectOption("");
+      await page.getByLabel("State").selectOption("SUBMITTED");
+      await eventually(async () => {
+        const states = await page.locator("tr[data-publish] .status").allInnerTexts();
+        return states.length > 0 && states.every((s) => /submitted/i.test(s)) && (await ids()).includes(publishId);
+      }, "only submitted publishes");
+      assert.match(page.url(), /state=SUBMITTED/);
     });
   });
 });

@@ -5,7 +5,8 @@ import { Api, ApiError, signIn, storedKey, storeKey, type Me } from "./api.js";
 import { SessionContext } from "./session.js";
 import { ExecutionsPage } from "./pages/executions.js";
 import { ExecutionPage } from "./pages/execution.js";
-import { JobsPage, JobPage, PublishPage } from "./pages/jobs.js";
+import { JobsPage, JobPage } from "./pages/jobs.js";
+import { PublishesPage, PublishPage } from "./pages/publishes.js";
 import { ConfigurationPage } from "./pages/configuration.js";
 import { AuditPage } from "./pages/audit.js";
 import { HistoryPage } from "./pages/history.js";
@@ -56,7 +57,8 @@ function Nav({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   // Only what the role may read: the API refuses the rest, so the page does not offer it.
   const items: [string, string][] = [
     ...(me.canAudit ? ([["/executions", "Executions"]] as [string, string][]) : []),
-    ["/jobs", "Jobs & publishes"],
+    ["/jobs", "Jobs"],
+    ["/publishes", "Publishes"],
     ...(me.canAudit
       ? ([["/configuration", "Configuration"], ["/history", "History"], ...(me.admin ? ([["/replay", "Replay"]] as [string, string][]) : []), ["/audit", "Audit trail"]] as [string, string][])
       : []),
@@ -174,6 +176,7 @@ function App() {
           {me.canAudit && <Route path="/executions/:id">{(p) => <ExecutionPage id={p.id} />}</Route>}
           <Route path="/jobs" component={JobsPage} />
           <Route path="/jobs/:id">{(p) => <JobPage id={p.id} />}</Route>
+          <Route path="/publishes" component={PublishesPage} />
           <Route path="/publishes/:id">{(p) => <PublishPage id={p.id} />}</Route>
           {me.canAudit && <Route path="/configuration" component={ConfigurationPage} />}
           {me.canAudit && <Route path="/history" component={HistoryPage} />}

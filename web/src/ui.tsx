@@ -97,3 +97,11 @@ export function Control({ label, children }: { label: string; children: React.Re
     </div>
   );
 }
+
+/**
+ * What a hook said to the user: plain text, never HTML (a `<b>` stays the characters it is), its
+ * newlines kept (white-space: pre-wrap).
+ */
+export function HookText({ text }: { text: string }) {
+  return <div className="hook-message-text">{text}</div>;
+}

@@ -1,11 +1,13 @@
 import { useEffect, useState } from "react";
-import DOMPurify from "dompurify";
-import { Link, useLocation } from "wouter";
+import { Link } from "wouter";
 import { useQuery, useSession } from "../session.js";
-import { Control, ErrorBox, Field, JsonBlock, StatusBadge, Time } from "../ui.js";
+import { Control, ErrorBox, Field, HookText, JsonBlock, StatusBadge, Time } from "../ui.js";
 import { ExecutionsTable, ROW_FIELDS, type ExecutionRow } from "./executions.js";
 
 const JOB_STATUSES = ["SUBMITTED", "RUNNING", "DONE", "FAILED"];
+/** How long after a job's last change its page looks for new hook messages, and how often. */
+const RECENT_MS = 5 * 60_000;
+const RECHECK_MS = 3000;
 
 interface JobRow {
   id: string;
@@ -19,6 +21,8 @@ interface JobRow {
   createdAt: string;
   queue: { code: string };
   user: { email: string } | null;
+  /** The publish this upload job belongs to. */
+  publish: { id: string } | null;
 }
 
 function bytes(n: number): string {
@@ -29,27 +33,6 @@ function bytes(n: number): string {
     i++;
   }
   return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
-
-function OpenPublish() {
-  const [, navigate] = useLocation();
-  const [id, setId] = useState("");
-  return (
-    <form
-      className="inline"
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (id.trim()) navigate(`/publishes/${id.trim()}`);
-      }}
-    >
-      <Control label="Publish id">
-        <input value={id} onChange={(e) => setId(e.target.value)} placeholder="the id prePublish returned" size={38} />
-      </Control>
-      <button type="submit" disabled={!id.trim()}>
-        Open publish
-      </button>
-    </form>
-  );
 }
 
 export function JobsPage() {
@@ -64,7 +47,7 @@ export function JobsPage() {
   const load = async (after: string | null) => {
     try {
       const data = await api.query<{ jobs: { nodes: JobRow[]; pageInfo: typeof pageInfo } }>(
-        "query($filter: JobFilterInput, $after: String) { jobs(filter: $filter, after: $after, first: 50) { nodes { id code name status sourceHr destinationHr size failCount createdAt queue { code } user { email } } pageInfo { hasNextPage endCursor } } }",
+        "query($filter: JobFilterInput, $after: String) { jobs(filter: $filter, after: $after, first: 50) { nodes { id code name status sourceHr destinationHr size failCount createdAt queue { code } user { email } publish { id } } pageInfo { hasNextPage endCursor } } }",
         { filter: { status: status || undefined, queue: queue || undefined }, after },
       );
       setRows((old) => (after ? [...old, ...data.jobs.nodes] : data.jobs.nodes));
@@ -78,9 +61,8 @@ export function JobsPage() {
 
   return (
     <section>
-      <h1>Jobs &amp; publishes</h1>
-      {me.role === "STANDARD" && <p className="muted">You see your own jobs and publishes.</p>}
-      <OpenPublish />
+      <h1>Jobs</h1>
+      {me.role === "STANDARD" && <p className="muted">You see your own jobs.</p>}
       <form className="filters" aria-label="Filter jobs" onSubmit={(e) => e.preventDefault()}>
         <Control label="Status">
           <select value={status} onChange={(e) => setStatus(e.target.value)}>
@@ -123,6 +105,12 @@ export function JobsPage() {
                 </td>
                 <td>
                   <Link href={`/jobs/${j.id}`}>{j.name}</Link> <span className="muted">{j.code}</span>
+                  {j.publish && (
+                    <>
+                      {" · "}
+                      <Link href={`/publishes/${j.publish.id}`}>its publish</Link>
+                    </>
+                  )}
                 </td>
                 <td>{j.queue.code}</td>
                 <td>
@@ -147,7 +135,7 @@ export function JobsPage() {
   );
 }
 
-interface JobDetail extends JobRow {
+interface JobDetail extends Omit<JobRow, "publish"> {
   source: string;
   destination: string;
   engine: string;
@@ -157,16 +145,26 @@ interface JobDetail extends JobRow {
   metadata: { external: Record<string, unknown>; internal?: Record<string, unknown> };
   client?: { name: string } | null;
   executions?: ExecutionRow[];
+  publish: { id: string; state: string; entryCount: number } | null;
+  hookMessages: { hook: string; message: string; at: string }[];
 }
 
 export function JobPage({ id }: { id: string }) {
   const { api, me } = useSession();
   // Only the fields the role may read: asking for more is refused as a whole.
   const query = `query($id: ID!) { job(id: $id) { id code name status source sourceHr destination destinationHr engine size failCount message createdAt updatedAt tasks
-    queue { code } user { email } metadata { external ${me.elevated ? "internal" : ""} }
+    queue { code } user { email } publish { id state entryCount } hookMessages { hook message at } metadata { external ${me.elevated ? "internal" : ""} }
     ${me.elevated ? "client { name }" : ""} ${me.canAudit ? `executions { ${ROW_FIELDS} }` : ""} } }`;
   const { data, error, reload } = useQuery<{ job: JobDetail }>(query, { id });
   useEffect(() => api.subscribe("subscription($id: ID!) { jobUpdated(id: $id) { id status } }", { id }, { next: () => reload() }), [api, id]);
+  // The hooks a status change runs (post-failed, post-done) say their message after it, and no event
+  // tells of that: while the job changed in the last few minutes, the page asks again now and then.
+  const recent = data !== null && Date.now() - Date.parse(data.job.updatedAt) < RECENT_MS;
+  useEffect(() => {
+    if (!recent) return;
+    const timer = setInterval(reload, RECHECK_MS);
+    return () => clearInterval(timer);
+  }, [recent, reload]);
   if (error) return <ErrorBox error={error} />;
   const j = data?.job;
   if (!j) return <p className="loading">Loading…</p>;
@@ -189,6 +187,14 @@ export function JobPage({ id }: { id: string }) {
             {j.destinationHr} <span className="muted">({j.destination})</span>
           </Field>
           <Field label="Engine">{j.engine}</Field>
+          {j.publish && (
+            <Field label="Publish">
+              <Link href={`/publishes/${j.publish.id}`}>
+                Publish of {j.publish.entryCount} {j.publish.entryCount === 1 ? "entry" : "entries"}
+              </Link>{" "}
+              <StatusBadge status={j.publish.state} />
+            </Field>
+          )}
           {j.client !== undefined && <Field label="Client">{j.client?.name ?? "—"}</Field>}
         </dl>
         <dl>
@@ -204,133 +210,25 @@ export function JobPage({ id }: { id: string }) {
           </Field>
         </dl>
       </div>
+      {j.hookMessages.length > 0 && (
+        <section aria-labelledby="hook-messages">
+          <h2 id="hook-messages">Messages from hooks</h2>
+          <ul className="hook-messages">
+            {j.hookMessages.map((m) => (
+              <li key={m.hook} data-hook-message={m.hook}>
+                <span className="tag">{m.hook}</span> <Time at={m.at} />
+                <HookText text={m.message} />
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       <JsonBlock label={`Tasks (${j.tasks.length})`} value={j.tasks} open={false} />
       <JsonBlock label="Metadata" value={j.metadata} open={false} />
       {j.executions && (
         <>
           <h2>Hook executions</h2>
           {j.executions.length ? <ExecutionsTable rows={j.executions} /> : <p className="muted">No hook ran for this job.</p>}
-        </>
-      )}
-    </section>
-  );
-}
-
-interface PublishDetail {
-  id: string;
-  state: string;
-  hostname: string | null;
-  ip: string | null;
-  guidelines: string | null;
-  error: string | null;
-  jobId: string | null;
-  createdAt: string;
-  updatedAt: string;
-  metadata: Record<string, unknown>;
-  user: { email: string } | null;
-  job: { id: string; code: string; status: string } | null;
-  entries: {
-    id: string;
-    filename: string;
-    isDir: boolean;
-    size: number;
-    ident: string | null;
-    canPublish: boolean;
-    rejected: boolean;
-    canUpload: boolean;
-    warning: string | null;
-    info: string | null;
-    path: string | null;
-  }[];
-  executions?: ExecutionRow[];
-}
-
-export function PublishPage({ id }: { id: string }) {
-  const { api, me } = useSession();
-  const query = `query($id: ID!) { publish(id: $id) { id state hostname ip guidelines error jobId createdAt updatedAt metadata user { email } job { id code status }
-    entries { id filename isDir size ident canPublish rejected canUpload warning info path } ${me.canAudit ? `executions { ${ROW_FIELDS} }` : ""} } }`;
-  const { data, error, reload } = useQuery<{ publish: PublishDetail }>(query, { id });
-  useEffect(() => api.subscribe("subscription($id: ID!) { publishUpdated(id: $id) { id state } }", { id }, { next: () => reload() }), [api, id]);
-  if (error) return <ErrorBox error={error} />;
-  const p = data?.publish;
-  if (!p) return <p className="loading">Loading…</p>;
-  return (
-    <section>
-      <p className="crumbs">
-        <Link href="/jobs">Jobs &amp; publishes</Link> / publish {p.id}
-      </p>
-      <h1>
-        <StatusBadge status={p.state} /> Publish by {p.user?.email ?? "—"}
-      </h1>
-      <div className="facts">
-        <dl>
-          <Field label="State">
-            <StatusBadge status={p.state} />
-          </Field>
-          <Field label="Ingest">
-            {p.state === "PUBLISHED" ? "published" : p.state === "FAILED" ? <span className="error-text">{p.error ?? "failed"}</span> : "not yet (waiting for the upload job)"}
-          </Field>
-          <Field label="Upload job">{p.job ? <Link href={`/jobs/${p.job.id}`}>{p.job.code}</Link> : "—"}</Field>
-          <Field label="From">{[p.hostname, p.ip].filter(Boolean).join(" / ") || "—"}</Field>
-        </dl>
-        <dl>
-          <Field label="Created">
-            <Time at={p.createdAt} />
-          </Field>
-          <Field label="Updated">
-            <Time at={p.updatedAt} />
-          </Field>
-        </dl>
-      </div>
-      {p.guidelines && (
-        <div className="guidelines">
-          <h2>Guidelines</h2>
-          {/* pre-publish may answer HTML: shown as HTML, with scripts and handlers removed. */}
-          <div className="guidelines-body" dangerouslySetInnerHTML={{ __html: DOMPurify.sanitize(p.guidelines) }} />
-        </div>
-      )}
-      <h2>Pre-publish verdict</h2>
-      <table className="list">
-        <thead>
-          <tr>
-            <th scope="col">Entry</th>
-            <th scope="col">Ident</th>
-            <th scope="col">Verdict</th>
-            <th scope="col">Warning</th>
-            <th scope="col">Path</th>
-          </tr>
-        </thead>
-        <tbody>
-          {p.entries.map((e) => (
-            <tr key={e.id} data-entry={e.id}>
-              <td>
-                {e.filename}
-                {e.isDir ? "/" : ""} <span className="muted">{bytes(e.size)}</span>
-              </td>
-              <td>{e.ident ?? "—"}</td>
-              <td>
-                {e.rejected ? (
-                  <StatusBadge status="REJECTED" />
-                ) : e.canPublish ? (
-                  <StatusBadge status="CAN_PUBLISH" />
-                ) : e.canUpload ? (
-                  <StatusBadge status="UPLOAD_ONLY" />
-                ) : (
-                  <StatusBadge status="BLOCKED" />
-                )}
-                {e.info && <div className="muted">{e.info}</div>}
-              </td>
-              <td>{e.warning ? <span className="warning-text">{e.warning}</span> : "—"}</td>
-              <td>{e.path ? <code>{e.path}</code> : "—"}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      <JsonBlock label="Metadata" value={p.metadata} open={false} />
-      {p.executions && (
-        <>
-          <h2>Hook executions</h2>
-          <ExecutionsTable rows={p.executions} />
         </>
       )}
     </section>
