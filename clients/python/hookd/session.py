@@ -17,8 +17,9 @@ STREAM_SUFFIX = "/stream"
 MAX_SEQ = 2147483647
 # hookd sends a comment every 12 s on an idle stream: a read that waits longer means the stream is gone.
 STREAM_READ_TIMEOUT = 30.0
-# Reconnections in a row that brought nothing before giving up on a stream.
-STREAM_RETRIES = 5
+# Reconnections in a row that opened no stream before giving up: with the back-off, about 17 s,
+# long enough for hookd to restart.
+STREAM_RETRIES = 10
 
 LOG_SUBSCRIPTION = """subscription($id: ID!, $after: Int) { executionLog(executionId: $id, after: $after) {
   lines { seq stream text at } finished { status } } }"""
