@@ -25,6 +25,7 @@ import { dashboardRouter } from "./http/dashboard.js";
 import { AuthRateLimit, type TooManyFailures } from "./http/auth-rate-limit.js";
 import { documentDepth, jsonDepth, jsonTooDeepMessage, MAX_DOCUMENT_TOKENS, MAX_JSON_DEPTH, searchParamsRefusal } from "./http/json-depth.js";
 import { attachSubscriptions } from "./http/subscriptions-server.js";
+import { type SseSubscriptions, sseSubscriptionsRoute } from "./http/subscriptions-sse.route.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createOperations, type Operations } from "./operations/operations.js";
 import { buildHookdSchema } from "./schema/build-schema.js";
@@ -46,6 +47,8 @@ import { openStore } from "./store/create-store.js";
 export { openStore } from "./store/create-store.js";
 
 export const GRAPHQL_PATH = "/graphql";
+/** Subscriptions as server-sent events (graphql-sse), for clients without WebSockets: curl -N, Python's urllib. */
+export const GRAPHQL_STREAM_PATH = "/graphql/stream";
 /** Largest request body accepted; a GraphQL document with its variables is far smaller. */
 export const MAX_BODY = "1mb";
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -190,6 +193,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
   const authLimit = new AuthRateLimit({ ...config.authFailureLimit, logger, trustProxy: config.trustProxy, redis });
   const subscriptions = attachSubscriptions(httpServer, GRAPHQL_PATH, schema, services, formatError, MAX_BODY_BYTES, authLimit, operations.graphql, agentSchema);
 
+  // Declared here for the drain plugin below; its body parser is made after Apollo starts.
+  let sse: SseSubscriptions = { handle: () => undefined, dispose: async () => undefined };
   const costLimit = new CostLimit(schema);
   const apollo = new ApolloServer<RequestContext>({
     schema,
@@ -220,9 +225,12 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
             async didResolveOperation({ request, document, operation }) {
               // Apollo would run it as a query and fail on the first non-null field: say where subscriptions go.
               if (operation?.operation === "subscription") {
-                throw new GraphQLError("subscriptions run over a WebSocket (graphql-ws protocol) at /graphql; HTTP carries queries and mutations", {
-                  extensions: { code: "BAD_REQUEST", http: { status: 400 } },
-                });
+                throw new GraphQLError(
+                  `subscriptions run over a WebSocket (graphql-ws protocol) at ${GRAPHQL_PATH} or as server-sent events at ${GRAPHQL_STREAM_PATH}; POST ${GRAPHQL_PATH} carries queries and mutations`,
+                  {
+                    extensions: { code: "BAD_REQUEST", http: { status: 400 } },
+                  },
+                );
               }
               const refusal = costLimit.refusal(document, request.variables, request.operationName);
               if (refusal) throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
@@ -235,7 +243,7 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
         async serverWillStart() {
           return {
             async drainServer() {
-              await subscriptions.dispose();
+              await Promise.all([subscriptions.dispose(), sse.dispose()]);
             },
           };
         },
@@ -300,6 +308,17 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     res.setHeader("content-type", "application/json; charset=utf-8");
     res.end(JSON.stringify({ errors: [{ message, extensions: { code: status === 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST" } }] }));
   };
+  sse = sseSubscriptionsRoute({
+    path: GRAPHQL_STREAM_PATH,
+    graphqlPath: GRAPHQL_PATH,
+    schema,
+    services,
+    formatError,
+    parseJson,
+    authLimit,
+    observer: operations.graphql,
+    onError: sendHttpError,
+  });
   dispatcher.setDirect(graphqlPostRoute({ apollo, parseJson, context: graphqlContext, headers: graphqlHeaders, onError: sendHttpError }));
 
   expressApp.get("/healthz", async (_req, res) => {
@@ -312,6 +331,8 @@ export async function createApp(config: HookdConfig, options: AppOptions = {}): 
     }
   });
   if (operations.metricsRoute) expressApp.get("/metrics", operations.metricsRoute);
+  // Before the /graphql route, which would take /graphql/stream as a path under it.
+  expressApp.all(GRAPHQL_STREAM_PATH, (req, res) => sse.handle(req, res));
   expressApp.post(AGENT_ENROL_PATH, parseJson, agentEnrolRoute(services, authLimit));
   expressApp.use(graphqlIdeRouter(GRAPHQL_PATH));
   expressApp.use(

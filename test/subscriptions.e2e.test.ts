@@ -7,6 +7,7 @@ import { buildSchema, parse } from "graphql";
 import WebSocket from "ws";
 import { executionLogFastPath } from "../src/http/execution-log-fast-path.js";
 import { ADMIN_KEY, eventually, startServer, type TestServer } from "./helpers/server.js";
+import { sseSubscribe } from "./helpers/sse.js";
 import { subscribe } from "./helpers/ws.js";
 
 const PY = "/usr/bin/python3";
@@ -176,6 +177,59 @@ describe("subscriptions: live execution logs", () => {
     const end = await missing.ended;
     assert.equal(end.errors?.[0].extensions?.code, "NOT_FOUND");
     await missing.dispose();
+  });
+
+  test("server-sent events at /graphql/stream: the WebSocket's key check and access rules; a log followed live, status changes", async () => {
+    // An admin's hook that prints two lines, then waits to be let go.
+    const release = path.join(dir, "go-sse");
+    const hook = script(
+      "sse.py",
+      `#!${PY}\nimport os, time\nprint("one", flush=True)\nprint("two", flush=True)\nwhile not os.path.exists(${JSON.stringify(release)}): time.sleep(0.02)\nprint("three")\n`,
+    );
+    await configure("POST_SUBMIT_SERVER", hook);
+    const statuses = sseSubscribe<{ executionUpdated: { id: string; status: string } }>(server.url, ADMIN_KEY, `subscription { executionUpdated(filter: { hook: POST_SUBMIT_SERVER }) { id status } }`);
+    await new Promise((r) => setTimeout(r, 200));
+    const [{ id }] = (await server.ok(TRIGGER, { hook: "POST_SUBMIT_SERVER", wait: false })).triggerHook;
+
+    const missing = await sseSubscribe(server.url, null, LOG_SUB, { id }).ended;
+    assert.deepEqual([missing.status, missing.errors?.[0].extensions?.code], [401, "UNAUTHENTICATED"]);
+    assert.match(missing.errors![0].message, /missing API key/);
+    const wrong = await sseSubscribe(server.url, "hkd_wrong_key_0000000000000000", LOG_SUB, { id }).ended;
+    assert.deepEqual([wrong.status, wrong.errors?.[0].extensions?.code], [401, "UNAUTHENTICATED"]);
+    assert.match(wrong.errors![0].message, /invalid API key/);
+
+    // A STANDARD user may not follow the admin's execution's log: refused as over the WebSocket, word for word.
+    const vendor = await server.user("sse-vendor@example.com", "STANDARD");
+    const overSse = sseSubscribe(server.url, vendor.key, LOG_SUB, { id });
+    const refused = await overSse.ended;
+    const overWs = subscribe(server.url, vendor.key, LOG_SUB, { id });
+    const wsRefused = await overWs.ended;
+    await overWs.dispose();
+    assert.equal(refused.completed, false);
+    assert.equal(refused.errors?.[0].extensions?.code, "FORBIDDEN", JSON.stringify(refused));
+    assert.equal(refused.errors?.[0].message, wsRefused.errors?.[0].message);
+    assert.match(refused.errors![0].message, /subscription\.executionLog requires ADMIN or one of the workspace's audit roles/i);
+    assert.equal(overSse.events.length, 0);
+
+    // The admin follows it: the lines arrive while it runs, then the outcome.
+    const log = sseSubscribe<LogEvent>(server.url, ADMIN_KEY, LOG_SUB, { id });
+    await eventually(async () => linesOf(log.events).length === 2, "the first two lines over SSE");
+    assert.equal((await status(id)).status, "RUNNING");
+    writeFileSync(release, "");
+    const end = await log.ended;
+    assert.equal(end.completed, true, JSON.stringify(end));
+    assert.deepEqual(
+      linesOf(log.events).map((l) => `${l.seq} ${l.text}`),
+      ["1 one", "2 two", "3 three"],
+    );
+    assert.equal(log.events.at(-1)!.executionLog.finished?.status, "SUCCEEDED");
+    await eventually(async () => statuses.events.some((e) => e.executionUpdated.id === id && e.executionUpdated.status === "SUCCEEDED"), "the outcome over SSE");
+    assert.deepEqual(
+      statuses.events.filter((e) => e.executionUpdated.id === id).map((e) => e.executionUpdated.status),
+      ["QUEUED", "RUNNING", "SUCCEEDED"],
+    );
+    statuses.abort();
+    await statuses.ended;
   });
 
   test("access taken away while a subscription is open ends it at once: audit role removed, key revoked", async () => {

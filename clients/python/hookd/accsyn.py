@@ -12,6 +12,10 @@ Standard library only (Python 3.8+). The call-by-call mapping is in the reposito
 ("hookd.accsyn"); the JSON hooks receive is in docs/hook-payloads.md.
 """
 
+# Annotations stay unevaluated and say Text, not str: Session has a method named ``str`` (as the
+# original's has), which a type checker would read there instead of the builtin.
+from __future__ import annotations
+
 import copy
 import datetime
 import json
@@ -20,10 +24,14 @@ import re
 import socket
 import sys
 import urllib.request
+from typing import Any, Callable, Dict, List, Optional, Sequence, Text, Tuple
 
 from .session import DEFAULT_URL, HookdError
 from .session import Session as _Bridge
 from .session import _with_dir_sizes
+
+# An entity or an answer, in the original's form.
+Json = Dict[Text, Any]
 
 __all__ = ["Session", "AccsynException"]
 
@@ -69,7 +77,7 @@ class AccsynException(Exception):
     what hookd does not support (``code`` NOT_SUPPORTED). ``hook_message``: what a refusing
     hook said to the user (HOOK_FAILED), else None."""
 
-    def __init__(self, message, code=None, hook_message=None):
+    def __init__(self, message: Text, code: Optional[Text] = None, hook_message: Optional[Text] = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -92,7 +100,7 @@ def _date(iso):
 _TOKEN = re.compile(r'\s*(?:(\()|(\))|(!=|<>|=)|"([^"]*)"|\'([^\']*)\'|([^\s()=!<>"\']+))')
 
 
-def parse_query(query):
+def parse_query(query: Text) -> Tuple[Text, Optional[Any]]:
     """'<entitytype> [WHERE <expression>]' -> (entitytype, tree or None). The expression has
     attr=value, attr!=value (or <>), AND, OR and parentheses, as in the original; values may be
     quoted to hold spaces. Trees are ("and"|"or", left, right) or ("=="|"!=", attr, value)."""
@@ -104,7 +112,7 @@ def parse_query(query):
     entitytype, expression = m.group(1).lower(), m.group(2)
     if expression is None or not expression.strip():
         return entitytype, None
-    tokens = []
+    tokens: List[Tuple[Text, Optional[Text]]] = []
     pos = 0
     while pos < len(expression):
         t = _TOKEN.match(expression, pos)
@@ -207,7 +215,21 @@ class Session(object):
     ``connect_timeout`` is accepted (the one ``timeout`` covers connecting too).
     """
 
-    def __init__(self, workspace=None, username=None, api_key=None, hostname=None, port=None, proxy=None, verbose=False, pretty_json=False, path_logfile=None, timeout=None, connect_timeout=None, domain=None):
+    def __init__(
+        self,
+        workspace: Optional[Text] = None,
+        username: Optional[Text] = None,
+        api_key: Optional[Text] = None,
+        hostname: Optional[Text] = None,
+        port: Optional[int] = None,
+        proxy: Optional[Text] = None,
+        verbose: bool = False,
+        pretty_json: bool = False,
+        path_logfile: Optional[Text] = None,
+        timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        domain: Optional[Text] = None,
+    ) -> None:
         self._workspace = workspace or domain or os.environ.get("ACCSYN_WORKSPACE")
         self._verbose = verbose
         self._logfile = path_logfile
@@ -235,16 +257,16 @@ class Session(object):
         self._username = me["email"]
         # prepublish() remembers which hookd publish each entry id belongs to, so that the
         # publish job the original's client then creates submits that publish.
-        self._publish_of_entry = {}
+        self._publish_of_entry: Dict[Text, Text] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
 
     @property
-    def username(self):
+    def username(self) -> Text:
         return self._username
 
     @property
-    def role(self):
+    def role(self) -> Text:
         return self._me["role"].lower()
 
     def _query(self, document, variables=None):
@@ -261,27 +283,27 @@ class Session(object):
             self._last_message = err.message
             raise AccsynException("%s: %s" % (err.code, err.message), err.code, err.hook_message)
 
-    def get_last_message(self):
+    def get_last_message(self) -> Optional[Text]:
         """The error message of the last call that failed."""
         return self._last_message
 
-    def login(self):
+    def login(self) -> bool:
         return True
 
-    def logout(self):
+    def logout(self) -> bool:
         return True
 
     @staticmethod
-    def get_hostname():
+    def get_hostname() -> Text:
         return socket.gethostname()
 
     @staticmethod
-    def str(d, indent=4):
+    def str(d: Any, indent: Optional[int] = 4) -> Text:
         return json.dumps(d, default=lambda o: o.strftime("%Y-%m-%dT%H:%M:%S") if isinstance(o, (datetime.date, datetime.datetime)) else str(o), indent=indent) if d is not None else ""
 
     dump = str
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: Text) -> Callable[..., Any]:
         if name in NOT_SUPPORTED:
             def refuse(*args, **kwargs):
                 raise _not_supported("%s (%s)" % (name, NOT_SUPPORTED[name]), "hookd runs hooks, jobs, queues, users and publishes; it does not move or list files")
@@ -290,7 +312,7 @@ class Session(object):
 
     # -- publish -------------------------------------------------------------------------------
 
-    def prepublish(self, files, client=None, hostname=None, ip=None, metadata=None):
+    def prepublish(self, files: Sequence[Json], client: Optional[Text] = None, hostname: Optional[Text] = None, ip: Optional[Text] = None, metadata: Optional[Json] = None) -> Json:
         """Runs pre-publish on the entries (id, filename, size, is_dir, files) and returns the
         script's answer as it wrote it: its keys only (no null keys added), each of its files
         entries merged over the entry as sent (so directories keep their nested files)."""
@@ -312,7 +334,7 @@ class Session(object):
         answer["files"] = merged
         return answer
 
-    def publish(self, files, *args, **kwargs):
+    def publish(self, files: Sequence[Json], *args: Any, **kwargs: Any) -> Json:
         """The original's docs call pre-publish ``session.publish(files)``: the same as prepublish()."""
         return self.prepublish(files, *args, **kwargs)
 
@@ -330,7 +352,7 @@ class Session(object):
 
     # -- create --------------------------------------------------------------------------------
 
-    def create(self, entitytype, data, entitytype_id=None, allow_duplicates=True):
+    def create(self, entitytype: Text, data: Any, entitytype_id: Optional[Text] = None, allow_duplicates: bool = True) -> Json:
         """Creates a job ("job", "Job", "transfer": the original's job specification), a queue
         or a user. Returns the entity in the original's form."""
         kind = (entitytype or "").strip().lower()
@@ -494,7 +516,18 @@ class Session(object):
 
     # -- query ---------------------------------------------------------------------------------
 
-    def find(self, query, attributes=None, finished=None, offline=None, archived=None, limit=None, skip=None, create=False, update=False):
+    def find(
+        self,
+        query: Text,
+        attributes: Optional[Sequence[Text]] = None,
+        finished: Optional[bool] = None,
+        offline: Optional[bool] = None,
+        archived: Optional[bool] = None,
+        limit: Optional[int] = None,
+        skip: Optional[int] = None,
+        create: bool = False,
+        update: bool = False,
+    ) -> List[Json]:
         """Entities matching the original's query form ('job WHERE code=x AND status!=failed').
         hookd keeps every job, so ``finished`` and ``archived`` need not be given: finished and
         archived jobs are always among the answers."""
@@ -519,11 +552,11 @@ class Session(object):
             out.append(e)
         return out
 
-    def find_one(self, query, attributes=None, finished=None, offline=None, archived=None):
+    def find_one(self, query: Text, attributes: Optional[Sequence[Text]] = None, finished: Optional[bool] = None, offline: Optional[bool] = None, archived: Optional[bool] = None) -> Optional[Json]:
         found = self.find(query, attributes=attributes, limit=1)
         return found[0] if found else None
 
-    def get_entity(self, entitytype, entityid, attributes=None):
+    def get_entity(self, entitytype: Text, entityid: Text, attributes: Optional[Sequence[Text]] = None) -> Optional[Json]:
         kind = (entitytype or "").strip().lower()
         if kind in JOB_TYPES:
             try:
@@ -586,7 +619,7 @@ class Session(object):
 
     # -- update and delete -----------------------------------------------------------------------
 
-    def update(self, entitytype, entityid, data):
+    def update(self, entitytype: Text, entityid: Text, data: Json) -> Json:
         """Job: {"status": "running" | "done" | "failed"} reports a status (done and failed fire
         their hooks); a failed job set to "waiting" or "running" is retried. Queue: name,
         priority, description, status (waiting/paused), metadata."""
@@ -615,7 +648,7 @@ class Session(object):
             unknown = sorted(set(data) - {"name", "priority", "description", "status", "metadata", "default"})
             if unknown:
                 raise _not_supported("updating the queue key%s %s" % ("s" if len(unknown) > 1 else "", ", ".join("'%s'" % k for k in unknown)))
-            q = {k: data[k] for k in ("name", "priority", "description", "default") if k in data}
+            q: Json = {k: data[k] for k in ("name", "priority", "description", "default") if k in data}
             if "status" in data:
                 q["status"] = str(data["status"]).upper()
             if "metadata" in data:
@@ -625,7 +658,7 @@ class Session(object):
 
     update_one = update
 
-    def delete(self, entitytype, entityid):
+    def delete(self, entitytype: Text, entityid: Text) -> bool:
         kind = (entitytype or "").strip().lower()
         if kind == "queue":
             queue = self.get_entity("queue", entityid)

@@ -4,6 +4,7 @@ Run: npm run build && /usr/bin/python3 -m unittest discover -s clients/python/te
 (npm test runs them through test/python-bridge.test.ts).
 """
 
+import http.server
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 import uuid
 
@@ -20,6 +22,30 @@ REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.abspath(os.path.join(HERE, "..")))
 
 from hookd import HookdError, Session  # noqa: E402
+
+# Run from an installed copy (PYTHONPATH=<target>): follows a log and, in a thread, waits for the
+# outcome, printing one JSON object a line as each arrives. It counts the calls that would poll.
+FOLLOWER = r"""
+import json, sys, threading
+import hookd
+from hookd import Session
+calls = {"log_lines": 0, "get_execution": 0}
+for name in calls:
+    def counted(self, *args, _name=name, _orig=getattr(Session, name), **kwargs):
+        calls[_name] += 1
+        return _orig(self, *args, **kwargs)
+    setattr(Session, name, counted)
+url, key, execution = sys.argv[1:4]
+session = Session(url=url, api_key=key, timeout=30)
+out = lambda obj: print(json.dumps(obj), flush=True)
+out({"module": hookd.__file__})
+waiter = threading.Thread(target=lambda: out({"waited": session.wait_execution(execution, timeout=60)["status"]}))
+waiter.start()
+for line in session.follow_log(execution):
+    out({"line": line["text"], "seq": line["seq"]})
+waiter.join()
+out({"calls": calls})
+"""
 
 KEY = "hkd_python_bridge_test_key_0001"
 PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -173,6 +199,58 @@ class SessionTest(unittest.TestCase):
         more, _ = s.find_executions(hook="POST_FAILED_SERVER", first=1, after=cursor)
         self.assertNotEqual(more[0]["id"], page[0]["id"])
 
+    def test_installed_copy_follows_a_live_log_over_sse_and_waits_for_the_outcome(self):
+        s = self.session
+        work = tempfile.mkdtemp(prefix="hookd-pip-", dir=self.hookd.dir)
+        # Built from a copy, so the build leaves nothing in the repository; offline (--no-index).
+        source = os.path.join(work, "src")
+        shutil.copytree(os.path.join(REPO, "clients", "python"), source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests"))
+        target = os.path.join(work, "site")
+        pip = subprocess.run([PY, "-m", "pip", "install", "--no-build-isolation", "--no-index", "--target", target, source], capture_output=True, text=True, timeout=180)
+        self.assertEqual(pip.returncode, 0, pip.stdout + pip.stderr)
+        self.assertTrue(os.path.exists(os.path.join(target, "hookd", "py.typed")))
+
+        release = os.path.join(work, "release")
+        script = os.path.join(work, "live.sh")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\nfor i in 1 2 3 4 5; do echo live $i; sleep 0.05; done\nwhile [ ! -e %s ]; do sleep 0.05; done\necho released\n" % release)
+        os.chmod(script, 0o755)
+        s.query('mutation($l: String!) { setHookConfig(input: { hook: POST_SUBMIT_CLIENT, enabled: true, commands: { linux: $l } }) { hook } }', {"l": script + " ${PATH_JSON_INPUT}"})
+        server = s.query("{ settings { defaultExecutionServer { id } } }")["settings"]["defaultExecutionServer"]["id"]
+        [running] = s.query(
+            "mutation($s: ID) { triggerHook(input: { hook: POST_SUBMIT_CLIENT, executionServer: $s, wait: false }) { id } }", {"s": server}
+        )["triggerHook"]
+        # Run where the repository's copy is not importable: only the installed one is.
+        env = dict(os.environ, PYTHONPATH=target)
+        child = subprocess.Popen([PY, "-c", FOLLOWER, self.hookd.url, KEY, running["id"]], cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        timer = threading.Timer(60, child.kill)
+        timer.start()
+        try:
+            read = lambda: json.loads(child.stdout.readline() or "null")
+            self.assertEqual(read()["module"], os.path.join(target, "hookd", "__init__.py"))
+            lines = [read() for _ in range(5)]
+            self.assertEqual(lines, [{"line": "live %d" % i, "seq": i} for i in range(1, 6)])
+            # Every line arrived while the hook still runs; the waiter has not answered.
+            self.assertEqual(s.get_execution(running["id"])["status"], "RUNNING")
+            time.sleep(1.0)
+            with open(release, "w"):
+                pass
+            rest = [read() for _ in range(3)]
+        finally:
+            timer.cancel()
+        child.wait(timeout=30)
+        errors = child.stderr.read()
+        child.stdout.close()
+        child.stderr.close()
+        self.assertEqual(child.returncode, 0, errors)
+        self.assertIn({"line": "released", "seq": 6}, rest)
+        self.assertIn({"waited": "SUCCEEDED"}, rest)
+        # Over the event stream: no logLines polling, and the waiter read the execution only
+        # before and after its stream (a 0.25 s poll would have read it a few times a second).
+        calls = rest[-1]["calls"]
+        self.assertEqual(calls["log_lines"], 0)
+        self.assertLessEqual(calls["get_execution"], 3, calls)
+
     def test_outsource_example_with_a_standard_key_and_mark_done(self):
         s = self.session
         user = s.create("user", {"email": "vendor-%s@example.com" % uuid.uuid4().hex[:6], "role": "STANDARD"})
@@ -229,6 +307,70 @@ class SessionTest(unittest.TestCase):
         with self.assertRaises(HookdError) as ctx:
             self.session.create("spaceship", {})
         self.assertEqual(ctx.exception.code, "BAD_USER_INPUT")
+
+
+
+class _FakeStreams(http.server.BaseHTTPRequestHandler):
+    """A hookd stand-in whose event streams break off once, mid-way, to test resuming."""
+
+    requests = []  # the (path, variables) of every request, in order
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8"))
+        variables = body.get("variables") or {}
+        type(self).requests.append((self.path, variables))
+        if self.path == "/graphql":
+            # get_execution: running until a stream has been resumed.
+            resumed = sum(1 for p, _ in type(self).requests if p == "/graphql/stream") >= 2
+            answer = json.dumps({"data": {"execution": {"id": "e1", "status": "SUCCEEDED" if resumed else "RUNNING"}}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        after = variables.get("after", 0)
+        if after > 100:
+            # wait_execution's stream: it breaks off once, then says the execution finished.
+            events = [] if len([r for r in type(self).requests if r[1].get("after", 0) > 100]) == 1 else [{"lines": [], "finished": {"status": "SUCCEEDED"}}]
+        elif after < 2:
+            events = [{"lines": [{"seq": 1, "text": "a"}], "finished": None}, {"lines": [{"seq": 2, "text": "b"}], "finished": None}]
+        else:
+            events = [{"lines": [{"seq": 3, "text": "c"}], "finished": None}, {"lines": [], "finished": {"status": "SUCCEEDED"}}]
+        self.wfile.write(b":\n\n")
+        for event in events:
+            self.wfile.write(("event: next\ndata: %s\n\n" % json.dumps({"data": {"executionLog": event}})).encode())
+        if events and events[-1]["finished"]:
+            self.wfile.write(b"event: complete\ndata:\n\n")
+        # Otherwise the connection just ends, as when a proxy or the network drops it.
+
+
+class StreamResumeTest(unittest.TestCase):
+    def setUp(self):
+        _FakeStreams.requests = []
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeStreams)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.session = Session(url="http://127.0.0.1:%d/graphql" % self.server.server_address[1], api_key="hkd_fake", timeout=5)
+
+    def tearDown(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def test_follow_log_resumes_after_the_last_seq_when_the_stream_drops(self):
+        self.assertEqual([(l["seq"], l["text"]) for l in self.session.follow_log("e1")], [(1, "a"), (2, "b"), (3, "c")])
+        self.assertEqual([v["after"] for p, v in _FakeStreams.requests if p == "/graphql/stream"], [0, 2])
+
+    def test_wait_execution_reconnects_when_the_stream_drops(self):
+        self.assertEqual(self.session.wait_execution("e1", timeout=10)["status"], "SUCCEEDED")
+        # The status is read again after the drop (it may have finished meanwhile), then the stream resumes.
+        self.assertEqual([p for p, _ in _FakeStreams.requests], ["/graphql", "/graphql/stream", "/graphql", "/graphql/stream", "/graphql"])
 
 
 if __name__ == "__main__":
