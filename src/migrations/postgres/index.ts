@@ -3,6 +3,7 @@ import { PostgresHookPolicies1796170000001 } from "./1796170000001-hook-policies
 import { PostgresIdempotencyKeys1796170000002 } from "./1796170000002-idempotency-keys.js";
 import { PostgresHookdInstances1796180000000 } from "./1796180000000-hookd-instances.js";
 import { PostgresLogLinesKeyedBySeq1796190000000 } from "./1796190000000-log-lines-keyed-by-seq.js";
+import { PostgresExecutionFilterIndexes1796200000000 } from "./1796200000000-execution-filter-indexes.js";
 
 // PostgreSQL's own migrations, in order, beside SQLite's (../index.ts); each runs once, recorded in
 // the "migrations" table. A schema change adds one here and one there (scripts/generate-migration.mjs).
@@ -12,4 +13,5 @@ export const POSTGRES_MIGRATIONS = [
   PostgresIdempotencyKeys1796170000002,
   PostgresHookdInstances1796180000000,
   PostgresLogLinesKeyedBySeq1796190000000,
+  PostgresExecutionFilterIndexes1796200000000,
 ];
