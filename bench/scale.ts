@@ -58,7 +58,8 @@ async function seed(env: Record<string, string>, dataDir: string): Promise<numbe
   const store = await openStore(loadConfig({ HOOKD_DATA_DIR: dataDir, ...env }));
   const started = performance.now();
   const now = Date.now();
-  const perWrite = Math.max(1, Math.floor(20_000 / Math.max(1, LINES)));
+  // PostgreSQL takes at most 65,535 parameters a statement: 5 a line, about 40 an execution.
+  const perWrite = Math.max(1, Math.floor((env.HOOKD_DB_TYPE === "postgres" ? 5000 : 20_000) / Math.max(1, LINES)));
   const input = { hook: "post-done-server", job: { code: "shot_010_comp", name: "shot 010 comp", queue: "default", source: "/projects/a/shots/010", size: 123456 }, notes: "x".repeat(300) };
   for (let i = 0; i < N; i += perWrite) {
     const rows: Execution[] = [];

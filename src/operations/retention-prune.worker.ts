@@ -35,4 +35,8 @@ async function run(): Promise<void> {
 run()
   .then(() => parentPort!.postMessage({ done: true } satisfies WorkerMessage))
   .catch((err: unknown) => parentPort!.postMessage({ error: err instanceof Error ? err.message : String(err) } satisfies WorkerMessage))
-  .finally(() => db.close());
+  .finally(() => {
+    db.close();
+    // The message listener would keep this thread alive.
+    parentPort!.close();
+  });

@@ -73,8 +73,10 @@ export class RetentionService {
     private readonly logger: Logger,
     private readonly options: RetentionOptions,
   ) {
-    this.batchSize = options.batchSize ?? 500;
-    this.lineBatchSize = options.lineBatchSize ?? 5000;
+    // About 10 ms of SQLite's time per transaction at 1 M executions: a write of the server waits
+    // at most that long (5,000 lines held the lock ~45 ms and cut trigger throughput to 0.22x).
+    this.batchSize = options.batchSize ?? 200;
+    this.lineBatchSize = options.lineBatchSize ?? 1000;
     this.intervalMs = options.intervalMs ?? 60 * 60 * 1000;
     this.now = options.now ?? (() => new Date());
     this.progressEveryMs = options.progressEveryMs ?? 10_000;
@@ -216,10 +218,10 @@ export class RetentionService {
         if (settled) return;
         settled = true;
         this.worker = null;
-        if (err) {
-          void worker.terminate();
-          reject(err);
-        } else resolve();
+        // 'done' comes after every progress message (one port, in order): nothing is left to read.
+        void worker.terminate();
+        if (err) reject(err);
+        else resolve();
       };
       worker.on("message", (m: WorkerMessage) => {
         if ("progress" in m) add({ ...m.progress, done: false });
