@@ -99,12 +99,20 @@ test("on PostgreSQL too: its migrations build exactly the schema the (fitted) en
   }
 });
 
+/** The migrations that ran before the one whose class name contains `name` (either dialect's). */
+function migrationsBefore(migrations: unknown, name: string): (new () => unknown)[] {
+  const list = migrations as (new () => unknown)[];
+  const at = list.findIndex((m) => m.name.includes(name));
+  assert.ok(at > 0, `no migration named like ${name}`);
+  return list.slice(0, at);
+}
+
 // Log lines keyed by (executionId, seq): the migration keeps every stored line, on both stores, and
 // the key then refuses a second line with the same seq.
 async function logLinesKeptThroughTheKeyMigration(env: Record<string, string>, dataDir: string): Promise<void> {
   const config = loadConfig({ HOOKD_DATA_DIR: dataDir, ...env });
   const options = dataSourceOptions(config);
-  const before = new DataSource({ ...options, migrations: (options.migrations as (new () => unknown)[]).slice(0, -1) } as typeof options);
+  const before = new DataSource({ ...options, migrations: migrationsBefore(options.migrations, "LogLinesKeyedBySeq") } as typeof options);
   await before.initialize();
   await before.runMigrations();
   const p = (i: number) => (options.type === "postgres" ? `$${i}` : "?");
@@ -168,6 +176,71 @@ test("the log-lines key migration keeps every line, and the key refuses a repeat
   const env = await forcePostgres(dataDir);
   try {
     await logLinesKeptThroughTheKeyMigration(env.vars, dataDir);
+  } finally {
+    await env.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+// The executions list's filter indexes: the migration keeps every execution, and a filtered
+// newest-first page then reads the (filter, createdAt, id) index instead of sorting the matches.
+async function executionsKeptThroughTheFilterIndexes(env: Record<string, string>, dataDir: string): Promise<void> {
+  const config = loadConfig({ HOOKD_DATA_DIR: dataDir, ...env });
+  const options = dataSourceOptions(config);
+  const before = new DataSource({ ...options, migrations: migrationsBefore(options.migrations, "ExecutionFilterIndexes") } as typeof options);
+  await before.initialize();
+  await before.runMigrations();
+  const p = (i: number) => (options.type === "postgres" ? `$${i}` : "?");
+  const statuses = ["SUCCEEDED", "FAILED", "QUEUED"];
+  for (let i = 0; i < 30; i++) {
+    await before.query(
+      `INSERT INTO "execution" ("id", "hook", "source", "configId", "queue", "executionServerId", "input", "status", "timeoutSeconds", "attempt", "logLineCount", "droppedBytes", "createdAt") VALUES (${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13].map(p).join(", ")})`,
+      [`e${String(i).padStart(2, "0")}`, "POST_DONE", "JOB", "c1", `q${i % 2}`, `s${i % 3}`, "{}", statuses[i % 3], 60, 1, 0, 0, `2026-01-01 00:00:${String(i).padStart(2, "0")}.000`],
+    );
+  }
+  await before.destroy();
+
+  const store = await openStore(config);
+  try {
+    const failed = await store.dataSource.query(`SELECT "id" FROM "execution" WHERE "status" = ${p(1)} ORDER BY "createdAt" DESC, "id" DESC`, ["FAILED"]);
+    assert.deepEqual(
+      failed.map((r: { id: string }) => r.id),
+      Array.from({ length: 10 }, (_, k) => `e${String(28 - 3 * k).padStart(2, "0")}`),
+    );
+    assert.equal(Number((await store.dataSource.query(`SELECT COUNT(*) AS n FROM "execution"`))[0].n), 30);
+    for (const column of ["status", "hook", "queue", "executionServerId"]) {
+      if (options.type === "postgres") {
+        const defs: string[] = (await store.dataSource.query(`SELECT indexdef FROM pg_indexes WHERE tablename = 'execution'`)).map((r: { indexdef: string }) => r.indexdef.replaceAll('"', ""));
+        assert.ok(
+          defs.some((d) => d.endsWith(`(${column}, createdAt, id)`)),
+          `an index on (${column}, createdAt, id): ${defs.join("; ")}`,
+        );
+      } else {
+        const plan = await store.dataSource.query(`EXPLAIN QUERY PLAN SELECT * FROM "execution" WHERE "${column}" = ? ORDER BY "createdAt" DESC, "id" DESC LIMIT 51`, ["x"]);
+        const detail = plan.map((r: { detail: string }) => r.detail).join("; ");
+        assert.match(detail, new RegExp(`USING INDEX \\S+ \\(${column}=\\?\\)`), `the ${column} filter's page reads its index: ${detail}`);
+        assert.doesNotMatch(detail, /TEMP B-TREE/, `the ${column} filter's page sorts nothing: ${detail}`);
+      }
+    }
+  } finally {
+    await store.dataSource.destroy();
+  }
+}
+
+test("the executions filter-index migration keeps every execution, and filtered pages read an index (SQLite)", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "hookd-migrations-"));
+  try {
+    await executionsKeptThroughTheFilterIndexes({}, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the executions filter-index migration keeps every execution, and the filters have their indexes (PostgreSQL)", async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "hookd-migrations-pg-"));
+  const env = await forcePostgres(dataDir);
+  try {
+    await executionsKeptThroughTheFilterIndexes(env.vars, dataDir);
   } finally {
     await env.drop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger, type Logger } from "../src/logger.js";
 import { ADMIN_KEY, eventually, startServer, type TestServer } from "./helpers/server.js";
+import { seedHistory } from "./helpers/store.js";
 import { subscribe } from "./helpers/ws.js";
 
 const TOKEN = "metrics-token-0123456789abcdef";
@@ -161,7 +162,7 @@ describe("operations: metrics and the log of what ran", () => {
     for (const s of now)
       for (const label of Object.keys(s.labels))
         assert.ok(
-          ["hook", "status", "execution_server", "operation_type", "outcome", "le", "quantile", "type", "version", "major", "minor", "patch", "kind", "space"].includes(label),
+          ["hook", "status", "execution_server", "operation_type", "outcome", "le", "quantile", "type", "version", "major", "minor", "patch", "kind", "space", "what"].includes(label),
           `label ${label} of ${s.name}`,
         );
   });
@@ -175,6 +176,46 @@ describe("operations: metrics and the log of what ran", () => {
     await eventually(async () => value(parseMetrics(await (await scrape()).text()), "hookd_executions_running", { execution_server: "hookd-test-host" }) === 1, "one running");
     await server.ok(`mutation($id: ID!) { cancelExecution(id: $id) { id } }`, { id: run.id });
     await eventually(async () => value(parseMetrics(await (await scrape()).text()), "hookd_executions_running", { execution_server: "hookd-test-host" }) === 0, "none running");
+  });
+
+  test("the API answers while a retention prune runs, and the prune's progress is in /metrics and the log", async () => {
+    const store = server.app.services.store;
+    const day = 24 * 60 * 60 * 1000;
+    const now = Date.now();
+    // The prune the server ran at start-up has ended (a call while one runs joins it).
+    await server.app.operations.retention.prune();
+    const old = await seedHistory(store, { executions: 2000, lines: 100, from: new Date(now - 300 * day), to: new Date(now - 100 * day) });
+    const young = await seedHistory(store, { executions: 50, lines: 10, from: new Date(now - 10 * day), to: new Date(now - day) });
+    const before = value(parseMetrics(await (await scrape()).text()), "hookd_retention_deleted_total", { what: "executions" });
+
+    // The default retention (90 days); a probe every 20 ms for as long as the prune runs.
+    let done = false;
+    const pruning = server.app.operations.retention.prune().finally(() => (done = true));
+    const latencies: number[] = [];
+    let sawRunning = false;
+    while (!done) {
+      const started = performance.now();
+      const { executions } = await server.ok(`{ executions(first: 20) { nodes { id } } }`);
+      latencies.push(performance.now() - started);
+      assert.equal(executions.nodes.length, 20);
+      if (!sawRunning && !done) sawRunning = value(parseMetrics(await (await scrape()).text()), "hookd_retention_running") === 1;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const counts = await pruning;
+    assert.equal(counts.executions, old.length);
+    assert.equal(counts.logLines, old.length * 100);
+    // A behaviour bound, not a timing target: no answer waits for the prune's work.
+    assert.ok(latencies.length >= 2, `answers while the prune ran: ${latencies.length}`);
+    assert.ok(Math.max(...latencies) < 2000, `the slowest answer during the prune: ${Math.round(Math.max(...latencies))} ms`);
+    assert.ok(sawRunning, "hookd_retention_running said 1 while it ran");
+    const after = parseMetrics(await (await scrape()).text());
+    assert.equal(value(after, "hookd_retention_deleted_total", { what: "executions" }) - before, old.length);
+    assert.ok(value(after, "hookd_retention_deleted_total", { what: "log_lines" }) >= old.length * 100);
+    assert.equal(value(after, "hookd_retention_running"), 0);
+    const left = await server.ok(`{ executions(first: 500) { nodes { id } } }`);
+    const ids = new Set(left.executions.nodes.map((n: { id: string }) => n.id));
+    for (const e of young) assert.ok(ids.has(e.id), "the younger executions are kept");
+    for (const e of old.slice(0, 50)) assert.ok(!ids.has(e.id));
   });
 });
 

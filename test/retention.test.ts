@@ -13,7 +13,7 @@ import { ConfigurationService } from "../src/services/configuration.service.js";
 import { QueueService } from "../src/services/queue.service.js";
 import { InProcessPubSub } from "../src/pubsub/pubsub.js";
 import type { Store } from "../src/store/store.js";
-import { openTestStore, sampleExecution } from "./helpers/store.js";
+import { openTestStore, sampleExecution, seedHistory } from "./helpers/store.js";
 
 const DAY = 24 * 60 * 60 * 1000;
 const START = new Date("2026-01-01T00:00:00Z").getTime();
@@ -25,7 +25,18 @@ function clock(start = START) {
 }
 
 /** A finished execution at `at`, with `lines` log lines, stored through TypeORM. */
-async function seedExecution(store: Store, at: Date, options: { lines?: number; status?: ExecutionStatus; jobId?: string | null; publishId?: string | null; text?: string } = {}): Promise<string> {
+async function seedExecution(
+  store: Store,
+  at: Date,
+  options: {
+    lines?: number;
+    status?: ExecutionStatus;
+    jobId?: string | null;
+    publishId?: string | null;
+    text?: string;
+    links?: Partial<Pick<Execution, "retryOfId" | "afterId" | "nextAttemptId" | "attempt">>;
+  } = {},
+): Promise<string> {
   const status = options.status ?? ExecutionStatus.SUCCEEDED;
   const finished = ![ExecutionStatus.QUEUED, ExecutionStatus.RUNNING].includes(status);
   const execution = Object.assign(sampleExecution(), {
@@ -37,6 +48,7 @@ async function seedExecution(store: Store, at: Date, options: { lines?: number; 
     startedAt: at,
     finishedAt: finished ? at : null,
     logLineCount: options.lines ?? 0,
+    ...options.links,
   });
   await store.transaction(async (em) => {
     await em.insert(Execution, execution as never);
@@ -167,4 +179,71 @@ describe("retention", () => {
     assert.ok(pages[5] > pages[0], `it grew while filling the window: ${pages.join(", ")}`);
     for (let day = 6; day < pages.length; day++) assert.ok(pages[day] <= steady * 1.02, `day ${day}: ${pages[day]} pages, steady ${steady}: ${pages.join(", ")}`);
   });
+
+  test("on a seeded history of 300,000 lines: everything past the cutoff goes, nothing younger; QUEUED and RUNNING runs and their chains stay whatever their age; progress is logged and counted", async (t) => {
+    // A store of its own: what the tests above left would be old here too.
+    const { store, close } = await openTestStore();
+    t.after(() => close());
+    const now = START + 3000 * DAY;
+    const cutoff = now - 90 * DAY;
+    const seeded = await seedHistory(store, { executions: 3000, lines: 100, from: new Date(cutoff - 200 * DAY), to: new Date(cutoff + 80 * DAY) });
+    const old = new Date(cutoff - 150 * DAY);
+    // A long log, deleted in slices across transactions; the last old millisecond and the cutoff's own.
+    const long = await seedExecution(store, old, { lines: 12_000 });
+    const lastOld = await seedExecution(store, new Date(cutoff - 1), { lines: 3 });
+    const atCutoff = await seedExecution(store, new Date(cutoff), { lines: 3 });
+    // Chains, all older than the cutoff: a failed first attempt, a sibling and their QUEUED retry;
+    // a workspace entry and the QUEUED APPEND entry that runs after it; a failed attempt whose
+    // next attempt is RUNNING; a RUNNING run on its own.
+    const root = await seedExecution(store, old, { status: ExecutionStatus.FAILED, lines: 5 });
+    const sibling = await seedExecution(store, old, { status: ExecutionStatus.FAILED, lines: 5, links: { retryOfId: root, attempt: 2 } });
+    const retry = await seedExecution(store, old, { status: ExecutionStatus.QUEUED, links: { retryOfId: root, attempt: 3 } });
+    const workspace = await seedExecution(store, old, { lines: 5 });
+    const append = await seedExecution(store, old, { status: ExecutionStatus.QUEUED, links: { afterId: workspace } });
+    const running = await seedExecution(store, old, { status: ExecutionStatus.RUNNING, lines: 4 });
+    const failedBefore = await seedExecution(store, old, { status: ExecutionStatus.FAILED, lines: 5, links: { nextAttemptId: running } });
+    const alone = await seedExecution(store, old, { status: ExecutionStatus.RUNNING, lines: 2 });
+    const chains = { root, sibling, retry, workspace, append, running, failedBefore, alone };
+
+    const progress: Record<string, number>[] = [];
+    const deleted = { executions: 0, logLines: 0, auditEvents: 0 };
+    const metrics = {
+      retentionDeleted: (step: typeof deleted) => {
+        for (const k of Object.keys(deleted) as (keyof typeof deleted)[]) deleted[k] += step[k];
+      },
+      retentionRunning: { set: () => undefined },
+      retentionLastSeconds: { set: () => undefined },
+    };
+    const logger = { ...silentLogger, info: (message: string, fields?: Record<string, unknown>) => message === "retention: pruning" && progress.push(fields as Record<string, number>) };
+    const retention = new RetentionService(store, logger, { days: 90, now: () => new Date(now), metrics, progressEveryMs: 0 });
+    const counts = await retention.prune();
+
+    const oldSeeded = seeded.filter((e) => e.createdAt.getTime() < cutoff);
+    const young = seeded.filter((e) => e.createdAt.getTime() >= cutoff);
+    assert.ok(oldSeeded.length > 2000 && young.length > 500);
+    assert.equal(counts.executions, oldSeeded.length + 2, "every old seeded execution, the long one and the cutoff's last millisecond");
+    assert.equal(counts.logLines, oldSeeded.length * 100 + 12_000 + 3);
+    assert.deepEqual(deleted, { executions: counts.executions, logLines: counts.logLines, auditEvents: counts.auditEvents }, "the metrics counted every step");
+    assert.ok(progress.length > 1, "the progress was logged as it went");
+    assert.equal(await exists(store, long), false);
+    assert.equal(await linesOf(store, long), 0);
+    assert.equal(await exists(store, lastOld), false);
+    assert.ok(await exists(store, atCutoff), "the cutoff's own millisecond is kept");
+    for (const [what, id] of Object.entries(chains)) assert.ok(await exists(store, id), `${what} is kept`);
+    assert.equal(await linesOf(store, root), 5);
+    assert.equal(await linesOf(store, running), 4);
+    const left = await store.manager.query(`SELECT COUNT(*) AS n, COALESCE(SUM("logLineCount"), 0) AS lines FROM "execution" WHERE "createdAt" >= ?`, [sqliteDateOf(cutoff)]);
+    assert.deepEqual(
+      left.map((r: { n: number; lines: number }) => [Number(r.n), Number(r.lines)]),
+      [[young.length + 1, young.length * 100 + 3]],
+    );
+    const [{ n: storedLines }] = await store.manager.query(`SELECT COUNT(*) AS n FROM "execution_log_line" l JOIN "execution" e ON e."id" = l."executionId" WHERE e."createdAt" >= ?`, [
+      sqliteDateOf(cutoff),
+    ]);
+    assert.equal(Number(storedLines), young.length * 100 + 3, "every younger line is kept");
+    const [{ n: oldLeft }] = await store.manager.query(`SELECT COUNT(*) AS n FROM "execution" WHERE "createdAt" < ?`, [sqliteDateOf(cutoff)]);
+    assert.equal(Number(oldLeft), Object.keys(chains).length, "only the chains are older than the cutoff");
+  });
 });
+
+const sqliteDateOf = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");

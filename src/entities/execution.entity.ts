@@ -19,6 +19,12 @@ export { ExecutionStatus, FINISHED_STATUSES, isFinished };
 @Index(["createdAt", "id"])
 @Index(["status", "deadlineAt"])
 @Index(["jobId"])
+// One per filter of the executions list, in its newest-first (createdAt, id) order: a filtered
+// page reads its rows from the index instead of sorting every match (FAILED at 1 M rows: 100 ms).
+@Index(["status", "createdAt", "id"])
+@Index(["hook", "createdAt", "id"])
+@Index(["queue", "createdAt", "id"])
+@Index(["executionServerId", "createdAt", "id"])
 export class Execution {
   @Field(() => ID)
   @PrimaryGeneratedColumn("uuid")

@@ -6,6 +6,7 @@ import { UserDisabled1796159077318 } from "./1796159077318-user-disabled.js";
 import { RemoteAgents1796162408793 } from "./1796162408793-remote-agents.js";
 import { HookdInstances1796180000000 } from "./1796180000000-hookd-instances.js";
 import { LogLinesKeyedBySeq1796190000000 } from "./1796190000000-log-lines-keyed-by-seq.js";
+import { ExecutionFilterIndexes1796200000001 } from "./1796200000001-execution-filter-indexes.js";
 import { HookPolicies1796170000000 } from "./1796170000000-hook-policies.js";
 import { IdempotencyKeys1796170000001 } from "./1796170000001-idempotency-keys.js";
 import { ConfigurationHistory1796200000000 } from "./1796200000000-configuration-history.js";
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   HookdInstances1796180000000,
   LogLinesKeyedBySeq1796190000000,
   ConfigurationHistory1796200000000,
+  ExecutionFilterIndexes1796200000001,
 ];

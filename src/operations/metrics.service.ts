@@ -24,6 +24,9 @@ export class MetricsService {
   readonly logLinesTotal: Counter;
   readonly logBytesDroppedTotal: Counter;
   readonly graphqlRequestsTotal: Counter<"operation_type" | "outcome">;
+  readonly retentionDeletedTotal: Counter<"what">;
+  readonly retentionRunning: Gauge;
+  readonly retentionLastSeconds: Gauge;
 
   constructor(
     store: Store,
@@ -43,6 +46,14 @@ export class MetricsService {
       labelNames: ["operation_type", "outcome"],
       registers,
     });
+    this.retentionDeletedTotal = new Counter({
+      name: "hookd_retention_deleted_total",
+      help: "Rows retention deleted, by what (executions, log_lines, audit_events).",
+      labelNames: ["what"],
+      registers,
+    });
+    this.retentionRunning = new Gauge({ name: "hookd_retention_running", help: "1 while a retention prune runs.", registers });
+    this.retentionLastSeconds = new Gauge({ name: "hookd_retention_last_prune_seconds", help: "How long the last retention prune took.", registers });
 
     // Per execution server (a handful of machines), counted from the store at scrape time.
     const perServer = async (status: ExecutionStatus): Promise<Map<string, number>> => {
@@ -87,6 +98,13 @@ export class MetricsService {
         this.set(await store.manager.count(ExecutionServer, { where: { online: true, id: Not(self) } }));
       },
     });
+  }
+
+  /** What one step of a retention prune deleted. */
+  retentionDeleted(step: { executions: number; logLines: number; auditEvents: number }): void {
+    this.retentionDeletedTotal.inc({ what: "executions" }, step.executions);
+    this.retentionDeletedTotal.inc({ what: "log_lines" }, step.logLines);
+    this.retentionDeletedTotal.inc({ what: "audit_events" }, step.auditEvents);
   }
 
   /** The Prometheus text exposition. */

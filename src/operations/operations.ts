@@ -25,7 +25,7 @@ export interface Operations {
 export function createOperations(services: Services, config: OperationsConfig, logger: Logger, selfServerId: string): Operations {
   const metrics = config.metricsEnabled ? new MetricsService(services.store, selfServerId) : null;
   const observer = new ExecutionObserver(services.store, services.pubsub, logger, metrics);
-  const retention = new RetentionService(services.store, logger, { days: config.retentionDays, idempotency: services.idempotency });
+  const retention = new RetentionService(services.store, logger, { days: config.retentionDays, idempotency: services.idempotency, metrics });
   const graphql = new GraphqlObserver(logger, metrics);
   // Listening before any hook can run, so no outcome is missed.
   observer.start();

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -68,3 +69,27 @@ export const sampleExecution = (): Execution =>
     startedAt: null,
     finishedAt: null,
   });
+
+/**
+ * Finished executions with their log lines, `createdAt` spread evenly from `from` to `to`, written
+ * through the store's hot path (both stores) in large transactions: a few hundred thousand lines
+ * in seconds. Returns each execution's id and time.
+ */
+export async function seedHistory(store: Store, options: { executions: number; lines: number; from: Date; to: Date }): Promise<{ id: string; createdAt: Date }[]> {
+  const seeded: { id: string; createdAt: Date }[] = [];
+  const span = options.to.getTime() - options.from.getTime();
+  const perWrite = Math.max(1, Math.floor(5000 / Math.max(1, options.lines)));
+  for (let i = 0; i < options.executions; i += perWrite) {
+    const rows: Execution[] = [];
+    const lines: { executionId: string; seq: number; stream: string; at: Date; text: string }[] = [];
+    for (let k = i; k < Math.min(options.executions, i + perWrite); k++) {
+      const createdAt = new Date(options.from.getTime() + Math.floor((span * k) / options.executions));
+      const id = randomUUID();
+      rows.push(Object.assign(sampleExecution(), { id, status: ExecutionStatus.SUCCEEDED, exitCode: 0, createdAt, startedAt: createdAt, finishedAt: createdAt, logLineCount: options.lines }));
+      for (let seq = 1; seq <= options.lines; seq++) lines.push({ executionId: id, seq, stream: "STDOUT", at: createdAt, text: `line ${seq} of a seeded execution` });
+      seeded.push({ id, createdAt });
+    }
+    await store.write([{ insert: Execution, rows }, { logLines: lines }]);
+  }
+  return seeded;
+}

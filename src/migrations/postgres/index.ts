@@ -4,6 +4,7 @@ import { PostgresIdempotencyKeys1796170000002 } from "./1796170000002-idempotenc
 import { PostgresHookdInstances1796180000000 } from "./1796180000000-hookd-instances.js";
 import { PostgresLogLinesKeyedBySeq1796190000000 } from "./1796190000000-log-lines-keyed-by-seq.js";
 import { PostgresConfigurationHistory1796200000000 } from "./1796200000000-configuration-history.js";
+import { PostgresExecutionFilterIndexes1796200000001 } from "./1796200000001-execution-filter-indexes.js";
 
 // PostgreSQL's own migrations, in order, beside SQLite's (../index.ts); each runs once, recorded in
 // the "migrations" table. A schema change adds one here and one there (scripts/generate-migration.mjs).
@@ -14,4 +15,5 @@ export const POSTGRES_MIGRATIONS = [
   PostgresHookdInstances1796180000000,
   PostgresLogLinesKeyedBySeq1796190000000,
   PostgresConfigurationHistory1796200000000,
+  PostgresExecutionFilterIndexes1796200000001,
 ];
