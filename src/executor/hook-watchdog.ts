@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 // it. However the runner ends (exit, kill -9, the OOM killer), the kernel closes that pipe, and the
 // watchdog ends every process whose environment carries the runner's marker, wherever it moved
 // (setsid, double fork), and their process groups: SIGTERM, then SIGKILL after the kill grace.
-// One process per runner, not one per hook: a hook start costs one short write to the pipe.
+// One process per runner, not one per hook: on Linux a hook start costs nothing more (elsewhere
+// one short write to the pipe).
 // On Windows libuv puts every child in a job object that is killed when hookd's handle closes;
 // docs/running-hooks.md says what that covers.
 
@@ -26,6 +27,8 @@ export class HookWatchdog {
   private child: ChildProcess | null = null;
   private readonly groups = new Set<number>();
   private closed = false;
+  /** "proc": the watchdog finds the hooks by their marker in /proc (Linux); "groups": by the groups it is told of. */
+  private readonly mode: "proc" | "groups" = process.platform === "linux" ? "proc" : "groups";
 
   constructor(private readonly options: WatchdogOptions) {
     this.marker = { name: "HOOKD_RUNNER", value: randomBytes(12).toString("hex") };
@@ -34,8 +37,7 @@ export class HookWatchdog {
   /** Starts the watchdog if it does not run (before a hook starts, so no hook runs unwatched). */
   ensure(): void {
     if (this.child || this.closed || process.platform === "win32") return;
-    const mode = process.platform === "linux" ? "proc" : "groups";
-    const child = spawn(process.execPath, [PROGRAM, `${this.marker.name}=${this.marker.value}`, String(this.options.killGraceMs), mode], {
+    const child = spawn(process.execPath, [PROGRAM, `${this.marker.name}=${this.marker.value}`, String(this.options.killGraceMs), this.mode], {
       // Its own session: a signal to the runner's terminal group (Ctrl-C) leaves it watching.
       detached: true,
       stdio: ["pipe", "ignore", "inherit"],
@@ -58,8 +60,12 @@ export class HookWatchdog {
     for (const g of this.groups) this.write(`+${g}`);
   }
 
-  /** A hook's process group started / ended (what the watchdog ends where /proc is missing). */
+  /**
+   * A hook's process group started / ended: what the watchdog ends where /proc is missing. On
+   * Linux it finds every hook process by the marker, so a run costs no write to the pipe.
+   */
   started(pgid: number): void {
+    if (this.mode === "proc") return;
     this.groups.add(pgid);
     this.write(`+${pgid}`);
   }
