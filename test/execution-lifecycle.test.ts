@@ -4,12 +4,12 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { AuditEvent } from "../src/entities/audit-event.entity.js";
-import { ExecutionLogLine } from "../src/entities/execution-log-line.entity.js";
+import { ExecutionLogLine, LogStream } from "../src/entities/execution-log-line.entity.js";
 import { ExecutionServer, ExecutionServerKind } from "../src/entities/execution-server.entity.js";
 import { Execution, ExecutionStatus } from "../src/entities/execution.entity.js";
 import { WorkspaceSettings } from "../src/entities/workspace-settings.entity.js";
 import { EmbeddedRunner } from "../src/executor/embedded-runner.js";
-import { embeddedRunnerId, ExecutionLifecycle } from "../src/executor/execution-lifecycle.service.js";
+import { embeddedRunnerId, ExecutionLifecycle, RemoteRunLog } from "../src/executor/execution-lifecycle.service.js";
 import { ExecutionLog } from "../src/executor/execution-log.js";
 import { EmbeddedExecutionQueue } from "../src/executor/execution-queue.js";
 import { LocalHookRunner } from "../src/executor/local-hook-runner.js";
@@ -179,6 +179,30 @@ describe("execution lifecycle", () => {
     assert.deepEqual([row.status, row.exitCode, row.error, row.logLineCount], [ExecutionStatus.SUCCEEDED, 0, "1 log lines could not be stored (database or disk is full)", 0]);
     assert.deepEqual(heard, [ExecutionStatus.SUCCEEDED]);
     unsubscribe();
+    holder.close();
+  });
+
+  test("an agent's outcome the store refused is stored once it takes it, counting only the lines its appends stored, the rest said lost", async () => {
+    const holder = new ExecutionLifecycle(store, pubsub, queue, silentLogger, { leaseMs: 300, killGraceMs: 200, servedNow: () => true, now: () => clock });
+    const e = fresh();
+    await holder.create([{ execution: e, server: self }]);
+    await holder.claim(e.id, "agent:a");
+    // Lines 1-2 came with the agent's appends; 3 comes with its finish, which the store refuses once.
+    await store.appendLogLines([1, 2].map((seq) => ({ executionId: e.id, seq, stream: LogStream.STDOUT, at: clock, text: `line ${seq}` })));
+    await store.manager.query(
+      `CREATE TRIGGER full_disk BEFORE UPDATE OF status ON execution WHEN NEW.id = '${e.id}' AND NEW.status <> 'RUNNING' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`,
+    );
+    let finished: Promise<Execution | null>;
+    try {
+      const last = [{ executionId: e.id, seq: 3, stream: LogStream.STDOUT, at: clock, text: "line 3" }];
+      finished = holder.finish(e.id, "agent:a", { status: ExecutionStatus.SUCCEEDED, exitCode: 0 }, new RemoteRunLog(store, pubsub, e.id, { lastSeq: 3, droppedBytes: 0, lines: last }, () => clock));
+      await new Promise((r) => setTimeout(r, 150));
+    } finally {
+      await store.manager.query(`DROP TRIGGER full_disk`);
+    }
+    assert.equal((await finished)?.status, ExecutionStatus.SUCCEEDED);
+    const row = await read(e.id);
+    assert.deepEqual([row.status, row.error, row.logLineCount, row.droppedBytes], [ExecutionStatus.SUCCEEDED, "1 log lines could not be stored (database or disk is full)", 2, "line 3\n".length]);
     holder.close();
   });
 

@@ -88,6 +88,8 @@ export class RemoteRunLog implements FinishLog {
     private readonly now: () => Date,
   ) {
     this.seq = log.lastSeq;
+    // Lines before these came with the agent's own appends: stored already.
+    this.stored = (log.lines?.[0]?.seq ?? log.lastSeq + 1) - 1;
     this.lines = [...(log.lines ?? [])];
     this.dropped = log.droppedBytes;
     // Output the receiver held back (a partial piece's end, masked): stored first, as the runner's.
@@ -95,7 +97,8 @@ export class RemoteRunLog implements FinishLog {
   }
 
   readonly dropped: number;
-  readonly unstoredBytes = 0;
+  unstoredBytes = 0;
+  private readonly stored: number;
 
   get lineCount(): number {
     return this.seq;
@@ -109,8 +112,16 @@ export class RemoteRunLog implements FinishLog {
     return this.seq;
   }
 
-  async close(final: (storedLines: number) => WriteOp[]): Promise<void> {
-    await this.store.write([...final(this.seq), { logLines: this.lines }]);
+  async close(final: (storedLines: number, failure?: unknown) => WriteOp[]): Promise<void> {
+    try {
+      await this.store.write([...final(this.seq), { logLines: this.lines }]);
+    } catch (err) {
+      // Not stored: the outcome may still be (finish's storeOutcome), with the count of the lines the
+      // agent's appends did store and the loss said in its error, as ExecutionLog does.
+      this.unstoredBytes = this.lines.reduce((n, l) => n + Buffer.byteLength(l.text) + 1, 0);
+      final(this.stored, err);
+      throw err;
+    }
     if (this.lines.length > 0) this.pubsub.publish("executionLog", this.executionId, this.lines);
   }
 }

@@ -1,4 +1,5 @@
 import { useEffect, useState } from "react";
+import { HOOK_POINTS } from "../api.js";
 import { useSession } from "../session.js";
 import { Control, ErrorBox, Time } from "../ui.js";
 
@@ -20,19 +21,6 @@ interface Version {
   target: string;
   changes: Change[];
 }
-
-const HOOK_POINTS = [
-  "PRE_SUBMIT_SERVER",
-  "PRE_SUBMIT_CLIENT",
-  "POST_SUBMIT_SERVER",
-  "POST_SUBMIT_CLIENT",
-  "POST_FAILED_SERVER",
-  "POST_FAILED_CLIENT",
-  "POST_DONE_SERVER",
-  "POST_DONE_CLIENT",
-  "PRE_PUBLISH_SERVER",
-  "PUBLISH_SERVER",
-];
 
 const show = (value: unknown) => JSON.stringify(value);
 
